@@ -1,0 +1,451 @@
+/*
+ * fetch: downloads dataset files into the cache. The only libcurl user.
+ *
+ * Cache: $LLAMAEVAL_CACHE, else $XDG_CACHE_HOME/llamaeval, else
+ * ~/.cache/llamaeval (or le_ds_opts.cache_dir); a file lives at
+ * <cache>/<dataset folder>/<last part of its URL>.
+ *
+ * A download goes to "<file>.part" and is renamed into place only after its
+ * sha256 checks out, so a file in the cache is always complete. A .part left
+ * by an interrupted run is resumed with a Range request; a server that
+ * ignores Range (answers 200) makes us start the file over, one that answers
+ * a different range than asked (or 416) makes us drop the .part and retry.
+ * The digest is computed while the bytes arrive (seeded with the bytes
+ * already in the .part). Transient failures (connection refused or reset,
+ * stall, 5xx) are retried with exponential backoff; 4xx are not (404 is a
+ * clear "not found"). A stall is detected with CURLOPT_LOW_SPEED_LIMIT/TIME:
+ * under 1 byte/s for timeout_s seconds.
+ *
+ * Checksums: the registry's sha256 when known; otherwise the digest of the
+ * first download is pinned in <cache>/pins.tsv ("<rel path>\t<sha256>\t<url>")
+ * and later loads (and re-downloads) must match the pin.
+ */
+#include "le_ds_internal.h"
+
+#include "le_err.h"    /* le_err_set, LE_E* codes */
+#include "le_sha256.h" /* streaming digest of downloads */
+
+#include <curl/curl.h> /* the HTTP client */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h> /* pthread_once for curl_global_init */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { LE_DS_DEFAULT_TIMEOUT_S = 30, LE_DS_DEFAULT_RETRIES = 4, LE_DS_DEFAULT_BASE_MS = 1000 };
+
+/* Functions on cache paths and pins. */
+
+int le_ds_cache_dir(const struct le_ds_opts *o, char *buf, size_t n) {
+    const char *env;
+    int w;
+    if (o && o->cache_dir && o->cache_dir[0])
+        w = snprintf(buf, n, "%s", o->cache_dir);
+    else if ((env = getenv("LLAMAEVAL_CACHE")) && env[0])
+        w = snprintf(buf, n, "%s", env);
+    else if ((env = getenv("XDG_CACHE_HOME")) && env[0])
+        w = snprintf(buf, n, "%s/llamaeval", env);
+    else if ((env = getenv("HOME")) && env[0])
+        w = snprintf(buf, n, "%s/.cache/llamaeval", env);
+    else
+        return le_err_set(LE_EINVAL, "no cache folder: set LLAMAEVAL_CACHE (or HOME)");
+    if (w < 0 || (size_t)w >= n)
+        return le_err_set(LE_EINVAL, "cache folder path too long");
+    return 0;
+}
+
+static const char *url_basename(const char *url, char *buf, size_t n) {
+    const char *end = url + strcspn(url, "?#");
+    const char *s = end;
+    while (s > url && s[-1] != '/')
+        s--;
+    size_t len = (size_t)(end - s) < n - 1 ? (size_t)(end - s) : n - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
+    return buf;
+}
+
+static int ds_rel_path(const struct le_ds_def *d, int i, char *buf, size_t n) {
+    char base[256];
+    url_basename(d->src[i].url, base, sizeof base);
+    int w = snprintf(buf, n, "%s/%s", d->dir, base);
+    return (w < 0 || (size_t)w >= n) ? le_err_set(LE_EINVAL, "path too long") : 0;
+}
+
+int le_ds_cache_path(const struct le_ds_entry *e, int i, const struct le_ds_opts *o, char *buf, size_t n) {
+    const struct le_ds_def *d = le_ds_def_of(e);
+    if (!d || i < 0 || i >= d->n_src)
+        return le_err_set(LE_EINVAL, "no such dataset source");
+    char dir[4096], rel[1024];
+    int rc = le_ds_cache_dir(o, dir, sizeof dir);
+    if (rc || (rc = ds_rel_path(d, i, rel, sizeof rel)))
+        return rc;
+    int w = snprintf(buf, n, "%s/%s", dir, rel);
+    return (w < 0 || (size_t)w >= n) ? le_err_set(LE_EINVAL, "path too long") : 0;
+}
+
+int le_ds_pin_get(const char *cache_dir, const char *rel, char hex[65]) {
+    char path[4200], line[8192];
+    snprintf(path, sizeof path, "%s/pins.tsv", cache_dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return LE_ENOTFOUND;
+    int found = 0;
+    size_t rl = strlen(rel);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, rel, rl) == 0 && line[rl] == '\t' && strlen(line + rl + 1) >= 64) {
+            memcpy(hex, line + rl + 1, 64); /* the last pin of a path wins */
+            hex[64] = 0;
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found ? 0 : LE_ENOTFOUND;
+}
+
+static int ds_pin_put(const char *cache_dir, const char *rel, const char *hex, const char *url) {
+    char path[4200], line[8192];
+    snprintf(path, sizeof path, "%s/pins.tsv", cache_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
+    int len = snprintf(line, sizeof line, "%s\t%s\t%s\n", rel, hex, url);
+    ssize_t w = write(fd, line, (size_t)len); /* one O_APPEND write: safe with concurrent writers */
+    close(fd);
+    return w == len ? 0 : le_err_set(LE_EIO, "cannot write %s", path);
+}
+
+static int ds_mkdirs(const char *dir) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    return 0;
+}
+
+/* Replaces the scheme and host of url with base (tests: http://127.0.0.1:PORT). */
+static void ds_rebase(const char *url, const char *base, char *buf, size_t n) {
+    const char *p = strstr(url, "://");
+    if (!base || !base[0] || !p) {
+        snprintf(buf, n, "%s", url);
+        return;
+    }
+    const char *path = strchr(p + 3, '/');
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    snprintf(buf, n, "%.*s%s", (int)bl, base, path ? path : "/");
+}
+
+/* Functions on one HTTP transfer. */
+
+static pthread_once_t ds_curl_once = PTHREAD_ONCE_INIT;
+static void ds_curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+struct dl_state {
+    CURL *c;
+    FILE *f;
+    long long offset;       /* bytes in the .part when the request was made */
+    long long range_start;  /* from Content-Range, -1 if none */
+    long long written;      /* bytes written this request */
+    int checked;            /* status checked on the first body bytes */
+    int bad_range;          /* server sent another range than asked */
+    int write_failed;       /* local disk error */
+    struct le_sha256_ctx sha;
+    const struct le_ds_opts *o;
+    long timeout_s;
+    long long last_now;     /* dlnow at the last progress call */
+    double last_change;     /* monotonic time when bytes last arrived */
+    int stalled;            /* aborted by the stall watchdog */
+};
+
+static double ds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static size_t dl_header(char *b, size_t sz, size_t nm, void *ud) {
+    struct dl_state *s = ud;
+    size_t n = sz * nm;
+    if (n > 14 && strncasecmp(b, "Content-Range:", 14) == 0) {
+        const char *p = b + 14;
+        while (*p == ' ' && p < b + n)
+            p++;
+        long long a;
+        if (sscanf(p, "bytes %lld-", &a) == 1)
+            s->range_start = a;
+    }
+    if (n > 5 && strncmp(b, "HTTP/", 5) == 0)
+        s->range_start = -1; /* a new response (after a redirect) */
+    return n;
+}
+
+static size_t dl_write(char *b, size_t sz, size_t nm, void *ud) {
+    struct dl_state *s = ud;
+    size_t n = sz * nm;
+    if (!s->checked) {
+        long code = 0;
+        curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code);
+        s->checked = 1;
+        if (s->offset > 0 && code == 200) { /* Range ignored: start over */
+            if (ftruncate(fileno(s->f), 0) != 0) {
+                s->write_failed = 1;
+                return 0;
+            }
+            s->offset = 0;
+            le_sha256_init(&s->sha);
+        } else if (s->offset > 0 && code == 206 && s->range_start != s->offset) {
+            s->bad_range = 1;
+            return 0;
+        }
+    }
+    if (fwrite(b, 1, n, s->f) != n) {
+        s->write_failed = 1;
+        return 0;
+    }
+    le_sha256_update(&s->sha, b, n);
+    s->written += (long long)n;
+    return n;
+}
+
+static int dl_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    struct dl_state *s = ud;
+    (void)ultotal, (void)ulnow;
+    /* curl's LOW_SPEED check averages over several seconds; this watchdog
+     * aborts as soon as no byte has arrived for timeout_s. */
+    double now = ds_now();
+    if (dlnow != s->last_now || s->last_change == 0) {
+        s->last_now = dlnow;
+        s->last_change = now;
+    } else if (now - s->last_change > (double)s->timeout_s) {
+        s->stalled = 1;
+        return 1;
+    }
+    if (s->o && s->o->progress)
+        s->o->progress(s->o->progress_ud, (uint64_t)(s->offset + dlnow),
+                       dltotal > 0 ? (uint64_t)(s->offset + dltotal) : 0);
+    return 0;
+}
+
+/* Hashes the bytes already in the .part into s->sha; returns its size. */
+static long long dl_seed(const char *part, struct le_sha256_ctx *sha) {
+    le_sha256_init(sha);
+    FILE *f = fopen(part, "rb");
+    if (!f)
+        return 0;
+    unsigned char buf[1 << 16];
+    size_t r;
+    long long n = 0;
+    while ((r = fread(buf, 1, sizeof buf, f)) > 0) {
+        le_sha256_update(sha, buf, r);
+        n += (long long)r;
+    }
+    fclose(f);
+    return n;
+}
+
+enum { DL_OK = 0, DL_RETRY = 1, DL_FATAL = 2 };
+
+/* One request. Returns DL_OK, DL_RETRY (error set) or DL_FATAL (error set, rc in *rc). */
+static int dl_attempt(const char *url, const char *part, const struct le_ds_opts *o, long timeout_s,
+                      struct le_sha256_ctx *sha_out, int *rc) {
+    struct dl_state s = {0};
+    s.o = o;
+    s.timeout_s = timeout_s;
+    s.range_start = -1;
+    s.offset = dl_seed(part, &s.sha);
+    s.f = fopen(part, "ab");
+    if (!s.f) {
+        *rc = le_err_set(LE_EIO, "cannot write %s: %s", part, strerror(errno));
+        return DL_FATAL;
+    }
+    s.c = curl_easy_init();
+    if (!s.c) {
+        fclose(s.f);
+        *rc = le_err_set(LE_ENOMEM, "curl_easy_init failed");
+        return DL_FATAL;
+    }
+    char range[64], errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(s.c, CURLOPT_URL, url);
+    curl_easy_setopt(s.c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s.c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(s.c, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(s.c, CURLOPT_FAILONERROR, 1L);
+    curl_easy_setopt(s.c, CURLOPT_USERAGENT, "llamaeval/" LE_VERSION);
+    curl_easy_setopt(s.c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(s.c, CURLOPT_CONNECTTIMEOUT, timeout_s);
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(s.c, CURLOPT_LOW_SPEED_TIME, timeout_s);
+    curl_easy_setopt(s.c, CURLOPT_HEADERFUNCTION, dl_header);
+    curl_easy_setopt(s.c, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(s.c, CURLOPT_WRITEFUNCTION, dl_write);
+    curl_easy_setopt(s.c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(s.c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(s.c, CURLOPT_XFERINFOFUNCTION, dl_progress);
+    curl_easy_setopt(s.c, CURLOPT_XFERINFODATA, &s);
+    if (s.offset > 0) {
+        snprintf(range, sizeof range, "%lld-", s.offset);
+        curl_easy_setopt(s.c, CURLOPT_RANGE, range);
+    }
+    CURLcode cc = curl_easy_perform(s.c);
+    long code = 0;
+    curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(s.c);
+    int close_failed = (fflush(s.f) != 0) | (fsync(fileno(s.f)) != 0);
+    close_failed |= fclose(s.f) != 0;
+    *sha_out = s.sha;
+    if (s.write_failed || (cc == CURLE_OK && close_failed)) {
+        *rc = le_err_set(LE_EIO, "writing %s failed", part);
+        return DL_FATAL;
+    }
+    if (s.bad_range) {
+        unlink(part);
+        le_err_set(LE_ENET, "%s: server answered another byte range than asked; restarting", url);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OK && !s.checked && s.offset > 0 && code == 200) {
+        /* Range ignored and an empty body: the file is empty now. */
+        if (truncate(part, 0) != 0) {
+            *rc = le_err_set(LE_EIO, "cannot truncate %s", part);
+            return DL_FATAL;
+        }
+        le_sha256_init(sha_out);
+    }
+    if (cc == CURLE_OK)
+        return DL_OK;
+    if (cc == CURLE_HTTP_RETURNED_ERROR) {
+        if (code == 416) { /* our .part is longer than the file: start over */
+            unlink(part);
+            le_err_set(LE_ENET, "%s: HTTP 416 on resume; restarting", url);
+            return DL_RETRY;
+        }
+        if (code == 404 || code == 410) {
+            *rc = le_err_set(LE_ENOTFOUND, "%s: HTTP %ld not found", url, code);
+            return DL_FATAL;
+        }
+        if (code >= 400 && code < 500 && code != 408 && code != 429) {
+            *rc = le_err_set(LE_ENET, "%s: HTTP %ld", url, code);
+            return DL_FATAL;
+        }
+        le_err_set(LE_ENET, "%s: HTTP %ld", url, code);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OPERATION_TIMEDOUT || (cc == CURLE_ABORTED_BY_CALLBACK && s.stalled))
+        le_err_set(LE_ENET, "%s: timed out (no data for %ld s)", url, timeout_s);
+    else if (cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT) {
+        *rc = le_err_set(LE_EINVAL, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        return DL_FATAL;
+    } else
+        le_err_set(LE_ENET, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    return DL_RETRY;
+}
+
+static void ds_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
+                   char got_sha256[65]) {
+    pthread_once(&ds_curl_once, ds_curl_init);
+    long timeout_s = o && o->timeout_s > 0 ? o->timeout_s : LE_DS_DEFAULT_TIMEOUT_S;
+    int retries = !o || o->max_retries == 0 ? LE_DS_DEFAULT_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
+    long delay = o && o->retry_base_ms > 0 ? o->retry_base_ms : LE_DS_DEFAULT_BASE_MS;
+    char part[4200];
+    if (snprintf(part, sizeof part, "%s.part", path) >= (int)sizeof part)
+        return le_err_set(LE_EINVAL, "path too long: %s", path);
+    struct le_sha256_ctx sha;
+    int rc = 0, st = DL_RETRY;
+    for (int attempt = 0; attempt <= retries; attempt++) {
+        if (attempt > 0) {
+            ds_sleep_ms(delay);
+            delay = delay * 2 > 60000 ? 60000 : delay * 2;
+        }
+        st = dl_attempt(url, part, o, timeout_s, &sha, &rc);
+        if (st != DL_RETRY)
+            break;
+    }
+    if (st == DL_FATAL)
+        return rc;
+    if (st == DL_RETRY)
+        return le_err_wrap(LE_ENET, "download failed after %d attempts", retries + 1);
+    char hex[65];
+    uint8_t dg[32];
+    le_sha256_final(&sha, dg);
+    le_sha256_hex(dg, hex);
+    if (got_sha256)
+        memcpy(got_sha256, hex, 65);
+    if (sha256 && strcasecmp(sha256, hex) != 0) {
+        unlink(part);
+        return le_err_set(LE_ECHECKSUM, "%s: sha256 mismatch (expected %s, got %s); download removed", url, sha256,
+                          hex);
+    }
+    if (rename(part, path) != 0)
+        return le_err_set(LE_EIO, "cannot rename %s: %s", part, strerror(errno));
+    return 0;
+}
+
+/* Functions on registry files. */
+
+int le_ds_ensure_source(const struct le_ds_def *d, int i, const struct le_ds_opts *o, char *buf, size_t n) {
+    char cache[4096], rel[1024], pin[65], got[65], url[4096];
+    int rc;
+    if ((rc = le_ds_cache_dir(o, cache, sizeof cache)) || (rc = ds_rel_path(d, i, rel, sizeof rel)))
+        return rc;
+    if (snprintf(buf, n, "%s/%s", cache, rel) >= (int)n)
+        return le_err_set(LE_EINVAL, "path too long");
+    const char *want = d->src[i].sha256;
+    int pinned = 0;
+    if (!want && le_ds_pin_get(cache, rel, pin) == 0)
+        want = pin, pinned = 1;
+    struct stat st;
+    if (stat(buf, &st) == 0) {
+        if ((rc = le_sha256_file(buf, got)))
+            return rc;
+        if (want && strcasecmp(want, got) != 0)
+            return le_err_set(LE_ECHECKSUM, "%s: sha256 %s does not match the %s %s (delete the file and fetch again)",
+                              buf, got, pinned ? "pin in pins.tsv" : "registry's", want);
+        return want ? 0 : ds_pin_put(cache, rel, got, d->src[i].url);
+    }
+    if (o && o->offline)
+        return le_err_set(LE_ENOTFOUND, "offline: %s is not in the cache (run 'llamaeval fetch %s' first)", buf,
+                          d->e.name);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", cache, d->dir);
+    if ((rc = ds_mkdirs(dir)))
+        return rc;
+    ds_rebase(d->src[i].url, o ? o->base_url : NULL, url, sizeof url);
+    if ((rc = le_ds_download(url, buf, want, o, got)))
+        return le_err_wrap(rc, "%s", d->e.name);
+    return want ? 0 : ds_pin_put(cache, rel, got, d->src[i].url);
+}
+
+int le_ds_fetch(const char *name, const struct le_ds_opts *o) {
+    const struct le_ds_entry *e = le_ds_find(name);
+    if (!e)
+        return le_err_set(LE_ENOTFOUND, "unknown dataset '%s' (see 'llamaeval fetch --list')", name);
+    const struct le_ds_def *d = le_ds_def_of(e);
+    char path[4200];
+    for (int i = 0; i < d->n_src; i++) {
+        int rc = le_ds_ensure_source(d, i, o, path, sizeof path);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

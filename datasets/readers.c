@@ -1,0 +1,391 @@
+/*
+ * readers: turn cached source files into documents in the UPSTREAM schema
+ * (cJSON objects exactly as in each set's JSONL lines), plus the .lst label
+ * files merged in as "label", and WikiText raw split into documents.
+ *
+ * Archives (.zip from AI2 and Salesforce) are read with libarchive, member by
+ * member, never unpacked to disk. Every malformed input gives one clear
+ * error naming the file and line: invalid UTF-8, invalid JSON, a line that
+ * is not an object, a label count that does not match.
+ */
+#include "le_ds_internal.h"
+
+#include "le_err.h" /* le_err_set, LE_E* codes */
+
+#include <archive.h>       /* archive_read_* : .zip members */
+#include <archive_entry.h> /* archive_entry_pathname */
+#include <cjson/cJSON.h>   /* JSON objects handed to tasks/ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Functions on raw bytes. */
+
+/* Offset of the first invalid UTF-8 byte in s[0..n), or n when valid
+ * (rejects overlong forms, surrogates and code points above U+10FFFF). */
+static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        size_t len;
+        unsigned cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return i;
+        if (i + len > n)
+            return i;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = cp << 6 | (s[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+static int read_whole(const char *path, char **out, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0, r;
+    char *buf = malloc(cap + 1);
+    while (buf && (r = fread(buf + len, 1, cap - len, f)) > 0) {
+        len += r;
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2 + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (!buf)
+        return le_err_set(LE_ENOMEM, "out of memory reading %s", path);
+    if (err) {
+        free(buf);
+        return le_err_set(LE_EIO, "reading %s failed", path);
+    }
+    buf[len] = 0;
+    *out = buf;
+    *n = len;
+    return 0;
+}
+
+int le_ds_archive_member(const char *archive, const char *member, char **out, size_t *n) {
+    struct archive *a = archive_read_new();
+    if (!a)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    archive_read_support_filter_all(a);
+    archive_read_support_format_zip(a);
+    archive_read_support_format_tar(a);
+    int rc = LE_ENOTFOUND, st;
+    if (archive_read_open_filename(a, archive, 1 << 16) != ARCHIVE_OK) {
+        rc = le_err_set(LE_EFORMAT, "cannot read archive %s: %s", archive, archive_error_string(a));
+        goto done;
+    }
+    struct archive_entry *e;
+    while ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        const char *p = archive_entry_pathname(e);
+        if (p && p[0] == '.' && p[1] == '/')
+            p += 2;
+        if (!p || strcmp(p, member) != 0) {
+            archive_read_data_skip(a);
+            continue;
+        }
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap + 1);
+        la_ssize_t r = 0;
+        while (buf && (r = archive_read_data(a, buf + len, cap - len)) > 0) {
+            len += (size_t)r;
+            if (len == cap) {
+                char *nb = realloc(buf, cap * 2 + 1);
+                if (!nb)
+                    free(buf);
+                buf = nb;
+                cap *= 2;
+            }
+        }
+        if (!buf) {
+            rc = le_err_set(LE_ENOMEM, "out of memory reading %s", member);
+        } else if (r < 0) {
+            free(buf);
+            rc = le_err_set(LE_EFORMAT, "%s: reading %s: %s", archive, member, archive_error_string(a));
+        } else {
+            buf[len] = 0;
+            *out = buf;
+            *n = len;
+            rc = 0;
+        }
+        goto done;
+    }
+    if (st != ARCHIVE_EOF)
+        rc = le_err_set(LE_EFORMAT, "%s: %s", archive, archive_error_string(a));
+    else
+        rc = le_err_set(LE_ENOTFOUND, "%s has no member %s", archive, member);
+done:
+    archive_read_free(a);
+    return rc;
+}
+
+/* Functions on formats. */
+
+static int jsonl_line(const char *s, size_t len, const char *what, int lineno, cJSON *arr) {
+    size_t bad = utf8_invalid_at((const unsigned char *)s, len);
+    if (bad < len)
+        return le_err_set(LE_EFORMAT, "%s:%d: invalid UTF-8 at column %zu", what, lineno, bad + 1);
+    if (memchr(s, 0, len))
+        return le_err_set(LE_EFORMAT, "%s:%d: NUL byte in a JSON line", what, lineno);
+    char *line = malloc(len + 1);
+    if (!line)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    memcpy(line, s, len);
+    line[len] = 0;
+    const char *end = NULL;
+    cJSON *obj = cJSON_ParseWithOpts(line, &end, 1);
+    size_t col = end ? (size_t)(end - line) + 1 : 1;
+    free(line);
+    if (!obj)
+        return le_err_set(LE_EFORMAT, "%s:%d: malformed JSON near column %zu", what, lineno, col);
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return le_err_set(LE_EFORMAT, "%s:%d: expected a JSON object", what, lineno);
+    }
+    cJSON_AddItemToArray(arr, obj);
+    return 0;
+}
+
+int le_ds_read_jsonl(const char *buf, size_t n, const char *what, cJSON **out) {
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    size_t i = 0;
+    int lineno = 0, rc = 0;
+    if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        i = 3; /* a UTF-8 byte order mark */
+    while (i < n && rc == 0) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        size_t len = end - i;
+        lineno++;
+        if (len > 0 && buf[i + len - 1] == '\r')
+            len--;
+        size_t k = 0;
+        while (k < len && (buf[i + k] == ' ' || buf[i + k] == '\t'))
+            k++;
+        if (k < len)
+            rc = jsonl_line(buf + i, len, what, lineno, arr);
+        i = end + 1;
+    }
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int le_ds_merge_labels(cJSON *items, const char *buf, size_t n, int as_int, const char *what) {
+    int count = cJSON_GetArraySize(items), k = 0, lineno = 0;
+    cJSON *it = items ? items->child : NULL;
+    size_t i = 0;
+    while (i < n) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        size_t a = i, b = end;
+        lineno++;
+        i = end + 1;
+        while (a < b && (buf[a] == ' ' || buf[a] == '\t' || buf[a] == '\r'))
+            a++;
+        while (b > a && (buf[b - 1] == ' ' || buf[b - 1] == '\t' || buf[b - 1] == '\r'))
+            b--;
+        if (a == b)
+            continue; /* blank (the trailing newline) */
+        if (!it)
+            return le_err_set(LE_EFORMAT, "%s: more labels than items (%d)", what, count);
+        char lab[64];
+        if (b - a >= sizeof lab)
+            return le_err_set(LE_EFORMAT, "%s:%d: label too long", what, lineno);
+        memcpy(lab, buf + a, b - a);
+        lab[b - a] = 0;
+        cJSON *v;
+        if (as_int) {
+            char *e;
+            long x = strtol(lab, &e, 10);
+            if (*e)
+                return le_err_set(LE_EFORMAT, "%s:%d: label '%s' is not an integer", what, lineno, lab);
+            v = cJSON_CreateNumber((double)x);
+        } else {
+            v = cJSON_CreateString(lab);
+        }
+        if (!v)
+            return le_err_set(LE_ENOMEM, "out of memory");
+        cJSON_DeleteItemFromObjectCaseSensitive(it, "label");
+        cJSON_AddItemToObject(it, "label", v);
+        it = it->next;
+        k++;
+    }
+    if (k != count)
+        return le_err_set(LE_EFORMAT, "%s: %d labels for %d items", what, k, count);
+    return 0;
+}
+
+/* lm-eval's wikitext_document_level rule for a line that opens a new article:
+ * after "= = =" -> "===" and "= =" -> "==", stripped, it starts with "= " and
+ * ends with " =". */
+static int wikitext_is_title(const char *s, size_t len) {
+    char tmp[1024], tmp2[1024];
+    if (len >= sizeof tmp)
+        return 0; /* titles are short; long lines are paragraphs */
+    size_t t = 0;
+    for (size_t i = 0; i < len;)
+        if (i + 5 <= len && memcmp(s + i, "= = =", 5) == 0)
+            memcpy(tmp + t, "===", 3), t += 3, i += 5;
+        else
+            tmp[t++] = s[i++];
+    size_t u = 0;
+    for (size_t i = 0; i < t;)
+        if (i + 3 <= t && memcmp(tmp + i, "= =", 3) == 0)
+            memcpy(tmp2 + u, "==", 2), u += 2, i += 3;
+        else
+            tmp2[u++] = tmp[i++];
+    size_t a = 0, b = u;
+    while (a < b && strchr(" \t\r\f\v", tmp2[a]))
+        a++;
+    while (b > a && strchr(" \t\r\f\v", tmp2[b - 1]))
+        b--;
+    return b - a >= 2 && tmp2[a] == '=' && tmp2[a + 1] == ' ' && tmp2[b - 1] == '=' && tmp2[b - 2] == ' ';
+}
+
+static int wikitext_emit(cJSON *arr, const char *s, size_t len, int always) {
+    int blank = 1;
+    for (size_t i = 0; i < len && blank; i++)
+        blank = strchr(" \t\r\n\f\v", s[i]) != NULL;
+    if (blank && !always)
+        return 0;
+    char *t = malloc(len + 1);
+    if (!t)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    memcpy(t, s, len);
+    t[len] = 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *v = cJSON_CreateString(t);
+    free(t);
+    if (!o || !v) {
+        cJSON_Delete(o);
+        cJSON_Delete(v);
+        return le_err_set(LE_ENOMEM, "out of memory");
+    }
+    cJSON_AddItemToObject(o, "text", v);
+    cJSON_AddItemToArray(arr, o);
+    return 0;
+}
+
+int le_ds_read_wikitext(const char *buf, size_t n, cJSON **out) {
+    size_t bad = utf8_invalid_at((const unsigned char *)buf, n);
+    if (bad < n)
+        return le_err_set(LE_EFORMAT, "wikitext: invalid UTF-8 at byte %zu", bad);
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    /* A page is the lines from one title up to the next, joined by "\n"
+     * (the "\n" before a title belongs to no page, as with Python's split). */
+    size_t page = 0, i = 0;
+    int rc = 0;
+    for (;;) {
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        if (i > page && wikitext_is_title(buf + i, end - i)) {
+            if ((rc = wikitext_emit(arr, buf + page, i - 1 - page, 0)))
+                break;
+            page = i;
+        }
+        if (!nl)
+            break;
+        i = end + 1;
+    }
+    if (rc == 0)
+        rc = wikitext_emit(arr, buf + page, n - page, 1);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+/* Functions on registry datasets. */
+
+static int ds_read_part(const struct le_ds_def *d, int src, const char *member, const struct le_ds_opts *o,
+                        char **buf, size_t *n) {
+    char path[4200];
+    int rc = le_ds_ensure_source(d, src, o, path, sizeof path);
+    if (rc)
+        return rc;
+    return member ? le_ds_archive_member(path, member, buf, n) : read_whole(path, buf, n);
+}
+
+int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, cJSON **docs) {
+    const struct le_ds_entry *e = le_ds_find(name);
+    if (!e)
+        return le_err_set(LE_ENOTFOUND, "unknown dataset '%s' (see 'llamaeval fetch --list')", name);
+    const struct le_ds_def *d = le_ds_def_of(e);
+    const struct le_ds_split_def *sp = NULL;
+    for (int i = 0; i < d->n_split; i++)
+        if (split && strcmp(split, d->split[i].split) == 0)
+            sp = &d->split[i];
+    if (!sp) {
+        char have[128] = "";
+        for (int i = 0; i < d->n_split; i++)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", d->split[i].split);
+        return le_err_set(LE_ENOTFOUND, "%s has no split '%s' (has: %s)", d->e.name, split ? split : "(null)", have);
+    }
+    char *buf = NULL, what[512];
+    size_t n = 0;
+    int rc = ds_read_part(d, sp->src, sp->member, o, &buf, &n);
+    if (rc)
+        return rc;
+    char base[256];
+    {
+        const char *u = d->src[sp->src].url, *s = strrchr(u, '/');
+        snprintf(base, sizeof base, "%s", s ? s + 1 : u);
+    }
+    snprintf(what, sizeof what, "%s %s (%s)", d->e.name, sp->split, sp->member ? sp->member : base);
+    cJSON *arr = NULL;
+    if (strcmp(d->reader, "wikitext") == 0)
+        rc = le_ds_read_wikitext(buf, n, &arr);
+    else
+        rc = le_ds_read_jsonl(buf, n, what, &arr);
+    free(buf);
+    if (rc == 0 && sp->label_src >= 0) {
+        buf = NULL;
+        rc = ds_read_part(d, sp->label_src, sp->label_member, o, &buf, &n);
+        if (rc == 0) {
+            snprintf(what, sizeof what, "%s %s labels", d->e.name, sp->split);
+            rc = le_ds_merge_labels(arr, buf, n, sp->label_int, what);
+        }
+        free(buf);
+    }
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *docs = arr;
+    return 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * le_kernels: private interface between the type table (types.c), the
+ * matmul driver (types_matmul.c) and the kernels (kernels_ref.c scalar,
+ * kernels_avx2.c AVX2+FMA+F16C). Not for use outside engine/.
+ *
+ * Block layouts are ggml's (ggml-common.h), little-endian, packed:
+ *   Q8_0: half d; int8 qs[32]        x = d*q
+ *   Q4_0: half d; u8 qs[16]          x = d*(q-8), low nibble j, high j+16
+ *
+ * Matmul kernels ("gemm") compute Y[n][r] = dot(W row r, A row n) for a
+ * range of rows and all N activation rows, where A is the activation in the
+ * gemm's own "act" layout (see struct le_gemm_impl). Whatever tile shape a
+ * gemm uses, the arithmetic for one output element is a fixed sequence of
+ * operations that depends only on K -- identical to the same path's vec_dot
+ * -- so results never depend on N, tiling or the thread count.
+ */
+#ifndef LE_KERNELS_H
+#define LE_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h> /* memcpy for bit casts */
+
+#include "le_types.h" /* le_vec_dot_fn, le_fp16_to_fp32 ... */
+
+#define LE_QK8_0 32
+#define LE_QK4_0 32
+
+typedef struct {
+    uint16_t d;          /* half scale */
+    int8_t qs[LE_QK8_0]; /* quants */
+} le_block_q8_0;
+
+typedef struct {
+    uint16_t d;              /* half scale */
+    uint8_t qs[LE_QK4_0 / 2]; /* nibbles: low = element j, high = element j+16 */
+} le_block_q4_0;
+
+_Static_assert(sizeof(le_block_q8_0) == 34, "q8_0 block must be 34 bytes");
+_Static_assert(sizeof(le_block_q4_0) == 18, "q4_0 block must be 18 bytes");
+
+/* Bit casts. */
+static inline uint32_t le_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+static inline float le_f32_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Scalar reference kernels (kernels_ref.c). */
+void le_f32_to_float_ref(const void *x, float *y, int64_t n);
+void le_f32_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_f32_ref(int n, float *s, const void *x, const void *y);
+void le_f16_to_float_ref(const void *x, float *y, int64_t n);
+void le_f16_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_f16_ref(int n, float *s, const void *x, const void *y);
+void le_bf16_to_float_ref(const void *x, float *y, int64_t n);
+void le_bf16_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_bf16_ref(int n, float *s, const void *x, const void *y);
+void le_q8_0_to_float_ref(const void *x, float *y, int64_t n);
+void le_q8_0_from_float_ref(const float *x, void *y, int64_t n);     /* quantize_row_q8_0_ref */
+void le_q8_0_from_float_act_ref(const float *x, void *y, int64_t n); /* the CPU backend's rounding */
+void le_vec_dot_q8_0_q8_0_ref(int n, float *s, const void *x, const void *y);
+void le_q4_0_to_float_ref(const void *x, float *y, int64_t n);
+void le_q4_0_from_float_ref(const float *x, void *y, int64_t n); /* quantize_row_q4_0_ref */
+void le_vec_dot_q4_0_q8_0_ref(int n, float *s, const void *x, const void *y);
+
+/* One matmul job: Y[n*ldy + r] for r in a row range, n in [0, N). */
+struct le_gemm_job {
+    const void *W;      /* rows x K of the weight type */
+    size_t w_row_bytes; /* bytes per W row */
+    const void *A;      /* the N activation rows in the gemm's act layout */
+    size_t a_row_bytes; /* bytes per A row where the layout is row-major */
+    int64_t K, N;
+    float *Y;
+    int64_t ldy;        /* = rows */
+    le_vec_dot_fn vec_dot; /* for the generic (per-element) gemm */
+};
+
+/*
+ * How one path (scalar or AVX2) multiplies by one weight type. The
+ * activation layout is the gemm's own (row-major vec_dot_type rows, or
+ * interleaved panels of several rows); the driver converts X in "units" of
+ * act_unit(N) rows, split across threads.
+ */
+struct le_gemm_impl {
+    /* Bytes of the converted activations; 0: the gemm reads X directly. */
+    size_t (*act_bytes)(int64_t K, int64_t N);
+    int64_t (*act_unit)(int64_t N); /* rows per conversion unit */
+    /* Converts units [u0, u1) of X (N rows of K floats) into A. */
+    void (*act_convert)(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1);
+    /* a_row_bytes for the job (row-major layouts), else 0. */
+    size_t (*act_row_bytes)(int64_t K, int64_t N);
+    void (*gemm)(const struct le_gemm_job *job, int64_t r0, int64_t r1);
+};
+
+/* AVX2 kernels (kernels_avx2.c); only call when le_kernels_have_avx2(). */
+int le_kernels_have_avx2(void);
+void le_f16_to_float_avx2(const void *x, float *y, int64_t n);
+void le_f16_from_float_avx2(const float *x, void *y, int64_t n);
+void le_vec_dot_f32_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_f16_avx2(int n, float *s, const void *x, const void *y);
+void le_bf16_to_float_avx2(const void *x, float *y, int64_t n);
+void le_bf16_from_float_avx2(const float *x, void *y, int64_t n);
+void le_vec_dot_bf16_avx2(int n, float *s, const void *x, const void *y);
+void le_q8_0_to_float_avx2(const void *x, float *y, int64_t n);
+void le_q8_0_from_float_act_avx2(const float *x, void *y, int64_t n);
+void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
+void le_q4_0_to_float_avx2(const void *x, float *y, int64_t n);
+void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
+/* NULL when the type has no AVX2 gemm. */
+const struct le_gemm_impl *le_gemm_impl_avx2(int type);
+/* Quantized weights (kernels_avx2_q.c). */
+const struct le_gemm_impl *le_gemm_impl_avx2_q(int type);
+
+#endif

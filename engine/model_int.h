@@ -1,0 +1,67 @@
+/*
+ * model_int: the private layout of le_model and le_ctx, shared by model.c
+ * (loading, planning memory) and forward.c (the forward pass). Nothing outside
+ * engine/model*.c and engine/forward*.c includes this.
+ *
+ * Shape legend: D = dim, Q = n_heads * head_dim, KV = n_kv_heads * head_dim,
+ * F = ffn, V = n_vocab, T = n_ctx, B = n_batch, L = n_layers.
+ */
+#ifndef LE_MODEL_INT_H
+#define LE_MODEL_INT_H
+
+#include "le_model.h"
+
+#include <stdint.h>
+
+/* One weight matrix in place in the mapping: rows of cols elements of type. */
+struct le_wmat {
+    const void *data;
+    int type;
+    int64_t rows, cols;
+    const char *name; /* owned by the le_gguf */
+};
+
+struct le_layer {
+    const float *attn_norm, *ffn_norm; /* (D) */
+    struct le_wmat wq;                 /* (Q rows, D cols) */
+    struct le_wmat wk, wv;             /* (KV, D) */
+    struct le_wmat wo;                 /* (D, Q) */
+    struct le_wmat wgate, wup;         /* (F, D) */
+    struct le_wmat wdown;              /* (D, F) */
+};
+
+struct le_model {
+    struct le_gguf *g;
+    struct le_tok *tok; /* NULL when the file carries no tokenizer */
+    struct le_model_info info;
+    int64_t q_dim, kv_dim;
+    struct le_wmat embd;       /* (V, D) token_embd.weight */
+    struct le_wmat out;        /* (V, D) output.weight, or embd when tied */
+    const float *out_norm;     /* (D) */
+    const float *rope_freqs;   /* (head_dim/2) frequency divisors, or NULL */
+    struct le_layer *layers;   /* (L) */
+};
+
+struct le_ctx {
+    struct le_model *m;
+    struct le_pool *pool; /* borrowed */
+    int n_ctx, n_batch, nth;
+    int n_cached; /* positions [0, n_cached) hold valid K/V */
+    int kv_f16;   /* round K/V to F16 on entry (llama.cpp's default cache) */
+    float *k_cache, *v_cache; /* (L, T, KV) */
+    float *rope;              /* (T, head_dim/2, 2): cos, sin per position and pair */
+    float *x;                 /* (B, D) residual stream */
+    float *xn;                /* (B, max(D, Q)) normed input / matmul output */
+    float *q;                 /* (B, Q) */
+    float *att;               /* (B, Q) attention output */
+    float *hg, *hu;           /* (B, F) gate, up */
+    float *scores;            /* (nth, n_rep, T) per-thread attention scores */
+    float *logits;            /* (B, V) */
+    void *mm_scratch;
+    size_t mm_scratch_size;
+};
+
+/* forward.c: evaluates tokens and computes logits for rows [first_out, n). */
+int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out);
+
+#endif

@@ -1,0 +1,90 @@
+/* cli: error printing and option parsing shared by all subcommands. */
+#include "cli.h"
+#include "le_err.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void le_cli_vprint(const char *fmt, va_list ap) {
+    fputs("llamaeval: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+int le_cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    le_cli_vprint(fmt, ap);
+    va_end(ap);
+    return LE_EXIT_FAIL;
+}
+
+int le_cli_usage(const char *usage, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    le_cli_vprint(fmt, ap);
+    va_end(ap);
+    if (usage)
+        fprintf(stderr, "%s\n", usage);
+    return LE_EXIT_USAGE;
+}
+
+int le_cli_fail_lib(int code) {
+    const char *m = le_err_msg();
+    return le_cli_fail("%s", m && m[0] ? m : le_err_name(code));
+}
+
+int le_cli_next(struct le_cli_parser *p) {
+    if (!p->started) {
+        optind = 1;
+        opterr = 0;
+        p->started = 1;
+    }
+    int c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+    if (c == 'h') {
+        fputs(p->help, stdout);
+        return LE_CLI_HELP;
+    }
+    if (c == '?') {
+        if (optopt) {
+            le_cli_usage(p->usage, "option -%c is unknown or needs a value", optopt);
+        } else {
+            le_cli_usage(p->usage, "unknown option or missing value: %s", p->argv[optind - 1]);
+        }
+        return LE_CLI_BAD;
+    }
+    if (c == ':') {
+        le_cli_usage(p->usage, "option %s needs a value", p->argv[optind - 1]);
+        return LE_CLI_BAD;
+    }
+    return c;
+}
+
+int le_cli_optind(void) { return optind; }
+
+int le_cli_int(const struct le_cli_parser *p, const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        le_cli_usage(p->usage, "%s wants an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int le_cli_double(const struct le_cli_parser *p, const char *flag, const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end) {
+        le_cli_usage(p->usage, "%s wants a number, got '%s'", flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

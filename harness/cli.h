@@ -1,0 +1,54 @@
+/*
+ * cli: the llamaeval command line's shared pieces. Only harness/ prints.
+ *
+ * Exit codes (documented in README and `llamaeval --help`):
+ *   0 success, 1 failure (bad input, I/O, network, ...), 2 usage error.
+ * Every error is one line on stderr: "llamaeval: error: <what>".
+ */
+#ifndef LE_CLI_H
+#define LE_CLI_H
+
+#include <getopt.h> /* struct option, getopt_long for subcommands */
+
+enum { LE_EXIT_OK = 0, LE_EXIT_FAIL = 1, LE_EXIT_USAGE = 2 };
+
+/* One subcommand. run() gets argv with argv[0] = the subcommand name. */
+struct le_cmd {
+    const char *name;
+    const char *summary; /* one line for `llamaeval --help` */
+    int (*run)(int argc, char **argv);
+};
+
+/* Prints "llamaeval: error: <fmt>" and returns LE_EXIT_FAIL. */
+int le_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "llamaeval: error: <fmt>" and a "usage: ..." line, returns LE_EXIT_USAGE. */
+int le_cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the library's last error (le_err_msg) as one error line; returns 1. */
+int le_cli_fail_lib(int code);
+
+/*
+ * getopt_long over a subcommand's argv, with the house rules: "-h/--help"
+ * prints help (to stdout) and makes the caller return 0; unknown flags and
+ * missing arguments are usage errors. Returns the option, -1 at the end,
+ * or LE_CLI_HELP / LE_CLI_BAD (caller returns 0 / 2 respectively, message
+ * already printed).
+ */
+enum { LE_CLI_HELP = -100, LE_CLI_BAD = -101 };
+struct le_cli_parser {
+    int argc;
+    char **argv;
+    const char *shortopts;
+    const struct option *longopts; /* must include {"help", no_argument, 0, 'h'} */
+    const char *usage;             /* "usage: llamaeval db init --db FILE" */
+    const char *help;              /* full help text printed by --help */
+    int started;
+};
+int le_cli_next(struct le_cli_parser *p);
+/* Index of the first non-option argument after le_cli_next returned -1. */
+int le_cli_optind(void);
+
+/* Parsing of numeric flag values; on failure print a usage error (return 0/-1). */
+int le_cli_int(const struct le_cli_parser *p, const char *flag, const char *s, long lo, long hi, long *out);
+int le_cli_double(const struct le_cli_parser *p, const char *flag, const char *s, double *out);
+
+#endif

@@ -1,0 +1,802 @@
+/*
+ * cmd_eval: `llamaeval eval --model a.gguf[,b.gguf] --tasks t1,t2 ...` --
+ * zero/few-shot evaluation scored as lm-evaluation-harness scores it, into
+ * the results store, with lm-eval's results JSON and markdown table.
+ *
+ * Resumable by construction: every (model, task) pair is a cell keyed by
+ * le_store_cell_key(model sha256, task, canonical config JSON) -- the config
+ * holds everything that can change a number (few-shot k and seed, limit,
+ * context length, BOS, task seed, bootstrap) and nothing that cannot
+ * (threads, batch size). A done cell is skipped. Otherwise the records of
+ * documents already stored as samples are read back, only the missing
+ * documents are scored, and their samples are written in batches of whole
+ * documents (--flush-every), so a kill loses at most one batch. Metrics are
+ * always computed from records parsed back from the samples' JSON, so an
+ * interrupted and resumed run gives the very same numbers as an
+ * uninterrupted one. Test hook: LE_TEST_KILL_AFTER=N raises SIGKILL once N
+ * samples have been committed by this process.
+ *
+ * Prints per task the forward tokens evaluated against those a runner
+ * without prefix sharing would evaluate (the benchmark of KV-cache reuse).
+ */
+#include "cli.h"         /* le_cli_* */
+#include "commands.h"    /* le_cmd_eval */
+#include "le_datasets.h" /* struct le_ds_opts */
+#include "le_err.h"
+#include "le_model.h"    /* le_model_open */
+#include "le_pool.h"     /* le_pool_new */
+#include "le_progress.h" /* per-task progress */
+#include "le_sha256.h"   /* model identity */
+#include "le_store.h"    /* cells, samples, results */
+#include "le_tasks.h"    /* tasks, runner, metrics */
+#include "le_types.h"    /* le_type_name */
+
+#include <cjson/cJSON.h> /* results JSON, config JSON */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+static const char *le_eval_usage =
+    "usage: llamaeval eval --model M.gguf[,M2.gguf...] --tasks T1[,T2...] [--num-fewshot K] [--limit N]\n"
+    "                      [--threads N] [--ctx N] [--seed S] [--db FILE] [--output-path DIR] [--log-samples]\n"
+    "                      [--offline] [--quiet]";
+static const char *le_eval_help_head =
+    "Evaluates models on tasks as lm-evaluation-harness does: the same prompts,\n"
+    "tokenisation of context and continuation, few-shot draws and metrics (acc,\n"
+    "acc_norm, ... with their standard errors). Each (model, task) result is a cell\n"
+    "of the results store; a rerun skips finished cells and resumes unfinished ones\n"
+    "from their stored samples. Prints lm-eval's markdown table.\n"
+    "\n"
+    "Options:\n"
+    "  --model LIST        GGUF model files, comma-separated\n"
+    "  --tasks LIST        tasks, comma-separated (see below)\n"
+    "  --num-fewshot K     few-shot examples from the training split (default 0)\n"
+    "  --fewshot-seed S    seed of the few-shot draws (default 1234, as lm-eval)\n"
+    "  --limit N           only the first N documents of each task\n"
+    "  --threads N         worker threads (default: all cores); never changes results\n"
+    "  --ctx N             context length = lm-eval's max_length (default: the\n"
+    "                      model's, at most 4096)\n"
+    "  --batch N           tokens per forward call (default 512); never changes results\n"
+    "  --bos on|off        BOS before contexts (default: the tokenizer's add_bos)\n"
+    "  --answer-norm MODE  the \"Answer:\"-conditioned score (acc_uncond): default\n"
+    "                      (openbookqa, boolq), all or none\n"
+    "  --seed S            seed of built-in task generation and bootstraps (1234)\n"
+    "  --bootstrap-iters N bootstrap resamples for stderrs without closed form (1000)\n"
+    "  --db FILE           results store (default results.sqlite)\n"
+    "  --output-path P     write results JSON: P/<model>/results_<date>.json, or P\n"
+    "                      itself when it ends in .json (one model)\n"
+    "  --log-samples       also write samples_<task>_<date>.jsonl next to the results\n"
+    "  --flush-every N     samples per store transaction (default 64)\n"
+    "  --offline           use the dataset cache only, never the network\n"
+    "  --quiet             no progress, only the tables\n"
+    "  -h, --help          show this help\n"
+    "\nTasks:\n";
+
+struct le_eval_opts {
+    const char *models, *tasks, *db, *outpath, *answer_norm;
+    long k, limit, threads, ctx, batch, boot, flush, bos;
+    uint64_t seed, fewshot_seed;
+    int log_samples, offline, quiet;
+    long kill_after; /* LE_TEST_KILL_AFTER */
+};
+
+static int le_eval_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !*s || *end || *s == '-')
+        return le_cli_usage(p->usage, "%s expects a non-negative integer, got '%s'", flag, s), -1;
+    *out = v;
+    return 0;
+}
+
+static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *help) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},     {"tasks", required_argument, 0, 'T'},
+        {"num-fewshot", required_argument, 0, 'k'}, {"limit", required_argument, 0, 'l'},
+        {"threads", required_argument, 0, 't'},   {"ctx", required_argument, 0, 'c'},
+        {"batch", required_argument, 0, 'b'},     {"seed", required_argument, 0, 's'},
+        {"fewshot-seed", required_argument, 0, 'F'}, {"db", required_argument, 0, 'd'},
+        {"output-path", required_argument, 0, 'o'}, {"log-samples", no_argument, 0, 'L'},
+        {"offline", no_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
+        {"bootstrap-iters", required_argument, 0, 'B'}, {"flush-every", required_argument, 0, 'f'},
+        {"bos", required_argument, 0, 'S'},       {"answer-norm", required_argument, 0, 'A'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+    };
+    struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
+    *o = (struct le_eval_opts){.db = "results.sqlite", .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
+                               .fewshot_seed = 1234, .answer_norm = "default"};
+    int c;
+    while ((c = le_cli_next(&p)) != -1) {
+        switch (c) {
+        case LE_CLI_HELP: return LE_EXIT_OK;
+        case 'm': o->models = optarg; break;
+        case 'T': o->tasks = optarg; break;
+        case 'd': o->db = optarg; break;
+        case 'o': o->outpath = optarg; break;
+        case 'L': o->log_samples = 1; break;
+        case 'O': o->offline = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'A': o->answer_norm = optarg; break;
+        case 'k': if (le_cli_int(&p, "--num-fewshot", optarg, 0, 1000, &o->k)) return LE_EXIT_USAGE; break;
+        case 'l': if (le_cli_int(&p, "--limit", optarg, 1, 1L << 40, &o->limit)) return LE_EXIT_USAGE; break;
+        case 't': if (le_cli_int(&p, "--threads", optarg, 1, 1024, &o->threads)) return LE_EXIT_USAGE; break;
+        case 'c': if (le_cli_int(&p, "--ctx", optarg, 8, 1 << 20, &o->ctx)) return LE_EXIT_USAGE; break;
+        case 'b': if (le_cli_int(&p, "--batch", optarg, 1, 1 << 20, &o->batch)) return LE_EXIT_USAGE; break;
+        case 'B': if (le_cli_int(&p, "--bootstrap-iters", optarg, 0, 10000000, &o->boot)) return LE_EXIT_USAGE; break;
+        case 'f': if (le_cli_int(&p, "--flush-every", optarg, 1, 1 << 20, &o->flush)) return LE_EXIT_USAGE; break;
+        case 's': if (le_eval_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
+        case 'F': if (le_eval_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
+        case 'S':
+            if (!strcmp(optarg, "on") || !strcmp(optarg, "off"))
+                o->bos = !strcmp(optarg, "on");
+            else
+                return le_cli_usage(le_eval_usage, "--bos must be on or off, got '%s'", optarg);
+            break;
+        default: return LE_EXIT_USAGE;
+        }
+    }
+    if (le_cli_optind() < argc)
+        return le_cli_usage(le_eval_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
+    if (!o->models || !o->tasks || !*o->models || !*o->tasks)
+        return le_cli_usage(le_eval_usage, "--model and --tasks are required");
+    if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
+        return le_cli_usage(le_eval_usage, "--answer-norm must be default, all or none");
+    const char *ka = getenv("LE_TEST_KILL_AFTER");
+    o->kill_after = ka ? atol(ka) : 0;
+    return -1;
+}
+
+/* Splits a comma list into a NULL-terminated malloc'ed array of copies. */
+static char **le_eval_split(const char *s, int *n) {
+    int cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    char **v = calloc((size_t)cap + 1, sizeof *v);
+    *n = 0;
+    if (!v)
+        return NULL;
+    const char *p = s;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len > 0 && !(v[(*n)++] = strndup(p, len)))
+            break;
+        p += len + (e ? 1 : 0);
+    }
+    return v;
+}
+
+static void le_eval_free_list(char **v) {
+    for (int i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* ---- one evaluation session ---- */
+
+struct le_eval_task {
+    const char *name;
+    struct le_taskset *ts;
+    int64_t *off;         /* (n_docs + 1) record offsets */
+    struct le_rec *recs;  /* records of the current cell */
+    struct le_metric met[16];
+    int n_met;
+    struct le_runner_stats st;
+    int skipped;          /* cell was already done */
+};
+
+struct le_eval {
+    struct le_eval_opts o;
+    struct le_store *store;
+    struct le_pool *pool;
+    int64_t run_id;
+    long committed; /* samples committed by this process (kill hook) */
+    struct le_eval_task *tasks;
+    int n_tasks;
+};
+
+/* The cell config: everything that can change a number, in a fixed order. */
+static char *le_eval_cell_config(const struct le_eval *E, const struct le_eval_task *t, int n_ctx, int add_bos) {
+    const struct le_taskset *ts = t->ts;
+    char *s = NULL;
+    if (asprintf(&s,
+                 "{\"task\":\"%s\",\"version\":%g,\"num_fewshot\":%d,\"fewshot_seed\":%llu,\"limit\":%lld,"
+                 "\"n_ctx\":%d,\"add_bos\":%d,\"uncond\":%d,\"seed\":%llu,\"bootstrap_iters\":%ld}",
+                 ts->info->name, ts->info->version, ts->num_fewshot, (unsigned long long)E->o.fewshot_seed,
+                 (long long)ts->n_docs, n_ctx, add_bos, ts->uncond, (unsigned long long)E->o.seed, E->o.boot) < 0)
+        return NULL;
+    return s;
+}
+
+struct le_eval_fill {
+    const struct le_eval_task *t;
+    char *have;
+    int bad;
+};
+
+static int le_eval_fill_cb(void *ud, int64_t doc, int64_t req, const char *json) {
+    struct le_eval_fill *f = ud;
+    const struct le_taskset *ts = f->t->ts;
+    if (doc < 0 || doc >= ts->n_docs || req < 0 || req >= ts->items[doc].n_req)
+        return 0;
+    int64_t at = f->t->off[doc] + req;
+    if (le_rec_from_json(json, &f->t->recs[at]))
+        f->bad = 1;
+    else
+        f->have[at] = 1;
+    return 0;
+}
+
+/* Writes buffered samples in one transaction; the kill hook fires here. */
+static int le_eval_flush(struct le_eval *E, const char *key, struct le_store_sample *buf, int *nbuf) {
+    if (*nbuf == 0)
+        return LE_OK;
+    int rc = le_store_put_samples(E->store, key, E->run_id, buf, *nbuf);
+    for (int i = 0; i < *nbuf; i++)
+        free((char *)buf[i].json);
+    E->committed += *nbuf;
+    *nbuf = 0;
+    if (!rc && E->o.kill_after > 0 && E->committed >= E->o.kill_after)
+        raise(SIGKILL);
+    return rc;
+}
+
+/* Scores the missing documents of a cell, committing samples as it goes. */
+static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_task *t, const char *key,
+                         const char *have) {
+    const struct le_taskset *ts = t->ts;
+    int cap = (int)E->o.flush + 64, nbuf = 0, rc = LE_OK;
+    struct le_store_sample *buf = calloc((size_t)cap, sizeof *buf);
+    if (!buf)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    struct le_progress *prog = NULL;
+    le_progress_new(&prog, ts->info->name, (uint64_t)ts->n_docs, E->o.quiet);
+    for (int64_t d = 0; d < ts->n_docs && !rc; d++) {
+        const struct le_item *it = &ts->items[d];
+        int complete = 1;
+        for (int q = 0; q < it->n_req; q++)
+            complete &= have[t->off[d] + q];
+        if (!complete) {
+            struct le_rec *r = &t->recs[t->off[d]];
+            rc = le_item_run(R, it, r);
+            if (!rc && nbuf + it->n_req > cap && (rc = le_eval_flush(E, key, buf, &nbuf)))
+                break;
+            for (int q = 0; q < it->n_req && !rc; q++) {
+                char *js = le_rec_to_json(&r[q]);
+                if (!js) {
+                    rc = le_err_set(LE_ENOMEM, "out of memory");
+                    break;
+                }
+                /* Use the record as the store will give it back: bit-identical on resume. */
+                rc = le_rec_from_json(js, &r[q]);
+                buf[nbuf++] = (struct le_store_sample){.doc = d, .req = q, .json = js};
+            }
+            if (!rc && (nbuf >= E->o.flush || it->kind == LE_TASK_ROLLING))
+                rc = le_eval_flush(E, key, buf, &nbuf);
+        }
+        le_progress_update(prog, (uint64_t)d + 1);
+    }
+    if (!rc)
+        rc = le_eval_flush(E, key, buf, &nbuf);
+    for (int i = 0; i < nbuf; i++)
+        free((char *)buf[i].json);
+    free(buf);
+    le_progress_finish(prog);
+    return rc;
+}
+
+struct le_eval_getres {
+    struct le_eval_task *t;
+};
+
+static int le_eval_result_cb(void *ud, const char *metric, double value, double se, int64_t n) {
+    struct le_eval_task *t = ((struct le_eval_getres *)ud)->t;
+    if (t->n_met >= (int)(sizeof t->met / sizeof t->met[0]))
+        return 0;
+    struct le_metric *m = &t->met[t->n_met++];
+    snprintf(m->name, sizeof m->name, "%s", metric);
+    m->value = value;
+    m->stderr_v = se;
+    m->n = n;
+    m->higher_is_better = !strncmp(metric, "acc", 3);
+    return 0;
+}
+
+/* One (model, task) cell: skip when done, else resume/score and record. */
+static int le_eval_cell(struct le_eval *E, struct le_runner *R, const char *sha, int64_t model_id,
+                        struct le_eval_task *t) {
+    const struct le_taskset *ts = t->ts;
+    int64_t total = t->off[ts->n_docs];
+    free(t->recs);
+    t->n_met = 0;
+    t->skipped = 0;
+    memset(&t->st, 0, sizeof t->st);
+    t->recs = calloc((size_t)(total > 0 ? total : 1), sizeof *t->recs);
+    char *have = calloc((size_t)(total > 0 ? total : 1), 1);
+    char *cfg = le_eval_cell_config(E, t, le_runner_n_ctx(R), le_runner_add_bos(R));
+    int rc = t->recs && have && cfg ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    char key[65];
+    int done = 0;
+    if (!rc) {
+        le_store_cell_key(key, sha, ts->info->name, cfg);
+        rc = le_store_cell_done(E->store, key, &done);
+    }
+    struct le_eval_fill fill = {t, have, 0};
+    if (!rc)
+        rc = le_store_get_samples(E->store, key, le_eval_fill_cb, &fill);
+    if (!rc && fill.bad)
+        rc = le_err_set(LE_EFORMAT, "%s: a stored sample of this cell is unreadable", ts->info->name);
+    if (!rc && done) {
+        struct le_eval_getres g = {t};
+        t->skipped = 1;
+        rc = le_store_get_results(E->store, key, le_eval_result_cb, &g);
+        if (!rc && !E->o.quiet)
+            fprintf(stderr, "llamaeval: %s: done earlier, results from the store\n", ts->info->name);
+        goto out;
+    }
+    if (!rc) {
+        int64_t n_have = 0;
+        for (int64_t i = 0; i < total; i++)
+            n_have += have[i];
+        if (n_have > 0 && !E->o.quiet)
+            fprintf(stderr, "llamaeval: %s: resuming, %lld of %lld requests already stored\n", ts->info->name,
+                    (long long)n_have, (long long)total);
+        le_runner_reset_stats(R);
+        rc = le_eval_score(E, R, t, key, have);
+        le_runner_get_stats(R, &t->st);
+    }
+    struct le_metric_opts mo = {E->o.boot > 0 ? (int)E->o.boot : -1, E->o.seed};
+    if (!rc)
+        rc = le_task_metrics(ts->info, le_taskset_metrics(ts), t->recs, t->off, ts->n_docs, &mo, t->met,
+                             (int)(sizeof t->met / sizeof t->met[0]), &t->n_met);
+    if (!rc) {
+        struct le_store_result res[16];
+        for (int i = 0; i < t->n_met; i++)
+            res[i] = (struct le_store_result){t->met[i].name, t->met[i].value, t->met[i].stderr_v, t->met[i].n};
+        rc = le_store_put_cell(E->store, key, E->run_id, model_id, ts->info->name, cfg, res, t->n_met);
+    }
+out:
+    free(have);
+    free(cfg);
+    return rc;
+}
+
+/* ---- output: results JSON, samples, markdown table ---- */
+
+static void le_eval_add_num(cJSON *o, const char *k, double v) {
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, k, v);
+    else
+        cJSON_AddStringToObject(o, k, "N/A");
+}
+
+static const char *le_eval_output_type(int kind) {
+    return kind == LE_TASK_MC ? "multiple_choice" : kind == LE_TASK_LL ? "loglikelihood" : "loglikelihood_rolling";
+}
+
+static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, const char *sha, int n_ctx,
+                                   int add_bos) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *res = cJSON_AddObjectToObject(root, "results"), *gs = cJSON_AddObjectToObject(root, "group_subtasks");
+    cJSON *cf = cJSON_AddObjectToObject(root, "configs"), *ver = cJSON_AddObjectToObject(root, "versions");
+    cJSON *ns = cJSON_AddObjectToObject(root, "n-shot"), *hib = cJSON_AddObjectToObject(root, "higher_is_better");
+    cJSON *nsm = cJSON_AddObjectToObject(root, "n-samples"), *ours = cJSON_CreateObject();
+    for (int i = 0; i < E->n_tasks; i++) {
+        const struct le_eval_task *t = &E->tasks[i];
+        const struct le_task_info *in = t->ts->info;
+        cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
+        cJSON_AddStringToObject(r, "alias", in->name);
+        for (int m = 0; m < t->n_met; m++) {
+            char k[64];
+            snprintf(k, sizeof k, "%s,none", t->met[m].name);
+            le_eval_add_num(r, k, t->met[m].value);
+            snprintf(k, sizeof k, "%s_stderr,none", t->met[m].name);
+            le_eval_add_num(r, k, t->met[m].stderr_v);
+            cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
+        }
+        cJSON_AddArrayToObject(gs, in->name);
+        cJSON *c = cJSON_AddObjectToObject(cf, in->name);
+        cJSON_AddStringToObject(c, "task", in->name);
+        cJSON_AddStringToObject(c, "dataset_path", in->dataset ? in->dataset : "brown (built-in)");
+        cJSON_AddStringToObject(c, "test_split", in->eval_split);
+        if (in->fewshot_split)
+            cJSON_AddStringToObject(c, "fewshot_split", in->fewshot_split);
+        cJSON_AddStringToObject(c, "output_type", le_eval_output_type(in->kind));
+        cJSON_AddStringToObject(c, "target_delimiter", in->target_delimiter ? in->target_delimiter : "");
+        cJSON_AddStringToObject(c, "fewshot_delimiter", "\n\n");
+        cJSON_AddNumberToObject(c, "num_fewshot", t->ts->num_fewshot);
+        cJSON_AddBoolToObject(c, "answer_norm", t->ts->uncond);
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(c, "metadata"), "version", in->version);
+        cJSON_AddNumberToObject(ver, in->name, in->version);
+        cJSON_AddNumberToObject(ns, in->name, t->ts->num_fewshot);
+        cJSON *n = cJSON_AddObjectToObject(nsm, in->name);
+        cJSON_AddNumberToObject(n, "original", (double)t->ts->n_docs_total);
+        cJSON_AddNumberToObject(n, "effective", (double)t->ts->n_docs);
+        cJSON *st = cJSON_AddObjectToObject(ours, in->name);
+        cJSON_AddBoolToObject(st, "from_store", t->skipped);
+        cJSON_AddNumberToObject(st, "requests", (double)t->st.requests);
+        cJSON_AddNumberToObject(st, "tokens_evaluated", (double)t->st.tokens_evaluated);
+        cJSON_AddNumberToObject(st, "tokens_naive", (double)t->st.tokens_naive);
+    }
+    cJSON *cfg = cJSON_AddObjectToObject(root, "config");
+    char margs[4200];
+    snprintf(margs, sizeof margs, "pretrained=%s", model);
+    cJSON_AddStringToObject(cfg, "model", "llamaeval");
+    cJSON_AddStringToObject(cfg, "model_args", margs);
+    cJSON_AddStringToObject(cfg, "model_sha256", sha);
+    cJSON_AddNumberToObject(cfg, "batch_size", 1);
+    if (E->o.limit > 0)
+        cJSON_AddNumberToObject(cfg, "limit", (double)E->o.limit);
+    else
+        cJSON_AddNullToObject(cfg, "limit");
+    cJSON_AddNumberToObject(cfg, "bootstrap_iters", (double)E->o.boot);
+    cJSON_AddNumberToObject(cfg, "random_seed", (double)E->o.seed);
+    cJSON_AddNumberToObject(cfg, "fewshot_seed", (double)E->o.fewshot_seed);
+    cJSON_AddNumberToObject(cfg, "max_length", n_ctx);
+    cJSON_AddBoolToObject(cfg, "add_bos_token", add_bos);
+    cJSON_AddNumberToObject(cfg, "threads", le_pool_nthreads(E->pool));
+    cJSON_AddStringToObject(root, "git_hash", LE_VERSION);
+    cJSON_AddNumberToObject(root, "date", (double)time(NULL));
+    cJSON_AddItemToObject(root, "llamaeval_requests", ours);
+    return root;
+}
+
+/* A model file name made safe for a folder name (lm-eval sanitises likewise). */
+static void le_eval_sanitize(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t i = 0;
+    for (; *b && i + 1 < n; b++)
+        out[i++] = (*b == '/' || *b == ' ' || *b == ':') ? '_' : *b;
+    out[i] = 0;
+}
+
+static int le_eval_mkdirs(const char *dir) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0777) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+static int le_eval_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
+    int bad = fputs(text, f) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? le_err_set(LE_EIO, "cannot write %s", path) : LE_OK;
+}
+
+/* samples_<task>_<date>.jsonl: one line per document, lm-eval-like. */
+static int le_eval_write_samples(const struct le_eval_task *t, const char *path) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
+    const struct le_taskset *ts = t->ts;
+    for (int64_t d = 0; d < ts->n_docs; d++) {
+        const struct le_item *it = &ts->items[d];
+        cJSON *o = cJSON_CreateObject(), *args = cJSON_AddArrayToObject(o, "arguments");
+        cJSON *resps = cJSON_AddArrayToObject(o, "resps");
+        cJSON_AddNumberToObject(o, "doc_id", (double)d);
+        if (it->kind == LE_TASK_MC)
+            cJSON_AddNumberToObject(o, "target", it->gold);
+        for (int q = 0; q < it->n_req; q++) {
+            const struct le_rec *r = &t->recs[t->off[d] + q];
+            cJSON *a = cJSON_CreateArray(), *p = cJSON_CreateArray();
+            cJSON_AddItemToArray(a, cJSON_CreateString(it->req[q].context ? it->req[q].context : ""));
+            cJSON_AddItemToArray(a, cJSON_CreateString(it->req[q].continuation));
+            cJSON_AddItemToArray(args, a);
+            cJSON_AddItemToArray(p, cJSON_CreateNumber(r->ll));
+            cJSON_AddItemToArray(p, cJSON_CreateBool(r->greedy));
+            cJSON_AddItemToArray(p, cJSON_CreateNumber((double)r->ntok));
+            cJSON_AddItemToArray(resps, p);
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (s)
+            fprintf(f, "%s\n", s);
+        free(s);
+    }
+    return fclose(f) ? le_err_set(LE_EIO, "cannot write %s", path) : LE_OK;
+}
+
+static int le_eval_write_outputs(const struct le_eval *E, const char *model, cJSON *root) {
+    char stamp[64], dir[4096], path[4400], san[256];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tmv;
+    localtime_r(&tv.tv_sec, &tmv);
+    size_t sl = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H-%M-%S", &tmv);
+    snprintf(stamp + sl, sizeof stamp - sl, ".%06ld", (long)tv.tv_usec);
+    const char *op = E->o.outpath;
+    size_t ol = strlen(op);
+    le_eval_sanitize(model, san, sizeof san);
+    int direct = ol > 5 && !strcmp(op + ol - 5, ".json");
+    if (direct) {
+        snprintf(path, sizeof path, "%s", op);
+        snprintf(dir, sizeof dir, "%s", op);
+        char *sl2 = strrchr(dir, '/');
+        if (sl2)
+            *sl2 = 0;
+        else
+            snprintf(dir, sizeof dir, ".");
+    } else {
+        snprintf(dir, sizeof dir, "%s/%s", op, san);
+        snprintf(path, sizeof path, "%s/results_%s.json", dir, stamp);
+    }
+    if (le_eval_mkdirs(dir))
+        return le_err_set(LE_EIO, "cannot create %s: %s", dir, strerror(errno));
+    char *text = cJSON_Print(root);
+    int rc = text ? le_eval_write_text(path, text) : le_err_set(LE_ENOMEM, "out of memory");
+    free(text);
+    for (int i = 0; i < E->n_tasks && !rc && E->o.log_samples; i++) {
+        snprintf(path, sizeof path, "%s/samples_%s_%s.jsonl", dir, E->tasks[i].ts->info->name, stamp);
+        rc = le_eval_write_samples(&E->tasks[i], path);
+    }
+    return rc;
+}
+
+/* Display width of UTF-8 text (code points). */
+static int le_eval_width(const char *s) {
+    int w = 0;
+    for (; *s; s++)
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    return w;
+}
+
+/* lm-eval's make_table (pytablewriter markdown): headers centred, text left,
+ * numbers right. */
+static void le_eval_print_table(const struct le_eval *E) {
+    enum { NC = 9 };
+    static const char *hdr[NC] = {"Tasks", "Version", "Filter", "n-shot", "Metric", "", "Value", "", "Stderr"};
+    static const int right[NC] = {0, 1, 0, 1, 0, 0, 1, 0, 1};
+    int nrow = 0;
+    for (int i = 0; i < E->n_tasks; i++)
+        nrow += E->tasks[i].n_met;
+    char(*cell)[NC][40] = calloc((size_t)(nrow > 0 ? nrow : 1), sizeof *cell);
+    if (!cell)
+        return;
+    int r = 0, w[NC];
+    for (int i = 0; i < E->n_tasks; i++) {
+        const struct le_eval_task *t = &E->tasks[i];
+        int ord[16];
+        for (int m = 0; m < t->n_met; m++)
+            ord[m] = m;
+        for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name */
+            for (int b = a; b > 0 && strcmp(t->met[ord[b - 1]].name, t->met[ord[b]].name) > 0; b--) {
+                int x = ord[b];
+                ord[b] = ord[b - 1];
+                ord[b - 1] = x;
+            }
+        for (int k = 0; k < t->n_met; k++, r++) {
+            const struct le_metric *m = &t->met[ord[k]];
+            snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
+            if (k == 0)
+                snprintf(cell[r][1], 40, "%g", t->ts->info->version);
+            snprintf(cell[r][2], 40, "none");
+            snprintf(cell[r][3], 40, "%d", t->ts->num_fewshot);
+            snprintf(cell[r][4], 40, "%s", m->name);
+            snprintf(cell[r][5], 40, "%s", m->higher_is_better ? "\xe2\x86\x91" : "\xe2\x86\x93");
+            snprintf(cell[r][6], 40, "%.4f", m->value);
+            snprintf(cell[r][7], 40, "%s", isfinite(m->stderr_v) ? "\xc2\xb1" : "");
+            if (isfinite(m->stderr_v))
+                snprintf(cell[r][8], 40, "%.4f", m->stderr_v);
+            else
+                snprintf(cell[r][8], 40, "   N/A");
+        }
+    }
+    for (int c = 0; c < NC; c++) {
+        w[c] = le_eval_width(hdr[c]) > 3 ? le_eval_width(hdr[c]) : 3;
+        for (int i = 0; i < nrow; i++)
+            if (le_eval_width(cell[i][c]) > w[c])
+                w[c] = le_eval_width(cell[i][c]);
+    }
+    for (int c = 0; c < NC; c++) {
+        int pad = w[c] - le_eval_width(hdr[c]);
+        printf("|%*s%s%*s", pad / 2, "", hdr[c], pad - pad / 2, "");
+    }
+    printf("|\n");
+    for (int c = 0; c < NC; c++) {
+        printf("|");
+        for (int k = 0; k < w[c] - right[c]; k++)
+            putchar('-');
+        if (right[c])
+            putchar(':');
+    }
+    printf("|\n");
+    for (int i = 0; i < nrow; i++) {
+        for (int c = 0; c < NC; c++) {
+            int pad = w[c] - le_eval_width(cell[i][c]);
+            if (right[c])
+                printf("|%*s%s", pad, "", cell[i][c]);
+            else
+                printf("|%s%*s", cell[i][c], pad, "");
+        }
+        printf("|\n");
+    }
+    free(cell);
+}
+
+/* ---- driver ---- */
+
+static int le_eval_model(struct le_eval *E, const char *path) {
+    struct le_model *m = NULL;
+    struct le_runner *R = NULL;
+    cJSON *root = NULL;
+    char sha[65];
+    int64_t model_id = 0;
+    int rc = le_model_open(&m, path);
+    if (!rc && !le_model_tok(m))
+        rc = le_err_set(LE_EUNSUP, "%s has no tokenizer", path);
+    if (!rc) {
+        struct le_progress *prog = NULL;
+        le_progress_new(&prog, "hashing model", le_model_get_info(m)->file_size, E->o.quiet);
+        rc = le_sha256_file_progress(path, sha, prog ? le_progress_callback : NULL, prog);
+        le_progress_finish(prog);
+    }
+    if (!rc) {
+        const struct le_model_info *in = le_model_get_info(m);
+        struct le_store_model sm = {
+            .path = path, .sha256 = sha, .arch = in->arch, .type = le_type_name(in->main_type), .name = in->name,
+            .n_params = in->n_params, .n_params_nonembed = in->n_params_nonembed,
+            .file_size = (int64_t)in->file_size, .tokens_trained = -1,
+        };
+        rc = le_store_put_model(E->store, &sm, &model_id);
+    }
+    struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
+    if (!rc)
+        rc = le_runner_new(&R, m, E->pool, &ro);
+    for (int i = 0; i < E->n_tasks && !rc; i++) {
+        rc = le_eval_cell(E, R, sha, model_id, &E->tasks[i]);
+        if (rc)
+            le_err_wrap(rc, "%s on %s", E->tasks[i].name, path);
+        const struct le_runner_stats *st = &E->tasks[i].st;
+        if (!rc && !E->o.quiet && st->tokens_naive > 0)
+            fprintf(stderr,
+                    "llamaeval: %s: %lld requests, %lld forward tokens evaluated, %lld without prefix sharing "
+                    "(%.1f%% saved)\n",
+                    E->tasks[i].name, (long long)st->requests, (long long)st->tokens_evaluated,
+                    (long long)st->tokens_naive,
+                    100.0 * (1.0 - (double)st->tokens_evaluated / (double)st->tokens_naive));
+    }
+    if (!rc) {
+        root = le_eval_results_json(E, path, sha, le_runner_n_ctx(R), le_runner_add_bos(R));
+        if (E->o.outpath)
+            rc = le_eval_write_outputs(E, path, root);
+    }
+    if (!rc) {
+        printf("llamaeval (pretrained=%s), limit: %s%ld, num_fewshot: %ld, max_length: %d\n", path,
+               E->o.limit > 0 ? "" : "None", E->o.limit > 0 ? E->o.limit : 0L, E->o.k, le_runner_n_ctx(R));
+        le_eval_print_table(E);
+        printf("\n");
+        fflush(stdout);
+    }
+    cJSON_Delete(root);
+    le_runner_free(R);
+    le_model_free(m);
+    return rc;
+}
+
+static int le_eval_load_tasks(struct le_eval *E, char **names, int n) {
+    struct le_ds_opts ds = {0};
+    ds.offline = E->o.offline;
+    E->tasks = calloc((size_t)n, sizeof *E->tasks);
+    if (!E->tasks)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        struct le_eval_task *t = &E->tasks[i];
+        struct le_task_opts to;
+        le_task_opts_default(&to);
+        to.num_fewshot = (int)E->o.k;
+        to.fewshot_seed = E->o.fewshot_seed;
+        to.seed = E->o.seed;
+        to.limit = E->o.limit;
+        to.uncond = !strcmp(E->o.answer_norm, "all") ? 1 : !strcmp(E->o.answer_norm, "none") ? 0 : -1;
+        to.ds = &ds;
+        t->name = names[i];
+        int rc = le_task_load(&t->ts, names[i], &to);
+        if (rc)
+            return rc;
+        E->n_tasks++;
+        t->off = malloc(((size_t)t->ts->n_docs + 1) * sizeof *t->off);
+        if (!t->off)
+            return le_err_set(LE_ENOMEM, "out of memory");
+        t->off[0] = 0;
+        for (int64_t d = 0; d < t->ts->n_docs; d++)
+            t->off[d + 1] = t->off[d] + t->ts->items[d].n_req;
+    }
+    return LE_OK;
+}
+
+static void le_eval_free(struct le_eval *E) {
+    for (int i = 0; i < E->n_tasks; i++) {
+        le_taskset_free(E->tasks[i].ts);
+        free(E->tasks[i].off);
+        free(E->tasks[i].recs);
+    }
+    free(E->tasks);
+    le_pool_free(E->pool);
+    le_store_close(E->store);
+}
+
+static char *le_eval_help_text(void) {
+    size_t n = strlen(le_eval_usage) + strlen(le_eval_help_head) + 64 * (size_t)le_task_count() + 8;
+    char *h = malloc(n);
+    if (!h)
+        return NULL;
+    size_t at = (size_t)snprintf(h, n, "%s\n\n%s", le_eval_usage, le_eval_help_head);
+    for (int i = 0; i < le_task_count() && at < n; i++) {
+        const struct le_task_info *t = le_task_get(i);
+        at += (size_t)snprintf(h + at, n - at, "  %-16s %s\n", t->name,
+                               t->kind == LE_TASK_MC ? "multiple choice"
+                               : t->kind == LE_TASK_LL ? "last word: greedy match, perplexity"
+                                                       : "perplexity (rolling windows)");
+    }
+    return h;
+}
+
+int le_cmd_eval(int argc, char **argv) {
+    struct le_eval E = {0};
+    char *help = le_eval_help_text();
+    int ec = le_eval_parse(argc, argv, &E.o, help ? help : (char *)le_eval_usage);
+    free(help);
+    if (ec >= 0)
+        return ec;
+    int nm = 0, nt = 0;
+    char **models = le_eval_split(E.o.models, &nm), **tasks = le_eval_split(E.o.tasks, &nt);
+    int rc = models && tasks ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    if (!rc && (nm == 0 || nt == 0))
+        ec = le_cli_usage(le_eval_usage, "--model and --tasks need at least one name each");
+    else if (!rc && nm > 1 && E.o.outpath && strlen(E.o.outpath) > 5 &&
+             !strcmp(E.o.outpath + strlen(E.o.outpath) - 5, ".json"))
+        ec = le_cli_usage(le_eval_usage, "--output-path FILE.json takes one model; give a directory");
+    for (int i = 0; ec < 0 && !rc && i < nt; i++)
+        if (!le_task_find(tasks[i]))
+            ec = le_cli_usage(le_eval_usage, "unknown task '%s' (see llamaeval eval --help)", tasks[i]);
+    if (ec >= 0)
+        goto done;
+    if (!rc)
+        rc = le_eval_load_tasks(&E, tasks, nt);
+    if (!rc)
+        rc = le_pool_new(&E.pool, (int)E.o.threads);
+    if (!rc)
+        rc = le_store_open(&E.store, E.o.db);
+    if (!rc) {
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg,
+                 "{\"models\":\"%s\",\"tasks\":\"%s\",\"num_fewshot\":%ld,\"limit\":%ld,\"ctx\":%ld,\"seed\":%llu}",
+                 "", "", E.o.k, E.o.limit, E.o.ctx, (unsigned long long)E.o.seed);
+        cJSON *j = cJSON_Parse(cfg);
+        if (j) {
+            cJSON_ReplaceItemInObject(j, "models", cJSON_CreateString(E.o.models));
+            cJSON_ReplaceItemInObject(j, "tasks", cJSON_CreateString(E.o.tasks));
+        }
+        char *cj = j ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        rc = le_store_begin_run(E.store, "eval", cj ? cj : cfg, E.o.seed, le_pool_nthreads(E.pool), &E.run_id);
+        free(cj);
+    }
+    for (int i = 0; i < nm && !rc; i++)
+        rc = le_eval_model(&E, models[i]);
+    if (E.store && E.run_id)
+        le_store_end_run(E.store, E.run_id, rc ? "failed" : "ok");
+    ec = rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
+done:
+    le_eval_free(&E);
+    le_eval_free_list(models);
+    le_eval_free_list(tasks);
+    return ec;
+}

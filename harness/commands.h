@@ -1,0 +1,15 @@
+/*
+ * commands: the subcommand entry points, one per harness/cmd_*.c file.
+ * The table lives in main.c; add a line there and a prototype here.
+ */
+#ifndef LE_COMMANDS_H
+#define LE_COMMANDS_H
+
+int le_cmd_db(int argc, char **argv);       /* cmd_db.c */
+int le_cmd_info(int argc, char **argv);     /* cmd_info.c */
+int le_cmd_tokenize(int argc, char **argv); /* cmd_tokenize.c */
+int le_cmd_ppl(int argc, char **argv);      /* cmd_ppl.c */
+int le_cmd_eval(int argc, char **argv);     /* cmd_eval.c */
+int le_cmd_fetch(int argc, char **argv);    /* cmd_fetch.c */
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * le_store: the SQLite results store. store.c is the only file that includes
+ * sqlite3.h. WAL mode, a busy timeout, schema versioned by PRAGMA
+ * user_version with migrations; every write is one transaction.
+ *
+ * Tables (see store.c for the DDL): models, runs, results, samples, cells,
+ * train_steps. A "cell" is one unit of resumable work, keyed by
+ * le_store_cell_key(model sha256, task, config hash); a cell is done when its
+ * results are committed (atomically with the done mark), so a killed process
+ * leaves it not done and a rerun redoes only it. Samples (per-request
+ * records) may be written incrementally before the cell is done, keyed by
+ * (cell, doc, req), so a rerun can skip requests already scored.
+ */
+#ifndef LE_STORE_H
+#define LE_STORE_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h>
+
+struct le_store;
+
+/* Opens (creating and migrating) the database at path. A missing or
+ * read-only directory is a clear LE_EIO/LE_EDB error. */
+int le_store_open(struct le_store **out, const char *path);
+/* Opens an existing database read-only (reports, export); no migration. */
+int le_store_open_readonly(struct le_store **out, const char *path);
+void le_store_close(struct le_store *s); /* NULL is fine */
+int le_store_schema_version(struct le_store *s, int *version);
+/* Counts of rows per table, for `db info`: fills names/counts up to cap. */
+int le_store_table_counts(struct le_store *s, const char **names, int64_t *counts, int cap, int *n);
+
+/* Functions to record models and runs. */
+struct le_store_model {
+    const char *path, *sha256, *arch, *type, *name;
+    int64_t n_params, n_params_nonembed, file_size, tokens_trained; /* -1 unknown */
+};
+int le_store_put_model(struct le_store *s, const struct le_store_model *m, int64_t *model_id);
+/* Records host, git version, start time; status "running". */
+int le_store_begin_run(struct le_store *s, const char *command, const char *config_json,
+                       uint64_t seed, int threads, int64_t *run_id);
+int le_store_end_run(struct le_store *s, int64_t run_id, const char *status /* "ok", "failed" */);
+
+/* Functions for resumable cells. key: hex sha256 of the three parts. */
+void le_store_cell_key(char out[65], const char *model_sha256, const char *task, const char *config_json);
+int le_store_cell_done(struct le_store *s, const char *cell_key, int *done);
+
+struct le_store_result {
+    const char *metric; /* "acc", "acc_norm", "ppl", "word_perplexity" ... */
+    double value, stderr_v; /* stderr_v: NAN when not defined */
+    int64_t n;
+};
+struct le_store_sample {
+    int64_t doc, req;   /* document index, request index within it */
+    const char *json;   /* everything needed to recompute any metric */
+};
+/* Writes samples (INSERT OR IGNORE on (cell, doc, req)) in one transaction. */
+int le_store_put_samples(struct le_store *s, const char *cell_key, int64_t run_id,
+                         const struct le_store_sample *smp, int n);
+/* Calls fn for every stored sample of the cell, ordered by (doc, req). */
+int le_store_get_samples(struct le_store *s, const char *cell_key,
+                         int (*fn)(void *ud, int64_t doc, int64_t req, const char *json), void *ud);
+/* Writes the cell's results and marks it done, in one transaction. Rerunning
+ * a done cell is refused with LE_EINVAL (no duplicate rows). */
+int le_store_put_cell(struct le_store *s, const char *cell_key, int64_t run_id, int64_t model_id,
+                      const char *task, const char *config_json,
+                      const struct le_store_result *r, int nr);
+/* Calls fn for each result of a done cell. */
+int le_store_get_results(struct le_store *s, const char *cell_key,
+                         int (*fn)(void *ud, const char *metric, double value, double stderr_v, int64_t n),
+                         void *ud);
+
+/* Functions for training logs. */
+struct le_store_step {
+    int64_t step, tokens;
+    double train_loss, val_loss; /* val_loss NAN when not evaluated at this step */
+    double lr, tokens_per_s;
+};
+int le_store_put_steps(struct le_store *s, int64_t run_id, const struct le_store_step *st, int n);
+
+/* Export results (joined with models and runs) as CSV or JSON to path ("-" = stdout). */
+int le_store_export(struct le_store *s, const char *format /* "csv" | "json" */, const char *path);
+
+/* Functions for maintenance and tests. */
+/* The schema version this build migrates to. */
+int le_store_schema_latest(void);
+/* Runs PRAGMA integrity_check; out gets its rows joined by "; " ("ok" when
+ * the database is sound). Returns 0 when the check ran. */
+int le_store_integrity_check(struct le_store *s, char *out, size_t n);
+/* Test-only: fn(ud, row) is called inside put_samples' and put_cell's open
+ * transaction after each row is written (row = rows written so far); a
+ * non-zero return rolls the transaction back and fails with LE_EINTR. Lets a
+ * test kill a writer mid-transaction at a known point. fn NULL clears it. */
+void le_store_set_test_hook(struct le_store *s, int (*fn)(void *ud, int row), void *ud);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * llamaeval: git-style subcommands. This file only dispatches; each command
+ * lives in harness/cmd_<name>.c. Exit codes: 0 success, 1 failure, 2 usage.
+ */
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct le_cmd le_commands[] = {
+    {"db", "create, inspect and export the SQLite results store", le_cmd_db},
+    {"info", "show a model file's architecture, parameters, types and tokenizer", le_cmd_info},
+    {"tokenize", "tokenize text with a model's tokenizer", le_cmd_tokenize},
+    {"ppl", "perplexity of a text file (llama.cpp's convention)", le_cmd_ppl},
+    {"eval", "evaluate models on tasks as lm-evaluation-harness does, into the store", le_cmd_eval},
+    {"fetch", "download benchmark datasets into the cache (resume, sha256, offline)", le_cmd_fetch},
+};
+static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
+
+static const char *le_main_usage = "usage: llamaeval [--version] [--help] <command> [<args>]";
+
+static void le_main_help(void) {
+    printf("%s\n\nA research evaluation and benchmarking harness for LLaMA-family models.\n\nCommands:\n",
+           le_main_usage);
+    for (int i = 0; i < le_n_commands; i++)
+        printf("  %-12s %s\n", le_commands[i].name, le_commands[i].summary);
+    printf("\nRun 'llamaeval <command> --help' for a command's options.\n"
+           "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2)
+        return le_cli_usage(le_main_usage, "no command given (try 'llamaeval --help')");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        le_main_help();
+        return LE_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("llamaeval %s\n", LE_VERSION);
+        return LE_EXIT_OK;
+    }
+    for (int i = 0; i < le_n_commands; i++)
+        if (!strcmp(cmd, le_commands[i].name))
+            return le_commands[i].run(argc - 1, argv + 1);
+    if (cmd[0] == '-')
+        return le_cli_usage(le_main_usage, "unknown option '%s'", cmd);
+    return le_cli_usage(le_main_usage, "unknown command '%s' (try 'llamaeval --help')", cmd);
+}

@@ -1,0 +1,349 @@
+/*
+ * le_tasks: documents -> requests -> metrics, scored as lm-evaluation-harness
+ * (lm-eval) scores them.
+ *
+ * Three layers, one file each:
+ *   requests.c  the engine-facing requests: loglikelihood(context,
+ *               continuation), rolling loglikelihood of a document, per-token
+ *               log-probs. One runner owns one le_ctx and remembers which
+ *               tokens its KV cache holds, so requests sharing a prefix (the
+ *               choices of one item, a few-shot preamble) evaluate it once.
+ *   prompts.c   doc_to_text / doc_to_choice / doc_to_target of lm-eval's task
+ *               YAMLs for the benchmark sets, and few-shot contexts drawn with
+ *               Python's random.Random(seed).sample as lm-eval draws them.
+ *   mc.c        items -> requests -> per-request records (le_rec) -> metrics
+ *               (acc, acc_norm, acc_bytes, acc_tok, acc_uncond, LAMBADA,
+ *               rolling perplexities); metrics.c holds the statistics.
+ *   brown_tasks.c  the built-in tasks on the Brown corpus.
+ *   registry.c  the one table of tasks and le_task_load.
+ *
+ * Determinism: a request's numbers depend only on its tokens -- never on the
+ * order requests run in, on what the cache held before, or on the thread
+ * count (the engine guarantees logits independent of batching; log-softmax
+ * is done here in double). Metrics are computed from le_rec records only, so
+ * a run resumed from stored records gives bit-identical results.
+ *
+ * Ownership: every le_*_new/load has a matching free; strings in structs
+ * returned by this module are owned by the struct; *json outputs are
+ * malloc'ed and freed by the caller with free().
+ */
+#ifndef LE_TASKS_H
+#define LE_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct le_model;
+struct le_pool;
+struct le_tok;
+struct le_ds_opts;
+struct cJSON;
+
+/* ------------------------------------------------------------------------ */
+/* Functions of the request runner (requests.c).                             */
+
+struct le_runner;
+
+struct le_runner_opts {
+    int n_ctx;   /* lm-eval's max_length; 0 = min(model ctx_train, 2048) */
+    int n_batch; /* tokens per le_ctx_eval call; 0 = min(n_ctx, 512) */
+    int add_bos; /* BOS before non-empty contexts: -1 = the tokenizer's
+                    add_bos_token (as HF's tokenizer default), 0 no, 1 yes */
+};
+
+int le_runner_new(struct le_runner **out, struct le_model *m, struct le_pool *pool,
+                  const struct le_runner_opts *o /* NULL = defaults */);
+void le_runner_free(struct le_runner *r); /* NULL is fine */
+int le_runner_n_ctx(const struct le_runner *r);
+const struct le_tok *le_runner_tok(const struct le_runner *r);
+/* The prefix token of empty contexts and rolling windows: BOS, else EOS. */
+int32_t le_runner_prefix_token(const struct le_runner *r);
+/* Whether contexts get a BOS (resolved add_bos). */
+int le_runner_add_bos(const struct le_runner *r);
+
+/* Counters of forward work: tokens actually evaluated, and the tokens a
+ * runner without prefix sharing would evaluate (each request from pos 0). */
+struct le_runner_stats {
+    int64_t requests;
+    int64_t tokens_evaluated;
+    int64_t tokens_naive;
+};
+void le_runner_get_stats(const struct le_runner *r, struct le_runner_stats *s);
+void le_runner_reset_stats(struct le_runner *r);
+/* Forget the KV cache contents (the next request starts from position 0);
+ * results do not change, only tokens_evaluated does. */
+void le_runner_forget(struct le_runner *r);
+
+/* A growable token list (malloc'ed ids; free with le_toks_free). */
+struct le_toks {
+    int32_t *ids;
+    int64_t n, cap;
+};
+void le_toks_free(struct le_toks *t);
+
+/* Tokenises text (no BOS unless add_bos) into *out (replacing its content). */
+int le_tokenize(const struct le_tok *t, const char *text, size_t len, int add_bos, struct le_toks *out);
+
+/*
+ * lm-eval's TemplateLM.loglikelihood + _encode_pair: trailing whitespace of
+ * the context moves to the continuation; whole = tok(ctx + cont), ctx_enc =
+ * tok(ctx), cont_enc = whole[len(ctx_enc):]. An empty context becomes
+ * [prefix] with cont_enc = tok(cont) (or cont_enc[:1] / cont_enc[1:] when
+ * the continuation already starts with the prefix token). Contexts are
+ * encoded with add_bos.
+ */
+int le_encode_pair(const struct le_tok *t, int add_bos, int32_t prefix, const char *context,
+                   const char *continuation, struct le_toks *ctx_out, struct le_toks *cont_out);
+
+struct le_ll_result {
+    double logprob;   /* sum over continuation tokens of log p(token) */
+    int is_greedy;    /* every continuation token was the argmax */
+    int64_t n_tokens; /* continuation tokens */
+    double sumsq;     /* sum of squared per-token log-probs */
+};
+
+/*
+ * Token-level primitive: scores cont given ctx (n_ctx_toks >= 1) exactly as
+ * lm-eval's _loglikelihood_tokens: input = (ctx + cont)[-(n_ctx+1):][:-1],
+ * the last n_cont logits score cont. Reuses the cached common prefix.
+ * tok_lp (n_cont doubles) and tok_argmax (n_cont ids) may be NULL; they get
+ * the per-token log-probs and argmax ids (the per-token dump).
+ */
+int le_runner_score_tokens(struct le_runner *r, const int32_t *ctx, int64_t n_ctx_toks,
+                           const int32_t *cont, int64_t n_cont, struct le_ll_result *res,
+                           double *tok_lp, int32_t *tok_argmax);
+
+/* One loglikelihood request: (context, continuation) text. */
+struct le_ll_request {
+    const char *context;
+    const char *continuation;
+};
+/*
+ * Scores n requests (typically the choices of one item). They are run in an
+ * order that maximises shared prefixes; res[i] belongs to req[i] whatever
+ * the order. Equal to scoring each one alone.
+ */
+int le_runner_loglikelihood(struct le_runner *r, const struct le_ll_request *req, int n,
+                            struct le_ll_result *res);
+
+/*
+ * lm-eval's get_rolling_token_windows(tokens, prefix, max_seq_len,
+ * context_len) followed by make_disjoint_window: fills *pairs with 2*k
+ * (start, end) index ranges -- for window w, context tokens are
+ * [ctx_lo, ctx_hi) of tokens (ctx_lo == -1 means [prefix] + tokens[0,
+ * ctx_hi)) and predicted tokens [pred_lo, pred_hi). Returns the window
+ * count or a negative error. *win is malloc'ed (4 int64 per window).
+ */
+int64_t le_rolling_windows(int64_t n_tokens, int max_seq_len, int context_len, int64_t **win);
+
+/*
+ * Scores nw windows (4 int64 each, as le_rolling_windows gives them) of
+ * tokens[0..n): sums over windows; tok_lp, if not NULL, gets each predicted
+ * token's log-prob at its index. ctx_lo == -1 puts prefix first. Other
+ * perplexity conventions (gptq's disjoint windows, hf-stride) only build
+ * their window lists and call this; le_rolling_windows(n, W, W - S + 1)
+ * gives windows predicting S new tokens each.
+ */
+int le_runner_score_windows(struct le_runner *r, const int32_t *tokens, int64_t n, const int64_t *win, int64_t nw,
+                            int32_t prefix, struct le_ll_result *res, double *tok_lp);
+/*
+ * Rolling loglikelihood of a token list (lm-eval's loglikelihood_rolling:
+ * windows of max_seq_len = n_ctx, context_len 1, prefix token). tok_lp, if
+ * not NULL, gets n doubles: the log-prob of each token.
+ */
+int le_runner_rolling_tokens(struct le_runner *r, const int32_t *tokens, int64_t n,
+                             struct le_ll_result *res, double *tok_lp);
+/* Same on text: tokenised without BOS (the prefix token conditions the first). */
+int le_runner_rolling(struct le_runner *r, const char *text, size_t len, struct le_ll_result *res);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics (metrics.c).                                                    */
+
+double le_stat_mean(const double *x, int64_t n);
+/* lm-eval's mean_stderr: sample standard deviation / sqrt(n); NAN for n < 2. */
+double le_stat_mean_stderr(const double *x, int64_t n);
+/* Deterministic RNG (splitmix64-seeded xoshiro256**). */
+struct le_rng {
+    uint64_t s[4];
+};
+void le_rng_seed(struct le_rng *g, uint64_t seed);
+uint64_t le_rng_next(struct le_rng *g);
+uint64_t le_rng_below(struct le_rng *g, uint64_t n); /* uniform in [0, n), n > 0 */
+/*
+ * Seeded bootstrap standard error of stat(idx) over n units: iters
+ * resamples of n unit indices with replacement; stat gets the resampled
+ * indices. Returns the sample std of the replicates (NAN when n < 2 or
+ * iters < 2). Deterministic for (seed, n, iters).
+ */
+double le_stat_bootstrap(int64_t n, int iters, uint64_t seed,
+                         double (*stat)(void *ud, const int64_t *idx, int64_t n), void *ud);
+/* llama.cpp's perplexity ±: from the sum and sum of squares of per-token
+ * negative log-likelihoods over count tokens; ppl = exp(mean). */
+void le_stat_ppl_llamacpp(double sum_nll, double sumsq_nll, int64_t count, double *ppl,
+                          double *ppl_err);
+
+/* Python's random.Random(seed) (MT19937, init_by_array) and random.sample,
+ * bit-exact, for lm-eval's few-shot draws (prompts.c). */
+struct le_pyrandom {
+    uint32_t mt[624];
+    int mti;
+};
+void le_pyrandom_seed(struct le_pyrandom *g, uint64_t seed);
+uint32_t le_pyrandom_u32(struct le_pyrandom *g);
+int64_t le_pyrandom_below(struct le_pyrandom *g, int64_t n); /* _randbelow */
+/* random.sample(range(n), k) into out[k]. Returns 0 or LE_EINVAL (k > n). */
+int le_pyrandom_sample(struct le_pyrandom *g, int64_t n, int64_t k, int64_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Prompts, items and records (prompts.c, mc.c).                             */
+
+enum le_task_kind {
+    LE_TASK_MC = 1,      /* multiple choice (lm-eval output_type multiple_choice) */
+    LE_TASK_LL = 2,      /* one loglikelihood (LAMBADA: greedy match + perplexity) */
+    LE_TASK_ROLLING = 3, /* loglikelihood_rolling of a document (perplexity) */
+};
+
+/* A document formatted by doc_to_text / doc_to_choice / doc_to_target. */
+struct le_prompt {
+    char *query;    /* doc_to_text; ROLLING: the document */
+    char **choices; /* doc_to_choice (multiple-input tasks: the contexts) */
+    int n_choices;
+    int gold;       /* index into choices (-1: none) */
+    char *target;   /* LL: the continuation; multiple-input: the shared continuation */
+};
+void le_prompt_clear(struct le_prompt *p);
+
+/* One request of an item with what its metrics need. */
+struct le_request {
+    char *context;      /* ROLLING: NULL */
+    char *continuation; /* ROLLING: the document */
+    int choice;         /* choice index (MC), else 0 */
+    int uncond;         /* 1: context "Answer:" (unconditional normalisation) */
+    int64_t nchars;     /* MC: characters (code points) of the choice text; else of the text */
+    int64_t nbytes;     /* UTF-8 bytes of the same */
+    int64_t nwords;     /* ROLLING: lm-eval's count_words (re.split(r"\s+")) */
+};
+/* One evaluated document: its requests. */
+struct le_item {
+    int kind;
+    int n_choices;
+    int gold;
+    int n_req;
+    struct le_request *req;
+};
+
+/* A record: one scored request, with everything any metric needs. Stored as
+ * a sample (JSON) so every normalisation can be recomputed later. */
+struct le_rec {
+    int kind, choice, uncond, gold, n_choices, greedy;
+    double ll, sumsq;
+    int64_t ntok, nchars, nbytes, nwords;
+};
+/* Scores every request of the item into recs[it->n_req]. */
+int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs);
+/* Record <-> JSON (doubles printed with 17 significant digits: exact round
+ * trip). extra, if not NULL, is a cJSON object merged in (e.g. texts). */
+char *le_rec_to_json(const struct le_rec *rec);
+int le_rec_from_json(const char *json, struct le_rec *rec);
+
+/* Count helpers as lm-eval counts: characters = code points of UTF-8. */
+int64_t le_utf8_chars(const char *s);
+int64_t le_count_words(const char *s); /* len(re.split(r"\s+", s)) */
+
+/* ------------------------------------------------------------------------ */
+/* Tasks (registry.c).                                                        */
+
+enum {
+    LE_M_ACC = 1 << 0,        /* argmax ll */
+    LE_M_ACC_NORM = 1 << 1,   /* argmax ll / characters of the choice */
+    LE_M_ACC_BYTES = 1 << 2,  /* argmax ll / bytes of the choice */
+    LE_M_ACC_TOK = 1 << 3,    /* argmax ll / tokens of the continuation */
+    LE_M_ACC_UNCOND = 1 << 4, /* argmax ll - ll(choice | "Answer:") (LLaMA paper) */
+    LE_M_PERPLEXITY = 1 << 5, /* LL: exp(-mean ll) */
+    LE_M_LL_ACC = 1 << 6,     /* LL: greedy exact match, reported as "acc" */
+    LE_M_ROLLING = 1 << 7,    /* word/byte/token perplexity, bits per byte */
+};
+
+struct le_taskset;
+struct le_task_opts;
+
+struct le_task_info {
+    const char *name;
+    const char *dataset;       /* le_ds name (NULL: built-in) */
+    const char *eval_split;    /* the split lm-eval evaluates */
+    const char *fewshot_split; /* NULL: none */
+    double version;            /* lm-eval's metadata.version */
+    int kind;
+    int multiple_input;        /* WinoGrande: one context per choice */
+    int uncond_default;        /* score the "Answer:" normalisation by default */
+    const char *target_delimiter;
+    unsigned metrics;          /* LE_M_* reported */
+    /* upstream document -> prompt (prompts.c); NULL for built-ins */
+    int (*format)(const struct cJSON *doc, struct le_prompt *p);
+    /* built-ins: all eval prompts and the few-shot pool (brown_tasks.c) */
+    int (*generate)(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                    struct le_prompt **pool, int64_t *n_pool);
+};
+
+int le_task_count(void);
+const struct le_task_info *le_task_get(int i);
+const struct le_task_info *le_task_find(const char *name); /* NULL if unknown */
+
+struct le_task_opts {
+    int num_fewshot;          /* 0 = zero-shot */
+    uint64_t fewshot_seed;    /* lm-eval's fewshot_random_seed (1234) */
+    uint64_t seed;            /* built-in task generation (brown-*) */
+    int64_t limit;            /* first n documents; <= 0 = all */
+    int uncond;               /* "Answer:" normalisation: -1 task default, 0 off, 1 on */
+    const struct le_ds_opts *ds;   /* NULL = defaults */
+    const char *brown_archive;     /* NULL = the committed archive */
+};
+void le_task_opts_default(struct le_task_opts *o);
+
+/* A loaded task: its items, one per evaluated document. */
+struct le_taskset {
+    const struct le_task_info *info;
+    int64_t n_docs;       /* evaluated (after limit) */
+    int64_t n_docs_total; /* in the split (lm-eval's n-samples "original") */
+    int uncond;           /* resolved */
+    int num_fewshot;
+    struct le_item *items;
+    struct le_prompt *prompts; /* n_docs formatted prompts (for --log-samples) */
+};
+
+int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o);
+void le_taskset_free(struct le_taskset *ts);
+
+/*
+ * Builds the items of prompts[0..n) (with few-shot contexts from pool drawn
+ * with le_pyrandom as lm-eval does: one generator seeded with fewshot_seed,
+ * sampled doc by doc in order; pool == eval set excludes the document
+ * itself). Used by le_task_load; exposed for tests.
+ */
+int le_items_build(const struct le_task_info *info, const struct le_prompt *prompts, int64_t n,
+                   const struct le_prompt *pool, int64_t n_pool, int pool_is_eval,
+                   int num_fewshot, uint64_t fewshot_seed, int uncond, struct le_item **items);
+void le_items_free(struct le_item *items, int64_t n);
+
+/* One metric of a task (lm-eval's "name,none" and "name_stderr,none"). */
+struct le_metric {
+    char name[32];
+    double value, stderr_v; /* stderr_v NAN: none */
+    int64_t n;
+    int higher_is_better;
+};
+struct le_metric_opts {
+    int bootstrap_iters; /* 0 = default 1000; < 0 = no bootstrap stderr */
+    uint64_t seed;       /* bootstrap seed */
+};
+/*
+ * Metrics of a task from its records: recs[doc_off[d] .. doc_off[d+1]) are
+ * the records of document d. Fills up to cap metrics, *n_out their number.
+ */
+int le_task_metrics(const struct le_task_info *info, unsigned metrics, const struct le_rec *recs,
+                    const int64_t *doc_off, int64_t n_docs, const struct le_metric_opts *o,
+                    struct le_metric *out, int cap, int *n_out);
+/* The metrics bitmask a taskset reports (info->metrics, plus acc_uncond when on). */
+unsigned le_taskset_metrics(const struct le_taskset *ts);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * mc: running items and turning their records into metrics, as lm-eval's
+ * ConfigurableTask.process_results and its aggregations do.
+ *
+ * Multiple choice (per document, np.argmax = first maximum):
+ *   acc        argmax ll_i == gold
+ *   acc_norm   argmax ll_i / len(choice_i) in characters (lm-eval's
+ *              completion_len: the choice text, without the delimiter)
+ *   acc_bytes  argmax ll_i / UTF-8 bytes of choice_i
+ *   acc_tok    argmax ll_i / tokens of continuation_i (ours)
+ *   acc_uncond argmax ll_i - ll(delimiter + choice_i | "Answer:"), the
+ *              normalisation the LLaMA paper used for OpenBookQA and BoolQ
+ *   each aggregated by mean with lm-eval's closed-form stderr.
+ * WinoGrande (multiple input): the choices are the contexts, scored on the
+ * shared continuation; acc only.
+ * Loglikelihood (LAMBADA): acc = mean is_greedy; perplexity = exp(-mean ll)
+ * with a seeded bootstrap stderr (lm-eval bootstraps its perplexity).
+ * Rolling (perplexity of documents, lm-eval's wikitext metrics):
+ *   word_perplexity = exp(-sum ll / sum words), byte_perplexity =
+ *   exp(-sum ll / sum bytes), bits_per_byte = -sum ll / sum bytes / ln 2
+ *   (words and bytes counted on the original text), bootstrap stderr over
+ *   documents; token_perplexity = exp(-sum ll / sum tokens) with
+ *   llama.cpp's +/- from per-token squares.
+ *
+ * Records (le_rec) carry everything these need, and round-trip through JSON
+ * exactly, so stored samples reproduce the metrics bit for bit.
+ */
+#include "le_tasks.h"
+
+#include <cjson/cJSON.h> /* sample records */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "le_err.h" /* le_err_set */
+
+/* ---- counting as Python counts ---- */
+
+/* Decodes one UTF-8 code point at s (advances *s); invalid bytes count as one. */
+static uint32_t utf8_next(const unsigned char **s) {
+    const unsigned char *p = *s;
+    uint32_t c = p[0];
+    int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+    if (n <= 0) {
+        *s = p + 1;
+        return c;
+    }
+    uint32_t v = c & (0x3fu >> n);
+    for (int i = 1; i <= n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            *s = p + 1;
+            return c;
+        }
+        v = (v << 6) | (p[i] & 0x3f);
+    }
+    *s = p + n + 1;
+    return v;
+}
+
+int64_t le_utf8_chars(const char *s) {
+    int64_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; n++)
+        utf8_next(&p);
+    return n;
+}
+
+/* Python's str.isspace() / re's \s for str patterns. */
+static int uni_space(uint32_t c) {
+    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f) || c == 0x85 || c == 0xa0 ||
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+           c == 0x205f || c == 0x3000;
+}
+
+int64_t le_count_words(const char *s) {
+    int64_t n = 1;
+    int in_space = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int sp = uni_space(utf8_next(&p));
+        if (sp && !in_space)
+            n++;
+        in_space = sp;
+    }
+    return n;
+}
+
+/* ---- running an item ---- */
+
+int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
+    for (int i = 0; i < it->n_req; i++) {
+        const struct le_request *q = &it->req[i];
+        struct le_rec *c = &recs[i];
+        memset(c, 0, sizeof *c);
+        c->kind = it->kind;
+        c->choice = q->choice;
+        c->uncond = q->uncond;
+        c->gold = it->gold;
+        c->n_choices = it->n_choices;
+        c->nchars = q->nchars;
+        c->nbytes = q->nbytes;
+        c->nwords = q->nwords;
+    }
+    if (it->kind == LE_TASK_ROLLING) {
+        struct le_ll_result res;
+        const char *t = it->req[0].continuation;
+        int rc = le_runner_rolling(r, t, strlen(t), &res);
+        if (rc)
+            return rc;
+        recs[0].ll = res.logprob;
+        recs[0].sumsq = res.sumsq;
+        recs[0].ntok = res.n_tokens;
+        recs[0].greedy = res.is_greedy;
+        return LE_OK;
+    }
+    struct le_ll_request *rq = malloc((size_t)it->n_req * sizeof *rq);
+    struct le_ll_result *rs = malloc((size_t)it->n_req * sizeof *rs);
+    int rc = rq && rs ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    for (int i = 0; i < it->n_req && !rc; i++) {
+        rq[i].context = it->req[i].context;
+        rq[i].continuation = it->req[i].continuation;
+    }
+    if (!rc)
+        rc = le_runner_loglikelihood(r, rq, it->n_req, rs);
+    for (int i = 0; i < it->n_req && !rc; i++) {
+        recs[i].ll = rs[i].logprob;
+        recs[i].sumsq = rs[i].sumsq;
+        recs[i].ntok = rs[i].n_tokens;
+        recs[i].greedy = rs[i].is_greedy;
+    }
+    free(rq);
+    free(rs);
+    return rc;
+}
+
+/* ---- records as JSON ---- */
+
+static void put_double(char *buf, size_t n, double v) {
+    if (isfinite(v))
+        snprintf(buf, n, "%.17g", v);
+    else
+        snprintf(buf, n, "null");
+}
+
+char *le_rec_to_json(const struct le_rec *c) {
+    char ll[40], ss[40], *s = NULL;
+    put_double(ll, sizeof ll, c->ll);
+    put_double(ss, sizeof ss, c->sumsq);
+    if (asprintf(&s,
+                 "{\"kind\":%d,\"choice\":%d,\"uncond\":%d,\"gold\":%d,\"n_choices\":%d,\"ll\":%s,"
+                 "\"greedy\":%d,\"ntok\":%lld,\"nchars\":%lld,\"nbytes\":%lld,\"nwords\":%lld,\"sumsq\":%s}",
+                 c->kind, c->choice, c->uncond, c->gold, c->n_choices, ll, c->greedy, (long long)c->ntok,
+                 (long long)c->nchars, (long long)c->nbytes, (long long)c->nwords, ss) < 0)
+        return NULL;
+    return s;
+}
+
+static int jnum(const cJSON *o, const char *k, double *v) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsNumber(x)) {
+        *v = x->valuedouble;
+        return 1;
+    }
+    if (cJSON_IsNull(x)) {
+        *v = NAN;
+        return 1;
+    }
+    return 0;
+}
+
+int le_rec_from_json(const char *json, struct le_rec *c) {
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return le_err_set(LE_EFORMAT, "stored sample is not a JSON object");
+    }
+    double v[12];
+    static const char *keys[12] = {"kind",  "choice", "uncond", "gold",   "n_choices", "ll",
+                                   "greedy", "ntok",  "nchars", "nbytes", "nwords",    "sumsq"};
+    int ok = 1;
+    for (int i = 0; i < 12 && ok; i++)
+        ok = jnum(o, keys[i], &v[i]);
+    cJSON_Delete(o);
+    if (!ok)
+        return le_err_set(LE_EFORMAT, "stored sample lacks a field");
+    c->kind = (int)v[0];
+    c->choice = (int)v[1];
+    c->uncond = (int)v[2];
+    c->gold = (int)v[3];
+    c->n_choices = (int)v[4];
+    c->ll = v[5];
+    c->greedy = (int)v[6];
+    c->ntok = (int64_t)v[7];
+    c->nchars = (int64_t)v[8];
+    c->nbytes = (int64_t)v[9];
+    c->nwords = (int64_t)v[10];
+    c->sumsq = v[11];
+    return LE_OK;
+}
+
+/* ---- metrics ---- */
+
+static int argmax_first(const double *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
+static int metric_add(struct le_metric *out, int cap, int *n, const char *name, double v, double se,
+                      int64_t cnt, int hib) {
+    if (*n >= cap)
+        return le_err_set(LE_EINVAL, "too many metrics for the output array (%d)", cap);
+    struct le_metric *m = &out[(*n)++];
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->value = v;
+    m->stderr_v = se;
+    m->n = cnt;
+    m->higher_is_better = hib;
+    return LE_OK;
+}
+
+enum { MC_ACC, MC_NORM, MC_BYTES, MC_TOK, MC_UNCOND, MC_N };
+
+/* Per-document 0/1 scores of the multiple-choice metrics into sc[MC_N][n_docs]. */
+static int mc_scores(const struct le_rec *recs, const int64_t *off, int64_t n_docs, unsigned metrics,
+                     double *sc[MC_N]) {
+    for (int64_t d = 0; d < n_docs; d++) {
+        const struct le_rec *r = recs + off[d];
+        int nr = (int)(off[d + 1] - off[d]);
+        int nc = nr > 0 ? r[0].n_choices : 0, gold = nr > 0 ? r[0].gold : -1;
+        if (nc < 1 || nc > 64)
+            return le_err_set(LE_EFORMAT, "document %lld: bad choice count %d", (long long)d, nc);
+        double ll[64], un[64], v[MC_N][64];
+        int have[64] = {0}, haveu[64] = {0};
+        for (int i = 0; i < nr; i++) {
+            int c = r[i].choice;
+            if (c < 0 || c >= nc)
+                return le_err_set(LE_EFORMAT, "document %lld: choice %d out of range", (long long)d, c);
+            if (r[i].uncond) {
+                un[c] = r[i].ll;
+                haveu[c] = 1;
+                continue;
+            }
+            ll[c] = r[i].ll;
+            have[c] = 1;
+            v[MC_ACC][c] = r[i].ll;
+            v[MC_NORM][c] = r[i].ll / (double)r[i].nchars;
+            v[MC_BYTES][c] = r[i].ll / (double)r[i].nbytes;
+            v[MC_TOK][c] = r[i].ll / (double)r[i].ntok;
+        }
+        for (int c = 0; c < nc; c++) {
+            if (!have[c])
+                return le_err_set(LE_EFORMAT, "document %lld: no record for choice %d", (long long)d, c);
+            if ((metrics & LE_M_ACC_UNCOND) && !haveu[c])
+                return le_err_set(LE_EFORMAT, "document %lld: no \"Answer:\" record for choice %d",
+                                  (long long)d, c);
+            v[MC_UNCOND][c] = (metrics & LE_M_ACC_UNCOND) ? ll[c] - un[c] : 0.0;
+        }
+        for (int m = 0; m < MC_N; m++)
+            sc[m][d] = (gold >= 0 && gold < nc && argmax_first(v[m], nc) == gold) ? 1.0 : 0.0;
+    }
+    return LE_OK;
+}
+
+struct boot_ud {
+    const double *a, *b; /* numerator / denominator per unit (b NULL: mean of a) */
+    int kind;            /* 0 exp(-sum a / sum b), 1 -sum a / sum b / ln 2, 2 exp(-mean a) */
+};
+
+static double boot_stat(void *ud, const int64_t *idx, int64_t n) {
+    const struct boot_ud *u = ud;
+    double sa = 0, sb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        sa += u->a[idx[i]];
+        sb += u->b ? u->b[idx[i]] : 1.0;
+    }
+    return u->kind == 1 ? -sa / sb / log(2.0) : exp(-sa / sb);
+}
+
+static int rolling_metrics(const struct le_rec *recs, const int64_t *off, int64_t n_docs,
+                           const struct le_metric_opts *o, struct le_metric *out, int cap, int *n) {
+    double *ll = malloc((size_t)n_docs * sizeof *ll), *w = malloc((size_t)n_docs * sizeof *w);
+    double *b = malloc((size_t)n_docs * sizeof *b);
+    int rc = ll && w && b ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    double L = 0, W = 0, B = 0, SS = 0;
+    int64_t T = 0;
+    for (int64_t d = 0; d < n_docs && !rc; d++) {
+        if (off[d + 1] - off[d] != 1) {
+            rc = le_err_set(LE_EFORMAT, "document %lld: expected one rolling record", (long long)d);
+            break;
+        }
+        const struct le_rec *r = &recs[off[d]];
+        ll[d] = r->ll;
+        w[d] = (double)r->nwords;
+        b[d] = (double)r->nbytes;
+        L += r->ll;
+        W += w[d];
+        B += b[d];
+        SS += r->sumsq;
+        T += r->ntok;
+    }
+    if (!rc) {
+        int it = o->bootstrap_iters;
+        struct boot_ud uw = {ll, w, 0}, ub = {ll, b, 0}, ubpb = {ll, b, 1};
+        double sw = it > 0 ? le_stat_bootstrap(n_docs, it, o->seed, boot_stat, &uw) : NAN;
+        double sb = it > 0 ? le_stat_bootstrap(n_docs, it, o->seed, boot_stat, &ub) : NAN;
+        double sbpb = it > 0 ? le_stat_bootstrap(n_docs, it, o->seed, boot_stat, &ubpb) : NAN;
+        double ppl, ppl_err;
+        le_stat_ppl_llamacpp(-L, SS, T, &ppl, &ppl_err);
+        rc = metric_add(out, cap, n, "word_perplexity", exp(-L / W), sw, n_docs, 0);
+        if (!rc)
+            rc = metric_add(out, cap, n, "byte_perplexity", exp(-L / B), sb, n_docs, 0);
+        if (!rc)
+            rc = metric_add(out, cap, n, "bits_per_byte", -L / B / log(2.0), sbpb, n_docs, 0);
+        if (!rc)
+            rc = metric_add(out, cap, n, "token_perplexity", ppl, ppl_err, n_docs, 0);
+    }
+    free(ll);
+    free(w);
+    free(b);
+    return rc;
+}
+
+static int ll_metrics(const struct le_rec *recs, const int64_t *off, int64_t n_docs, unsigned metrics,
+                      const struct le_metric_opts *o, struct le_metric *out, int cap, int *n) {
+    double *ll = malloc((size_t)n_docs * sizeof *ll), *g = malloc((size_t)n_docs * sizeof *g);
+    int rc = ll && g ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    for (int64_t d = 0; d < n_docs && !rc; d++) {
+        if (off[d + 1] - off[d] != 1)
+            rc = le_err_set(LE_EFORMAT, "document %lld: expected one loglikelihood record", (long long)d);
+        else {
+            ll[d] = recs[off[d]].ll;
+            g[d] = recs[off[d]].greedy ? 1.0 : 0.0;
+        }
+    }
+    if (!rc && (metrics & LE_M_PERPLEXITY)) {
+        struct boot_ud u = {ll, NULL, 2};
+        double se = o->bootstrap_iters > 0 ? le_stat_bootstrap(n_docs, o->bootstrap_iters, o->seed, boot_stat, &u)
+                                           : NAN;
+        rc = metric_add(out, cap, n, "perplexity", exp(-le_stat_mean(ll, n_docs)), se, n_docs, 0);
+    }
+    if (!rc && (metrics & LE_M_LL_ACC))
+        rc = metric_add(out, cap, n, "acc", le_stat_mean(g, n_docs), le_stat_mean_stderr(g, n_docs), n_docs, 1);
+    free(ll);
+    free(g);
+    return rc;
+}
+
+int le_task_metrics(const struct le_task_info *info, unsigned metrics, const struct le_rec *recs,
+                    const int64_t *off, int64_t n_docs, const struct le_metric_opts *o_in,
+                    struct le_metric *out, int cap, int *n_out) {
+    struct le_metric_opts o = {1000, 1234};
+    if (o_in) {
+        o = *o_in;
+        if (o.bootstrap_iters == 0)
+            o.bootstrap_iters = 1000;
+    }
+    *n_out = 0;
+    if (n_docs <= 0)
+        return le_err_set(LE_EINVAL, "%s: no documents to score", info->name);
+    if (info->kind == LE_TASK_ROLLING)
+        return rolling_metrics(recs, off, n_docs, &o, out, cap, n_out);
+    if (info->kind == LE_TASK_LL)
+        return ll_metrics(recs, off, n_docs, metrics, &o, out, cap, n_out);
+    double *sc[MC_N];
+    double *all = malloc((size_t)n_docs * MC_N * sizeof *all);
+    if (!all)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    for (int m = 0; m < MC_N; m++)
+        sc[m] = all + (size_t)m * (size_t)n_docs;
+    int rc = mc_scores(recs, off, n_docs, metrics, sc);
+    static const char *names[MC_N] = {"acc", "acc_norm", "acc_bytes", "acc_tok", "acc_uncond"};
+    static const unsigned bits[MC_N] = {LE_M_ACC, LE_M_ACC_NORM, LE_M_ACC_BYTES, LE_M_ACC_TOK, LE_M_ACC_UNCOND};
+    for (int m = 0; m < MC_N && !rc; m++)
+        if (metrics & bits[m])
+            rc = metric_add(out, cap, n_out, names[m], le_stat_mean(sc[m], n_docs),
+                            le_stat_mean_stderr(sc[m], n_docs), n_docs, 1);
+    free(all);
+    return rc;
+}

@@ -1,0 +1,214 @@
+/*
+ * registry: the one table of tasks, and le_task_load (documents -> items).
+ *
+ * A task is a row: its dataset and splits as lm-eval's YAML names them
+ * (the evaluated split is test_split when the YAML has one, else
+ * validation_split; few-shot examples come from training_split), the
+ * lm-eval version, the output kind, the formatter (prompts.c) or generator
+ * (brown_tasks.c), and the metrics reported. Adding a task = adding a row
+ * (and a formatter when its prompt is new).
+ */
+#include "le_tasks.h"
+
+#include <cjson/cJSON.h> /* documents from le_ds_load */
+#include <stdlib.h>
+#include <string.h>
+
+#include "le_datasets.h" /* le_ds_load */
+#include "le_err.h"      /* le_err_set */
+
+/* Formatters (prompts.c) and generators (brown_tasks.c). */
+int le_fmt_hellaswag(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_piqa(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_arc(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_openbookqa(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_winogrande(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_boolq(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_siqa(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_lambada(const struct cJSON *doc, struct le_prompt *p);
+int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                     struct le_prompt **pool, int64_t *n_pool);
+int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                       struct le_prompt **pool, int64_t *n_pool);
+int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                      struct le_prompt **pool, int64_t *n_pool);
+
+#define MC_ALL (LE_M_ACC | LE_M_ACC_NORM | LE_M_ACC_BYTES | LE_M_ACC_TOK)
+
+static const struct le_task_info le_tasks[] = {
+    {.name = "hellaswag", .dataset = "hellaswag", .eval_split = "validation", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_hellaswag},
+    {.name = "piqa", .dataset = "piqa", .eval_split = "validation", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_piqa},
+    {.name = "arc_easy", .dataset = "arc_easy", .eval_split = "test", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_arc},
+    {.name = "arc_challenge", .dataset = "arc_challenge", .eval_split = "test", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_arc},
+    {.name = "winogrande", .dataset = "winogrande", .eval_split = "validation", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .multiple_input = 1, .target_delimiter = " ", .metrics = LE_M_ACC,
+     .format = le_fmt_winogrande},
+    {.name = "boolq", .dataset = "boolq", .eval_split = "validation", .fewshot_split = "train",
+     .version = 2.0, .kind = LE_TASK_MC, .uncond_default = 1, .target_delimiter = " ", .metrics = MC_ALL,
+     .format = le_fmt_boolq},
+    {.name = "openbookqa", .dataset = "openbookqa", .eval_split = "test", .fewshot_split = "train",
+     .version = 1.0, .kind = LE_TASK_MC, .uncond_default = 1, .target_delimiter = " ", .metrics = MC_ALL,
+     .format = le_fmt_openbookqa},
+    {.name = "siqa", .dataset = "siqa", .eval_split = "validation", .fewshot_split = "train",
+     .version = 0.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_siqa},
+    {.name = "lambada_openai", .dataset = "lambada_openai", .eval_split = "test", .fewshot_split = "test",
+     .version = 1.0, .kind = LE_TASK_LL, .target_delimiter = " ", .metrics = LE_M_PERPLEXITY | LE_M_LL_ACC,
+     .format = le_fmt_lambada},
+    {.name = "brown", .eval_split = "test", .version = 1.0, .kind = LE_TASK_ROLLING, .metrics = LE_M_ROLLING,
+     .generate = le_brown_gen_ppl},
+    {.name = "brown-cloze", .eval_split = "test", .fewshot_split = "train", .version = 1.0, .kind = LE_TASK_MC,
+     .target_delimiter = " ", .metrics = MC_ALL, .generate = le_brown_gen_cloze},
+    {.name = "brown-swap", .eval_split = "test", .version = 1.0, .kind = LE_TASK_MC, .target_delimiter = "",
+     .metrics = LE_M_ACC | LE_M_ACC_TOK, .generate = le_brown_gen_swap},
+};
+static const int le_n_tasks = (int)(sizeof le_tasks / sizeof le_tasks[0]);
+
+/* lm-eval's names for the same tasks. */
+static const char *const le_task_alias[][2] = {{"social_iqa", "siqa"}, {"lambada", "lambada_openai"}};
+
+int le_task_count(void) { return le_n_tasks; }
+
+const struct le_task_info *le_task_get(int i) { return i >= 0 && i < le_n_tasks ? &le_tasks[i] : NULL; }
+
+const struct le_task_info *le_task_find(const char *name) {
+    for (size_t a = 0; a < sizeof le_task_alias / sizeof le_task_alias[0]; a++)
+        if (!strcmp(name, le_task_alias[a][0]))
+            name = le_task_alias[a][1];
+    for (int i = 0; i < le_n_tasks; i++)
+        if (!strcmp(name, le_tasks[i].name))
+            return &le_tasks[i];
+    return NULL;
+}
+
+void le_task_opts_default(struct le_task_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->fewshot_seed = 1234;
+    o->seed = 1234;
+    o->uncond = -1;
+}
+
+unsigned le_taskset_metrics(const struct le_taskset *ts) {
+    unsigned m = ts->info->metrics;
+    if (ts->uncond)
+        m |= LE_M_ACC_UNCOND;
+    return m;
+}
+
+static void prompts_free(struct le_prompt *p, int64_t n) {
+    for (int64_t i = 0; p && i < n; i++)
+        le_prompt_clear(&p[i]);
+    free(p);
+}
+
+void le_taskset_free(struct le_taskset *ts) {
+    if (!ts)
+        return;
+    le_items_free(ts->items, ts->n_docs);
+    prompts_free(ts->prompts, ts->n_docs);
+    free(ts);
+}
+
+/* Loads a split and formats its first `limit` documents (all when <= 0). */
+static int load_prompts(const struct le_task_info *info, const char *split, const struct le_task_opts *o,
+                        int64_t limit, struct le_prompt **out, int64_t *n_out, int64_t *n_total) {
+    cJSON *docs = NULL;
+    *out = NULL;
+    *n_out = 0;
+    int rc = le_ds_load(info->dataset, split, o->ds, &docs);
+    if (rc)
+        return le_err_wrap(rc, "%s (%s split)", info->name, split);
+    if (!cJSON_IsArray(docs)) {
+        cJSON_Delete(docs);
+        return le_err_set(LE_EFORMAT, "%s: the %s split is not a list of documents", info->name, split);
+    }
+    int64_t total = cJSON_GetArraySize(docs), n = limit > 0 && limit < total ? limit : total, i = 0;
+    struct le_prompt *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
+    if (!p)
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+    for (const cJSON *d = docs ? docs->child : NULL; d && i < n && !rc; d = d->next, i++) {
+        rc = info->format(d, &p[i]);
+        if (rc)
+            rc = le_err_wrap(rc, "%s %s document %lld", info->name, split, (long long)i);
+    }
+    cJSON_Delete(docs);
+    if (rc) {
+        prompts_free(p, n);
+        return rc;
+    }
+    *out = p;
+    *n_out = n;
+    if (n_total)
+        *n_total = total;
+    return LE_OK;
+}
+
+int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o_in) {
+    struct le_task_opts o;
+    if (o_in)
+        o = *o_in;
+    else
+        le_task_opts_default(&o);
+    *out = NULL;
+    const struct le_task_info *info = le_task_find(name);
+    if (!info)
+        return le_err_set(LE_ENOTFOUND, "unknown task '%s'", name);
+    if (o.num_fewshot < 0)
+        return le_err_set(LE_EINVAL, "--num-fewshot must be >= 0");
+    if (o.num_fewshot > 0 && (!info->fewshot_split || info->kind == LE_TASK_ROLLING))
+        return le_err_set(LE_EINVAL, "%s has no few-shot examples: --num-fewshot must be 0", info->name);
+    struct le_prompt *eval = NULL, *pool = NULL;
+    int64_t n_eval = 0, n_pool = 0, n_total = 0;
+    int pool_is_eval = info->fewshot_split && !strcmp(info->fewshot_split, info->eval_split);
+    int rc;
+    if (info->generate) {
+        rc = info->generate(&o, &eval, &n_eval, &pool, &n_pool);
+        n_total = n_eval;
+    } else {
+        /* The few-shot pool is the evaluated split itself: format all of it. */
+        int64_t lim = o.num_fewshot > 0 && pool_is_eval ? 0 : o.limit;
+        rc = load_prompts(info, info->eval_split, &o, lim, &eval, &n_eval, &n_total);
+        if (!rc && o.num_fewshot > 0 && !pool_is_eval)
+            rc = load_prompts(info, info->fewshot_split, &o, 0, &pool, &n_pool, NULL);
+    }
+    if (rc)
+        return rc;
+    if (pool_is_eval && o.num_fewshot > 0) {
+        pool = eval;
+        n_pool = n_eval;
+    }
+    int64_t n = o.limit > 0 && o.limit < n_eval ? o.limit : n_eval;
+    struct le_taskset *ts = calloc(1, sizeof *ts);
+    if (!ts) {
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+        goto fail;
+    }
+    ts->info = info;
+    ts->n_docs = n;
+    ts->n_docs_total = n_total;
+    ts->num_fewshot = o.num_fewshot;
+    ts->uncond = info->kind == LE_TASK_MC && !info->multiple_input &&
+                 (o.uncond < 0 ? info->uncond_default : o.uncond != 0);
+    rc = le_items_build(info, eval, n, pool, n_pool, pool_is_eval, o.num_fewshot, o.fewshot_seed, ts->uncond,
+                        &ts->items);
+    if (rc) {
+        free(ts);
+        goto fail;
+    }
+    /* Keep the evaluated prompts (for --log-samples); free the rest. */
+    for (int64_t i = n; i < n_eval; i++)
+        le_prompt_clear(&eval[i]);
+    ts->prompts = eval;
+    if (pool != eval)
+        prompts_free(pool, n_pool);
+    *out = ts;
+    return LE_OK;
+fail:
+    if (pool != eval)
+        prompts_free(pool, n_pool);
+    prompts_free(eval, n_eval);
+    return rc;
+}

@@ -1,0 +1,169 @@
+/*
+ * test_cli: the built llamaeval binary ($LE_BIN) from the outside: help,
+ * version, usage errors and exit codes, `<cmd> --help` for EVERY command
+ * that `llamaeval --help` lists (parsed from its output, so commands added
+ * later are covered without editing this file), and db init/info/export on
+ * a temporary file.
+ */
+// ctest-labels: unit
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "le_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *bin(void) { return le_test_bin(); }
+
+static void help_should_list_commands_and_exit_0(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' --help", bin()), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "usage: llamaeval"));
+    assert_non_null(strstr(out, "Commands:"));
+    assert_non_null(strstr(out, "\n  db "));
+    free(out);
+}
+
+static void version_should_print_the_version(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' --version", bin()), 0);
+    assert_non_null(out);
+    assert_true(!strncmp(out, "llamaeval 0.1.0-", 16));
+    free(out);
+}
+
+static void unknown_command_should_exit_2_with_a_usage_line_on_stderr(void **state) {
+    (void)state;
+    char *out = NULL;
+    /* stdout dropped: what remains is stderr. */
+    assert_int_equal(le_test_sh(&out, "'%s' nosuch 2>&1 >/dev/null", bin()), 2);
+    assert_non_null(strstr(out, "llamaeval: error: "));
+    assert_non_null(strstr(out, "nosuch"));
+    assert_non_null(strstr(out, "usage: llamaeval"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' 2>&1 >/dev/null", bin()), 2);
+    assert_non_null(strstr(out, "usage: "));
+    free(out);
+}
+
+static void unknown_flags_should_exit_2(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' --no-such-flag", bin()), 2);
+    assert_non_null(strstr(out, "llamaeval: error: "));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db info --db x.sqlite --no-such-flag 2>&1 >/dev/null", bin()), 2);
+    assert_non_null(strstr(out, "llamaeval: error: "));
+    assert_non_null(strstr(out, "usage: llamaeval db info"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db info", bin()), 2); /* --db missing */
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db info --db", bin()), 2); /* no value */
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db nosuch", bin()), 2);
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db", bin()), 2);
+    free(out);
+}
+
+static void every_listed_command_should_have_help(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' --help", bin()), 0);
+    char *cmds = strstr(out, "Commands:\n");
+    assert_non_null(cmds);
+    int n = 0;
+    /* One command per line "  name  summary" until the first blank line. */
+    for (char *line = strchr(cmds, '\n') + 1; *line && *line != '\n';) {
+        char *end = strchr(line, '\n');
+        char name[64] = "";
+        if (sscanf(line, " %63s", name) == 1) {
+            char *h = NULL;
+            int rc = le_test_sh(&h, "'%s' %s --help", bin(), name);
+            if (rc != 0 || !h || strlen(h) < 10)
+                fail_msg("'llamaeval %s --help' exited %d with: %s", name, rc, h ? h : "");
+            assert_non_null(strcasestr(h, "usage"));
+            free(h);
+            n++;
+        }
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    assert_true(n >= 1);
+    print_message("checked --help of %d commands\n", n);
+    free(out);
+
+    /* db's own subcommands. */
+    static const char *subs[] = {"init", "info", "export"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(le_test_sh(&out, "'%s' db %s --help", bin(), subs[i]), 0);
+        assert_non_null(strstr(out, "usage: llamaeval db "));
+        free(out);
+    }
+}
+
+static void db_init_and_info_should_work_on_a_temp_file(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_non_null(dir);
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
+    assert_non_null(strstr(out, "created"));
+    assert_non_null(strstr(out, "schema version 1"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
+    assert_non_null(strstr(out, "up to date"));
+    free(out);
+
+    assert_int_equal(le_test_sh(&out, "'%s' db info --db '%s/r.sqlite'", bin(), dir), 0);
+    assert_non_null(strstr(out, "schema version: 1"));
+    assert_non_null(strstr(out, "  models       0\n"));
+    assert_non_null(strstr(out, "  results      0\n"));
+    assert_non_null(strstr(out, "  train_steps  0\n"));
+    free(out);
+
+    /* Export of an empty store: the CSV header only; JSON an empty array. */
+    assert_int_equal(le_test_sh(&out, "'%s' db export --db '%s/r.sqlite'", bin(), dir), 0);
+    assert_true(!strncmp(out, "run_id,cell,task,metric,value,stderr,n,", 39));
+    assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db export --db '%s/r.sqlite' -o '%s/r.json' && cat '%s/r.json'", bin(),
+                                dir, dir, dir),
+                     0);
+    assert_non_null(strstr(out, "[]\n"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db export --db '%s/r.sqlite' --format xml", bin(), dir), 2);
+    free(out);
+
+    /* Errors name the path and exit 1. */
+    assert_int_equal(le_test_sh(&out, "'%s' db info --db '%s/none.sqlite'", bin(), dir), 1);
+    assert_non_null(strstr(out, "llamaeval: error: "));
+    assert_non_null(strstr(out, "none.sqlite"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/missing/dir/x.sqlite'", bin(), dir), 1);
+    assert_non_null(strstr(out, "missing/dir/x.sqlite"));
+    free(out);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(help_should_list_commands_and_exit_0),
+        cmocka_unit_test(version_should_print_the_version),
+        cmocka_unit_test(unknown_command_should_exit_2_with_a_usage_line_on_stderr),
+        cmocka_unit_test(unknown_flags_should_exit_2),
+        cmocka_unit_test(every_listed_command_should_have_help),
+        cmocka_unit_test(db_init_and_info_should_work_on_a_temp_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

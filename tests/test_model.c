@@ -1,0 +1,478 @@
+/*
+ * test_model: the engine's forward pass (engine/model.c, forward.c) against
+ * the naive double-precision reference (tests/le_refmodel.c) on generated
+ * models of several shapes -- GQA and not, tied and untied output, rope
+ * scaling -- for every weight type; logits bit-identical across thread counts
+ * and batchings; clear errors for missing keys/tensors, unsupported types and
+ * bad eval arguments; the info/tokenize/ppl commands on a generated model.
+ * The llama.cpp oracle comparisons are in test_model_golden.c.
+ */
+// ctest-labels: unit
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "le_err.h"
+#include "le_genmodel.h"
+#include "le_model.h"
+#include "le_pool.h"
+#include "le_refmodel.h"
+#include "le_test.h"
+#include "le_tok.h"
+#include "le_types.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *g_dir;
+
+static int setup(void **state) {
+    (void)state;
+    g_dir = le_test_tmpdir();
+    return g_dir ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    le_test_rmdir(g_dir);
+    free(g_dir);
+    return 0;
+}
+
+/* Writes cfg to <tmp>/<name>.gguf and returns the path (static buffer per call site use). */
+static const char *gen(const char *name, const struct le_genmodel_cfg *cfg, char *buf, size_t n) {
+    snprintf(buf, n, "%s/%s.gguf", g_dir, name);
+    int rc = le_genmodel_write(buf, cfg);
+    if (rc)
+        print_error("genmodel %s: %s\n", name, le_err_msg());
+    assert_int_equal(rc, 0);
+    return buf;
+}
+
+static void random_tokens(int32_t *t, int n, int n_vocab, uint64_t seed) {
+    for (int i = 0; i < n; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        t[i] = (int32_t)((seed >> 33) % (uint64_t)n_vocab);
+    }
+}
+
+/* Engine logits for tokens (one batch) with a pool of nth threads. */
+static float *engine_logits(const char *path, const int32_t *tok, int n, int nth) {
+    struct le_model *m;
+    struct le_pool *pool;
+    struct le_ctx *c;
+    int rc = le_model_open(&m, path);
+    if (rc)
+        print_error("open %s: %s\n", path, le_err_msg());
+    assert_int_equal(rc, 0);
+    assert_int_equal(le_pool_new(&pool, nth), 0);
+    assert_int_equal(le_ctx_new(&c, m, n, n, pool), 0);
+    assert_int_equal(le_ctx_eval(c, tok, n, 0, 1), 0);
+    int64_t V = le_model_get_info(m)->n_vocab;
+    float *out = malloc(sizeof(float) * (size_t)(n * V));
+    assert_non_null(out);
+    memcpy(out, le_ctx_logits(c), sizeof(float) * (size_t)(n * V));
+    le_ctx_free(c);
+    le_pool_free(pool);
+    le_model_free(m);
+    return out;
+}
+
+/* max over rows of max|engine - ref| / max|ref row| */
+static double compare_ref(const char *path, int n, uint64_t seed, double *max_abs) {
+    struct le_refmodel *r;
+    int rc = le_refmodel_open(&r, path);
+    if (rc)
+        print_error("refmodel %s: %s\n", path, le_err_msg());
+    assert_int_equal(rc, 0);
+    int V = le_refmodel_n_vocab(r);
+    int32_t tok[64];
+    random_tokens(tok, n, V, seed);
+    double *ref = malloc(sizeof(double) * (size_t)n * V);
+    assert_non_null(ref);
+    assert_int_equal(le_refmodel_forward(r, tok, n, ref), 0);
+    float *eng = engine_logits(path, tok, n, 2);
+    double worst = 0, worst_abs = 0;
+    for (int i = 0; i < n; i++) {
+        double scale = 0, d = 0;
+        for (int v = 0; v < V; v++) {
+            scale = fmax(scale, fabs(ref[(int64_t)i * V + v]));
+            d = fmax(d, fabs(ref[(int64_t)i * V + v] - eng[(int64_t)i * V + v]));
+        }
+        worst = fmax(worst, d / scale);
+        worst_abs = fmax(worst_abs, d);
+    }
+    free(ref);
+    free(eng);
+    le_refmodel_free(r);
+    if (max_abs)
+        *max_abs = worst_abs;
+    return worst;
+}
+
+struct shape_case {
+    const char *name;
+    struct le_genmodel_cfg cfg;
+};
+
+static const struct shape_case shapes[] = {
+    {"mha-untied", {.dim = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 4, .ffn = 96, .n_vocab = 80, .n_ctx = 64, .seed = 1}},
+    {"gqa-tied", {.dim = 64, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2, .ffn = 128, .n_vocab = 300, .n_ctx = 64, .tied = 1, .seed = 2}},
+    {"gqa-untied-rope", {.dim = 96, .n_layers = 3, .n_heads = 6, .n_kv_heads = 3, .ffn = 160, .n_vocab = 50, .n_ctx = 64,
+                         .seed = 3, .rope_base = 500000.0f, .eps = 1e-6f, .rope_scale = 4.0f}},
+    {"mqa-1layer", {.dim = 32, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn = 64, .n_vocab = 40, .n_ctx = 64, .tied = 1, .seed = 4}},
+};
+
+static void forward_should_match_reference_for_f32(void **state) {
+    (void)state;
+    char path[4096];
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        gen(shapes[i].name, &shapes[i].cfg, path, sizeof path);
+        double abs_err;
+        double rel = compare_ref(path, 40, 100 + i, &abs_err);
+        print_message("f32 %-16s max rel err %.3g (abs %.3g)\n", shapes[i].name, rel, abs_err);
+        assert_true(rel <= 1e-5);
+    }
+}
+
+/* Per-type tolerances on max|engine - ref| / max|ref|: the engine rounds
+ * activations to the vec_dot type, the reference does not. */
+static void forward_should_match_reference_for_each_type(void **state) {
+    (void)state;
+    static const struct {
+        int type;
+        double tol;
+    } types[] = {{LE_TYPE_F16, 2e-3}, {LE_TYPE_BF16, 2e-2}, {LE_TYPE_Q8_0, 3e-2}, {LE_TYPE_Q4_0, 6e-2}};
+    char path[4096], name[64];
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        for (int s = 0; s < 2; s++) {
+            struct le_genmodel_cfg cfg = shapes[s].cfg;
+            cfg.wtype = types[t].type;
+            snprintf(name, sizeof name, "%s-%s", shapes[s].name, le_type_name(types[t].type));
+            gen(name, &cfg, path, sizeof path);
+            double abs_err;
+            double rel = compare_ref(path, 32, 7 + s, &abs_err);
+            print_message("%-5s %-16s max rel err %.3g (abs %.3g), tolerance %.1g\n", le_type_name(types[t].type),
+                          shapes[s].name, rel, abs_err, types[t].tol);
+            assert_true(rel <= types[t].tol);
+        }
+    }
+}
+
+static void logits_should_be_identical_for_1_2_and_3_threads(void **state) {
+    (void)state;
+    char path[4096];
+    static const int types[] = {LE_TYPE_F32, LE_TYPE_Q8_0, LE_TYPE_Q4_0, LE_TYPE_F16};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        struct le_genmodel_cfg cfg = shapes[1].cfg;
+        cfg.wtype = types[t];
+        gen("threads", &cfg, path, sizeof path);
+        int32_t tok[48];
+        random_tokens(tok, 48, cfg.n_vocab, 99);
+        float *a = engine_logits(path, tok, 48, 1);
+        float *b = engine_logits(path, tok, 48, 2);
+        float *c = engine_logits(path, tok, 48, 3);
+        size_t bytes = sizeof(float) * 48 * (size_t)cfg.n_vocab;
+        assert_memory_equal(a, b, bytes);
+        assert_memory_equal(a, c, bytes);
+        free(a);
+        free(b);
+        free(c);
+    }
+}
+
+/* Evaluates tok in pieces of the given sizes (continuing the cache) and
+ * returns all logits rows. */
+static float *eval_pieces(struct le_ctx *c, const int32_t *tok, int n, const int *sizes, int64_t V) {
+    float *out = malloc(sizeof(float) * (size_t)(n * V));
+    assert_non_null(out);
+    int pos = 0;
+    for (int k = 0; pos < n; k++) {
+        int len = sizes[k] < n - pos ? sizes[k] : n - pos;
+        assert_int_equal(le_ctx_eval(c, tok + pos, len, pos, 1), 0);
+        memcpy(out + (int64_t)pos * V, le_ctx_logits(c), sizeof(float) * (size_t)(len * V));
+        pos += len;
+    }
+    return out;
+}
+
+static void logits_should_not_depend_on_batching(void **state) {
+    (void)state;
+    char path[4096];
+    static const int types[] = {LE_TYPE_F32, LE_TYPE_Q4_0};
+    for (size_t t = 0; t < 2; t++) {
+        struct le_genmodel_cfg cfg = shapes[2].cfg;
+        cfg.wtype = types[t];
+        gen("batching", &cfg, path, sizeof path);
+        struct le_model *m;
+        struct le_pool *pool;
+        struct le_ctx *c;
+        assert_int_equal(le_model_open(&m, path), 0);
+        assert_int_equal(le_pool_new(&pool, 2), 0);
+        assert_int_equal(le_ctx_new(&c, m, 64, 64, pool), 0);
+        int64_t V = cfg.n_vocab;
+        int32_t tok[64];
+        random_tokens(tok, 64, (int)V, 5);
+        static const int whole[] = {64}, ones[64] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+        static const int mixed[] = {5, 7, 1, 30, 2, 19};
+        float *a = eval_pieces(c, tok, 64, whole, V);
+        float *b = eval_pieces(c, tok, 64, ones, V);
+        float *d = eval_pieces(c, tok, 64, mixed, V);
+        size_t bytes = sizeof(float) * 64 * (size_t)V;
+        assert_memory_equal(a, b, bytes);
+        assert_memory_equal(a, d, bytes);
+        /* A shared prefix evaluated once, then a different continuation from position 40. */
+        int32_t alt[24];
+        random_tokens(alt, 24, (int)V, 77);
+        assert_int_equal(le_ctx_eval(c, tok, 40, 0, 0), 0);
+        assert_int_equal(le_ctx_eval(c, alt, 24, 40, 1), 0);
+        float *e = malloc(bytes);
+        assert_non_null(e);
+        memcpy(e, le_ctx_logits(c), sizeof(float) * 24 * (size_t)V);
+        int32_t full[64];
+        memcpy(full, tok, 40 * sizeof *full);
+        memcpy(full + 40, alt, 24 * sizeof *full);
+        assert_int_equal(le_ctx_eval(c, full, 64, 0, 1), 0);
+        assert_memory_equal(e, le_ctx_logits(c) + 40 * V, sizeof(float) * 24 * (size_t)V);
+        /* Logits of only the last rows equal the full evaluation's. */
+        assert_int_equal(le_ctx_eval_from(c, tok, 64, 0, 50), 0);
+        assert_memory_equal(le_ctx_logits(c) + 50 * V, a + 50 * V, sizeof(float) * 14 * (size_t)V);
+        assert_int_equal(le_ctx_n_cached(c), 64);
+        free(a);
+        free(b);
+        free(d);
+        free(e);
+        le_ctx_free(c);
+        le_pool_free(pool);
+        le_model_free(m);
+    }
+}
+
+static void info_should_report_shape_and_parameters(void **state) {
+    (void)state;
+    char path[4096];
+    gen("info", &shapes[1].cfg, path, sizeof path);
+    struct le_model *m;
+    assert_int_equal(le_model_open(&m, path), 0);
+    const struct le_model_info *in = le_model_get_info(m);
+    assert_string_equal(in->arch, "llama");
+    assert_string_equal(in->name, "genmodel");
+    assert_int_equal(in->dim, 64);
+    assert_int_equal(in->n_layers, 2);
+    assert_int_equal(in->n_heads, 8);
+    assert_int_equal(in->n_kv_heads, 2);
+    assert_int_equal(in->head_dim, 8);
+    assert_int_equal(in->ffn, 128);
+    assert_int_equal(in->n_vocab, 300);
+    assert_int_equal(in->ctx_train, 64);
+    assert_int_equal(in->tied, 1);
+    assert_int_equal(in->ftype, 0);
+    assert_int_equal(in->main_type, LE_TYPE_F32);
+    assert_true(fabsf(in->eps - 1e-5f) < 1e-12f);
+    assert_true(in->rope_base == 10000.0f && in->rope_scale == 1.0f);
+    /* per layer: 2 norms + q, o (64x64) + k, v (16x64) + 3 ffn (64x128) */
+    int64_t per_layer = 2 * 64 + 2 * 64 * 64 + 2 * 16 * 64 + 3 * 64 * 128;
+    assert_int_equal(in->n_params, 300 * 64 + 2 * per_layer + 64);
+    assert_int_equal(in->n_params_nonembed, 2 * per_layer + 64);
+    assert_non_null(le_model_tok(m));
+    assert_int_equal(le_tok_n_vocab(le_model_tok(m)), 300);
+    le_model_free(m);
+
+    gen("info-scaled", &shapes[2].cfg, path, sizeof path);
+    assert_int_equal(le_model_open(&m, path), 0);
+    in = le_model_get_info(m);
+    assert_true(in->rope_scale == 4.0f && in->rope_base == 500000.0f && in->tied == 0);
+    assert_null(le_model_tok(m)); /* vocab 50: no tokenizer written */
+    le_model_free(m);
+}
+
+static void open_should_name_a_missing_key_or_tensor(void **state) {
+    (void)state;
+    char path[4096];
+    static const char *const keys[] = {"llama.embedding_length", "llama.block_count", "llama.attention.head_count",
+                                       "llama.feed_forward_length", "llama.attention.layer_norm_rms_epsilon",
+                                       "llama.context_length", "general.architecture"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        struct le_genmodel_cfg cfg = shapes[0].cfg;
+        cfg.omit_key = keys[i];
+        gen("nokey", &cfg, path, sizeof path);
+        struct le_model *m = (void *)1;
+        assert_int_equal(le_model_open(&m, path), LE_EFORMAT);
+        assert_null(m);
+        assert_non_null(strstr(le_err_msg(), keys[i]));
+    }
+    static const char *const tensors[] = {"token_embd.weight", "blk.1.ffn_down.weight", "output_norm.weight",
+                                          "blk.0.attn_norm.weight"};
+    for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++) {
+        struct le_genmodel_cfg cfg = shapes[0].cfg;
+        cfg.omit_tensor = tensors[i];
+        gen("notensor", &cfg, path, sizeof path);
+        struct le_model *m;
+        assert_int_equal(le_model_open(&m, path), LE_EFORMAT);
+        assert_non_null(strstr(le_err_msg(), tensors[i]));
+    }
+    /* Missing output.weight is not an error: it means tied. */
+    struct le_genmodel_cfg cfg = shapes[0].cfg;
+    cfg.omit_tensor = "output.weight";
+    gen("tied-by-omission", &cfg, path, sizeof path);
+    struct le_model *m;
+    assert_int_equal(le_model_open(&m, path), 0);
+    assert_int_equal(le_model_get_info(m)->tied, 1);
+    le_model_free(m);
+}
+
+static void open_should_reject_unsupported_types_by_name(void **state) {
+    (void)state;
+    /* The oracle's K-quant file, while this engine has no Q2_K. */
+    char path[4096];
+    if (!le_test_oracle()) {
+        print_message("skipped: ../shared/oracle not found\n");
+        skip();
+    }
+    le_test_oracle_path(path, sizeof path, "models/oracle-a-q2_k.gguf");
+    struct le_model *m;
+    int rc = le_model_open(&m, path);
+    if (le_type_get(LE_TYPE_Q2_K) && le_type_get(LE_TYPE_Q2_K)->vec_dot) {
+        assert_int_equal(rc, 0);
+        le_model_free(m);
+        return;
+    }
+    assert_int_equal(rc, LE_EUNSUP);
+    assert_non_null(strstr(le_err_msg(), "token_embd.weight"));
+    assert_non_null(strstr(le_err_msg(), "q2_K"));
+}
+
+static void eval_should_reject_bad_arguments(void **state) {
+    (void)state;
+    char path[4096];
+    gen("args", &shapes[0].cfg, path, sizeof path);
+    struct le_model *m;
+    struct le_ctx *c;
+    assert_int_equal(le_model_open(&m, path), 0);
+    assert_int_equal(le_ctx_new(&c, m, 16, 8, NULL), 0);
+    int32_t tok[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    assert_int_equal(le_ctx_eval(c, tok, 9, 0, 1), LE_EINVAL);  /* > n_batch */
+    assert_int_equal(le_ctx_eval(c, tok, 0, 0, 1), LE_EINVAL);  /* empty */
+    assert_int_equal(le_ctx_eval(c, tok, 4, 1, 1), LE_EINVAL);  /* gap: nothing cached */
+    assert_int_equal(le_ctx_eval(c, tok, 8, 0, 1), 0);
+    assert_int_equal(le_ctx_eval(c, tok, 8, 8, 1), 0);
+    assert_int_equal(le_ctx_eval(c, tok, 1, 16, 1), LE_EINVAL); /* past n_ctx */
+    int32_t bad[2] = {3, 80};
+    assert_int_equal(le_ctx_eval(c, bad, 2, 0, 1), LE_EINVAL);  /* id == n_vocab */
+    bad[1] = -1;
+    assert_int_equal(le_ctx_eval(c, bad, 2, 0, 1), LE_EINVAL);
+    assert_int_equal(le_ctx_eval_from(c, tok, 4, 0, 5), LE_EINVAL);
+    struct le_ctx *c2 = (void *)1;
+    assert_int_equal(le_ctx_new(&c2, m, 0, 8, NULL), LE_EINVAL);
+    assert_null(c2);
+    le_ctx_free(c);
+    le_model_free(m);
+}
+
+/* ---- commands ---- */
+
+static void info_command_should_print_the_model(void **state) {
+    (void)state;
+    char path[4096], *out = NULL;
+    gen("cmd-info", &shapes[1].cfg, path, sizeof path);
+    int rc = le_test_sh(&out, "%s info %s", le_test_bin(), path);
+    print_message("%s", out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "llama"));
+    assert_non_null(strstr(out, "tied"));
+    assert_non_null(strstr(out, "f32: 20"));
+    assert_non_null(strstr(out, "kv heads 2"));
+    free(out);
+    rc = le_test_sh(&out, "%s info %s/missing.gguf", le_test_bin(), g_dir);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "llamaeval: error:"));
+    free(out);
+}
+
+static void tokenize_command_should_print_ids_with_bos(void **state) {
+    (void)state;
+    char path[4096], *out = NULL;
+    gen("cmd-tok", &shapes[1].cfg, path, sizeof path);
+    struct le_model *m;
+    assert_int_equal(le_model_open(&m, path), 0);
+    int32_t ids[64];
+    int64_t n;
+    const char *text = "the cat sat on the mat";
+    assert_int_equal(le_tok_encode(le_model_tok(m), text, strlen(text), 1, ids, 64, &n), 0);
+    char want[1024] = "";
+    for (int64_t i = 0; i < n; i++)
+        snprintf(want + strlen(want), sizeof want - strlen(want), i ? " %d" : "%d", ids[i]);
+    le_model_free(m);
+    assert_int_equal(le_test_sh(&out, "%s tokenize %s --text '%s' --ids", le_test_bin(), path, text), 0);
+    assert_non_null(out);
+    out[strcspn(out, "\n")] = 0;
+    assert_string_equal(out, want);
+    free(out);
+    assert_int_equal(le_test_sh(&out, "%s tokenize %s --text '%s' --ids --no-bos", le_test_bin(), path, text), 0);
+    assert_non_null(out);
+    out[strcspn(out, "\n")] = 0;
+    assert_string_equal(out, strchr(want, ' ') + 1);
+    free(out);
+    assert_int_equal(le_test_sh(&out, "%s tokenize %s --text 'the'", le_test_bin(), path), 0);
+    assert_non_null(strstr(out, "1 '<s>'"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "%s tokenize %s", le_test_bin(), path), 2);
+    free(out);
+}
+
+static void ppl_command_should_print_and_record_perplexity(void **state) {
+    (void)state;
+    char path[4096], text[4096], db[4096], *out = NULL;
+    struct le_genmodel_cfg cfg = shapes[1].cfg;
+    cfg.tied = 0; /* tied N(0,1) embeddings give absurdly peaked logits */
+    gen("cmd-ppl", &cfg, path, sizeof path);
+    snprintf(text, sizeof text, "%s/text.txt", g_dir);
+    snprintf(db, sizeof db, "%s/r.sqlite", g_dir);
+    FILE *f = fopen(text, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 40; i++)
+        fprintf(f, "the committee said on friday that the new bridge over the river would be finished.\n");
+    fclose(f);
+    int rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 32 --batch 16 --threads 2 --db %s", le_test_bin(),
+                        path, text, db);
+    print_message("%s", out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "[1]"));
+    assert_non_null(strstr(out, "PPL = "));
+    double ppl = atof(strstr(out, "PPL = ") + 6);
+    assert_true(ppl > 30 && ppl < 3000); /* random weights: about the vocabulary size */
+    free(out);
+    /* Same number for another batch size and thread count. */
+    rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 32 --batch 32 --threads 1 --db %s --quiet",
+                    le_test_bin(), path, text, db);
+    assert_int_equal(rc, 0);
+    assert_true(atof(strstr(out, "PPL = ") + 6) == ppl);
+    free(out);
+    rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 4096 --db %s", le_test_bin(), path, text, db);
+    assert_int_equal(rc, 1);
+    free(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(forward_should_match_reference_for_f32),
+        cmocka_unit_test(forward_should_match_reference_for_each_type),
+        cmocka_unit_test(logits_should_be_identical_for_1_2_and_3_threads),
+        cmocka_unit_test(logits_should_not_depend_on_batching),
+        cmocka_unit_test(info_should_report_shape_and_parameters),
+        cmocka_unit_test(open_should_name_a_missing_key_or_tensor),
+        cmocka_unit_test(open_should_reject_unsupported_types_by_name),
+        cmocka_unit_test(eval_should_reject_bad_arguments),
+        cmocka_unit_test(info_command_should_print_the_model),
+        cmocka_unit_test(tokenize_command_should_print_ids_with_bos),
+        cmocka_unit_test(ppl_command_should_print_and_record_perplexity),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,857 @@
+/*
+ * test_tasks: tasks/ against independent computations.
+ *
+ * - Python's random (MT19937, sample) and lm-eval's rolling windows against
+ *   values printed by Python (tests/data/tasks/gen_expected.py, rw outputs
+ *   below).
+ * - Prompts: every upstream-schema fixture in tests/data/tasks/ formatted
+ *   and built into requests (0, 1, 2-shot) equals expected.json, produced by
+ *   the task YAMLs' Jinja templates and lm-eval's helpers in Python.
+ * - Scores on a generated random model: every request of every kind
+ *   (multiple choice with the "Answer:" requests, WinoGrande's multiple
+ *   inputs, LAMBADA, rolling documents longer than the context) equals a
+ *   naive computation here -- its own tokenisation split, a fresh context
+ *   evaluated from position 0 per request, log-softmax in long double -- and
+ *   every metric equals a recomputation by hand from those naive numbers.
+ * - The same records, bit for bit, with 1 and 2 threads, in shuffled order,
+ *   and through the JSON of stored samples; the prefix-sharing counter.
+ * - The Brown tasks: deterministic for a seed, well-formed items.
+ */
+// ctest-labels: unit
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "le_datasets.h"
+#include "le_err.h"
+#include "le_genmodel.h"
+#include "le_model.h"
+#include "le_pool.h"
+#include "le_tasks.h"
+#include "le_test.h"
+#include "le_tok.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ---- */
+
+static cJSON *read_json(const char *path) {
+    size_t n;
+    char *s = le_test_read_file(path, &n);
+    assert_non_null(s);
+    cJSON *j = cJSON_Parse(s);
+    free(s);
+    assert_non_null(j);
+    return j;
+}
+
+/* The non-empty lines of a JSONL fixture as a cJSON array. */
+static cJSON *read_jsonl(const char *path) {
+    size_t n;
+    char *s = le_test_read_file(path, &n);
+    assert_non_null(s);
+    cJSON *arr = cJSON_CreateArray();
+    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!*line)
+            continue;
+        cJSON *d = cJSON_Parse(line);
+        assert_non_null(d);
+        cJSON_AddItemToArray(arr, d);
+    }
+    free(s);
+    return arr;
+}
+
+/* ---- Python's random ---- */
+
+static void pyrandom_should_match_python(void **state) {
+    (void)state;
+    cJSON *root = read_json("tests/data/tasks/expected.json"), *e = cJSON_GetObjectItem(root, "pyrandom");
+    struct le_pyrandom g;
+    le_pyrandom_seed(&g, 1234);
+    cJSON *u = cJSON_GetObjectItem(e, "u32_seed1234");
+    for (int i = 0; i < cJSON_GetArraySize(u); i++)
+        assert_int_equal(le_pyrandom_u32(&g), (uint32_t)cJSON_GetArrayItem(u, i)->valuedouble);
+    le_pyrandom_seed(&g, (1ULL << 40) + 5);
+    assert_int_equal(le_pyrandom_u32(&g),
+                     (uint32_t)cJSON_GetArrayItem(cJSON_GetObjectItem(e, "u32_seed_big"), 0)->valuedouble);
+    static const struct {
+        const char *key;
+        uint64_t seed;
+        int64_t n, k;
+    } cases[] = {{"sample_10_3", 1234, 10, 3}, {"sample_40000_5", 1234, 40000, 5}, {"sample_100_8", 7, 100, 8}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t out[16];
+        le_pyrandom_seed(&g, cases[c].seed);
+        assert_int_equal(le_pyrandom_sample(&g, cases[c].n, cases[c].k, out), 0);
+        cJSON *x = cJSON_GetObjectItem(e, cases[c].key);
+        for (int i = 0; i < cases[c].k; i++)
+            assert_int_equal(out[i], (int64_t)cJSON_GetArrayItem(x, i)->valuedouble);
+    }
+    /* sequential draws share the generator state, as lm-eval's sampler does */
+    le_pyrandom_seed(&g, 1234);
+    cJSON *seq = cJSON_GetObjectItem(e, "sample_seq");
+    for (int r = 0; r < cJSON_GetArraySize(seq); r++) {
+        int64_t out[2];
+        assert_int_equal(le_pyrandom_sample(&g, 30, 2, out), 0);
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(out[i], (int64_t)cJSON_GetArrayItem(cJSON_GetArrayItem(seq, r), i)->valuedouble);
+    }
+    assert_int_equal(le_pyrandom_sample(&g, 3, 4, (int64_t[4]){0}), LE_EINVAL);
+    cJSON_Delete(root);
+}
+
+/* ---- rolling windows (expected from lm_eval.utils, printed by Python) ---- */
+
+static void rolling_windows_should_match_lm_eval(void **state) {
+    (void)state;
+    /* (n, max_seq_len, context_len) -> windows as {ctx_lo, ctx_hi, pred_lo, pred_hi}, tokens = range(n) */
+    static const struct {
+        int n, m, c, nw;
+        int64_t w[4][4];
+    } cases[] = {
+        {10, 4, 1, 3, {{-1, 0, 0, 4}, {3, 4, 4, 8}, {5, 8, 8, 10}}},
+        {3, 4, 1, 1, {{-1, 0, 0, 3}}},
+        {8, 4, 1, 2, {{-1, 0, 0, 4}, {3, 4, 4, 8}}},
+        {9, 4, 2, 3, {{-1, 0, 0, 4}, {2, 4, 4, 7}, {4, 7, 7, 9}}},
+        {1, 4, 1, 1, {{-1, 0, 0, 1}}},
+        {13, 5, 3, 4, {{-1, 0, 0, 5}, {2, 5, 5, 8}, {5, 8, 8, 11}, {7, 11, 11, 13}}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t *w = NULL;
+        int64_t nw = le_rolling_windows(cases[i].n, cases[i].m, cases[i].c, &w);
+        assert_int_equal(nw, cases[i].nw);
+        for (int k = 0; k < nw; k++)
+            for (int j = 0; j < 4; j++)
+                assert_int_equal(w[4 * k + j], cases[i].w[k][j]);
+        free(w);
+    }
+    int64_t *w = NULL;
+    assert_int_equal(le_rolling_windows(0, 4, 1, &w), 0);
+    assert_true(le_rolling_windows(5, 4, 5, &w) < 0);
+}
+
+/* ---- prompts and requests against expected.json ---- */
+
+static void check_set(cJSON *exp, const char *task, const char *fixture) {
+    const struct le_task_info *info = le_task_find(task);
+    assert_non_null(info);
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/tasks/%s", fixture);
+    cJSON *docs = read_jsonl(path), *e = cJSON_GetObjectItem(exp, task);
+    assert_non_null(e);
+    int n = cJSON_GetArraySize(docs);
+    struct le_prompt *p = calloc((size_t)n, sizeof *p);
+    cJSON *ep = cJSON_GetObjectItem(e, "prompts");
+    assert_int_equal(cJSON_GetArraySize(ep), n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(info->format(cJSON_GetArrayItem(docs, i), &p[i]), 0);
+        cJSON *x = cJSON_GetArrayItem(ep, i);
+        assert_string_equal(p[i].query, cJSON_GetObjectItem(x, "query")->valuestring);
+        cJSON *ch = cJSON_GetObjectItem(x, "choices");
+        assert_int_equal(p[i].n_choices, cJSON_GetArraySize(ch));
+        for (int c = 0; c < p[i].n_choices; c++)
+            assert_string_equal(p[i].choices[c], cJSON_GetArrayItem(ch, c)->valuestring);
+        if (info->kind == LE_TASK_MC)
+            assert_int_equal(p[i].gold, (int)cJSON_GetObjectItem(x, "gold")->valuedouble);
+        cJSON *t = cJSON_GetObjectItem(x, "target");
+        if (t)
+            assert_string_equal(p[i].target, t->valuestring);
+    }
+    for (int k = 0; k <= 2; k++) {
+        struct le_item *items = NULL;
+        char ks[4];
+        snprintf(ks, sizeof ks, "%d", k);
+        assert_int_equal(le_items_build(info, p, n, p, n, 0, k, 1234, 0, &items), 0);
+        cJSON *er = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "requests"), ks);
+        for (int i = 0; i < n; i++) {
+            cJSON *ri = cJSON_GetArrayItem(er, i);
+            assert_int_equal(items[i].n_req, cJSON_GetArraySize(ri));
+            for (int q = 0; q < items[i].n_req; q++) {
+                cJSON *pair = cJSON_GetArrayItem(ri, q);
+                assert_string_equal(items[i].req[q].context, cJSON_GetArrayItem(pair, 0)->valuestring);
+                assert_string_equal(items[i].req[q].continuation, cJSON_GetArrayItem(pair, 1)->valuestring);
+            }
+        }
+        le_items_free(items, n);
+    }
+    for (int i = 0; i < n; i++)
+        le_prompt_clear(&p[i]);
+    free(p);
+    cJSON_Delete(docs);
+}
+
+static void prompts_should_match_lm_eval_templates(void **state) {
+    (void)state;
+    cJSON *exp = read_json("tests/data/tasks/expected.json");
+    check_set(exp, "hellaswag", "hellaswag.jsonl");
+    check_set(exp, "piqa", "piqa.jsonl");
+    check_set(exp, "arc_easy", "arc.jsonl");
+    check_set(exp, "openbookqa", "openbookqa.jsonl");
+    check_set(exp, "winogrande", "winogrande.jsonl");
+    check_set(exp, "boolq", "boolq.jsonl");
+    check_set(exp, "siqa", "siqa.jsonl");
+    check_set(exp, "lambada_openai", "lambada_openai.jsonl");
+    cJSON_Delete(exp);
+}
+
+static void formatters_should_reject_bad_documents(void **state) {
+    (void)state;
+    struct le_prompt p;
+    cJSON *d = cJSON_Parse("{\"goal\":\"x\",\"sol1\":\"a\"}");
+    assert_int_equal(le_task_find("piqa")->format(d, &p), LE_EFORMAT);
+    cJSON_Delete(d);
+    d = cJSON_Parse("{\"sentence\":\"no blank\",\"option1\":\"a\",\"option2\":\"b\",\"answer\":\"1\"}");
+    assert_int_equal(le_task_find("winogrande")->format(d, &p), LE_EFORMAT);
+    cJSON_Delete(d);
+    d = cJSON_Parse("{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},\"answerKey\":\"Z\"}");
+    assert_int_equal(le_task_find("arc_easy")->format(d, &p), LE_EFORMAT);
+    cJSON_Delete(d);
+    assert_non_null(le_task_find("social_iqa"));
+    assert_null(le_task_find("nope"));
+}
+
+/* ---- counting and metrics helpers ---- */
+
+static void counts_should_follow_python(void **state) {
+    (void)state;
+    /* len(re.split(r"\s+", s)) and len(s) from Python */
+    assert_int_equal(le_count_words("  Leading spaces and trailing ones  "), 7);
+    assert_int_equal(le_count_words("One\ttab\n\nand newlines, with numbers 123 and symbols $%&."), 10);
+    assert_int_equal(le_count_words(""), 1);
+    assert_int_equal(le_count_words("a\xc2\xa0" "b"), 2); /* NBSP is \s */
+    assert_int_equal(le_utf8_chars("caf\xc3\xa9"), 4);
+    assert_int_equal(le_utf8_chars("\xe2\x86\x91x"), 2);
+}
+
+static double boot_mean(void *ud, const int64_t *idx, int64_t n) {
+    const double *x = ud;
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += x[idx[i]];
+    return s / (double)n;
+}
+
+static void statistics_should_match_closed_forms(void **state) {
+    (void)state;
+    double x[6] = {1, 0, 1, 1, 0, 1};
+    double mu = 4.0 / 6.0, ss = 0;
+    for (int i = 0; i < 6; i++)
+        ss += (x[i] - mu) * (x[i] - mu);
+    assert_true(fabs(le_stat_mean(x, 6) - mu) < 1e-15);
+    assert_true(fabs(le_stat_mean_stderr(x, 6) - sqrt(ss / 5) / sqrt(6)) < 1e-15);
+    assert_true(isnan(le_stat_mean_stderr(x, 1)));
+    /* bootstrap of a mean: close to the population std / sqrt(n), deterministic per seed */
+    enum { N = 200 };
+    double y[N], m = 0, v = 0;
+    for (int i = 0; i < N; i++)
+        y[i] = (double)((i * 37) % 11);
+    for (int i = 0; i < N; i++)
+        m += y[i] / N;
+    for (int i = 0; i < N; i++)
+        v += (y[i] - m) * (y[i] - m) / N;
+    double a = le_stat_bootstrap(N, 2000, 5, boot_mean, y), b = le_stat_bootstrap(N, 2000, 5, boot_mean, y);
+    double c = le_stat_bootstrap(N, 2000, 6, boot_mean, y);
+    assert_true(a == b);
+    assert_true(a != c);
+    assert_true(fabs(a / (sqrt(v) / sqrt(N)) - 1.0) < 0.1);
+    /* llama.cpp: ppl = exp(mean nll), err = ppl * sqrt((E[nll^2] - E[nll]^2) / (N - 1)) */
+    double nll[4] = {2.0, 3.0, 2.5, 4.0}, s = 0, s2 = 0, ppl, err;
+    for (int i = 0; i < 4; i++) {
+        s += nll[i];
+        s2 += nll[i] * nll[i];
+    }
+    le_stat_ppl_llamacpp(s, s2, 4, &ppl, &err);
+    assert_true(fabs(ppl - exp(11.5 / 4)) < 1e-12);
+    double var = (2.0 * 2 + 9 + 6.25 + 16) / 4 - (11.5 / 4) * (11.5 / 4);
+    assert_true(fabs(err - ppl * sqrt(var / 3)) < 1e-12);
+}
+
+static void records_should_round_trip_json_exactly(void **state) {
+    (void)state;
+    struct le_rec a = {LE_TASK_MC, 2, 1, 3, 4, 1, -12.345678901234567, 0.1 + 0.2, 7, 11, 13, 2}, b;
+    char *js = le_rec_to_json(&a);
+    assert_int_equal(le_rec_from_json(js, &b), 0);
+    free(js);
+    assert_memory_equal(&a.ll, &b.ll, sizeof a.ll);
+    assert_memory_equal(&a.sumsq, &b.sumsq, sizeof a.sumsq);
+    assert_int_equal(a.kind + a.choice + a.uncond + a.gold + a.n_choices + a.greedy,
+                     b.kind + b.choice + b.uncond + b.gold + b.n_choices + b.greedy);
+    assert_true(a.ntok == b.ntok && a.nchars == b.nchars && a.nbytes == b.nbytes && a.nwords == b.nwords);
+    assert_int_equal(le_rec_from_json("[1]", &b), LE_EFORMAT);
+    assert_int_equal(le_rec_from_json("{\"kind\":1}", &b), LE_EFORMAT);
+}
+
+/* ---- scores on a generated model ---- */
+
+enum { T_NCTX = 64 };
+
+struct fixture {
+    char *dir, path[512];
+    struct le_model *m;
+    struct le_pool *pool2;
+};
+
+static int setup_model(void **state) {
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = le_test_tmpdir();
+    snprintf(f->path, sizeof f->path, "%s/gen.gguf", f->dir);
+    struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
+                                  .n_vocab = 512, .n_ctx = 256, .seed = 11};
+    if (le_genmodel_write(f->path, &cfg) || le_model_open(&f->m, f->path) || le_pool_new(&f->pool2, 2)) {
+        fprintf(stderr, "setup: %s\n", le_err_msg());
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown_model(void **state) {
+    struct fixture *f = *state;
+    le_model_free(f->m);
+    le_pool_free(f->pool2);
+    le_test_rmdir(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Naive log-probs: a fresh context from position 0, long double softmax. */
+struct naive {
+    struct le_ctx *c;
+    const struct le_tok *tok;
+    int64_t n_vocab;
+    int add_bos;
+    int32_t prefix;
+    int64_t tokens; /* forward tokens of the naive path */
+};
+
+static void naive_score(struct naive *nv, const int32_t *ctx, int nc, const int32_t *cont, int nk, double *ll,
+                        int *greedy) {
+    int32_t full[4 * T_NCTX + 8];
+    assert_true(nc + nk <= (int)(sizeof full / sizeof full[0]));
+    memcpy(full, ctx, (size_t)nc * sizeof *ctx);
+    memcpy(full + nc, cont, (size_t)nk * sizeof *cont);
+    int total = nc + nk, start = total - (T_NCTX + 1) > 0 ? total - (T_NCTX + 1) : 0, L = total - 1 - start;
+    assert_int_equal(le_ctx_eval(nv->c, full + start, L, 0, 1), 0);
+    nv->tokens += L;
+    const float *lg = le_ctx_logits(nv->c);
+    long double sum = 0;
+    *greedy = 1;
+    for (int i = L - nk; i < L; i++) {
+        const float *row = lg + (int64_t)i * nv->n_vocab;
+        int32_t tgt = full[start + i + 1], am = 0;
+        long double mx = row[0], z = 0;
+        for (int64_t v = 1; v < nv->n_vocab; v++)
+            if (row[v] > row[am])
+                am = (int32_t)v;
+        mx = row[am];
+        for (int64_t v = nv->n_vocab - 1; v >= 0; v--) /* reverse order on purpose */
+            z += expl((long double)row[v] - mx);
+        sum += (long double)row[tgt] - mx - logl(z);
+        if (am != tgt)
+            *greedy = 0;
+    }
+    *ll = (double)sum;
+}
+
+static int tokenize(const struct le_tok *t, const char *s, size_t len, int bos, int32_t *out, int cap) {
+    int64_t n = 0;
+    assert_int_equal(le_tok_encode(t, s, len, bos, out, cap, &n), 0);
+    assert_true(n <= cap);
+    return (int)n;
+}
+
+/* lm-eval's _encode_pair and empty-context rule, restated. */
+static void naive_request(struct naive *nv, const char *ctx, const char *cont, double *ll, int *greedy, int *ntok) {
+    int32_t a[1024], w[1024];
+    int na, nw;
+    if (!*ctx) {
+        nw = tokenize(nv->tok, cont, strlen(cont), 0, w, 1024);
+        if (nw > 0 && w[0] == nv->prefix)
+            naive_score(nv, w, 1, w + 1, nw - 1, ll, greedy), *ntok = nw - 1;
+        else
+            naive_score(nv, &nv->prefix, 1, w, nw, ll, greedy), *ntok = nw;
+        return;
+    }
+    size_t lc = strlen(ctx);
+    while (lc > 0 && (ctx[lc - 1] == ' ' || ctx[lc - 1] == '\n'))
+        lc--;
+    char whole[8192];
+    snprintf(whole, sizeof whole, "%s%s", ctx, cont);
+    nw = tokenize(nv->tok, whole, strlen(whole), nv->add_bos, w, 1024);
+    na = tokenize(nv->tok, ctx, lc, nv->add_bos, a, 1024);
+    *ntok = nw - na;
+    naive_score(nv, a, na, w + na, nw - na, ll, greedy);
+}
+
+static void naive_rolling(struct naive *nv, const char *text, double *ll, int64_t *ntok, double *sumsq) {
+    int32_t t[4096];
+    int n = tokenize(nv->tok, text, strlen(text), 0, t, 4096);
+    *ll = 0;
+    *sumsq = 0;
+    *ntok = n;
+    /* get_rolling_token_windows(t, prefix, T_NCTX, 1) + make_disjoint_window */
+    int predicted = 0, first = n < T_NCTX ? n : T_NCTX;
+    int32_t ctxb[T_NCTX + 1];
+    double l;
+    int g;
+    ctxb[0] = nv->prefix;
+    naive_score(nv, ctxb, 1, t, first, &l, &g);
+    *ll += l;
+    predicted = first;
+    while (predicted < n) {
+        int wpl = n - predicted < T_NCTX ? n - predicted : T_NCTX, end = predicted + wpl;
+        int a_lo = end - T_NCTX - 1, a_len = T_NCTX, keep = a_len - (wpl - 1);
+        naive_score(nv, t + a_lo, keep, t + end - wpl, wpl, &l, &g);
+        *ll += l;
+        predicted += wpl;
+    }
+    (void)sumsq;
+}
+
+static struct le_prompt mkprompt(const char *q, int n, const char **ch, int gold, const char *target) {
+    struct le_prompt p = {0};
+    p.query = strdup(q);
+    p.n_choices = n;
+    p.choices = calloc((size_t)(n > 0 ? n : 1), sizeof *p.choices);
+    for (int i = 0; i < n; i++)
+        p.choices[i] = strdup(ch[i]);
+    p.gold = gold;
+    p.target = target ? strdup(target) : NULL;
+    return p;
+}
+
+/* Formats a fixture file with a task's formatter. */
+static struct le_prompt *fixture_prompts(const char *task, const char *file, int *n) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/data/tasks/%s", file);
+    cJSON *docs = read_jsonl(path);
+    *n = cJSON_GetArraySize(docs);
+    struct le_prompt *p = calloc((size_t)*n, sizeof *p);
+    for (int i = 0; i < *n; i++)
+        assert_int_equal(le_task_find(task)->format(cJSON_GetArrayItem(docs, i), &p[i]), 0);
+    cJSON_Delete(docs);
+    return p;
+}
+
+static const char *roll_texts[3] = {
+    "The quick brown fox jumps over the lazy dog. It was a sunny day, and the children played in the park until "
+    "the evening came.\nThen they went home.",
+    "  Leading spaces and trailing ones  ",
+    "One\ttab\n\nand newlines, with numbers 123 and symbols $%&. The quick brown fox jumps over the lazy dog "
+    "again and again, while the children in the park played, sang and ran until the sun went down behind "
+    "the hills and the evening came with its cool wind.",
+};
+
+struct case_ {
+    const char *task;
+    struct le_prompt *p;
+    int n, uncond, k;
+    struct le_item *items;
+    struct le_rec **recs;
+};
+
+static void build_case(struct case_ *c) {
+    const struct le_task_info *info = le_task_find(c->task);
+    assert_int_equal(le_items_build(info, c->p, c->n, c->p, c->n, 0, c->k, 1234, c->uncond, &c->items), 0);
+    c->recs = calloc((size_t)c->n, sizeof *c->recs);
+    for (int d = 0; d < c->n; d++)
+        c->recs[d] = calloc((size_t)c->items[d].n_req, sizeof **c->recs);
+}
+
+static void free_case(struct case_ *c) {
+    for (int d = 0; d < c->n; d++) {
+        free(c->recs[d]);
+        le_prompt_clear(&c->p[d]);
+    }
+    free(c->recs);
+    free(c->p);
+    le_items_free(c->items, c->n);
+}
+
+/* Flattens records + offsets for le_task_metrics. */
+static void flatten(const struct case_ *c, struct le_rec **flat, int64_t **off) {
+    *off = calloc((size_t)c->n + 1, sizeof **off);
+    for (int d = 0; d < c->n; d++)
+        (*off)[d + 1] = (*off)[d] + c->items[d].n_req;
+    *flat = calloc((size_t)(*off)[c->n], sizeof **flat);
+    for (int d = 0; d < c->n; d++)
+        memcpy(*flat + (*off)[d], c->recs[d], (size_t)c->items[d].n_req * sizeof **flat);
+}
+
+static const struct le_metric *find_metric(const struct le_metric *m, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(m[i].name, name))
+            return &m[i];
+    fail_msg("metric %s missing", name);
+    return NULL;
+}
+
+static void assert_close(double a, double b, double tol) {
+    if (!(fabs(a - b) <= tol * (1.0 + fabs(b))))
+        fail_msg("%.17g != %.17g", a, b);
+}
+
+/* Hand-computed multiple-choice metrics from naive numbers. */
+static void check_mc_metrics(const struct case_ *c, unsigned mask, double (*nll)[16], int (*ntk)[16],
+                             double (*unc)[8], const struct le_metric *m, int nm) {
+    double acc[8] = {0}, norm[8] = {0}, byt[8] = {0}, tok[8] = {0}, un[8] = {0};
+    for (int d = 0; d < c->n; d++) {
+        const struct le_prompt *p = &c->p[d];
+        int nc = p->n_choices, b[5] = {0, 0, 0, 0, 0};
+        for (int i = 1; i < nc; i++) {
+            const char *ci = p->choices[i], *c0;
+            double li = nll[d][i];
+            c0 = p->choices[b[1]];
+            if (li > nll[d][b[0]])
+                b[0] = i;
+            if (li / (double)le_utf8_chars(ci) > nll[d][b[1]] / (double)le_utf8_chars(c0))
+                b[1] = i;
+            if (li / (double)strlen(ci) > nll[d][b[2]] / (double)strlen(p->choices[b[2]]))
+                b[2] = i;
+            if (li / ntk[d][i] > nll[d][b[3]] / ntk[d][b[3]])
+                b[3] = i;
+            if (c->uncond && li - unc[d][i] > nll[d][b[4]] - unc[d][b[4]])
+                b[4] = i;
+        }
+        acc[d] = b[0] == p->gold;
+        norm[d] = b[1] == p->gold;
+        byt[d] = b[2] == p->gold;
+        tok[d] = b[3] == p->gold;
+        un[d] = b[4] == p->gold;
+    }
+    const char *names[5] = {"acc", "acc_norm", "acc_bytes", "acc_tok", "acc_uncond"};
+    double *vals[5] = {acc, norm, byt, tok, un};
+    const unsigned bits[5] = {LE_M_ACC, LE_M_ACC_NORM, LE_M_ACC_BYTES, LE_M_ACC_TOK, LE_M_ACC_UNCOND};
+    for (int k = 0; k < 5; k++) {
+        if (!(mask & bits[k]))
+            continue;
+        double mu = 0, ss = 0;
+        for (int d = 0; d < c->n; d++)
+            mu += vals[k][d] / c->n;
+        for (int d = 0; d < c->n; d++)
+            ss += (vals[k][d] - mu) * (vals[k][d] - mu);
+        const struct le_metric *x = find_metric(m, nm, names[k]);
+        assert_close(x->value, mu, 1e-12);
+        assert_close(x->stderr_v, sqrt(ss / (c->n - 1)) / sqrt(c->n), 1e-12);
+        assert_int_equal(x->n, c->n);
+    }
+}
+
+static void run_case_and_check(struct fixture *f, struct le_runner *r, struct naive *nv, struct case_ *c) {
+    const struct le_task_info *info = le_task_find(c->task);
+    double nll[8][16];
+    int ntk[8][16];
+    double unc[8][8];
+    for (int d = 0; d < c->n; d++) {
+        assert_int_equal(le_item_run(r, &c->items[d], c->recs[d]), 0);
+        for (int q = 0; q < c->items[d].n_req; q++) {
+            const struct le_request *rq = &c->items[d].req[q];
+            const struct le_rec *rc = &c->recs[d][q];
+            double ll, sumsq;
+            int g, nt;
+            int64_t nt64;
+            if (info->kind == LE_TASK_ROLLING) {
+                naive_rolling(nv, rq->continuation, &ll, &nt64, &sumsq);
+                assert_int_equal(rc->ntok, nt64);
+                assert_int_equal(rc->nwords, le_count_words(rq->continuation));
+                assert_int_equal(rc->nbytes, (int64_t)strlen(rq->continuation));
+                nll[d][0] = ll;
+            } else {
+                naive_request(nv, rq->context, rq->continuation, &ll, &g, &nt);
+                assert_int_equal(rc->greedy, g);
+                assert_int_equal(rc->ntok, nt);
+                if (rq->uncond)
+                    unc[d][rq->choice] = ll;
+                else {
+                    nll[d][rq->choice] = ll;
+                    ntk[d][rq->choice] = nt;
+                }
+            }
+            assert_close(rc->ll, ll, 1e-9);
+        }
+    }
+    struct le_rec *flat;
+    int64_t *off;
+    flatten(c, &flat, &off);
+    struct le_metric m[16];
+    int nm = 0;
+    struct le_metric_opts mo = {200, 3};
+    unsigned mask = info->metrics | (c->uncond ? LE_M_ACC_UNCOND : 0);
+    assert_int_equal(le_task_metrics(info, mask, flat, off, c->n, &mo, m, 16, &nm), 0);
+    if (info->kind == LE_TASK_MC)
+        check_mc_metrics(c, mask, nll, ntk, unc, m, nm);
+    else if (info->kind == LE_TASK_LL) {
+        double mu = 0, g = 0, gs = 0;
+        for (int d = 0; d < c->n; d++) {
+            mu += nll[d][0] / c->n;
+            g += (double)c->recs[d][0].greedy / c->n;
+        }
+        for (int d = 0; d < c->n; d++)
+            gs += (c->recs[d][0].greedy - g) * (c->recs[d][0].greedy - g);
+        assert_close(find_metric(m, nm, "perplexity")->value, exp(-mu), 1e-9);
+        assert_true(find_metric(m, nm, "perplexity")->stderr_v > 0);
+        assert_close(find_metric(m, nm, "acc")->value, g, 1e-12);
+        if (gs > 0)
+            assert_close(find_metric(m, nm, "acc")->stderr_v, sqrt(gs / (c->n - 1)) / sqrt(c->n), 1e-12);
+    } else {
+        static const int words[3] = {29, 7, 48}; /* len(re.split(r"\s+", text)) from Python */
+        double L = 0, W = 0, B = 0, T = 0;
+        for (int d = 0; d < c->n; d++) {
+            L += nll[d][0];
+            W += words[d];
+            B += (double)strlen(roll_texts[d]);
+            T += (double)c->recs[d][0].ntok;
+        }
+        assert_close(find_metric(m, nm, "word_perplexity")->value, exp(-L / W), 1e-9);
+        assert_close(find_metric(m, nm, "byte_perplexity")->value, exp(-L / B), 1e-9);
+        assert_close(find_metric(m, nm, "bits_per_byte")->value, -L / B / log(2.0), 1e-9);
+        assert_close(find_metric(m, nm, "token_perplexity")->value, exp(-L / T), 1e-9);
+    }
+    free(flat);
+    free(off);
+    (void)f;
+}
+
+static void make_cases(struct case_ *cs) {
+    const char *ch4[4] = {" brown", "a dog", "x", "the quick red fox"};
+    int n;
+    {
+        struct le_prompt *fp = fixture_prompts("hellaswag", "hellaswag.jsonl", &n);
+        cs[0] = (struct case_){.task = "hellaswag", .p = fp, .n = n, .uncond = 0, .k = 1};
+    }
+    {
+        struct le_prompt *fp = fixture_prompts("boolq", "boolq.jsonl", &n);
+        cs[1] = (struct case_){.task = "boolq", .p = fp, .n = n, .uncond = 1, .k = 0};
+    }
+    {
+        struct le_prompt *fp = fixture_prompts("winogrande", "winogrande.jsonl", &n);
+        cs[2] = (struct case_){.task = "winogrande", .p = fp, .n = n, .uncond = 0, .k = 1};
+    }
+    {
+        struct le_prompt *fp = fixture_prompts("lambada_openai", "lambada_openai.jsonl", &n);
+        cs[3] = (struct case_){.task = "lambada_openai", .p = fp, .n = n, .uncond = 0, .k = 0};
+    }
+    struct le_prompt *ro = calloc(3, sizeof *ro);
+    for (int i = 0; i < 3; i++)
+        ro[i] = mkprompt(roll_texts[i], 0, NULL, -1, NULL);
+    cs[4] = (struct case_){.task = "brown", .p = ro, .n = 3, .uncond = 0, .k = 0};
+    struct le_prompt *sw = calloc(3, sizeof *sw);
+    const char *pair0[2] = {"The cat sat on the mat.", "The sat cat on the mat."};
+    const char *pair1[2] = {"She went to the store.", "She to went the store."};
+    sw[0] = mkprompt("", 2, pair0, 0, NULL);
+    sw[1] = mkprompt("", 2, pair1, 0, NULL);
+    sw[2] = mkprompt("", 2, (const char *[2]){"<s> starts with its prefix", "no"}, 0, NULL);
+    cs[5] = (struct case_){.task = "brown-swap", .p = sw, .n = 3, .uncond = 0, .k = 0};
+    struct le_prompt *cz = calloc(3, sizeof *cz);
+    cz[0] = mkprompt("The quick", 4, ch4, 0, NULL);
+    cz[1] = mkprompt("Trailing space ", 4, ch4, 3, NULL);
+    cz[2] = mkprompt("A much longer context that will be cut from the left because it does not fit into the "
+                     "sixty-four token context of this small model at all, no matter what",
+                     4, ch4, 2, NULL);
+    cs[6] = (struct case_){.task = "brown-cloze", .p = cz, .n = 3, .uncond = 1, .k = 0};
+    for (int i = 0; i < 7; i++)
+        build_case(&cs[i]);
+}
+
+static void scores_should_equal_naive_computation(void **state) {
+    struct fixture *f = *state;
+    struct le_runner *r = NULL;
+    struct le_runner_opts ro = {T_NCTX, 16, -1};
+    assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
+    struct naive nv = {.tok = le_model_tok(f->m), .n_vocab = le_model_get_info(f->m)->n_vocab,
+                       .add_bos = le_runner_add_bos(r), .prefix = le_runner_prefix_token(r)};
+    assert_int_equal(le_ctx_new(&nv.c, f->m, T_NCTX, T_NCTX, NULL), 0);
+    assert_int_equal(nv.add_bos, 1); /* genmodel: add_bos true */
+    assert_int_equal(nv.prefix, 1);
+    struct case_ cs[7];
+    make_cases(cs);
+    for (int i = 0; i < 7; i++) {
+        run_case_and_check(f, r, &nv, &cs[i]);
+        free_case(&cs[i]);
+    }
+    le_ctx_free(nv.c);
+    le_runner_free(r);
+}
+
+/* Same bits for 1 and 2 threads, any order, and a cold or warm cache. */
+static void scores_should_not_depend_on_threads_or_order(void **state) {
+    struct fixture *f = *state;
+    struct le_runner *r1 = NULL, *r2 = NULL;
+    struct le_runner_opts ro = {T_NCTX, 16, -1}, ro2 = {T_NCTX, 5, -1};
+    assert_int_equal(le_runner_new(&r1, f->m, NULL, &ro), 0);
+    assert_int_equal(le_runner_new(&r2, f->m, f->pool2, &ro2), 0);
+    struct case_ cs[7];
+    make_cases(cs);
+    for (int i = 0; i < 7; i++) {
+        struct case_ *c = &cs[i];
+        for (int d = 0; d < c->n; d++)
+            assert_int_equal(le_item_run(r1, &c->items[d], c->recs[d]), 0);
+        /* reverse document order, each request alone, on 2 threads */
+        for (int d = c->n - 1; d >= 0; d--)
+            for (int q = c->items[d].n_req - 1; q >= 0; q--) {
+                struct le_item one = c->items[d];
+                struct le_rec rec;
+                one.req = &c->items[d].req[q];
+                one.n_req = 1;
+                if (q % 2)
+                    le_runner_forget(r2);
+                assert_int_equal(le_item_run(r2, &one, &rec), 0);
+                assert_memory_equal(&rec.ll, &c->recs[d][q].ll, sizeof rec.ll);
+                assert_memory_equal(&rec.sumsq, &c->recs[d][q].sumsq, sizeof rec.sumsq);
+                assert_int_equal(rec.greedy, c->recs[d][q].greedy);
+                assert_int_equal(rec.ntok, c->recs[d][q].ntok);
+            }
+        free_case(c);
+    }
+    le_runner_free(r1);
+    le_runner_free(r2);
+}
+
+/* The 4-choice benchmark: the shared context is evaluated once. */
+static void prefix_sharing_should_save_forward_tokens(void **state) {
+    struct fixture *f = *state;
+    struct le_runner *r = NULL;
+    struct le_runner_opts ro = {T_NCTX, 16, -1};
+    assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
+    const char *ch[4] = {"one", "two three", "four", "five six seven"};
+    struct le_prompt p = mkprompt("Question: which of these numbers comes first in counting?\nAnswer:", 4, ch, 0,
+                                  NULL);
+    struct le_item *it = NULL;
+    assert_int_equal(le_items_build(le_task_find("piqa"), &p, 1, NULL, 0, 0, 0, 1, 0, &it), 0);
+    struct le_rec rec[4];
+    le_runner_forget(r);
+    le_runner_reset_stats(r);
+    assert_int_equal(le_item_run(r, it, rec), 0);
+    struct le_runner_stats st;
+    le_runner_get_stats(r, &st);
+    assert_int_equal(st.requests, 4);
+    /* naive = sum over requests of (context + continuation - 1) tokens */
+    int64_t naive = 0, ctx_len = 0;
+    for (int q = 0; q < 4; q++) {
+        struct le_toks a = {0}, b = {0};
+        assert_int_equal(le_encode_pair(le_runner_tok(r), 1, 1, it->req[q].context, it->req[q].continuation, &a, &b), 0);
+        naive += a.n + b.n - 1;
+        ctx_len = a.n;
+        le_toks_free(&a);
+        le_toks_free(&b);
+    }
+    assert_int_equal(st.tokens_naive, naive);
+    /* the context (minus its last position, re-run for the first logit) is shared by 3 of 4 */
+    assert_int_equal(st.tokens_evaluated, naive - 3 * (ctx_len - 1));
+    le_items_free(it, 1);
+    le_prompt_clear(&p);
+    le_runner_free(r);
+}
+
+static void encode_pair_should_follow_lm_eval(void **state) {
+    struct fixture *f = *state;
+    const struct le_tok *t = le_model_tok(f->m);
+    struct le_toks a = {0}, b = {0}, c = {0}, d = {0}, w = {0};
+    /* trailing spaces of the context move to the continuation */
+    assert_int_equal(le_encode_pair(t, 1, 1, "Hello there ", "world", &a, &b), 0);
+    assert_int_equal(le_encode_pair(t, 1, 1, "Hello there", " world", &c, &d), 0);
+    assert_int_equal(a.n, c.n);
+    assert_int_equal(b.n, d.n);
+    assert_memory_equal(a.ids, c.ids, (size_t)a.n * 4);
+    assert_memory_equal(b.ids, d.ids, (size_t)b.n * 4);
+    /* whole = tok(ctx + cont); ctx_enc = tok(ctx) with BOS; cont = the rest of whole */
+    assert_int_equal(le_tokenize(t, "Hello there world", 17, 1, &w), 0);
+    assert_int_equal(a.ids[0], 1);
+    assert_int_equal(a.n + b.n, w.n);
+    assert_memory_equal(b.ids, w.ids + a.n, (size_t)b.n * 4);
+    /* empty context: [prefix] + tok(cont) without BOS */
+    assert_int_equal(le_encode_pair(t, 1, 1, "", "Hello", &a, &b), 0);
+    assert_int_equal(le_tokenize(t, "Hello", 5, 0, &w), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.ids[0], 1);
+    assert_int_equal(b.n, w.n);
+    assert_memory_equal(b.ids, w.ids, (size_t)w.n * 4);
+    le_toks_free(&a);
+    le_toks_free(&b);
+    le_toks_free(&c);
+    le_toks_free(&d);
+    le_toks_free(&w);
+}
+
+/* ---- the Brown tasks ---- */
+
+static void brown_tasks_should_be_deterministic_per_seed(void **state) {
+    (void)state;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.seed = 1;
+    o.limit = 40;
+    struct le_taskset *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(le_task_load(&a, "brown-cloze", &o), 0);
+    assert_int_equal(le_task_load(&b, "brown-cloze", &o), 0);
+    o.seed = 2;
+    assert_int_equal(le_task_load(&c, "brown-cloze", &o), 0);
+    assert_int_equal(a->n_docs, 40);
+    assert_true(a->n_docs_total > 1000);
+    int differ = 0;
+    for (int64_t d = 0; d < a->n_docs; d++) {
+        const struct le_prompt *p = &a->prompts[d];
+        assert_int_equal(p->n_choices, 4);
+        assert_true(p->gold >= 0 && p->gold < 4);
+        assert_string_equal(p->query, b->prompts[d].query);
+        assert_int_equal(p->gold, b->prompts[d].gold);
+        for (int i = 0; i < 4; i++) {
+            assert_string_equal(p->choices[i], b->prompts[d].choices[i]);
+            for (int j = 0; j < i; j++)
+                assert_string_not_equal(p->choices[i], p->choices[j]);
+        }
+        assert_int_equal(a->items[d].n_req, 4);
+        assert_true(a->items[d].req[0].continuation[0] == ' ');
+        differ += strcmp(p->query, c->prompts[d].query) != 0;
+    }
+    assert_true(differ > 30);
+    le_taskset_free(a);
+    le_taskset_free(b);
+    le_taskset_free(c);
+
+    o.seed = 1;
+    assert_int_equal(le_task_load(&a, "brown-swap", &o), 0);
+    for (int64_t d = 0; d < a->n_docs; d++) {
+        const struct le_prompt *p = &a->prompts[d];
+        assert_int_equal(p->n_choices, 2);
+        assert_int_equal(p->gold, 0);
+        assert_int_equal(strlen(p->choices[0]), strlen(p->choices[1]));
+        assert_string_not_equal(p->choices[0], p->choices[1]);
+        assert_string_equal(a->items[d].req[0].context, "");
+    }
+    le_taskset_free(a);
+    o.limit = 0;
+    assert_int_equal(le_task_load(&a, "brown", &o), 0);
+    assert_int_equal(a->n_docs, 54); /* the test split */
+    assert_int_equal(a->items[0].kind, LE_TASK_ROLLING);
+    le_taskset_free(a);
+    o.num_fewshot = 1;
+    assert_int_equal(le_task_load(&a, "brown", &o), LE_EINVAL);
+    assert_int_equal(le_task_load(&a, "no-such-task", &o), LE_ENOTFOUND);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pyrandom_should_match_python),
+        cmocka_unit_test(rolling_windows_should_match_lm_eval),
+        cmocka_unit_test(prompts_should_match_lm_eval_templates),
+        cmocka_unit_test(formatters_should_reject_bad_documents),
+        cmocka_unit_test(counts_should_follow_python),
+        cmocka_unit_test(statistics_should_match_closed_forms),
+        cmocka_unit_test(records_should_round_trip_json_exactly),
+        cmocka_unit_test_setup_teardown(encode_pair_should_follow_lm_eval, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(scores_should_equal_naive_computation, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(scores_should_not_depend_on_threads_or_order, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(prefix_sharing_should_save_forward_tokens, setup_model, teardown_model),
+        cmocka_unit_test(brown_tasks_should_be_deterministic_per_seed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

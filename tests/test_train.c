@@ -1,0 +1,724 @@
+/*
+ * test_train: the training engine. Gradients of every op and of a whole tiny
+ * model against central finite differences of independent double-precision
+ * reference implementations (written here, naive); the GEMM against its
+ * scalar reference; bit-exact determinism across thread counts and across a
+ * save/resume; the LR schedule; refusal of bad configs.
+ */
+// ctest-labels: unit
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "le_test.h"
+
+#include "le_err.h"
+#include "le_gguf.h"
+#include "le_pool.h"
+#include "le_train.h"
+#include "train_ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static uint64_t rs = 88172645463325252ULL;
+static double urand(void) { /* xorshift64, uniform in [-1, 1) */
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (double)(rs >> 11) / 4503599627370496.0 - 1.0;
+}
+static void fill(float *x, int64_t n, double scale) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(urand() * scale);
+}
+
+/* |analytic - numeric| <= atol + rtol * |numeric| for every element. */
+static void check_close(const char *what, const float *a, const double *num, int64_t n, double atol, double rtol) {
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - num[i]);
+        if (!(d <= atol + rtol * fabs(num[i]))) {
+            print_error("%s[%lld]: analytic %.9g numeric %.9g\n", what, (long long)i, (double)a[i], num[i]);
+            fail();
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ GEMM */
+
+static void gemm_case(struct le_pool *pool, int form, int64_t N, int64_t M, int64_t K, int acc) {
+    /* form 0: Y(N,M) = X(N,K) W(M,K)^T; 1: dX(N,K) = dY(N,M) W(M,K); 2: dW(M,K) = dY(N,M)^T X(N,K) */
+    float *X = malloc(sizeof(float) * N * K), *W = malloc(sizeof(float) * M * K);
+    float *Yd = malloc(sizeof(float) * N * M);
+    int64_t outn = form == 0 ? N * M : form == 1 ? N * K : M * K;
+    float *out = malloc(sizeof(float) * outn), *ref = malloc(sizeof(float) * outn);
+    fill(X, N * K, 1), fill(W, M * K, 1), fill(Yd, N * M, 1), fill(out, outn, 1);
+    memcpy(ref, out, sizeof(float) * outn);
+    size_t sc = le_tg_gemm_scratch(N, M, K), s2 = le_tg_gemm_scratch(N, K, M), s3 = le_tg_gemm_scratch(M, K, N);
+    sc = (sc > s2 ? sc : s2) > s3 ? (sc > s2 ? sc : s2) : s3;
+    float *scr = aligned_alloc(32, ((sc * 4 + 31) / 32) * 32);
+    if (form == 0) {
+        le_tg_gemm(pool, N, M, K, X, K, 1, W, 1, K, out, M, acc, scr);
+        le_tg_gemm_ref(N, M, K, X, K, 1, W, 1, K, ref, M, acc);
+    } else if (form == 1) {
+        le_tg_dyw(pool, out, Yd, W, N, M, K, acc, scr);
+        le_tg_gemm_ref(N, K, M, Yd, M, 1, W, K, 1, ref, K, acc);
+    } else {
+        le_tg_dytx(pool, out, Yd, X, N, M, K, acc, scr);
+        le_tg_gemm_ref(M, K, N, Yd, 1, M, X, K, 1, ref, K, acc);
+    }
+    double red = form == 0 ? (double)K : form == 1 ? (double)M : (double)N;
+    for (int64_t i = 0; i < outn; i++)
+        if (fabs(out[i] - ref[i]) > 1e-5 * red + 1e-5) {
+            print_error("form %d N=%lld M=%lld K=%lld [%lld]: %g vs %g\n", form, (long long)N, (long long)M,
+                        (long long)K, (long long)i, out[i], ref[i]);
+            fail();
+        }
+    free(X), free(W), free(Yd), free(out), free(ref), free(scr);
+}
+
+static void gemm_should_match_scalar_reference_for_three_forms(void **state) {
+    (void)state;
+    struct le_pool *pool;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 37, 300}, {64, 16, 48}, {50, 33, 520}};
+    for (int simd = 0; simd < 2; simd++) {
+        le_tk_force_scalar(!simd);
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+            for (int form = 0; form < 3; form++)
+                for (int acc = 0; acc < 2; acc++)
+                    gemm_case(pool, form, shapes[s][0], shapes[s][1], shapes[s][2], acc);
+    }
+    le_tk_force_scalar(0);
+    le_pool_free(pool);
+}
+
+/* ------------------------------------------------------- per-op gradients */
+
+enum { RN = 6, RC = 10 };
+
+static double ref_rms(const double *x, const double *g, double *y, int64_t N, int64_t C, double eps) {
+    double tot = 0;
+    for (int64_t n = 0; n < N; n++) {
+        double ss = 0;
+        for (int64_t c = 0; c < C; c++)
+            ss += x[n * C + c] * x[n * C + c];
+        double r = 1.0 / sqrt(ss / (double)C + eps);
+        for (int64_t c = 0; c < C; c++)
+            y[n * C + c] = x[n * C + c] * r * g[c];
+    }
+    return tot;
+}
+
+static double rms_obj(const double *x, const double *g, const float *up) {
+    double y[RN * RC], s = 0;
+    ref_rms(x, g, y, RN, RC, 1e-5);
+    for (int i = 0; i < RN * RC; i++)
+        s += y[i] * up[i];
+    return s;
+}
+
+static void rmsnorm_gradient_should_match_finite_differences(void **state) {
+    (void)state;
+    for (int simd = 0; simd < 2; simd++) {
+        le_tk_force_scalar(!simd);
+        float x[RN * RC], g[RC], up[RN * RC], y[RN * RC], rstd[RN], dx[RN * RC] = {0}, dg[RC] = {0};
+        float scr[RN * RC];
+        fill(x, RN * RC, 2), fill(g, RC, 1), fill(up, RN * RC, 1);
+        le_top_rmsnorm_fwd(NULL, x, g, y, rstd, RN, RC, 1e-5f);
+        le_top_rmsnorm_bwd(NULL, x, g, rstd, up, dx, dg, RN, RC, scr);
+        double xd[RN * RC], gd[RC], yd[RN * RC], nx[RN * RC], ng[RC], h = 1e-6;
+        for (int i = 0; i < RN * RC; i++)
+            xd[i] = x[i];
+        for (int i = 0; i < RC; i++)
+            gd[i] = g[i];
+        ref_rms(xd, gd, yd, RN, RC, 1e-5);
+        double ny[RN * RC];
+        for (int i = 0; i < RN * RC; i++)
+            ny[i] = yd[i];
+        check_close("rmsnorm y", y, ny, RN * RC, 1e-6, 1e-5);
+        for (int i = 0; i < RN * RC; i++) {
+            double s = xd[i];
+            xd[i] = s + h;
+            double a = rms_obj(xd, gd, up);
+            xd[i] = s - h;
+            double b = rms_obj(xd, gd, up);
+            xd[i] = s;
+            nx[i] = (a - b) / (2 * h);
+        }
+        for (int i = 0; i < RC; i++) {
+            double s = gd[i];
+            gd[i] = s + h;
+            double a = rms_obj(xd, gd, up);
+            gd[i] = s - h;
+            double b = rms_obj(xd, gd, up);
+            gd[i] = s;
+            ng[i] = (a - b) / (2 * h);
+        }
+        check_close("rmsnorm dx", dx, nx, RN * RC, 1e-5, 1e-4);
+        check_close("rmsnorm dg", dg, ng, RC, 1e-5, 1e-4);
+    }
+    le_tk_force_scalar(0);
+}
+
+static void ref_rope(double *x, int64_t N, int64_t T, int64_t nh, int64_t D, double base) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t h = 0; h < nh; h++)
+            for (int64_t i = 0; i < D / 2; i++) {
+                double th = (double)(n % T) * pow(base, -2.0 * (double)i / (double)D);
+                double *p = x + (n * nh + h) * D + 2 * i, a = p[0], b = p[1];
+                p[0] = a * cos(th) - b * sin(th);
+                p[1] = a * sin(th) + b * cos(th);
+            }
+}
+
+static void rope_and_its_backward_should_match_reference(void **state) {
+    (void)state;
+    enum { N = 8, T = 4, NH = 2, D = 6 };
+    float x[N * NH * D], up[N * NH * D], cs[T * D / 2], sn[T * D / 2];
+    double xd[N * NH * D], nx[N * NH * D], h = 1e-6;
+    fill(x, N * NH * D, 1), fill(up, N * NH * D, 1);
+    le_top_rope_table(cs, sn, T, D, 10000.0f);
+    for (int i = 0; i < N * NH * D; i++)
+        xd[i] = x[i];
+    float y[N * NH * D];
+    memcpy(y, x, sizeof y);
+    le_top_rope(NULL, y, N, T, NH, D, cs, sn, 0);
+    ref_rope(xd, N, T, NH, D, 10000.0);
+    check_close("rope y", y, xd, N * NH * D, 1e-6, 1e-5);
+    /* Gradient of sum(up * rope(x)) w.r.t. x is rope^-1(up). */
+    float g[N * NH * D];
+    memcpy(g, up, sizeof g);
+    le_top_rope(NULL, g, N, T, NH, D, cs, sn, 1);
+    for (int i = 0; i < N * NH * D; i++) {
+        double p[N * NH * D], m[N * NH * D], a = 0, b = 0;
+        for (int k = 0; k < N * NH * D; k++)
+            p[k] = m[k] = x[k];
+        p[i] += h, m[i] -= h;
+        ref_rope(p, N, T, NH, D, 10000.0);
+        ref_rope(m, N, T, NH, D, 10000.0);
+        for (int k = 0; k < N * NH * D; k++)
+            a += p[k] * up[k], b += m[k] * up[k];
+        nx[i] = (a - b) / (2 * h);
+    }
+    check_close("rope dx", g, nx, N * NH * D, 1e-6, 1e-5);
+}
+
+enum { AB = 2, AT = 5, AH = 4, AG = 2, AD = 4, AC = AH * AD, AKC = AG * AD, AN = AB * AT };
+
+static void ref_attn(const double *q, const double *k, const double *v, double *out) {
+    double sc = 1.0 / sqrt((double)AD);
+    for (int b = 0; b < AB; b++)
+        for (int h = 0; h < AH; h++) {
+            int g = h / (AH / AG);
+            for (int t = 0; t < AT; t++) {
+                double s[AT], m = -1e300, z = 0;
+                for (int u = 0; u <= t; u++) {
+                    s[u] = 0;
+                    for (int d = 0; d < AD; d++)
+                        s[u] += q[(b * AT + t) * AC + h * AD + d] * k[(b * AT + u) * AKC + g * AD + d];
+                    s[u] *= sc;
+                    m = s[u] > m ? s[u] : m;
+                }
+                for (int u = 0; u <= t; u++)
+                    z += (s[u] = exp(s[u] - m));
+                for (int d = 0; d < AD; d++) {
+                    double o = 0;
+                    for (int u = 0; u <= t; u++)
+                        o += s[u] / z * v[(b * AT + u) * AKC + g * AD + d];
+                    out[(b * AT + t) * AC + h * AD + d] = o;
+                }
+            }
+        }
+}
+
+static double attn_obj(const double *q, const double *k, const double *v, const float *up) {
+    double o[AN * AC], s = 0;
+    ref_attn(q, k, v, o);
+    for (int i = 0; i < AN * AC; i++)
+        s += o[i] * up[i];
+    return s;
+}
+
+static void numgrad(double *x, int n, double *out, double (*f)(void *), void *ud) {
+    double h = 1e-6;
+    for (int i = 0; i < n; i++) {
+        double s = x[i];
+        x[i] = s + h;
+        double a = f(ud);
+        x[i] = s - h;
+        double b = f(ud);
+        x[i] = s;
+        out[i] = (a - b) / (2 * h);
+    }
+}
+
+struct attn_ud {
+    double q[AN * AC], k[AN * AKC], v[AN * AKC];
+    float up[AN * AC];
+};
+static double attn_f(void *ud) {
+    struct attn_ud *u = ud;
+    return attn_obj(u->q, u->k, u->v, u->up);
+}
+
+static void attention_gradient_should_match_finite_differences(void **state) {
+    (void)state;
+    struct le_pool *pool;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    for (int simd = 0; simd < 2; simd++) {
+        le_tk_force_scalar(!simd);
+        static float q[AN * AC], k[AN * AKC], v[AN * AKC], p[AB * AH * AT * AT], out[AN * AC];
+        static float dq[AN * AC], dk[AN * AKC], dv[AN * AKC];
+        static struct attn_ud u;
+        fill(q, AN * AC, 1.5), fill(k, AN * AKC, 1.5), fill(v, AN * AKC, 1), fill(u.up, AN * AC, 1);
+        float *scr = malloc(sizeof(float) * le_top_attn_scratch(pool, AT, AD));
+        le_top_attn_fwd(pool, q, k, v, p, out, AB, AT, AH, AG, AD, scr);
+        le_top_attn_bwd(pool, q, k, v, p, u.up, dq, dk, dv, AB, AT, AH, AG, AD, scr);
+        for (int i = 0; i < AN * AC; i++)
+            u.q[i] = q[i];
+        for (int i = 0; i < AN * AKC; i++)
+            u.k[i] = k[i], u.v[i] = v[i];
+        double ro[AN * AC], nq[AN * AC], nk[AN * AKC], nv[AN * AKC];
+        ref_attn(u.q, u.k, u.v, ro);
+        check_close("attn out", out, ro, AN * AC, 1e-6, 1e-5);
+        numgrad(u.q, AN * AC, nq, attn_f, &u);
+        numgrad(u.k, AN * AKC, nk, attn_f, &u);
+        numgrad(u.v, AN * AKC, nv, attn_f, &u);
+        check_close("attn dq", dq, nq, AN * AC, 1e-5, 1e-4);
+        check_close("attn dk", dk, nk, AN * AKC, 1e-5, 1e-4);
+        check_close("attn dv", dv, nv, AN * AKC, 1e-5, 1e-4);
+        free(scr);
+    }
+    le_tk_force_scalar(0);
+    le_pool_free(pool);
+}
+
+struct glu_ud {
+    double a[300], b[300];
+    float up[300];
+};
+static double glu_f(void *ud) {
+    struct glu_ud *u = ud;
+    double s = 0;
+    for (int i = 0; i < 300; i++)
+        s += u->a[i] / (1 + exp(-u->a[i])) * u->b[i] * u->up[i];
+    return s;
+}
+
+static void swiglu_gradient_should_match_finite_differences(void **state) {
+    (void)state;
+    for (int simd = 0; simd < 2; simd++) {
+        le_tk_force_scalar(!simd);
+        static float a[300], b[300], h[300], da[300], db[300];
+        static struct glu_ud u;
+        fill(a, 300, 6), fill(b, 300, 2), fill(u.up, 300, 1);
+        le_top_swiglu_fwd(NULL, a, b, h, 300);
+        le_top_swiglu_bwd(NULL, a, b, u.up, da, db, 300);
+        double na[300], nb[300], rh[300];
+        for (int i = 0; i < 300; i++)
+            u.a[i] = a[i], u.b[i] = b[i], rh[i] = u.a[i] / (1 + exp(-u.a[i])) * u.b[i];
+        check_close("swiglu h", h, rh, 300, 1e-6, 1e-5);
+        numgrad(u.a, 300, na, glu_f, &u);
+        numgrad(u.b, 300, nb, glu_f, &u);
+        check_close("swiglu da", da, na, 300, 1e-5, 1e-4);
+        check_close("swiglu db", db, nb, 300, 1e-5, 1e-4);
+    }
+    le_tk_force_scalar(0);
+}
+
+enum { XN = 5, XV = 300 };
+struct xent_ud {
+    double l[XN * XV];
+    int32_t t[XN];
+};
+static double xent_f(void *ud) {
+    struct xent_ud *u = ud;
+    double s = 0;
+    for (int n = 0; n < XN; n++) {
+        double m = -1e300, z = 0;
+        for (int v = 0; v < XV; v++)
+            m = u->l[n * XV + v] > m ? u->l[n * XV + v] : m;
+        for (int v = 0; v < XV; v++)
+            z += exp(u->l[n * XV + v] - m);
+        s += m + log(z) - u->l[n * XV + u->t[n]];
+    }
+    return s * 0.25;
+}
+
+static void cross_entropy_gradient_should_match_finite_differences(void **state) {
+    (void)state;
+    for (int simd = 0; simd < 2; simd++) {
+        le_tk_force_scalar(!simd);
+        static float l[XN * XV], d[XN * XV], rl[XN];
+        static struct xent_ud u;
+        fill(l, XN * XV, 8);
+        for (int n = 0; n < XN; n++)
+            u.t[n] = (int32_t)((n * 97 + 13) % XV);
+        for (int i = 0; i < XN * XV; i++)
+            u.l[i] = l[i];
+        double s = le_top_xent(NULL, l, u.t, d, rl, XN, XV, 0.25f);
+        assert_true(fabs(s * 0.25 - xent_f(&u)) < 1e-5 * fabs(xent_f(&u)) + 1e-6);
+        double nl[XN * XV];
+        numgrad(u.l, XN * XV, nl, xent_f, &u);
+        check_close("xent dlogits", d, nl, XN * XV, 1e-6, 1e-4);
+    }
+    le_tk_force_scalar(0);
+}
+
+static void embedding_backward_should_sum_rows_per_token(void **state) {
+    (void)state;
+    float E[4 * 3], out[5 * 3], dx[5 * 3], dE[4 * 3] = {0};
+    int32_t tok[5] = {2, 0, 2, 3, 2};
+    fill(E, 12, 1), fill(dx, 15, 1);
+    le_top_embed_fwd(NULL, E, tok, out, 5, 3);
+    for (int n = 0; n < 5; n++)
+        for (int c = 0; c < 3; c++)
+            assert_true(out[n * 3 + c] == E[tok[n] * 3 + c]);
+    le_top_embed_bwd(NULL, dE, tok, dx, 5, 3);
+    for (int c = 0; c < 3; c++) {
+        assert_true(fabsf(dE[2 * 3 + c] - (dx[0 * 3 + c] + dx[2 * 3 + c] + dx[4 * 3 + c])) < 1e-6f);
+        assert_true(dE[1 * 3 + c] == 0.0f);
+        assert_true(dE[3 * 3 + c] == dx[3 * 3 + c]);
+    }
+}
+
+/* ------------------------------------------------- whole-model reference */
+
+struct ref_model {
+    struct le_train_config c;
+    int64_t C, H, G, D, KC, F, T, V, L;
+};
+
+/* The flat layout documented in train_int.h: token_embd; per layer attn_norm,
+ * attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up;
+ * output_norm; output (untied). */
+static double ref_model_loss(const struct ref_model *r, const double *P, const int32_t *win, int64_t B) {
+    int64_t C = r->C, H = r->H, G = r->G, D = r->D, KC = r->KC, F = r->F, T = r->T, V = r->V;
+    double eps = (double)r->c.norm_eps, base = (double)r->c.rope_base, total = 0;
+    double *x = calloc((size_t)(T * C), 8), *xn = calloc((size_t)(T * C), 8), *q = calloc((size_t)(T * C), 8);
+    double *k = calloc((size_t)(T * KC), 8), *v = calloc((size_t)(T * KC), 8), *att = calloc((size_t)(T * C), 8);
+    double *a = calloc((size_t)(T * F), 8), *bb = calloc((size_t)(T * F), 8), *lg = calloc((size_t)V, 8);
+    for (int64_t b = 0; b < B; b++) {
+        const int32_t *w = win + b * (T + 1);
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t c = 0; c < C; c++)
+                x[t * C + c] = P[w[t] * C + c];
+        int64_t off = V * C;
+        for (int64_t l = 0; l < r->L; l++) {
+            const double *an = P + off, *wq = an + C, *wk = wq + C * C, *wv = wk + KC * C, *wo = wv + KC * C;
+            const double *fnw = wo + C * C, *w1 = fnw + C, *w2 = w1 + F * C, *w3 = w2 + C * F;
+            off += 2 * C + 2 * C * C + 2 * KC * C + 3 * F * C;
+            ref_rms(x, an, xn, T, C, eps);
+            for (int64_t t = 0; t < T; t++) {
+                for (int64_t o = 0; o < C; o++) {
+                    q[t * C + o] = 0;
+                    for (int64_t i = 0; i < C; i++)
+                        q[t * C + o] += wq[o * C + i] * xn[t * C + i];
+                }
+                for (int64_t o = 0; o < KC; o++) {
+                    k[t * KC + o] = v[t * KC + o] = 0;
+                    for (int64_t i = 0; i < C; i++) {
+                        k[t * KC + o] += wk[o * C + i] * xn[t * C + i];
+                        v[t * KC + o] += wv[o * C + i] * xn[t * C + i];
+                    }
+                }
+            }
+            ref_rope(q, T, T, H, D, base);
+            ref_rope(k, T, T, G, D, base);
+            for (int64_t h = 0; h < H; h++) {
+                int64_t g = h / (H / G);
+                for (int64_t t = 0; t < T; t++) {
+                    double s[64], m = -1e300, z = 0;
+                    for (int64_t u = 0; u <= t; u++) {
+                        s[u] = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            s[u] += q[t * C + h * D + d] * k[u * KC + g * D + d];
+                        s[u] /= sqrt((double)D);
+                        m = s[u] > m ? s[u] : m;
+                    }
+                    for (int64_t u = 0; u <= t; u++)
+                        z += (s[u] = exp(s[u] - m));
+                    for (int64_t d = 0; d < D; d++) {
+                        double o = 0;
+                        for (int64_t u = 0; u <= t; u++)
+                            o += s[u] / z * v[u * KC + g * D + d];
+                        att[t * C + h * D + d] = o;
+                    }
+                }
+            }
+            for (int64_t t = 0; t < T; t++)
+                for (int64_t o = 0; o < C; o++)
+                    for (int64_t i = 0; i < C; i++)
+                        x[t * C + o] += wo[o * C + i] * att[t * C + i];
+            ref_rms(x, fnw, xn, T, C, eps);
+            for (int64_t t = 0; t < T; t++) {
+                for (int64_t f = 0; f < F; f++) {
+                    a[f] = bb[f] = 0;
+                    for (int64_t i = 0; i < C; i++) {
+                        a[f] += w1[f * C + i] * xn[t * C + i];
+                        bb[f] += w3[f * C + i] * xn[t * C + i];
+                    }
+                    a[f] = a[f] / (1 + exp(-a[f])) * bb[f];
+                }
+                for (int64_t o = 0; o < C; o++)
+                    for (int64_t f = 0; f < F; f++)
+                        x[t * C + o] += w2[o * F + f] * a[f];
+            }
+        }
+        const double *on = P + off, *ow = r->c.tied ? P : on + C;
+        ref_rms(x, on, xn, T, C, eps);
+        for (int64_t t = 0; t < T; t++) {
+            double m = -1e300, z = 0;
+            for (int64_t u = 0; u < V; u++) {
+                lg[u] = 0;
+                for (int64_t i = 0; i < C; i++)
+                    lg[u] += ow[u * C + i] * xn[t * C + i];
+                m = lg[u] > m ? lg[u] : m;
+            }
+            for (int64_t u = 0; u < V; u++)
+                z += exp(lg[u] - m);
+            total += m + log(z) - lg[w[t + 1]];
+        }
+    }
+    free(x), free(xn), free(q), free(k), free(v), free(att), free(a), free(bb), free(lg);
+    return total / (double)(B * T);
+}
+
+static void tiny_config(struct le_train_config *c, int tied) {
+    le_train_config_default(c);
+    c->dim = 8, c->n_layers = 2, c->n_heads = 2, c->n_kv_heads = 1, c->ffn = 12, c->ctx = 6;
+    c->vocab = 11, c->batch_tokens = 12, c->tokens = 12 * 8, c->tied = tied, c->init_std = 0.3;
+    assert_int_equal(le_train_config_check(c, 11), LE_OK);
+}
+
+static void whole_model_gradient_should_match_finite_differences(void **state) {
+    (void)state;
+    for (int tied = 0; tied < 2; tied++) {
+        struct le_train_config c;
+        tiny_config(&c, tied);
+        struct le_trainer *t;
+        assert_int_equal(le_trainer_new(&t, &c, NULL), LE_OK);
+        int64_t n, ng;
+        float *p = le_trainer_params(t, &n), *g = le_trainer_grads(t, &ng);
+        assert_int_equal(n, ng);
+        for (int64_t i = 0; i < n; i++) /* norms away from 1 too */
+            p[i] += (float)(0.05 * urand());
+        int32_t win[2 * 7] = {1, 4, 9, 2, 2, 7, 10, 1, 0, 3, 5, 8, 6, 6};
+        double loss;
+        assert_int_equal(le_trainer_loss(t, win, 2, 1, &loss), LE_OK);
+        struct ref_model r = {.c = c, .C = 8, .H = 2, .G = 1, .D = 4, .KC = 4, .F = 12, .T = 6, .V = 11, .L = 2};
+        double *P = malloc(sizeof(double) * n), *num = malloc(sizeof(double) * n), h = 1e-5;
+        for (int64_t i = 0; i < n; i++)
+            P[i] = p[i];
+        double rl = ref_model_loss(&r, P, win, 2);
+        assert_true(fabs(loss - rl) < 1e-5 * rl);
+        for (int64_t i = 0; i < n; i++) {
+            double s = P[i];
+            P[i] = s + h;
+            double a = ref_model_loss(&r, P, win, 2);
+            P[i] = s - h;
+            double b = ref_model_loss(&r, P, win, 2);
+            P[i] = s;
+            num[i] = (a - b) / (2 * h);
+        }
+        check_close(tied ? "tied model grad" : "untied model grad", g, num, n, 2e-5, 2e-3);
+        free(P), free(num);
+        le_trainer_free(t);
+    }
+}
+
+/* ------------------------------------------- determinism, resume, config */
+
+static int32_t *synth_tokens(int64_t n, int64_t V) {
+    int32_t *x = malloc(sizeof(int32_t) * n);
+    uint64_t s = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (int32_t)(i % 5 == 0 ? 1 : (x[i > 0 ? i - 1 : 0] * 3 + (int32_t)((s >> 60) & 1) + 2) % V);
+    }
+    return x;
+}
+
+static void small_config(struct le_train_config *c) {
+    le_train_config_default(c);
+    c->dim = 32, c->n_layers = 2, c->n_heads = 4, c->n_kv_heads = 2, c->ffn = 0, c->ctx = 16;
+    c->vocab = 50, c->batch_tokens = 128, c->tokens = 128 * 6, c->lr = 3e-3, c->warmup = 2;
+    assert_int_equal(le_train_config_check(c, 50), LE_OK);
+}
+
+static void run_steps(struct le_trainer *t, int n, double *losses) {
+    for (int i = 0; i < n; i++)
+        assert_int_equal(le_trainer_step(t, &losses[i], NULL, NULL), LE_OK);
+}
+
+static void training_should_not_depend_on_thread_count(void **state) {
+    (void)state;
+    struct le_train_config c;
+    small_config(&c);
+    int32_t *tr = synth_tokens(5000, 50), *va = synth_tokens(400, 50);
+    float *ref = NULL;
+    double rl[6], rv = 0;
+    for (int nth = 1; nth <= 3; nth++) {
+        struct le_pool *pool;
+        assert_int_equal(le_pool_new(&pool, nth), LE_OK);
+        struct le_trainer *t;
+        assert_int_equal(le_trainer_new(&t, &c, pool), LE_OK);
+        assert_int_equal(le_trainer_set_data(t, tr, 5000, va, 400), LE_OK);
+        double l[6], vl;
+        run_steps(t, 6, l);
+        assert_int_equal(le_trainer_eval(t, 0, &vl, NULL), LE_OK);
+        int64_t n;
+        float *p = le_trainer_params(t, &n);
+        if (!ref) {
+            ref = malloc(sizeof(float) * n);
+            memcpy(ref, p, sizeof(float) * n);
+            memcpy(rl, l, sizeof rl);
+            rv = vl;
+            assert_true(l[5] < l[0]); /* it learns */
+        } else {
+            assert_memory_equal(l, rl, sizeof rl);
+            assert_memory_equal(p, ref, sizeof(float) * n);
+            assert_true(vl == rv);
+        }
+        le_trainer_free(t);
+        le_pool_free(pool);
+    }
+    free(ref), free(tr), free(va);
+}
+
+static void resumed_run_should_equal_uninterrupted_bit_for_bit(void **state) {
+    (void)state;
+    struct le_train_config c;
+    small_config(&c);
+    int32_t *tr = synth_tokens(5000, 50), *va = synth_tokens(400, 50);
+    struct le_pool *pool;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    char *dir = le_test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+
+    struct le_trainer *a, *b;
+    double la[6], lb[6];
+    assert_int_equal(le_trainer_new(&a, &c, pool), LE_OK);
+    assert_int_equal(le_trainer_set_data(a, tr, 5000, va, 400), LE_OK);
+    run_steps(a, 6, la);
+
+    assert_int_equal(le_trainer_new(&b, &c, pool), LE_OK);
+    assert_int_equal(le_trainer_set_data(b, tr, 5000, va, 400), LE_OK);
+    run_steps(b, 3, lb);
+    assert_int_equal(le_trainer_save(b, path, NULL, NAN, NAN), LE_OK);
+    le_trainer_free(b);
+
+    assert_int_equal(le_trainer_new(&b, &c, pool), LE_OK);
+    assert_int_equal(le_trainer_set_data(b, tr, 5000, va, 400), LE_OK);
+    assert_int_equal(le_trainer_resume(b, path), LE_OK);
+    assert_int_equal(le_trainer_step_index(b), 3);
+    run_steps(b, 3, lb + 3);
+    assert_memory_equal(la, lb, sizeof la);
+    int64_t n;
+    float *pa = le_trainer_params(a, &n), *pb = le_trainer_params(b, &n);
+    assert_memory_equal(pa, pb, sizeof(float) * n);
+
+    /* The checkpoint is a llama GGUF with the training metadata. */
+    struct le_gguf *g;
+    assert_int_equal(le_gguf_open(&g, path), LE_OK);
+    uint32_t u;
+    int64_t i64;
+    assert_int_equal(le_gguf_get_u32(g, "llama.block_count", &u), LE_OK);
+    assert_int_equal(u, 2);
+    assert_int_equal(le_gguf_get_u32(g, "llama.attention.head_count_kv", &u), LE_OK);
+    assert_int_equal(u, 2);
+    assert_int_equal(le_gguf_get_i64(g, "llamaeval.train.tokens_seen", &i64), LE_OK);
+    assert_int_equal(i64, 3 * 128);
+    assert_non_null(le_gguf_find_tensor(g, "blk.1.ffn_down.weight"));
+    assert_null(le_gguf_find_tensor(g, "output.weight")); /* tied */
+    le_gguf_close(g);
+
+    /* A different config refuses to resume. */
+    struct le_train_config c2 = c;
+    c2.lr = 1e-2;
+    struct le_trainer *d;
+    assert_int_equal(le_trainer_new(&d, &c2, pool), LE_OK);
+    assert_int_equal(le_trainer_set_data(d, tr, 5000, va, 400), LE_OK);
+    assert_int_not_equal(le_trainer_resume(d, path), LE_OK);
+    assert_non_null(strstr(le_err_msg(), "different"));
+    le_trainer_free(d);
+
+    le_trainer_free(a);
+    le_pool_free(pool);
+    le_test_rmdir(dir);
+    free(dir), free(tr), free(va);
+}
+
+static void lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step(void **state) {
+    (void)state;
+    struct le_train_config c;
+    small_config(&c);
+    c.tokens = 128 * 50, c.warmup = 5;
+    assert_int_equal(le_train_config_check(&c, 50), LE_OK);
+    assert_int_equal(le_train_n_steps(&c), 50);
+    assert_true(fabs(le_train_lr_at(&c, 0) - c.lr / 5) < 1e-12);
+    assert_true(fabs(le_train_lr_at(&c, 4) - c.lr) < 1e-12);
+    assert_true(fabs(le_train_lr_at(&c, 5) - c.lr) < 1e-12);
+    assert_true(fabs(le_train_lr_at(&c, 49) - 0.1 * c.lr) < 1e-12);
+    for (int s = 5; s < 49; s++)
+        assert_true(le_train_lr_at(&c, s + 1) < le_train_lr_at(&c, s));
+}
+
+static void bad_configs_should_be_refused_with_a_clear_message(void **state) {
+    (void)state;
+    struct {
+        const char *what, *msg;
+    } cases[] = {
+        {"layers0", "--layers"}, {"heads3", "does not divide --dim"}, {"kv3", "does not divide --heads"},
+        {"vocab", "larger than the tokenizer"}, {"budget", "smaller than one batch"}, {"lr", "out of range"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct le_train_config c;
+        le_train_config_default(&c);
+        int64_t tokv = 1024;
+        if (!strcmp(cases[i].what, "layers0")) c.n_layers = 0;
+        if (!strcmp(cases[i].what, "heads3")) c.n_heads = 3;
+        if (!strcmp(cases[i].what, "kv3")) c.n_kv_heads = 3;
+        if (!strcmp(cases[i].what, "vocab")) c.vocab = 2000;
+        if (!strcmp(cases[i].what, "budget")) c.tokens = 1000;
+        if (!strcmp(cases[i].what, "lr")) c.lr = -1;
+        assert_int_equal(le_train_config_check(&c, tokv), LE_EINVAL);
+        if (!strstr(le_err_msg(), cases[i].msg)) {
+            print_error("%s: message '%s' lacks '%s'\n", cases[i].what, le_err_msg(), cases[i].msg);
+            fail();
+        }
+    }
+    assert_int_not_equal(le_train_check_output("/nonexistent-dir/x/m.gguf"), LE_OK);
+    assert_non_null(strstr(le_err_msg(), "cannot write"));
+    char *dir = le_test_tmpdir();
+    assert_int_not_equal(le_train_check_output(dir), LE_OK); /* a directory */
+    char p[4096];
+    snprintf(p, sizeof p, "%s/ok.gguf", dir);
+    assert_int_equal(le_train_check_output(p), LE_OK);
+    struct stat st;
+    assert_int_not_equal(stat(p, &st), 0); /* the probe leaves nothing */
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gemm_should_match_scalar_reference_for_three_forms),
+        cmocka_unit_test(rmsnorm_gradient_should_match_finite_differences),
+        cmocka_unit_test(rope_and_its_backward_should_match_reference),
+        cmocka_unit_test(attention_gradient_should_match_finite_differences),
+        cmocka_unit_test(swiglu_gradient_should_match_finite_differences),
+        cmocka_unit_test(cross_entropy_gradient_should_match_finite_differences),
+        cmocka_unit_test(embedding_backward_should_sum_rows_per_token),
+        cmocka_unit_test(whole_model_gradient_should_match_finite_differences),
+        cmocka_unit_test(training_should_not_depend_on_thread_count),
+        cmocka_unit_test(resumed_run_should_equal_uninterrupted_bit_for_bit),
+        cmocka_unit_test(lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step),
+        cmocka_unit_test(bad_configs_should_be_refused_with_a_clear_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
