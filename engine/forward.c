@@ -38,47 +38,99 @@
 #define LE_FWD_X86 1
 #endif
 
-/* ---- small vector kernels: a scalar version and an AVX2+FMA one ---- */
+/* ---- attention kernels: a scalar version and an AVX2+FMA one ----
+ *
+ * scores: s[j] = sum_d q[d] * kt[d*ld + j] for j < np (kt: K transposed),
+ * pv:     out[d] = sum_j p[j] * v[j*ldv + d] for d < hd.
+ * Every output element is ONE chain of fused multiply-adds in a fixed order
+ * (d ascending for scores, j ascending for pv) starting from 0, whether it
+ * falls in a 32-wide block, an 8-wide block or the scalar tail; so a value
+ * never depends on np, on blocking, or on what else is computed with it.
+ */
 
-static float le_dot_ref(const float *a, const float *b, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+static void le_scores_ref(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
+    for (int j = 0; j < np; j++) {
+        float a = 0;
+        for (int d = 0; d < hd; d++)
+            a += q[d] * kt[d * ld + j];
+        s[j] = a;
+    }
 }
 
-static void le_axpy_ref(float *y, float a, const float *x, int n) {
-    for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
+static void le_pv_ref(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
+    for (int d = 0; d < hd; d++) {
+        float a = 0;
+        for (int j = 0; j < np; j++)
+            a += p[j] * v[j * ldv + d];
+        out[d] = a;
+    }
 }
 
 #ifdef LE_FWD_X86
-__attribute__((target("avx2,fma"))) static float le_dot_avx2(const float *a, const float *b, int n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+__attribute__((target("avx2,fma"))) static void le_scores_avx2(const float *q, const float *kt, int64_t ld, int hd,
+                                                               int np, float *s) {
+    int j = 0;
+    for (; j + 32 <= np; j += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld) {
+            __m256 qd = _mm256_broadcast_ss(q + d);
+            a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k), a0);
+            a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 8), a1);
+            a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 16), a2);
+            a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 24), a3);
+        }
+        _mm256_storeu_ps(s + j, a0);
+        _mm256_storeu_ps(s + j + 8, a1);
+        _mm256_storeu_ps(s + j + 16, a2);
+        _mm256_storeu_ps(s + j + 24, a3);
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc0 = _mm256_add_ps(acc0, acc1);
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    float s = _mm_cvtss_f32(h);
-    for (; i < n; i++)
-        s += a[i] * b[i];
-    return s;
+    for (; j + 8 <= np; j += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_loadu_ps(k), a0);
+        _mm256_storeu_ps(s + j, a0);
+    }
+    for (; j < np; j++) {
+        float a = 0;
+        for (int d = 0; d < hd; d++)
+            a = __builtin_fmaf(q[d], kt[d * ld + j], a);
+        s[j] = a;
+    }
 }
 
-__attribute__((target("avx2,fma"))) static void le_axpy_avx2(float *y, float a, const float *x, int n) {
-    __m256 va = _mm256_set1_ps(a);
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += a * x[i];
+__attribute__((target("avx2,fma"))) static void le_pv_avx2(const float *p, const float *v, int64_t ldv, int hd,
+                                                           int np, float *out) {
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv) {
+            __m256 pj = _mm256_broadcast_ss(p + j);
+            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x), a0);
+            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 8), a1);
+            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 16), a2);
+            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 24), a3);
+        }
+        _mm256_storeu_ps(out + d, a0);
+        _mm256_storeu_ps(out + d + 8, a1);
+        _mm256_storeu_ps(out + d + 16, a2);
+        _mm256_storeu_ps(out + d + 24, a3);
+    }
+    for (; d + 8 <= hd; d += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(x), a0);
+        _mm256_storeu_ps(out + d, a0);
+    }
+    for (; d < hd; d++) {
+        float a = 0;
+        for (int j = 0; j < np; j++)
+            a = __builtin_fmaf(p[j], v[j * ldv + d], a);
+        out[d] = a;
+    }
 }
 
 static int le_fwd_has_avx2(void) {
@@ -92,16 +144,16 @@ static int le_fwd_has_avx2(void) {
 #endif
 
 struct le_vk {
-    float (*dot)(const float *, const float *, int);
-    void (*axpy)(float *, float, const float *, int);
+    void (*scores)(const float *q, const float *kt, int64_t ld, int hd, int np, float *s);
+    void (*pv)(const float *p, const float *v, int64_t ldv, int hd, int np, float *out);
 };
 
 static struct le_vk le_fwd_kernels(void) {
 #ifdef LE_FWD_X86
     if (le_fwd_has_avx2())
-        return (struct le_vk){le_dot_avx2, le_axpy_avx2};
+        return (struct le_vk){le_scores_avx2, le_pv_avx2};
 #endif
-    return (struct le_vk){le_dot_ref, le_axpy_ref};
+    return (struct le_vk){le_scores_ref, le_pv_ref};
 }
 
 /* ---- one job description shared by the element-wise and attention ops ---- */
@@ -157,14 +209,13 @@ static void le_round_f16(float *v, int64_t n) {
         v[i] = le_fp16_to_fp32(le_fp32_to_fp16(v[i]));
 }
 
-/* RoPE on q rows [r0, n) and the new k rows [0, n) in the cache; with
- * kv_f16 the new K (after RoPE) and V rows are then rounded to F16. */
+/* RoPE on q rows [r0, n) and the new k rows [0, n) (in kbuf); with kv_f16
+ * the new K (after RoPE) and V rows are then rounded to F16. */
 static void le_job_rope(void *arg, int ith, int nth) {
     struct le_fwd_job *j = arg;
     struct le_ctx *c = j->c;
     const struct le_model *m = c->m;
     int64_t hd = m->info.head_dim, Q = m->q_dim, KV = m->kv_dim, lo, hi;
-    float *kc = c->k_cache + ((int64_t)j->layer * c->n_ctx + j->pos) * KV;
     int64_t nq = j->n - j->r0, total = nq + j->n;
     le_pool_range(total, ith, nth, &lo, &hi);
     for (int64_t t = lo; t < hi; t++) {
@@ -173,54 +224,60 @@ static void le_job_rope(void *arg, int ith, int nth) {
             le_rope_row(c->q + r * Q, c->rope + (j->pos + r) * hd, m->info.n_heads, hd);
         } else {
             int64_t r = t - nq;
-            le_rope_row(kc + r * KV, c->rope + (j->pos + r) * hd, m->info.n_kv_heads, hd);
+            le_rope_row(c->kbuf + r * KV, c->rope + (j->pos + r) * hd, m->info.n_kv_heads, hd);
             if (c->kv_f16) {
-                le_round_f16(kc + r * KV, KV);
+                le_round_f16(c->kbuf + r * KV, KV);
                 le_round_f16(c->v_cache + ((int64_t)j->layer * c->n_ctx + j->pos + r) * KV, KV);
             }
         }
     }
 }
 
+/* The new K rows into the transposed cache: line (g, d) gets positions
+ * pos .. pos+n-1 contiguously. */
+static void le_job_kstore(void *arg, int ith, int nth) {
+    struct le_fwd_job *j = arg;
+    struct le_ctx *c = j->c;
+    int64_t KV = c->m->kv_dim, T = c->n_ctx, lo, hi;
+    le_pool_range(KV, ith, nth, &lo, &hi);
+    float *kt = c->k_cache + (int64_t)j->layer * KV * T + j->pos;
+    for (int64_t e = lo; e < hi; e++) /* e = g * hd + d */
+        for (int64_t r = 0; r < j->n; r++)
+            kt[e * T + r] = c->kbuf[r * KV + e];
+}
+
 /* One attention item: batch row r against cached positions 0 .. pos+r, for
- * the n_rep query heads sharing kv head g. Scores, softmax (exp sum in
- * double, as ggml_vec_soft_max_f32), then the probability-weighted sum of V
- * with positions in ascending order. */
-static void le_attn_item(const struct le_fwd_job *j, int64_t r, int64_t g, float *sc) {
+ * the n_rep query heads sharing kv head g. Scores (scaled by 1/sqrt(hd)),
+ * softmax (exp sum in double, as ggml_vec_soft_max_f32), then the
+ * probability-weighted sum of V. */
+static void le_attn_item(const struct le_fwd_job *j, int64_t r, int64_t g, float *s) {
     const struct le_ctx *c = j->c;
     const struct le_model *m = c->m;
     int hd = (int)m->info.head_dim;
-    int64_t Q = m->q_dim, KV = m->kv_dim, n_rep = m->info.n_heads / m->info.n_kv_heads;
-    int64_t np = j->pos + r + 1, T = c->n_ctx;
-    const float *kc = c->k_cache + (int64_t)j->layer * T * KV + g * hd;
+    int64_t Q = m->q_dim, KV = m->kv_dim, n_rep = m->info.n_heads / m->info.n_kv_heads, T = c->n_ctx;
+    int np = (int)(j->pos + r + 1);
+    const float *kt = c->k_cache + ((int64_t)j->layer * KV + g * hd) * T;
     const float *vc = c->v_cache + (int64_t)j->layer * T * KV + g * hd;
-    const float *q = c->q + r * Q + g * n_rep * hd;
-    float *out = c->att + r * Q + g * n_rep * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t p = 0; p < np; p++) {
-        const float *k = kc + p * KV;
-        for (int64_t h = 0; h < n_rep; h++)
-            sc[h * T + p] = j->vk.dot(q + h * hd, k, hd) * scale;
-    }
     for (int64_t h = 0; h < n_rep; h++) {
-        float *s = sc + h * T, mx = -INFINITY;
-        for (int64_t p = 0; p < np; p++)
+        const float *q = c->q + r * Q + (g * n_rep + h) * hd;
+        float *out = c->att + r * Q + (g * n_rep + h) * hd;
+        j->vk.scores(q, kt, T, hd, np, s);
+        float mx = -INFINITY;
+        for (int p = 0; p < np; p++) {
+            s[p] *= scale;
             mx = s[p] > mx ? s[p] : mx;
+        }
         double sum = 0.0;
-        for (int64_t p = 0; p < np; p++) {
+        for (int p = 0; p < np; p++) {
             float e = expf(s[p] - mx);
             s[p] = e;
             sum += (double)e;
         }
         float inv = (float)(1.0 / sum);
-        for (int64_t p = 0; p < np; p++)
+        for (int p = 0; p < np; p++)
             s[p] *= inv;
-        memset(out + h * hd, 0, (size_t)hd * sizeof(float));
-    }
-    for (int64_t p = 0; p < np; p++) {
-        const float *v = vc + p * KV;
-        for (int64_t h = 0; h < n_rep; h++)
-            j->vk.axpy(out + h * hd, sc[h * T + p], v, hd);
+        j->vk.pv(s, vc, KV, hd, np, out);
     }
 }
 
@@ -228,9 +285,9 @@ static void le_job_attn(void *arg, int ith, int nth) {
     (void)nth;
     struct le_fwd_job *j = arg;
     const struct le_model *m = j->c->m;
-    int64_t n_kv = m->info.n_kv_heads, n_rep = m->info.n_heads / n_kv;
+    int64_t n_kv = m->info.n_kv_heads;
     int64_t items = (int64_t)(j->n - j->r0) * n_kv;
-    float *sc = j->c->scores + (int64_t)ith * n_rep * j->c->n_ctx;
+    float *sc = j->c->scores + (int64_t)ith * j->c->n_ctx; /* this worker's scores */
     /* Items in reverse row order: the longest (latest positions) first. */
     for (;;) {
         int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
@@ -282,7 +339,7 @@ static int le_fwd_layer(struct le_ctx *c, struct le_fwd_job *j, int il, int n, i
     int64_t base = ((int64_t)il * c->n_ctx + pos) * KV;
     int64_t nr = n - r0;
     int rc;
-    if ((rc = le_fwd_matmul(c, &L->wk, c->xn, n, c->k_cache + base)) ||
+    if ((rc = le_fwd_matmul(c, &L->wk, c->xn, n, c->kbuf)) ||
         (rc = le_fwd_matmul(c, &L->wv, c->xn, n, c->v_cache + base)))
         return rc;
     if (nr > 0 && (rc = le_fwd_matmul(c, &L->wq, c->xn + r0 * D, nr, c->q + r0 * Q)))
@@ -290,6 +347,7 @@ static int le_fwd_layer(struct le_ctx *c, struct le_fwd_job *j, int il, int n, i
     j->layer = il;
     j->r0 = r0;
     le_pool_run(c->pool, le_job_rope, j);
+    le_pool_run(c->pool, le_job_kstore, j);
     if (nr == 0)
         return LE_OK;
     atomic_store(&j->next, 0);

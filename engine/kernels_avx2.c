@@ -239,13 +239,16 @@ LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, in
     }
 }
 
-static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+/* BF16 activations as floats holding exactly the BF16-rounded values. */
+LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
     (void)N;
+    uint16_t h[256];
     for (int64_t n = n0; n < n1; n++) {
-        const float *x = X + n * K;
-        float *a = (float *)A + n * K;
-        for (int64_t k = 0; k < K; k++)
-            a[k] = le_bf16_to_fp32(le_fp32_to_bf16(x[k]));
+        for (int64_t k0 = 0; k0 < K; k0 += 256) {
+            int64_t m = K - k0 < 256 ? K - k0 : 256;
+            le_bf16_from_float_avx2(X + n * K + k0, h, m);
+            le_bf16_to_float_avx2(h, (float *)A + n * K + k0, m);
+        }
     }
 }
 

@@ -371,10 +371,10 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     c->nth = le_pool_nthreads(pool);
     size_t T = (size_t)n_ctx, B = (size_t)n_batch, D = (size_t)in->dim, Q = (size_t)m->q_dim;
     size_t KV = (size_t)m->kv_dim, F = (size_t)in->ffn, V = (size_t)in->n_vocab, L = (size_t)in->n_layers;
-    size_t n_rep = (size_t)(in->n_heads / in->n_kv_heads);
     int fail = 0;
     c->k_cache = le_ctx_alloc(L * T * KV, &fail);
     c->v_cache = le_ctx_alloc(L * T * KV, &fail);
+    c->kbuf = le_ctx_alloc(B * KV, &fail);
     c->rope = le_ctx_alloc(T * (size_t)in->head_dim, &fail);
     c->x = le_ctx_alloc(B * D, &fail);
     c->xn = le_ctx_alloc(B * (D > Q ? D : Q), &fail);
@@ -382,7 +382,7 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     c->att = le_ctx_alloc(B * Q, &fail);
     c->hg = le_ctx_alloc(B * F, &fail);
     c->hu = le_ctx_alloc(B * F, &fail);
-    c->scores = le_ctx_alloc((size_t)c->nth * n_rep * T, &fail);
+    c->scores = le_ctx_alloc((size_t)c->nth * T, &fail);
     c->logits = le_ctx_alloc(B * V, &fail);
     c->mm_scratch_size = le_ctx_mm_scratch(m, (int64_t)B);
     c->mm_scratch = aligned_alloc(64, (c->mm_scratch_size + 64) / 64 * 64);
@@ -400,6 +400,7 @@ void le_ctx_free(struct le_ctx *c) {
         return;
     free(c->k_cache);
     free(c->v_cache);
+    free(c->kbuf);
     free(c->rope);
     free(c->x);
     free(c->xn);

@@ -48,14 +48,17 @@ struct le_ctx {
     int n_ctx, n_batch, nth;
     int n_cached; /* positions [0, n_cached) hold valid K/V */
     int kv_f16;   /* round K/V to F16 on entry (llama.cpp's default cache) */
-    float *k_cache, *v_cache; /* (L, T, KV) */
+    float *k_cache;           /* (L, n_kv_heads, head_dim, T): K transposed, so 8
+                                 consecutive positions of one dim are one vector */
+    float *v_cache;           /* (L, T, KV) */
+    float *kbuf;              /* (B, KV) new K rows before RoPE and the transpose */
     float *rope;              /* (T, head_dim/2, 2): cos, sin per position and pair */
     float *x;                 /* (B, D) residual stream */
     float *xn;                /* (B, max(D, Q)) normed input / matmul output */
     float *q;                 /* (B, Q) */
     float *att;               /* (B, Q) attention output */
     float *hg, *hu;           /* (B, F) gate, up */
-    float *scores;            /* (nth, n_rep, T) per-thread attention scores */
+    float *scores;            /* (nth, T) per-thread attention scores */
     float *logits;            /* (B, V) */
     void *mm_scratch;
     size_t mm_scratch_size;

@@ -151,7 +151,8 @@ void tok_memo_put(struct tok_memo *m, const char *key, size_t len, const int32_t
             return;
         h = (h + 1) & m->mask;
     }
-    memcpy(m->ids + m->n_ids, ids, n * sizeof *ids);
+    if (n > 0)
+        memcpy(m->ids + m->n_ids, ids, n * sizeof *ids);
     m->slot[h] = (struct tok_memo_slot){key, (uint32_t)len, n, m->n_ids};
     m->n_ids += n;
     m->used++;
@@ -303,10 +304,21 @@ int tok_spm_pair_known(const struct le_tok *t, const char *a, size_t na, const c
 
 /* Every adjacent character pair inside every token of two or more
  * characters (characters split as the SPM encoder splits text). */
+static size_t n_chars(const char *s, size_t len) {
+    size_t n = 0;
+    for (size_t o = 0; o < len; n++)
+        o += tok_utf8_len((unsigned char)s[o]);
+    return n;
+}
+
 static int build_pairs(struct le_tok *t) {
-    uint64_t n = 0;
-    for (int32_t i = 0; i < t->n_vocab; i++)
-        n += t->vocab.len[i];
+    uint64_t n = 0; /* an upper bound on the number of pairs */
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        uint32_t len;
+        const char *s = tok_strtab_str(&t->vocab, i, &len);
+        size_t c = n_chars(s, len);
+        n += c > 1 ? c - 1 : 0;
+    }
     uint32_t cap = 64;
     while (cap < 2 * n + 64)
         cap *= 2;

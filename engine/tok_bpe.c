@@ -418,6 +418,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct 
     struct bpe_work w = {0};
     size_t start = 0;
     const char *tp = text, *tend = text + len;
+    int use_memo = len >= TOK_MEMO_MIN_TEXT;
     for (size_t i = 0; i < n_words && rc == LE_OK; i++) {
         /* The word's bytes in text (its code points decode from them alone). */
         const char *key = tp;
@@ -428,7 +429,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct 
         }
         size_t key_len = (size_t)(tp - key);
         uint32_t nh;
-        const int32_t *hit = tok_memo_get(&w.memo, key, key_len, &nh);
+        const int32_t *hit = use_memo ? tok_memo_get(&w.memo, key, key_len, &nh) : NULL;
         if (hit) {
             for (uint32_t k = 0; k < nh; k++)
                 tok_emit(o, hit[k]);
@@ -448,7 +449,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct 
                 n += map_n[b];
             }
         }
-        if (key_len <= TOK_MEMO_MAX_KEY) {
+        if (use_memo && key_len <= TOK_MEMO_MAX_KEY) {
             /* at most 3 UTF-8 bytes per input byte, 2 per encoded byte */
             int32_t local[TOK_MEMO_MAX_KEY * 6];
             struct tok_out lo = {local, TOK_MEMO_MAX_KEY * 6, 0};

@@ -90,7 +90,8 @@ struct tok_memo {
     int32_t *ids;
     uint64_t n_ids, cap_ids;
 };
-#define TOK_MEMO_MAX_KEY 64 /* longer pieces are not memoized */
+#define TOK_MEMO_MAX_KEY 64    /* longer pieces are not memoized */
+#define TOK_MEMO_MIN_TEXT 2048 /* nor are pieces of shorter texts */
 /* The memoized ids of key (NULL if absent; *n set). */
 const int32_t *tok_memo_get(const struct tok_memo *m, const char *key, size_t len, uint32_t *n);
 /* Memoizes ids[0..n) for key; failures only cost speed. */

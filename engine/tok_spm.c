@@ -33,6 +33,7 @@ struct spm_work {
     size_t cap;
     struct tok_heap heap;
     struct tok_memo memo;
+    int use_memo;
 };
 
 static int try_add(const struct le_tok *t, const char *s, struct spm_work *w, int32_t l, int32_t r) {
@@ -112,7 +113,7 @@ static int merge_segment(const struct le_tok *t, const char *s, size_t n, struct
 /* One independent segment, from the memo when it was seen before. */
 static int encode_segment(const struct le_tok *t, const char *s, size_t n, struct spm_work *w,
                           struct tok_out *o) {
-    if (n > TOK_MEMO_MAX_KEY)
+    if (n > TOK_MEMO_MAX_KEY || !w->use_memo)
         return merge_segment(t, s, n, w, o);
     uint32_t k;
     const int32_t *hit = tok_memo_get(&w->memo, s, n, &k);
@@ -167,6 +168,7 @@ int tok_spm_encode(const struct le_tok *t, const char *text, size_t len, int spa
     if (!s)
         return le_err_set(LE_ENOMEM, "out of memory in the tokenizer");
     struct spm_work w = {0};
+    w.use_memo = n >= TOK_MEMO_MIN_TEXT;
     int rc = LE_OK;
     size_t start = 0;
     while (start < n && rc == LE_OK) {

@@ -252,7 +252,10 @@ static int le_eval_flush(struct le_eval *E, const char *key, struct le_store_sam
 static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_task *t, const char *key,
                          const char *have) {
     const struct le_taskset *ts = t->ts;
-    int cap = (int)E->o.flush + 64, nbuf = 0, rc = LE_OK;
+    int cap = (int)E->o.flush, nbuf = 0, rc = LE_OK;
+    for (int64_t d = 0; d < ts->n_docs; d++) /* room for one more document past the flush mark */
+        if (ts->items[d].n_req > cap - (int)E->o.flush)
+            cap = (int)E->o.flush + ts->items[d].n_req;
     struct le_store_sample *buf = calloc((size_t)cap, sizeof *buf);
     if (!buf)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -678,8 +681,11 @@ static int le_eval_model(struct le_eval *E, const char *path) {
             rc = le_eval_write_outputs(E, path, root);
     }
     if (!rc) {
-        printf("llamaeval (pretrained=%s), limit: %s%ld, num_fewshot: %ld, max_length: %d\n", path,
-               E->o.limit > 0 ? "" : "None", E->o.limit > 0 ? E->o.limit : 0L, E->o.k, le_runner_n_ctx(R));
+        char lim[32] = "None";
+        if (E->o.limit > 0)
+            snprintf(lim, sizeof lim, "%ld", E->o.limit);
+        printf("llamaeval (pretrained=%s), limit: %s, num_fewshot: %ld, max_length: %d\n", path, lim, E->o.k,
+               le_runner_n_ctx(R));
         le_eval_print_table(E);
         printf("\n");
         fflush(stdout);

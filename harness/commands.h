@@ -12,4 +12,7 @@ int le_cmd_ppl(int argc, char **argv);      /* cmd_ppl.c */
 int le_cmd_eval(int argc, char **argv);     /* cmd_eval.c */
 int le_cmd_fetch(int argc, char **argv);    /* cmd_fetch.c */
 
+int le_cmd_bench(int argc, char **argv);    /* cmd_bench.c */
+int le_cmd_tokenizer(int argc, char **argv); /* cmd_tokenizer.c */
+int le_cmd_train(int argc, char **argv);     /* cmd_train.c */
 #endif

@@ -15,6 +15,9 @@ static const struct le_cmd le_commands[] = {
     {"ppl", "perplexity of a text file (llama.cpp's convention)", le_cmd_ppl},
     {"eval", "evaluate models on tasks as lm-evaluation-harness does, into the store", le_cmd_eval},
     {"fetch", "download benchmark datasets into the cache (resume, sha256, offline)", le_cmd_fetch},
+    {"bench", "prompt-processing speed of a model file (llama-bench's pp test)", le_cmd_bench},
+    {"tokenizer", "train a BPE tokenizer (SentencePiece style) on Brown or text files", le_cmd_tokenizer},
+    {"train", "train a tiny LLaMA from scratch (float32, all cores) into a GGUF checkpoint", le_cmd_train},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
 

@@ -252,30 +252,33 @@ int le_runner_score_tokens(struct le_runner *r, const int32_t *ctx, int64_t nc, 
     r->st.requests++;
     r->st.tokens_naive += L;
     r->st.tokens_evaluated += L - p;
-    for (int64_t a = p; a < L; a += r->n_batch) {
-        int64_t b = a + r->n_batch < L ? a + r->n_batch : L;
-        int want = b > first;
+    /* Context positions without logits, then the scored ones with: the
+     * output projection runs only where a log-prob is needed. */
+    for (int64_t a = p; a < L;) {
+        int want = a >= first;
+        int64_t lim = want ? L : first, b = a + r->n_batch < lim ? a + r->n_batch : lim;
         int rc = le_ctx_eval(r->ctx, r->inp + a, (int)(b - a), (int)a, want);
         if (rc)
             return rc;
         memcpy(r->cached + a, r->inp + a, (size_t)(b - a) * sizeof(int32_t));
         r->n_cached = b;
-        if (!want)
-            continue;
-        const float *logits = le_ctx_logits(r->ctx);
-        for (int64_t i = a > first ? a : first; i < b; i++) {
-            int32_t target = r->inp[i + 1], am;
-            double lp = row_logprob(logits + (i - a) * r->n_vocab, r->n_vocab, target, &am);
-            int64_t k = i - first;
-            res->logprob += lp;
-            res->sumsq += lp * lp;
-            if (am != target)
-                res->is_greedy = 0;
-            if (tok_lp)
-                tok_lp[k] = lp;
-            if (tok_argmax)
-                tok_argmax[k] = am;
+        if (want) {
+            const float *logits = le_ctx_logits(r->ctx);
+            for (int64_t i = a; i < b; i++) {
+                int32_t target = r->inp[i + 1], am;
+                double lp = row_logprob(logits + (i - a) * r->n_vocab, r->n_vocab, target, &am);
+                int64_t k = i - first;
+                res->logprob += lp;
+                res->sumsq += lp * lp;
+                if (am != target)
+                    res->is_greedy = 0;
+                if (tok_lp)
+                    tok_lp[k] = lp;
+                if (tok_argmax)
+                    tok_argmax[k] = am;
+            }
         }
+        a = b;
     }
     res->n_tokens = nk;
     return LE_OK;

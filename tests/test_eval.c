@@ -66,7 +66,7 @@ static int teardown(void **state) {
 }
 
 #define TASKS "brown-cloze,brown-swap,hellaswag,brown"
-#define COMMON "--tasks " TASKS " --limit 5 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4"
+#define COMMON "--tasks " TASKS " --limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4"
 
 static int run_eval(struct fx *f, char **out, const char *pre, const char *db, const char *extra) {
     return le_test_sh(out, "cd '%s' && %s %s '%s' eval --model gen.gguf " COMMON " --db %s %s", f->dir, f->env,
@@ -221,7 +221,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     assert_int_equal((int)cJSON_GetObjectItem(ns, "original")->valuedouble, 3);
     assert_int_equal((int)cJSON_GetObjectItem(ns, "effective")->valuedouble, 3);
     cJSON *bc = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "n-samples"), "brown-cloze");
-    assert_int_equal((int)cJSON_GetObjectItem(bc, "effective")->valuedouble, 5);
+    assert_int_equal((int)cJSON_GetObjectItem(bc, "effective")->valuedouble, 3);
     assert_non_null(cJSON_GetObjectItem(j, "config"));
     cJSON *st = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "llamaeval_requests"), "brown-cloze");
     assert_true(cJSON_GetObjectItem(st, "tokens_evaluated")->valuedouble <

@@ -1,0 +1,313 @@
+/*
+ * forward_kernels: the forward pass's own vector kernels -- attention scores
+ * and probability-weighted sums over the KV cache, softmax, SwiGLU -- in a
+ * scalar reference version and an AVX2+FMA version chosen once at run time.
+ * (Matrix products with weights go through le_matmul, not through here.)
+ *
+ * Determinism: every output element of scores / pv is ONE chain of fused
+ * multiply-adds in a fixed order (d ascending for scores, position j
+ * ascending for pv) starting from 0, whichever block (4 queries, 32, 16 or 8
+ * wide, scalar tail) computes it, so no value depends on how many keys or
+ * queries are processed together. Softmax and SwiGLU are element-wise except
+ * the softmax's exp sum, whose order depends only on the row length.
+ *
+ * Workload: in batched prompt processing attention is ~15% of the flops but
+ * memory-heavy (K and V of a head are streamed once per query), so the
+ * 4-query kernels load each K/V vector once for 4 queries.
+ */
+#include "model_int.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define LE_FK_X86 1
+#endif
+
+/* ---- scalar reference ---- */
+
+static void le_scores_ref(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
+    for (int j = 0; j < np; j++) {
+        float a = 0;
+        for (int d = 0; d < hd; d++)
+            a += q[d] * kt[d * ld + j];
+        s[j] = a;
+    }
+}
+
+static void le_scores4_ref(const float *const q[4], const float *kt, int64_t ld, int hd, int np, float *const s[4]) {
+    for (int i = 0; i < 4; i++)
+        le_scores_ref(q[i], kt, ld, hd, np, s[i]);
+}
+
+static void le_pv_ref(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
+    for (int d = 0; d < hd; d++) {
+        float a = out[d];
+        for (int j = 0; j < np; j++)
+            a += p[j] * v[j * ldv + d];
+        out[d] = a;
+    }
+}
+
+static void le_pv4_ref(const float *const p[4], const float *v, int64_t ldv, int hd, int np, float *const out[4]) {
+    for (int i = 0; i < 4; i++) {
+        for (int d = 0; d < hd; d++)
+            out[i][d] = 0;
+        le_pv_ref(p[i], v, ldv, hd, np, out[i]);
+    }
+}
+
+static void le_softmax_ref(float *s, int n, float scale) {
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) {
+        s[j] *= scale;
+        mx = s[j] > mx ? s[j] : mx;
+    }
+    double sum = 0.0;
+    for (int j = 0; j < n; j++) {
+        float e = expf(s[j] - mx);
+        s[j] = e;
+        sum += (double)e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int j = 0; j < n; j++)
+        s[j] *= inv;
+}
+
+static void le_swiglu_ref(float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static const struct le_fwd_kernels le_fk_ref = {
+    le_scores_ref, le_scores4_ref, le_pv_ref, le_pv4_ref, le_softmax_ref, le_swiglu_ref,
+};
+
+#ifdef LE_FK_X86
+#define LE_AVX2 __attribute__((target("avx2,fma")))
+
+/* ---- AVX2: attention ---- */
+
+LE_AVX2 static void le_scores_avx2(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
+    int j = 0;
+    for (; j + 32 <= np; j += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld) {
+            __m256 qd = _mm256_broadcast_ss(q + d);
+            a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k), a0);
+            a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 8), a1);
+            a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 16), a2);
+            a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 24), a3);
+        }
+        _mm256_storeu_ps(s + j, a0);
+        _mm256_storeu_ps(s + j + 8, a1);
+        _mm256_storeu_ps(s + j + 16, a2);
+        _mm256_storeu_ps(s + j + 24, a3);
+    }
+    for (; j + 8 <= np; j += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_loadu_ps(k), a0);
+        _mm256_storeu_ps(s + j, a0);
+    }
+    for (; j < np; j++) {
+        float a = 0;
+        for (int d = 0; d < hd; d++)
+            a = __builtin_fmaf(q[d], kt[d * ld + j], a);
+        s[j] = a;
+    }
+}
+
+LE_AVX2 static void le_scores4_avx2(const float *const q[4], const float *kt, int64_t ld, int hd, int np,
+                                    float *const s[4]) {
+    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
+    int j = 0;
+    for (; j + 16 <= np; j += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+               a31 = a00;
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld) {
+            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8), b;
+            b = _mm256_broadcast_ss(q0 + d);
+            a00 = _mm256_fmadd_ps(b, k0, a00);
+            a01 = _mm256_fmadd_ps(b, k1, a01);
+            b = _mm256_broadcast_ss(q1 + d);
+            a10 = _mm256_fmadd_ps(b, k0, a10);
+            a11 = _mm256_fmadd_ps(b, k1, a11);
+            b = _mm256_broadcast_ss(q2 + d);
+            a20 = _mm256_fmadd_ps(b, k0, a20);
+            a21 = _mm256_fmadd_ps(b, k1, a21);
+            b = _mm256_broadcast_ss(q3 + d);
+            a30 = _mm256_fmadd_ps(b, k0, a30);
+            a31 = _mm256_fmadd_ps(b, k1, a31);
+        }
+        _mm256_storeu_ps(s[0] + j, a00);
+        _mm256_storeu_ps(s[0] + j + 8, a01);
+        _mm256_storeu_ps(s[1] + j, a10);
+        _mm256_storeu_ps(s[1] + j + 8, a11);
+        _mm256_storeu_ps(s[2] + j, a20);
+        _mm256_storeu_ps(s[2] + j + 8, a21);
+        _mm256_storeu_ps(s[3] + j, a30);
+        _mm256_storeu_ps(s[3] + j + 8, a31);
+    }
+    for (int i = 0; i < 4; i++)
+        le_scores_avx2(q[i], kt + j, ld, hd, np - j, s[i] + j);
+}
+
+/* Continues out[d]'s chain over positions 0 .. np-1. */
+LE_AVX2 static void le_pv_avx2(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
+    int d = 0;
+    for (; d + 32 <= hd; d += 32) {
+        __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
+        __m256 a2 = _mm256_loadu_ps(out + d + 16), a3 = _mm256_loadu_ps(out + d + 24);
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv) {
+            __m256 pj = _mm256_broadcast_ss(p + j);
+            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x), a0);
+            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 8), a1);
+            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 16), a2);
+            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 24), a3);
+        }
+        _mm256_storeu_ps(out + d, a0);
+        _mm256_storeu_ps(out + d + 8, a1);
+        _mm256_storeu_ps(out + d + 16, a2);
+        _mm256_storeu_ps(out + d + 24, a3);
+    }
+    for (; d + 8 <= hd; d += 8) {
+        __m256 a0 = _mm256_loadu_ps(out + d);
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(x), a0);
+        _mm256_storeu_ps(out + d, a0);
+    }
+    for (; d < hd; d++) {
+        float a = out[d];
+        for (int j = 0; j < np; j++)
+            a = __builtin_fmaf(p[j], v[j * ldv + d], a);
+        out[d] = a;
+    }
+}
+
+LE_AVX2 static void le_pv4_avx2(const float *const p[4], const float *v, int64_t ldv, int hd, int np,
+                                float *const out[4]) {
+    const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
+               a31 = a00;
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv) {
+            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), b;
+            b = _mm256_broadcast_ss(p0 + j);
+            a00 = _mm256_fmadd_ps(b, v0, a00);
+            a01 = _mm256_fmadd_ps(b, v1, a01);
+            b = _mm256_broadcast_ss(p1 + j);
+            a10 = _mm256_fmadd_ps(b, v0, a10);
+            a11 = _mm256_fmadd_ps(b, v1, a11);
+            b = _mm256_broadcast_ss(p2 + j);
+            a20 = _mm256_fmadd_ps(b, v0, a20);
+            a21 = _mm256_fmadd_ps(b, v1, a21);
+            b = _mm256_broadcast_ss(p3 + j);
+            a30 = _mm256_fmadd_ps(b, v0, a30);
+            a31 = _mm256_fmadd_ps(b, v1, a31);
+        }
+        _mm256_storeu_ps(out[0] + d, a00);
+        _mm256_storeu_ps(out[0] + d + 8, a01);
+        _mm256_storeu_ps(out[1] + d, a10);
+        _mm256_storeu_ps(out[1] + d + 8, a11);
+        _mm256_storeu_ps(out[2] + d, a20);
+        _mm256_storeu_ps(out[2] + d + 8, a21);
+        _mm256_storeu_ps(out[3] + d, a30);
+        _mm256_storeu_ps(out[3] + d + 8, a31);
+    }
+    for (int i = 0; i < 4; i++) {
+        for (int e = d; e < hd; e++)
+            out[i][e] = 0;
+        if (d < hd)
+            le_pv_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
+    }
+}
+
+/* ---- AVX2: exp, softmax, SwiGLU ---- */
+
+/* expf to ~1 ulp (Cephes' polynomial after a range reduction by ln 2);
+ * inputs are clamped to [-87.3, 88.7]. Element-wise. */
+LE_AVX2 static inline __m256 le_exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+LE_AVX2 static inline __m256i le_tail_mask(int left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+LE_AVX2 static void le_softmax_avx2(float *s, int n, float scale) {
+    __m256 vs = _mm256_set1_ps(scale), vmx = _mm256_set1_ps(-INFINITY);
+    for (int j = 0; j < n; j += 8) {
+        __m256i m = le_tail_mask(n - j);
+        __m256 x = _mm256_mul_ps(_mm256_maskload_ps(s + j, m), vs);
+        _mm256_maskstore_ps(s + j, m, x);
+        vmx = _mm256_blendv_ps(vmx, _mm256_max_ps(vmx, x), _mm256_castsi256_ps(m));
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(h));
+    __m256d sum0 = _mm256_setzero_pd(), sum1 = sum0;
+    for (int j = 0; j < n; j += 8) {
+        __m256i m = le_tail_mask(n - j);
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), mx));
+        e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(s + j, m, e);
+        sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(sum0, sum1));
+    __m256 inv = _mm256_set1_ps((float)(1.0 / ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))));
+    for (int j = 0; j < n; j += 8) {
+        __m256i m = le_tail_mask(n - j);
+        _mm256_maskstore_ps(s + j, m, _mm256_mul_ps(_mm256_maskload_ps(s + j, m), inv));
+    }
+}
+
+LE_AVX2 static void le_swiglu_avx2(float *g, const float *u, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i m = le_tail_mask((int)(n - i < 8 ? n - i : 8));
+        __m256 x = _mm256_maskload_ps(g + i, m);
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 y = _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_maskload_ps(u + i, m));
+        _mm256_maskstore_ps(g + i, m, y);
+    }
+}
+
+static const struct le_fwd_kernels le_fk_avx2 = {
+    le_scores_avx2, le_scores4_avx2, le_pv_avx2, le_pv4_avx2, le_softmax_avx2, le_swiglu_avx2,
+};
+#endif
+
+const struct le_fwd_kernels *le_fwd_kernels_get(void) {
+#ifdef LE_FK_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return &le_fk_avx2;
+#endif
+    return &le_fk_ref;
+}
+
+const struct le_fwd_kernels *le_fwd_kernels_ref(void) { return &le_fk_ref; }

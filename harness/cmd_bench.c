@@ -1,0 +1,150 @@
+/*
+ * cmd_bench: `llamaeval bench --model M.gguf [--n-prompt 512] [--reps 5]
+ * [--threads 1,2]` -- prompt-processing speed as llama-bench's pp test
+ * measures it: n tokens evaluated in one batch from an empty cache, logits
+ * for the last position only, repeated; the median (and min, max) of the
+ * tokens/s over the repetitions, after one warm-up run, per thread count.
+ * GFLOPS counts the multiply-adds of the matrix products (2 per weight per
+ * token, the output included) and of attention (QK^T and AV over the causal
+ * prefix). Prints one tab-separated line per thread count, for scripts/bench.
+ */
+#include "cli.h"      /* le_cli_* */
+#include "commands.h" /* le_cmd_bench */
+#include "le_err.h"
+#include "le_model.h" /* le_model_open, le_ctx_eval_from */
+#include "le_pool.h"  /* le_pool_new */
+#include "le_types.h" /* le_type_name */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *le_bench_usage =
+    "usage: llamaeval bench --model M.gguf [--n-prompt 512] [--reps 5] [--threads 1,2,...]";
+static const char *le_bench_help =
+    "usage: llamaeval bench --model M.gguf [--n-prompt 512] [--reps 5] [--threads 1,2,...]\n"
+    "\n"
+    "Prompt-processing speed (llama-bench's pp test): n tokens in one batch from\n"
+    "an empty cache, logits of the last position only; one warm-up run, then the\n"
+    "median, min and max tokens/s of --reps runs for each thread count.\n"
+    "Output: one line per thread count, tab-separated:\n"
+    "  model type params threads n_prompt median_tok_s min_tok_s max_tok_s gflops\n"
+    "\n"
+    "Options:\n"
+    "  --model M        the GGUF model file\n"
+    "  --n-prompt N     tokens per run (default 512)\n"
+    "  --reps N         timed runs per thread count (default 5)\n"
+    "  --threads LIST   comma-separated thread counts (default: all cores)\n"
+    "  -h, --help       show this help\n";
+
+static double le_bench_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int le_bench_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* FLOPs of one pp run of n tokens (multiply-add = 2). */
+static double le_bench_flops(const struct le_model_info *mi, int n) {
+    double kv = (double)mi->n_kv_heads * mi->head_dim;
+    double per_layer = mi->dim * (double)mi->dim * 2 + mi->dim * kv * 2 + 3.0 * mi->dim * mi->ffn;
+    double mat = 2.0 * n * per_layer * mi->n_layers + 2.0 * mi->dim * mi->n_vocab; /* output: last row */
+    double pairs = (double)n * (n + 1) / 2; /* causal (query, key) pairs */
+    double attn = 2.0 * 2.0 * pairs * mi->n_heads * mi->head_dim * mi->n_layers;
+    return mat + attn;
+}
+
+static int le_bench_one(struct le_model *m, int nthreads, int n, int reps, double *tps) {
+    struct le_pool *pool = NULL;
+    struct le_ctx *c = NULL;
+    int32_t *toks = malloc(sizeof *toks * (size_t)n);
+    int rc = toks ? le_pool_new(&pool, nthreads) : le_err_set(LE_ENOMEM, "out of memory");
+    if (!rc)
+        rc = le_ctx_new(&c, m, n, n, pool);
+    const struct le_model_info *mi = le_model_get_info(m);
+    for (int i = 0; !rc && i < n; i++)
+        toks[i] = (int32_t)((i * 7919u + 1) % (uint32_t)mi->n_vocab);
+    for (int r = -1; !rc && r < reps; r++) {
+        double t0 = le_bench_now();
+        rc = le_ctx_eval_from(c, toks, n, 0, n - 1);
+        double dt = le_bench_now() - t0;
+        if (r >= 0)
+            tps[r] = n / dt;
+    }
+    le_ctx_free(c);
+    le_pool_free(pool);
+    free(toks);
+    return rc;
+}
+
+int le_cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"n-prompt", required_argument, 0, 'n'},
+        {"reps", required_argument, 0, 'r'},  {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    struct le_cli_parser p = {argc, argv, ":h", opts, le_bench_usage, le_bench_help, 0};
+    const char *model = NULL, *threads = NULL;
+    long n = 512, reps = 5;
+    int c;
+    while ((c = le_cli_next(&p)) != -1) {
+        switch (c) {
+        case LE_CLI_HELP: return LE_EXIT_OK;
+        case LE_CLI_BAD: return LE_EXIT_USAGE;
+        case 'm': model = optarg; break;
+        case 't': threads = optarg; break;
+        case 'n': if (le_cli_int(&p, "--n-prompt", optarg, 1, 1 << 16, &n)) return LE_EXIT_USAGE; break;
+        case 'r': if (le_cli_int(&p, "--reps", optarg, 1, 1000, &reps)) return LE_EXIT_USAGE; break;
+        default: return le_cli_usage(le_bench_usage, "unexpected option");
+        }
+    }
+    if (le_cli_optind() < argc)
+        return le_cli_usage(le_bench_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
+    if (!model)
+        return le_cli_usage(le_bench_usage, "--model is required");
+
+    int tlist[64], nt = 0;
+    if (!threads) {
+        tlist[nt++] = le_ncpu();
+    } else {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", threads);
+        for (char *s = strtok(buf, ","); s && nt < 64; s = strtok(NULL, ",")) {
+            long v;
+            if (le_cli_int(&p, "--threads", s, 1, 1024, &v))
+                return LE_EXIT_USAGE;
+            tlist[nt++] = (int)v;
+        }
+    }
+    struct le_model *m = NULL;
+    int rc = le_model_open(&m, model);
+    if (rc)
+        return le_cli_fail_lib(rc);
+    const struct le_model_info *mi = le_model_get_info(m);
+    double *tps = calloc((size_t)reps, sizeof *tps);
+    if (!tps) {
+        le_model_free(m);
+        return le_cli_fail("out of memory");
+    }
+    const char *base = strrchr(model, '/');
+    base = base ? base + 1 : model;
+    for (int i = 0; i < nt && !rc; i++) {
+        rc = le_bench_one(m, tlist[i], (int)n, (int)reps, tps);
+        if (rc)
+            break;
+        qsort(tps, (size_t)reps, sizeof *tps, le_bench_cmp);
+        double med = reps % 2 ? tps[reps / 2] : 0.5 * (tps[reps / 2 - 1] + tps[reps / 2]);
+        double gflops = le_bench_flops(mi, (int)n) / ((double)n / med) * 1e-9;
+        printf("%s\t%s\t%lld\t%d\t%ld\t%.1f\t%.1f\t%.1f\t%.1f\n", base, le_type_name(mi->main_type),
+               (long long)mi->n_params, tlist[i], n, med, tps[0], tps[reps - 1], gflops);
+        fflush(stdout);
+    }
+    free(tps);
+    le_model_free(m);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
+}
