@@ -17,11 +17,17 @@
  * Every value of a row depends only on that row's inputs and the cache, with
  * a fixed order of operations, so results are bit-identical for any thread
  * count and any batching. Work is split inside ops: matmuls by le_matmul,
- * attention by (row, kv head) items taken from an atomic counter (their cost
- * grows with the position), element-wise ops by rows. Nothing allocates.
+ * attention by (row tile, kv head) items taken from an atomic counter (their
+ * cost grows with the position), element-wise ops by rows. Nothing
+ * allocates. The last layer skips everything but K/V for rows whose logits
+ * are not wanted (le_ctx_eval_from).
  *
- * Workload: for a 110M model at n_ctx 512, matmuls are ~90% of the flops,
- * attention most of the rest; the element-wise ops are memory-bound and cheap.
+ * Memory: K is cached transposed per kv head (dim-major, positions
+ * contiguous) so the score kernel reads 8 positions per vector; V is cached
+ * position-major. Kernels: forward_kernels.c.
+ *
+ * Workload (pp512, one core): 110M model -- matmuls ~80% of the time,
+ * attention ~12%; 15M model -- matmuls ~60%, attention ~20%.
  */
 #include "model_int.h"
 
@@ -33,134 +39,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define LE_FWD_X86 1
-#endif
-
-/* ---- attention kernels: a scalar version and an AVX2+FMA one ----
- *
- * scores: s[j] = sum_d q[d] * kt[d*ld + j] for j < np (kt: K transposed),
- * pv:     out[d] = sum_j p[j] * v[j*ldv + d] for d < hd.
- * Every output element is ONE chain of fused multiply-adds in a fixed order
- * (d ascending for scores, j ascending for pv) starting from 0, whether it
- * falls in a 32-wide block, an 8-wide block or the scalar tail; so a value
- * never depends on np, on blocking, or on what else is computed with it.
- */
-
-static void le_scores_ref(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
-    for (int j = 0; j < np; j++) {
-        float a = 0;
-        for (int d = 0; d < hd; d++)
-            a += q[d] * kt[d * ld + j];
-        s[j] = a;
-    }
-}
-
-static void le_pv_ref(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
-    for (int d = 0; d < hd; d++) {
-        float a = 0;
-        for (int j = 0; j < np; j++)
-            a += p[j] * v[j * ldv + d];
-        out[d] = a;
-    }
-}
-
-#ifdef LE_FWD_X86
-__attribute__((target("avx2,fma"))) static void le_scores_avx2(const float *q, const float *kt, int64_t ld, int hd,
-                                                               int np, float *s) {
-    int j = 0;
-    for (; j + 32 <= np; j += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld) {
-            __m256 qd = _mm256_broadcast_ss(q + d);
-            a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k), a0);
-            a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 8), a1);
-            a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 16), a2);
-            a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 24), a3);
-        }
-        _mm256_storeu_ps(s + j, a0);
-        _mm256_storeu_ps(s + j + 8, a1);
-        _mm256_storeu_ps(s + j + 16, a2);
-        _mm256_storeu_ps(s + j + 24, a3);
-    }
-    for (; j + 8 <= np; j += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld)
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_loadu_ps(k), a0);
-        _mm256_storeu_ps(s + j, a0);
-    }
-    for (; j < np; j++) {
-        float a = 0;
-        for (int d = 0; d < hd; d++)
-            a = __builtin_fmaf(q[d], kt[d * ld + j], a);
-        s[j] = a;
-    }
-}
-
-__attribute__((target("avx2,fma"))) static void le_pv_avx2(const float *p, const float *v, int64_t ldv, int hd,
-                                                           int np, float *out) {
-    int d = 0;
-    for (; d + 32 <= hd; d += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *x = v + d;
-        for (int j = 0; j < np; j++, x += ldv) {
-            __m256 pj = _mm256_broadcast_ss(p + j);
-            a0 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x), a0);
-            a1 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 8), a1);
-            a2 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 16), a2);
-            a3 = _mm256_fmadd_ps(pj, _mm256_loadu_ps(x + 24), a3);
-        }
-        _mm256_storeu_ps(out + d, a0);
-        _mm256_storeu_ps(out + d + 8, a1);
-        _mm256_storeu_ps(out + d + 16, a2);
-        _mm256_storeu_ps(out + d + 24, a3);
-    }
-    for (; d + 8 <= hd; d += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        const float *x = v + d;
-        for (int j = 0; j < np; j++, x += ldv)
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j), _mm256_loadu_ps(x), a0);
-        _mm256_storeu_ps(out + d, a0);
-    }
-    for (; d < hd; d++) {
-        float a = 0;
-        for (int j = 0; j < np; j++)
-            a = __builtin_fmaf(p[j], v[j * ldv + d], a);
-        out[d] = a;
-    }
-}
-
-static int le_fwd_has_avx2(void) {
-    static int cached = -1; /* a pure function of the CPU: same answer every time */
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cached;
-}
-#endif
-
-struct le_vk {
-    void (*scores)(const float *q, const float *kt, int64_t ld, int hd, int np, float *s);
-    void (*pv)(const float *p, const float *v, int64_t ldv, int hd, int np, float *out);
-};
-
-static struct le_vk le_fwd_kernels(void) {
-#ifdef LE_FWD_X86
-    if (le_fwd_has_avx2())
-        return (struct le_vk){le_scores_avx2, le_pv_avx2};
-#endif
-    return (struct le_vk){le_scores_ref, le_pv_ref};
-}
-
 /* ---- one job description shared by the element-wise and attention ops ---- */
 
 struct le_fwd_job {
     struct le_ctx *c;
-    struct le_vk vk;
+    const struct le_fwd_kernels *k;
     int layer, n, pos, r0; /* rows [r0, n) of the batch at positions pos + row */
     const float *norm_w;   /* add_norm: the norm weight */
     const float *delta;    /* add_norm: added to x first, or NULL */
@@ -246,55 +129,77 @@ static void le_job_kstore(void *arg, int ith, int nth) {
             kt[e * T + r] = c->kbuf[r * KV + e];
 }
 
-/* One attention item: batch row r against cached positions 0 .. pos+r, for
- * the n_rep query heads sharing kv head g. Scores (scaled by 1/sqrt(hd)),
- * softmax (exp sum in double, as ggml_vec_soft_max_f32), then the
- * probability-weighted sum of V. */
-static void le_attn_item(const struct le_fwd_job *j, int64_t r, int64_t g, float *s) {
+/*
+ * One attention item: kv head g and batch rows [ra, rb), i.e. the query
+ * vectors (row, head) for the n_rep heads sharing g, in groups of 4. A group
+ * shares its first row's causal length npc: its scores and weighted sums
+ * over positions [0, npc) run 4 queries at a time, then each query finishes
+ * its own positions [npc, np). Softmax per query (scaled by 1/sqrt(hd)).
+ */
+static void le_attn_item(const struct le_fwd_job *j, int64_t ra, int64_t rb, int64_t g, float *sbuf) {
     const struct le_ctx *c = j->c;
     const struct le_model *m = c->m;
+    const struct le_fwd_kernels *k = j->k;
     int hd = (int)m->info.head_dim;
     int64_t Q = m->q_dim, KV = m->kv_dim, n_rep = m->info.n_heads / m->info.n_kv_heads, T = c->n_ctx;
-    int np = (int)(j->pos + r + 1);
     const float *kt = c->k_cache + ((int64_t)j->layer * KV + g * hd) * T;
     const float *vc = c->v_cache + (int64_t)j->layer * T * KV + g * hd;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t h = 0; h < n_rep; h++) {
-        const float *q = c->q + r * Q + (g * n_rep + h) * hd;
-        float *out = c->att + r * Q + (g * n_rep + h) * hd;
-        j->vk.scores(q, kt, T, hd, np, s);
-        float mx = -INFINITY;
-        for (int p = 0; p < np; p++) {
-            s[p] *= scale;
-            mx = s[p] > mx ? s[p] : mx;
+    int64_t nq = (rb - ra) * n_rep;
+    for (int64_t q0 = 0; q0 < nq; q0 += 4) {
+        int ng = nq - q0 < 4 ? (int)(nq - q0) : 4;
+        const float *qv[4];
+        float *s[4], *out[4];
+        int np[4];
+        for (int i = 0; i < 4; i++) {
+            int64_t qi = q0 + (i < ng ? i : 0), r = ra + qi / n_rep, h = g * n_rep + qi % n_rep;
+            qv[i] = c->q + r * Q + h * hd;
+            out[i] = c->att + r * Q + h * hd;
+            np[i] = (int)(j->pos + r + 1);
+            s[i] = sbuf + (int64_t)i * T;
         }
-        double sum = 0.0;
-        for (int p = 0; p < np; p++) {
-            float e = expf(s[p] - mx);
-            s[p] = e;
-            sum += (double)e;
+        int npc = np[0];
+        if (ng == 4) {
+            k->scores4(qv, kt, T, hd, npc, s);
+        } else {
+            for (int i = 0; i < ng; i++)
+                k->scores(qv[i], kt, T, hd, npc, s[i]);
         }
-        float inv = (float)(1.0 / sum);
-        for (int p = 0; p < np; p++)
-            s[p] *= inv;
-        j->vk.pv(s, vc, KV, hd, np, out);
+        for (int i = 0; i < ng; i++) {
+            k->scores(qv[i], kt + npc, T, hd, np[i] - npc, s[i] + npc);
+            k->softmax(s[i], np[i], scale);
+        }
+        if (ng == 4) {
+            k->pv4((const float *const *)s, vc, KV, hd, npc, out);
+        } else {
+            for (int i = 0; i < ng; i++) {
+                for (int d = 0; d < hd; d++)
+                    out[i][d] = 0;
+                k->pv(s[i], vc, KV, hd, npc, out[i]);
+            }
+        }
+        for (int i = 0; i < ng; i++)
+            k->pv(s[i] + npc, vc + (int64_t)npc * KV, KV, hd, np[i] - npc, out[i]);
     }
 }
 
+/* Items: (row tile, kv head), latest rows first (they are the longest);
+ * a tile has enough rows for 4 query vectors. */
 static void le_job_attn(void *arg, int ith, int nth) {
     (void)nth;
     struct le_fwd_job *j = arg;
     const struct le_model *m = j->c->m;
-    int64_t n_kv = m->info.n_kv_heads;
-    int64_t items = (int64_t)(j->n - j->r0) * n_kv;
-    float *sc = j->c->scores + (int64_t)ith * j->c->n_ctx; /* this worker's scores */
-    /* Items in reverse row order: the longest (latest positions) first. */
+    int64_t n_kv = m->info.n_kv_heads, n_rep = m->info.n_heads / n_kv;
+    int64_t rt = n_rep >= 4 ? 1 : 4 / n_rep, nr = j->n - j->r0;
+    int64_t tiles = (nr + rt - 1) / rt, items = tiles * n_kv;
+    float *sbuf = j->c->scores + (int64_t)ith * 4 * j->c->n_ctx; /* this worker's scores */
     for (;;) {
         int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (it >= items)
             break;
-        int64_t rr = it / n_kv, g = it % n_kv;
-        le_attn_item(j, j->n - 1 - rr, g, sc);
+        int64_t t = it / n_kv, g = it % n_kv;
+        int64_t rb = j->n - t * rt, ra = rb - rt < j->r0 ? j->r0 : rb - rt;
+        le_attn_item(j, ra, rb, g, sbuf);
     }
 }
 
@@ -304,12 +209,8 @@ static void le_job_swiglu(void *arg, int ith, int nth) {
     struct le_ctx *c = j->c;
     int64_t F = c->m->info.ffn, lo, hi;
     le_pool_range(j->n - j->r0, ith, nth, &lo, &hi);
-    for (int64_t r = j->r0 + lo; r < j->r0 + hi; r++) {
-        float *g = c->hg + r * F;
-        const float *u = c->hu + r * F;
-        for (int64_t i = 0; i < F; i++)
-            g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-    }
+    for (int64_t r = j->r0 + lo; r < j->r0 + hi; r++)
+        j->k->swiglu(c->hg + r * F, c->hu + r * F, F);
 }
 
 static int le_fwd_matmul(struct le_ctx *c, const struct le_wmat *w, const float *X, int64_t N, float *Y) {
@@ -373,7 +274,7 @@ int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int firs
     const struct le_model *m = c->m;
     int64_t D = m->info.dim, V = m->info.n_vocab;
     int nl = (int)m->info.n_layers;
-    struct le_fwd_job j = {.c = c, .vk = le_fwd_kernels(), .n = n, .pos = pos, .r0 = 0};
+    struct le_fwd_job j = {.c = c, .k = le_fwd_kernels_get(), .n = n, .pos = pos, .r0 = 0};
     atomic_init(&j.next, 0);
     le_fwd_embed(c, tokens, n);
     j.delta = NULL;

@@ -88,6 +88,12 @@ static const struct le_fwd_kernels le_fk_ref = {
 
 /* ---- AVX2: attention ---- */
 
+/* Lanes [0, left) set (left may exceed 8). */
+LE_AVX2 static inline __m256i le_tail_mask(int left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+
 LE_AVX2 static void le_scores_avx2(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
     int j = 0;
     for (; j + 32 <= np; j += 32) {
@@ -112,11 +118,16 @@ LE_AVX2 static void le_scores_avx2(const float *q, const float *kt, int64_t ld, 
             a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_loadu_ps(k), a0);
         _mm256_storeu_ps(s + j, a0);
     }
-    for (; j < np; j++) {
-        float a = 0;
-        for (int d = 0; d < hd; d++)
-            a = __builtin_fmaf(q[d], kt[d * ld + j], a);
-        s[j] = a;
+    if (j < np) { /* the same FMA chain per lane; lanes past np load 0 and are dropped */
+        __m256i m = le_tail_mask(np - j);
+        __m256 a0 = _mm256_setzero_ps();
+        const float *k = kt + j;
+        for (int d = 0; d < hd; d++, k += ld)
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_maskload_ps(k, m), a0);
+        float tmp[8];
+        _mm256_storeu_ps(tmp, a0);
+        for (int i = 0; i < np - j; i++)
+            s[j + i] = tmp[i];
     }
 }
 
@@ -233,9 +244,9 @@ LE_AVX2 static void le_pv4_avx2(const float *const p[4], const float *v, int64_t
 /* ---- AVX2: exp, softmax, SwiGLU ---- */
 
 /* expf to ~1 ulp (Cephes' polynomial after a range reduction by ln 2);
- * inputs are clamped to [-87.3, 88.7]. Element-wise. */
+ * inputs are clamped to [-87.3, 88.3]. Element-wise. */
 LE_AVX2 static inline __m256 le_exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -251,16 +262,20 @@ LE_AVX2 static inline __m256 le_exp8(__m256 x) {
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-LE_AVX2 static inline __m256i le_tail_mask(int left) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
+/* Full vectors plainly, the last partial one masked (masked stores are
+ * slow on some CPUs, so they are kept to one per pass). */
 LE_AVX2 static void le_softmax_avx2(float *s, int n, float scale) {
     __m256 vs = _mm256_set1_ps(scale), vmx = _mm256_set1_ps(-INFINITY);
-    for (int j = 0; j < n; j += 8) {
-        __m256i m = le_tail_mask(n - j);
-        __m256 x = _mm256_mul_ps(_mm256_maskload_ps(s + j, m), vs);
-        _mm256_maskstore_ps(s + j, m, x);
+    int n8 = n & ~7, left = n - n8;
+    __m256i m = le_tail_mask(left);
+    for (int j = 0; j < n8; j += 8) {
+        __m256 x = _mm256_mul_ps(_mm256_loadu_ps(s + j), vs);
+        _mm256_storeu_ps(s + j, x);
+        vmx = _mm256_max_ps(vmx, x);
+    }
+    if (left) {
+        __m256 x = _mm256_mul_ps(_mm256_maskload_ps(s + n8, m), vs);
+        _mm256_maskstore_ps(s + n8, m, x);
         vmx = _mm256_blendv_ps(vmx, _mm256_max_ps(vmx, x), _mm256_castsi256_ps(m));
     }
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
@@ -268,21 +283,26 @@ LE_AVX2 static void le_softmax_avx2(float *s, int n, float scale) {
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
     __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(h));
     __m256d sum0 = _mm256_setzero_pd(), sum1 = sum0;
-    for (int j = 0; j < n; j += 8) {
-        __m256i m = le_tail_mask(n - j);
-        __m256 e = le_exp8(_mm256_sub_ps(_mm256_maskload_ps(s + j, m), mx));
+    for (int j = 0; j < n8; j += 8) {
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mx));
+        _mm256_storeu_ps(s + j, e);
+        sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    if (left) {
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_maskload_ps(s + n8, m), mx));
         e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
-        _mm256_maskstore_ps(s + j, m, e);
+        _mm256_maskstore_ps(s + n8, m, e);
         sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
     double lanes[4];
     _mm256_storeu_pd(lanes, _mm256_add_pd(sum0, sum1));
     __m256 inv = _mm256_set1_ps((float)(1.0 / ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))));
-    for (int j = 0; j < n; j += 8) {
-        __m256i m = le_tail_mask(n - j);
-        _mm256_maskstore_ps(s + j, m, _mm256_mul_ps(_mm256_maskload_ps(s + j, m), inv));
-    }
+    for (int j = 0; j < n8; j += 8)
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(_mm256_loadu_ps(s + j), inv));
+    if (left)
+        _mm256_maskstore_ps(s + n8, m, _mm256_mul_ps(_mm256_maskload_ps(s + n8, m), inv));
 }
 
 LE_AVX2 static void le_swiglu_avx2(float *g, const float *u, int64_t n) {

@@ -382,7 +382,7 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     c->att = le_ctx_alloc(B * Q, &fail);
     c->hg = le_ctx_alloc(B * F, &fail);
     c->hu = le_ctx_alloc(B * F, &fail);
-    c->scores = le_ctx_alloc((size_t)c->nth * T, &fail);
+    c->scores = le_ctx_alloc((size_t)c->nth * 4 * T, &fail);
     c->logits = le_ctx_alloc(B * V, &fail);
     c->mm_scratch_size = le_ctx_mm_scratch(m, (int64_t)B);
     c->mm_scratch = aligned_alloc(64, (c->mm_scratch_size + 64) / 64 * 64);

@@ -58,11 +58,29 @@ struct le_ctx {
     float *q;                 /* (B, Q) */
     float *att;               /* (B, Q) attention output */
     float *hg, *hu;           /* (B, F) gate, up */
-    float *scores;            /* (nth, T) per-thread attention scores */
+    float *scores;            /* (nth, 4, T) per-thread attention scores */
     float *logits;            /* (B, V) */
     void *mm_scratch;
     size_t mm_scratch_size;
 };
+
+/* forward_kernels.c: the forward pass's own vector kernels (see there). */
+struct le_fwd_kernels {
+    /* s[j] = sum_d q[d] * kt[d*ld + j], j < np (kt: K transposed) */
+    void (*scores)(const float *q, const float *kt, int64_t ld, int hd, int np, float *s);
+    /* the same for 4 queries at once */
+    void (*scores4)(const float *const q[4], const float *kt, int64_t ld, int hd, int np, float *const s[4]);
+    /* out[d] += sum_j p[j] * v[j*ldv + d], continuing each element's chain */
+    void (*pv)(const float *p, const float *v, int64_t ldv, int hd, int np, float *out);
+    /* out_i[d] = sum_j p_i[j] * v[j*ldv + d] (from 0) for 4 queries */
+    void (*pv4)(const float *const p[4], const float *v, int64_t ldv, int hd, int np, float *const out[4]);
+    /* s = softmax(s * scale) in place; exp sum in double */
+    void (*softmax)(float *s, int n, float scale);
+    /* g[i] = silu(g[i]) * u[i] */
+    void (*swiglu)(float *g, const float *u, int64_t n);
+};
+const struct le_fwd_kernels *le_fwd_kernels_get(void); /* AVX2+FMA when the CPU has it */
+const struct le_fwd_kernels *le_fwd_kernels_ref(void);
 
 /* forward.c: evaluates tokens and computes logits for rows [first_out, n). */
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out);

@@ -538,9 +538,10 @@ int32_t le_tok_find(const struct le_tok *t, const char *text, size_t len) {
 
 static int encode_fragment(const struct le_tok *t, const char *s, size_t n, int after_special,
                            struct tok_out *o) {
+    int memo = n >= TOK_MEMO_MIN_TEXT;
     if (t->kind == LE_TOK_SPM)
-        return tok_spm_encode(t, s, n, t->add_space_prefix && after_special, TOK_SPM_SEG_CHARS, o);
-    return tok_bpe_encode(t, s, n, o);
+        return tok_spm_encode(t, s, n, t->add_space_prefix && after_special, TOK_SPM_SEG_CHARS, memo, o);
+    return tok_bpe_encode(t, s, n, memo, o);
 }
 
 /* First occurrence of any user-defined token in s[from..n): llama.cpp tries

@@ -398,7 +398,7 @@ static int merge_word(const struct le_tok *t, struct bpe_work *w, size_t n, stru
     return LE_OK;
 }
 
-int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct tok_out *o) {
+int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, int memo, struct tok_out *o) {
     if (len == 0)
         return LE_OK;
     /* The byte encoding of each byte value, as UTF-8 (1 or 2 bytes). */
@@ -418,7 +418,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct 
     struct bpe_work w = {0};
     size_t start = 0;
     const char *tp = text, *tend = text + len;
-    int use_memo = len >= TOK_MEMO_MIN_TEXT;
+    int use_memo = memo;
     for (size_t i = 0; i < n_words && rc == LE_OK; i++) {
         /* The word's bytes in text (its code points decode from them alone). */
         const char *key = tp;

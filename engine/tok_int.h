@@ -145,10 +145,11 @@ uint32_t tok_byte_to_cpt(uint8_t b);
 /* Inverse: the byte for code point cp, or -1. */
 int tok_cpt_to_byte(uint32_t cp);
 
-/* Encoders of one text fragment (no special tokens inside). */
+/* Encoders of one text fragment (no special tokens inside); memo: use a
+ * tok_memo (same result, faster on long texts). */
 int tok_spm_encode(const struct le_tok *t, const char *text, size_t len, int space_prefix,
-                   size_t seg_chars, struct tok_out *o);
-int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, struct tok_out *o);
+                   size_t seg_chars, int memo, struct tok_out *o);
+int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, int memo, struct tok_out *o);
 /* Whether the SPM pair set holds the pair of characters a, b. */
 int tok_spm_pair_known(const struct le_tok *t, const char *a, size_t na, const char *b, size_t nb);
 /* BPE pre-tokenizer: splits cps[0..n) into words; writes the word lengths

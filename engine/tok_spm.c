@@ -160,7 +160,7 @@ static char *escape(const char *text, size_t len, int space_prefix, size_t *n_ou
 }
 
 int tok_spm_encode(const struct le_tok *t, const char *text, size_t len, int space_prefix, size_t seg_chars,
-                   struct tok_out *o) {
+                   int memo, struct tok_out *o) {
     size_t n;
     if (len > UINT32_MAX / 4)
         return le_err_set(LE_EINVAL, "text too long to tokenize at once (%zu bytes)", len);
@@ -168,7 +168,7 @@ int tok_spm_encode(const struct le_tok *t, const char *text, size_t len, int spa
     if (!s)
         return le_err_set(LE_ENOMEM, "out of memory in the tokenizer");
     struct spm_work w = {0};
-    w.use_memo = n >= TOK_MEMO_MIN_TEXT;
+    w.use_memo = memo;
     int rc = LE_OK;
     size_t start = 0;
     while (start < n && rc == LE_OK) {

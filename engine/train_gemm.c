@@ -1,19 +1,24 @@
 /*
  * train_gemm: the float32 GEMM behind training's three matmul forms
- * (Y = X.W^T, dX = dY.W, dW = dY^T.X), BLIS style.
+ * (Y = X.W^T, dX = dY.W, dW = dY^T.X).
  *
- * Both operands are packed once per call (in parallel) into panels: A into
- * MR=6-row panels, B into NR=16-column panels, each cut into K blocks of
- * KC=256, so one strided packer serves all three forms (the transposes are
- * just strides). A 6x16 register-tiled AVX2/FMA micro-kernel (12 ymm
- * accumulators, 2 loads + 6 broadcasts per 12 FMAs) then sweeps macro tiles
- * taken from an atomic counter. Per K block, a B panel (16 KB) stays in L1
- * while the task's A panels (<= 48 KB) stream from L2.
+ * A 6x16 register-tiled AVX2/FMA micro-kernel (12 ymm accumulators; per k,
+ * 2 loads of B and 6 broadcasts of A feed 12 FMAs) reads both operands in
+ * place: A through (row, column) strides, so X, dY and dY^T all work
+ * without copies, and B as rows of 16 contiguous floats, true of W (dX =
+ * dY.W) and X (dW = dY^T.X); only W^T (the forward) is transposed once per
+ * call, which costs K*N next to the N_tokens*K*N of the product. Packing
+ * the activations (BLIS style) cost as much as a quarter of the time at
+ * widths of 64-128, where the products are thin.
+ *
+ * Work is cut into K blocks of KC=256 and macro tiles of up to 8 row panels
+ * x 16 column panels taken from an atomic counter; within a tile the A
+ * panel (6 x 256) stays in L1 across the column panels and the B block in L2.
  *
  * Determinism: the tile grid and the K blocking depend on (M, N, K) only; an
  * element is C + sum over K blocks in order, each block summed k = 0.. in the
- * kernel, whichever thread runs it. Edge tiles go through a 6x16 buffer with
- * zero padding, so they run the same kernel.
+ * kernel, whichever thread runs it. Edge tiles run the same kernel through a
+ * 6x16 buffer.
  */
 #include "train_ops.h"
 
@@ -41,23 +46,30 @@ int le_tk_simd(void) {
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K) {
-    return (size_t)(cdiv(M, MR) * MR * K + cdiv(N, NR) * NR * K) + 24;
+    (void)M;
+    return (size_t)(N * K + NR * K) + 16;
 }
 
-/* Functions for the micro-kernels: c (6 x 16, row stride ldc) (+)= a . b over kc. */
+/* Functions for the micro-kernels: c (6 x 16, row stride ldc) (+)= a . b over
+ * kc, with a(r, k) = a[r * rsa + k * csa] read in place and b(k, j) =
+ * b[k * ldb + j] (16 contiguous floats per k). */
 
-typedef void (*le_tg_kern_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int load);
+typedef void (*le_tg_kern_fn)(int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t ldb,
+                              float *c, int64_t ldc, int load);
 
-static void kern_scalar(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int load) {
+static void kern_scalar(int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t ldb,
+                        float *c, int64_t ldc, int load) {
     float acc[MR][NR];
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < NR; j++)
             acc[r][j] = load ? c[r * ldc + j] : 0.0f;
     for (int64_t k = 0; k < kc; k++) {
-        const float *bk = b + k * NR, *ak = a + k * MR;
-        for (int r = 0; r < MR; r++)
+        const float *bk = b + k * ldb;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r * rsa + k * csa];
             for (int j = 0; j < NR; j++)
-                acc[r][j] += ak[r] * bk[j];
+                acc[r][j] += ar * bk[j];
+        }
     }
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < NR; j++)
@@ -65,7 +77,8 @@ static void kern_scalar(int64_t kc, const float *a, const float *b, float *c, in
 }
 
 __attribute__((target("avx2,fma")))
-static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int load) {
+static void kern_avx2(int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t ldb,
+                      float *c, int64_t ldc, int load) {
     __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
     if (load) {
         c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
@@ -78,19 +91,20 @@ static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int6
         c00 = c01 = c10 = c11 = c20 = c21 = _mm256_setzero_ps();
         c30 = c31 = c40 = c41 = c50 = c51 = _mm256_setzero_ps();
     }
+    const float *a0 = a, *a1 = a + rsa, *a2 = a + 2 * rsa, *a3 = a + 3 * rsa, *a4 = a + 4 * rsa, *a5 = a + 5 * rsa;
     for (int64_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        __m256 a0 = _mm256_broadcast_ss(a + 0), a1 = _mm256_broadcast_ss(a + 1);
-        c00 = _mm256_fmadd_ps(a0, b0, c00), c01 = _mm256_fmadd_ps(a0, b1, c01);
-        c10 = _mm256_fmadd_ps(a1, b0, c10), c11 = _mm256_fmadd_ps(a1, b1, c11);
-        a0 = _mm256_broadcast_ss(a + 2), a1 = _mm256_broadcast_ss(a + 3);
-        c20 = _mm256_fmadd_ps(a0, b0, c20), c21 = _mm256_fmadd_ps(a0, b1, c21);
-        c30 = _mm256_fmadd_ps(a1, b0, c30), c31 = _mm256_fmadd_ps(a1, b1, c31);
-        a0 = _mm256_broadcast_ss(a + 4), a1 = _mm256_broadcast_ss(a + 5);
-        c40 = _mm256_fmadd_ps(a0, b0, c40), c41 = _mm256_fmadd_ps(a0, b1, c41);
-        c50 = _mm256_fmadd_ps(a1, b0, c50), c51 = _mm256_fmadd_ps(a1, b1, c51);
-        a += MR;
-        b += NR;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 x = _mm256_broadcast_ss(a0), y = _mm256_broadcast_ss(a1);
+        c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        c10 = _mm256_fmadd_ps(y, b0, c10), c11 = _mm256_fmadd_ps(y, b1, c11);
+        x = _mm256_broadcast_ss(a2), y = _mm256_broadcast_ss(a3);
+        c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        c30 = _mm256_fmadd_ps(y, b0, c30), c31 = _mm256_fmadd_ps(y, b1, c31);
+        x = _mm256_broadcast_ss(a4), y = _mm256_broadcast_ss(a5);
+        c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);
+        c50 = _mm256_fmadd_ps(y, b0, c50), c51 = _mm256_fmadd_ps(y, b1, c51);
+        a0 += csa, a1 += csa, a2 += csa, a3 += csa, a4 += csa, a5 += csa;
+        b += ldb;
     }
     _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
     _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
@@ -100,103 +114,77 @@ static void kern_avx2(int64_t kc, const float *a, const float *b, float *c, int6
     _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
-/* Functions for the packed driver. */
+/* Functions for the driver. B is used in place when its rows are contiguous
+ * (csb == 1), else transposed once into scratch; the last, partial column
+ * panel is copied into a zero-padded K x 16 buffer so no read passes the end
+ * of B. A is always read in place; a partial row panel repeats its last row
+ * and its extra results are dropped. */
 
 struct le_tg_job {
-    int64_t M, N, K, Mp, Np, Kb;
-    const float *A, *B;
-    int64_t rsa, csa, rsb, csb;
+    int64_t M, N, K, Mp, Np;
+    const float *A, *B;     /* B: row-major K x N with row stride ldb */
+    int64_t rsa, csa, ldb;
+    const float *Bsrc;      /* the caller's B when it needs transposing */
+    int64_t rsb, csb;
     float *C;
     int64_t ldc;
     int acc;
-    float *Ap, *Bp;         /* packed: [K block][panel][kc][MR or NR] */
-    int64_t mb, nb, ntm, ntn; /* task = mb A panels x nb B panels; task grid */
+    float *Bt, *Bedge;      /* scratch: transposed B (K x N), edge panel (K x 16) */
+    int64_t mb, nb, ntm, ntn; /* task = mb row panels x nb column panels; task grid */
     le_tg_kern_fn kern;
     atomic_int_fast64_t next;
 };
 
-static void pack_a_panel(const struct le_tg_job *j, int64_t i) {
-    int64_t m0 = i * MR, rows = j->M - m0 < MR ? j->M - m0 : MR;
-    for (int64_t p = 0; p < j->Kb; p++) {
-        int64_t k0 = p * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
-        float *dst = j->Ap + k0 * j->Mp * MR + i * MR * kc;
-        if (j->rsa == 1) { /* A transposed: the 6 values of one k are adjacent */
-            for (int64_t k = 0; k < kc; k++) {
-                const float *src = j->A + (k0 + k) * j->csa + m0;
-                for (int64_t r = 0; r < MR; r++)
-                    dst[k * MR + r] = r < rows ? src[r] : 0.0f;
-            }
-            continue;
-        }
-        for (int64_t r = 0; r < MR; r++) {
-            if (r >= rows) {
-                for (int64_t k = 0; k < kc; k++)
-                    dst[k * MR + r] = 0.0f;
-                continue;
-            }
-            const float *src = j->A + (m0 + r) * j->rsa + k0 * j->csa;
-            for (int64_t k = 0; k < kc; k++)
-                dst[k * MR + r] = src[k * j->csa];
-        }
-    }
-}
-
-static void pack_b_panel(const struct le_tg_job *j, int64_t jp) {
-    int64_t n0 = jp * NR, cols = j->N - n0 < NR ? j->N - n0 : NR;
-    for (int64_t p = 0; p < j->Kb; p++) {
-        int64_t k0 = p * KC, kc = j->K - k0 < KC ? j->K - k0 : KC;
-        float *dst = j->Bp + k0 * j->Np * NR + jp * NR * kc;
-        if (j->csb == 1) {
-            for (int64_t k = 0; k < kc; k++) {
-                const float *src = j->B + (k0 + k) * j->rsb + n0;
-                for (int64_t c = 0; c < NR; c++)
-                    dst[k * NR + c] = c < cols ? src[c] : 0.0f;
-            }
-        } else {
-            for (int64_t c = 0; c < NR; c++) {
-                if (c >= cols) {
-                    for (int64_t k = 0; k < kc; k++)
-                        dst[k * NR + c] = 0.0f;
-                    continue;
-                }
-                const float *src = j->B + (n0 + c) * j->csb + k0 * j->rsb;
-                for (int64_t k = 0; k < kc; k++)
-                    dst[k * NR + c] = src[k * j->rsb];
-            }
-        }
-    }
-}
-
-static void le_tg_pack_worker(void *arg, int ith, int nth) {
+static void le_tg_prep_worker(void *arg, int ith, int nth) {
     struct le_tg_job *j = arg;
     int64_t lo, hi;
-    le_pool_range(j->Mp + j->Np, ith, nth, &lo, &hi);
-    for (int64_t x = lo; x < hi; x++) {
-        if (x < j->Mp)
-            pack_a_panel(j, x);
-        else
-            pack_b_panel(j, x - j->Mp);
+    if (j->Bt) { /* B(k, n) = Bsrc[k*rsb + n*csb] -> Bt[k*N + n], split over n */
+        le_pool_range(j->N, ith, nth, &lo, &hi);
+        for (int64_t n = lo; n < hi; n++) {
+            const float *src = j->Bsrc + n * j->csb;
+            for (int64_t k = 0; k < j->K; k++)
+                j->Bt[k * j->N + n] = src[k * j->rsb];
+        }
+    }
+    if (ith == 0 && j->Bedge) {
+        int64_t n0 = (j->Np - 1) * NR, cols = j->N - n0;
+        for (int64_t k = 0; k < j->K; k++)
+            for (int64_t c = 0; c < NR; c++)
+                j->Bedge[k * NR + c] = c < cols ? j->Bsrc[k * j->rsb + (n0 + c) * j->csb] : 0.0f;
     }
 }
 
-static void le_tg_tile(const struct le_tg_job *j, int64_t i, int64_t jp, int64_t p, int64_t kc, int load) {
-    int64_t m0 = i * MR, n0 = jp * NR;
-    const float *a = j->Ap + p * KC * j->Mp * MR + i * MR * kc;
-    const float *b = j->Bp + p * KC * j->Np * NR + jp * NR * kc;
-    float *c = j->C + m0 * j->ldc + n0;
-    int64_t rows = j->M - m0 < MR ? j->M - m0 : MR, cols = j->N - n0 < NR ? j->N - n0 : NR;
-    if (rows == MR && cols == NR) {
-        j->kern(kc, a, b, c, j->ldc, load);
-        return;
+/* One row panel i against column panels [j0, j1) over K block [k0, k0+kc). */
+static void le_tg_panel(const struct le_tg_job *j, int64_t i, int64_t j0, int64_t j1, int64_t k0, int64_t kc,
+                        int load) {
+    int64_t m0 = i * MR, rows = j->M - m0 < MR ? j->M - m0 : MR;
+    const float *a = j->A + m0 * j->rsa + k0 * j->csa;
+    int64_t rsa = j->rsa, csa = j->csa;
+    float ab[MR * KC];
+    if (rsa == 1 || rows < MR) { /* A transposed (dY^T) or a partial panel: copy it k-major, once */
+        for (int64_t k = 0; k < kc; k++)
+            for (int64_t r = 0; r < MR; r++)
+                ab[k * MR + r] = a[(r < rows ? r : rows - 1) * j->rsa + k * j->csa];
+        a = ab, rsa = 1, csa = MR;
     }
-    float tmp[MR * NR];
-    memset(tmp, 0, sizeof tmp);
-    if (load)
+    for (int64_t jp = j0; jp < j1; jp++) {
+        int64_t n0 = jp * NR, cols = j->N - n0 < NR ? j->N - n0 : NR;
+        const float *b = cols == NR ? j->B + k0 * j->ldb + n0 : j->Bedge + k0 * NR;
+        int64_t ldb = cols == NR ? j->ldb : NR;
+        float *c = j->C + m0 * j->ldc + n0;
+        if (rows == MR && cols == NR) {
+            j->kern(kc, a, rsa, csa, b, ldb, c, j->ldc, load);
+            continue;
+        }
+        float tmp[MR * NR];
+        memset(tmp, 0, sizeof tmp);
+        if (load)
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(tmp + r * NR, c + r * j->ldc, (size_t)cols * sizeof(float));
+        j->kern(kc, a, rsa, csa, b, ldb, tmp, NR, load);
         for (int64_t r = 0; r < rows; r++)
-            memcpy(tmp + r * NR, c + r * j->ldc, (size_t)cols * sizeof(float));
-    j->kern(kc, a, b, tmp, NR, load);
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(c + r * j->ldc, tmp + r * NR, (size_t)cols * sizeof(float));
+            memcpy(c + r * j->ldc, tmp + r * NR, (size_t)cols * sizeof(float));
+    }
 }
 
 static void le_tg_compute_worker(void *arg, int ith, int nth) {
@@ -209,12 +197,10 @@ static void le_tg_compute_worker(void *arg, int ith, int nth) {
         int64_t ti = t / j->ntn, tj = t % j->ntn;
         int64_t i0 = ti * j->mb, i1 = i0 + j->mb < j->Mp ? i0 + j->mb : j->Mp;
         int64_t j0 = tj * j->nb, j1 = j0 + j->nb < j->Np ? j0 + j->nb : j->Np;
-        for (int64_t p = 0; p < j->Kb; p++) {
-            int64_t kc = j->K - p * KC < KC ? j->K - p * KC : KC;
-            int load = j->acc || p > 0;
-            for (int64_t jp = j0; jp < j1; jp++)
-                for (int64_t i = i0; i < i1; i++)
-                    le_tg_tile(j, i, jp, p, kc, load);
+        for (int64_t k0 = 0; k0 < j->K; k0 += KC) {
+            int64_t kc = j->K - k0 < KC ? j->K - k0 : KC;
+            for (int64_t i = i0; i < i1; i++)
+                le_tg_panel(j, i, j0, j1, k0, kc, j->acc || k0 > 0);
         }
     }
 }
@@ -232,14 +218,20 @@ void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
         return;
     }
     struct le_tg_job j = {
-        .M = M, .N = N, .K = K, .Mp = cdiv(M, MR), .Np = cdiv(N, NR), .Kb = cdiv(K, KC),
-        .A = A, .B = B, .rsa = rsa, .csa = csa, .rsb = rsb, .csb = csb,
+        .M = M, .N = N, .K = K, .Mp = cdiv(M, MR), .Np = cdiv(N, NR),
+        .A = A, .rsa = rsa, .csa = csa, .Bsrc = B, .rsb = rsb, .csb = csb,
         .C = C, .ldc = ldc, .acc = acc,
         .kern = le_tk_simd() ? kern_avx2 : kern_scalar,
     };
-    float *s = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
-    j.Ap = s;
-    j.Bp = s + ((j.Mp * MR * K + 7) & ~(int64_t)7); /* 32-byte aligned panels */
+    float *s = scratch;
+    if (csb == 1) {
+        j.B = B, j.ldb = rsb;
+    } else {
+        j.Bt = s, j.B = s, j.ldb = N;
+        s += N * K;
+    }
+    if (N % NR)
+        j.Bedge = s;
     int nth = pool ? le_pool_nthreads(pool) : 1;
     /* Task size only balances load; it never changes any result. */
     j.mb = 8;
@@ -255,7 +247,8 @@ void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
     j.ntm = cdiv(j.Mp, j.mb);
     j.ntn = cdiv(j.Np, j.nb);
     atomic_init(&j.next, 0);
-    le_pool_run(pool, le_tg_pack_worker, &j);
+    if (j.Bt || j.Bedge)
+        le_pool_run(pool, le_tg_prep_worker, &j);
     le_pool_run(pool, le_tg_compute_worker, &j);
 }
 

@@ -56,7 +56,9 @@ struct le_store_sample {
 /* Writes samples (INSERT OR IGNORE on (cell, doc, req)) in one transaction. */
 int le_store_put_samples(struct le_store *s, const char *cell_key, int64_t run_id,
                          const struct le_store_sample *smp, int n);
-/* Calls fn for every stored sample of the cell, ordered by (doc, req). */
+/* Calls fn for every stored sample of the cell, ordered by (doc, req). In
+ * both walks below, strings passed to fn are valid only during the call, and
+ * a non-zero return from fn stops the walk and is returned. */
 int le_store_get_samples(struct le_store *s, const char *cell_key,
                          int (*fn)(void *ud, int64_t doc, int64_t req, const char *json), void *ud);
 /* Writes the cell's results and marks it done, in one transaction. Rerunning

@@ -417,7 +417,7 @@ int le_store_integrity_check(struct le_store *s, char *out, size_t n) {
     size_t len = 0;
     if (n)
         out[0] = 0;
-    int sr;
+    int sr = SQLITE_DONE;
     while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
         const char *row = (const char *)sqlite3_column_text(st, 0);
         if (n > len)
@@ -590,7 +590,7 @@ int le_store_get_samples(struct le_store *s, const char *cell_key,
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
-    int sr;
+    int sr = SQLITE_DONE;
     while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW)
         rc = fn(ud, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2));
     if (rc == 0 && sr != SQLITE_DONE)
@@ -663,7 +663,7 @@ int le_store_get_results(struct le_store *s, const char *cell_key,
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
-    int sr;
+    int sr = SQLITE_DONE;
     while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t n = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 3);
         rc = fn(ud, (const char *)sqlite3_column_text(st, 0), le_col_f64(st, 1), le_col_f64(st, 2), n);
@@ -832,7 +832,7 @@ static int le_export_rows(struct le_store *s, FILE *f, int json) {
              " LEFT JOIN cells c ON c.key = r.cell ORDER BY r.id");
     LE_ASSERT(strlen(sql) < sizeof sql - 1);
     sqlite3_stmt *st;
-    int rc = le_store_prep(s, &st, sql), sr, nrow = 0;
+    int rc = le_store_prep(s, &st, sql), sr = SQLITE_DONE, nrow = 0;
     if (rc)
         return rc;
     if (json) {

@@ -513,12 +513,12 @@ static void check_file(const char *vocab, const char *text_rel, int drop_nl, con
     /* Segmenting is invisible: one pass over the whole text agrees. */
     int32_t *one = malloc((nt + 2) * sizeof *one);
     struct tok_out o = {one, (int64_t)nt + 2, 0};
-    assert_int_equal(tok_spm_encode(t, text, nt, 1, (size_t)-1, &o), LE_OK);
+    assert_int_equal(tok_spm_encode(t, text, nt, 1, (size_t)-1, 0, &o), LE_OK);
     assert_int_equal(o.n, n_got - 1);
     assert_memory_equal(one, got + 1, (size_t)o.n * sizeof *one);
     /* And long segments too. */
     o.n = 0;
-    assert_int_equal(tok_spm_encode(t, text, nt, 1, 4096, &o), LE_OK);
+    assert_int_equal(tok_spm_encode(t, text, nt, 1, 4096, 0, &o), LE_OK);
     assert_int_equal(o.n, n_got - 1);
     assert_memory_equal(one, got + 1, (size_t)o.n * sizeof *one);
     free(one);
@@ -526,6 +526,27 @@ static void check_file(const char *vocab, const char *text_rel, int drop_nl, con
     free(got);
     free(text);
     free(wtxt);
+    le_tok_free(t);
+}
+
+static void bpe_memo_should_not_change_results(void **state) {
+    (void)state;
+    SKIP_WITHOUT_ORACLE();
+    struct le_tok *t = open_vocab("tokenizer/ggml-vocab-gpt-2.gguf");
+    char p[4096];
+    size_t nt;
+    char *text = le_test_read_file(le_test_oracle_path(p, sizeof p, "tokenizer/brown.txt"), &nt);
+    assert_non_null(text);
+    int32_t *a = malloc((nt + 2) * sizeof *a), *b = malloc((nt + 2) * sizeof *b);
+    struct tok_out oa = {a, (int64_t)nt + 2, 0}, ob = {b, (int64_t)nt + 2, 0};
+    assert_int_equal(tok_bpe_encode(t, text, nt, 1, &oa), LE_OK);
+    assert_int_equal(tok_bpe_encode(t, text, nt, 0, &ob), LE_OK);
+    assert_true(oa.n > 5000);
+    assert_int_equal(oa.n, ob.n);
+    assert_memory_equal(a, b, (size_t)oa.n * sizeof *a);
+    free(a);
+    free(b);
+    free(text);
     le_tok_free(t);
 }
 
@@ -629,6 +650,7 @@ int main(void) {
         cmocka_unit_test(spm_should_match_llama_cpp_test_vectors),
         cmocka_unit_test(bpe_should_match_llama_cpp_gpt2_test_vectors),
         cmocka_unit_test(spm_should_match_llama_cpp_on_brown),
+        cmocka_unit_test(bpe_memo_should_not_change_results),
         cmocka_unit_test(oracle_a_should_tokenize_the_logits_sentence),
         cmocka_unit_test(oracle_a_should_tokenize_the_ppl_text),
         cmocka_unit_test(spm_decode_should_invert_encode_on_ascii),
