@@ -3,8 +3,12 @@
  *   "llama": SentencePiece BPE (scores, byte fallback <0xXX>, space prefix
  *            per tokenizer.ggml.add_space_prefix, default true)
  *   "gpt2":  byte-level BPE with merges, pre-tokenizer by tokenizer.ggml.pre
- *            (GPT-2 regex; "llama-bpe" = LLaMA-3 regex)
- * Special/control tokens are never produced from text (parse_special = false).
+ *            ("gpt-2" and aliases: GPT-2 regex; "llama-bpe"/"llama3" and
+ *            aliases, "dbrx", "smaug-bpe": LLaMA-3 regex; "default" or
+ *            absent: llama.cpp's default chain; others: LE_EUNSUP)
+ * Control and unknown tokens are never produced from text (parse_special =
+ * false); user-defined tokens are, as in llama.cpp. A tokenizer is
+ * immutable: encode/decode may run on many threads at once.
  */
 #ifndef LE_TOK_H
 #define LE_TOK_H

@@ -47,7 +47,7 @@ static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K) {
     (void)M;
-    return (size_t)(N * K + NR * K) + 16;
+    return (size_t)(cdiv(N, NR) * NR * K) + 16;
 }
 
 /* Functions for the micro-kernels: c (6 x 16, row stride ldc) (+)= a . b over
@@ -93,7 +93,7 @@ static void kern_avx2(int64_t kc, const float *a, int64_t rsa, int64_t csa, cons
     }
     const float *a0 = a, *a1 = a + rsa, *a2 = a + 2 * rsa, *a3 = a + 3 * rsa, *a4 = a + 4 * rsa, *a5 = a + 5 * rsa;
     for (int64_t k = 0; k < kc; k++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
         __m256 x = _mm256_broadcast_ss(a0), y = _mm256_broadcast_ss(a1);
         c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
         c10 = _mm256_fmadd_ps(y, b0, c10), c11 = _mm256_fmadd_ps(y, b1, c11);
@@ -122,14 +122,12 @@ static void kern_avx2(int64_t kc, const float *a, int64_t rsa, int64_t csa, cons
 
 struct le_tg_job {
     int64_t M, N, K, Mp, Np;
-    const float *A, *B;     /* B: row-major K x N with row stride ldb */
-    int64_t rsa, csa, ldb;
-    const float *Bsrc;      /* the caller's B when it needs transposing */
-    int64_t rsb, csb;
+    const float *A, *B;
+    int64_t rsa, csa, rsb, csb;
     float *C;
     int64_t ldc;
     int acc;
-    float *Bt, *Bedge;      /* scratch: transposed B (K x N), edge panel (K x 16) */
+    float *Bp;              /* packed B: panel jp at Bp + jp*K*16, row k at + k*16 */
     int64_t mb, nb, ntm, ntn; /* task = mb row panels x nb column panels; task grid */
     le_tg_kern_fn kern;
     atomic_int_fast64_t next;
@@ -138,58 +136,67 @@ struct le_tg_job {
 static void le_tg_prep_worker(void *arg, int ith, int nth) {
     struct le_tg_job *j = arg;
     int64_t lo, hi;
-    if (j->Bt) { /* B(k, n) = Bsrc[k*rsb + n*csb] -> Bt[k*N + n], split over n */
-        le_pool_range(j->N, ith, nth, &lo, &hi);
-        for (int64_t n = lo; n < hi; n++) {
-            const float *src = j->Bsrc + n * j->csb;
+    le_pool_range(j->Np, ith, nth, &lo, &hi);
+    for (int64_t jp = lo; jp < hi; jp++) {
+        int64_t n0 = jp * NR, cols = j->N - n0 < NR ? j->N - n0 : NR;
+        float *dst = j->Bp + jp * j->K * NR;
+        if (j->csb == 1 && cols == NR) {
             for (int64_t k = 0; k < j->K; k++)
-                j->Bt[k * j->N + n] = src[k * j->rsb];
+                memcpy(dst + k * NR, j->B + k * j->rsb + n0, NR * sizeof(float));
+            continue;
         }
-    }
-    if (ith == 0 && j->Bedge) {
-        int64_t n0 = (j->Np - 1) * NR, cols = j->N - n0;
-        for (int64_t k = 0; k < j->K; k++)
-            for (int64_t c = 0; c < NR; c++)
-                j->Bedge[k * NR + c] = c < cols ? j->Bsrc[k * j->rsb + (n0 + c) * j->csb] : 0.0f;
+        for (int64_t c = 0; c < NR; c++)
+            for (int64_t k = 0; k < j->K; k++)
+                dst[k * NR + c] = c < cols ? j->B[k * j->rsb + (n0 + c) * j->csb] : 0.0f;
     }
 }
 
-/* One row panel i against column panels [j0, j1) over K block [k0, k0+kc). */
-static void le_tg_panel(const struct le_tg_job *j, int64_t i, int64_t j0, int64_t j1, int64_t k0, int64_t kc,
-                        int load) {
+/* Row panel i against column panel jp over K block [k0, k0+kc); a points at
+ * the panel's A (rsa, csa). */
+static void le_tg_tile(const struct le_tg_job *j, int64_t i, int64_t jp, const float *a, int64_t rsa,
+                       int64_t csa, int64_t k0, int64_t kc, int load) {
+    int64_t m0 = i * MR, rows = j->M - m0 < MR ? j->M - m0 : MR;
+    int64_t n0 = jp * NR, cols = j->N - n0 < NR ? j->N - n0 : NR;
+    const float *b = j->Bp + jp * j->K * NR + k0 * NR;
+    int64_t ldb = NR;
+    float *c = j->C + m0 * j->ldc + n0;
+    if (rows == MR && cols == NR) {
+        j->kern(kc, a, rsa, csa, b, ldb, c, j->ldc, load);
+        return;
+    }
+    float tmp[MR * NR];
+    memset(tmp, 0, sizeof tmp);
+    if (load)
+        for (int64_t r = 0; r < rows; r++)
+            memcpy(tmp + r * NR, c + r * j->ldc, (size_t)cols * sizeof(float));
+    j->kern(kc, a, rsa, csa, b, ldb, tmp, NR, load);
+    for (int64_t r = 0; r < rows; r++)
+        memcpy(c + r * j->ldc, tmp + r * NR, (size_t)cols * sizeof(float));
+}
+
+/* Copies A's row panel i (k-major, 6 per k) for K block k0; a partial panel
+ * repeats its last row (those results are dropped). */
+static void le_tg_pack_a(const struct le_tg_job *j, int64_t i, int64_t k0, int64_t kc, float *dst) {
     int64_t m0 = i * MR, rows = j->M - m0 < MR ? j->M - m0 : MR;
     const float *a = j->A + m0 * j->rsa + k0 * j->csa;
-    int64_t rsa = j->rsa, csa = j->csa;
-    float ab[MR * KC];
-    if (rsa == 1 || rows < MR) { /* A transposed (dY^T) or a partial panel: copy it k-major, once */
+    if (j->rsa == 1 && rows == MR) {
         for (int64_t k = 0; k < kc; k++)
-            for (int64_t r = 0; r < MR; r++)
-                ab[k * MR + r] = a[(r < rows ? r : rows - 1) * j->rsa + k * j->csa];
-        a = ab, rsa = 1, csa = MR;
+            memcpy(dst + k * MR, a + k * j->csa, MR * sizeof(float));
+        return;
     }
-    for (int64_t jp = j0; jp < j1; jp++) {
-        int64_t n0 = jp * NR, cols = j->N - n0 < NR ? j->N - n0 : NR;
-        const float *b = cols == NR ? j->B + k0 * j->ldb + n0 : j->Bedge + k0 * NR;
-        int64_t ldb = cols == NR ? j->ldb : NR;
-        float *c = j->C + m0 * j->ldc + n0;
-        if (rows == MR && cols == NR) {
-            j->kern(kc, a, rsa, csa, b, ldb, c, j->ldc, load);
-            continue;
-        }
-        float tmp[MR * NR];
-        memset(tmp, 0, sizeof tmp);
-        if (load)
-            for (int64_t r = 0; r < rows; r++)
-                memcpy(tmp + r * NR, c + r * j->ldc, (size_t)cols * sizeof(float));
-        j->kern(kc, a, rsa, csa, b, ldb, tmp, NR, load);
-        for (int64_t r = 0; r < rows; r++)
-            memcpy(c + r * j->ldc, tmp + r * NR, (size_t)cols * sizeof(float));
+    for (int64_t r = 0; r < MR; r++) {
+        const float *src = a + (r < rows ? r : rows - 1) * j->rsa;
+        for (int64_t k = 0; k < kc; k++)
+            dst[k * MR + r] = src[k * j->csa];
     }
 }
+
+enum { MB_MAX = 8 };
 
 static void le_tg_compute_worker(void *arg, int ith, int nth) {
     (void)ith, (void)nth;
     struct le_tg_job *j = arg;
+    float ab[MB_MAX * MR * KC]; /* packed A panels of one task and K block */
     for (;;) {
         int64_t t = atomic_fetch_add(&j->next, 1);
         if (t >= j->ntm * j->ntn)
@@ -199,8 +206,27 @@ static void le_tg_compute_worker(void *arg, int ith, int nth) {
         int64_t j0 = tj * j->nb, j1 = j0 + j->nb < j->Np ? j0 + j->nb : j->Np;
         for (int64_t k0 = 0; k0 < j->K; k0 += KC) {
             int64_t kc = j->K - k0 < KC ? j->K - k0 : KC;
-            for (int64_t i = i0; i < i1; i++)
-                le_tg_panel(j, i, j0, j1, k0, kc, j->acc || k0 > 0);
+            int load = j->acc || k0 > 0;
+            if (j->rsa == 1) {
+                /* A = dY^T: pack the task's panels once; B panels then stay in L1 across them. */
+                for (int64_t i = i0; i < i1; i++)
+                    le_tg_pack_a(j, i, k0, kc, ab + (i - i0) * MR * KC);
+                for (int64_t jp = j0; jp < j1; jp++)
+                    for (int64_t i = i0; i < i1; i++)
+                        le_tg_tile(j, i, jp, ab + (i - i0) * MR * KC, 1, MR, k0, kc, load);
+                continue;
+            }
+            /* A row-major, read in place: its panel stays in L1 across the B panels. */
+            for (int64_t i = i0; i < i1; i++) {
+                const float *a = j->A + i * MR * j->rsa + k0 * j->csa;
+                int64_t rsa = j->rsa, csa = j->csa;
+                if ((i + 1) * MR > j->M) {
+                    le_tg_pack_a(j, i, k0, kc, ab);
+                    a = ab, rsa = 1, csa = MR;
+                }
+                for (int64_t jp = j0; jp < j1; jp++)
+                    le_tg_tile(j, i, jp, a, rsa, csa, k0, kc, load);
+            }
         }
     }
 }
@@ -219,36 +245,25 @@ void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
     }
     struct le_tg_job j = {
         .M = M, .N = N, .K = K, .Mp = cdiv(M, MR), .Np = cdiv(N, NR),
-        .A = A, .rsa = rsa, .csa = csa, .Bsrc = B, .rsb = rsb, .csb = csb,
+        .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
         .C = C, .ldc = ldc, .acc = acc,
         .kern = le_tk_simd() ? kern_avx2 : kern_scalar,
     };
-    float *s = scratch;
-    if (csb == 1) {
-        j.B = B, j.ldb = rsb;
-    } else {
-        j.Bt = s, j.B = s, j.ldb = N;
-        s += N * K;
-    }
-    if (N % NR)
-        j.Bedge = s;
+    j.Bp = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
     int nth = pool ? le_pool_nthreads(pool) : 1;
     /* Task size only balances load; it never changes any result. */
-    j.mb = 8;
+    j.mb = MB_MAX;
     j.nb = j.Np < 16 ? j.Np : 16;
     while (cdiv(j.Mp, j.mb) * cdiv(j.Np, j.nb) < 4 * nth && (j.mb > 1 || j.nb > 1)) {
-        if (j.nb > 2)
-            j.nb = (j.nb + 1) / 2;
-        else if (j.mb > 1)
-            j.mb /= 2;
+        if (j.mb > 1) /* splitting rows duplicates no packing */
+            j.mb = (j.mb + 1) / 2;
         else
-            j.nb = 1;
+            j.nb = (j.nb + 1) / 2;
     }
     j.ntm = cdiv(j.Mp, j.mb);
     j.ntn = cdiv(j.Np, j.nb);
     atomic_init(&j.next, 0);
-    if (j.Bt || j.Bedge)
-        le_pool_run(pool, le_tg_prep_worker, &j);
+    le_pool_run(pool, le_tg_prep_worker, &j);
     le_pool_run(pool, le_tg_compute_worker, &j);
 }
 

@@ -6,8 +6,9 @@
  * Resumable by construction: every (model, task) pair is a cell keyed by
  * le_store_cell_key(model sha256, task, canonical config JSON) -- the config
  * holds everything that can change a number (few-shot k and seed, limit,
- * context length, BOS, task seed, bootstrap) and nothing that cannot
- * (threads, batch size). A done cell is skipped. Otherwise the records of
+ * context length, BOS, task seed, bootstrap, and the sha256 of every
+ * request's text, so edited data or prompts never reuse old samples) and
+ * nothing that cannot (threads, batch size). A done cell is skipped. Otherwise the records of
  * documents already stored as samples are read back, only the missing
  * documents are scored, and their samples are written in batches of whole
  * documents (--flush-every), so a kill loses at most one batch. Metrics are
@@ -190,6 +191,7 @@ struct le_eval_task {
     int n_met;
     struct le_runner_stats st;
     int skipped;          /* cell was already done */
+    char req_sha[65];     /* sha256 of every request's text: the documents as prompted */
 };
 
 struct le_eval {
@@ -208,9 +210,11 @@ static char *le_eval_cell_config(const struct le_eval *E, const struct le_eval_t
     char *s = NULL;
     if (asprintf(&s,
                  "{\"task\":\"%s\",\"version\":%g,\"num_fewshot\":%d,\"fewshot_seed\":%llu,\"limit\":%lld,"
-                 "\"n_ctx\":%d,\"add_bos\":%d,\"uncond\":%d,\"seed\":%llu,\"bootstrap_iters\":%ld}",
+                 "\"n_ctx\":%d,\"add_bos\":%d,\"uncond\":%d,\"seed\":%llu,\"bootstrap_iters\":%ld,"
+                 "\"requests_sha256\":\"%s\"}",
                  ts->info->name, ts->info->version, ts->num_fewshot, (unsigned long long)E->o.fewshot_seed,
-                 (long long)ts->n_docs, n_ctx, add_bos, ts->uncond, (unsigned long long)E->o.seed, E->o.boot) < 0)
+                 (long long)ts->n_docs, n_ctx, add_bos, ts->uncond, (unsigned long long)E->o.seed, E->o.boot,
+                 t->req_sha) < 0)
         return NULL;
     return s;
 }
@@ -721,8 +725,26 @@ static int le_eval_load_tasks(struct le_eval *E, char **names, int n) {
         if (!t->off)
             return le_err_set(LE_ENOMEM, "out of memory");
         t->off[0] = 0;
-        for (int64_t d = 0; d < t->ts->n_docs; d++)
-            t->off[d + 1] = t->off[d] + t->ts->items[d].n_req;
+        /* A change in any document, prompt or few-shot draw makes another cell. */
+        struct le_sha256_ctx h;
+        le_sha256_init(&h);
+        for (int64_t d = 0; d < t->ts->n_docs; d++) {
+            const struct le_item *it = &t->ts->items[d];
+            t->off[d + 1] = t->off[d] + it->n_req;
+            int32_t meta[3] = {it->gold, it->n_choices, it->n_req};
+            le_sha256_update(&h, meta, sizeof meta);
+            for (int q = 0; q < it->n_req; q++) {
+                const struct le_request *r = &it->req[q];
+                int32_t m2[2] = {r->choice, r->uncond};
+                le_sha256_update(&h, m2, sizeof m2);
+                if (r->context)
+                    le_sha256_update(&h, r->context, strlen(r->context) + 1);
+                le_sha256_update(&h, r->continuation, strlen(r->continuation) + 1);
+            }
+        }
+        uint8_t dg[32];
+        le_sha256_final(&h, dg);
+        le_sha256_hex(dg, t->req_sha);
     }
     return LE_OK;
 }

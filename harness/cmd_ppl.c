@@ -32,9 +32,10 @@
 #include <time.h>
 
 static const char *le_ppl_usage =
-    "usage: llamaeval ppl --model M.gguf --file F.txt [--ctx 512] [--batch N] [--threads N] [--db FILE] [--quiet]";
+    "usage: llamaeval ppl --model M.gguf --file F.txt [--ctx 512] [--batch N] [--threads N] [--kv-f16] [--db FILE] [--quiet]";
 static const char *le_ppl_help =
-    "usage: llamaeval ppl --model M.gguf --file F.txt [--ctx 512] [--batch N] [--threads N] [--db FILE] [--quiet]\n"
+    "usage: llamaeval ppl --model M.gguf --file F.txt [--ctx 512] [--batch N] [--threads N] [--kv-f16]\n"
+    "                     [--db FILE] [--quiet]\n"
     "\n"
     "Perplexity of a text file in llama.cpp's convention (llama-perplexity): one\n"
     "trailing newline is dropped, the text is tokenized once with BOS and cut into\n"
@@ -49,6 +50,8 @@ static const char *le_ppl_help =
     "  --ctx N        tokens per chunk (default 512)\n"
     "  --batch N      tokens per forward call (default: ctx); does not change results\n"
     "  --threads N    worker threads (default: all cores); does not change results\n"
+    "  --kv-f16       round the KV cache to F16 like llama.cpp's default context\n"
+    "                 (default: F32, like llama.cpp with -ctk f32 -ctv f32 -fa off)\n"
     "  --db FILE      results store (default results.sqlite)\n"
     "  --quiet        no running values or progress, only the final lines\n"
     "  -h, --help     show this help\n";
@@ -56,7 +59,7 @@ static const char *le_ppl_help =
 struct le_ppl_opts {
     const char *model, *file, *db;
     long ctx, batch, threads;
-    int quiet;
+    int quiet, kv_f16;
 };
 
 static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
@@ -64,7 +67,8 @@ static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
         {"model", required_argument, 0, 'm'}, {"file", required_argument, 0, 'f'},
         {"ctx", required_argument, 0, 'c'},   {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"db", required_argument, 0, 'd'},
-        {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},       {"kv-f16", no_argument, 0, 'k'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_ppl_usage, le_ppl_help, 0};
@@ -77,6 +81,7 @@ static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
         case 'f': o->file = optarg; break;
         case 'd': o->db = optarg; break;
         case 'q': o->quiet = 1; break;
+        case 'k': o->kv_f16 = 1; break;
         case 'c':
             if (le_cli_int(&p, "--ctx", optarg, 4, 1 << 20, &o->ctx))
                 return LE_EXIT_USAGE;
@@ -206,6 +211,8 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, con
     cJSON_AddStringToObject(j, "task", "ppl");
     cJSON_AddStringToObject(j, "convention", "llamacpp");
     cJSON_AddNumberToObject(j, "ctx", (double)o->ctx);
+    cJSON_AddStringToObject(j, "kv", o->kv_f16 ? "f16" : "f32");
+    cJSON_AddNumberToObject(j, "batch", (double)o->batch);
     cJSON_AddStringToObject(j, "text_sha256", text_sha);
     cJSON_AddStringToObject(j, "text", o->file);
     s->config = cJSON_PrintUnformatted(j);
@@ -216,11 +223,12 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, con
 }
 
 /* The cell key ignores the file path (only its content counts). */
-static int le_ppl_record(struct le_ppl_state *s, const char *model_sha, const char *text_sha, int ctx,
+static int le_ppl_record(struct le_ppl_state *s, const char *model_sha, const char *text_sha, int ctx, int kv_f16,
                          const struct le_ppl_result *r, int quiet) {
     char cell_cfg[256], key[65];
-    snprintf(cell_cfg, sizeof cell_cfg, "{\"convention\":\"llamacpp\",\"ctx\":%d,\"text_sha256\":\"%s\"}", ctx,
-             text_sha);
+    snprintf(cell_cfg, sizeof cell_cfg,
+             "{\"convention\":\"llamacpp\",\"ctx\":%d,\"kv\":\"%s\",\"text_sha256\":\"%s\"}", ctx,
+             kv_f16 ? "f16" : "f32", text_sha);
     le_store_cell_key(key, model_sha, "ppl", cell_cfg);
     int done = 0, rc = le_store_cell_done(s->store, key, &done);
     if (rc)
@@ -268,6 +276,7 @@ static int le_ppl_run(struct le_ppl_state *s, const struct le_ppl_opts *o) {
     if ((rc = le_pool_new(&s->pool, (int)o->threads)) ||
         (rc = le_ctx_new(&s->ctx, s->m, (int)o->ctx, (int)o->batch, s->pool)))
         return le_cli_fail_lib(rc);
+    le_ctx_set_kv_f16(s->ctx, o->kv_f16);
     int threads = le_pool_nthreads(s->pool);
     if ((rc = le_ppl_begin(s, o, model_sha, text_sha, threads)))
         return le_cli_fail_lib(rc);
@@ -290,7 +299,7 @@ static int le_ppl_run(struct le_ppl_state *s, const struct le_ppl_opts *o) {
     int64_t evaluated = (int64_t)r.n_chunks * o->ctx;
     printf("%lld tokens evaluated (%lld scored) in %.2f s: %.1f tokens/s\n", (long long)evaluated,
            (long long)r.n_scored, dt, dt > 0 ? (double)evaluated / dt : 0.0);
-    if ((rc = le_ppl_record(s, model_sha, text_sha, (int)o->ctx, &r, o->quiet))) {
+    if ((rc = le_ppl_record(s, model_sha, text_sha, (int)o->ctx, o->kv_f16, &r, o->quiet))) {
         le_store_end_run(s->store, s->run_id, "failed");
         return le_cli_fail_lib(rc);
     }

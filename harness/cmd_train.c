@@ -76,6 +76,9 @@ static const char *le_tr_help =
     "  --stop-after N     stop after step N with a checkpoint (to resume later)\n"
     "  --threads N        worker threads (all cores)\n"
     "  --config FILE      JSON object with any of these names (\"dim\": 64, ...)\n"
+    "  --bench N          time N steps of this shape on random tokens (vocab --vocab,\n"
+    "                     default 1024; no tokenizer, no output) and report tokens/s\n"
+    "                     and GFLOPS (best and median step)\n"
     "  --quiet            no progress output\n"
     "  -h, --help         show this help\n";
 
@@ -84,7 +87,7 @@ struct le_targs {
     const char *tokenizer, *out, *db, *corpus, *train_file, *valid_file;
     long threads;
     int resume, quiet, eval_every_set, eval_tokens_set;
-    int64_t stop_after;
+    int64_t stop_after, bench;
 };
 
 static int parse_i64(const char *flag, const char *s, int64_t lo, int64_t *out) {
@@ -122,7 +125,7 @@ static int set_opt(struct le_targs *a, const char *name, const char *v) {
         {"vocab", &c->vocab, 0, 0, 0}, {"tokens", &c->tokens, 0, 0, 0},
         {"batch-tokens", &c->batch_tokens, 0, 0, 0}, {"warmup", &c->warmup, 0, 0, 0},
         {"eval-every", &c->eval_every, 0, 0, 0}, {"eval-tokens", &c->eval_tokens, 0, 0, 0},
-        {"stop-after", &a->stop_after, 0, 0, 1},
+        {"stop-after", &a->stop_after, 0, 0, 1}, {"bench", &a->bench, 0, 0, 1},
         {"lr", 0, &c->lr, 0, 0}, {"beta1", 0, &c->beta1, 0, 0}, {"beta2", 0, &c->beta2, 0, 0},
         {"eps", 0, &c->eps, 0, 0}, {"wd", 0, &c->wd, 0, 0}, {"clip", 0, &c->clip, 0, 0},
         {"min-lr-frac", 0, &c->min_lr_frac, 0, 0}, {"init-std", 0, &c->init_std, 0, 0},
@@ -229,7 +232,7 @@ static int parse_args(struct le_targs *a, int argc, char **argv, cJSON **keep) {
         {"eval-tokens", 1, 0, 24}, {"resume", 0, 0, 25}, {"tied", 0, 0, 26}, {"untied", 0, 0, 27},
         {"quiet", 0, 0, 28}, {"corpus", 1, 0, 29}, {"train-file", 1, 0, 30}, {"valid-file", 1, 0, 31},
         {"stop-after", 1, 0, 32}, {"min-lr-frac", 1, 0, 33}, {"init-std", 1, 0, 34},
-        {"rope-base", 1, 0, 35}, {"norm-eps", 1, 0, 36}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"rope-base", 1, 0, 35}, {"norm-eps", 1, 0, 36}, {"bench", 1, 0, 37}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
     };
     for (int i = 1; i + 1 < argc; i++) /* the config file first, so flags override it */
         if (!strcmp(argv[i], "--config")) {
@@ -258,6 +261,8 @@ static int parse_args(struct le_targs *a, int argc, char **argv, cJSON **keep) {
     }
     if (le_cli_optind() < argc)
         return le_cli_usage(le_tr_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
+    if (a->bench)
+        return 0;
     if (!a->tokenizer)
         return le_cli_usage(le_tr_usage, "--tokenizer FILE is required");
     if (!a->out)
@@ -537,6 +542,54 @@ static int run_training(struct le_targs *a) {
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
 
+static int cmp_dbl(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* --bench: steps on random tokens, timed one by one. */
+static int run_bench(struct le_targs *a) {
+    struct le_train_config *c = &a->c;
+    int64_t V = c->vocab ? c->vocab : 1024;
+    c->tokens = le_train_batch_seqs(c) * c->ctx * (a->bench + 1);
+    if (le_train_config_check(c, V))
+        return le_cli_usage(le_tr_usage, "%s", le_err_msg());
+    struct le_pool *pool = NULL;
+    struct le_trainer *t = NULL;
+    int64_t n = 1 << 20;
+    int32_t *tok = malloc(sizeof *tok * (size_t)n);
+    double *dt = calloc((size_t)a->bench, sizeof *dt);
+    int rc = tok && dt ? le_pool_new(&pool, (int)a->threads) : le_err_set(LE_ENOMEM, "out of memory");
+    uint64_t x = 88172645463325252ULL;
+    for (int64_t i = 0; tok && i < n; i++)
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17, tok[i] = (int32_t)(x % (uint64_t)V);
+    if (!rc) rc = le_trainer_new(&t, c, pool);
+    if (!rc) rc = le_trainer_set_data(t, tok, n, tok, 4096);
+    for (int64_t s = 0; s <= a->bench && !rc; s++) {
+        double t0 = now_s();
+        rc = le_trainer_step(t, NULL, NULL, NULL);
+        if (s > 0)
+            dt[s - 1] = now_s() - t0;
+    }
+    if (!rc) {
+        struct le_train_counts k;
+        le_train_counts(c, &k);
+        qsort(dt, (size_t)a->bench, sizeof *dt, cmp_dbl);
+        double best = dt[0], med = dt[a->bench / 2], tps = (double)(le_train_batch_seqs(c) * c->ctx);
+        printf("bench: %.3fM params (dim %lld, %lld layers, %lld heads, ffn %lld, ctx %lld, vocab %lld), %lld tokens "
+               "per step, %ld threads\n",
+               (double)k.n_params / 1e6, (long long)c->dim, (long long)c->n_layers, (long long)c->n_heads,
+               (long long)c->ffn, (long long)c->ctx, (long long)V, (long long)tps, a->threads);
+        printf("bench: best step %.1f ms: %.0f tokens/s, %.1f GFLOPS; median %.1f ms: %.0f tokens/s, %.1f GFLOPS\n",
+               best * 1e3, tps / best, k.flops_per_step / best / 1e9, med * 1e3, tps / med,
+               k.flops_per_step / med / 1e9);
+    }
+    le_trainer_free(t);
+    le_pool_free(pool);
+    free(tok), free(dt);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
+}
+
 int le_cmd_train(int argc, char **argv) {
     struct le_targs a = {0};
     le_train_config_default(&a.c);
@@ -546,7 +599,7 @@ int le_cmd_train(int argc, char **argv) {
     if (ec == -2)
         ec = LE_EXIT_OK;
     else if (ec == 0)
-        ec = run_training(&a);
+        ec = a.bench ? run_bench(&a) : run_training(&a);
     cJSON_Delete(keep);
     return ec;
 }

@@ -215,6 +215,7 @@ static void logits_should_not_depend_on_batching(void **state) {
         assert_int_equal(le_model_open(&m, path), 0);
         assert_int_equal(le_pool_new(&pool, 2), 0);
         assert_int_equal(le_ctx_new(&c, m, 64, 64, pool), 0);
+        le_ctx_set_kv_f16(c, (int)t); /* the F16-rounded cache must be batch-invariant too */
         int64_t V = cfg.n_vocab;
         int32_t tok[64];
         random_tokens(tok, 64, (int)V, 5);

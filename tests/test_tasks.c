@@ -27,6 +27,7 @@
 #include "le_datasets.h"
 #include "le_err.h"
 #include "le_genmodel.h"
+#include "le_httpd.h" /* le_dsfix_build: the datasets helper's upstream fixtures */
 #include "le_model.h"
 #include "le_pool.h"
 #include "le_tasks.h"
@@ -838,12 +839,56 @@ static void brown_tasks_should_be_deterministic_per_seed(void **state) {
     assert_int_equal(le_task_load(&a, "no-such-task", &o), LE_ENOTFOUND);
 }
 
+/* Every dataset task loads the datasets' upstream-format fixtures (via
+ * le_ds_load, offline) zero- and one-shot into well-formed items. */
+static void dataset_tasks_should_load_upstream_fixtures(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    for (int i = 0; i < le_task_count(); i++) {
+        const struct le_task_info *info = le_task_get(i);
+        if (!info->dataset)
+            continue;
+        for (int k = 0; k <= 1; k++) {
+            struct le_task_opts o;
+            le_task_opts_default(&o);
+            o.ds = &ds;
+            o.num_fewshot = k;
+            struct le_taskset *ts = NULL;
+            int rc = le_task_load(&ts, info->name, &o);
+            if (rc)
+                fail_msg("%s %d-shot: %s", info->name, k, le_err_msg());
+            assert_true(ts->n_docs > 0);
+            for (int64_t d = 0; d < ts->n_docs; d++) {
+                const struct le_item *it = &ts->items[d];
+                assert_int_equal(it->kind, info->kind);
+                if (info->kind == LE_TASK_MC) {
+                    assert_true(it->gold >= 0 && it->gold < it->n_choices);
+                    assert_int_equal(it->n_req, it->n_choices * (ts->uncond ? 2 : 1));
+                }
+                for (int q = 0; q < it->n_req; q++) {
+                    assert_non_null(it->req[q].continuation);
+                    if (k == 1 && !it->req[q].uncond)
+                        assert_non_null(strstr(it->req[q].context, "\n\n"));
+                }
+            }
+            le_taskset_free(ts);
+        }
+    }
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pyrandom_should_match_python),
         cmocka_unit_test(rolling_windows_should_match_lm_eval),
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
         cmocka_unit_test(formatters_should_reject_bad_documents),
+        cmocka_unit_test(dataset_tasks_should_load_upstream_fixtures),
         cmocka_unit_test(counts_should_follow_python),
         cmocka_unit_test(statistics_should_match_closed_forms),
         cmocka_unit_test(records_should_round_trip_json_exactly),

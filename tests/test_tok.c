@@ -388,7 +388,7 @@ static void random_bytes_should_encode_and_round_trip(void **state) {
     struct le_tok *spm = small_spm(1, 1), *bpe = small_bpe("gpt-2"), *l3 = small_bpe("llama-bpe");
     struct le_tok *real = le_test_oracle() ? open_vocab("tokenizer/ggml-vocab-llama-spm.gguf") : NULL;
     uint64_t st = 42;
-    int exact = 0;
+    int exact = 0, tries = 0;
     for (int it = 0; it < 3000; it++) {
         char s[48], back[256];
         int32_t ids[256];
@@ -402,6 +402,7 @@ static void random_bytes_should_encode_and_round_trip(void **state) {
             int64_t b = le_tok_decode(spms[k], ids, m, back, sizeof back);
             assert_true(b >= 0 && b <= (int64_t)sizeof back);
             exact += b == (int64_t)n && memcmp(back, s, n) == 0;
+            tries++;
             char s2[48];
             memcpy(s2, s, n);
             size_t n2 = unescape(s2, n);
@@ -414,7 +415,8 @@ static void random_bytes_should_encode_and_round_trip(void **state) {
         m = enc(l3, s, n, 0, ids, 256);
         assert_true(le_tok_decode(l3, ids, m, back, sizeof back) >= (int64_t)(n ? 1 : 0));
     }
-    assert_true(exact > 3000); /* most strings come back byte for byte */
+    printf("%d of %d random strings came back byte for byte\n", exact, tries);
+    assert_true(exact > tries / 2);
     le_tok_free(spm);
     le_tok_free(bpe);
     le_tok_free(l3);
