@@ -50,29 +50,16 @@ struct le_fwd_job {
     atomic_int next;       /* attention: next item */
 };
 
-/* x[r] += delta[r]; xn[r] = rmsnorm(x[r]) * w, as ggml: sum of float squares
- * in double, mean and scale in float, then y = (x * scale) * w. */
+/* x[r] += delta[r]; xn[r] = rmsnorm(x[r]) * w over rows [r0, n), as ggml:
+ * sum of float squares in double, mean and scale in float, y = (x * scale) * w. */
 static void le_job_add_norm(void *arg, int ith, int nth) {
     struct le_fwd_job *j = arg;
     struct le_ctx *c = j->c;
     int64_t D = c->m->info.dim, lo, hi;
-    float eps = c->m->info.eps;
     le_pool_range(j->n - j->r0, ith, nth, &lo, &hi);
-    for (int64_t r = j->r0 + lo; r < j->r0 + hi; r++) {
-        float *x = c->x + r * D, *y = c->xn + r * D;
-        if (j->delta) {
-            const float *d = j->delta + r * D;
-            for (int64_t i = 0; i < D; i++)
-                x[i] += d[i];
-        }
-        double sum = 0.0;
-        for (int64_t i = 0; i < D; i++)
-            sum += (double)(x[i] * x[i]);
-        float mean = (float)(sum / (double)D);
-        float scale = 1.0f / sqrtf(mean + eps);
-        for (int64_t i = 0; i < D; i++)
-            y[i] = (x[i] * scale) * j->norm_w[i];
-    }
+    for (int64_t r = j->r0 + lo; r < j->r0 + hi; r++)
+        j->k->add_rmsnorm(c->x + r * D, j->delta ? j->delta + r * D : NULL, j->norm_w, c->xn + r * D, D,
+                          c->m->info.eps);
 }
 
 static void le_rope_row(float *v, const float *cs, int64_t n_heads, int64_t hd) {
@@ -131,10 +118,10 @@ static void le_job_kstore(void *arg, int ith, int nth) {
 
 /*
  * One attention item: kv head g and batch rows [ra, rb), i.e. the query
- * vectors (row, head) for the n_rep heads sharing g, in groups of 4. A group
- * shares its first row's causal length npc: its scores and weighted sums
- * over positions [0, npc) run 4 queries at a time, then each query finishes
- * its own positions [npc, np). Softmax per query (scaled by 1/sqrt(hd)).
+ * vectors (row, head) for the n_rep heads sharing g, in groups of 4 (rows
+ * ascending). Scores run 4 queries at a time; the weighted sums over the
+ * group's shortest causal length npc too, then each query finishes its own
+ * positions [npc, np). Softmax per query (scaled by 1/sqrt(hd)).
  */
 static void le_attn_item(const struct le_fwd_job *j, int64_t ra, int64_t rb, int64_t g, float *sbuf) {
     const struct le_ctx *c = j->c;
@@ -159,16 +146,16 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t ra, int64_t rb, int
             s[i] = sbuf + (int64_t)i * T;
         }
         int npc = np[0];
-        if (ng == 4) {
-            k->scores4(qv, kt, T, hd, npc, s);
-        } else {
+        /* Scores of all 4 queries up to the longest np: positions past a
+         * query's own np are valid cache entries of this batch, their scores
+         * are simply not used (each score is its own chain). */
+        if (ng == 4)
+            k->scores4(qv, kt, T, hd, np[3], s);
+        else
             for (int i = 0; i < ng; i++)
-                k->scores(qv[i], kt, T, hd, npc, s[i]);
-        }
-        for (int i = 0; i < ng; i++) {
-            k->scores(qv[i], kt + npc, T, hd, np[i] - npc, s[i] + npc);
+                k->scores(qv[i], kt, T, hd, np[i], s[i]);
+        for (int i = 0; i < ng; i++)
             k->softmax(s[i], np[i], scale);
-        }
         if (ng == 4) {
             k->pv4((const float *const *)s, vc, KV, hd, npc, out);
         } else {
@@ -274,7 +261,7 @@ int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int firs
     const struct le_model *m = c->m;
     int64_t D = m->info.dim, V = m->info.n_vocab;
     int nl = (int)m->info.n_layers;
-    struct le_fwd_job j = {.c = c, .k = le_fwd_kernels_get(), .n = n, .pos = pos, .r0 = 0};
+    struct le_fwd_job j = {.c = c, .k = c->kern, .n = n, .pos = pos, .r0 = 0};
     atomic_init(&j.next, 0);
     le_fwd_embed(c, tokens, n);
     j.delta = NULL;

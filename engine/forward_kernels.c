@@ -79,8 +79,22 @@ static void le_swiglu_ref(float *g, const float *u, int64_t n) {
         g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
+/* x += delta (when not NULL); y = (x * scale) * w with scale = 1/sqrt(mean(x^2) + eps),
+ * the sum of squares in double (as ggml_compute_forward_rms_norm_f32). */
+static void le_add_rmsnorm_ref(float *x, const float *delta, const float *w, float *y, int64_t n, float eps) {
+    if (delta)
+        for (int64_t i = 0; i < n; i++)
+            x[i] += delta[i];
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        sum += (double)(x[i] * x[i]);
+    float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
 static const struct le_fwd_kernels le_fk_ref = {
-    le_scores_ref, le_scores4_ref, le_pv_ref, le_pv4_ref, le_softmax_ref, le_swiglu_ref,
+    le_scores_ref, le_scores4_ref, le_pv_ref, le_pv4_ref, le_softmax_ref, le_swiglu_ref, le_add_rmsnorm_ref,
 };
 
 #ifdef LE_FK_X86
@@ -316,8 +330,40 @@ LE_AVX2 static void le_swiglu_avx2(float *g, const float *u, int64_t n) {
     }
 }
 
+/* The same with the squares summed in 4 double lanes (a fixed order for a
+ * given n). */
+LE_AVX2 static void le_add_rmsnorm_avx2(float *x, const float *delta, const float *w, float *y, int64_t n,
+                                        float eps) {
+    int64_t n8 = n & ~(int64_t)7, i = 0;
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (; i < n8; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        if (delta) {
+            v = _mm256_add_ps(v, _mm256_loadu_ps(delta + i));
+            _mm256_storeu_ps(x + i, v);
+        }
+        __m256 sq = _mm256_mul_ps(v, v);
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; i < n; i++) {
+        if (delta)
+            x[i] += delta[i];
+        sum += (double)(x[i] * x[i]);
+    }
+    float scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    __m256 vs = _mm256_set1_ps(scale);
+    for (i = 0; i < n8; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++)
+        y[i] = (x[i] * scale) * w[i];
+}
+
 static const struct le_fwd_kernels le_fk_avx2 = {
-    le_scores_avx2, le_scores4_avx2, le_pv_avx2, le_pv4_avx2, le_softmax_avx2, le_swiglu_avx2,
+    le_scores_avx2, le_scores4_avx2, le_pv_avx2, le_pv4_avx2, le_softmax_avx2, le_swiglu_avx2, le_add_rmsnorm_avx2,
 };
 #endif
 

@@ -384,33 +384,55 @@ LE_AVX2 void le_q4_0_to_float_avx2(const void *vx, float *y, int64_t n) {
     }
 }
 
-/* ggml's AVX2 quantize_row_q8_0: id = 127/amax, round to nearest even. */
-LE_AVX2 void le_q8_0_from_float_act_avx2(const float *x, void *vy, int64_t n) {
-    le_block_q8_0 *y = vy;
-    int64_t nb = n / LE_QK8_0;
+/* ggml's AVX2 quantize_row_q8_0 / q8_1 for one block: id = 127/amax, round
+ * to nearest even, saturating packs. Returns d = amax/127 (before its F16
+ * rounding); *sum = sum of the quants (for Q8_1's s). */
+LE_AVX2_INLINE float le_q8_act_block(const float *x, int8_t *qs, int32_t *sum) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-    for (int64_t i = 0; i < nb; i++, x += LE_QK8_0) {
-        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-        __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-        __m256 m = _mm256_andnot_ps(sign, v0);
-        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v1));
-        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v2));
-        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v3));
-        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float amax = _mm_cvtss_f32(m4);
-        y[i].d = _cvtss_sh(amax / 127.0f, 0);
-        const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-        const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), rn));
-        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), rn));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), rn));
-        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), rn));
-        i0 = _mm256_packs_epi32(i0, i1);
-        i2 = _mm256_packs_epi32(i2, i3);
-        i0 = _mm256_packs_epi16(i0, i2);
-        _mm256_storeu_si256((__m256i *)y[i].qs, _mm256_permutevar8x32_epi32(i0, perm));
+    __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    __m256 m = _mm256_andnot_ps(sign, v0);
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v1));
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v2));
+    m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v3));
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, id), rn));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, id), rn));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, id), rn));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, id), rn));
+    if (sum) {
+        __m256i t = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        *sum = _mm_cvtsi128_si32(h);
+    }
+    i0 = _mm256_packs_epi32(i0, i1);
+    i2 = _mm256_packs_epi32(i2, i3);
+    i0 = _mm256_packs_epi16(i0, i2);
+    _mm256_storeu_si256((__m256i *)qs, _mm256_permutevar8x32_epi32(i0, perm));
+    return amax / 127.0f;
+}
+
+LE_AVX2 void le_q8_0_from_float_act_avx2(const float *x, void *vy, int64_t n) {
+    le_block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / LE_QK8_0; i++)
+        y[i].d = _cvtss_sh(le_q8_act_block(x + i * LE_QK8_0, y[i].qs, NULL), 0);
+}
+
+/* As Q8_0, plus s = F16(d * sum q) with d before its F16 rounding (ggml). */
+LE_AVX2 void le_q8_1_from_float_act_avx2(const float *x, void *vy, int64_t n) {
+    le_block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / LE_QK8_0; i++) {
+        int32_t sum;
+        float d = le_q8_act_block(x + i * LE_QK8_0, y[i].qs, &sum);
+        y[i].d = _cvtss_sh(d, 0);
+        y[i].s = _cvtss_sh(d * (float)sum, 0);
     }
 }

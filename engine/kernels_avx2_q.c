@@ -1,28 +1,31 @@
 /*
  * kernels_avx2_q: AVX2 matmul and dot kernels for the 32-block quantized
- * weights (Q8_0, Q4_0) against Q8_0 activations.
+ * weights: Q8_0, Q4_0, Q5_0 (against Q8_0 activations) and Q4_1, Q5_1
+ * (against Q8_1 activations, whose s = F16(d * sum q) multiplies the weight
+ * block's minimum m).
  *
  * Per-element arithmetic (shared by every path here, so results never
  * depend on N, tiling or threads): for each block b in order the exact
- * integer s_b = sum_j w_j y_j, then acc = fmaf(dx_b * dy_b, (float)s_b, acc)
- * from acc = 0. (ggml's scalar vec_dot does acc += s_b * (dx*dy) unfused;
- * the difference is one rounding per block.)
+ * integer s_b = sum_j w_j y_j, then acc = fmaf(dx_b * dy_b, (float)s_b, acc),
+ * and for Q4_1/Q5_1 then acc = fmaf(m_b, s_y_b, acc); from acc = 0. (ggml's
+ * scalar vec_dot adds the same terms unfused: one or two roundings per block
+ * apart.)
  *
  * Where the time goes: on Zen 3, vpmaddubsw, vpmaddwd and FMA share the two
  * multiply pipes, so the kernels minimise multiply-pipe work per MAC:
  * - Batches (N >= 4) use "panels": 8 activation rows interleaved so that
- *   one 256-bit vector holds 4 consecutive bytes (Q4_0: int8) or 2 int16
- *   (Q8_0) of each of the 8 rows. A weight dword is broadcast and one
- *   vpmaddubsw (32 MACs) / vpmaddwd (16 MACs) yields partial sums for all 8
- *   rows; the block sums come out one row per lane, so the float scaling
+ *   one 256-bit vector holds 4 consecutive int8 ("byte" panels) or 2 int16
+ *   ("word" panels) of each of the 8 rows. A weight dword is broadcast and
+ *   one vpmaddubsw (32 MACs) / vpmaddwd (16 MACs) yields partial sums for all
+ *   8 rows; the block sums come out one row per lane, so the float scaling
  *   (cvt, mul, fma) is paid once per 8 block pairs instead of once per pair.
- *   Q4_0 multiplies its unsigned nibbles q directly (sum q*y - 8*sum y, with
- *   8*sum y stored in the panel) and sums 8 vpmaddubsw results in int16
- *   (|sum| <= 8*2*15*128 < 32768); Q8_0 widens to int16 and uses vpmaddwd
- *   (int8 x int8 products cannot be summed in pairs by vpmaddubsw without
- *   the sign trick, which costs the same and more shuffles).
- *   Weights are unpacked per row chunk into a small stack buffer (Q4_0 to
- *   bytes, Q8_0 to int16, scales to float) and reused by every panel.
+ *   Byte panels (Q4_0, Q4_1) multiply unsigned nibbles q directly and sum 8
+ *   vpmaddubsw results in int16 (|sum| <= 8*2*15*128 < 32768); Q4_0 then
+ *   subtracts 8*sum y, stored in the panel. Word panels (Q8_0, Q5_0, Q5_1)
+ *   widen weights to int16 and use vpmaddwd (int8 x int8 pairs overflow
+ *   vpmaddubsw's int16 without the sign trick, which costs the same).
+ *   Weights are unpacked per row chunk into a small stack buffer (bytes or
+ *   int16, scales and minima to float) and reused by every panel.
  * - N < 4 (decode) uses "row lanes": 8 weight rows against one activation
  *   row, block sums reduced across rows with hadd into one vector.
  */
@@ -34,25 +37,108 @@
 #define LE_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
-enum { LE_Q_Q8_0, LE_Q_Q4_0 };
+enum { LE_Q_Q8_0, LE_Q_Q4_0, LE_Q_Q5_0, LE_Q_Q4_1, LE_Q_Q5_1 };
 
-#define LE_PANEL 8          /* activation rows per panel */
-#define LE_PANEL_MIN_N 4    /* below this, row lanes */
-#define LE_SEG 32           /* blocks per K segment (weight buffer size) */
-#define LE_RCHUNK 16        /* weight rows unpacked at a time */
-#define LE_RT 4             /* rows per panel tile */
+#define LE_BYTE(T) ((T) == LE_Q_Q4_0 || (T) == LE_Q_Q4_1) /* byte panels */
+#define LE_HAS_M(T) ((T) == LE_Q_Q4_1 || (T) == LE_Q_Q5_1) /* Q8_1 activations */
 
-/* Panel bytes per block: Q4_0 8 dword groups x 8 rows + dy[8] + 8*sum y[8];
- * Q8_0 16 int16-pair groups x 8 rows + dy[8]. */
-#define LE_P4_BYTES (8 * 32 + 32 + 32)
-#define LE_P8_BYTES (16 * 32 + 32)
+#define LE_PANEL 8       /* activation rows per panel */
+#define LE_PANEL_MIN_N 4 /* below this, row lanes */
+#define LE_SEG 32        /* blocks per K segment (weight buffer size) */
+#define LE_RCHUNK 16     /* weight rows unpacked at a time */
+#define LE_RT 4          /* rows per panel tile */
+
+/* Panel block: quants (byte: 8 dword groups x 8 rows; word: 16 int16-pair
+ * groups x 8 rows), then dy[8] floats, then ex[8]: Q4_0 8*sum y (int32),
+ * Q4_1/Q5_1 s (float), else unused. */
+static inline size_t le_panel_qbytes(const int T) {
+    return LE_BYTE(T) ? 8 * 32 : 16 * 32;
+}
+static inline size_t le_panel_bytes(const int T) {
+    return le_panel_qbytes(T) + 64;
+}
+/* Row-major activation block: Q8_0 or Q8_1. */
+static inline size_t le_act_blk(const int T) {
+    return LE_HAS_M(T) ? sizeof(le_block_q8_1) : sizeof(le_block_q8_0);
+}
 
 LE_AVX2_INLINE float le_h2f(uint16_t h) {
     return _cvtsh_ss(h);
 }
 
-static inline size_t le_panel_bytes(const int T) {
-    return T == LE_Q_Q4_0 ? LE_P4_BYTES : LE_P8_BYTES;
+/* ---- block access ---- */
+
+struct le_qblk {
+    uint16_t d, m;      /* m: Q4_1/Q5_1 only */
+    const uint8_t *qs;  /* 16 nibble bytes, or 32 int8 (Q8_0) */
+    const uint8_t *qh;  /* Q5_*: 5th bits */
+};
+
+LE_AVX2_INLINE struct le_qblk le_qblk_at(const int T, const void *row, int64_t b) {
+    struct le_qblk k = {0, 0, NULL, NULL};
+    if (T == LE_Q_Q8_0) {
+        const le_block_q8_0 *x = (const le_block_q8_0 *)row + b;
+        k.d = x->d, k.qs = (const uint8_t *)x->qs;
+    } else if (T == LE_Q_Q4_0) {
+        const le_block_q4_0 *x = (const le_block_q4_0 *)row + b;
+        k.d = x->d, k.qs = x->qs;
+    } else if (T == LE_Q_Q5_0) {
+        const le_block_q5_0 *x = (const le_block_q5_0 *)row + b;
+        k.d = x->d, k.qs = x->qs, k.qh = x->qh;
+    } else if (T == LE_Q_Q4_1) {
+        const le_block_q4_1 *x = (const le_block_q4_1 *)row + b;
+        k.d = x->d, k.m = x->m, k.qs = x->qs;
+    } else {
+        const le_block_q5_1 *x = (const le_block_q5_1 *)row + b;
+        k.d = x->d, k.m = x->m, k.qs = x->qs, k.qh = x->qh;
+    }
+    return k;
+}
+
+/* 32 quants of a block as int8, in element order: Q8_0 w, Q4_0 q-8,
+ * Q5_0 q-16, Q4_1/Q5_1 q (unsigned, < 32). */
+LE_AVX2_INLINE __m256i le_q_bytes(const int T, struct le_qblk k) {
+    if (T == LE_Q_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)k.qs);
+    __m128i t = _mm_loadu_si128((const __m128i *)k.qs);
+    __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+    if (T == LE_Q_Q5_0 || T == LE_Q_Q5_1) { /* byte j |= (bit j of qh) << 4 */
+        uint32_t h;
+        memcpy(&h, k.qh, 4);
+        const __m256i sh = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+                                            3, 3, 3, 3, 3, 3, 3, 3);
+        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+        __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)h), sh);
+        v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+        q = _mm256_or_si256(q, _mm256_and_si256(v, _mm256_set1_epi8(0x10)));
+    }
+    if (T == LE_Q_Q4_0)
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(8));
+    if (T == LE_Q_Q5_0)
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+    return q;
+}
+
+/* Exact int32 sums of one block pair in 8 lanes (not yet summed). */
+LE_AVX2_INLINE __m256i le_q_lanes(const int T, __m256i w, __m256i y) {
+    __m256i p;
+    if (LE_HAS_M(T)) /* unsigned weights: pairs <= 2*31*128 */
+        p = _mm256_maddubs_epi16(w, y);
+    else
+        p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* Activation block b of a row-major act row: quants, d and (Q8_1) s. */
+LE_AVX2_INLINE const int8_t *le_act_at(const int T, const void *row, int64_t b, uint16_t *d, uint16_t *s) {
+    if (LE_HAS_M(T)) {
+        const le_block_q8_1 *y = (const le_block_q8_1 *)row + b;
+        *d = y->d, *s = y->s;
+        return y->qs;
+    }
+    const le_block_q8_0 *y = (const le_block_q8_0 *)row + b;
+    *d = y->d, *s = 0;
+    return y->qs;
 }
 
 /* ---- activations ---- */
@@ -61,103 +147,105 @@ static int64_t le_q_act_unit(int64_t N) {
     return N >= LE_PANEL_MIN_N ? LE_PANEL : 1;
 }
 
+static size_t le_q_act_row_bytes(const int T, int64_t K, int64_t N) {
+    return N < LE_PANEL_MIN_N ? (size_t)(K / LE_QK8_0) * le_act_blk(T) : 0;
+}
+
 static size_t le_q_act_bytes(const int T, int64_t K, int64_t N) {
     int64_t nb = K / LE_QK8_0;
     if (N < LE_PANEL_MIN_N)
-        return (size_t)(N * nb) * sizeof(le_block_q8_0);
+        return (size_t)(N * nb) * le_act_blk(T);
     return (size_t)((N + LE_PANEL - 1) / LE_PANEL * nb) * le_panel_bytes(T);
 }
-static size_t le_q8_act_bytes(int64_t K, int64_t N) {
-    return le_q_act_bytes(LE_Q_Q8_0, K, N);
-}
-static size_t le_q4_act_bytes(int64_t K, int64_t N) {
-    return le_q_act_bytes(LE_Q_Q4_0, K, N);
-}
 
-static size_t le_q_act_row_bytes(int64_t K, int64_t N) {
-    return N < LE_PANEL_MIN_N ? (size_t)(K / LE_QK8_0) * sizeof(le_block_q8_0) : 0;
+/* One block of one activation row, quantized as ggml's CPU backend does. */
+LE_AVX2_INLINE void le_q_act_block(const int T, const float *x, int8_t qs[32], float *dy, float *sy) {
+    if (LE_HAS_M(T)) {
+        le_block_q8_1 q;
+        le_q8_1_from_float_act_avx2(x, &q, LE_QK8_0);
+        memcpy(qs, q.qs, 32);
+        *dy = le_h2f(q.d), *sy = le_h2f(q.s);
+    } else {
+        le_block_q8_0 q;
+        le_q8_0_from_float_act_avx2(x, &q, LE_QK8_0);
+        memcpy(qs, q.qs, 32);
+        *dy = le_h2f(q.d), *sy = 0.0f;
+    }
 }
 
 /* Panel u: rows 8u..8u+7 of X (missing rows are zero), block by block. */
 LE_AVX2_INLINE void le_q_act_panel(const int T, const float *X, uint8_t *P, int64_t K, int64_t N, int64_t u) {
     const int64_t nb = K / LE_QK8_0;
-    const size_t pb = le_panel_bytes(T);
+    const size_t pb = le_panel_bytes(T), qb = le_panel_qbytes(T);
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *blk = P + (size_t)(u * nb + b) * pb;
-        float dy[LE_PANEL];
+        float dy[LE_PANEL], ex[LE_PANEL];
         int32_t corr[LE_PANEL];
         for (int c = 0; c < LE_PANEL; c++) {
             int64_t n = u * LE_PANEL + c;
-            le_block_q8_0 q;
-            if (n < N) {
-                le_q8_0_from_float_act_avx2(X + n * K + b * LE_QK8_0, &q, LE_QK8_0);
-            } else {
-                memset(&q, 0, sizeof q);
-            }
-            dy[c] = le_h2f(q.d);
+            int8_t qs[32] = {0};
+            dy[c] = ex[c] = 0.0f;
+            if (n < N)
+                le_q_act_block(T, X + n * K + b * LE_QK8_0, qs, &dy[c], &ex[c]);
             int32_t sum = 0;
             for (int j = 0; j < LE_QK8_0; j++)
-                sum += q.qs[j];
+                sum += qs[j];
             corr[c] = 8 * sum;
-            if (T == LE_Q_Q4_0) {
+            if (LE_BYTE(T)) {
                 for (int g = 0; g < 8; g++)
-                    memcpy(blk + g * 32 + c * 4, q.qs + 4 * g, 4);
+                    memcpy(blk + g * 32 + c * 4, qs + 4 * g, 4);
             } else {
                 for (int g = 0; g < 16; g++) {
-                    int16_t pr[2] = {q.qs[2 * g], q.qs[2 * g + 1]};
+                    int16_t pr[2] = {qs[2 * g], qs[2 * g + 1]};
                     memcpy(blk + g * 32 + c * 4, pr, 4);
                 }
             }
         }
-        size_t off = T == LE_Q_Q4_0 ? 8 * 32 : 16 * 32;
-        memcpy(blk + off, dy, sizeof dy);
+        memcpy(blk + qb, dy, sizeof dy);
         if (T == LE_Q_Q4_0)
-            memcpy(blk + off + 32, corr, sizeof corr);
+            memcpy(blk + qb + 32, corr, sizeof corr);
+        else
+            memcpy(blk + qb + 32, ex, sizeof ex);
     }
 }
 
 LE_AVX2_INLINE void le_q_act_convert(const int T, const float *X, void *A, int64_t K, int64_t N, int64_t u0,
                                      int64_t u1) {
     if (N < LE_PANEL_MIN_N) {
-        size_t rb = (size_t)(K / LE_QK8_0) * sizeof(le_block_q8_0);
-        for (int64_t n = u0; n < u1; n++)
-            le_q8_0_from_float_act_avx2(X + n * K, (char *)A + n * rb, K);
+        size_t rb = le_q_act_row_bytes(T, K, N);
+        for (int64_t n = u0; n < u1; n++) {
+            if (LE_HAS_M(T))
+                le_q8_1_from_float_act_avx2(X + n * K, (char *)A + n * rb, K);
+            else
+                le_q8_0_from_float_act_avx2(X + n * K, (char *)A + n * rb, K);
+        }
         return;
     }
     for (int64_t u = u0; u < u1; u++)
         le_q_act_panel(T, X, A, K, N, u);
 }
 
-LE_AVX2 static void le_q8_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
-    le_q_act_convert(LE_Q_Q8_0, X, A, K, N, u0, u1);
-}
-LE_AVX2 static void le_q4_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
-    le_q_act_convert(LE_Q_Q4_0, X, A, K, N, u0, u1);
-}
-
 /* ---- weights: unpack a chunk of rows x a segment of blocks ---- */
 
-/* wq: [rows][seg][32] bytes (Q4_0: q in 0..15) or [rows][seg][32] int16
- * (Q8_0); wd: [rows][seg] scales. */
+/* wq: [rows][seg] x 32 bytes (byte panels: q unsigned) or 32 int16 (word
+ * panels: the signed values of le_q_bytes); wd, wm: [rows][seg] d and m. */
 LE_AVX2_INLINE void le_q_unpack(const int T, const struct le_gemm_job *j, int64_t r0, int64_t nr, int64_t b0,
-                                int64_t ns, void *wq, float *wd) {
+                                int64_t ns, void *wq, float *wd, float *wm) {
     for (int64_t r = 0; r < nr; r++) {
         const char *row = (const char *)j->W + (r0 + r) * j->w_row_bytes;
         for (int64_t b = 0; b < ns; b++) {
-            wd[r * ns + b] = le_h2f(T == LE_Q_Q4_0 ? ((const le_block_q4_0 *)row)[b0 + b].d
-                                                    : ((const le_block_q8_0 *)row)[b0 + b].d);
-            if (T == LE_Q_Q4_0) {
-                __m128i t = _mm_loadu_si128((const __m128i *)((const le_block_q4_0 *)row)[b0 + b].qs);
-                __m128i m = _mm_set1_epi8(0x0F);
-                uint8_t *o = (uint8_t *)wq + (r * ns + b) * 32;
-                _mm_storeu_si128((__m128i *)o, _mm_and_si128(t, m));
-                _mm_storeu_si128((__m128i *)(o + 16), _mm_and_si128(_mm_srli_epi16(t, 4), m));
+            struct le_qblk k = le_qblk_at(T, row, b0 + b);
+            wd[r * ns + b] = le_h2f(k.d);
+            wm[r * ns + b] = le_h2f(k.m);
+            __m256i q = le_q_bytes(T, k);
+            if (T == LE_Q_Q4_0) /* byte panels multiply q, not q - 8 */
+                q = _mm256_add_epi8(q, _mm256_set1_epi8(8));
+            if (LE_BYTE(T)) {
+                _mm256_storeu_si256((__m256i *)((uint8_t *)wq + (r * ns + b) * 32), q);
             } else {
-                const int8_t *qs = ((const le_block_q8_0 *)row)[b0 + b].qs;
                 int16_t *o = (int16_t *)wq + (r * ns + b) * 32;
-                _mm256_storeu_si256((__m256i *)o, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)qs)));
-                _mm256_storeu_si256((__m256i *)(o + 16),
-                                    _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(qs + 16))));
+                _mm256_storeu_si256((__m256i *)o, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)));
+                _mm256_storeu_si256((__m256i *)(o + 16), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)));
             }
         }
     }
@@ -175,16 +263,16 @@ LE_AVX2_INLINE int32_t le_ld32(const void *p) {
     return v;
 }
 
-LE_AVX2_INLINE void le_q_panel_tile(const int T, const int R, const uint8_t *wq, const float *wd, int64_t ns,
-                                    const uint8_t *P, __m256 acc[LE_RT]) {
-    const size_t pb = le_panel_bytes(T);
-    const size_t wb = T == LE_Q_Q4_0 ? 32 : 64; /* unpacked bytes per row-block */
+LE_AVX2_INLINE void le_q_panel_tile(const int T, const int R, const uint8_t *wq, const float *wd, const float *wm,
+                                    int64_t ns, const uint8_t *P, __m256 acc[LE_RT]) {
+    const size_t pb = le_panel_bytes(T), qb = le_panel_qbytes(T);
+    const size_t wb = LE_BYTE(T) ? 32 : 64; /* unpacked bytes per row-block */
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < ns; b++) {
         const uint8_t *blk = P + b * pb;
         __m256i s[LE_RT];
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) s[r] = _mm256_setzero_si256();
-        if (T == LE_Q_Q4_0) {
+        if (LE_BYTE(T)) {
             _Pragma("GCC unroll 8") for (int g = 0; g < 8; g++) {
                 __m256i a = _mm256_loadu_si256((const __m256i *)(blk + g * 32));
                 _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
@@ -203,15 +291,18 @@ LE_AVX2_INLINE void le_q_panel_tile(const int T, const int R, const uint8_t *wq,
                 }
             }
         }
-        const size_t off = T == LE_Q_Q4_0 ? 8 * 32 : 16 * 32;
-        __m256 dy = _mm256_loadu_ps((const float *)(blk + off));
+        __m256 dy = _mm256_loadu_ps((const float *)(blk + qb));
         _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
             __m256i si = s[r];
+            if (LE_BYTE(T))
+                si = _mm256_madd_epi16(si, ones);
             if (T == LE_Q_Q4_0)
-                si = _mm256_sub_epi32(_mm256_madd_epi16(si, ones),
-                                      _mm256_loadu_si256((const __m256i *)(blk + off + 32)));
+                si = _mm256_sub_epi32(si, _mm256_loadu_si256((const __m256i *)(blk + qb + 32)));
             __m256 d = _mm256_mul_ps(_mm256_set1_ps(wd[r * ns + b]), dy);
             acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(si), acc[r]);
+            if (LE_HAS_M(T))
+                acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(wm[r * ns + b]),
+                                         _mm256_loadu_ps((const float *)(blk + qb + 32)), acc[r]);
         }
     }
 }
@@ -238,7 +329,7 @@ LE_AVX2_INLINE void le_q_acc_io(const struct le_gemm_job *j, int64_t r, int64_t 
 }
 
 LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
-                                    const uint8_t *wq, const float *wd, int64_t b0, int64_t ns) {
+                                    const uint8_t *wq, const float *wd, const float *wm, int64_t b0, int64_t ns) {
     const int64_t nb = j->K / LE_QK8_0, npan = (j->N + LE_PANEL - 1) / LE_PANEL;
     const size_t pb = le_panel_bytes(T);
     for (int64_t p = 0; p < npan; p++) {
@@ -248,81 +339,54 @@ LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_ge
         } else {
             le_q_acc_io(j, r, p * LE_PANEL, R, acc, 0);
         }
-        le_q_panel_tile(T, R, wq, wd, ns, (const uint8_t *)j->A + (size_t)(p * nb + b0) * pb, acc);
+        le_q_panel_tile(T, R, wq, wd, wm, ns, (const uint8_t *)j->A + (size_t)(p * nb + b0) * pb, acc);
         le_q_acc_io(j, r, p * LE_PANEL, R, acc, 1);
     }
 }
 
-#define LE_Q_ROWS_FN(name, T, R)                                                                            \
-    LE_AVX2 static void name(const struct le_gemm_job *j, int64_t r, const uint8_t *wq, const float *wd,   \
-                             int64_t b0, int64_t ns) {                                                     \
-        le_q_panel_rows(T, R, j, r, wq, wd, b0, ns);                                                       \
-    }
-LE_Q_ROWS_FN(le_q8_rows4, LE_Q_Q8_0, 4)
-LE_Q_ROWS_FN(le_q8_rows1, LE_Q_Q8_0, 1)
-LE_Q_ROWS_FN(le_q4_rows4, LE_Q_Q4_0, 4)
-LE_Q_ROWS_FN(le_q4_rows1, LE_Q_Q4_0, 1)
-
 typedef void (*le_q_rows_fn)(const struct le_gemm_job *j, int64_t r, const uint8_t *wq, const float *wd,
-                             int64_t b0, int64_t ns);
+                             const float *wm, int64_t b0, int64_t ns);
 
 /* Rows [r0, r1) against all panels: unpack LE_RCHUNK rows x LE_SEG blocks
  * at a time, then every panel passes over them in tiles of LE_RT rows. */
-LE_AVX2_INLINE void le_q_gemm_panels(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+LE_AVX2_INLINE void le_q_gemm_panels(const int T, le_q_rows_fn f4, le_q_rows_fn f1, const struct le_gemm_job *j,
+                                     int64_t r0, int64_t r1) {
     _Alignas(32) uint8_t wq[LE_RCHUNK * LE_SEG * 64];
-    float wd[LE_RCHUNK * LE_SEG];
+    float wd[LE_RCHUNK * LE_SEG], wm[LE_RCHUNK * LE_SEG];
     const int64_t nb = j->K / LE_QK8_0;
-    const le_q_rows_fn f4 = T == LE_Q_Q4_0 ? le_q4_rows4 : le_q8_rows4;
-    const le_q_rows_fn f1 = T == LE_Q_Q4_0 ? le_q4_rows1 : le_q8_rows1;
-    const size_t wb = T == LE_Q_Q4_0 ? 32 : 64;
+    const size_t wb = LE_BYTE(T) ? 32 : 64;
     for (int64_t rc = r0; rc < r1; rc += LE_RCHUNK) {
         int64_t nr = r1 - rc < LE_RCHUNK ? r1 - rc : LE_RCHUNK;
         for (int64_t b0 = 0; b0 < nb; b0 += LE_SEG) {
             int64_t ns = nb - b0 < LE_SEG ? nb - b0 : LE_SEG;
-            le_q_unpack(T, j, rc, nr, b0, ns, wq, wd);
+            le_q_unpack(T, j, rc, nr, b0, ns, wq, wd, wm);
             int64_t i = 0;
             for (; i + LE_RT <= nr; i += LE_RT)
-                f4(j, rc + i, wq + (size_t)(i * ns) * wb, wd + i * ns, b0, ns);
+                f4(j, rc + i, wq + (size_t)(i * ns) * wb, wd + i * ns, wm + i * ns, b0, ns);
             for (; i < nr; i++)
-                f1(j, rc + i, wq + (size_t)(i * ns) * wb, wd + i * ns, b0, ns);
+                f1(j, rc + i, wq + (size_t)(i * ns) * wb, wd + i * ns, wm + i * ns, b0, ns);
         }
     }
 }
 
 /* ---- row lanes (N < 4): 8 weight rows x 1 activation row ---- */
 
-/* Exact int32 sums of one block pair, 8 lanes (not yet summed). */
-LE_AVX2_INLINE __m256i le_q_lanes(const int T, const void *xrow, int64_t b, __m256i y) {
-    __m256i w;
-    if (T == LE_Q_Q8_0) {
-        w = _mm256_loadu_si256((const __m256i *)((const le_block_q8_0 *)xrow)[b].qs);
-    } else {
-        __m128i t = _mm_loadu_si128((const __m128i *)((const le_block_q4_0 *)xrow)[b].qs);
-        w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-        w = _mm256_sub_epi8(w, _mm256_set1_epi8(8));
-    }
-    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
-    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
-LE_AVX2_INLINE uint16_t le_q_d(const int T, const void *xrow, int64_t b) {
-    return T == LE_Q_Q8_0 ? ((const le_block_q8_0 *)xrow)[b].d : ((const le_block_q4_0 *)xrow)[b].d;
-}
-
 /* Rows r..r+R-1 (R <= 8) against activation row n. */
 LE_AVX2_INLINE void le_q_rowlanes(const int T, const struct le_gemm_job *j, int64_t r, int R, int64_t n) {
     const int64_t nb = j->K / LE_QK8_0;
-    const le_block_q8_0 *ya = (const le_block_q8_0 *)((const char *)j->A + n * j->a_row_bytes);
+    const char *arow = (const char *)j->A + n * j->a_row_bytes;
     const char *W = (const char *)j->W + r * j->w_row_bytes;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i y = _mm256_loadu_si256((const __m256i *)ya[b].qs);
+        uint16_t dyh, syh;
+        __m256i y = _mm256_loadu_si256((const __m256i *)le_act_at(T, arow, b, &dyh, &syh));
         __m256i v[8];
-        uint16_t dh[8] = {0};
+        uint16_t dh[8] = {0}, mh[8] = {0};
         _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) {
             if (i < R) {
-                v[i] = le_q_lanes(T, W + i * j->w_row_bytes, b, y);
-                dh[i] = le_q_d(T, W + i * j->w_row_bytes, b);
+                struct le_qblk k = le_qblk_at(T, W + i * j->w_row_bytes, b);
+                v[i] = le_q_lanes(T, le_q_bytes(T, k), y);
+                dh[i] = k.d, mh[i] = k.m;
             } else {
                 v[i] = _mm256_setzero_si256();
             }
@@ -331,8 +395,11 @@ LE_AVX2_INLINE void le_q_rowlanes(const int T, const struct le_gemm_job *j, int6
         __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
         __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
         __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
-        __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(le_h2f(ya[b].d)));
+        __m256 d = _mm256_mul_ps(dx, _mm256_set1_ps(le_h2f(dyh)));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
+        if (LE_HAS_M(T))
+            acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh)), _mm256_set1_ps(le_h2f(syh)),
+                                  acc);
     }
     float t[8];
     _mm256_storeu_ps(t, acc);
@@ -346,53 +413,85 @@ LE_AVX2_INLINE void le_q_gemm_rowlanes(const int T, const struct le_gemm_job *j,
             le_q_rowlanes(T, j, r, r1 - r < 8 ? (int)(r1 - r) : 8, n);
 }
 
-LE_AVX2 static void le_gemm_q8_0(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (j->N < LE_PANEL_MIN_N)
-        le_q_gemm_rowlanes(LE_Q_Q8_0, j, r0, r1);
-    else
-        le_q_gemm_panels(LE_Q_Q8_0, j, r0, r1);
+/* ---- vec_dot: the same per-block sequence for one pair of rows ---- */
+
+LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, const void *vy) {
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / LE_QK8_0; b++) {
+        uint16_t dyh, syh;
+        __m256i y = _mm256_loadu_si256((const __m256i *)le_act_at(T, vy, b, &dyh, &syh));
+        struct le_qblk k = le_qblk_at(T, x, b);
+        __m256i v = le_q_lanes(T, le_q_bytes(T, k), y);
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+        acc = fmaf(le_h2f(k.d) * le_h2f(dyh), (float)_mm_cvtsi128_si32(h), acc);
+        if (LE_HAS_M(T))
+            acc = fmaf(le_h2f(k.m), le_h2f(syh), acc);
+    }
+    *s = acc;
 }
 
-LE_AVX2 static void le_gemm_q4_0(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (j->N < LE_PANEL_MIN_N)
-        le_q_gemm_rowlanes(LE_Q_Q4_0, j, r0, r1);
-    else
-        le_q_gemm_panels(LE_Q_Q4_0, j, r0, r1);
-}
+/* ---- per-type instances ---- */
 
-static const struct le_gemm_impl le_impl_q8_0 = {le_q8_act_bytes, le_q_act_unit, le_q8_act_convert,
-                                                 le_q_act_row_bytes, le_gemm_q8_0};
-static const struct le_gemm_impl le_impl_q4_0 = {le_q4_act_bytes, le_q_act_unit, le_q4_act_convert,
-                                                 le_q_act_row_bytes, le_gemm_q4_0};
+#define LE_Q_TYPE(name, T)                                                                                     \
+    static size_t le_##name##_act_bytes(int64_t K, int64_t N) {                                                \
+        return le_q_act_bytes(T, K, N);                                                                        \
+    }                                                                                                          \
+    static size_t le_##name##_act_row_bytes(int64_t K, int64_t N) {                                            \
+        return le_q_act_row_bytes(T, K, N);                                                                    \
+    }                                                                                                          \
+    LE_AVX2 static void le_##name##_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0,      \
+                                                int64_t u1) {                                                  \
+        le_q_act_convert(T, X, A, K, N, u0, u1);                                                               \
+    }                                                                                                          \
+    LE_AVX2 static void le_##name##_rows4(const struct le_gemm_job *j, int64_t r, const uint8_t *wq,           \
+                                          const float *wd, const float *wm, int64_t b0, int64_t ns) {          \
+        le_q_panel_rows(T, LE_RT, j, r, wq, wd, wm, b0, ns);                                                   \
+    }                                                                                                          \
+    LE_AVX2 static void le_##name##_rows1(const struct le_gemm_job *j, int64_t r, const uint8_t *wq,           \
+                                          const float *wd, const float *wm, int64_t b0, int64_t ns) {          \
+        le_q_panel_rows(T, 1, j, r, wq, wd, wm, b0, ns);                                                       \
+    }                                                                                                          \
+    LE_AVX2 static void le_##name##_gemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                \
+        if (j->N < LE_PANEL_MIN_N)                                                                             \
+            le_q_gemm_rowlanes(T, j, r0, r1);                                                                  \
+        else                                                                                                   \
+            le_q_gemm_panels(T, le_##name##_rows4, le_##name##_rows1, j, r0, r1);                              \
+    }                                                                                                          \
+    static const struct le_gemm_impl le_impl_##name = {le_##name##_act_bytes, le_q_act_unit,                  \
+                                                       le_##name##_act_convert, le_##name##_act_row_bytes,     \
+                                                       le_##name##_gemm};
+
+LE_Q_TYPE(q8_0, LE_Q_Q8_0)
+LE_Q_TYPE(q4_0, LE_Q_Q4_0)
+LE_Q_TYPE(q5_0, LE_Q_Q5_0)
+LE_Q_TYPE(q4_1, LE_Q_Q4_1)
+LE_Q_TYPE(q5_1, LE_Q_Q5_1)
 
 const struct le_gemm_impl *le_gemm_impl_avx2_q(int type) {
     switch (type) {
     case LE_TYPE_Q8_0: return &le_impl_q8_0;
     case LE_TYPE_Q4_0: return &le_impl_q4_0;
+    case LE_TYPE_Q5_0: return &le_impl_q5_0;
+    case LE_TYPE_Q4_1: return &le_impl_q4_1;
+    case LE_TYPE_Q5_1: return &le_impl_q5_1;
     default: return NULL;
     }
-}
-
-/* ---- vec_dot: the same per-block sequence for one pair of rows ---- */
-
-LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, const void *vy) {
-    const le_block_q8_0 *y = vy;
-    float acc = 0.0f;
-    for (int64_t b = 0; b < n / LE_QK8_0; b++) {
-        __m256i v = le_q_lanes(T, x, b, _mm256_loadu_si256((const __m256i *)y[b].qs));
-        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-        float d = le_h2f(le_q_d(T, x, b)) * le_h2f(y[b].d);
-        acc = fmaf(d, (float)_mm_cvtsi128_si32(h), acc);
-    }
-    *s = acc;
 }
 
 LE_AVX2 void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y) {
     le_q_vec_dot(LE_Q_Q8_0, n, s, x, y);
 }
-
 LE_AVX2 void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y) {
     le_q_vec_dot(LE_Q_Q4_0, n, s, x, y);
+}
+LE_AVX2 void le_vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *x, const void *y) {
+    le_q_vec_dot(LE_Q_Q5_0, n, s, x, y);
+}
+LE_AVX2 void le_vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *x, const void *y) {
+    le_q_vec_dot(LE_Q_Q4_1, n, s, x, y);
+}
+LE_AVX2 void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y) {
+    le_q_vec_dot(LE_Q_Q5_1, n, s, x, y);
 }

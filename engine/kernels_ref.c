@@ -89,7 +89,7 @@ void le_q8_0_to_float_ref(const void *vx, float *y, int64_t n) {
 
 /* float -> int8 the way C's conversion would, without undefined behaviour
  * on NaN or out-of-range values (ggml's inputs never have them). */
-static int8_t le_sat_i8(float v) {
+int8_t le_sat_i8(float v) {
     if (!(v > -128.0f)) /* also NaN */
         return -128;
     if (v > 127.0f)

@@ -36,7 +36,33 @@ typedef struct {
     uint8_t qs[LE_QK4_0 / 2]; /* nibbles: low = element j, high = element j+16 */
 } le_block_q4_0;
 
+typedef struct {
+    uint16_t d, m;            /* half scale and minimum */
+    uint8_t qs[LE_QK4_0 / 2]; /* as Q4_0; x = d*q + m */
+} le_block_q4_1;
+
+typedef struct {
+    uint16_t d;
+    uint8_t qh[4];            /* bit j = 5th bit of element j */
+    uint8_t qs[LE_QK4_0 / 2]; /* low 4 bits as Q4_0; x = d*(q-16) */
+} le_block_q5_0;
+
+typedef struct {
+    uint16_t d, m;
+    uint8_t qh[4];
+    uint8_t qs[LE_QK4_0 / 2]; /* x = d*q + m */
+} le_block_q5_1;
+
+typedef struct {
+    uint16_t d, s;       /* half scale; half s = d * sum(qs) */
+    int8_t qs[LE_QK8_0];
+} le_block_q8_1;
+
 _Static_assert(sizeof(le_block_q8_0) == 34, "q8_0 block must be 34 bytes");
+_Static_assert(sizeof(le_block_q4_1) == 20, "q4_1 block must be 20 bytes");
+_Static_assert(sizeof(le_block_q5_0) == 22, "q5_0 block must be 22 bytes");
+_Static_assert(sizeof(le_block_q5_1) == 24, "q5_1 block must be 24 bytes");
+_Static_assert(sizeof(le_block_q8_1) == 36, "q8_1 block must be 36 bytes");
 _Static_assert(sizeof(le_block_q4_0) == 18, "q4_0 block must be 18 bytes");
 
 /* Bit casts. */
@@ -68,6 +94,22 @@ void le_vec_dot_q8_0_q8_0_ref(int n, float *s, const void *x, const void *y);
 void le_q4_0_to_float_ref(const void *x, float *y, int64_t n);
 void le_q4_0_from_float_ref(const float *x, void *y, int64_t n); /* quantize_row_q4_0_ref */
 void le_vec_dot_q4_0_q8_0_ref(int n, float *s, const void *x, const void *y);
+/* Q4_1, Q5_0, Q5_1, Q8_1 reference kernels (kernels_ref_q.c). */
+void le_q4_1_to_float_ref(const void *x, float *y, int64_t n);
+void le_q4_1_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_q4_1_q8_1_ref(int n, float *s, const void *x, const void *y);
+void le_q5_0_to_float_ref(const void *x, float *y, int64_t n);
+void le_q5_0_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_q5_0_q8_0_ref(int n, float *s, const void *x, const void *y);
+void le_q5_1_to_float_ref(const void *x, float *y, int64_t n);
+void le_q5_1_from_float_ref(const float *x, void *y, int64_t n);
+void le_vec_dot_q5_1_q8_1_ref(int n, float *s, const void *x, const void *y);
+void le_q8_1_to_float_ref(const void *x, float *y, int64_t n);
+void le_q8_1_from_float_ref(const float *x, void *y, int64_t n);     /* quantize_row_q8_1_ref */
+void le_q8_1_from_float_act_ref(const float *x, void *y, int64_t n); /* the CPU backend's rounding */
+/* Shared by the reference quantizers: C's float -> int8 conversion without
+ * undefined behaviour on NaN or out-of-range values. */
+int8_t le_sat_i8(float v);
 
 /* One matmul job: Y[n*ldy + r] for r in a row range, n in [0, N). */
 struct le_gemm_job {
@@ -109,9 +151,13 @@ void le_bf16_from_float_avx2(const float *x, void *y, int64_t n);
 void le_vec_dot_bf16_avx2(int n, float *s, const void *x, const void *y);
 void le_q8_0_to_float_avx2(const void *x, float *y, int64_t n);
 void le_q8_0_from_float_act_avx2(const float *x, void *y, int64_t n);
+void le_q8_1_from_float_act_avx2(const float *x, void *y, int64_t n);
 void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_q4_0_to_float_avx2(const void *x, float *y, int64_t n);
 void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 /* NULL when the type has no AVX2 gemm. */
 const struct le_gemm_impl *le_gemm_impl_avx2(int type);
 /* Quantized weights (kernels_avx2_q.c). */

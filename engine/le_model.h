@@ -34,9 +34,14 @@ struct le_model_info {
     uint64_t file_size;
 };
 
+/* Opens a GGUF model. LE_EFORMAT names a missing/malformed key or tensor
+ * (or a wrong shape); LE_EUNSUP names an unsupported architecture, tensor
+ * type or feature. The model owns its mapping and tokenizer; free it after
+ * every context made from it. */
 int le_model_open(struct le_model **out, const char *path);
-void le_model_free(struct le_model *m);
+void le_model_free(struct le_model *m); /* NULL is fine */
 const struct le_model_info *le_model_get_info(const struct le_model *m);
+/* The tokenizer, or NULL when the file has no tokenizer.ggml.model key. */
 const struct le_tok *le_model_tok(const struct le_model *m);
 const struct le_gguf *le_model_gguf(const struct le_model *m);
 
@@ -45,7 +50,7 @@ const struct le_gguf *le_model_gguf(const struct le_model *m);
  * call. pool may be NULL (1 thread); it is borrowed, not owned.
  */
 int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, struct le_pool *pool);
-void le_ctx_free(struct le_ctx *c);
+void le_ctx_free(struct le_ctx *c); /* NULL is fine */
 int le_ctx_n_ctx(const struct le_ctx *c);
 int le_ctx_n_batch(const struct le_ctx *c);
 const struct le_model *le_ctx_model(const struct le_ctx *c);
@@ -73,6 +78,9 @@ int le_ctx_eval_from(struct le_ctx *c, const int32_t *tokens, int n, int pos, in
  * for positions evaluated afterwards.
  */
 void le_ctx_set_kv_f16(struct le_ctx *c, int on);
+/* Use the scalar reference versions of the forward pass's own kernels
+ * (attention, softmax, SwiGLU) instead of the AVX2 ones; for tests. */
+void le_ctx_set_ref_kernels(struct le_ctx *c, int on);
 /* Number of positions whose K/V are cached (the next eval's largest pos). */
 int le_ctx_n_cached(const struct le_ctx *c);
 /* Logits of the last le_ctx_eval: n rows of n_vocab floats, row i for

@@ -391,6 +391,7 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
         return le_err_set(LE_ENOMEM, "out of memory for a context of %d positions (batch %d)", n_ctx, n_batch);
     }
     le_ctx_rope_table(c);
+    c->kern = le_fwd_kernels_get();
     *out = c;
     return LE_OK;
 }
@@ -418,6 +419,7 @@ int le_ctx_n_ctx(const struct le_ctx *c) { return c->n_ctx; }
 int le_ctx_n_batch(const struct le_ctx *c) { return c->n_batch; }
 int le_ctx_n_cached(const struct le_ctx *c) { return c->n_cached; }
 void le_ctx_set_kv_f16(struct le_ctx *c, int on) { c->kv_f16 = on != 0; }
+void le_ctx_set_ref_kernels(struct le_ctx *c, int on) { c->kern = on ? le_fwd_kernels_ref() : le_fwd_kernels_get(); }
 const struct le_model *le_ctx_model(const struct le_ctx *c) { return c->m; }
 const float *le_ctx_logits(const struct le_ctx *c) { return c->logits; }
 

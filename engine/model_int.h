@@ -48,6 +48,7 @@ struct le_ctx {
     int n_ctx, n_batch, nth;
     int n_cached; /* positions [0, n_cached) hold valid K/V */
     int kv_f16;   /* round K/V to F16 on entry (llama.cpp's default cache) */
+    const struct le_fwd_kernels *kern; /* forward_kernels.c: AVX2 or reference */
     float *k_cache;           /* (L, n_kv_heads, head_dim, T): K transposed, so 8
                                  consecutive positions of one dim are one vector */
     float *v_cache;           /* (L, T, KV) */
@@ -78,6 +79,8 @@ struct le_fwd_kernels {
     void (*softmax)(float *s, int n, float scale);
     /* g[i] = silu(g[i]) * u[i] */
     void (*swiglu)(float *g, const float *u, int64_t n);
+    /* x += delta (if not NULL); y = rmsnorm(x) * w */
+    void (*add_rmsnorm)(float *x, const float *delta, const float *w, float *y, int64_t n, float eps);
 };
 const struct le_fwd_kernels *le_fwd_kernels_get(void); /* AVX2+FMA when the CPU has it */
 const struct le_fwd_kernels *le_fwd_kernels_ref(void);

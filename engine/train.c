@@ -580,10 +580,43 @@ int le_trainer_eval(struct le_trainer *t, int64_t max_tokens, double *loss, int6
     return LE_OK;
 }
 
+int le_trainer_eval_llamacpp(struct le_trainer *t, const int32_t *tokens, int64_t n, int32_t bos,
+                             double *nll, int64_t *n_scored) {
+    int64_t T = t->T, nch = n / T;
+    if (nch < 1 || T < 4)
+        return le_err_set(LE_EINVAL, "fewer than %lld tokens for one chunk", (long long)T);
+    for (int64_t i = 0; i < nch * T; i++)
+        if (tokens[i] < 0 || tokens[i] >= t->V)
+            return le_err_set(LE_EINVAL, "token %d outside the vocabulary", tokens[i]);
+    double sum = 0.0;
+    for (int64_t c0 = 0; c0 < nch; c0 += t->Bmax) {
+        int64_t B = nch - c0 < t->Bmax ? nch - c0 : t->Bmax;
+        for (int64_t b = 0; b < B; b++) {
+            const int32_t *x = tokens + (c0 + b) * T;
+            for (int64_t i = 0; i < T; i++) {
+                t->tok[b * T + i] = i == 0 ? bos : x[i];
+                t->tgt[b * T + i] = i + 1 < T ? x[i + 1] : 0; /* the last is not scored */
+            }
+        }
+        forward(t, B);
+        le_top_xent(t->pool, t->logits, t->tgt, NULL, t->row_loss, B * T, t->V, 1.0f);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = T / 2; i <= T - 2; i++)
+                sum += t->row_loss[b * T + i];
+    }
+    *nll = sum / (double)(nch * (T / 2 - 1));
+    if (n_scored)
+        *n_scored = nch * (T / 2 - 1);
+    return LE_OK;
+}
+
 int le_trainer_unigram_loss(struct le_trainer *t, double *loss) {
     int64_t nwin = n_eval_windows(t);
-    if (!t->train || nwin < 1)
-        return le_err_set(LE_EINVAL, "no training or validation data");
+    if (!t->train)
+        return le_err_set(LE_EINVAL, "no training data set");
+    if (nwin < 1)
+        return le_err_set(LE_EINVAL, "the validation data has %lld tokens, fewer than one window of %lld",
+                          (long long)t->n_valid, (long long)(t->T + 1));
     double *cnt = calloc((size_t)t->V, sizeof *cnt);
     if (!cnt)
         return le_err_set(LE_ENOMEM, "out of memory");

@@ -207,8 +207,9 @@ static void le_tg_compute_worker(void *arg, int ith, int nth) {
         for (int64_t k0 = 0; k0 < j->K; k0 += KC) {
             int64_t kc = j->K - k0 < KC ? j->K - k0 : KC;
             int load = j->acc || k0 > 0;
-            if (j->rsa == 1) {
-                /* A = dY^T: pack the task's panels once; B panels then stay in L1 across them. */
+            if (j->rsa == 1 || j->rsa % 512 == 0) { /* wide rows alias in L1: pack too */
+                /* A = dY^T (or rows 2 KB apart): pack the task's panels once; B panels then stay in
+                 * L1 across them. */
                 for (int64_t i = i0; i < i1; i++)
                     le_tg_pack_a(j, i, k0, kc, ab + (i - i0) * MR * KC);
                 for (int64_t jp = j0; jp < j1; jp++)

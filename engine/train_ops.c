@@ -250,7 +250,11 @@ void le_top_rope(struct le_pool *pool, float *x, int64_t N, int64_t T, int64_t n
 }
 
 /* Functions for attention. Tasks are (sequence, kv head) pairs, so the query
- * heads sharing a kv head add into its dK/dV in head order on one thread. */
+ * heads sharing a kv head add into its dK/dV in head order on one thread.
+ * Every product is a small GEMM through train_gemm's kernel, run inline on
+ * the task's thread (pool NULL): S = Q K^T and dP = dO V^T over the full
+ * T x T square (the masked half is computed and dropped: at GEMM speed that
+ * is cheaper than length-t dot products), then P V, P^T dO, dS K, dS^T Q. */
 
 struct le_attn_job {
     const float *q, *k, *v, *p, *dout;
@@ -261,61 +265,58 @@ struct le_attn_job {
     atomic_int_fast64_t next;
 };
 
+static int64_t attn_gemm_scr(int64_t T, int64_t D) {
+    size_t a = le_tg_gemm_scratch(T, T, D), b = le_tg_gemm_scratch(T, D, T);
+    return (int64_t)(a > b ? a : b) + 16;
+}
+
 size_t le_top_attn_scratch(struct le_pool *pool, int64_t T, int64_t D) {
     int nth = pool ? le_pool_nthreads(pool) : 1;
-    return (size_t)nth * (size_t)(4 * D * T + T + 8);
+    return (size_t)nth * (size_t)(T * T + attn_gemm_scr(T, D) + 16);
 }
 
-/* Transposes rows (t, g) of an (N, G*D) tensor for sequence b into D x T. */
-static void attn_load_t(const float *src, float *dst, int64_t b, int64_t g, int64_t T, int64_t G, int64_t D) {
-    for (int64_t t = 0; t < T; t++) {
-        const float *row = src + ((b * T + t) * G + g) * D;
-        for (int64_t d = 0; d < D; d++)
-            dst[d * T + t] = row[d];
+/* Causal softmax of the scores in row t (in place, scaled), zeros past t. */
+static void attn_softmax_row(const struct le_attn_job *j, float *row, int64_t t) {
+    float m = row[0];
+    for (int64_t s = 1; s <= t; s++)
+        m = row[s] > m ? row[s] : m;
+    for (int64_t s = 0; s <= t; s++)
+        row[s] = (row[s] - m) * j->scale;
+    j->vec.vexp(t + 1, row, row);
+    double sum = 0.0;
+    for (int64_t s = 0; s <= t; s++)
+        sum += row[s];
+    float inv = (float)(1.0 / sum);
+    for (int64_t s = 0; s <= t; s++)
+        row[s] *= inv;
+    memset(row + t + 1, 0, (size_t)(j->T - t - 1) * sizeof(float));
+}
+
+static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs) {
+    int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
+    const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
+    for (int64_t h = g * R; h < (g + 1) * R; h++) {
+        const float *q = j->q + b * T * C + h * D;
+        float *P = j->pw + (b * H + h) * T * T;
+        /* S (T x T) = Q (T x D) . K^T: B(d, s) = k[s*KC + d] */
+        le_tg_gemm(NULL, T, T, D, q, C, 1, k, 1, KC, P, T, 0, gs);
+        for (int64_t t = 0; t < T; t++)
+            attn_softmax_row(j, P + t * T, t);
+        /* O (T x D) = P . V */
+        le_tg_gemm(NULL, T, D, T, P, T, 1, v, KC, 1, j->out + b * T * C + h * D, C, 0, gs);
     }
-}
-
-static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *kT, float *vT) {
-    int64_t T = j->T, H = j->H, D = j->D, C = H * D, R = H / j->G;
-    attn_load_t(j->k, kT, b, g, T, j->G, D);
-    attn_load_t(j->v, vT, b, g, T, j->G, D);
-    for (int64_t h = g * R; h < (g + 1) * R; h++)
-        for (int64_t t = 0; t < T; t++) {
-            const float *q = j->q + (b * T + t) * C + h * D;
-            float *row = j->pw + ((b * H + h) * T + t) * T;
-            memset(row, 0, (size_t)(t + 1) * sizeof(float));
-            for (int64_t d = 0; d < D; d++)
-                j->vec.axpy(t + 1, q[d], kT + d * T, row);
-            float m = row[0] * j->scale;
-            for (int64_t s = 0; s <= t; s++) {
-                row[s] *= j->scale;
-                m = row[s] > m ? row[s] : m;
-            }
-            for (int64_t s = 0; s <= t; s++)
-                row[s] -= m;
-            j->vec.vexp(t + 1, row, row);
-            double sum = 0.0;
-            for (int64_t s = 0; s <= t; s++)
-                sum += row[s];
-            float inv = (float)(1.0 / sum);
-            for (int64_t s = 0; s <= t; s++)
-                row[s] *= inv;
-            float *o = j->out + (b * T + t) * C + h * D;
-            for (int64_t d = 0; d < D; d++)
-                o[d] = j->vec.dot(t + 1, row, vT + d * T);
-        }
 }
 
 static void attn_fwd_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct le_attn_job *j = arg;
-    float *kT = j->scratch + (size_t)ith * (size_t)(4 * j->D * j->T + j->T + 8);
-    float *vT = kT + j->D * j->T;
+    float *base = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
+    float *gs = (float *)(((uintptr_t)(base + j->T * j->T) + 31) & ~(uintptr_t)31);
     for (;;) {
         int64_t task = atomic_fetch_add(&j->next, 1);
         if (task >= j->B * j->G)
             return;
-        attn_fwd_one(j, task / j->G, task % j->G, kT, vT);
+        attn_fwd_one(j, task / j->G, task % j->G, gs);
     }
 }
 
@@ -329,51 +330,42 @@ void le_top_attn_fwd(struct le_pool *pool, const float *q, const float *k, const
     le_pool_run(pool, attn_fwd_worker, &j);
 }
 
-static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *kT, float *vT,
-                         float *dkT, float *dvT, float *dp) {
-    int64_t T = j->T, H = j->H, D = j->D, C = H * D, G = j->G, R = H / G;
-    attn_load_t(j->k, kT, b, g, T, G, D);
-    attn_load_t(j->v, vT, b, g, T, G, D);
-    memset(dkT, 0, (size_t)(D * T) * sizeof(float));
-    memset(dvT, 0, (size_t)(D * T) * sizeof(float));
-    for (int64_t h = g * R; h < (g + 1) * R; h++)
+static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS, float *gs) {
+    int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
+    const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
+    float *dk = j->dk + b * T * KC + g * D, *dv = j->dv + b * T * KC + g * D;
+    for (int64_t h = g * R; h < (g + 1) * R; h++) {
+        const float *q = j->q + b * T * C + h * D, *dO = j->dout + b * T * C + h * D;
+        const float *P = j->p + (b * H + h) * T * T;
+        int acc = h > g * R;
+        /* dV (T x D) (+)= P^T . dO: A(s, t) = P[t*T + s] */
+        le_tg_gemm(NULL, T, D, T, P, 1, T, dO, C, 1, dv, KC, acc, gs);
+        /* dP (T x T) = dO . V^T */
+        le_tg_gemm(NULL, T, T, D, dO, C, 1, v, 1, KC, dS, T, 0, gs);
         for (int64_t t = 0; t < T; t++) {
-            const float *q = j->q + (b * T + t) * C + h * D;
-            const float *dout = j->dout + (b * T + t) * C + h * D;
-            const float *prow = j->p + ((b * H + h) * T + t) * T;
-            float *dq = j->dq + (b * T + t) * C + h * D;
-            memset(dp, 0, (size_t)(t + 1) * sizeof(float));
-            for (int64_t d = 0; d < D; d++) {
-                j->vec.axpy(t + 1, dout[d], vT + d * T, dp);
-                j->vec.axpy(t + 1, dout[d], prow, dvT + d * T);
-            }
-            float sum = j->vec.dot(t + 1, prow, dp);
+            const float *pr = P + t * T;
+            float *d = dS + t * T;
+            float sum = j->vec.dot(t + 1, pr, d);
             for (int64_t s = 0; s <= t; s++)
-                dp[s] = prow[s] * (dp[s] - sum) * j->scale;
-            for (int64_t d = 0; d < D; d++) {
-                dq[d] = j->vec.dot(t + 1, dp, kT + d * T);
-                j->vec.axpy(t + 1, q[d], dp, dkT + d * T);
-            }
+                d[s] = pr[s] * (d[s] - sum) * j->scale;
+            memset(d + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
         }
-    for (int64_t t = 0; t < T; t++) {
-        float *dk = j->dk + ((b * T + t) * G + g) * D, *dv = j->dv + ((b * T + t) * G + g) * D;
-        for (int64_t d = 0; d < D; d++) {
-            dk[d] = dkT[d * T + t];
-            dv[d] = dvT[d * T + t];
-        }
+        /* dQ (T x D) = dS . K;  dK (T x D) (+)= dS^T . Q */
+        le_tg_gemm(NULL, T, D, T, dS, T, 1, k, KC, 1, j->dq + b * T * C + h * D, C, 0, gs);
+        le_tg_gemm(NULL, T, D, T, dS, 1, T, q, C, 1, dk, KC, acc, gs);
     }
 }
 
 static void attn_bwd_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct le_attn_job *j = arg;
-    int64_t DT = j->D * j->T;
-    float *kT = j->scratch + (size_t)ith * (size_t)(4 * DT + j->T + 8);
+    float *dS = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
+    float *gs = (float *)(((uintptr_t)(dS + j->T * j->T) + 31) & ~(uintptr_t)31);
     for (;;) {
         int64_t task = atomic_fetch_add(&j->next, 1);
         if (task >= j->B * j->G)
             return;
-        attn_bwd_one(j, task / j->G, task % j->G, kT, kT + DT, kT + 2 * DT, kT + 3 * DT, kT + 4 * DT);
+        attn_bwd_one(j, task / j->G, task % j->G, dS, gs);
     }
 }
 

@@ -88,6 +88,27 @@ static const struct {
      .to_float = le_f32_to_float_ref, .from_float = le_f32_from_float_ref,                      \
      .from_float_act = le_f32_from_float_ref, .vec_dot = dot, .vec_dot_type = LE_TYPE_F32}
 
+/* Q4_1, Q5_0, Q5_1 (scalar quantizers; vec_dot per table) and Q8_1. */
+#define LE_ENTRIES_Q5(dot41, dot50, dot51, act81)                                                         \
+    [LE_TYPE_Q4_1] = {.name = "q4_1", .blck_size = 32, .type_size = sizeof(le_block_q4_1),       \
+                      .is_quantized = 1, .to_float = le_q4_1_to_float_ref,                        \
+                      .from_float = le_q4_1_from_float_ref, .from_float_act = le_q4_1_from_float_ref, \
+                      .vec_dot = dot41, .vec_dot_type = LE_TYPE_Q8_1},                            \
+    [LE_TYPE_Q5_0] = {.name = "q5_0", .blck_size = 32, .type_size = sizeof(le_block_q5_0),       \
+                      .is_quantized = 1, .to_float = le_q5_0_to_float_ref,                        \
+                      .from_float = le_q5_0_from_float_ref, .from_float_act = le_q5_0_from_float_ref, \
+                      .vec_dot = dot50, .vec_dot_type = LE_TYPE_Q8_0},                            \
+    [LE_TYPE_Q5_1] = {.name = "q5_1", .blck_size = 32, .type_size = sizeof(le_block_q5_1),       \
+                      .is_quantized = 1, .to_float = le_q5_1_to_float_ref,                        \
+                      .from_float = le_q5_1_from_float_ref, .from_float_act = le_q5_1_from_float_ref, \
+                      .vec_dot = dot51, .vec_dot_type = LE_TYPE_Q8_1},                            \
+    /* activation-only: no vec_dot of its own (le_matmul refuses it as a weight) */              \
+    [LE_TYPE_Q8_1] = {.name = "q8_1", .blck_size = 32, .type_size = sizeof(le_block_q8_1),       \
+                      .is_quantized = 1, .to_float = le_q8_1_to_float_ref,                        \
+                      .from_float = le_q8_1_from_float_ref,                                       \
+                      .from_float_act = act81, .vec_dot = NULL,                                  \
+                      .vec_dot_type = LE_TYPE_Q8_1}
+
 static const struct le_type_traits le_traits_ref[LE_TYPE_COUNT] = {
     [LE_TYPE_F32] = LE_ENTRY_F32(le_vec_dot_f32_ref),
     [LE_TYPE_F16] = {.name = "f16", .blck_size = 1, .type_size = 2, .is_quantized = 0,
@@ -108,6 +129,8 @@ static const struct le_type_traits le_traits_ref[LE_TYPE_COUNT] = {
                       .from_float = le_q4_0_from_float_ref,
                       .from_float_act = le_q4_0_from_float_ref,
                       .vec_dot = le_vec_dot_q4_0_q8_0_ref, .vec_dot_type = LE_TYPE_Q8_0},
+    LE_ENTRIES_Q5(le_vec_dot_q4_1_q8_1_ref, le_vec_dot_q5_0_q8_0_ref, le_vec_dot_q5_1_q8_1_ref,
+                  le_q8_1_from_float_act_ref),
 };
 
 static const struct le_type_traits le_traits_avx2[LE_TYPE_COUNT] = {
@@ -130,6 +153,8 @@ static const struct le_type_traits le_traits_avx2[LE_TYPE_COUNT] = {
                       .from_float = le_q4_0_from_float_ref,
                       .from_float_act = le_q4_0_from_float_ref,
                       .vec_dot = le_vec_dot_q4_0_q8_0_avx2, .vec_dot_type = LE_TYPE_Q8_0},
+    LE_ENTRIES_Q5(le_vec_dot_q4_1_q8_1_avx2, le_vec_dot_q5_0_q8_0_avx2, le_vec_dot_q5_1_q8_1_avx2,
+                  le_q8_1_from_float_act_avx2),
 };
 
 const struct le_type_traits *le_type_get_ref(int type) {

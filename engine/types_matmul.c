@@ -44,7 +44,7 @@ struct le_mm_plan {
 static int le_mm_plan(struct le_mm_plan *p, int wtype, int64_t K, int64_t N) {
     *p = (struct le_mm_plan){0};
     const struct le_type_traits *t = le_type_get_ref(wtype);
-    if (!t)
+    if (!t || !t->vec_dot)
         return le_err_set(LE_EUNSUP, "matmul: unsupported weight type %s (%d)", le_type_name(wtype), wtype);
     if (K <= 0 || K % t->blck_size != 0 || K > INT32_MAX)
         return le_err_set(LE_EINVAL, "matmul: K = %lld is not a positive multiple of %s's block size %d",

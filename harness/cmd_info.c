@@ -2,7 +2,9 @@
  * cmd_info: `llamaeval info M.gguf` -- what a model file is: architecture,
  * shape, rope and norm settings, output tying, parameter counts, tensor
  * types, file type, tokenizer and size. Loads the model exactly as an
- * evaluation would, so a file that info accepts is one ppl can run.
+ * evaluation would, so a file that info describes fully is one ppl can run;
+ * for a valid GGUF the engine does not support (a type or architecture) it
+ * prints what the file says and why it cannot be evaluated.
  */
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_info */
@@ -112,6 +114,37 @@ static void le_info_print(const char *path, const struct le_model *m) {
            (int)le_tok_n_vocab(t), bos, le_tok_add_bos(t) ? " (added)" : "", eos);
 }
 
+/* For a file the engine cannot load (unsupported type or architecture):
+ * what the GGUF itself says, and why it cannot be evaluated. */
+static int le_info_fallback(const char *path, int rc) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", le_err_msg());
+    struct le_gguf *g;
+    if (rc != LE_EUNSUP || le_gguf_open(&g, path) != LE_OK)
+        return le_cli_fail("%s", why);
+    printf("%-16s%s\n", "file", path);
+    printf("%-16s%llu bytes (%.2f MiB), GGUF v%u\n", "size", (unsigned long long)le_gguf_file_size(g),
+           (double)le_gguf_file_size(g) / (1024.0 * 1024.0), le_gguf_version(g));
+    const char *arch = "";
+    uint64_t len = 0;
+    char key[128];
+    if (le_gguf_get_str(g, "general.architecture", &arch, &len) == LE_OK)
+        printf("%-16s%.*s\n", "architecture", (int)len, arch);
+    static const char *const fields[][2] = {{"dim", "embedding_length"}, {"layers", "block_count"},
+                                            {"heads", "attention.head_count"}, {"kv heads", "attention.head_count_kv"},
+                                            {"ffn", "feed_forward_length"}, {"context", "context_length"}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        int64_t v;
+        snprintf(key, sizeof key, "%.*s.%s", (int)len, arch, fields[i][1]);
+        if (le_gguf_get_i64(g, key, &v) == LE_OK)
+            printf("%-16s%lld\n", fields[i][0], (long long)v);
+    }
+    le_info_types(g);
+    printf("%-16sno: %s\n", "loadable", why);
+    le_gguf_close(g);
+    return LE_EXIT_OK;
+}
+
 int le_cmd_info(int argc, char **argv) {
     static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     struct le_cli_parser p = {argc, argv, ":h", opts, le_info_usage, le_info_help, 0};
@@ -129,7 +162,7 @@ int le_cmd_info(int argc, char **argv) {
     struct le_model *m;
     int rc = le_model_open(&m, argv[first]);
     if (rc)
-        return le_cli_fail_lib(rc);
+        return le_info_fallback(argv[first], rc);
     le_info_print(argv[first], m);
     le_model_free(m);
     return LE_EXIT_OK;

@@ -74,6 +74,9 @@ static const char *le_tr_help =
     "                     scores the whole validation split\n"
     "  --resume           continue from --out (and --out.opt) bit-exactly\n"
     "  --stop-after N     stop after step N with a checkpoint (to resume later)\n"
+    "  --ppl-text FILE    at the end, write the validation text to FILE and score it\n"
+    "                     in llama.cpp's perplexity convention (ctx = --ctx), the\n"
+    "                     number 'llamaeval ppl --model OUT --file FILE --ctx N' gives\n"
     "  --threads N        worker threads (all cores)\n"
     "  --config FILE      JSON object with any of these names (\"dim\": 64, ...)\n"
     "  --bench N          time N steps of this shape on random tokens (vocab --vocab,\n"
@@ -84,7 +87,7 @@ static const char *le_tr_help =
 
 struct le_targs {
     struct le_train_config c;
-    const char *tokenizer, *out, *db, *corpus, *train_file, *valid_file;
+    const char *tokenizer, *out, *db, *corpus, *train_file, *valid_file, *ppl_text;
     long threads;
     int resume, quiet, eval_every_set, eval_tokens_set;
     int64_t stop_after, bench;
@@ -153,9 +156,9 @@ static int set_opt(struct le_targs *a, const char *name, const char *v) {
             *num[i].f = (float)d;
         return 0;
     }
-    const char **str[] = {&a->tokenizer, &a->out, &a->db, &a->corpus, &a->train_file, &a->valid_file};
-    const char *snames[] = {"tokenizer", "out", "db", "corpus", "train-file", "valid-file"};
-    for (int i = 0; i < 6; i++)
+    const char **str[] = {&a->tokenizer, &a->out, &a->db, &a->corpus, &a->train_file, &a->valid_file, &a->ppl_text};
+    const char *snames[] = {"tokenizer", "out", "db", "corpus", "train-file", "valid-file", "ppl-text"};
+    for (int i = 0; i < 7; i++)
         if (!strcmp(name, snames[i])) {
             if (!v || !v[0])
                 return le_cli_usage(le_tr_usage, "%s wants a value", flag);
@@ -232,7 +235,7 @@ static int parse_args(struct le_targs *a, int argc, char **argv, cJSON **keep) {
         {"eval-tokens", 1, 0, 24}, {"resume", 0, 0, 25}, {"tied", 0, 0, 26}, {"untied", 0, 0, 27},
         {"quiet", 0, 0, 28}, {"corpus", 1, 0, 29}, {"train-file", 1, 0, 30}, {"valid-file", 1, 0, 31},
         {"stop-after", 1, 0, 32}, {"min-lr-frac", 1, 0, 33}, {"init-std", 1, 0, 34},
-        {"rope-base", 1, 0, 35}, {"norm-eps", 1, 0, 36}, {"bench", 1, 0, 37}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"rope-base", 1, 0, 35}, {"norm-eps", 1, 0, 36}, {"bench", 1, 0, 37}, {"ppl-text", 1, 0, 38}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
     };
     for (int i = 1; i + 1 < argc; i++) /* the config file first, so flags override it */
         if (!strcmp(argv[i], "--config")) {
@@ -350,6 +353,65 @@ static int load_data(const struct le_targs *a, const struct le_tok *t, struct le
     return rc;
 }
 
+/* Writes the validation text (Brown's documents joined by newlines, or the
+ * --valid-file) to path and scores it as llama-perplexity does. */
+static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct le_trainer *t) {
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = LE_OK;
+    if (a->valid_file) {
+        rc = read_whole(a->valid_file, &text, &len);
+    } else {
+        struct le_brown *b;
+        if ((rc = le_brown_open(&b, NULL)))
+            return rc;
+        for (int i = 0; i < le_brown_n_docs(b) && !rc; i++) {
+            const struct le_brown_doc *d = le_brown_doc(b, i);
+            if (d->split != LE_BROWN_VALID)
+                continue;
+            if (len + d->len + 2 > cap) {
+                cap = (len + d->len + 2) * 2;
+                char *nt = realloc(text, cap);
+                if (!nt) {
+                    rc = le_err_set(LE_ENOMEM, "out of memory");
+                    break;
+                }
+                text = nt;
+            }
+            memcpy(text + len, d->text, d->len);
+            len += d->len;
+            text[len++] = '\n';
+        }
+        le_brown_free(b);
+    }
+    FILE *f = rc ? NULL : fopen(a->ppl_text, "wb");
+    if (!rc && (!f || fwrite(text, 1, len, f) != len))
+        rc = le_err_set(LE_EIO, "cannot write %s", a->ppl_text);
+    if (f && fclose(f) != 0 && !rc)
+        rc = le_err_set(LE_EIO, "cannot write %s", a->ppl_text);
+    struct le_ids ids = {0};
+    size_t tl = len > 0 && text[len - 1] == '\n' ? len - 1 : len; /* llama-perplexity drops one */
+    if (!rc) {
+        ids.cap = (int64_t)tl + 8; /* never more ids than bytes, plus BOS and the space prefix */
+        if (!(ids.p = malloc(sizeof *ids.p * (size_t)ids.cap)))
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+        if (!rc)
+            rc = le_tok_encode(tok, text, tl, 1, ids.p, ids.cap, &ids.n);
+    }
+    double nll;
+    int64_t ns;
+    if (!rc)
+        rc = le_trainer_eval_llamacpp(t, ids.p, ids.n, le_tok_bos(tok), &nll, &ns);
+    if (!rc)
+        printf("llama.cpp convention on %s (%lld tokens, ctx %lld, %lld scored): loss %.4f, PPL = %.4f\n"
+               "  (the same as: llamaeval ppl --model %s --file %s --ctx %lld)\n",
+               a->ppl_text, (long long)ids.n, (long long)a->c.ctx, (long long)ns, nll, exp(nll), a->out,
+               a->ppl_text, (long long)a->c.ctx);
+    free(ids.p);
+    free(text);
+    return rc;
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -362,6 +424,7 @@ struct le_trun {
     struct le_targs *a;
     struct le_trainer *t;
     struct le_gguf *tokg;
+    const struct le_tok *tok;
     struct le_store *st;
     int64_t run_id, logged;
     struct le_store_step *steps;
@@ -452,6 +515,8 @@ static int train_loop(struct le_trun *r, int64_t n_steps, int64_t start, const s
     printf("held-out loss %.4f (ppl %.3f) on the whole validation split; unigram %.4f (ppl %.3f)\n", val, exp(val),
            r->unigram, exp(r->unigram));
     printf("checkpoint: %s (+ %s.opt)\n", a->out, a->out);
+    if (a->ppl_text && (rc = ppl_text(a, r->tok, r->t)))
+        return rc;
     if (r->st)
         rc = record_model(r, k, done * tok_step);
     return rc;
@@ -467,6 +532,7 @@ static int run_training(struct le_targs *a) {
         rc = le_tok_from_gguf(&tok, r.tokg);
     if (rc)
         return le_cli_fail_lib(rc);
+    r.tok = tok;
     if ((rc = le_train_config_check(&a->c, le_tok_n_vocab(tok)))) {
         le_cli_usage(le_tr_usage, "%s", le_err_msg());
         le_tok_free(tok), le_gguf_close(r.tokg);
@@ -542,6 +608,12 @@ static int run_training(struct le_targs *a) {
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
 
+static double cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_dbl(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
@@ -558,23 +630,24 @@ static int run_bench(struct le_targs *a) {
     struct le_trainer *t = NULL;
     int64_t n = 1 << 20;
     int32_t *tok = malloc(sizeof *tok * (size_t)n);
-    double *dt = calloc((size_t)a->bench, sizeof *dt);
-    int rc = tok && dt ? le_pool_new(&pool, (int)a->threads) : le_err_set(LE_ENOMEM, "out of memory");
+    double *dt = calloc((size_t)a->bench, sizeof *dt), *ct = calloc((size_t)a->bench, sizeof *ct);
+    int rc = tok && dt && ct ? le_pool_new(&pool, (int)a->threads) : le_err_set(LE_ENOMEM, "out of memory");
     uint64_t x = 88172645463325252ULL;
     for (int64_t i = 0; tok && i < n; i++)
         x ^= x << 13, x ^= x >> 7, x ^= x << 17, tok[i] = (int32_t)(x % (uint64_t)V);
     if (!rc) rc = le_trainer_new(&t, c, pool);
     if (!rc) rc = le_trainer_set_data(t, tok, n, tok, 4096);
     for (int64_t s = 0; s <= a->bench && !rc; s++) {
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         rc = le_trainer_step(t, NULL, NULL, NULL);
         if (s > 0)
-            dt[s - 1] = now_s() - t0;
+            dt[s - 1] = now_s() - t0, ct[s - 1] = cpu_s() - c0;
     }
     if (!rc) {
         struct le_train_counts k;
         le_train_counts(c, &k);
         qsort(dt, (size_t)a->bench, sizeof *dt, cmp_dbl);
+        qsort(ct, (size_t)a->bench, sizeof *ct, cmp_dbl);
         double best = dt[0], med = dt[a->bench / 2], tps = (double)(le_train_batch_seqs(c) * c->ctx);
         printf("bench: %.3fM params (dim %lld, %lld layers, %lld heads, ffn %lld, ctx %lld, vocab %lld), %lld tokens "
                "per step, %ld threads\n",
@@ -583,10 +656,12 @@ static int run_bench(struct le_targs *a) {
         printf("bench: best step %.1f ms: %.0f tokens/s, %.1f GFLOPS; median %.1f ms: %.0f tokens/s, %.1f GFLOPS\n",
                best * 1e3, tps / best, k.flops_per_step / best / 1e9, med * 1e3, tps / med,
                k.flops_per_step / med / 1e9);
+        printf("bench: CPU time per step (all threads) best %.1f ms: %.1f GFLOPS per core-second (unaffected by "
+               "other load)\n", ct[0] * 1e3, k.flops_per_step / ct[0] / 1e9);
     }
     le_trainer_free(t);
     le_pool_free(pool);
-    free(tok), free(dt);
+    free(tok), free(dt), free(ct);
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
 

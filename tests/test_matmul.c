@@ -3,7 +3,8 @@
  *
  * - Against a naive double-precision product of the dequantized weights and
  *   the activations rounded to the type's vec_dot_type (the rounding ggml
- *   applies), within 1e-5 of the output scale.
+ *   applies; for Q8_1 also its F16 block sums s), within 1e-5 of the output
+ *   scale.
  * - Bit-identical results for 1, 2 and 3 threads, for one row at a time vs
  *   a batch, and equal to the table's vec_dot element by element.
  * - llama.cpp's own matmul outputs (../shared/oracle/kernels, README section 4)
@@ -27,7 +28,8 @@
 #include "le_test.h"
 #include "le_types.h" /* the driver under test */
 
-static const int le_types_under_test[] = {LE_TYPE_F32, LE_TYPE_F16, LE_TYPE_BF16, LE_TYPE_Q8_0, LE_TYPE_Q4_0};
+static const int le_types_under_test[] = {LE_TYPE_F32,  LE_TYPE_F16,  LE_TYPE_BF16, LE_TYPE_Q8_0,
+                                          LE_TYPE_Q4_0, LE_TYPE_Q4_1, LE_TYPE_Q5_0, LE_TYPE_Q5_1};
 #define LE_NT (sizeof le_types_under_test / sizeof le_types_under_test[0])
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
@@ -51,6 +53,7 @@ struct prob {
     float *Wf; /* dequantized W */
     float *X;
     float *Xr; /* X rounded to the vec_dot type */
+    double *corr; /* [N][rows]: Q8_1 types' sum_b m_b (s_b - d_b sum q_b), else 0 */
 };
 
 static void prob_make(struct prob *p, int type, int64_t rows, int64_t K, int64_t N) {
@@ -71,6 +74,8 @@ static void prob_make(struct prob *p, int type, int64_t rows, int64_t K, int64_t
         t->from_float(tmp, (char *)p->W + r * rb, K);
         t->to_float((char *)p->W + r * rb, p->Wf + r * K, K);
     }
+    p->corr = calloc((size_t)(N * rows), sizeof(double));
+    assert_non_null(p->corr);
     for (int64_t n = 0; n < N; n++) {
         float *x = p->X + n * K;
         for (int64_t k = 0; k < K; k++)
@@ -81,13 +86,26 @@ static void prob_make(struct prob *p, int type, int64_t rows, int64_t K, int64_t
             v->from_float_act(x, a, K);
             v->to_float(a, p->Xr + n * K, K);
         }
+        if (t->vec_dot_type == LE_TYPE_Q8_1) /* ggml multiplies m by s = F16(d sum q) */
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t b = 0; b < K / 32; b++) {
+                    const unsigned char *ab = (const unsigned char *)a + b * 36;
+                    const unsigned char *wb = (const unsigned char *)p->W + r * rb + b * t->type_size;
+                    uint16_t d, s, m;
+                    memcpy(&d, ab, 2), memcpy(&s, ab + 2, 2), memcpy(&m, wb + 2, 2);
+                    double sq = 0;
+                    for (int j = 0; j < 32; j++)
+                        sq += (signed char)ab[4 + j];
+                    p->corr[n * rows + r] +=
+                        (double)le_fp16_to_fp32(m) * ((double)le_fp16_to_fp32(s) - (double)le_fp16_to_fp32(d) * sq);
+                }
     }
     free(a);
     free(tmp);
 }
 
 static void prob_free(struct prob *p) {
-    free(p->W), free(p->Wf), free(p->X), free(p->Xr);
+    free(p->W), free(p->Wf), free(p->X), free(p->Xr), free(p->corr);
 }
 
 /* Y through le_matmul with a fresh scratch. */
@@ -105,7 +123,7 @@ static double rel_err_vs_naive(const struct prob *p, const float *Y) {
     double maxd = 0, ss = 0;
     for (int64_t n = 0; n < p->N; n++)
         for (int64_t r = 0; r < p->rows; r++) {
-            double acc = 0;
+            double acc = p->corr[n * p->rows + r];
             for (int64_t k = 0; k < p->K; k++)
                 acc += (double)p->Wf[r * p->K + k] * p->Xr[n * p->K + k];
             ss += acc * acc;
@@ -291,7 +309,7 @@ static void matmul_should_match_llama_cpp_kernels(void **state) {
         printf("skipped: ../shared/oracle is absent\n");
         skip();
     }
-    static const char *models[] = {"f32", "f16", "bf16", "q8_0", "q4_0"};
+    static const char *models[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"};
     static const char *mms[] = {"attn_q", "ffn_down"};
     struct le_pool *pool = NULL;
     assert_int_equal(le_pool_new(&pool, 2), LE_OK);

@@ -19,6 +19,7 @@
 #include "le_genmodel.h"
 #include "le_model.h"
 #include "le_pool.h"
+#include "le_ppl.h"
 #include "le_refmodel.h"
 #include "le_test.h"
 #include "le_tok.h"
@@ -125,8 +126,40 @@ static const struct shape_case shapes[] = {
     {"gqa-tied", {.dim = 64, .n_layers = 2, .n_heads = 8, .n_kv_heads = 2, .ffn = 128, .n_vocab = 300, .n_ctx = 64, .tied = 1, .seed = 2}},
     {"gqa-untied-rope", {.dim = 96, .n_layers = 3, .n_heads = 6, .n_kv_heads = 3, .ffn = 160, .n_vocab = 50, .n_ctx = 64,
                          .seed = 3, .rope_base = 500000.0f, .eps = 1e-6f, .rope_scale = 4.0f}},
-    {"mqa-1layer", {.dim = 32, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn = 64, .n_vocab = 40, .n_ctx = 64, .tied = 1, .seed = 4}},
+    {"mqa-1layer", {.dim = 64, .n_layers = 1, .n_heads = 8, .n_kv_heads = 1, .ffn = 64, .n_vocab = 40, .n_ctx = 64, .tied = 1, .seed = 4}},
+    {"gqa3-hd12", {.dim = 72, .n_layers = 2, .n_heads = 6, .n_kv_heads = 2, .ffn = 96, .n_vocab = 64, .n_ctx = 64, .seed = 5}},
 };
+
+/* The scalar reference kernels give the same logits up to float rounding. */
+static void scalar_kernels_should_match_simd_kernels(void **state) {
+    (void)state;
+    char path[4096];
+    for (int sh = 2; sh <= 4; sh++) {
+        gen("scalar", &shapes[sh].cfg, path, sizeof path);
+        struct le_model *m;
+        struct le_ctx *a, *b;
+        assert_int_equal(le_model_open(&m, path), 0);
+        assert_int_equal(le_ctx_new(&a, m, 48, 48, NULL), 0);
+        assert_int_equal(le_ctx_new(&b, m, 48, 48, NULL), 0);
+        le_ctx_set_ref_kernels(b, 1);
+        int32_t tok[48];
+        random_tokens(tok, 48, shapes[sh].cfg.n_vocab, 11);
+        assert_int_equal(le_ctx_eval(a, tok, 48, 0, 1), 0);
+        assert_int_equal(le_ctx_eval(b, tok, 20, 0, 1), 0);
+        assert_int_equal(le_ctx_eval(b, tok + 20, 28, 20, 1), 0);
+        int64_t V = shapes[sh].cfg.n_vocab;
+        double scale = 0, d = 0;
+        for (int64_t i = 0; i < 28 * V; i++) {
+            scale = fmax(scale, fabs(le_ctx_logits(a)[20 * V + i]));
+            d = fmax(d, fabs(le_ctx_logits(a)[20 * V + i] - le_ctx_logits(b)[i]));
+        }
+        print_message("%-16s scalar vs SIMD kernels: max rel diff %.3g\n", shapes[sh].name, d / scale);
+        assert_true(d <= 1e-5 * scale);
+        le_ctx_free(a);
+        le_ctx_free(b);
+        le_model_free(m);
+    }
+}
 
 static void forward_should_match_reference_for_f32(void **state) {
     (void)state;
@@ -204,10 +237,12 @@ static float *eval_pieces(struct le_ctx *c, const int32_t *tok, int n, const int
 static void logits_should_not_depend_on_batching(void **state) {
     (void)state;
     char path[4096];
-    static const int types[] = {LE_TYPE_F32, LE_TYPE_Q4_0};
-    for (size_t t = 0; t < 2; t++) {
-        struct le_genmodel_cfg cfg = shapes[2].cfg;
-        cfg.wtype = types[t];
+    static const struct {
+        int shape, type, kv_f16;
+    } cases[] = {{2, LE_TYPE_F32, 0}, {2, LE_TYPE_Q4_0, 1}, {4, LE_TYPE_F32, 0}, {3, LE_TYPE_F32, 1}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        struct le_genmodel_cfg cfg = shapes[cases[t].shape].cfg;
+        cfg.wtype = cases[t].type;
         gen("batching", &cfg, path, sizeof path);
         struct le_model *m;
         struct le_pool *pool;
@@ -215,7 +250,7 @@ static void logits_should_not_depend_on_batching(void **state) {
         assert_int_equal(le_model_open(&m, path), 0);
         assert_int_equal(le_pool_new(&pool, 2), 0);
         assert_int_equal(le_ctx_new(&c, m, 64, 64, pool), 0);
-        le_ctx_set_kv_f16(c, (int)t); /* the F16-rounded cache must be batch-invariant too */
+        le_ctx_set_kv_f16(c, cases[t].kv_f16); /* the F16-rounded cache must be batch-invariant too */
         int64_t V = cfg.n_vocab;
         int32_t tok[64];
         random_tokens(tok, 64, (int)V, 5);
@@ -377,6 +412,72 @@ static void eval_should_reject_bad_arguments(void **state) {
     le_model_free(m);
 }
 
+/* ---- perplexity (tasks/ppl.c) ---- */
+
+static int count_chunks(void *ud, int chunk, int n_chunks, double running) {
+    int *calls = ud;
+    (*calls)++;
+    assert_int_equal(chunk, *calls);
+    assert_int_equal(n_chunks, 6);
+    assert_true(running > 1);
+    return *calls == 3 ? calls[1] : 0; /* calls[1]: cancel at chunk 3 when set */
+}
+
+static void ppl_should_follow_the_llamacpp_convention(void **state) {
+    (void)state;
+    char path[4096];
+    gen("ppl", &shapes[0].cfg, path, sizeof path);
+    struct le_model *m;
+    struct le_ctx *c;
+    assert_int_equal(le_model_open(&m, path), 0);
+    assert_int_equal(le_ctx_new(&c, m, 32, 8, NULL), 0); /* batch 8: a chunk takes 4 evals */
+    int32_t tok[200];
+    random_tokens(tok, 200, 80, 3);
+    /* By hand: 6 chunks of 32, BOS (1) first, logits 16 .. 30 score tokens 17 .. 31. */
+    double sum = 0, sumsq = 0;
+    int64_t count = 0;
+    struct le_ctx *full;
+    assert_int_equal(le_ctx_new(&full, m, 32, 32, NULL), 0);
+    for (int ch = 0; ch < 6; ch++) {
+        int32_t chunk[32];
+        memcpy(chunk, tok + 32 * ch, sizeof chunk);
+        chunk[0] = 1;
+        assert_int_equal(le_ctx_eval(full, chunk, 32, 0, 1), 0);
+        for (int p = 16; p <= 30; p++) {
+            const float *l = le_ctx_logits(full) + p * 80;
+            float mx = l[0];
+            for (int v = 1; v < 80; v++)
+                mx = l[v] > mx ? l[v] : mx;
+            double z = 0;
+            for (int v = 0; v < 80; v++)
+                z += expf(l[v] - mx);
+            double nll = -((double)(l[chunk[p + 1]] - mx) - log(z));
+            sum += nll;
+            sumsq += nll * nll;
+            count++;
+        }
+    }
+    int calls[2] = {0, 0};
+    struct le_ppl_result r;
+    assert_int_equal(le_ppl_llamacpp(c, tok, 200, 32, 1, count_chunks, calls, &r), 0);
+    assert_int_equal(calls[0], 6);
+    assert_int_equal(r.n_chunks, 6);
+    assert_int_equal(r.n_scored, count);
+    assert_true(r.sum_nll == sum && r.sumsq_nll == sumsq);
+    double mean = sum / count, ppl = exp(mean);
+    assert_true(fabs(r.ppl - ppl) <= 1e-12 * ppl);
+    assert_true(fabs(r.ppl_stderr - ppl * sqrt((sumsq / count - mean * mean) / (count - 1))) <= 1e-9 * ppl);
+    /* Cancelled by the callback; too few tokens; ctx beyond the context. */
+    calls[0] = 0;
+    calls[1] = 1;
+    assert_int_equal(le_ppl_llamacpp(c, tok, 200, 32, 1, count_chunks, calls, &r), LE_EINTR);
+    assert_int_equal(le_ppl_llamacpp(c, tok, 63, 32, 1, NULL, NULL, &r), LE_EINVAL);
+    assert_int_equal(le_ppl_llamacpp(c, tok, 200, 64, 1, NULL, NULL, &r), LE_EINVAL);
+    le_ctx_free(full);
+    le_ctx_free(c);
+    le_model_free(m);
+}
+
 /* ---- commands ---- */
 
 static void info_command_should_print_the_model(void **state) {
@@ -384,7 +485,8 @@ static void info_command_should_print_the_model(void **state) {
     char path[4096], *out = NULL;
     gen("cmd-info", &shapes[1].cfg, path, sizeof path);
     int rc = le_test_sh(&out, "%s info %s", le_test_bin(), path);
-    print_message("%s", out ? out : "");
+    if (rc != 0)
+        print_message("%s", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "llama"));
     assert_non_null(strstr(out, "tied"));
@@ -443,7 +545,8 @@ static void ppl_command_should_print_and_record_perplexity(void **state) {
     fclose(f);
     int rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 32 --batch 16 --threads 2 --db %s", le_test_bin(),
                         path, text, db);
-    print_message("%s", out ? out : "");
+    if (rc != 0)
+        print_message("%s", out ? out : "");
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "[1]"));
     assert_non_null(strstr(out, "PPL = "));
@@ -467,10 +570,12 @@ int main(void) {
         cmocka_unit_test(forward_should_match_reference_for_each_type),
         cmocka_unit_test(logits_should_be_identical_for_1_2_and_3_threads),
         cmocka_unit_test(logits_should_not_depend_on_batching),
+        cmocka_unit_test(scalar_kernels_should_match_simd_kernels),
         cmocka_unit_test(info_should_report_shape_and_parameters),
         cmocka_unit_test(open_should_name_a_missing_key_or_tensor),
         cmocka_unit_test(open_should_reject_unsupported_types_by_name),
         cmocka_unit_test(eval_should_reject_bad_arguments),
+        cmocka_unit_test(ppl_should_follow_the_llamacpp_convention),
         cmocka_unit_test(info_command_should_print_the_model),
         cmocka_unit_test(tokenize_command_should_print_ids_with_bos),
         cmocka_unit_test(ppl_command_should_print_and_record_perplexity),

@@ -51,7 +51,7 @@ static float *read_f32(const char *rel, size_t count) {
     return p;
 }
 
-static float *engine_logits(const char *model, const int32_t *tok, int nth) {
+static float *engine_logits_kv(const char *model, const int32_t *tok, int nth, int kv_f16) {
     char path[4096], rel[256];
     snprintf(rel, sizeof rel, "models/%s.gguf", model);
     le_test_oracle_path(path, sizeof path, rel);
@@ -64,6 +64,7 @@ static float *engine_logits(const char *model, const int32_t *tok, int nth) {
     assert_int_equal(rc, 0);
     assert_int_equal(le_pool_new(&pool, nth), 0);
     assert_int_equal(le_ctx_new(&c, m, 256, 64, pool), 0);
+    le_ctx_set_kv_f16(c, kv_f16);
     assert_int_equal(le_ctx_eval(c, tok, N_TOK, 0, 1), 0);
     float *out = malloc(sizeof(float) * N_TOK * N_VOCAB);
     assert_non_null(out);
@@ -72,6 +73,10 @@ static float *engine_logits(const char *model, const int32_t *tok, int nth) {
     le_pool_free(pool);
     le_model_free(m);
     return out;
+}
+
+static float *engine_logits(const char *model, const int32_t *tok, int nth) {
+    return engine_logits_kv(model, tok, nth, 0);
 }
 
 static double mean_nll(const float *logits, const int32_t *tok) {
@@ -130,6 +135,24 @@ static void logits_should_match_llamacpp_for_each_type(void **state) {
         free(got);
         free(got2);
     }
+}
+
+/* llama.cpp's default context (F16 KV cache, flash attention) against the
+ * engine with its cache rounded to F16: README 3.4 suggests 5e-3 for F32. */
+static void logits_with_f16_cache_should_match_llamacpp_default(void **state) {
+    (void)state;
+    NEED_ORACLE();
+    int32_t tok[N_TOK];
+    assert_int_equal(read_ids("logits/tokens.txt", tok, N_TOK), N_TOK);
+    float *want = read_f32("logits/oracle-a-f32.logits.f32", N_TOK * N_VOCAB);
+    float *got = engine_logits_kv("oracle-a-f32", tok, 2, 1);
+    double mx = 0;
+    for (int i = 0; i < N_TOK * N_VOCAB; i++)
+        mx = fmax(mx, fabs((double)got[i] - want[i]));
+    print_message("oracle-a-f32, F16 cache vs llama.cpp default: max |d| %.3g\n", mx);
+    assert_true(mx <= 5e-3);
+    free(want);
+    free(got);
 }
 
 struct running {
@@ -207,6 +230,7 @@ static void ppl_should_match_llama_perplexity(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(logits_should_match_llamacpp_for_each_type),
+        cmocka_unit_test(logits_with_f16_cache_should_match_llamacpp_default),
         cmocka_unit_test(ppl_should_match_llama_perplexity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

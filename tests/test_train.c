@@ -14,6 +14,7 @@
 
 #include "le_test.h"
 
+#include "le_bpe_train.h"
 #include "le_err.h"
 #include "le_gguf.h"
 #include "le_pool.h"
@@ -648,6 +649,7 @@ static void resumed_run_should_equal_uninterrupted_bit_for_bit(void **state) {
     le_trainer_free(d);
 
     le_trainer_free(a);
+    le_trainer_free(b);
     le_pool_free(pool);
     le_test_rmdir(dir);
     free(dir), free(tr), free(va);
@@ -705,6 +707,107 @@ static void bad_configs_should_be_refused_with_a_clear_message(void **state) {
     free(dir);
 }
 
+/* ------------------------------------------------------ the command line */
+
+/* A tokenizer and train/valid text files in dir, for CLI runs. */
+static void cli_fixture(const char *dir) {
+    size_t cap = 60000, n = 0;
+    char *text = malloc(cap + 1);
+    uint64_t s = 3;
+    const char *words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "home"};
+    while (n + 16 < cap) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        const char *w = words[(s >> 59) % 12];
+        n += (size_t)sprintf(text + n, "%s%s", w, (s >> 40) % 11 == 0 ? ".\n" : " ");
+    }
+    char p[4096];
+    snprintf(p, sizeof p, "%s/train.txt", dir);
+    assert_int_equal(le_test_write_file(p, text, n), 0);
+    snprintf(p, sizeof p, "%s/valid.txt", dir);
+    assert_int_equal(le_test_write_file(p, text + n / 2, n / 4), 0);
+    struct le_bpe_opts o;
+    le_bpe_opts_default(&o);
+    o.vocab_size = 300;
+    const char *t = text;
+    struct le_bpe_vocab *v;
+    assert_int_equal(le_bpe_train(&v, &t, &n, 1, &o), LE_OK);
+    snprintf(p, sizeof p, "%s/tok.gguf", dir);
+    assert_int_equal(le_bpe_write_gguf(v, p, "test"), LE_OK);
+    le_bpe_vocab_free(v);
+    free(text);
+}
+
+#define CLI_BASE "'%s' train --tokenizer '%s/tok.gguf' --train-file '%s/train.txt' --valid-file '%s/valid.txt' " \
+                 "--dim 16 --layers 1 --heads 2 --ctx 16 --batch-tokens 64 --tokens 384 --threads 2 --quiet"
+
+static void cli_train_should_refuse_bad_configs_before_any_work(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    cli_fixture(dir);
+    struct {
+        const char *flags, *msg;
+        int code;
+    } cases[] = {
+        {"--layers 0", "--layers must be at least 1", 2},
+        {"--heads 3", "--heads 3 does not divide --dim 16", 2},
+        {"--kv-heads 3", "does not divide --heads", 2},
+        {"--vocab 5000", "larger than the tokenizer's vocabulary (300)", 2},
+        {"--tokens 32", "smaller than one batch", 2},
+        {"--out /nonexistent-dir/m.gguf", "cannot write /nonexistent-dir/m.gguf", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = NULL;
+        int rc = le_test_sh(&out, CLI_BASE " --out '%s/bad.gguf' %s", le_test_bin(), dir, dir, dir, dir,
+                            cases[i].flags);
+        if (rc != cases[i].code || !out || !strstr(out, cases[i].msg) || !strstr(out, "llamaeval: error: ")) {
+            print_error("%s: exit %d, output:\n%s\n", cases[i].flags, rc, out ? out : "");
+            fail();
+        }
+        free(out);
+        char p[4096];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/bad.gguf", dir);
+        assert_int_not_equal(stat(p, &st), 0); /* nothing written */
+    }
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+static void cli_resumed_run_should_write_the_same_checkpoint_bytes(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir(), *out = NULL;
+    cli_fixture(dir);
+    int rc = le_test_sh(&out, CLI_BASE " --out '%s/a.gguf'", le_test_bin(), dir, dir, dir, dir);
+    if (rc != 0)
+        print_error("%s\n", out ? out : "");
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "held-out loss"));
+    free(out);
+    rc = le_test_sh(&out, CLI_BASE " --out '%s/b.gguf' --stop-after 2 --threads 1", le_test_bin(), dir, dir, dir,
+                    dir);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "stopped at step 2 of 6"));
+    free(out);
+    rc = le_test_sh(&out, CLI_BASE " --out '%s/b.gguf' --resume", le_test_bin(), dir, dir, dir, dir);
+    assert_int_equal(rc, 0);
+    free(out);
+    const char *suffix[] = {"gguf", "gguf.opt"};
+    for (int i = 0; i < 2; i++) {
+        char pa[4096], pb[4096];
+        size_t na, nb;
+        snprintf(pa, sizeof pa, "%s/a.%s", dir, suffix[i]);
+        snprintf(pb, sizeof pb, "%s/b.%s", dir, suffix[i]);
+        char *a = le_test_read_file(pa, &na), *b = le_test_read_file(pb, &nb);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+        free(a), free(b);
+    }
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gemm_should_match_scalar_reference_for_three_forms),
@@ -719,6 +822,8 @@ int main(void) {
         cmocka_unit_test(resumed_run_should_equal_uninterrupted_bit_for_bit),
         cmocka_unit_test(lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step),
         cmocka_unit_test(bad_configs_should_be_refused_with_a_clear_message),
+        cmocka_unit_test(cli_train_should_refuse_bad_configs_before_any_work),
+        cmocka_unit_test(cli_resumed_run_should_write_the_same_checkpoint_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

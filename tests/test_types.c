@@ -23,14 +23,16 @@
 #include "le_test.h"
 #include "le_types.h" /* the table under test */
 
-/* Every type the engine computes with, and its vec_dot tolerance relative
- * to sum |x_i y_i| (float accumulation in a different order than _ref). */
+/* Every weight type the engine computes with, and its vec_dot tolerance
+ * relative to sum |x_i y_i| of the dequantized values: float accumulation
+ * in another order than _ref; for the Q8_1 types also the F16 rounding of
+ * s = d*sum(q), which multiplies the weight block's minimum (ggml's design). */
 static const struct {
     int type;
     double dot_tol;
 } le_impl_types[] = {
-    {LE_TYPE_F32, 2e-6}, {LE_TYPE_F16, 2e-6}, {LE_TYPE_BF16, 2e-6},
-    {LE_TYPE_Q8_0, 2e-6}, {LE_TYPE_Q4_0, 2e-6},
+    {LE_TYPE_F32, 2e-6},  {LE_TYPE_F16, 2e-6},  {LE_TYPE_BF16, 2e-6}, {LE_TYPE_Q8_0, 2e-6},
+    {LE_TYPE_Q4_0, 2e-6}, {LE_TYPE_Q4_1, 2e-3}, {LE_TYPE_Q5_0, 2e-6}, {LE_TYPE_Q5_1, 2e-3},
 };
 #define LE_N_IMPL (sizeof le_impl_types / sizeof le_impl_types[0])
 
@@ -83,7 +85,9 @@ static void table_should_describe_ggml_types(void **state) {
     } want[] = {
         {LE_TYPE_F32, "f32", 1, 4, 0},   {LE_TYPE_F16, "f16", 1, 2, 0},
         {LE_TYPE_BF16, "bf16", 1, 2, 0}, {LE_TYPE_Q8_0, "q8_0", 32, 34, 1},
-        {LE_TYPE_Q4_0, "q4_0", 32, 18, 1},
+        {LE_TYPE_Q4_0, "q4_0", 32, 18, 1}, {LE_TYPE_Q4_1, "q4_1", 32, 20, 1},
+        {LE_TYPE_Q5_0, "q5_0", 32, 22, 1}, {LE_TYPE_Q5_1, "q5_1", 32, 24, 1},
+        {LE_TYPE_Q8_1, "q8_1", 32, 36, 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct le_type_traits *t = le_type_get(want[i].type);
@@ -104,6 +108,10 @@ static void table_should_describe_ggml_types(void **state) {
     assert_int_equal(le_type_get(LE_TYPE_Q8_0)->vec_dot_type, LE_TYPE_Q8_0);
     assert_int_equal(le_type_get(LE_TYPE_F16)->vec_dot_type, LE_TYPE_F16);
     assert_int_equal(le_type_get(LE_TYPE_BF16)->vec_dot_type, LE_TYPE_BF16);
+    assert_int_equal(le_type_get(LE_TYPE_Q4_1)->vec_dot_type, LE_TYPE_Q8_1);
+    assert_int_equal(le_type_get(LE_TYPE_Q5_0)->vec_dot_type, LE_TYPE_Q8_0);
+    assert_int_equal(le_type_get(LE_TYPE_Q5_1)->vec_dot_type, LE_TYPE_Q8_1);
+    assert_null(le_type_get(LE_TYPE_Q8_1)->vec_dot); /* activations only */
     assert_int_equal(le_type_from_name("Q8_0"), LE_TYPE_Q8_0);
     assert_int_equal(le_type_from_name("q4_k"), LE_TYPE_Q4_K);
     assert_int_equal(le_type_from_name("nope"), -1);
@@ -282,8 +290,9 @@ static void simd_kernels_should_match_reference(void **state) {
     }
 }
 
-/* Dequantize(quantize(x)) is within half a step of x for Q8_0 (plus the
- * F16 rounding of d), within one step for Q4_0 (its grid is -8..7 d). */
+/* Dequantize(quantize(x)) is within half a step of x (plus the F16
+ * rounding of d and m), within one step for the symmetric types whose grid
+ * is one step short on one side (Q4_0: -8..7 d, Q5_0: -16..15 d). */
 static void quantizers_should_stay_within_a_step(void **state) {
     (void)state;
     enum { n = 32 * 64 };
@@ -291,17 +300,24 @@ static void quantizers_should_stay_within_a_step(void **state) {
     static unsigned char q[n * 4];
     fill_row(x, n);
     for (size_t ti = 0; ti < LE_N_IMPL; ti++) {
-        const struct le_type_traits *t = le_type_get(le_impl_types[ti].type);
+        int type = le_impl_types[ti].type;
+        const struct le_type_traits *t = le_type_get(type);
         if (!t->is_quantized)
             continue;
         t->from_float(x, q, n);
         t->to_float(q, f, n);
         for (int b = 0; b < n / 32; b++) {
-            float amax = 0;
-            for (int j = 0; j < 32; j++)
+            float amax = 0, mn = x[b * 32], mx = x[b * 32];
+            for (int j = 0; j < 32; j++) {
                 amax = fmaxf(amax, fabsf(x[b * 32 + j]));
-            int q8 = t->type_size == 34;
-            float tol = q8 ? amax / 127.0f * 0.57f : amax / 8.0f * 1.01f;
+                mn = fminf(mn, x[b * 32 + j]);
+                mx = fmaxf(mx, x[b * 32 + j]);
+            }
+            float tol = type == LE_TYPE_Q8_0   ? amax / 127.0f * 0.57f
+                        : type == LE_TYPE_Q4_0 ? amax / 8.0f * 1.01f
+                        : type == LE_TYPE_Q5_0 ? amax / 16.0f * 1.02f
+                        : type == LE_TYPE_Q4_1 ? (mx - mn) / 15.0f * 0.51f + fabsf(mn) * 1e-3f
+                                               : (mx - mn) / 31.0f * 0.52f + fabsf(mn) * 1e-3f;
             for (int j = 0; j < 32; j++)
                 if (fabsf(f[b * 32 + j] - x[b * 32 + j]) > tol + 1e-30f)
                     fail_msg("%s: |%g - %g| > %g", t->name, f[b * 32 + j], x[b * 32 + j], tol);
@@ -332,7 +348,8 @@ static void quantizers_should_match_llama_cpp_byte_for_byte(void **state) {
     static const struct {
         int type;
         const char *name;
-    } files[] = {{LE_TYPE_F16, "f16"}, {LE_TYPE_BF16, "bf16"}, {LE_TYPE_Q8_0, "q8_0"}, {LE_TYPE_Q4_0, "q4_0"}};
+    } files[] = {{LE_TYPE_F16, "f16"},   {LE_TYPE_BF16, "bf16"}, {LE_TYPE_Q8_0, "q8_0"}, {LE_TYPE_Q4_0, "q4_0"},
+                 {LE_TYPE_Q4_1, "q4_1"}, {LE_TYPE_Q5_0, "q5_0"}, {LE_TYPE_Q5_1, "q5_1"}};
     for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
         char rel[256];
         size_t nb, nd;
@@ -367,6 +384,18 @@ static void quantizers_should_match_llama_cpp_byte_for_byte(void **state) {
     assert_memory_equal(q, act, sizeof q);
     le_type_get_ref(LE_TYPE_Q8_0)->from_float_act(in, q, 4 * 256);
     assert_memory_equal(q, act, sizeof q);
+    free(act);
+    /* Q8_1 (README: on this input the CPU quantizer equals the _ref one) */
+    act = read_oracle("quant/act/q8_1.bin", &na);
+    assert_int_equal(na, 4 * 288);
+    unsigned char q1[4 * 288];
+    const struct le_type_traits *t81[3] = {le_type_get(LE_TYPE_Q8_1), le_type_get_ref(LE_TYPE_Q8_1), NULL};
+    for (int ti = 0; ti < 2; ti++) {
+        t81[ti]->from_float_act(in, q1, 4 * 256);
+        assert_memory_equal(q1, act, sizeof q1);
+        t81[ti]->from_float(in, q1, 4 * 256);
+        assert_memory_equal(q1, act, sizeof q1);
+    }
     free(act);
     free(in);
 }
