@@ -387,7 +387,7 @@ LE_AVX2 void le_q4_0_to_float_avx2(const void *vx, float *y, int64_t n) {
 /* ggml's AVX2 quantize_row_q8_0 / q8_1 for one block: id = 127/amax, round
  * to nearest even, saturating packs. Returns d = amax/127 (before its F16
  * rounding); *sum = sum of the quants (for Q8_1's s). */
-LE_AVX2_INLINE float le_q8_act_block(const float *x, int8_t *qs, int32_t *sum) {
+LE_AVX2 float le_q8_act_block_avx2(const float *x, int8_t *qs, int32_t *sum) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
@@ -423,7 +423,7 @@ LE_AVX2_INLINE float le_q8_act_block(const float *x, int8_t *qs, int32_t *sum) {
 LE_AVX2 void le_q8_0_from_float_act_avx2(const float *x, void *vy, int64_t n) {
     le_block_q8_0 *y = vy;
     for (int64_t i = 0; i < n / LE_QK8_0; i++)
-        y[i].d = _cvtss_sh(le_q8_act_block(x + i * LE_QK8_0, y[i].qs, NULL), 0);
+        y[i].d = _cvtss_sh(le_q8_act_block_avx2(x + i * LE_QK8_0, y[i].qs, NULL), 0);
 }
 
 /* As Q8_0, plus s = F16(d * sum q) with d before its F16 rounding (ggml). */
@@ -431,7 +431,7 @@ LE_AVX2 void le_q8_1_from_float_act_avx2(const float *x, void *vy, int64_t n) {
     le_block_q8_1 *y = vy;
     for (int64_t i = 0; i < n / LE_QK8_0; i++) {
         int32_t sum;
-        float d = le_q8_act_block(x + i * LE_QK8_0, y[i].qs, &sum);
+        float d = le_q8_act_block_avx2(x + i * LE_QK8_0, y[i].qs, &sum);
         y[i].d = _cvtss_sh(d, 0);
         y[i].s = _cvtss_sh(d * (float)sum, 0);
     }

@@ -158,47 +158,64 @@ static size_t le_q_act_bytes(const int T, int64_t K, int64_t N) {
     return (size_t)((N + LE_PANEL - 1) / LE_PANEL * nb) * le_panel_bytes(T);
 }
 
-/* One block of one activation row, quantized as ggml's CPU backend does. */
-LE_AVX2_INLINE void le_q_act_block(const int T, const float *x, int8_t qs[32], float *dy, float *sy) {
-    if (LE_HAS_M(T)) {
-        le_block_q8_1 q;
-        le_q8_1_from_float_act_avx2(x, &q, LE_QK8_0);
-        memcpy(qs, q.qs, 32);
-        *dy = le_h2f(q.d), *sy = le_h2f(q.s);
-    } else {
-        le_block_q8_0 q;
-        le_q8_0_from_float_act_avx2(x, &q, LE_QK8_0);
-        memcpy(qs, q.qs, 32);
-        *dy = le_h2f(q.d), *sy = 0.0f;
+/* 8x8 transpose of 32-bit elements: r[g] <- (r[0][g], ..., r[7][g]). */
+LE_AVX2_INLINE void le_tr8x8(__m256i r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
+        t[2 * i + 1] = _mm256_unpackhi_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
     }
 }
 
-/* Panel u: rows 8u..8u+7 of X (missing rows are zero), block by block. */
+/* Panel u: rows 8u..8u+7 of X (missing rows are zero), block by block:
+ * each row's block quantized as ggml's CPU backend does, then the 8 rows
+ * interleaved by 8x8 dword transposes. */
 LE_AVX2_INLINE void le_q_act_panel(const int T, const float *X, uint8_t *P, int64_t K, int64_t N, int64_t u) {
     const int64_t nb = K / LE_QK8_0;
     const size_t pb = le_panel_bytes(T), qb = le_panel_qbytes(T);
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *blk = P + (size_t)(u * nb + b) * pb;
+        _Alignas(32) int8_t qs[LE_PANEL][32];
         float dy[LE_PANEL], ex[LE_PANEL];
         int32_t corr[LE_PANEL];
         for (int c = 0; c < LE_PANEL; c++) {
             int64_t n = u * LE_PANEL + c;
-            int8_t qs[32] = {0};
-            dy[c] = ex[c] = 0.0f;
-            if (n < N)
-                le_q_act_block(T, X + n * K + b * LE_QK8_0, qs, &dy[c], &ex[c]);
             int32_t sum = 0;
-            for (int j = 0; j < LE_QK8_0; j++)
-                sum += qs[j];
-            corr[c] = 8 * sum;
-            if (LE_BYTE(T)) {
-                for (int g = 0; g < 8; g++)
-                    memcpy(blk + g * 32 + c * 4, qs + 4 * g, 4);
+            if (n < N) {
+                float d = le_q8_act_block_avx2(X + n * K + b * LE_QK8_0, qs[c], &sum);
+                uint16_t dh = _cvtss_sh(d, 0);
+                dy[c] = le_h2f(dh);
+                ex[c] = le_h2f(_cvtss_sh(d * (float)sum, 0)); /* Q8_1's s */
             } else {
-                for (int g = 0; g < 16; g++) {
-                    int16_t pr[2] = {qs[2 * g], qs[2 * g + 1]};
-                    memcpy(blk + g * 32 + c * 4, pr, 4);
-                }
+                memset(qs[c], 0, 32);
+                dy[c] = ex[c] = 0.0f;
+            }
+            corr[c] = 8 * sum;
+        }
+        __m256i v[8];
+        if (LE_BYTE(T)) {
+            for (int c = 0; c < 8; c++)
+                v[c] = _mm256_load_si256((const __m256i *)qs[c]);
+            le_tr8x8(v);
+            for (int g = 0; g < 8; g++)
+                _mm256_storeu_si256((__m256i *)(blk + g * 32), v[g]);
+        } else {
+            for (int half = 0; half < 2; half++) {
+                for (int c = 0; c < 8; c++)
+                    v[c] = _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(qs[c] + 16 * half)));
+                le_tr8x8(v);
+                for (int g = 0; g < 8; g++)
+                    _mm256_storeu_si256((__m256i *)(blk + (8 * half + g) * 32), v[g]);
             }
         }
         memcpy(blk + qb, dy, sizeof dy);

@@ -152,6 +152,9 @@ void le_vec_dot_bf16_avx2(int n, float *s, const void *x, const void *y);
 void le_q8_0_to_float_avx2(const void *x, float *y, int64_t n);
 void le_q8_0_from_float_act_avx2(const float *x, void *y, int64_t n);
 void le_q8_1_from_float_act_avx2(const float *x, void *y, int64_t n);
+/* One 32-block of activations: quants as above, returns d = amax/127 before
+ * its F16 rounding, *sum = sum of the quants (may be NULL). */
+float le_q8_act_block_avx2(const float *x, int8_t *qs, int32_t *sum);
 void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_q4_0_to_float_avx2(const void *x, float *y, int64_t n);
 void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y);

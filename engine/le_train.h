@@ -40,7 +40,9 @@ struct le_train_config {
     float rope_base, norm_eps;
     uint64_t seed;
     int tied;                /* output = token_embd */
-    int64_t eval_every;      /* steps between validation evals; 0 = at the end only */
+    /* Recorded in the config for the caller's loop (the trainer itself
+     * evaluates only when asked, and they never change the trajectory). */
+    int64_t eval_every;      /* steps between validation evals */
     int64_t eval_tokens;     /* tokens scored per interval eval; 0 = the whole set */
 };
 

@@ -1,16 +1,20 @@
 /*
  * types_matmul: the ONE matmul driver, Y[N][rows] = X[N][K] . W^T.
  *
- * Two phases on the pool: (1) X is converted once into scratch in the
- * layout the weight type's gemm reads (its vec_dot_type, e.g. Q8_0 blocks),
- * rows of X split statically across workers; (2) the gemm runs over row
+ * Two phases on the pool: (1) X is converted once into scratch, rounded to
+ * the weight type's vec_dot_type and laid out the way its gemm reads it
+ * (rows, or panels of 8 interleaved rows for the quantized batch kernels),
+ * units of X split statically across workers; (2) the gemm runs over row
  * chunks of W taken from an atomic counter, every chunk against all N
  * activation rows. A chunk's outputs depend only on the chunk's rows, and
- * every kernel computes each element with a fixed operation sequence, so Y is
- * bit-identical for any thread count, N, or chunking.
+ * every kernel computes each element with a fixed operation sequence (the
+ * same as the table's vec_dot), so Y is bit-identical for any thread count,
+ * N, or chunking.
  *
- * Paths: AVX2 tiles (kernels_avx2.c) when the CPU has AVX2+FMA+F16C,
- * otherwise a scalar gemm that calls the reference vec_dot per element.
+ * Paths: AVX2 gemms (kernels_avx2.c, kernels_avx2_q.c) when the CPU has
+ * AVX2+FMA+F16C and the type has one, otherwise a scalar gemm calling the
+ * reference vec_dot per element. le_matmul_scratch_size grows with N, so a
+ * scratch sized for the largest batch serves every smaller one.
  */
 #include "le_err.h"
 #include "le_kernels.h"

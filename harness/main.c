@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "commands.h"
 
+#include <signal.h> /* SIGXFSZ: a full disk or file-size limit is an error, not a death */
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ static void le_main_help(void) {
 }
 
 int main(int argc, char **argv) {
+    /* Past a file-size limit write() then fails with EFBIG, which every
+     * writer reports as a one-line error; the default action would kill us. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return le_cli_usage(le_main_usage, "no command given (try 'llamaeval --help')");
     const char *cmd = argv[1];

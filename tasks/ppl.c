@@ -1,18 +1,25 @@
 /*
- * ppl: perplexity conventions over a token stream (see le_ppl.h). The
- * llama.cpp convention reproduces tools/perplexity's numbers: same chunking,
- * same BOS replacement, same log-softmax (float max shift, double exp sum)
- * and the same accumulation order (per token, in double).
+ * ppl: perplexity conventions (see le_ppl.h for each one's definition and
+ * reference). The llama.cpp convention reproduces tools/perplexity's numbers:
+ * same chunking, same BOS replacement, same log-softmax (float max shift,
+ * double exp sum) and the same accumulation order (per token, in double).
+ * gptq and hf-stride only build their window lists and score them through the
+ * request runner (tasks/requests.c: le_runner_score_windows, which evaluates
+ * each window from position 0 with KV reuse of an identical prefix); lmeval
+ * is the runner's rolling loglikelihood per document and tasks/mc.c's rolling
+ * metrics. The rest of the file makes texts as the references made them:
+ * lm-eval's wikitext detokenizer and HF datasets' wikitext rows.
  *
- * Work: one forward pass per chunk; only the rows that are scored get logits
- * (le_ctx_eval_from), so the first half of each chunk costs no output
- * projection.
+ * Work: llamacpp does one forward pass per chunk and computes logits only
+ * for the rows that are scored (le_ctx_eval_from); the others cost one
+ * forward pass per window (hf-stride re-evaluates the W - S overlap, as the
+ * guide does) and logits only for the rows scored.
  */
 #include "le_ppl.h"
 
 #include "le_err.h"   /* le_err_set */
 #include "le_model.h" /* le_ctx_eval_from, le_ctx_logits */
-#include "le_tasks.h" /* le_stat_ppl_llamacpp */
+#include "le_tasks.h" /* le_stat_ppl_llamacpp, le_runner_*, le_task_metrics, le_count_words */
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,6 +100,447 @@ int le_ppl_llamacpp(struct le_ctx *c, const int32_t *tokens, int64_t n_tokens, i
     out->sum_nll = sum;
     out->sumsq_nll = sumsq;
     out->mean_nll = sum / (double)count;
+    out->n_denom = count;
+    out->n_evaluated = (int64_t)n_chunks * ctx;
     le_stat_ppl_llamacpp(sum, sumsq, count, &out->ppl, &out->ppl_stderr);
+    return LE_OK;
+}
+
+/* ---- windows through the request runner (gptq, hf-stride) ---- */
+
+/* Log-prob sum of tokens[plo, phi) in the window that starts at lo (the
+ * window tokens[lo, phi) evaluated from position 0). */
+static int le_ppl_window(struct le_runner *r, const int32_t *tokens, int64_t n, int64_t lo, int64_t plo,
+                         int64_t phi, struct le_ll_result *res) {
+    const int64_t w[4] = {lo, plo, plo, phi};
+    return le_runner_score_windows(r, tokens, n, w, 1, le_runner_prefix_token(r), res, NULL);
+}
+
+static int le_ppl_check_window(const struct le_runner *r, int w, const char *what) {
+    if (w > le_runner_n_ctx(r))
+        return le_err_set(LE_EINVAL, "%s %d exceeds the runner's context of %d tokens", what, w, le_runner_n_ctx(r));
+    return LE_OK;
+}
+
+int le_ppl_gptq(struct le_runner *r, const int32_t *tokens, int64_t n_tokens, int seqlen, le_ppl_chunk_cb cb,
+                void *ud, struct le_ppl_result *out) {
+    memset(out, 0, sizeof *out);
+    if (seqlen < 2)
+        return le_err_set(LE_EINVAL, "gptq: seqlen %d must be at least 2", seqlen);
+    int rc = le_ppl_check_window(r, seqlen, "gptq: seqlen");
+    if (rc)
+        return rc;
+    int64_t nsamples = n_tokens / seqlen;
+    if (nsamples < 1)
+        return le_err_set(LE_EINVAL, "gptq: need at least %d tokens (one window), got %lld", seqlen,
+                          (long long)n_tokens);
+    if (nsamples > INT32_MAX)
+        return le_err_set(LE_EINVAL, "gptq: too many windows");
+    double nll_sum = 0, sum = 0, sumsq = 0; /* nll_sum: sum of llama.py's loss * seqlen */
+    for (int64_t i = 0; i < nsamples; i++) {
+        int64_t lo = i * seqlen;
+        struct le_ll_result wr;
+        if ((rc = le_ppl_window(r, tokens, n_tokens, lo, lo + 1, lo + seqlen, &wr)))
+            return rc;
+        double loss = -wr.logprob / (double)(seqlen - 1); /* CrossEntropyLoss: mean over the shifted labels */
+        nll_sum += loss * (double)seqlen;
+        sum += -wr.logprob;
+        sumsq += wr.sumsq;
+        if (cb && cb(ud, (int)(i + 1), (int)nsamples, exp(nll_sum / (double)((i + 1) * seqlen))))
+            return le_err_set(LE_EINTR, "perplexity interrupted after window %lld of %lld", (long long)(i + 1),
+                              (long long)nsamples);
+    }
+    out->n_chunks = (int)nsamples;
+    out->n_denom = nsamples * seqlen;
+    out->n_evaluated = nsamples * seqlen;
+    out->n_scored = nsamples * (seqlen - 1);
+    out->sum_nll = sum;
+    out->sumsq_nll = sumsq;
+    out->mean_nll = nll_sum / (double)out->n_denom;
+    out->ppl = exp(out->mean_nll);
+    out->ppl_stderr = NAN;
+    return LE_OK;
+}
+
+int le_ppl_hf_stride(struct le_runner *r, const int32_t *tokens, int64_t n_tokens, int max_length, int stride,
+                     le_ppl_chunk_cb cb, void *ud, struct le_ppl_result *out) {
+    memset(out, 0, sizeof *out);
+    if (max_length < 2 || stride < 1 || stride > max_length)
+        return le_err_set(LE_EINVAL, "hf-stride: need max_length >= 2 and 1 <= stride <= max_length, got %d and %d",
+                          max_length, stride);
+    int rc = le_ppl_check_window(r, max_length, "hf-stride: max_length");
+    if (rc)
+        return rc;
+    if (n_tokens < 2)
+        return le_err_set(LE_EINVAL, "hf-stride: need at least 2 tokens, got %lld", (long long)n_tokens);
+    /* The windows: as many as begin values before the one reaching the end. */
+    int64_t n_win = n_tokens <= max_length ? 1 : 1 + (n_tokens - max_length + stride - 1) / stride;
+    if (n_win > INT32_MAX)
+        return le_err_set(LE_EINVAL, "hf-stride: too many windows");
+    double nll_sum = 0, sum = 0, sumsq = 0;
+    int64_t n_loss = 0, scored = 0, evaluated = 0, prev_end = 0, k = 0;
+    for (int64_t begin = 0; begin < n_tokens; begin += stride) {
+        int64_t end = begin + max_length < n_tokens ? begin + max_length : n_tokens;
+        int64_t trg_len = end - prev_end, wlen = end - begin;
+        int64_t first = wlen - trg_len > 1 ? wlen - trg_len : 1; /* first scored window position */
+        int64_t num_loss_tokens = trg_len - 1;                   /* the guide's num_valid_tokens - 1 */
+        if (first < wlen) {
+            struct le_ll_result wr;
+            if ((rc = le_ppl_window(r, tokens, n_tokens, begin, begin + first, end, &wr)))
+                return rc;
+            double loss = -wr.logprob / (double)(wlen - first); /* HF: mean over the unmasked labels */
+            nll_sum += loss * (double)num_loss_tokens;
+            sum += -wr.logprob;
+            sumsq += wr.sumsq;
+            scored += wlen - first;
+        }
+        n_loss += num_loss_tokens;
+        evaluated += wlen;
+        prev_end = end;
+        k++;
+        if (cb && cb(ud, (int)k, (int)n_win, n_loss > 0 ? exp(nll_sum / (double)n_loss) : NAN))
+            return le_err_set(LE_EINTR, "perplexity interrupted after window %lld of %lld", (long long)k,
+                              (long long)n_win);
+        if (end == n_tokens)
+            break;
+    }
+    out->n_chunks = (int)k;
+    out->n_denom = n_loss;
+    out->n_evaluated = evaluated;
+    out->n_scored = scored;
+    out->sum_nll = sum;
+    out->sumsq_nll = sumsq;
+    out->mean_nll = nll_sum / (double)n_loss;
+    out->ppl = exp(out->mean_nll);
+    out->ppl_stderr = NAN;
+    return LE_OK;
+}
+
+/* ---- lm-eval's rolling perplexities per document ---- */
+
+static const struct le_task_info le_ppl_lmeval_task = {
+    .name = "ppl-lmeval", .eval_split = "test", .version = 2.0, .kind = LE_TASK_ROLLING, .metrics = LE_M_ROLLING,
+};
+
+static const struct le_metric *le_ppl_metric(const struct le_metric *m, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(m[i].name, name))
+            return &m[i];
+    return NULL;
+}
+
+int le_ppl_lmeval(struct le_runner *r, const char *const *docs, const char *const *counted, int64_t n_docs,
+                  const struct le_metric_opts *mo, le_ppl_chunk_cb cb, void *ud, struct le_rec *recs,
+                  struct le_ppl_lmeval_result *out) {
+    memset(out, 0, sizeof *out);
+    if (n_docs < 1)
+        return le_err_set(LE_EINVAL, "lmeval: no documents");
+    if (n_docs > INT32_MAX)
+        return le_err_set(LE_EINVAL, "lmeval: too many documents");
+    struct le_rec *rv = recs ? recs : malloc((size_t)n_docs * sizeof *rv);
+    int64_t *off = malloc(((size_t)n_docs + 1) * sizeof *off);
+    int rc = rv && off ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    double L = 0;
+    int64_t T = 0;
+    for (int64_t d = 0; d < n_docs && !rc; d++) {
+        const char *doc = docs[d], *orig = counted && counted[d] ? counted[d] : docs[d];
+        struct le_ll_result res;
+        if ((rc = le_runner_rolling(r, doc, strlen(doc), &res)))
+            break;
+        struct le_rec *c = &rv[d];
+        memset(c, 0, sizeof *c);
+        c->kind = LE_TASK_ROLLING;
+        c->n_choices = 1;
+        c->ll = res.logprob;
+        c->sumsq = res.sumsq;
+        c->ntok = res.n_tokens;
+        c->greedy = res.is_greedy;
+        c->nbytes = (int64_t)strlen(orig);
+        c->nchars = le_utf8_chars(orig);
+        c->nwords = le_count_words(orig);
+        off[d] = d;
+        L += c->ll;
+        T += c->ntok;
+        out->n_words += c->nwords;
+        out->n_bytes += c->nbytes;
+        if (cb && cb(ud, (int)(d + 1), (int)n_docs, T > 0 ? exp(-L / (double)T) : NAN))
+            rc = le_err_set(LE_EINTR, "perplexity interrupted after document %lld of %lld", (long long)(d + 1),
+                            (long long)n_docs);
+    }
+    struct le_metric m[8];
+    int nm = 0;
+    if (!rc) {
+        off[n_docs] = n_docs;
+        rc = le_task_metrics(&le_ppl_lmeval_task, LE_M_ROLLING, rv, off, n_docs, mo, m, 8, &nm);
+    }
+    const struct le_metric *w = NULL, *b = NULL, *bpb = NULL, *t = NULL;
+    if (!rc && (!(w = le_ppl_metric(m, nm, "word_perplexity")) || !(b = le_ppl_metric(m, nm, "byte_perplexity")) ||
+                !(bpb = le_ppl_metric(m, nm, "bits_per_byte")) || !(t = le_ppl_metric(m, nm, "token_perplexity"))))
+        rc = le_err_set(LE_EINVAL, "lmeval: the rolling metrics are incomplete");
+    if (!rc) {
+        out->word_perplexity = w->value;
+        out->word_perplexity_stderr = w->stderr_v;
+        out->byte_perplexity = b->value;
+        out->byte_perplexity_stderr = b->stderr_v;
+        out->bits_per_byte = bpb->value;
+        out->bits_per_byte_stderr = bpb->stderr_v;
+        out->token_perplexity = t->value;
+        out->token_perplexity_stderr = t->stderr_v;
+        out->sum_ll = L;
+        out->n_docs = n_docs;
+        out->n_tokens = T;
+    }
+    if (rv != recs)
+        free(rv);
+    free(off);
+    return rc;
+}
+
+/* ---- texts as the references made them ---- */
+
+struct le_sbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+};
+
+static void sb_put(struct le_sbuf *b, const char *s, size_t n) {
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 256;
+        while (nc < b->n + n + 1)
+            nc *= 2;
+        char *p = realloc(b->p, nc);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = nc;
+    }
+    if (n)
+        memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+/* Byte length of the whitespace character (Python's str.isspace / re \s)
+ * starting at s[i] (< end), or 0. */
+static int le_ws_len(const char *s, size_t i, size_t end) {
+    const unsigned char *p = (const unsigned char *)s + i;
+    size_t left = end - i;
+    if (p[0] < 0x80)
+        return (p[0] == ' ' || (p[0] >= 0x09 && p[0] <= 0x0d) || (p[0] >= 0x1c && p[0] <= 0x1f)) ? 1 : 0;
+    if (p[0] == 0xc2 && left >= 2)
+        return p[1] == 0x85 || p[1] == 0xa0 ? 2 : 0;
+    if (left < 3)
+        return 0;
+    if (p[0] == 0xe1)
+        return p[1] == 0x9a && p[2] == 0x80 ? 3 : 0;
+    if (p[0] == 0xe2 && p[1] == 0x80)
+        return (p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf ? 3 : 0;
+    if (p[0] == 0xe2 && p[1] == 0x81)
+        return p[2] == 0x9f ? 3 : 0;
+    if (p[0] == 0xe3)
+        return p[1] == 0x80 && p[2] == 0x80 ? 3 : 0;
+    return 0;
+}
+
+/* [a, b) without leading and trailing whitespace (str.strip()). */
+static void le_strip(const char *s, size_t *a, size_t *b) {
+    int k;
+    while (*a < *b && (k = le_ws_len(s, *a, *b)) > 0)
+        *a += (size_t)k;
+    for (int again = 1; again && *b > *a;) {
+        again = 0;
+        for (k = 1; k <= 3 && (size_t)k <= *b - *a; k++)
+            if (le_ws_len(s, *b - (size_t)k, *b) == k) {
+                *b -= (size_t)k;
+                again = 1;
+                break;
+            }
+    }
+}
+
+/* s.replace(old, new): non-overlapping, left to right, as Python's. */
+static void le_replace(const struct le_sbuf *in, const char *old, const char *new, struct le_sbuf *out) {
+    size_t lo = strlen(old), ln = strlen(new), i = 0;
+    out->n = 0;
+    sb_put(out, "", 0);
+    if (in->oom || out->oom) {
+        out->oom = 1;
+        return;
+    }
+    while (i < in->n) {
+        const char *hit = lo <= in->n - i ? memmem(in->p + i, in->n - i, old, lo) : NULL;
+        if (!hit) {
+            sb_put(out, in->p + i, in->n - i);
+            break;
+        }
+        size_t at = (size_t)(hit - in->p);
+        sb_put(out, in->p + i, at - i);
+        sb_put(out, new, ln);
+        i = at + lo;
+    }
+}
+
+/* re.sub(r"O\s*([^C]*?)\s*C", r"O\1C", s) for one-character O and C: each
+ * O up to the next C (the first C after it) with the content stripped;
+ * scanning goes on after that C. */
+static void le_sub_pair(const struct le_sbuf *in, char o, char c, struct le_sbuf *out) {
+    size_t i = 0, mark = 0;
+    out->n = 0;
+    sb_put(out, "", 0);
+    if (in->oom || out->oom) {
+        out->oom = 1;
+        return;
+    }
+    while (i < in->n) {
+        if (in->p[i] != o) {
+            i++;
+            continue;
+        }
+        const char *close = i + 1 < in->n ? memchr(in->p + i + 1, c, in->n - i - 1) : NULL;
+        if (!close)
+            break; /* no C after this O: none after any later O either */
+        size_t a = i + 1, b = (size_t)(close - in->p);
+        sb_put(out, in->p + mark, i + 1 - mark);
+        le_strip(in->p, &a, &b);
+        sb_put(out, in->p + a, b - a);
+        sb_put(out, &c, 1);
+        i = mark = (size_t)(close - in->p) + 1;
+    }
+    sb_put(out, in->p + mark, in->n - mark);
+}
+
+/* re.sub(r"/' [0-9]/", r"/'[0-9]/", s): the replacement is that literal text. */
+static void le_sub_slash_digit(const struct le_sbuf *in, struct le_sbuf *out) {
+    size_t i = 0, mark = 0;
+    out->n = 0;
+    sb_put(out, "", 0);
+    if (in->oom || out->oom) {
+        out->oom = 1;
+        return;
+    }
+    while (i + 5 <= in->n) {
+        const char *p = in->p + i;
+        if (p[0] == '/' && p[1] == '\'' && p[2] == ' ' && p[3] >= '0' && p[3] <= '9' && p[4] == '/') {
+            sb_put(out, in->p + mark, i - mark);
+            sb_put(out, "/'[0-9]/", 8);
+            i = mark = i + 5;
+        } else
+            i++;
+    }
+    sb_put(out, in->p + mark, in->n - mark);
+}
+
+int le_ppl_wikitext_detok(const char *s, size_t n, char **out, size_t *out_len) {
+    static const char *const rep1[][2] = {{"s '", "s'"}};
+    static const char *const rep2[][2] = {
+        {" @-@ ", "-"}, {" @,@ ", ","}, {" @.@ ", "."}, {" : ", ": "}, {" ; ", "; "},
+        {" . ", ". "},  {" ! ", "! "},  {" ? ", "? "},  {" , ", ", "},
+    };
+    static const char pairs[][2] = {{'(', ')'}, {'[', ']'}, {'{', '}'}, {'"', '"'}, {'\'', '\''}};
+    static const char *const rep3[][2] = {
+        {"= = = =", "===="}, {"= = =", "==="}, {"= =", "=="}, {" \xc2\xb0 ", "\xc2\xb0"},
+        {" \n", "\n"},       {"\n ", "\n"},    {" N ", " 1 "}, {" 's", "'s"},
+    };
+    struct le_sbuf a = {0}, b = {0}, t;
+    *out = NULL;
+    *out_len = 0;
+    sb_put(&a, s, n);
+    le_replace(&a, rep1[0][0], rep1[0][1], &b);
+    t = a, a = b, b = t;
+    le_sub_slash_digit(&a, &b);
+    t = a, a = b, b = t;
+    for (size_t i = 0; i < sizeof rep2 / sizeof rep2[0]; i++) {
+        le_replace(&a, rep2[i][0], rep2[i][1], &b);
+        t = a, a = b, b = t;
+    }
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        le_sub_pair(&a, pairs[i][0], pairs[i][1], &b);
+        t = a, a = b, b = t;
+    }
+    for (size_t i = 0; i < sizeof rep3 / sizeof rep3[0]; i++) {
+        le_replace(&a, rep3[i][0], rep3[i][1], &b);
+        t = a, a = b, b = t;
+    }
+    int oom = a.oom || b.oom;
+    free(b.p);
+    if (oom) {
+        free(a.p);
+        return le_err_set(LE_ENOMEM, "out of memory detokenizing");
+    }
+    *out = a.p;
+    *out_len = a.n;
+    return LE_OK;
+}
+
+void le_ppl_strings_free(char **v, int64_t n) {
+    for (int64_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int le_ppl_hf_rows(const char *buf, size_t n, char ***rows, int64_t *n_rows) {
+    *rows = NULL;
+    *n_rows = 0;
+    int64_t cap = 0, k = 0;
+    char **v = NULL;
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && buf[e] != '\n' && buf[e] != '\r')
+            e++;
+        int has_nl = e < n;
+        size_t next = e + (has_nl ? 1 : 0);
+        if (has_nl && buf[e] == '\r' && e + 1 < n && buf[e + 1] == '\n')
+            next++;
+        size_t a = i, b = e;
+        le_strip(buf, &a, &b);
+        int blank = a == b;
+        if (k == cap) {
+            int64_t nc = cap ? cap * 2 : 256;
+            char **p = realloc(v, (size_t)nc * sizeof *p);
+            if (!p)
+                goto oom;
+            v = p;
+            cap = nc;
+        }
+        size_t len = blank ? 0 : e - i + (size_t)has_nl;
+        if (!(v[k] = malloc(len + 1)))
+            goto oom;
+        if (!blank) {
+            memcpy(v[k], buf + i, e - i);
+            if (has_nl)
+                v[k][e - i] = '\n';
+        }
+        v[k++][len] = 0;
+        i = next;
+    }
+    *rows = v;
+    *n_rows = k;
+    return LE_OK;
+oom:
+    le_ppl_strings_free(v, k);
+    return le_err_set(LE_ENOMEM, "out of memory splitting lines");
+}
+
+int le_ppl_join(const char *const *docs, int64_t n_docs, const char *sep, char **out, size_t *out_len) {
+    struct le_sbuf b = {0};
+    size_t ls = strlen(sep);
+    sb_put(&b, "", 0);
+    for (int64_t i = 0; i < n_docs; i++) {
+        if (i > 0)
+            sb_put(&b, sep, ls);
+        sb_put(&b, docs[i], strlen(docs[i]));
+    }
+    if (b.oom) {
+        free(b.p);
+        *out = NULL;
+        return le_err_set(LE_ENOMEM, "out of memory joining documents");
+    }
+    *out = b.p;
+    *out_len = b.n;
     return LE_OK;
 }

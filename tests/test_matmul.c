@@ -223,6 +223,11 @@ static void matmul_should_reject_bad_arguments(void **state) {
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q8_0, 1, 32, x, 1, y, NULL), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_F32, 1, 8, x, 0, y, NULL), LE_OK);
     assert_int_equal(le_matmul_scratch_size(LE_TYPE_Q4_K, 256, 1), 0);
+    /* sized once for the largest batch, scratch serves every smaller one */
+    for (size_t ti = 0; ti < LE_NT; ti++)
+        for (int64_t n = 1; n < 40; n++)
+            assert_true(le_matmul_scratch_size(le_types_under_test[ti], 256, n) <=
+                        le_matmul_scratch_size(le_types_under_test[ti], 256, n + 1));
     assert_true(le_matmul_scratch_size(LE_TYPE_Q8_0, 256, 2) >= 2 * 272);
 }
 
