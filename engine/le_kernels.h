@@ -1,16 +1,17 @@
 /*
  * le_kernels: private interface between the type table (types.c), the
- * matmul driver (types_matmul.c) and the kernels (kernels_ref.c scalar,
- * kernels_avx2.c AVX2+FMA+F16C). Not for use outside engine/.
+ * matmul driver (types_matmul.c) and the kernels: kernels_ref.c and
+ * kernels_ref_q.c (scalar), kernels_avx2.c (float types, conversions,
+ * activation quantizers) and kernels_avx2_q.c (32-block quantized gemms).
+ * Not for use outside engine/.
  *
- * Block layouts are ggml's (ggml-common.h), little-endian, packed:
- *   Q8_0: half d; int8 qs[32]        x = d*q
- *   Q4_0: half d; u8 qs[16]          x = d*(q-8), low nibble j, high j+16
+ * Block layouts are ggml's (ggml-common.h), little-endian, packed; the
+ * structs below spell them out (x = d*q, d*(q-8), d*q + m, ...).
  *
  * Matmul kernels ("gemm") compute Y[n][r] = dot(W row r, A row n) for a
  * range of rows and all N activation rows, where A is the activation in the
- * gemm's own "act" layout (see struct le_gemm_impl). Whatever tile shape a
- * gemm uses, the arithmetic for one output element is a fixed sequence of
+ * gemm's own layout (see struct le_gemm_impl). Whatever tile shape a gemm
+ * uses, the arithmetic for one output element is a fixed sequence of
  * operations that depends only on K -- identical to the same path's vec_dot
  * -- so results never depend on N, tiling or the thread count.
  */
