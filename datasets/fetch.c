@@ -117,8 +117,9 @@ static int ds_pin_put(const char *cache_dir, const char *rel, const char *hex, c
         return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
     int len = snprintf(line, sizeof line, "%s\t%s\t%s\n", rel, hex, url);
     ssize_t w = write(fd, line, (size_t)len); /* one O_APPEND write: safe with concurrent writers */
+    int err = w < 0 ? errno : ENOSPC;
     close(fd);
-    return w == len ? 0 : le_err_set(LE_EIO, "cannot write %s", path);
+    return w == len ? 0 : le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err));
 }
 
 static int ds_mkdirs(const char *dir) {

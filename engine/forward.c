@@ -207,6 +207,23 @@ static int le_fwd_matmul(struct le_ctx *c, const struct le_wmat *w, const float 
     return LE_OK;
 }
 
+/* Several products of the same X (rows [0, N)): weights of one type share
+ * one conversion of X and one work queue (le_matmul_multi). */
+static int le_fwd_matmuls(struct le_ctx *c, const struct le_wmat *const *w, float *const *Y, int n,
+                          const float *X, int64_t N) {
+    for (int i = 0; i < n;) {
+        struct le_matmul_out o[4];
+        int k = 0;
+        for (; i + k < n && k < 4 && w[i + k]->type == w[i]->type && w[i + k]->cols == w[i]->cols; k++)
+            o[k] = (struct le_matmul_out){.W = w[i + k]->data, .rows = w[i + k]->rows, .Y = Y[i + k]};
+        int rc = le_matmul_multi(c->pool, w[i]->type, w[i]->cols, X, N, o, k, c->mm_scratch);
+        if (rc)
+            return le_err_wrap(rc, "matmul %s", w[i]->name);
+        i += k;
+    }
+    return LE_OK;
+}
+
 static void le_fwd_embed(struct le_ctx *c, const int32_t *tokens, int n) {
     const struct le_model *m = c->m;
     const struct le_type_traits *tt = le_type_get(m->embd.type);
@@ -227,11 +244,16 @@ static int le_fwd_layer(struct le_ctx *c, struct le_fwd_job *j, int il, int n, i
     int64_t base = ((int64_t)il * c->n_ctx + pos) * KV;
     int64_t nr = n - r0;
     int rc;
-    if ((rc = le_fwd_matmul(c, &L->wk, c->xn, n, c->kbuf)) ||
-        (rc = le_fwd_matmul(c, &L->wv, c->xn, n, c->v_cache + base)))
-        return rc;
-    if (nr > 0 && (rc = le_fwd_matmul(c, &L->wq, c->xn + r0 * D, nr, c->q + r0 * Q)))
-        return rc;
+    {
+        const struct le_wmat *w[3] = {&L->wk, &L->wv, &L->wq};
+        float *Y[3] = {c->kbuf, c->v_cache + base, c->q};
+        /* q joins k and v when all rows need it (not in a last layer that
+         * only wants some rows' logits) */
+        if ((rc = le_fwd_matmuls(c, w, Y, r0 == 0 ? 3 : 2, c->xn, n)))
+            return rc;
+        if (r0 > 0 && nr > 0 && (rc = le_fwd_matmul(c, &L->wq, c->xn + r0 * D, nr, c->q + r0 * Q)))
+            return rc;
+    }
     j->layer = il;
     j->r0 = r0;
     le_pool_run(c->pool, le_job_rope, j);
@@ -245,9 +267,12 @@ static int le_fwd_layer(struct le_ctx *c, struct le_fwd_job *j, int il, int n, i
     j->delta = c->xn;
     j->norm_w = L->ffn_norm;
     le_pool_run(c->pool, le_job_add_norm, j);
-    if ((rc = le_fwd_matmul(c, &L->wgate, c->xn + r0 * D, nr, c->hg + r0 * F)) ||
-        (rc = le_fwd_matmul(c, &L->wup, c->xn + r0 * D, nr, c->hu + r0 * F)))
-        return rc;
+    {
+        const struct le_wmat *w[2] = {&L->wgate, &L->wup};
+        float *Y[2] = {c->hg + r0 * F, c->hu + r0 * F};
+        if ((rc = le_fwd_matmuls(c, w, Y, 2, c->xn + r0 * D, nr)))
+            return rc;
+    }
     le_pool_run(c->pool, le_job_swiglu, j);
     if ((rc = le_fwd_matmul(c, &L->wdown, c->hg + r0 * F, nr, c->xn + r0 * D)))
         return rc;

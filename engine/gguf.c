@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h> /* mmap */
-#include <sys/stat.h> /* fstat */
+#include <sys/stat.h> /* fstat, stat */
 #include <unistd.h>   /* close, write, fsync, getpid, unlink */
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -1153,6 +1153,12 @@ int le_gguf_write(struct le_gguf_writer *w, const char *path) {
     int rc = writer_alignment(w, &align);
     if (rc)
         return rc;
+    /* The rename below would replace a device or FIFO (/dev/null) by a
+     * regular file: refuse those. */
+    struct stat pst;
+    if (stat(path, &pst) == 0 && !S_ISREG(pst.st_mode))
+        return le_err_set(LE_EIO, "%s: cannot write a model there: %s", path,
+                          S_ISDIR(pst.st_mode) ? "it is a directory" : "not a regular file");
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
     struct fout *f = malloc(sizeof *f);

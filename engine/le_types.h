@@ -66,4 +66,19 @@ size_t le_matmul_scratch_size(int wtype, int64_t K, int64_t N);
 int le_matmul(struct le_pool *pool, const void *W, int wtype, int64_t rows, int64_t K,
               const float *X, int64_t N, float *Y, void *scratch);
 
+/*
+ * Several products of one X at once: outs[i].Y[N][outs[i].rows] =
+ * X . outs[i].W^T, all weights of type wtype with K columns (e.g. the q, k,
+ * v projections). X is converted once and the row chunks of all weights
+ * share one work queue; each output element is exactly what le_matmul gives.
+ * 1 <= n_out <= 4; scratch as for le_matmul.
+ */
+struct le_matmul_out {
+    const void *W;
+    int64_t rows;
+    float *Y;
+};
+int le_matmul_multi(struct le_pool *pool, int wtype, int64_t K, const float *X, int64_t N,
+                    const struct le_matmul_out *outs, int n_out, void *scratch);
+
 #endif

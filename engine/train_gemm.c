@@ -1,24 +1,29 @@
 /*
  * train_gemm: the float32 GEMM behind training's three matmul forms
- * (Y = X.W^T, dX = dY.W, dW = dY^T.X).
+ * (Y = X.W^T, dX = dY.W, dW = dY^T.X) and attention's per-head products.
  *
  * A 6x16 register-tiled AVX2/FMA micro-kernel (12 ymm accumulators; per k,
- * 2 loads of B and 6 broadcasts of A feed 12 FMAs) reads both operands in
- * place: A through (row, column) strides, so X, dY and dY^T all work
- * without copies, and B as rows of 16 contiguous floats, true of W (dX =
- * dY.W) and X (dW = dY^T.X); only W^T (the forward) is transposed once per
- * call, which costs K*N next to the N_tokens*K*N of the product. Packing
- * the activations (BLIS style) cost as much as a quarter of the time at
- * widths of 64-128, where the products are thin.
+ * 2 loads of B and 6 broadcasts of A feed 12 FMAs), with a portable scalar
+ * twin chosen at run time (__builtin_cpu_supports) and a naive reference for
+ * tests. B is packed once per call, in parallel, into 16-column panels laid
+ * out k-major (contiguous 16 KB per 256 k), which also zero-pads the last
+ * panel and avoids the L1 set aliasing that in-place rows 512 B apart
+ * caused. A is read in place through (row, column) strides when it is
+ * row-major with short rows (X, dY): packing the activations cost up to a
+ * quarter of the time at widths 64-128; when it is transposed (dY^T) or its
+ * rows are 2 KB apart, each task packs its A panels per K block.
  *
  * Work is cut into K blocks of KC=256 and macro tiles of up to 8 row panels
- * x 16 column panels taken from an atomic counter; within a tile the A
- * panel (6 x 256) stays in L1 across the column panels and the B block in L2.
+ * x 16 column panels taken from an atomic counter.
  *
  * Determinism: the tile grid and the K blocking depend on (M, N, K) only; an
  * element is C + sum over K blocks in order, each block summed k = 0.. in the
- * kernel, whichever thread runs it. Edge tiles run the same kernel through a
- * 6x16 buffer.
+ * kernel, whichever thread runs it and however tasks are sized. Edge tiles
+ * run the same kernel through a 6x16 buffer.
+ *
+ * Measured (1 core, CPU time, 2-core AMD EPYC): 60-80 GFLOPS for the forward
+ * and input-gradient forms, 45-65 for the weight-gradient form, against
+ * OpenBLAS sgemm's 55-75 on the same shapes.
  */
 #include "train_ops.h"
 

@@ -3,14 +3,15 @@
  * SwiGLU, cross-entropy and the embedding, float32, on the pool.
  *
  * Work per training token is dominated by the GEMMs (train_gemm.c); what is
- * here is O(N*C) except attention (O(N*T*C)) and the softmaxes, which is why
- * attention runs on transposed K/V (D x T per kv head) so that every inner
- * loop is a length-(t+1) axpy or dot, and exp is a vectorised Cephes-style
- * polynomial (AVX2) or expf (portable path).
+ * here is O(N*C) except attention, whose products are small GEMMs per
+ * (sequence, head) run through the same kernel, and the softmaxes, where exp
+ * is a vectorised Cephes-style polynomial (AVX2) or expf (portable path).
  *
- * Determinism: parallel loops only split independent rows or columns; the
- * reductions over tokens (RMSNorm gain gradients) go through fixed 32-row
- * blocks summed in block order. Nothing depends on nth.
+ * Determinism: parallel loops only split independent rows, columns or
+ * (sequence, kv head) tasks; the reductions over tokens (RMSNorm gain
+ * gradients) go through fixed 32-row blocks summed in block order, and the
+ * query heads sharing a kv head add into its gradients in head order on one
+ * thread. Nothing depends on nth.
  */
 #include "train_ops.h"
 
@@ -48,21 +49,6 @@ static float dot_scalar(int64_t n, const float *x, const float *y) {
     for (int64_t i = 0; i < n; i++)
         r += x[i] * y[i];
     return r;
-}
-
-__attribute__((target("avx2,fma")))
-static void axpy_avx2(int64_t n, float a, const float *x, float *y) {
-    __m256 va = _mm256_set1_ps(a);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += a * x[i];
-}
-
-static void axpy_scalar(int64_t n, float a, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] += a * x[i];
 }
 
 /* exp(x) for x in [-88, 88] (Cephes expf: range reduction by ln 2, degree-5
@@ -103,14 +89,13 @@ static void vexp_scalar(int64_t n, const float *x, float *y) {
 
 struct le_tk_vec {
     float (*dot)(int64_t, const float *, const float *);
-    void (*axpy)(int64_t, float, const float *, float *);
     void (*vexp)(int64_t, const float *, float *);
 };
 
 static struct le_tk_vec le_tk_vec_get(void) {
     if (le_tk_simd())
-        return (struct le_tk_vec){dot_avx2, axpy_avx2, vexp_avx2};
-    return (struct le_tk_vec){dot_scalar, axpy_scalar, vexp_scalar};
+        return (struct le_tk_vec){dot_avx2, vexp_avx2};
+    return (struct le_tk_vec){dot_scalar, vexp_scalar};
 }
 
 double le_tk_sumsq(const float *x, int64_t n) {

@@ -79,82 +79,117 @@ size_t le_matmul_scratch_size(int wtype, int64_t K, int64_t N) {
 
 /* ---- run ---- */
 
+#define LE_MM_MAX_OUT 4
+
 struct le_mm_run {
     const struct le_mm_plan *plan;
     const float *X;
     void *A;
-    struct le_gemm_job job;
-    int64_t rows, chunk;
-    atomic_int_fast64_t next; /* next chunk index */
+    int n_out;
+    struct le_gemm_job job[LE_MM_MAX_OUT];
+    int64_t rows[LE_MM_MAX_OUT];
+    int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
+    int64_t chunk;
+    atomic_int_fast64_t next; /* next chunk index over all outputs */
 };
 
 static void le_mm_convert(void *arg, int ith, int nth) {
     struct le_mm_run *m = arg;
     const struct le_mm_plan *pl = m->plan;
-    int64_t u0, u1, nunits = (m->job.N + pl->unit - 1) / pl->unit;
+    int64_t N = m->job[0].N, K = m->job[0].K;
+    int64_t u0, u1, nunits = (N + pl->unit - 1) / pl->unit;
     le_pool_range(nunits, ith, nth, &u0, &u1);
     if (pl->impl) {
         if (u0 < u1)
-            pl->impl->act_convert(m->X, m->A, m->job.K, m->job.N, u0, u1);
+            pl->impl->act_convert(m->X, m->A, K, N, u0, u1);
         return;
     }
     for (int64_t n = u0; n < u1; n++)
-        pl->vdt->from_float_act(m->X + n * m->job.K, (char *)m->A + n * pl->a_row_bytes, m->job.K);
+        pl->vdt->from_float_act(m->X + n * K, (char *)m->A + n * pl->a_row_bytes, K);
 }
 
 static void le_mm_gemm(void *arg, int ith, int nth) {
     (void)ith;
     (void)nth;
     struct le_mm_run *m = arg;
-    int64_t nchunks = (m->rows + m->chunk - 1) / m->chunk;
+    int o = 0;
     for (;;) {
         int64_t c = atomic_fetch_add(&m->next, 1);
-        if (c >= nchunks)
+        if (c >= m->first[m->n_out])
             break;
-        int64_t r0 = c * m->chunk, r1 = r0 + m->chunk < m->rows ? r0 + m->chunk : m->rows;
+        while (c >= m->first[o + 1]) /* chunks are taken in increasing order */
+            o++;
+        int64_t r0 = (c - m->first[o]) * m->chunk;
+        int64_t r1 = r0 + m->chunk < m->rows[o] ? r0 + m->chunk : m->rows[o];
         if (m->plan->impl)
-            m->plan->impl->gemm(&m->job, r0, r1);
+            m->plan->impl->gemm(&m->job[o], r0, r1);
         else
-            le_ref_gemm(&m->job, r0, r1);
+            le_ref_gemm(&m->job[o], r0, r1);
     }
 }
 
-int le_matmul(struct le_pool *pool, const void *W, int wtype, int64_t rows, int64_t K,
-              const float *X, int64_t N, float *Y, void *scratch) {
+int le_matmul_multi(struct le_pool *pool, int wtype, int64_t K, const float *X, int64_t N,
+                    const struct le_matmul_out *outs, int n_out, void *scratch) {
     struct le_mm_plan plan;
-    if (rows < 0 || N < 0)
-        return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld, N %lld)", (long long)rows, (long long)N);
+    if (n_out < 1 || n_out > LE_MM_MAX_OUT || !outs)
+        return le_err_set(LE_EINVAL, "matmul: %d outputs (1 to %d)", n_out, LE_MM_MAX_OUT);
+    int64_t total_rows = 0;
+    for (int i = 0; i < n_out; i++) {
+        if (outs[i].rows < 0)
+            return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld)", (long long)outs[i].rows);
+        total_rows += outs[i].rows;
+    }
+    if (N < 0)
+        return le_err_set(LE_EINVAL, "matmul: negative shape (N %lld)", (long long)N);
     int rc = le_mm_plan(&plan, wtype, K, N > 0 ? N : 1);
     if (rc != LE_OK)
         return rc;
-    if (rows == 0 || N == 0)
+    if (total_rows == 0 || N == 0)
         return LE_OK;
-    if (!W || !X || !Y || (plan.act_bytes && !scratch))
+    if (!X || (plan.act_bytes && !scratch))
         return le_err_set(LE_EINVAL, "matmul: NULL argument");
+    for (int i = 0; i < n_out; i++)
+        if (outs[i].rows > 0 && (!outs[i].W || !outs[i].Y))
+            return le_err_set(LE_EINVAL, "matmul: NULL argument");
 
-    struct le_mm_run m = {.plan = &plan, .X = X, .rows = rows};
+    struct le_mm_run m = {.plan = &plan, .X = X, .n_out = n_out};
     m.A = plan.act_bytes ? (void *)(((uintptr_t)scratch + LE_SCRATCH_ALIGN - 1) & ~(uintptr_t)(LE_SCRATCH_ALIGN - 1))
                          : (void *)X;
-    m.job = (struct le_gemm_job){.W = W, .w_row_bytes = le_type_row_size(wtype, K), .A = m.A,
-                                 .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = Y, .ldy = rows,
-                                 .vec_dot = plan.vdt ? le_type_get_ref(wtype)->vec_dot : NULL};
+    for (int i = 0; i < n_out; i++) {
+        m.rows[i] = outs[i].rows;
+        m.job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = m.A,
+                                        .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
+                                        .ldy = outs[i].rows,
+                                        .vec_dot = plan.vdt ? le_type_get_ref(wtype)->vec_dot : NULL};
+    }
     atomic_init(&m.next, 0);
 
     /* Small products are not worth waking the workers. */
     int nth = pool ? le_pool_nthreads(pool) : 1;
-    double work = (double)rows * (double)K * (double)N;
+    double work = (double)total_rows * (double)K * (double)N;
     struct le_pool *p = (nth > 1 && work >= 2.0e5) ? pool : NULL;
     nth = p ? nth : 1;
 
     /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread. */
-    int64_t chunk = (rows + 8 * nth - 1) / (8 * nth);
+    int64_t chunk = (total_rows + 8 * nth - 1) / (8 * nth);
     chunk = (chunk + 7) / 8 * 8;
     if (chunk > 64)
         chunk = 64;
     m.chunk = chunk < 8 ? 8 : chunk;
+    m.first[0] = 0;
+    for (int i = 0; i < n_out; i++)
+        m.first[i + 1] = m.first[i] + (m.rows[i] + m.chunk - 1) / m.chunk;
 
     if (plan.act_bytes)
         le_pool_run(p, le_mm_convert, &m);
     le_pool_run(p, le_mm_gemm, &m);
     return LE_OK;
+}
+
+int le_matmul(struct le_pool *pool, const void *W, int wtype, int64_t rows, int64_t K,
+              const float *X, int64_t N, float *Y, void *scratch) {
+    if (rows < 0 || N < 0)
+        return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld, N %lld)", (long long)rows, (long long)N);
+    struct le_matmul_out o = {.W = W, .rows = rows, .Y = Y};
+    return le_matmul_multi(pool, wtype, K, X, N, &o, 1, scratch);
 }

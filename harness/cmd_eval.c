@@ -482,9 +482,13 @@ static int le_eval_write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f)
         return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
-    int bad = fputs(text, f) < 0;
-    bad |= fclose(f) != 0;
-    return bad ? le_err_set(LE_EIO, "cannot write %s", path) : LE_OK;
+    int bad = fputs(text, f) < 0 || fflush(f) != 0;
+    int err = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    return bad ? le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err)) : LE_OK;
 }
 
 /* samples_<task>_<date>.jsonl: one line per document, lm-eval-like. */
@@ -517,7 +521,13 @@ static int le_eval_write_samples(const struct le_eval_task *t, const char *path)
             fprintf(f, "%s\n", s);
         free(s);
     }
-    return fclose(f) ? le_err_set(LE_EIO, "cannot write %s", path) : LE_OK;
+    int bad = ferror(f) || fflush(f) != 0;
+    int err = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    return bad ? le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err)) : LE_OK;
 }
 
 static int le_eval_write_outputs(const struct le_eval *E, const char *model, cJSON *root) {

@@ -12,6 +12,7 @@
 #include "le_gguf.h"  /* le_gguf_open */
 #include "le_tok.h"   /* le_tok_from_gguf, le_tok_encode, le_tok_piece */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,10 +140,12 @@ int le_cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     char *buf = NULL;
     if (file) {
+        errno = 0;
         buf = le_tokenize_read(file, &len);
         if (!buf) {
+            int err = errno ? errno : EIO;
             le_tok_free(t);
-            return le_cli_fail("cannot read %s", file);
+            return le_cli_fail("cannot read %s: %s", file, strerror(err));
         }
         text = buf;
     } else {

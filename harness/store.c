@@ -31,6 +31,7 @@
 #include <cjson/cJSON.h> /* JSON export */
 #include <sqlite3.h>
 
+#include <ctype.h> /* isalnum */
 #include <errno.h>
 #include <libgen.h> /* dirname */
 #include <math.h>
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h> /* ST_RDONLY: a read-only filesystem */
 #include <time.h>   /* nanosleep */
 #include <unistd.h> /* access, gethostname, getpid */
 
@@ -114,8 +116,47 @@ int le_store_schema_latest(void) { return le_store_n_migrations; }
 
 /* Functions for errors, statements and transactions. */
 
+/* Is the connection's last error one of the OS (I/O, full disk, cannot open)? */
+static int le_store_os_error(sqlite3 *db) {
+    int ec = sqlite3_extended_errcode(db) & 0xff;
+    return ec == SQLITE_IOERR || ec == SQLITE_FULL || ec == SQLITE_CANTOPEN;
+}
+
+/* SQLite's message for the last error, with the system's errno text when the
+ * OS failed: "disk I/O error (File too large)" rather than a generic
+ * "disk I/O error" that hides a full disk or a file-size limit. SQLite
+ * records no errno for failures at COMMIT (where WAL frames are written), so
+ * `err`, the errno read right after the failed call, is used when it is one
+ * that only a failed write can leave (never a stale ENOENT from a probe). */
+static const char *le_store_errtext(sqlite3 *db, int err, char *buf, size_t n) {
+    const char *msg = sqlite3_errmsg(db);
+    if (!le_store_os_error(db))
+        return msg;
+    int se = sqlite3_system_errno(db);
+    if (se == 0 && (err == EFBIG || err == ENOSPC || err == EDQUOT || err == EIO || err == EROFS))
+        se = err;
+    if (se == 0)
+        return msg;
+    snprintf(buf, n, "%s (%s)", msg, strerror(se));
+    return buf;
+}
+
 static int le_store_dberr(struct le_store *s, const char *what) {
-    return le_err_set(LE_EDB, "store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    int err = errno;
+    char buf[256];
+    return le_err_set(LE_EDB, "store %s: %s: %s", s->path, what, le_store_errtext(s->db, err, buf, sizeof buf));
+}
+
+/* An error while checking a freshly opened file: an OS failure is not a
+ * verdict on the file's format. */
+static int le_store_unusable(struct le_store *s) {
+    int err = errno;
+    char buf[256];
+    if (le_store_os_error(s->db))
+        return le_err_set(LE_EIO, "cannot use database %s: %s", s->path,
+                          le_store_errtext(s->db, err, buf, sizeof buf));
+    return le_err_set(LE_EDB, "%s is not a usable SQLite database (%s)", s->path,
+                      le_store_errtext(s->db, err, buf, sizeof buf));
 }
 
 static int le_store_prep(struct le_store *s, sqlite3_stmt **st, const char *sql) {
@@ -250,17 +291,20 @@ static int le_store_check_path(const char *path) {
     return rc;
 }
 
-static int le_store_connect(struct le_store **out, const char *path, int flags) {
+/* Opens `name` (path, or a file: URI with SQLITE_OPEN_URI) as the store `path`. */
+static int le_store_connect(struct le_store **out, const char *path, const char *name, int flags) {
     struct le_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
     s->readonly = !(flags & SQLITE_OPEN_READWRITE);
-    int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+    int rc = sqlite3_open_v2(name, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
+        int err = errno;
+        char buf[256];
         int code = le_err_set(LE_EIO, "cannot open database %s: %s", path,
-                              s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                              s->db ? le_store_errtext(s->db, err, buf, sizeof buf) : sqlite3_errstr(rc));
         le_store_close(s);
         return code;
     }
@@ -277,7 +321,7 @@ static int le_store_identify(struct le_store *s, int *version) {
     if (le_store_int_query(s, "PRAGMA user_version", &v) ||
         le_store_int_query(s, "PRAGMA application_id", &app) ||
         le_store_int_query(s, "SELECT count(*) FROM sqlite_master", &nobj))
-        return le_err_set(LE_EDB, "%s is not a usable SQLite database (%s)", s->path, sqlite3_errmsg(s->db));
+        return le_store_unusable(s);
     if ((v > 0 && app != LE_STORE_APP_ID) || (v == 0 && nobj > 0))
         return le_err_set(LE_EDB, "%s is an SQLite database but not a llamaeval store", s->path);
     if (v > le_store_n_migrations)
@@ -322,7 +366,7 @@ static int le_store_set_wal(struct le_store *s) {
         if (sr == SQLITE_ROW)
             break;
         if ((sr & 0xff) != SQLITE_BUSY && (sr & 0xff) != SQLITE_LOCKED)
-            return le_err_set(LE_EDB, "%s is not a usable SQLite database (%s)", s->path, sqlite3_errmsg(s->db));
+            return le_store_unusable(s);
         le_sleep_ms(20 << (attempt < 5 ? attempt : 5));
     }
     if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0)
@@ -339,7 +383,7 @@ int le_store_open(struct le_store **out, const char *path) {
     if (rc)
         return rc;
     struct le_store *s;
-    if ((rc = le_store_connect(&s, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)))
+    if ((rc = le_store_connect(&s, path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)))
         return rc;
     if (!(rc = le_store_set_wal(s)) &&
         !(rc = le_store_exec_retry(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", "pragmas")))
@@ -352,6 +396,60 @@ int le_store_open(struct le_store **out, const char *path) {
     return 0;
 }
 
+/* Checks an opened read-only store is an initialised llamaeval store. */
+static int le_store_check_readable(struct le_store *s) {
+    int v, rc = le_store_identify(s, &v);
+    if (rc == 0 && v == 0)
+        rc = le_err_set(LE_EDB, "%s is not an initialised llamaeval store (run 'llamaeval db init --db %s')", s->path,
+                        s->path);
+    return rc;
+}
+
+/*
+ * A WAL database in a folder we cannot write: SQLite cannot create the -shm
+ * file it needs to read it (SQLITE_READONLY_DIRECTORY, or SQLITE_CANTOPEN on a
+ * read-only filesystem). On a read-only
+ * filesystem with no -wal file no writer can exist, so the file is opened as
+ * immutable (no locks, no -shm); anywhere else another user could be writing
+ * it, so that would be unsafe and the error says what to do instead.
+ */
+static int le_store_open_immutable(struct le_store **out, const char *path) {
+    size_t n = strlen(path);
+    char *wal = malloc(n + 5), *dup = strdup(path), *uri = malloc(3 * n + 32);
+    int rc = 0;
+    if (!wal || !dup || !uri) {
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+        goto done;
+    }
+    snprintf(wal, n + 5, "%s-wal", path);
+    struct statvfs fs;
+    if (access(wal, F_OK) == 0 || statvfs(dirname(dup), &fs) != 0 || !(fs.f_flag & ST_RDONLY)) {
+        rc = le_err_set(LE_EIO,
+                        "cannot read database %s: its folder is not writable and SQLite needs to create %s-shm "
+                        "there to read a WAL database (make the folder writable or copy the file elsewhere)",
+                        path, path);
+        goto done;
+    }
+    /* file: URI with the path percent-encoded, then ?immutable=1 */
+    char *u = uri + sprintf(uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        u += isalnum(*p) || strchr("/._-~", *p) ? sprintf(u, "%c", *p) : sprintf(u, "%%%02X", *p);
+    strcpy(u, "?immutable=1");
+    struct le_store *s;
+    if ((rc = le_store_connect(&s, path, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI)))
+        goto done;
+    s->readonly = 1;
+    if ((rc = le_store_check_readable(s)))
+        le_store_close(s);
+    else
+        *out = s;
+done:
+    free(wal);
+    free(dup);
+    free(uri);
+    return rc;
+}
+
 int le_store_open_readonly(struct le_store **out, const char *path) {
     *out = NULL;
     if (!path || !path[0])
@@ -362,17 +460,29 @@ int le_store_open_readonly(struct le_store **out, const char *path) {
                           strerror(errno));
     if (!S_ISREG(st.st_mode))
         return le_err_set(LE_EIO, "cannot open database %s: not a regular file", path);
+    /* A read-only connection can neither checkpoint nor delete the -wal and
+     * -shm files it needs, so it would leave them next to the database. Where
+     * we could write anyway, open read-write, refuse writes with query_only
+     * and let the close remove them (when no other process has the file
+     * open); otherwise (a read-only file or folder) open read-only. */
+    char *dup = strdup(path);
+    int writable = dup && access(path, R_OK | W_OK) == 0 && access(dirname(dup), W_OK | X_OK) == 0;
+    free(dup);
     struct le_store *s;
-    int rc = le_store_connect(&s, path, SQLITE_OPEN_READONLY);
+    int rc = le_store_connect(&s, path, path, writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY);
     if (rc)
         return rc;
-    int v;
-    if (!(rc = le_store_identify(s, &v)) && v == 0)
-        rc = le_err_set(LE_EDB, "%s is not an initialised llamaeval store (run 'llamaeval db init --db %s')", path,
-                        path);
+    s->readonly = 1;
+    if (writable)
+        rc = le_store_exec_retry(s, "PRAGMA query_only=1", "pragmas");
+    if (!rc)
+        rc = le_store_check_readable(s);
     if (rc) {
+        int ext = sqlite3_extended_errcode(s->db);
+        int cantinit = !writable && (ext == SQLITE_READONLY_CANTINIT || ext == SQLITE_READONLY_DIRECTORY ||
+                                     (ext & 0xff) == SQLITE_CANTOPEN);
         le_store_close(s);
-        return rc;
+        return cantinit ? le_store_open_immutable(out, path) : rc;
     }
     *out = s;
     return 0;
@@ -858,7 +968,9 @@ static int le_export_rows(struct le_store *s, FILE *f, int json) {
 }
 
 /* Writes to a temporary file renamed over path at the end, so a failed
- * export never leaves a half-written file under the requested name. */
+ * export never leaves a half-written file under the requested name; a path
+ * that exists and is not a regular file (/dev/stdout, a FIFO) is written
+ * directly, never replaced. */
 int le_store_export(struct le_store *s, const char *format, const char *path) {
     int json;
     if (!format || !strcmp(format, "csv"))
@@ -873,11 +985,16 @@ int le_store_export(struct le_store *s, const char *format, const char *path) {
             rc = le_err_set(LE_EIO, "cannot write to standard output: %s", strerror(errno));
         return rc;
     }
+    struct stat st;
+    int direct = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (!tmp)
         return le_err_set(LE_ENOMEM, "out of memory");
-    snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    if (direct)
+        snprintf(tmp, n, "%s", path);
+    else
+        snprintf(tmp, n, "%s.tmp-%ld", path, (long)getpid());
     FILE *f = fopen(tmp, "w");
     if (!f) {
         int rc = le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
@@ -890,9 +1007,9 @@ int le_store_export(struct le_store *s, const char *format, const char *path) {
         if (rc == 0)
             rc = le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
     }
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (rc == 0 && !direct && rename(tmp, path) != 0)
         rc = le_err_set(LE_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-    if (rc != 0)
+    if (rc != 0 && !direct)
         unlink(tmp);
     free(tmp);
     return rc;

@@ -1074,13 +1074,13 @@ static void full_disk_while_writing_the_store_should_fail_cleanly(void **state) 
         /* tiny limit: the first WAL frame does not fit */
         copy_ref("full1.sqlite");
         run(&r, "%sulimit -f 4; " EVAL_GOOD " --limit 2 --db full1.sqlite", pre, bin());
-        expect_error(&r, 1, "full1.sqlite", NULL);
+        expect_error(&r, 1, "full1.sqlite", "File too large");
         run_free(&r);
         expect_store_intact("full1.sqlite", 1, "eval on a full disk");
         copy_ref("full2.sqlite");
         run(&r, "%sulimit -f 4; '%s' ppl --model good.gguf --file badutf8.txt --ctx 16 --quiet --db full2.sqlite",
             pre, bin());
-        expect_error(&r, 1, "full2.sqlite", NULL);
+        expect_error(&r, 1, "full2.sqlite", "File too large");
         run_free(&r);
         expect_store_intact("full2.sqlite", 1, "ppl on a full disk");
         /* a limit reached midway through the samples (45 documents, 4 per
@@ -1109,7 +1109,7 @@ static void full_disk_while_writing_the_store_should_fail_cleanly(void **state) 
         free(b);
         /* a new store that cannot even get its schema */
         run(&r, "rm -f new.sqlite*; %sulimit -f 1; '%s' db init --db new.sqlite", pre, bin());
-        expect_error(&r, 1, "new.sqlite", NULL);
+        expect_error(&r, 1, "new.sqlite", "File too large");
         run_free(&r);
     }
     finish();

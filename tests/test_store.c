@@ -14,6 +14,9 @@
  *   read-only case runs in a forked child that drops to uid/gid 65534
  *   (nobody) when root, and /proc (where no file can be created) is a second
  *   unwritable directory that works for every user;
+ * - a reader leaves no -wal/-shm files; one in a read-only directory gets a
+ *   clear error; a full disk (RLIMIT_FSIZE in a child) is reported with the
+ *   system's reason ("File too large") and leaves the database sound;
  * - CSV and JSON export, checked field by field.
  */
 // ctest-labels: unit
@@ -33,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>        /* EFBIG */
+#include <sys/resource.h> /* RLIMIT_FSIZE: a "full disk" for one child */
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -122,7 +127,15 @@ static void store_should_migrate_an_empty_file_once(void **state) {
 
     assert_int_equal(le_store_open_readonly(&s, f->db), 0);
     assert_int_equal(count_of(s, "models"), 1);
+    /* read-only really: a write is refused */
+    assert_int_not_equal(le_store_put_model(s, &(struct le_store_model){"p", "bb", 0, 0, 0, -1, -1, -1, -1}, &(int64_t){0}),
+                         0);
     le_store_close(s);
+    /* a reader leaves no -wal or -shm file behind once the last connection closes */
+    char shm[4200];
+    snprintf(shm, sizeof shm, "%s-shm", f->db);
+    assert_int_not_equal(access(wal, F_OK), 0);
+    assert_int_not_equal(access(shm, F_OK), 0);
 }
 
 static void store_should_reject_files_that_are_not_llamaeval_stores(void **state) {
@@ -549,6 +562,10 @@ static void read_only_directory_should_give_a_clear_error(void **state) {
         if (le_store_open(&s, existing) != LE_EIO || !strstr(le_err_msg(), existing))
             bad |= 2;
         fprintf(stderr, "existing db in read-only dir: %s\n", le_err_msg());
+        /* a reader cannot create the -shm a WAL database needs: a clear error, not "not a database" */
+        if (le_store_open_readonly(&s, existing) != LE_EIO || !strstr(le_err_msg(), "not writable"))
+            bad |= 4;
+        fprintf(stderr, "reading a db in a read-only dir: %s\n", le_err_msg());
         _exit(bad ? 10 + bad : 0);
     }
     int st;
@@ -560,6 +577,59 @@ static void read_only_directory_should_give_a_clear_error(void **state) {
         skip();
     }
     assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* A file-size limit (RLIMIT_FSIZE, what `ulimit -f` sets) reached while
+ * committing: the error names the system's reason, not only SQLite's generic
+ * "disk I/O error", and the committed data stays sound. */
+static void full_disk_should_name_the_system_error(void **state) {
+    struct fixture *f = *state;
+    struct le_store *s;
+    assert_int_equal(le_store_open(&s, f->db), 0);
+    le_store_close(s);
+    struct stat st0;
+    assert_int_equal(stat(f->db, &st0), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {(rlim_t)st0.st_size + 65536, (rlim_t)st0.st_size + 65536};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || le_store_open(&s, f->db) != 0)
+            _exit(2);
+        enum { N = 400 };
+        static char big[2048];
+        memset(big, 'x', sizeof big - 1);
+        struct le_store_sample smp[N];
+        for (int i = 0; i < N; i++)
+            smp[i] = (struct le_store_sample){i, 0, big};
+        char key[65];
+        le_store_cell_key(key, "sha", "full-task", "{}");
+        int rc = le_store_put_samples(s, key, 0, smp, N);
+        const char *msg = le_err_msg();
+        if (write(fds[1], msg, strlen(msg)) < 0)
+            _exit(3);
+        le_store_close(s);
+        _exit(rc == 0 ? 4 : 0);
+    }
+    close(fds[1]);
+    char msg[1024] = "";
+    ssize_t n = read(fds[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    print_message("full disk: %s\n", msg);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_non_null(strstr(msg, f->db));
+    assert_non_null(strstr(msg, strerror(EFBIG)));
+    assert_int_equal(le_store_open(&s, f->db), 0);
+    assert_integrity_ok(s);
+    assert_int_equal(count_of(s, "samples"), 0);
+    le_store_close(s);
 }
 
 int main(void) {
@@ -575,6 +645,7 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(missing_or_unusable_directories_should_name_the_path, setup, teardown),
         cmocka_unit_test_setup_teardown(read_only_directory_should_give_a_clear_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_disk_should_name_the_system_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
