@@ -26,35 +26,26 @@
 
 /* ---- scalar reference ---- */
 
-static void le_scores_ref(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
-    for (int j = 0; j < np; j++) {
-        float a = 0;
-        for (int d = 0; d < hd; d++)
-            a += q[d] * kt[d * ld + j];
-        s[j] = a;
-    }
+static void le_scores_ref(const float *const q[4], int nq, const float *kb, int hd, int nblk, float *const s[4]) {
+    for (int i = 0; i < nq; i++)
+        for (int j = 0; j < LE_KBLK * nblk; j++) {
+            const float *k = kb + (int64_t)(j / LE_KBLK) * LE_KBLK * hd + j % LE_KBLK;
+            float a = 0;
+            for (int d = 0; d < hd; d++)
+                a += q[i][d] * k[d * LE_KBLK];
+            s[i][j] = a;
+        }
 }
 
-static void le_scores4_ref(const float *const q[4], const float *kt, int64_t ld, int hd, int np, float *const s[4]) {
-    for (int i = 0; i < 4; i++)
-        le_scores_ref(q[i], kt, ld, hd, np, s[i]);
-}
-
-static void le_pv_ref(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
-    for (int d = 0; d < hd; d++) {
-        float a = out[d];
-        for (int j = 0; j < np; j++)
-            a += p[j] * v[j * ldv + d];
-        out[d] = a;
-    }
-}
-
-static void le_pv4_ref(const float *const p[4], const float *v, int64_t ldv, int hd, int np, float *const out[4]) {
-    for (int i = 0; i < 4; i++) {
-        for (int d = 0; d < hd; d++)
-            out[i][d] = 0;
-        le_pv_ref(p[i], v, ldv, hd, np, out[i]);
-    }
+static void le_pv_ref(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np,
+                      float *const out[4]) {
+    for (int i = 0; i < nq; i++)
+        for (int d = 0; d < hd; d++) {
+            float a = out[i][d];
+            for (int j = 0; j < np; j++)
+                a += p[i][j] * v[j * ldv + d];
+            out[i][d] = a;
+        }
 }
 
 static void le_softmax_ref(float *s, int n, float scale) {
@@ -72,6 +63,18 @@ static void le_softmax_ref(float *s, int n, float scale) {
     float inv = (float)(1.0 / sum);
     for (int j = 0; j < n; j++)
         s[j] *= inv;
+}
+
+static void le_rope_ref(float *v, const float *cs, int64_t n_heads, int64_t hd) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *x = v + h * hd;
+        for (int64_t i = 0; i < hd / 2; i++) {
+            float x0 = x[2 * i], x1 = x[2 * i + 1];
+            float co = cs[2 * i], si = cs[2 * i + 1];
+            x[2 * i] = x0 * co - x1 * si;
+            x[2 * i + 1] = x0 * si + x1 * co;
+        }
+    }
 }
 
 static void le_swiglu_ref(float *g, const float *u, int64_t n) {
@@ -94,7 +97,7 @@ static void le_add_rmsnorm_ref(float *x, const float *delta, const float *w, flo
 }
 
 static const struct le_fwd_kernels le_fk_ref = {
-    le_scores_ref, le_scores4_ref, le_pv_ref, le_pv4_ref, le_softmax_ref, le_swiglu_ref, le_add_rmsnorm_ref,
+    le_scores_ref, le_pv_ref, le_softmax_ref, le_rope_ref, le_swiglu_ref, le_add_rmsnorm_ref,
 };
 
 #ifdef LE_FK_X86
@@ -108,66 +111,67 @@ LE_AVX2 static inline __m256i le_tail_mask(int left) {
 }
 
 
-LE_AVX2 static void le_scores_avx2(const float *q, const float *kt, int64_t ld, int hd, int np, float *s) {
-    int j = 0;
-    for (; j + 32 <= np; j += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld) {
+/* One query against blocks [0, nblk): 4 blocks (8 chains) at a time. */
+LE_AVX2 static void le_scores1_avx2(const float *q, const float *kb, int hd, int nblk, float *s) {
+    const int64_t bs = (int64_t)LE_KBLK * hd; /* floats per block */
+    int b = 0;
+    for (; b + 4 <= nblk; b += 4) {
+        __m256 a[8];
+        for (int i = 0; i < 8; i++)
+            a[i] = _mm256_setzero_ps();
+        const float *k = kb + b * bs;
+        for (int d = 0; d < hd; d++, k += LE_KBLK) {
+            __m256 qd = _mm256_broadcast_ss(q + d);
+            for (int i = 0; i < 4; i++) {
+                a[2 * i] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + i * bs), a[2 * i]);
+                a[2 * i + 1] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + i * bs + 8), a[2 * i + 1]);
+            }
+        }
+        for (int i = 0; i < 8; i++)
+            _mm256_storeu_ps(s + b * LE_KBLK + 8 * i, a[i]);
+    }
+    for (; b < nblk; b++) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        const float *k = kb + b * bs;
+        for (int d = 0; d < hd; d++, k += LE_KBLK) {
             __m256 qd = _mm256_broadcast_ss(q + d);
             a0 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k), a0);
             a1 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 8), a1);
-            a2 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 16), a2);
-            a3 = _mm256_fmadd_ps(qd, _mm256_loadu_ps(k + 24), a3);
         }
-        _mm256_storeu_ps(s + j, a0);
-        _mm256_storeu_ps(s + j + 8, a1);
-        _mm256_storeu_ps(s + j + 16, a2);
-        _mm256_storeu_ps(s + j + 24, a3);
-    }
-    for (; j + 8 <= np; j += 8) {
-        __m256 a0 = _mm256_setzero_ps();
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld)
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_loadu_ps(k), a0);
-        _mm256_storeu_ps(s + j, a0);
-    }
-    if (j < np) { /* the same FMA chain per lane; lanes past np load 0 and are dropped */
-        __m256i m = le_tail_mask(np - j);
-        __m256 a0 = _mm256_setzero_ps();
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld)
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(q + d), _mm256_maskload_ps(k, m), a0);
-        float tmp[8];
-        _mm256_storeu_ps(tmp, a0);
-        for (int i = 0; i < np - j; i++)
-            s[j + i] = tmp[i];
+        _mm256_storeu_ps(s + b * LE_KBLK, a0);
+        _mm256_storeu_ps(s + b * LE_KBLK + 8, a1);
     }
 }
 
-LE_AVX2 static void le_scores4_avx2(const float *const q[4], const float *kt, int64_t ld, int hd, int np,
-                                    float *const s[4]) {
+/* 4 queries x one block per pass: each K vector is loaded once for 4 queries. */
+LE_AVX2 static void le_scores_avx2(const float *const q[4], int nq, const float *kb, int hd, int nblk,
+                                   float *const s[4]) {
+    if (nq < 4) {
+        for (int i = 0; i < nq; i++)
+            le_scores1_avx2(q[i], kb, hd, nblk, s[i]);
+        return;
+    }
     const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
-    int j = 0;
-    for (; j + 16 <= np; j += 16) {
+    for (int b = 0; b < nblk; b++) {
         __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
                a31 = a00;
-        const float *k = kt + j;
-        for (int d = 0; d < hd; d++, k += ld) {
-            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8), b;
-            b = _mm256_broadcast_ss(q0 + d);
-            a00 = _mm256_fmadd_ps(b, k0, a00);
-            a01 = _mm256_fmadd_ps(b, k1, a01);
-            b = _mm256_broadcast_ss(q1 + d);
-            a10 = _mm256_fmadd_ps(b, k0, a10);
-            a11 = _mm256_fmadd_ps(b, k1, a11);
-            b = _mm256_broadcast_ss(q2 + d);
-            a20 = _mm256_fmadd_ps(b, k0, a20);
-            a21 = _mm256_fmadd_ps(b, k1, a21);
-            b = _mm256_broadcast_ss(q3 + d);
-            a30 = _mm256_fmadd_ps(b, k0, a30);
-            a31 = _mm256_fmadd_ps(b, k1, a31);
+        const float *k = kb + (int64_t)b * LE_KBLK * hd;
+        for (int d = 0; d < hd; d++, k += LE_KBLK) {
+            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8), t;
+            t = _mm256_broadcast_ss(q0 + d);
+            a00 = _mm256_fmadd_ps(t, k0, a00);
+            a01 = _mm256_fmadd_ps(t, k1, a01);
+            t = _mm256_broadcast_ss(q1 + d);
+            a10 = _mm256_fmadd_ps(t, k0, a10);
+            a11 = _mm256_fmadd_ps(t, k1, a11);
+            t = _mm256_broadcast_ss(q2 + d);
+            a20 = _mm256_fmadd_ps(t, k0, a20);
+            a21 = _mm256_fmadd_ps(t, k1, a21);
+            t = _mm256_broadcast_ss(q3 + d);
+            a30 = _mm256_fmadd_ps(t, k0, a30);
+            a31 = _mm256_fmadd_ps(t, k1, a31);
         }
+        int j = b * LE_KBLK;
         _mm256_storeu_ps(s[0] + j, a00);
         _mm256_storeu_ps(s[0] + j + 8, a01);
         _mm256_storeu_ps(s[1] + j, a10);
@@ -177,12 +181,10 @@ LE_AVX2 static void le_scores4_avx2(const float *const q[4], const float *kt, in
         _mm256_storeu_ps(s[3] + j, a30);
         _mm256_storeu_ps(s[3] + j + 8, a31);
     }
-    for (int i = 0; i < 4; i++)
-        le_scores_avx2(q[i], kt + j, ld, hd, np - j, s[i] + j);
 }
 
-/* Continues out[d]'s chain over positions 0 .. np-1. */
-LE_AVX2 static void le_pv_avx2(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
+/* One query: continues out[d]'s chain over positions 0 .. np-1. */
+LE_AVX2 static void le_pv1_avx2(const float *p, const float *v, int64_t ldv, int hd, int np, float *out) {
     int d = 0;
     for (; d + 32 <= hd; d += 32) {
         __m256 a0 = _mm256_loadu_ps(out + d), a1 = _mm256_loadu_ps(out + d + 8);
@@ -215,28 +217,36 @@ LE_AVX2 static void le_pv_avx2(const float *p, const float *v, int64_t ldv, int 
     }
 }
 
-LE_AVX2 static void le_pv4_avx2(const float *const p[4], const float *v, int64_t ldv, int hd, int np,
-                                float *const out[4]) {
+/* 4 queries x 16 dims per pass: each V vector is loaded once for 4 queries. */
+LE_AVX2 static void le_pv_avx2(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np,
+                               float *const out[4]) {
+    if (nq < 4) {
+        for (int i = 0; i < nq; i++)
+            le_pv1_avx2(p[i], v, ldv, hd, np, out[i]);
+        return;
+    }
     const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
     int d = 0;
     for (; d + 16 <= hd; d += 16) {
-        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
-               a31 = a00;
+        __m256 a00 = _mm256_loadu_ps(out[0] + d), a01 = _mm256_loadu_ps(out[0] + d + 8);
+        __m256 a10 = _mm256_loadu_ps(out[1] + d), a11 = _mm256_loadu_ps(out[1] + d + 8);
+        __m256 a20 = _mm256_loadu_ps(out[2] + d), a21 = _mm256_loadu_ps(out[2] + d + 8);
+        __m256 a30 = _mm256_loadu_ps(out[3] + d), a31 = _mm256_loadu_ps(out[3] + d + 8);
         const float *x = v + d;
         for (int j = 0; j < np; j++, x += ldv) {
-            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), b;
-            b = _mm256_broadcast_ss(p0 + j);
-            a00 = _mm256_fmadd_ps(b, v0, a00);
-            a01 = _mm256_fmadd_ps(b, v1, a01);
-            b = _mm256_broadcast_ss(p1 + j);
-            a10 = _mm256_fmadd_ps(b, v0, a10);
-            a11 = _mm256_fmadd_ps(b, v1, a11);
-            b = _mm256_broadcast_ss(p2 + j);
-            a20 = _mm256_fmadd_ps(b, v0, a20);
-            a21 = _mm256_fmadd_ps(b, v1, a21);
-            b = _mm256_broadcast_ss(p3 + j);
-            a30 = _mm256_fmadd_ps(b, v0, a30);
-            a31 = _mm256_fmadd_ps(b, v1, a31);
+            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), t;
+            t = _mm256_broadcast_ss(p0 + j);
+            a00 = _mm256_fmadd_ps(t, v0, a00);
+            a01 = _mm256_fmadd_ps(t, v1, a01);
+            t = _mm256_broadcast_ss(p1 + j);
+            a10 = _mm256_fmadd_ps(t, v0, a10);
+            a11 = _mm256_fmadd_ps(t, v1, a11);
+            t = _mm256_broadcast_ss(p2 + j);
+            a20 = _mm256_fmadd_ps(t, v0, a20);
+            a21 = _mm256_fmadd_ps(t, v1, a21);
+            t = _mm256_broadcast_ss(p3 + j);
+            a30 = _mm256_fmadd_ps(t, v0, a30);
+            a31 = _mm256_fmadd_ps(t, v1, a31);
         }
         _mm256_storeu_ps(out[0] + d, a00);
         _mm256_storeu_ps(out[0] + d + 8, a01);
@@ -247,12 +257,9 @@ LE_AVX2 static void le_pv4_avx2(const float *const p[4], const float *v, int64_t
         _mm256_storeu_ps(out[3] + d, a30);
         _mm256_storeu_ps(out[3] + d + 8, a31);
     }
-    for (int i = 0; i < 4; i++) {
-        for (int e = d; e < hd; e++)
-            out[i][e] = 0;
-        if (d < hd)
-            le_pv_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
-    }
+    if (d < hd)
+        for (int i = 0; i < 4; i++)
+            le_pv1_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
 }
 
 /* ---- AVX2: exp, softmax, SwiGLU ---- */
@@ -319,6 +326,26 @@ LE_AVX2 static void le_softmax_avx2(float *s, int n, float scale) {
         _mm256_maskstore_ps(s + n8, m, _mm256_mul_ps(_mm256_maskload_ps(s + n8, m), inv));
 }
 
+/* The reference's operations exactly (two products, then one subtraction
+ * or addition per element, no FMA), 4 pairs at a time. */
+LE_AVX2 static void le_rope_avx2(float *v, const float *cs, int64_t n_heads, int64_t hd) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *x = v + h * hd;
+        int64_t i = 0;
+        for (; i + 8 <= hd; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + i), c = _mm256_loadu_ps(cs + i);
+            __m256 t1 = _mm256_mul_ps(_mm256_moveldup_ps(xv), c);                            /* x0c, x0s */
+            __m256 t2 = _mm256_mul_ps(_mm256_movehdup_ps(xv), _mm256_permute_ps(c, 0xB1)); /* x1s, x1c */
+            _mm256_storeu_ps(x + i, _mm256_addsub_ps(t1, t2));
+        }
+        for (; i < hd; i += 2) {
+            float x0 = x[i], x1 = x[i + 1], co = cs[i], si = cs[i + 1];
+            x[i] = x0 * co - x1 * si;
+            x[i + 1] = x0 * si + x1 * co;
+        }
+    }
+}
+
 LE_AVX2 static inline __m256 le_swiglu8(__m256 x, __m256 u) {
     __m256 e = le_exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
     return _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
@@ -369,7 +396,7 @@ LE_AVX2 static void le_add_rmsnorm_avx2(float *x, const float *delta, const floa
 }
 
 static const struct le_fwd_kernels le_fk_avx2 = {
-    le_scores_avx2, le_scores4_avx2, le_pv_avx2, le_pv4_avx2, le_softmax_avx2, le_swiglu_avx2, le_add_rmsnorm_avx2,
+    le_scores_avx2, le_pv_avx2, le_softmax_avx2, le_rope_avx2, le_swiglu_avx2, le_add_rmsnorm_avx2,
 };
 #endif
 

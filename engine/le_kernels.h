@@ -18,6 +18,7 @@
 #ifndef LE_KERNELS_H
 #define LE_KERNELS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h> /* memcpy for bit casts */
@@ -166,5 +167,44 @@ void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 const struct le_gemm_impl *le_gemm_impl_avx2(int type);
 /* Quantized weights (kernels_avx2_q.c). */
 const struct le_gemm_impl *le_gemm_impl_avx2_q(int type);
+
+/*
+ * Teams (team.c): the nth workers of one le_pool_run running phases
+ * together. Members take work items from a shared counter and meet at
+ * barriers; each member holds its own le_member (base = where the current
+ * phase's items start in the counter).
+ */
+struct le_team {
+    int nth;
+    _Alignas(64) atomic_int arrived;
+    _Alignas(64) atomic_int gen;
+    atomic_int sleepers;
+    _Alignas(64) atomic_int_fast64_t next;
+};
+struct le_member {
+    struct le_team *t;
+    int ith;
+    int64_t base;
+};
+void le_team_init(struct le_team *t, int nth);
+void le_team_barrier(struct le_member *me);
+/* The next item in [0, count) of the current phase, or -1 when none is
+ * left; every member calls it until it returns -1, then meets the others
+ * at a barrier before the next phase takes items. */
+int64_t le_team_take(struct le_member *me, int64_t count);
+
+/* Applied to activation rows [r0, r1) just before a matmul reads them
+ * (e.g. the norm producing them), once per row. */
+typedef void (*le_mm_prep_fn)(void *arg, int64_t r0, int64_t r1);
+
+/*
+ * le_matmul_multi run by a team: every member calls it with the same
+ * arguments; returns after a barrier with Y complete. prep (may be NULL)
+ * is applied to each row of X before its conversion. Errors (unsupported
+ * type, bad K) are the same for every member and come before any work.
+ */
+int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                   void *prep_arg);
 
 #endif

@@ -40,6 +40,10 @@ struct le_train_config {
     float rope_base, norm_eps;
     uint64_t seed;
     int tied;                /* output = token_embd */
+    /* 1: the portable scalar kernels instead of AVX2+FMA (which are used only
+     * where the CPU has them anyway). Results agree to rounding, not bit for
+     * bit, so a run resumes only with the same choice. Not in the JSON. */
+    int portable_kernels;
     /* Recorded in the config for the caller's loop (the trainer itself
      * evaluates only when asked, and they never change the trajectory). */
     int64_t eval_every;      /* steps between validation evals */

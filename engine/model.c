@@ -372,9 +372,12 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     size_t T = (size_t)n_ctx, B = (size_t)n_batch, D = (size_t)in->dim, Q = (size_t)m->q_dim;
     size_t KV = (size_t)m->kv_dim, F = (size_t)in->ffn, V = (size_t)in->n_vocab, L = (size_t)in->n_layers;
     int fail = 0;
-    c->k_cache = le_ctx_alloc(L * T * KV, &fail);
+    c->n_ctx16 = (n_ctx + LE_KBLK - 1) / LE_KBLK * LE_KBLK;
+    size_t T16 = (size_t)c->n_ctx16;
+    c->k_cache = le_ctx_alloc(L * T16 * KV, &fail);
     c->v_cache = le_ctx_alloc(L * T * KV, &fail);
     c->kbuf = le_ctx_alloc(B * KV, &fail);
+    c->vbuf = le_ctx_alloc(B * KV, &fail);
     c->rope = le_ctx_alloc(T * (size_t)in->head_dim, &fail);
     c->x = le_ctx_alloc(B * D, &fail);
     c->xn = le_ctx_alloc(B * (D > Q ? D : Q), &fail);
@@ -382,7 +385,7 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     c->att = le_ctx_alloc(B * Q, &fail);
     c->hg = le_ctx_alloc(B * F, &fail);
     c->hu = le_ctx_alloc(B * F, &fail);
-    c->scores = le_ctx_alloc((size_t)c->nth * 4 * T, &fail);
+    c->scores = le_ctx_alloc((size_t)c->nth * LE_ATT_QB * T16, &fail);
     c->logits = le_ctx_alloc(B * V, &fail);
     c->mm_scratch_size = le_ctx_mm_scratch(m, (int64_t)B);
     c->mm_scratch = aligned_alloc(64, (c->mm_scratch_size + 64) / 64 * 64);
@@ -390,6 +393,9 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
         le_ctx_free(c);
         return le_err_set(LE_ENOMEM, "out of memory for a context of %d positions (batch %d)", n_ctx, n_batch);
     }
+    /* Score kernels read whole 16-position blocks (their values past a
+     * query's length are never used): keep them finite from the start. */
+    memset(c->k_cache, 0, L * T16 * KV * sizeof(float));
     le_ctx_rope_table(c);
     c->kern = le_fwd_kernels_get();
     *out = c;
@@ -402,6 +408,7 @@ void le_ctx_free(struct le_ctx *c) {
     free(c->k_cache);
     free(c->v_cache);
     free(c->kbuf);
+    free(c->vbuf);
     free(c->rope);
     free(c->x);
     free(c->xn);

@@ -42,41 +42,51 @@ struct le_model {
     struct le_layer *layers;   /* (L) */
 };
 
+/* Attention layout constants: K is cached in blocks of LE_KBLK positions;
+ * one attention work item covers up to LE_ATT_QB query vectors. */
+#define LE_KBLK 16
+#define LE_ATT_QB 32
+
 struct le_ctx {
     struct le_model *m;
     struct le_pool *pool; /* borrowed */
     int n_ctx, n_batch, nth;
+    int n_ctx16;  /* n_ctx rounded up to a multiple of LE_KBLK */
     int n_cached; /* positions [0, n_cached) hold valid K/V */
     int kv_f16;   /* round K/V to F16 on entry (llama.cpp's default cache) */
     const struct le_fwd_kernels *kern; /* forward_kernels.c: AVX2 or reference */
-    float *k_cache;           /* (L, n_kv_heads, head_dim, T): K transposed, so 8
-                                 consecutive positions of one dim are one vector */
-    float *v_cache;           /* (L, T, KV) */
-    float *kbuf;              /* (B, KV) new K rows before RoPE and the transpose */
+    float *k_cache;           /* (L, n_kv_heads, T16/16, head_dim, 16): per kv head,
+                                 blocks of 16 positions, each dim-major, so a block
+                                 is one contiguous stream and 16 positions of one
+                                 dim are two vectors */
+    float *v_cache;           /* (L, n_kv_heads, T, head_dim): per kv head, position-major */
+    float *kbuf, *vbuf;       /* (B, KV) new K and V rows before they enter the cache */
     float *rope;              /* (T, head_dim/2, 2): cos, sin per position and pair */
     float *x;                 /* (B, D) residual stream */
     float *xn;                /* (B, max(D, Q)) normed input / matmul output */
     float *q;                 /* (B, Q) */
     float *att;               /* (B, Q) attention output */
     float *hg, *hu;           /* (B, F) gate, up */
-    float *scores;            /* (nth, 4, T) per-thread attention scores */
+    float *scores;            /* (nth, LE_ATT_QB, T16) per-thread attention scores */
     float *logits;            /* (B, V) */
     void *mm_scratch;
     size_t mm_scratch_size;
 };
 
-/* forward_kernels.c: the forward pass's own vector kernels (see there). */
+/* forward_kernels.c: the forward pass's own vector kernels (see there).
+ * nq (1..4) query vectors at a time; q, s, p, out arrays hold nq pointers. */
 struct le_fwd_kernels {
-    /* s[j] = sum_d q[d] * kt[d*ld + j], j < np (kt: K transposed) */
-    void (*scores)(const float *q, const float *kt, int64_t ld, int hd, int np, float *s);
-    /* the same for 4 queries at once */
-    void (*scores4)(const float *const q[4], const float *kt, int64_t ld, int hd, int np, float *const s[4]);
-    /* out[d] += sum_j p[j] * v[j*ldv + d], continuing each element's chain */
-    void (*pv)(const float *p, const float *v, int64_t ldv, int hd, int np, float *out);
-    /* out_i[d] = sum_j p_i[j] * v[j*ldv + d] (from 0) for 4 queries */
-    void (*pv4)(const float *const p[4], const float *v, int64_t ldv, int hd, int np, float *const out[4]);
+    /* s_i[j] = sum_d q_i[d] * K(j, d) for j < 16*nblk, K in the cache's block
+     * layout from kb (block b at kb + b*16*hd, (j, d) at d*16 + j%16) */
+    void (*scores)(const float *const q[4], int nq, const float *kb, int hd, int nblk, float *const s[4]);
+    /* out_i[d] += sum_j p_i[j] * v[j*ldv + d] for j < np, continuing each
+     * element's chain in j order */
+    void (*pv)(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np, float *const out[4]);
     /* s = softmax(s * scale) in place; exp sum in double */
     void (*softmax)(float *s, int n, float scale);
+    /* RoPE on n_heads consecutive heads of hd values: pairs (x0, x1) ->
+     * (x0*c - x1*s, x0*s + x1*c) with cs = (c, s) per pair */
+    void (*rope)(float *v, const float *cs, int64_t n_heads, int64_t hd);
     /* g[i] = silu(g[i]) * u[i] */
     void (*swiglu)(float *g, const float *u, int64_t n);
     /* x += delta (if not NULL); y = rmsnorm(x) * w */

@@ -134,7 +134,11 @@ uint64_t le_train_config_hash(const struct le_train_config *c) {
     char buf[1024];
     if (le_train_config_json(&k, buf, sizeof buf) != LE_OK)
         return 0;
-    return le_train_fnv(buf, strlen(buf), 0xcbf29ce484222325ULL);
+    uint64_t h = le_train_fnv(buf, strlen(buf), 0xcbf29ce484222325ULL);
+    /* The kernels change the last bits of every step (not the JSON: they are
+     * not a model setting); mixed in only when not the default, so the hash of
+     * a default run stays what it was. */
+    return c->portable_kernels ? le_train_fnv("portable", 8, h) : h;
 }
 
 double le_train_lr_at(const struct le_train_config *c, int64_t step) {
@@ -313,6 +317,7 @@ int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, s
         return rc;
     }
     t->pool = pool;
+    t->simd = !c->portable_kernels;
     t->C = c->dim, t->H = c->n_heads, t->G = c->n_kv_heads, t->D = c->dim / c->n_heads;
     t->KC = t->G * t->D, t->F = c->ffn, t->T = c->ctx, t->V = c->vocab, t->L = c->n_layers;
     t->Bmax = le_train_batch_seqs(c), t->N = t->Bmax * t->T;
@@ -385,7 +390,7 @@ float *le_trainer_grads(struct le_trainer *t, int64_t *n) {
 /* Y (N, M) = (acc ? Y : 0) + X (N, K) . W (M, K)^T */
 static void xwt(struct le_trainer *t, float *Y, const float *X, int64_t woff, int64_t N, int64_t K, int64_t M,
                 int acc) {
-    le_tg_gemm(t->pool, N, M, K, X, K, 1, t->params + woff, 1, K, Y, M, acc, t->gemm_scr);
+    le_tg_gemm(t->pool, t->simd, N, M, K, X, K, 1, t->params + woff, 1, K, Y, M, acc, t->gemm_scr);
 }
 
 static void forward(struct le_trainer *t, int64_t B) {
@@ -401,13 +406,14 @@ static void forward(struct le_trainer *t, int64_t B) {
         xwt(t, x->v, x->xn1, y->wv, N, C, KC, 0);
         le_top_rope(t->pool, x->q, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 0);
         le_top_rope(t->pool, x->k, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 0);
-        le_top_attn_fwd(t->pool, x->q, x->k, x->v, x->p, x->att, B, t->T, t->H, t->G, t->D, t->attn_scr);
+        le_top_attn_fwd(t->pool, t->simd, x->q, x->k, x->v, x->p, x->att, B, t->T, t->H, t->G, t->D,
+                        t->attn_scr);
         memcpy(x->x_mid, x->x_in, (size_t)(N * C) * sizeof(float));
         xwt(t, x->x_mid, x->att, y->wo, N, C, C, 1);
         le_top_rmsnorm_fwd(t->pool, x->x_mid, P + y->fn, x->xn2, x->rs2, N, C, t->c.norm_eps);
         xwt(t, x->a, x->xn2, y->w1, N, C, F, 0);
         xwt(t, x->b, x->xn2, y->w3, N, C, F, 0);
-        le_top_swiglu_fwd(t->pool, x->a, x->b, x->h, N * F);
+        le_top_swiglu_fwd(t->pool, t->simd, x->a, x->b, x->h, N * F);
         float *next = l + 1 < t->L ? t->act[l + 1].x_in : t->x_fin;
         memcpy(next, x->x_mid, (size_t)(N * C) * sizeof(float));
         xwt(t, next, x->h, y->w2, N, F, C, 1);
@@ -423,33 +429,33 @@ static void backward(struct le_trainer *t, int64_t B) {
     struct le_pool *pool = t->pool;
     memset(Gr, 0, (size_t)t->n_params * sizeof(float));
     /* t->logits holds dlogits here (le_top_xent wrote them in place). */
-    le_tg_dytx(pool, Gr + t->outw, t->logits, t->xf, N, V, C, 0, s);
-    le_tg_dyw(pool, t->dxn, t->logits, P + t->outw, N, V, C, 0, s);
+    le_tg_dytx(pool, t->simd, Gr + t->outw, t->logits, t->xf, N, V, C, 0, s);
+    le_tg_dyw(pool, t->simd, t->dxn, t->logits, P + t->outw, N, V, C, 0, s);
     memset(t->dx, 0, (size_t)(N * C) * sizeof(float));
     le_top_rmsnorm_bwd(pool, t->x_fin, P + t->outn, t->rsf, t->dxn, t->dx, Gr + t->outn, N, C, t->rms_scr);
     for (int64_t l = t->L - 1; l >= 0; l--) {
         struct le_tact *x = &t->act[l];
         const struct le_tl *y = &t->lay[l];
-        le_tg_dytx(pool, Gr + y->w2, t->dx, x->h, N, C, F, 0, s);
-        le_tg_dyw(pool, t->dh, t->dx, P + y->w2, N, C, F, 0, s);
-        le_top_swiglu_bwd(pool, x->a, x->b, t->dh, t->da, t->db, N * F);
-        le_tg_dytx(pool, Gr + y->w1, t->da, x->xn2, N, F, C, 0, s);
-        le_tg_dytx(pool, Gr + y->w3, t->db, x->xn2, N, F, C, 0, s);
-        le_tg_dyw(pool, t->dxn, t->da, P + y->w1, N, F, C, 0, s);
-        le_tg_dyw(pool, t->dxn, t->db, P + y->w3, N, F, C, 1, s);
+        le_tg_dytx(pool, t->simd, Gr + y->w2, t->dx, x->h, N, C, F, 0, s);
+        le_tg_dyw(pool, t->simd, t->dh, t->dx, P + y->w2, N, C, F, 0, s);
+        le_top_swiglu_bwd(pool, t->simd, x->a, x->b, t->dh, t->da, t->db, N * F);
+        le_tg_dytx(pool, t->simd, Gr + y->w1, t->da, x->xn2, N, F, C, 0, s);
+        le_tg_dytx(pool, t->simd, Gr + y->w3, t->db, x->xn2, N, F, C, 0, s);
+        le_tg_dyw(pool, t->simd, t->dxn, t->da, P + y->w1, N, F, C, 0, s);
+        le_tg_dyw(pool, t->simd, t->dxn, t->db, P + y->w3, N, F, C, 1, s);
         le_top_rmsnorm_bwd(pool, x->x_mid, P + y->fn, x->rs2, t->dxn, t->dx, Gr + y->fn, N, C, t->rms_scr);
-        le_tg_dytx(pool, Gr + y->wo, t->dx, x->att, N, C, C, 0, s);
-        le_tg_dyw(pool, t->datt, t->dx, P + y->wo, N, C, C, 0, s);
-        le_top_attn_bwd(pool, x->q, x->k, x->v, x->p, t->datt, t->dq, t->dk, t->dv, B, t->T, t->H, t->G, t->D,
-                        t->attn_scr);
+        le_tg_dytx(pool, t->simd, Gr + y->wo, t->dx, x->att, N, C, C, 0, s);
+        le_tg_dyw(pool, t->simd, t->datt, t->dx, P + y->wo, N, C, C, 0, s);
+        le_top_attn_bwd(pool, t->simd, x->q, x->k, x->v, x->p, t->datt, t->dq, t->dk, t->dv, B, t->T, t->H,
+                        t->G, t->D, t->attn_scr);
         le_top_rope(pool, t->dq, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 1);
         le_top_rope(pool, t->dk, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 1);
-        le_tg_dytx(pool, Gr + y->wq, t->dq, x->xn1, N, C, C, 0, s);
-        le_tg_dytx(pool, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0, s);
-        le_tg_dytx(pool, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0, s);
-        le_tg_dyw(pool, t->dxn, t->dq, P + y->wq, N, C, C, 0, s);
-        le_tg_dyw(pool, t->dxn, t->dk, P + y->wk, N, KC, C, 1, s);
-        le_tg_dyw(pool, t->dxn, t->dv, P + y->wv, N, KC, C, 1, s);
+        le_tg_dytx(pool, t->simd, Gr + y->wq, t->dq, x->xn1, N, C, C, 0, s);
+        le_tg_dytx(pool, t->simd, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0, s);
+        le_tg_dytx(pool, t->simd, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0, s);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dq, P + y->wq, N, C, C, 0, s);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dk, P + y->wk, N, KC, C, 1, s);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dv, P + y->wv, N, KC, C, 1, s);
         le_top_rmsnorm_bwd(pool, x->x_in, P + y->an, x->rs1, t->dxn, t->dx, Gr + y->an, N, C, t->rms_scr);
     }
     le_top_embed_bwd(pool, Gr + t->emb, t->tok, t->dx, N, C);
@@ -464,8 +470,8 @@ static double loss_of_windows(struct le_trainer *t, int64_t B, int want_grad) {
             t->tgt[b * T + i] = t->win[b * (T + 1) + i + 1];
         }
     forward(t, B);
-    double sum = le_top_xent(t->pool, t->logits, t->tgt, want_grad ? t->logits : NULL, t->row_loss, N, t->V,
-                             (float)(1.0 / (double)N));
+    double sum = le_top_xent(t->pool, t->simd, t->logits, t->tgt, want_grad ? t->logits : NULL, t->row_loss, N,
+                             t->V, (float)(1.0 / (double)N));
     if (want_grad)
         backward(t, B);
     return sum;
@@ -599,7 +605,7 @@ int le_trainer_eval_llamacpp(struct le_trainer *t, const int32_t *tokens, int64_
             }
         }
         forward(t, B);
-        le_top_xent(t->pool, t->logits, t->tgt, NULL, t->row_loss, B * T, t->V, 1.0f);
+        le_top_xent(t->pool, t->simd, t->logits, t->tgt, NULL, t->row_loss, B * T, t->V, 1.0f);
         for (int64_t b = 0; b < B; b++)
             for (int64_t i = T / 2; i <= T - 2; i++)
                 sum += t->row_loss[b * T + i];

@@ -1,7 +1,7 @@
 /*
  * train_ckpt: checkpoints of a trainer -- the model as a llama GGUF (F32,
  * through le_gguf_writer, keys as the engine and llama.cpp read them, the
- * tokenizer's keys copied verbatim) and the optimizer state in a sidecar
+ * tokenizer's keys copied byte for byte) and the optimizer state in a sidecar
  * "<path>.opt":
  *
  *   "LETROPT1" u32 version=1 u32 header_bytes=64
@@ -30,77 +30,13 @@
 enum { LE_OPT_VERSION = 1, LE_OPT_HEADER = 64 };
 static const char le_opt_magic[8] = {'L', 'E', 'T', 'R', 'O', 'P', 'T', '1'};
 
-/* Copies every tokenizer.* key of src into w. */
+/* Copies every tokenizer.* key of src into w byte for byte (its type, and
+ * strings with NUL bytes, kept: the typed getters would widen or cut them). */
 static int copy_tokenizer(struct le_gguf_writer *w, const struct le_gguf *src) {
     int rc = LE_OK;
-    for (int64_t i = 0; i < le_gguf_n_kv(src) && rc == LE_OK; i++) {
-        const char *key = le_gguf_kv_key(src, i);
-        if (strncmp(key, "tokenizer.", 10) != 0)
-            continue;
-        int ty = le_gguf_kv_type(src, i);
-        int64_t iv;
-        float fv;
-        int bv;
-        const char *s;
-        uint64_t len;
-        switch (ty) {
-        case LE_GGUF_U8: case LE_GGUF_U16: case LE_GGUF_U32:
-            rc = le_gguf_get_i64(src, key, &iv);
-            if (!rc) rc = le_gguf_set_u32(w, key, (uint32_t)iv);
-            break;
-        case LE_GGUF_I8: case LE_GGUF_I16: case LE_GGUF_I32:
-            rc = le_gguf_get_i64(src, key, &iv);
-            if (!rc) rc = le_gguf_set_i32(w, key, (int32_t)iv);
-            break;
-        case LE_GGUF_U64: case LE_GGUF_I64:
-            rc = le_gguf_get_i64(src, key, &iv);
-            if (!rc) rc = le_gguf_set_u64(w, key, (uint64_t)iv);
-            break;
-        case LE_GGUF_F32: case LE_GGUF_F64:
-            rc = le_gguf_get_f32(src, key, &fv);
-            if (!rc) rc = le_gguf_set_f32(w, key, fv);
-            break;
-        case LE_GGUF_BOOL:
-            rc = le_gguf_get_bool(src, key, &bv);
-            if (!rc) rc = le_gguf_set_bool(w, key, bv);
-            break;
-        case LE_GGUF_STRING: {
-            rc = le_gguf_get_str(src, key, &s, &len);
-            char *z = rc ? NULL : strndup(s, (size_t)len);
-            if (!rc && !z) rc = le_err_set(LE_ENOMEM, "out of memory");
-            if (!rc) rc = le_gguf_set_str(w, key, z);
-            free(z);
-            break;
-        }
-        case LE_GGUF_ARRAY: {
-            int et;
-            uint64_t n;
-            const void *data;
-            rc = le_gguf_get_arr(src, key, &et, &n, &data);
-            if (rc || et != LE_GGUF_STRING) {
-                if (!rc) rc = le_gguf_set_arr(w, key, et, n, data);
-                break;
-            }
-            char **strs = calloc(n ? n : 1, sizeof *strs);
-            if (!strs) {
-                rc = le_err_set(LE_ENOMEM, "out of memory");
-                break;
-            }
-            for (uint64_t k = 0; k < n && !rc; k++) {
-                rc = le_gguf_get_arr_str(src, key, k, &s, &len);
-                if (!rc && !(strs[k] = strndup(s, (size_t)len)))
-                    rc = le_err_set(LE_ENOMEM, "out of memory");
-            }
-            if (!rc) rc = le_gguf_set_arr_str(w, key, n, (const char *const *)strs);
-            for (uint64_t k = 0; k < n; k++)
-                free(strs[k]);
-            free(strs);
-            break;
-        }
-        default:
-            break;
-        }
-    }
+    for (int64_t i = 0; i < le_gguf_n_kv(src) && rc == LE_OK; i++)
+        if (strncmp(le_gguf_kv_key(src, i), "tokenizer.", 10) == 0)
+            rc = le_gguf_writer_copy_kv(w, src, i);
     return rc;
 }
 

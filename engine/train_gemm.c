@@ -4,7 +4,8 @@
  *
  * A 6x16 register-tiled AVX2/FMA micro-kernel (12 ymm accumulators; per k,
  * 2 loads of B and 6 broadcasts of A feed 12 FMAs), with a portable scalar
- * twin chosen at run time (__builtin_cpu_supports) and a naive reference for
+ * twin (the caller's choice, `simd`; AVX2 only where __builtin_cpu_supports
+ * says so) and a naive reference for
  * tests. B is packed once per call, in parallel, into 16-column panels laid
  * out k-major (contiguous 16 KB per 256 k), which also zero-pads the last
  * panel and avoids the L1 set aliasing that in-place rows 512 B apart
@@ -35,17 +36,9 @@
 
 enum { MR = 6, NR = 16, KC = 256 };
 
-static int le_tk_scalar_forced;
-static int le_tk_have_avx2 = -1;
-
-void le_tk_force_scalar(int on) { le_tk_scalar_forced = on; }
-
-int le_tk_simd(void) {
-    if (le_tk_have_avx2 < 0) {
-        __builtin_cpu_init();
-        le_tk_have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return le_tk_have_avx2 && !le_tk_scalar_forced;
+int le_tk_cpu_simd(void) {
+    __builtin_cpu_init(); /* idempotent; the answer is the hardware's, not a setting */
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -237,7 +230,7 @@ static void le_tg_compute_worker(void *arg, int ith, int nth) {
     }
 }
 
-void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
+void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,
                 const float *A, int64_t rsa, int64_t csa,
                 const float *B, int64_t rsb, int64_t csb,
                 float *C, int64_t ldc, int acc, float *scratch) {
@@ -253,7 +246,7 @@ void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
         .M = M, .N = N, .K = K, .Mp = cdiv(M, MR), .Np = cdiv(N, NR),
         .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
         .C = C, .ldc = ldc, .acc = acc,
-        .kern = le_tk_simd() ? kern_avx2 : kern_scalar,
+        .kern = simd && le_tk_cpu_simd() ? kern_avx2 : kern_scalar,
     };
     j.Bp = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
     int nth = pool ? le_pool_nthreads(pool) : 1;
@@ -286,17 +279,17 @@ void le_tg_gemm_ref(int64_t M, int64_t N, int64_t K,
         }
 }
 
-void le_tg_xwt(struct le_pool *pool, float *Y, const float *X, const float *W,
+void le_tg_xwt(struct le_pool *pool, int simd, float *Y, const float *X, const float *W,
                int64_t N, int64_t K, int64_t M, float *scratch) {
-    le_tg_gemm(pool, N, M, K, X, K, 1, W, 1, K, Y, M, 0, scratch);
+    le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, Y, M, 0, scratch);
 }
 
-void le_tg_dyw(struct le_pool *pool, float *dX, const float *dY, const float *W,
+void le_tg_dyw(struct le_pool *pool, int simd, float *dX, const float *dY, const float *W,
                int64_t N, int64_t M, int64_t K, int acc, float *scratch) {
-    le_tg_gemm(pool, N, K, M, dY, M, 1, W, K, 1, dX, K, acc, scratch);
+    le_tg_gemm(pool, simd, N, K, M, dY, M, 1, W, K, 1, dX, K, acc, scratch);
 }
 
-void le_tg_dytx(struct le_pool *pool, float *dW, const float *dY, const float *X,
+void le_tg_dytx(struct le_pool *pool, int simd, float *dW, const float *dY, const float *X,
                 int64_t N, int64_t M, int64_t K, int acc, float *scratch) {
-    le_tg_gemm(pool, M, K, N, dY, 1, M, X, K, 1, dW, K, acc, scratch);
+    le_tg_gemm(pool, simd, M, K, N, dY, 1, M, X, K, 1, dW, K, acc, scratch);
 }

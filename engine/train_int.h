@@ -38,6 +38,7 @@ struct le_tact {
 struct le_trainer {
     struct le_train_config c;
     struct le_pool *pool;
+    int simd;                /* the AVX2+FMA kernels (!c.portable_kernels) */
     int64_t C, H, G, D, KC, F, T, V, L, Bmax, N; /* N = Bmax * T */
     int64_t n_params, n_steps, step;
     struct le_tt *tt;

@@ -92,8 +92,8 @@ struct le_tk_vec {
     void (*vexp)(int64_t, const float *, float *);
 };
 
-static struct le_tk_vec le_tk_vec_get(void) {
-    if (le_tk_simd())
+static struct le_tk_vec le_tk_vec_get(int simd) {
+    if (simd && le_tk_cpu_simd())
         return (struct le_tk_vec){dot_avx2, vexp_avx2};
     return (struct le_tk_vec){dot_scalar, vexp_scalar};
 }
@@ -246,6 +246,7 @@ struct le_attn_job {
     float *pw, *out, *dq, *dk, *dv, *scratch;
     int64_t B, T, H, G, D;
     float scale;
+    int simd;
     struct le_tk_vec vec;
     atomic_int_fast64_t next;
 };
@@ -284,11 +285,11 @@ static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs)
         const float *q = j->q + b * T * C + h * D;
         float *P = j->pw + (b * H + h) * T * T;
         /* S (T x T) = Q (T x D) . K^T: B(d, s) = k[s*KC + d] */
-        le_tg_gemm(NULL, T, T, D, q, C, 1, k, 1, KC, P, T, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, T, D, q, C, 1, k, 1, KC, P, T, 0, gs);
         for (int64_t t = 0; t < T; t++)
             attn_softmax_row(j, P + t * T, t);
         /* O (T x D) = P . V */
-        le_tg_gemm(NULL, T, D, T, P, T, 1, v, KC, 1, j->out + b * T * C + h * D, C, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, P, T, 1, v, KC, 1, j->out + b * T * C + h * D, C, 0, gs);
     }
 }
 
@@ -305,12 +306,12 @@ static void attn_fwd_worker(void *arg, int ith, int nth) {
     }
 }
 
-void le_top_attn_fwd(struct le_pool *pool, const float *q, const float *k, const float *v,
+void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      float *p, float *out, int64_t B, int64_t T, int64_t H, int64_t G, int64_t D,
                      float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .pw = p, .out = out, .scratch = scratch,
                             .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = (float)(1.0 / sqrt((double)D)), .vec = le_tk_vec_get()};
+                            .scale = (float)(1.0 / sqrt((double)D)), .simd = simd, .vec = le_tk_vec_get(simd)};
     atomic_init(&j.next, 0);
     le_pool_run(pool, attn_fwd_worker, &j);
 }
@@ -324,9 +325,9 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
         const float *P = j->p + (b * H + h) * T * T;
         int acc = h > g * R;
         /* dV (T x D) (+)= P^T . dO: A(s, t) = P[t*T + s] */
-        le_tg_gemm(NULL, T, D, T, P, 1, T, dO, C, 1, dv, KC, acc, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, P, 1, T, dO, C, 1, dv, KC, acc, gs);
         /* dP (T x T) = dO . V^T */
-        le_tg_gemm(NULL, T, T, D, dO, C, 1, v, 1, KC, dS, T, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, T, D, dO, C, 1, v, 1, KC, dS, T, 0, gs);
         for (int64_t t = 0; t < T; t++) {
             const float *pr = P + t * T;
             float *d = dS + t * T;
@@ -336,8 +337,8 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
             memset(d + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
         }
         /* dQ (T x D) = dS . K;  dK (T x D) (+)= dS^T . Q */
-        le_tg_gemm(NULL, T, D, T, dS, T, 1, k, KC, 1, j->dq + b * T * C + h * D, C, 0, gs);
-        le_tg_gemm(NULL, T, D, T, dS, 1, T, q, C, 1, dk, KC, acc, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, dS, T, 1, k, KC, 1, j->dq + b * T * C + h * D, C, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, dS, 1, T, q, C, 1, dk, KC, acc, gs);
     }
 }
 
@@ -354,12 +355,12 @@ static void attn_bwd_worker(void *arg, int ith, int nth) {
     }
 }
 
-void le_top_attn_bwd(struct le_pool *pool, const float *q, const float *k, const float *v,
+void le_top_attn_bwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      const float *p, const float *dout, float *dq, float *dk, float *dv,
                      int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .p = p, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
                             .scratch = scratch, .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = (float)(1.0 / sqrt((double)D)), .vec = le_tk_vec_get()};
+                            .scale = (float)(1.0 / sqrt((double)D)), .simd = simd, .vec = le_tk_vec_get(simd)};
     atomic_init(&j.next, 0);
     le_pool_run(pool, attn_bwd_worker, &j);
 }
@@ -411,14 +412,14 @@ static void glu_bwd_worker(void *arg, int ith, int nth) {
     }
 }
 
-void le_top_swiglu_fwd(struct le_pool *pool, const float *a, const float *b, float *h, int64_t n) {
-    struct le_glu_job j = {.a = a, .b = b, .h = h, .n = n, .vec = le_tk_vec_get()};
+void le_top_swiglu_fwd(struct le_pool *pool, int simd, const float *a, const float *b, float *h, int64_t n) {
+    struct le_glu_job j = {.a = a, .b = b, .h = h, .n = n, .vec = le_tk_vec_get(simd)};
     le_pool_run(pool, glu_fwd_worker, &j);
 }
 
-void le_top_swiglu_bwd(struct le_pool *pool, const float *a, const float *b, const float *dh,
+void le_top_swiglu_bwd(struct le_pool *pool, int simd, const float *a, const float *b, const float *dh,
                        float *da, float *db, int64_t n) {
-    struct le_glu_job j = {.a = a, .b = b, .dh = dh, .da = da, .db = db, .n = n, .vec = le_tk_vec_get()};
+    struct le_glu_job j = {.a = a, .b = b, .dh = dh, .da = da, .db = db, .n = n, .vec = le_tk_vec_get(simd)};
     le_pool_run(pool, glu_bwd_worker, &j);
 }
 
@@ -466,10 +467,10 @@ static void xent_worker(void *arg, int ith, int nth) {
     }
 }
 
-double le_top_xent(struct le_pool *pool, const float *logits, const int32_t *targets,
+double le_top_xent(struct le_pool *pool, int simd, const float *logits, const int32_t *targets,
                    float *dlogits, float *row_loss, int64_t N, int64_t V, float scale) {
     struct le_xent_job j = {.logits = logits, .tgt = targets, .dl = dlogits, .loss = row_loss,
-                            .N = N, .V = V, .scale = scale, .vec = le_tk_vec_get()};
+                            .N = N, .V = V, .scale = scale, .vec = le_tk_vec_get(simd)};
     le_pool_run(pool, xent_worker, &j);
     double s = 0.0;
     for (int64_t n = 0; n < N; n++)

@@ -9,8 +9,13 @@
  * Determinism: every output element is computed by one thread with a fixed
  * reduction order that depends on the shapes only, never on the thread count
  * or on how work was split (GEMM tiles lie on one global grid; reductions over
- * tokens use fixed blocks summed in order). SIMD (AVX2+FMA) kernels are
- * chosen once at run time; le_tk_force_scalar selects the portable ones.
+ * tokens use fixed blocks summed in order).
+ *
+ * Kernels: the ops with two implementations take `simd`: 1 runs the AVX2+FMA
+ * kernels (when the CPU has them, else the portable ones), 0 the portable
+ * scalar ones. The choice is the caller's (the trainer's config), so tests
+ * compare both paths without any process-wide switch. The two agree to
+ * rounding, not bit for bit.
  */
 #ifndef LE_TRAIN_OPS_H
 #define LE_TRAIN_OPS_H
@@ -20,10 +25,8 @@
 
 struct le_pool;
 
-/* Functions to choose kernels. Not thread-safe with running kernels: call
- * before any work (tests compare the two paths). */
-void le_tk_force_scalar(int on);
-int le_tk_simd(void); /* 1 when the AVX2+FMA kernels are in use */
+/* 1 when this CPU runs the AVX2+FMA kernels (what simd = 1 gets). */
+int le_tk_cpu_simd(void);
 
 /*
  * GEMM: C[M][N] = (acc ? C : 0) + sum_k A(m,k) * B(k,n), where
@@ -31,7 +34,7 @@ int le_tk_simd(void); /* 1 when the AVX2+FMA kernels are in use */
  * scratch: le_tg_gemm_scratch(M, N, K) floats, 32-byte aligned.
  */
 size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K);
-void le_tg_gemm(struct le_pool *pool, int64_t M, int64_t N, int64_t K,
+void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,
                 const float *A, int64_t rsa, int64_t csa,
                 const float *B, int64_t rsb, int64_t csb,
                 float *C, int64_t ldc, int acc, float *scratch);
@@ -45,11 +48,11 @@ void le_tg_gemm_ref(int64_t M, int64_t N, int64_t K,
  *   Y  = X . W^T            (forward)
  *   dX (+)= dY . W          (input gradient)
  *   dW (+)= dY^T . X        (weight gradient, reduced over all N tokens) */
-void le_tg_xwt(struct le_pool *pool, float *Y, const float *X, const float *W,
+void le_tg_xwt(struct le_pool *pool, int simd, float *Y, const float *X, const float *W,
                int64_t N, int64_t K, int64_t M, float *scratch);
-void le_tg_dyw(struct le_pool *pool, float *dX, const float *dY, const float *W,
+void le_tg_dyw(struct le_pool *pool, int simd, float *dX, const float *dY, const float *W,
                int64_t N, int64_t M, int64_t K, int acc, float *scratch);
-void le_tg_dytx(struct le_pool *pool, float *dW, const float *dY, const float *X,
+void le_tg_dytx(struct le_pool *pool, int simd, float *dW, const float *dY, const float *X,
                 int64_t N, int64_t M, int64_t K, int acc, float *scratch);
 
 /* Functions for the block's ops. */
@@ -75,17 +78,17 @@ void le_top_rope(struct le_pool *pool, float *x, int64_t N, int64_t T, int64_t n
  * s <= t written). scratch: le_top_attn_scratch(...) floats.
  */
 size_t le_top_attn_scratch(struct le_pool *pool, int64_t T, int64_t D);
-void le_top_attn_fwd(struct le_pool *pool, const float *q, const float *k, const float *v,
+void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      float *p, float *out, int64_t B, int64_t T, int64_t H, int64_t G, int64_t D,
                      float *scratch);
 /* dq, dk, dv are overwritten. */
-void le_top_attn_bwd(struct le_pool *pool, const float *q, const float *k, const float *v,
+void le_top_attn_bwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      const float *p, const float *dout, float *dq, float *dk, float *dv,
                      int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, float *scratch);
 
 /* h = silu(a) * b elementwise over n; backward overwrites da, db. */
-void le_top_swiglu_fwd(struct le_pool *pool, const float *a, const float *b, float *h, int64_t n);
-void le_top_swiglu_bwd(struct le_pool *pool, const float *a, const float *b, const float *dh,
+void le_top_swiglu_fwd(struct le_pool *pool, int simd, const float *a, const float *b, float *h, int64_t n);
+void le_top_swiglu_bwd(struct le_pool *pool, int simd, const float *a, const float *b, const float *dh,
                        float *da, float *db, int64_t n);
 
 /*
@@ -94,7 +97,7 @@ void le_top_swiglu_bwd(struct le_pool *pool, const float *a, const float *b, con
  * row order). When dlogits is non-NULL it receives (softmax - onehot) * scale
  * (it may alias logits).
  */
-double le_top_xent(struct le_pool *pool, const float *logits, const int32_t *targets,
+double le_top_xent(struct le_pool *pool, int simd, const float *logits, const int32_t *targets,
                    float *dlogits, float *row_loss, int64_t N, int64_t V, float scale);
 
 /* out[n] = E[tok[n]]; backward dE[tok[n]] += dx[n] in token order. */

@@ -1,12 +1,15 @@
 /*
  * types_matmul: the ONE matmul driver, Y[N][rows] = X[N][K] . W^T.
  *
- * Two phases on the pool: (1) X is converted once into scratch, rounded to
- * the weight type's vec_dot_type and laid out the way its gemm reads it
- * (rows, or panels of 8 interleaved rows for the quantized batch kernels),
- * units of X split statically across workers; (2) the gemm runs over row
- * chunks of W taken from an atomic counter, every chunk against all N
- * activation rows. A chunk's outputs depend only on the chunk's rows, and
+ * Two phases run by a team of workers (team.c; le_matmul wraps one
+ * le_pool_run around them, the forward pass runs them inside its own):
+ * (1) X is converted once into scratch, rounded to the weight type's
+ * vec_dot_type and laid out the way its gemm reads it (rows, or panels of 8
+ * interleaved rows for the quantized batch kernels), groups of units taken
+ * from the team's counter, optionally after a "prep" of the rows (the norm
+ * or SwiGLU that produces them); (2) the gemm runs over row chunks of W
+ * (of one or several weights sharing X) taken from the counter, every
+ * chunk against all N activation rows. A chunk's outputs depend only on the chunk's rows, and
  * every kernel computes each element with a fixed operation sequence (the
  * same as the table's vec_dot), so Y is bit-identical for any thread count,
  * N, or chunking.
@@ -21,7 +24,6 @@
 #include "le_pool.h"
 #include "le_types.h"
 
-#include <stdatomic.h> /* chunk counter */
 
 #define LE_SCRATCH_ALIGN 64
 
@@ -77,119 +79,152 @@ size_t le_matmul_scratch_size(int wtype, int64_t K, int64_t N) {
     return p.act_bytes + LE_SCRATCH_ALIGN;
 }
 
-/* ---- run ---- */
+/* ---- run: by a team (team.c) ---- */
 
 #define LE_MM_MAX_OUT 4
 
-struct le_mm_run {
-    const struct le_mm_plan *plan;
-    const float *X;
-    void *A;
-    int n_out;
-    struct le_gemm_job job[LE_MM_MAX_OUT];
-    int64_t rows[LE_MM_MAX_OUT];
-    int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
-    int64_t chunk;
-    atomic_int_fast64_t next; /* next chunk index over all outputs */
-};
-
-static void le_mm_convert(void *arg, int ith, int nth) {
-    struct le_mm_run *m = arg;
-    const struct le_mm_plan *pl = m->plan;
-    int64_t N = m->job[0].N, K = m->job[0].K;
-    int64_t u0, u1, nunits = (N + pl->unit - 1) / pl->unit;
-    le_pool_range(nunits, ith, nth, &u0, &u1);
-    if (pl->impl) {
-        if (u0 < u1)
-            pl->impl->act_convert(m->X, m->A, K, N, u0, u1);
-        return;
-    }
-    for (int64_t n = u0; n < u1; n++)
-        pl->vdt->from_float_act(m->X + n * K, (char *)m->A + n * pl->a_row_bytes, K);
+static int64_t le_div_up(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
 }
 
-static void le_mm_gemm(void *arg, int ith, int nth) {
-    (void)ith;
-    (void)nth;
-    struct le_mm_run *m = arg;
-    int o = 0;
-    for (;;) {
-        int64_t c = atomic_fetch_add(&m->next, 1);
-        if (c >= m->first[m->n_out])
-            break;
-        while (c >= m->first[o + 1]) /* chunks are taken in increasing order */
-            o++;
-        int64_t r0 = (c - m->first[o]) * m->chunk;
-        int64_t r1 = r0 + m->chunk < m->rows[o] ? r0 + m->chunk : m->rows[o];
-        if (m->plan->impl)
-            m->plan->impl->gemm(&m->job[o], r0, r1);
-        else
-            le_ref_gemm(&m->job[o], r0, r1);
+/* Checks the arguments in the order le_matmul always has; *work = 0 when
+ * there is nothing to multiply (then pointers are not checked). */
+static int le_mm_check(struct le_mm_plan *plan, int wtype, int64_t K, const float *X, int64_t N,
+                       const struct le_matmul_out *outs, int n_out, const void *scratch, int64_t *total_rows,
+                       int *work) {
+    *work = 0;
+    *total_rows = 0;
+    if (n_out < 1 || n_out > LE_MM_MAX_OUT || !outs)
+        return le_err_set(LE_EINVAL, "matmul: %d outputs (1 to %d)", n_out, LE_MM_MAX_OUT);
+    for (int i = 0; i < n_out; i++) {
+        if (outs[i].rows < 0 || N < 0)
+            return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld, N %lld)", (long long)outs[i].rows,
+                              (long long)N);
+        *total_rows += outs[i].rows;
     }
+    int rc = le_mm_plan(plan, wtype, K, N > 0 ? N : 1);
+    if (rc != LE_OK)
+        return rc;
+    if (*total_rows == 0 || N == 0)
+        return LE_OK;
+    if (!X || (plan->act_bytes && !scratch))
+        return le_err_set(LE_EINVAL, "matmul: NULL argument");
+    for (int i = 0; i < n_out; i++)
+        if (outs[i].rows > 0 && (!outs[i].W || !outs[i].Y))
+            return le_err_set(LE_EINVAL, "matmul: NULL argument");
+    *work = 1;
+    return LE_OK;
+}
+
+/* Phase 1: prep and conversion of X, units of rows taken in groups. */
+static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, const float *X, void *A, int64_t K,
+                          int64_t N, le_mm_prep_fn prep, void *prep_arg) {
+    int64_t unit = pl->act_bytes ? pl->unit : 1, nunits = le_div_up(N, unit);
+    int64_t grain = nunits / (8 * me->t->nth) > 1 ? nunits / (8 * me->t->nth) : 1;
+    int64_t items = le_div_up(nunits, grain), it;
+    while ((it = le_team_take(me, items)) >= 0) {
+        int64_t u0 = it * grain, u1 = u0 + grain < nunits ? u0 + grain : nunits;
+        if (prep)
+            prep(prep_arg, u0 * unit, u1 * unit < N ? u1 * unit : N);
+        if (!pl->act_bytes)
+            continue;
+        if (pl->impl) {
+            pl->impl->act_convert(X, A, K, N, u0, u1);
+        } else {
+            for (int64_t n = u0; n < u1; n++)
+                pl->vdt->from_float_act(X + n * K, (char *)A + n * pl->a_row_bytes, K);
+        }
+    }
+    le_team_barrier(me);
+}
+
+int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                   void *prep_arg) {
+    struct le_mm_plan plan;
+    int64_t total_rows;
+    int work;
+    int rc = le_mm_check(&plan, wtype, K, X, N, outs, n_out, scratch, &total_rows, &work);
+    if (rc != LE_OK)
+        return rc;
+    void *A = plan.act_bytes && work
+                  ? (void *)(((uintptr_t)scratch + LE_SCRATCH_ALIGN - 1) & ~(uintptr_t)(LE_SCRATCH_ALIGN - 1))
+                  : (void *)X;
+    if (N > 0 && (prep || (work && plan.act_bytes)))
+        le_mm_convert(me, &plan, X, work ? A : NULL, K, N, prep, prep_arg);
+    if (!work)
+        return LE_OK;
+
+    struct le_gemm_job job[LE_MM_MAX_OUT];
+    int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
+    /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread. */
+    int64_t chunk = le_div_up(total_rows, 8 * me->t->nth);
+    chunk = (chunk + 7) / 8 * 8;
+    chunk = chunk > 64 ? 64 : chunk < 8 ? 8 : chunk;
+    first[0] = 0;
+    for (int i = 0; i < n_out; i++) {
+        job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = A,
+                                      .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
+                                      .ldy = outs[i].rows,
+                                      .vec_dot = plan.vdt ? le_type_get_ref(wtype)->vec_dot : NULL};
+        first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
+    }
+    int o = 0;
+    for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
+        while (c >= first[o + 1]) /* a member's chunks come in increasing order */
+            o++;
+        int64_t r0 = (c - first[o]) * chunk;
+        int64_t r1 = r0 + chunk < outs[o].rows ? r0 + chunk : outs[o].rows;
+        if (plan.impl)
+            plan.impl->gemm(&job[o], r0, r1);
+        else
+            le_ref_gemm(&job[o], r0, r1);
+    }
+    le_team_barrier(me);
+    return LE_OK;
+}
+
+/* ---- run: on a pool ---- */
+
+struct le_mm_pool_arg {
+    int wtype, n_out, rc;
+    int64_t K, N;
+    const float *X;
+    const struct le_matmul_out *outs;
+    void *scratch;
+    struct le_team team;
+};
+
+static void le_mm_pool_fn(void *arg, int ith, int nth) {
+    (void)nth;
+    struct le_mm_pool_arg *a = arg;
+    struct le_member me = {.t = &a->team, .ith = ith, .base = 0};
+    int rc = le_matmul_team(&me, a->wtype, a->K, a->X, a->N, a->outs, a->n_out, a->scratch, NULL, NULL);
+    if (ith == 0)
+        a->rc = rc;
 }
 
 int le_matmul_multi(struct le_pool *pool, int wtype, int64_t K, const float *X, int64_t N,
                     const struct le_matmul_out *outs, int n_out, void *scratch) {
     struct le_mm_plan plan;
-    if (n_out < 1 || n_out > LE_MM_MAX_OUT || !outs)
-        return le_err_set(LE_EINVAL, "matmul: %d outputs (1 to %d)", n_out, LE_MM_MAX_OUT);
-    int64_t total_rows = 0;
-    for (int i = 0; i < n_out; i++) {
-        if (outs[i].rows < 0)
-            return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld)", (long long)outs[i].rows);
-        total_rows += outs[i].rows;
-    }
-    if (N < 0)
-        return le_err_set(LE_EINVAL, "matmul: negative shape (N %lld)", (long long)N);
-    int rc = le_mm_plan(&plan, wtype, K, N > 0 ? N : 1);
-    if (rc != LE_OK)
+    int64_t total_rows;
+    int work;
+    int rc = le_mm_check(&plan, wtype, K, X, N, outs, n_out, scratch, &total_rows, &work);
+    if (rc != LE_OK || !work)
         return rc;
-    if (total_rows == 0 || N == 0)
-        return LE_OK;
-    if (!X || (plan.act_bytes && !scratch))
-        return le_err_set(LE_EINVAL, "matmul: NULL argument");
-    for (int i = 0; i < n_out; i++)
-        if (outs[i].rows > 0 && (!outs[i].W || !outs[i].Y))
-            return le_err_set(LE_EINVAL, "matmul: NULL argument");
-
-    struct le_mm_run m = {.plan = &plan, .X = X, .n_out = n_out};
-    m.A = plan.act_bytes ? (void *)(((uintptr_t)scratch + LE_SCRATCH_ALIGN - 1) & ~(uintptr_t)(LE_SCRATCH_ALIGN - 1))
-                         : (void *)X;
-    for (int i = 0; i < n_out; i++) {
-        m.rows[i] = outs[i].rows;
-        m.job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = m.A,
-                                        .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
-                                        .ldy = outs[i].rows,
-                                        .vec_dot = plan.vdt ? le_type_get_ref(wtype)->vec_dot : NULL};
-    }
-    atomic_init(&m.next, 0);
-
     /* Small products are not worth waking the workers. */
     int nth = pool ? le_pool_nthreads(pool) : 1;
-    double work = (double)total_rows * (double)K * (double)N;
-    struct le_pool *p = (nth > 1 && work >= 2.0e5) ? pool : NULL;
-    nth = p ? nth : 1;
-
-    /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread. */
-    int64_t chunk = (total_rows + 8 * nth - 1) / (8 * nth);
-    chunk = (chunk + 7) / 8 * 8;
-    if (chunk > 64)
-        chunk = 64;
-    m.chunk = chunk < 8 ? 8 : chunk;
-    m.first[0] = 0;
-    for (int i = 0; i < n_out; i++)
-        m.first[i + 1] = m.first[i] + (m.rows[i] + m.chunk - 1) / m.chunk;
-
-    if (plan.act_bytes)
-        le_pool_run(p, le_mm_convert, &m);
-    le_pool_run(p, le_mm_gemm, &m);
-    return LE_OK;
+    double flops = (double)total_rows * (double)K * (double)N;
+    struct le_pool *p = (nth > 1 && flops >= 2.0e5) ? pool : NULL;
+    struct le_mm_pool_arg a = {.wtype = wtype, .n_out = n_out, .K = K, .N = N, .X = X, .outs = outs,
+                               .scratch = scratch};
+    le_team_init(&a.team, p ? nth : 1);
+    le_pool_run(p, le_mm_pool_fn, &a);
+    return a.rc;
 }
 
 int le_matmul(struct le_pool *pool, const void *W, int wtype, int64_t rows, int64_t K,
               const float *X, int64_t N, float *Y, void *scratch) {
-    if (rows < 0 || N < 0)
-        return le_err_set(LE_EINVAL, "matmul: negative shape (rows %lld, N %lld)", (long long)rows, (long long)N);
     struct le_matmul_out o = {.W = W, .rows = rows, .Y = Y};
     return le_matmul_multi(pool, wtype, K, X, N, &o, 1, scratch);
 }

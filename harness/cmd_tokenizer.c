@@ -15,6 +15,7 @@
 #include "le_tok.h"
 #include "le_train.h" /* le_train_check_output */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,7 @@ static void texts_free(struct le_texts *t) {
 static int read_file(const char *path, char **out, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
-        return le_err_set(LE_EIO, "cannot open %s", path);
+        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *b = malloc(cap);
     for (size_t r; b && (r = fread(b + n, 1, cap - n, f)) > 0;) {
@@ -89,11 +90,13 @@ static int read_file(const char *path, char **out, size_t *len) {
             b = nb, cap *= 2;
         }
     }
-    int bad = ferror(f);
+    int bad = ferror(f), err = errno;
     fclose(f);
     if (!b || bad) {
         free(b);
-        return le_err_set(bad ? LE_EIO : LE_ENOMEM, "cannot read %s", path);
+        if (!bad)
+            return le_err_set(LE_ENOMEM, "cannot read %s: out of memory", path);
+        return le_err_set(LE_EIO, "cannot read %s: %s", path, strerror(err));
     }
     *out = b, *len = n;
     return LE_OK;
@@ -190,8 +193,9 @@ static int le_tokenizer_train(int argc, char **argv) {
         } else {
             char *s = NULL;
             size_t len = 0;
-            if (!(rc = read_file(corpora[i], &s, &len)))
-                rc = texts_add(&tx, s, len, s), bytes += len;
+            if (!(rc = read_file(corpora[i], &s, &len)) && (rc = texts_add(&tx, s, len, s)))
+                free(s); /* not taken by tx */
+            bytes += len;
         }
     }
     struct le_bpe_opts o;

@@ -123,10 +123,11 @@ static int parse_f(const char *flag, const char *s, double *out) {
 static int set_opt(struct le_targs *a, const char *name, const char *v) {
     struct le_train_config *c = &a->c;
     struct { const char *name; int64_t *i; double *d; float *f; int64_t lo; } num[] = {
-        {"dim", &c->dim, 0, 0, 0}, {"layers", &c->n_layers, 0, 0, 0}, {"heads", &c->n_heads, 0, 0, 0},
-        {"kv-heads", &c->n_kv_heads, 0, 0, 0}, {"ffn", &c->ffn, 0, 0, 0}, {"ctx", &c->ctx, 0, 0, 0},
-        {"vocab", &c->vocab, 0, 0, 0}, {"tokens", &c->tokens, 0, 0, 0},
-        {"batch-tokens", &c->batch_tokens, 0, 0, 0}, {"warmup", &c->warmup, 0, 0, 0},
+        /* lo: the least value le_train_config_check can accept (0 = automatic where allowed) */
+        {"dim", &c->dim, 0, 0, 2}, {"layers", &c->n_layers, 0, 0, 1}, {"heads", &c->n_heads, 0, 0, 1},
+        {"kv-heads", &c->n_kv_heads, 0, 0, 0}, {"ffn", &c->ffn, 0, 0, 0}, {"ctx", &c->ctx, 0, 0, 2},
+        {"vocab", &c->vocab, 0, 0, 0}, {"tokens", &c->tokens, 0, 0, 1},
+        {"batch-tokens", &c->batch_tokens, 0, 0, 1}, {"warmup", &c->warmup, 0, 0, 0},
         {"eval-every", &c->eval_every, 0, 0, 0}, {"eval-tokens", &c->eval_tokens, 0, 0, 0},
         {"stop-after", &a->stop_after, 0, 0, 1}, {"bench", &a->bench, 0, 0, 1},
         {"lr", 0, &c->lr, 0, 0}, {"beta1", 0, &c->beta1, 0, 0}, {"beta2", 0, &c->beta2, 0, 0},
@@ -174,8 +175,10 @@ static int set_opt(struct le_targs *a, const char *name, const char *v) {
     }
     if (!strcmp(name, "threads")) {
         int64_t n;
-        if (!v || parse_i64(flag, v, 1, &n) || n > 1024)
-            return le_cli_usage(le_tr_usage, "--threads wants 1..1024");
+        if (!v || parse_i64(flag, v, 1, &n)) /* parse_i64 said why */
+            return LE_EXIT_USAGE;
+        if (n > 1024)
+            return le_cli_usage(le_tr_usage, "--threads wants 1..1024, got '%s'", v);
         a->threads = (long)n;
         return 0;
     }
@@ -201,10 +204,28 @@ static int load_config(struct le_targs *a, const char *path, cJSON **keep) {
         return le_cli_fail("out of memory");
     buf[n] = 0;
     cJSON *j = cJSON_Parse(buf);
+    if (!j) { /* the error pointer points into buf: report before freeing it */
+        const char *e = cJSON_GetErrorPtr();
+        size_t off = e && e >= buf && e <= buf + n ? (size_t)(e - buf) : n;
+        char near[24];
+        size_t k = 0;
+        for (; k + 1 < sizeof near && off + k < n && buf[off + k] != '\n'; k++)
+            near[k] = (unsigned char)buf[off + k] < 0x20 ? ' ' : buf[off + k];
+        near[k] = 0;
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < off; i++)
+            line += buf[i] == '\n', col = buf[i] == '\n' ? 1 : col + 1;
+        free(buf);
+        if (!k)
+            return le_cli_fail("--config %s is not valid JSON (unexpected end at line %zu, column %zu)", path, line,
+                               col);
+        return le_cli_fail("--config %s is not valid JSON (error at line %zu, column %zu, near '%s')", path, line,
+                           col, near);
+    }
     free(buf);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return le_cli_fail("--config %s is not a JSON object", path);
+        return le_cli_fail("--config %s is valid JSON but not an object ({\"dim\": 64, ...})", path);
     }
     *keep = j;
     for (cJSON *e = j->child; e; e = e->next) {
@@ -528,10 +549,12 @@ static int run_training(struct le_targs *a) {
     struct le_pool *pool = NULL;
     struct le_ids tr = {0}, va = {0};
     int rc = le_gguf_open(&r.tokg, a->tokenizer);
-    if (!rc)
-        rc = le_tok_from_gguf(&tok, r.tokg);
-    if (rc)
+    if (!rc && (rc = le_tok_from_gguf(&tok, r.tokg)) && !strstr(le_err_msg(), a->tokenizer))
+        rc = le_err_wrap(rc, "tokenizer %s", a->tokenizer); /* "missing key ..." names no file */
+    if (rc) {
+        le_gguf_close(r.tokg);
         return le_cli_fail_lib(rc);
+    }
     r.tok = tok;
     if ((rc = le_train_config_check(&a->c, le_tok_n_vocab(tok)))) {
         le_cli_usage(le_tr_usage, "%s", le_err_msg());

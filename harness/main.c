@@ -13,7 +13,7 @@ static const struct le_cmd le_commands[] = {
     {"db", "create, inspect and export the SQLite results store", le_cmd_db},
     {"info", "show a model file's architecture, parameters, types and tokenizer", le_cmd_info},
     {"tokenize", "tokenize text with a model's tokenizer", le_cmd_tokenize},
-    {"ppl", "perplexity of a text file (llama.cpp's convention)", le_cmd_ppl},
+    {"ppl", "perplexity of a text file under a named convention (llamacpp, gptq, hf-stride, lmeval)", le_cmd_ppl},
     {"eval", "evaluate models on tasks as lm-evaluation-harness does, into the store", le_cmd_eval},
     {"fetch", "download benchmark datasets into the cache (resume, sha256, offline)", le_cmd_fetch},
     {"bench", "prompt-processing speed of a model file (llama-bench's pp test)", le_cmd_bench},

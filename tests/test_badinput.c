@@ -210,8 +210,9 @@ static int crashed(const struct run *r) {
 static const struct {
     const char *frame, *what;
 } known_leaks[] = {
-    {"run_training", "harness/cmd_train.c run_training: the tokenizer's le_gguf (r.tokg) leaks when "
-                     "le_tok_from_gguf fails (early return without le_gguf_close)"},
+    /* None known (cmd_train.c's run_training leak is fixed). A placeholder that no LeakSanitizer report
+     * contains, since an empty array would trip -Wtype-limits in the loop below. */
+    {"<no known leak>", "placeholder"},
 };
 
 static int expect_error_(const struct run *r, int code, const char *need1, const char *need2);

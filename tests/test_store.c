@@ -128,8 +128,9 @@ static void store_should_migrate_an_empty_file_once(void **state) {
     assert_int_equal(le_store_open_readonly(&s, f->db), 0);
     assert_int_equal(count_of(s, "models"), 1);
     /* read-only really: a write is refused */
-    assert_int_not_equal(le_store_put_model(s, &(struct le_store_model){"p", "bb", 0, 0, 0, -1, -1, -1, -1}, &(int64_t){0}),
-                         0);
+    struct le_store_model other = {"p", "bb", 0, 0, 0, -1, -1, -1, -1};
+    int64_t other_id = 0;
+    assert_int_not_equal(le_store_put_model(s, &other, &other_id), 0);
     le_store_close(s);
     /* a reader leaves no -wal or -shm file behind once the last connection closes */
     char shm[4200];

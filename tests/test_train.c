@@ -50,7 +50,7 @@ static void check_close(const char *what, const float *a, const double *num, int
 
 /* ------------------------------------------------------------------ GEMM */
 
-static void gemm_case(struct le_pool *pool, int form, int64_t N, int64_t M, int64_t K, int acc) {
+static void gemm_case(struct le_pool *pool, int simd, int form, int64_t N, int64_t M, int64_t K, int acc) {
     /* form 0: Y(N,M) = X(N,K) W(M,K)^T; 1: dX(N,K) = dY(N,M) W(M,K); 2: dW(M,K) = dY(N,M)^T X(N,K) */
     float *X = malloc(sizeof(float) * N * K), *W = malloc(sizeof(float) * M * K);
     float *Yd = malloc(sizeof(float) * N * M);
@@ -62,13 +62,13 @@ static void gemm_case(struct le_pool *pool, int form, int64_t N, int64_t M, int6
     sc = (sc > s2 ? sc : s2) > s3 ? (sc > s2 ? sc : s2) : s3;
     float *scr = aligned_alloc(32, ((sc * 4 + 31) / 32) * 32);
     if (form == 0) {
-        le_tg_gemm(pool, N, M, K, X, K, 1, W, 1, K, out, M, acc, scr);
+        le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, out, M, acc, scr);
         le_tg_gemm_ref(N, M, K, X, K, 1, W, 1, K, ref, M, acc);
     } else if (form == 1) {
-        le_tg_dyw(pool, out, Yd, W, N, M, K, acc, scr);
+        le_tg_dyw(pool, simd, out, Yd, W, N, M, K, acc, scr);
         le_tg_gemm_ref(N, K, M, Yd, M, 1, W, K, 1, ref, K, acc);
     } else {
-        le_tg_dytx(pool, out, Yd, X, N, M, K, acc, scr);
+        le_tg_dytx(pool, simd, out, Yd, X, N, M, K, acc, scr);
         le_tg_gemm_ref(M, K, N, Yd, 1, M, X, K, 1, ref, K, acc);
     }
     double red = form == 0 ? (double)K : form == 1 ? (double)M : (double)N;
@@ -87,13 +87,11 @@ static void gemm_should_match_scalar_reference_for_three_forms(void **state) {
     assert_int_equal(le_pool_new(&pool, 2), LE_OK);
     int64_t shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {13, 37, 300}, {64, 16, 48}, {50, 33, 520}};
     for (int simd = 0; simd < 2; simd++) {
-        le_tk_force_scalar(!simd);
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (int form = 0; form < 3; form++)
                 for (int acc = 0; acc < 2; acc++)
-                    gemm_case(pool, form, shapes[s][0], shapes[s][1], shapes[s][2], acc);
+                    gemm_case(pool, simd, form, shapes[s][0], shapes[s][1], shapes[s][2], acc);
     }
-    le_tk_force_scalar(0);
     le_pool_free(pool);
 }
 
@@ -124,8 +122,7 @@ static double rms_obj(const double *x, const double *g, const float *up) {
 
 static void rmsnorm_gradient_should_match_finite_differences(void **state) {
     (void)state;
-    for (int simd = 0; simd < 2; simd++) {
-        le_tk_force_scalar(!simd);
+    for (int rep = 0; rep < 2; rep++) { /* RMSNorm has one implementation: two random draws */
         float x[RN * RC], g[RC], up[RN * RC], y[RN * RC], rstd[RN], dx[RN * RC] = {0}, dg[RC] = {0};
         float scr[RN * RC];
         fill(x, RN * RC, 2), fill(g, RC, 1), fill(up, RN * RC, 1);
@@ -162,7 +159,6 @@ static void rmsnorm_gradient_should_match_finite_differences(void **state) {
         check_close("rmsnorm dx", dx, nx, RN * RC, 1e-5, 1e-4);
         check_close("rmsnorm dg", dg, ng, RC, 1e-5, 1e-4);
     }
-    le_tk_force_scalar(0);
 }
 
 static void ref_rope(double *x, int64_t N, int64_t T, int64_t nh, int64_t D, double base) {
@@ -271,14 +267,13 @@ static void attention_gradient_should_match_finite_differences(void **state) {
     struct le_pool *pool;
     assert_int_equal(le_pool_new(&pool, 2), LE_OK);
     for (int simd = 0; simd < 2; simd++) {
-        le_tk_force_scalar(!simd);
         static float q[AN * AC], k[AN * AKC], v[AN * AKC], p[AB * AH * AT * AT], out[AN * AC];
         static float dq[AN * AC], dk[AN * AKC], dv[AN * AKC];
         static struct attn_ud u;
         fill(q, AN * AC, 1.5), fill(k, AN * AKC, 1.5), fill(v, AN * AKC, 1), fill(u.up, AN * AC, 1);
         float *scr = malloc(sizeof(float) * le_top_attn_scratch(pool, AT, AD));
-        le_top_attn_fwd(pool, q, k, v, p, out, AB, AT, AH, AG, AD, scr);
-        le_top_attn_bwd(pool, q, k, v, p, u.up, dq, dk, dv, AB, AT, AH, AG, AD, scr);
+        le_top_attn_fwd(pool, simd, q, k, v, p, out, AB, AT, AH, AG, AD, scr);
+        le_top_attn_bwd(pool, simd, q, k, v, p, u.up, dq, dk, dv, AB, AT, AH, AG, AD, scr);
         for (int i = 0; i < AN * AC; i++)
             u.q[i] = q[i];
         for (int i = 0; i < AN * AKC; i++)
@@ -294,7 +289,6 @@ static void attention_gradient_should_match_finite_differences(void **state) {
         check_close("attn dv", dv, nv, AN * AKC, 1e-5, 1e-4);
         free(scr);
     }
-    le_tk_force_scalar(0);
     le_pool_free(pool);
 }
 
@@ -313,12 +307,11 @@ static double glu_f(void *ud) {
 static void swiglu_gradient_should_match_finite_differences(void **state) {
     (void)state;
     for (int simd = 0; simd < 2; simd++) {
-        le_tk_force_scalar(!simd);
         static float a[300], b[300], h[300], da[300], db[300];
         static struct glu_ud u;
         fill(a, 300, 6), fill(b, 300, 2), fill(u.up, 300, 1);
-        le_top_swiglu_fwd(NULL, a, b, h, 300);
-        le_top_swiglu_bwd(NULL, a, b, u.up, da, db, 300);
+        le_top_swiglu_fwd(NULL, simd, a, b, h, 300);
+        le_top_swiglu_bwd(NULL, simd, a, b, u.up, da, db, 300);
         double na[300], nb[300], rh[300];
         for (int i = 0; i < 300; i++)
             u.a[i] = a[i], u.b[i] = b[i], rh[i] = u.a[i] / (1 + exp(-u.a[i])) * u.b[i];
@@ -328,7 +321,6 @@ static void swiglu_gradient_should_match_finite_differences(void **state) {
         check_close("swiglu da", da, na, 300, 1e-5, 1e-4);
         check_close("swiglu db", db, nb, 300, 1e-5, 1e-4);
     }
-    le_tk_force_scalar(0);
 }
 
 enum { XN = 5, XV = 300 };
@@ -353,7 +345,6 @@ static double xent_f(void *ud) {
 static void cross_entropy_gradient_should_match_finite_differences(void **state) {
     (void)state;
     for (int simd = 0; simd < 2; simd++) {
-        le_tk_force_scalar(!simd);
         static float l[XN * XV], d[XN * XV], rl[XN];
         static struct xent_ud u;
         fill(l, XN * XV, 8);
@@ -361,13 +352,12 @@ static void cross_entropy_gradient_should_match_finite_differences(void **state)
             u.t[n] = (int32_t)((n * 97 + 13) % XV);
         for (int i = 0; i < XN * XV; i++)
             u.l[i] = l[i];
-        double s = le_top_xent(NULL, l, u.t, d, rl, XN, XV, 0.25f);
+        double s = le_top_xent(NULL, simd, l, u.t, d, rl, XN, XV, 0.25f);
         assert_true(fabs(s * 0.25 - xent_f(&u)) < 1e-5 * fabs(xent_f(&u)) + 1e-6);
         double nl[XN * XV];
         numgrad(u.l, XN * XV, nl, xent_f, &u);
         check_close("xent dlogits", d, nl, XN * XV, 1e-6, 1e-4);
     }
-    le_tk_force_scalar(0);
 }
 
 static void embedding_backward_should_sum_rows_per_token(void **state) {
@@ -501,6 +491,7 @@ static void whole_model_gradient_should_match_finite_differences(void **state) {
     for (int tied = 0; tied < 2; tied++) {
         struct le_train_config c;
         tiny_config(&c, tied);
+        c.portable_kernels = tied; /* the scalar kernels for one of the two */
         struct le_trainer *t;
         assert_int_equal(le_trainer_new(&t, &c, NULL), LE_OK);
         int64_t n, ng;
@@ -591,6 +582,32 @@ static void training_should_not_depend_on_thread_count(void **state) {
     free(ref), free(tr), free(va);
 }
 
+static void portable_kernels_should_agree_with_simd_to_rounding(void **state) {
+    (void)state;
+    struct le_train_config c;
+    small_config(&c);
+    int32_t *tr = synth_tokens(5000, 50), *va = synth_tokens(400, 50);
+    struct le_pool *pool;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    double l[2][6];
+    for (int pk = 0; pk < 2; pk++) {
+        c.portable_kernels = pk;
+        struct le_trainer *t;
+        assert_int_equal(le_trainer_new(&t, &c, pool), LE_OK);
+        assert_int_equal(le_trainer_set_data(t, tr, 5000, va, 400), LE_OK);
+        run_steps(t, 6, l[pk]);
+        le_trainer_free(t);
+    }
+    for (int i = 0; i < 6; i++)
+        if (!(fabs(l[0][i] - l[1][i]) < 1e-4 * l[0][i])) {
+            print_error("step %d: simd loss %.9g, portable %.9g\n", i, l[0][i], l[1][i]);
+            fail();
+        }
+    assert_true(l[1][5] < l[1][0]);
+    le_pool_free(pool);
+    free(tr), free(va);
+}
+
 static void resumed_run_should_equal_uninterrupted_bit_for_bit(void **state) {
     (void)state;
     struct le_train_config c;
@@ -653,6 +670,91 @@ static void resumed_run_should_equal_uninterrupted_bit_for_bit(void **state) {
     le_pool_free(pool);
     le_test_rmdir(dir);
     free(dir), free(tr), free(va);
+}
+
+/* Replaces every "NUL@" in the file with the bytes "N\0L@" (lengths kept). */
+static void put_nul_bytes(const char *path) {
+    size_t n;
+    char *b = le_test_read_file(path, &n);
+    assert_non_null(b);
+    int hits = 0;
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (!memcmp(b + i, "NUL@", 4))
+            b[i + 1] = 0, hits++;
+    assert_int_equal(hits, 2);
+    assert_int_equal(le_test_write_file(path, b, n), 0);
+    free(b);
+}
+
+static void checkpoint_should_copy_tokenizer_keys_byte_for_byte(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir(), tp[4096], mp[4096];
+    snprintf(tp, sizeof tp, "%s/tok.gguf", dir);
+    snprintf(mp, sizeof mp, "%s/m.gguf", dir);
+    /* A tokenizer file with every scalar width, and strings holding NUL bytes. */
+    struct le_gguf_writer *w;
+    assert_int_equal(le_gguf_writer_new(&w), LE_OK);
+    uint8_t u8 = 200;
+    int16_t i16 = -3;
+    int64_t i64 = -5000000000LL;
+    double f64 = 1.0 / 3.0;
+    const char *toks[] = {"<unk>", "a", "bNUL@c", "\xe2\x96\x81the"};
+    float scores[] = {0, -1, -2.5f, -3};
+    assert_int_equal(le_gguf_set_str(w, "general.architecture", "llama"), LE_OK);
+    assert_int_equal(le_gguf_set_str(w, "tokenizer.ggml.model", "llama"), LE_OK);
+    assert_int_equal(le_gguf_set_arr_str(w, "tokenizer.ggml.tokens", 4, toks), LE_OK);
+    assert_int_equal(le_gguf_set_arr(w, "tokenizer.ggml.scores", LE_GGUF_F32, 4, scores), LE_OK);
+    assert_int_equal(le_gguf_set_val(w, "tokenizer.test.u8", LE_GGUF_U8, &u8), LE_OK);
+    assert_int_equal(le_gguf_set_val(w, "tokenizer.test.i16", LE_GGUF_I16, &i16), LE_OK);
+    assert_int_equal(le_gguf_set_val(w, "tokenizer.test.i64", LE_GGUF_I64, &i64), LE_OK);
+    assert_int_equal(le_gguf_set_f64(w, "tokenizer.test.f64", f64), LE_OK);
+    assert_int_equal(le_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", 1), LE_OK);
+    assert_int_equal(le_gguf_set_str(w, "tokenizer.test.str", "xNUL@y"), LE_OK);
+    assert_int_equal(le_gguf_set_str(w, "other.key", "not copied"), LE_OK);
+    assert_int_equal(le_gguf_write(w, tp), LE_OK);
+    le_gguf_writer_free(w);
+    put_nul_bytes(tp);
+
+    struct le_train_config c;
+    tiny_config(&c, 1);
+    struct le_trainer *t;
+    assert_int_equal(le_trainer_new(&t, &c, NULL), LE_OK);
+    struct le_gguf *tok, *m;
+    assert_int_equal(le_gguf_open(&tok, tp), LE_OK);
+    assert_int_equal(le_trainer_save(t, mp, tok, NAN, NAN), LE_OK);
+    assert_int_equal(le_gguf_open(&m, mp), LE_OK);
+    int64_t n_src = 0, n_dst = 0;
+    for (int64_t i = 0; i < le_gguf_n_kv(tok); i++) {
+        const char *key = le_gguf_kv_key(tok, i);
+        if (strncmp(key, "tokenizer.", 10))
+            continue;
+        n_src++;
+        int64_t j = le_gguf_find_key(m, key);
+        if (j < 0) {
+            print_error("%s missing from the checkpoint\n", key);
+            fail();
+        }
+        uint64_t na, nb;
+        const void *a = le_gguf_kv_data(tok, i, &na), *b = le_gguf_kv_data(m, j, &nb);
+        assert_int_equal(le_gguf_kv_type(m, j), le_gguf_kv_type(tok, i));
+        assert_int_equal(na, nb);
+        assert_memory_equal(a, b, na);
+    }
+    for (int64_t j = 0; j < le_gguf_n_kv(m); j++)
+        n_dst += strncmp(le_gguf_kv_key(m, j), "tokenizer.", 10) == 0;
+    assert_int_equal(n_src, 9);
+    assert_int_equal(n_dst, n_src);
+    assert_true(le_gguf_find_key(m, "other.key") < 0);
+    const char *s;
+    uint64_t len;
+    assert_int_equal(le_gguf_get_str(m, "tokenizer.test.str", &s, &len), LE_OK);
+    assert_int_equal(len, 6);
+    assert_memory_equal(s, "xN\0L@y", 6);
+    le_gguf_close(m);
+    le_gguf_close(tok);
+    le_trainer_free(t);
+    le_test_rmdir(dir);
+    free(dir);
 }
 
 static void lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step(void **state) {
@@ -748,7 +850,7 @@ static void cli_train_should_refuse_bad_configs_before_any_work(void **state) {
         const char *flags, *msg;
         int code;
     } cases[] = {
-        {"--layers 0", "--layers must be at least 1", 2},
+        {"--layers 0", "--layers wants an integer >= 1, got '0'", 2},
         {"--heads 3", "--heads 3 does not divide --dim 16", 2},
         {"--kv-heads 3", "does not divide --heads", 2},
         {"--vocab 5000", "larger than the tokenizer's vocabulary (300)", 2},
@@ -819,7 +921,9 @@ int main(void) {
         cmocka_unit_test(embedding_backward_should_sum_rows_per_token),
         cmocka_unit_test(whole_model_gradient_should_match_finite_differences),
         cmocka_unit_test(training_should_not_depend_on_thread_count),
+        cmocka_unit_test(portable_kernels_should_agree_with_simd_to_rounding),
         cmocka_unit_test(resumed_run_should_equal_uninterrupted_bit_for_bit),
+        cmocka_unit_test(checkpoint_should_copy_tokenizer_keys_byte_for_byte),
         cmocka_unit_test(lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step),
         cmocka_unit_test(bad_configs_should_be_refused_with_a_clear_message),
         cmocka_unit_test(cli_train_should_refuse_bad_configs_before_any_work),
