@@ -328,15 +328,19 @@ static int read_whole(const char *path, char **out, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = sz >= 0 ? malloc((size_t)sz + 1) : NULL;
-    size_t n = b ? fread(b, 1, (size_t)sz, f) : 0;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a directory opens, then ftell lies */
+        fclose(f);
+        return le_err_set(LE_EIO, "cannot read %s: not a regular file", path);
+    }
+    size_t sz = (size_t)st.st_size;
+    char *b = malloc(sz + 1);
+    size_t n = b ? fread(b, 1, sz, f) : 0;
+    int err = errno;
     fclose(f);
-    if (!b || n != (size_t)sz) {
+    if (!b || n != sz) {
         free(b);
-        return le_err_set(LE_EIO, "cannot read %s", path);
+        return le_err_set(b ? LE_EIO : LE_ENOMEM, "cannot read %s: %s", path, b ? strerror(err) : "out of memory");
     }
     b[n] = 0;
     *out = b, *len = n;
@@ -407,9 +411,9 @@ static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct l
     }
     FILE *f = rc ? NULL : fopen(a->ppl_text, "wb");
     if (!rc && (!f || fwrite(text, 1, len, f) != len))
-        rc = le_err_set(LE_EIO, "cannot write %s", a->ppl_text);
+        rc = le_err_set(LE_EIO, "cannot write %s: %s", a->ppl_text, strerror(errno));
     if (f && fclose(f) != 0 && !rc)
-        rc = le_err_set(LE_EIO, "cannot write %s", a->ppl_text);
+        rc = le_err_set(LE_EIO, "cannot write %s: %s", a->ppl_text, strerror(errno));
     struct le_ids ids = {0};
     size_t tl = len > 0 && text[len - 1] == '\n' ? len - 1 : len; /* llama-perplexity drops one */
     if (!rc) {
