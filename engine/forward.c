@@ -24,8 +24,8 @@
  * counter and meeting at a barrier after each phase. Per layer:
  *   1. [norm of x, fused into the conversion of its rows] q/k/v matmul
  *      (one conversion of xn, one work queue for the three weights)
- *   2. RoPE of q and k, K/V into the cache   (items: kv head x 16 positions)
- *   3. attention                              (items: 32 queries x kv head,
+ *   2. RoPE of k, K/V into the cache          (items: kv head x 16 positions)
+ *   3. RoPE of q, attention                   (items: 32 queries x kv head,
  *                                              latest -- longest -- first)
  *   4. Wo matmul
  *   5. [norm] gate/up matmul                  (shared conversion)
@@ -37,8 +37,11 @@
  * dim-major, so the score kernels read one contiguous stream; V per kv head,
  * position-major (model_int.h). Kernels: forward_kernels.c.
  *
- * Workload (pp512, one core): 110M model -- matmuls ~85% of the time,
- * attention ~10%; 15M model -- matmuls ~65%, attention ~20%.
+ * Workload (pp512, one core): 110M model -- matmuls ~88% of the time,
+ * attention ~7%; 15M model -- matmuls 65-77% (Q4_0 .. F32), attention
+ * (RoPE of q, scores, softmax, weighted sums) 16-24%; the scores and sums
+ * run near the FMA peak, the rest is the exp of the softmax and the first
+ * touch of q.
  */
 #include "model_int.h"
 
@@ -122,24 +125,18 @@ static void le_round_f16(float *v, int64_t n) {
         v[i] = le_fp16_to_fp32(le_fp32_to_fp16(v[i]));
 }
 
-/* Phase 2. Items: (kv head g, 16-position block of the cache) -- RoPE of
- * the new k rows' head g, with kv_f16 the rounding of k and v to F16, then
- * V rows copied whole and K transposed within its block (which stays in
- * L1) -- and then groups of 8 q rows of [r0, n) for their RoPE. */
+/* Phase 2. Items: (kv head g, 16-position block of the cache): RoPE of the
+ * new k rows' head g, with kv_f16 the rounding of k and v to F16, then V
+ * rows copied whole and K transposed within its block (which stays in L1).
+ * (q gets its RoPE in the attention item that owns it, while in L1.) */
 static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
     struct le_ctx *c = j->c;
     const struct le_model *m = c->m;
-    int64_t KV = m->kv_dim, Q = m->q_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads;
+    int64_t KV = m->kv_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads;
     int64_t T = c->n_ctx, T16 = c->n_ctx16, pos = j->pos, end = pos + j->n;
     int64_t pb0 = pos / LE_KBLK, npb = (end + LE_KBLK - 1) / LE_KBLK - pb0;
-    int64_t nkv = n_kv * npb, nqg = (j->n - j->r0 + 7) / 8, it;
-    while ((it = le_team_take(me, nkv + nqg)) >= 0) {
-        if (it >= nkv) {
-            int64_t r1 = j->r0 + (it - nkv + 1) * 8 < j->n ? j->r0 + (it - nkv + 1) * 8 : j->n;
-            for (int64_t r = j->r0 + (it - nkv) * 8; r < r1; r++)
-                j->k->rope(c->q + r * Q, c->rope + (pos + r) * hd, m->info.n_heads, hd);
-            continue;
-        }
+    int64_t it;
+    while ((it = le_team_take(me, n_kv * npb)) >= 0) {
         int64_t g = it / npb, pb = pb0 + it % npb;
         float *kb = c->k_cache + (((int64_t)j->layer * n_kv + g) * T16 + pb * LE_KBLK) * hd;
         float *vc = c->v_cache + ((int64_t)j->layer * n_kv + g) * T * hd;
@@ -166,7 +163,7 @@ static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
  * r0 + i / n_rep, head g * n_rep + i % n_rep), so causal lengths np ascend
  * with i. Blocked so that K and V stream from memory once per item, not
  * once per 4 queries: scores for chunks of positions x all queries in
- * groups of 4; softmax per query (scaled by 1/sqrt(hd)); the weighted sums
+ * groups of 6 (or 4); softmax per query (scaled by 1/sqrt(hd)); the weighted sums
  * for chunks of positions x all groups over each group's shortest length,
  * then each query finishes its own positions. Every score and output
  * element is one chain in a fixed order (d, resp. position, ascending), so
@@ -191,16 +188,21 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         out[i] = c->att + r * Q + h * hd;
         np[i] = (int)(j->pos + r + 1);
         s[i] = sbuf + (int64_t)i * T16;
+        k->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
     }
     /* positions per chunk: a chunk of K or V (~16 KB) stays in L1 while
      * every group passes over it */
     int cb = hd >= 256 ? 1 : 256 / hd, cp = cb * LE_KBLK;
     int npmax = np[nq - 1], nblk = (npmax + LE_KBLK - 1) / LE_KBLK;
     for (int b0 = 0; b0 < nblk; b0 += cb) {
-        int nb = nblk - b0 < cb ? nblk - b0 : cb;
-        for (int q0 = 0; q0 < nq; q0 += 4) {
-            int ng = nq - q0 < 4 ? nq - q0 : 4;
-            float *sg[4];
+        for (int q0 = 0, ng; q0 < nq; q0 += ng) {
+            int rem = nq - q0; /* groups of 6, ending in 4s where that avoids single queries */
+            ng = rem == 8 || rem < LE_SCORES_Q ? (rem < 4 ? rem : 4) : LE_SCORES_Q;
+            /* blocks up to the group's own longest length */
+            int gblk = (np[q0 + ng - 1] + LE_KBLK - 1) / LE_KBLK, nb = gblk - b0 < cb ? gblk - b0 : cb;
+            if (nb <= 0)
+                continue;
+            float *sg[LE_SCORES_Q];
             for (int i = 0; i < ng; i++)
                 sg[i] = s[q0 + i] + b0 * LE_KBLK;
             k->scores(qv + q0, ng, kb + (int64_t)b0 * LE_KBLK * hd, hd, nb, sg);
@@ -210,38 +212,51 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         k->softmax(s[i], np[i], scale);
         memset(out[i], 0, (size_t)hd * sizeof(float));
     }
+    /* groups for the weighted sums: 6 (or 4) queries, each group over its
+     * shortest length npc, then every query finishes alone */
+    int gs[LE_ATT_QB]; /* first query of each query's group */
+    for (int q0 = 0, ng; q0 < nq; q0 += ng) {
+        int rem = nq - q0;
+        ng = rem == 8 || rem < LE_SCORES_Q ? (rem < 4 ? rem : 4) : LE_SCORES_Q;
+        for (int i = 0; i < ng; i++)
+            gs[q0 + i] = q0;
+    }
     for (int p0 = 0; p0 < npmax; p0 += cp) {
-        for (int q0 = 0; q0 < nq; q0 += 4) {
-            int ng = nq - q0 < 4 ? nq - q0 : 4, npc = np[q0]; /* the group's shortest */
-            int p1 = p0 + cp < npc ? p0 + cp : npc;
+        for (int q0 = 0, ng; q0 < nq; q0 += ng) {
+            for (ng = 1; q0 + ng < nq && gs[q0 + ng] == q0; ng++)
+                ;
+            int npc = np[q0], p1 = p0 + cp < npc ? p0 + cp : npc; /* npc: the group's shortest */
             if (p1 <= p0)
                 continue;
-            const float *pg[4];
+            const float *pg[LE_SCORES_Q];
             for (int i = 0; i < ng; i++)
                 pg[i] = s[q0 + i] + p0;
             k->pv(pg, ng, vc + (int64_t)p0 * hd, hd, hd, p1 - p0, out + q0);
         }
     }
     for (int i = 0; i < nq; i++) {
-        int npc = np[i / 4 * 4];
+        int npc = np[gs[i]];
         if (np[i] > npc) {
-            const float *pi[4] = {s[i] + npc};
+            const float *pi[1] = {s[i] + npc};
             k->pv(pi, 1, vc + (int64_t)npc * hd, hd, hd, np[i] - npc, out + i);
         }
     }
 }
 
-/* Phase 3. Items: (tile of LE_ATT_QB query vectors, kv head), latest rows
- * first (they are the longest). */
+/* Phase 3. Items: (tile of up to LE_ATT_QB query vectors, kv head), latest
+ * rows first (they are the longest); small batches get smaller tiles so
+ * that every member has a few items. */
 static void le_fwd_attn(struct le_member *me, const struct le_fwd_job *j) {
     const struct le_ctx *c = j->c;
     int64_t n_kv = c->m->info.n_kv_heads, n_rep = c->m->info.n_heads / n_kv;
-    int64_t total = (j->n - j->r0) * n_rep;
-    int64_t tiles = (total + LE_ATT_QB - 1) / LE_ATT_QB, it;
+    int64_t total = (j->n - j->r0) * n_rep, qb = LE_ATT_QB, it;
+    while (qb > 4 && (total + qb - 1) / qb * n_kv < 4 * me->t->nth)
+        qb /= 2;
+    int64_t tiles = (total + qb - 1) / qb;
     float *sbuf = c->scores + (int64_t)me->ith * LE_ATT_QB * c->n_ctx16; /* this worker's scores */
     while ((it = le_team_take(me, tiles * n_kv)) >= 0) {
         int64_t t = it / n_kv, g = it % n_kv;
-        int64_t i1 = total - t * LE_ATT_QB, i0 = i1 - LE_ATT_QB < 0 ? 0 : i1 - LE_ATT_QB;
+        int64_t i1 = total - t * qb, i0 = i1 - qb < 0 ? 0 : i1 - qb;
         le_attn_item(j, i0, i1, g, sbuf);
     }
     le_team_barrier(me);

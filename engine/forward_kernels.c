@@ -1,19 +1,23 @@
 /*
  * forward_kernels: the forward pass's own vector kernels -- attention scores
- * and probability-weighted sums over the KV cache, softmax, SwiGLU -- in a
- * scalar reference version and an AVX2+FMA version chosen once at run time.
- * (Matrix products with weights go through le_matmul, not through here.)
+ * and probability-weighted sums over the KV cache, softmax, RoPE, SwiGLU,
+ * RMSNorm -- in a scalar reference version and an AVX2+FMA version chosen
+ * once at run time. (Matrix products with weights go through the matmul
+ * driver, not through here.)
  *
  * Determinism: every output element of scores / pv is ONE chain of fused
  * multiply-adds in a fixed order (d ascending for scores, position j
- * ascending for pv) starting from 0, whichever block (4 queries, 32, 16 or 8
- * wide, scalar tail) computes it, so no value depends on how many keys or
- * queries are processed together. Softmax and SwiGLU are element-wise except
- * the softmax's exp sum, whose order depends only on the row length.
+ * ascending for pv; pv continues the chain already in out) starting from 0,
+ * whichever block (4 queries, 4 or 1 K blocks, 32, 16 or 8 dims, scalar
+ * tail) computes it, so no value depends on how many keys or queries are
+ * processed together. Softmax, RoPE and SwiGLU are element-wise except the
+ * softmax's exp sum, whose order depends only on the row length.
  *
- * Workload: in batched prompt processing attention is ~15% of the flops but
- * memory-heavy (K and V of a head are streamed once per query), so the
- * 4-query kernels load each K/V vector once for 4 queries.
+ * Workload: in batched prompt processing attention is ~15% of the flops;
+ * the 4-query kernels load each K/V vector once for 4 queries, and the
+ * caller (forward.c) blocks positions so that a K or V chunk stays in L1
+ * across all groups of 4 in a 32-query item. Masked loads/stores only for
+ * tails: vmaskmovps stores cost ~10x a plain store on Zen.
  */
 #include "model_int.h"
 
@@ -26,7 +30,7 @@
 
 /* ---- scalar reference ---- */
 
-static void le_scores_ref(const float *const q[4], int nq, const float *kb, int hd, int nblk, float *const s[4]) {
+static void le_scores_ref(const float *const q[], int nq, const float *kb, int hd, int nblk, float *const s[]) {
     for (int i = 0; i < nq; i++)
         for (int j = 0; j < LE_KBLK * nblk; j++) {
             const float *k = kb + (int64_t)(j / LE_KBLK) * LE_KBLK * hd + j % LE_KBLK;
@@ -37,8 +41,8 @@ static void le_scores_ref(const float *const q[4], int nq, const float *kb, int 
         }
 }
 
-static void le_pv_ref(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np,
-                      float *const out[4]) {
+static void le_pv_ref(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np,
+                      float *const out[]) {
     for (int i = 0; i < nq; i++)
         for (int d = 0; d < hd; d++) {
             float a = out[i][d];
@@ -143,10 +147,36 @@ LE_AVX2 static void le_scores1_avx2(const float *q, const float *kb, int hd, int
     }
 }
 
+/* 6 queries x one block per pass: each K vector is loaded once for 6
+ * queries, and 12 chains in flight cover the FMA latency with room. */
+LE_AVX2 static void le_scores6_avx2(const float *const q[], const float *kb, int hd, int nblk, float *const s[]) {
+    for (int b = 0; b < nblk; b++) {
+        __m256 a[6][2];
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
+        const float *k = kb + (int64_t)b * LE_KBLK * hd;
+        for (int d = 0; d < hd; d++, k += LE_KBLK) {
+            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
+            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+                __m256 t = _mm256_broadcast_ss(q[i] + d);
+                a[i][0] = _mm256_fmadd_ps(t, k0, a[i][0]);
+                a[i][1] = _mm256_fmadd_ps(t, k1, a[i][1]);
+            }
+        }
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            _mm256_storeu_ps(s[i] + b * LE_KBLK, a[i][0]);
+            _mm256_storeu_ps(s[i] + b * LE_KBLK + 8, a[i][1]);
+        }
+    }
+}
+
 /* 4 queries x one block per pass: each K vector is loaded once for 4 queries. */
-LE_AVX2 static void le_scores_avx2(const float *const q[4], int nq, const float *kb, int hd, int nblk,
-                                   float *const s[4]) {
-    if (nq < 4) {
+LE_AVX2 static void le_scores_avx2(const float *const q[], int nq, const float *kb, int hd, int nblk,
+                                   float *const s[]) {
+    if (nq == 6) {
+        le_scores6_avx2(q, kb, hd, nblk, s);
+        return;
+    }
+    if (nq != 4) {
         for (int i = 0; i < nq; i++)
             le_scores1_avx2(q[i], kb, hd, nblk, s[i]);
         return;
@@ -217,10 +247,43 @@ LE_AVX2 static void le_pv1_avx2(const float *p, const float *v, int64_t ldv, int
     }
 }
 
+/* 6 queries x 16 dims per pass (12 chains in flight). */
+LE_AVX2 static void le_pv6_avx2(const float *const p[], const float *v, int64_t ldv, int hd, int np,
+                                float *const out[]) {
+    int d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        __m256 a[6][2];
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            a[i][0] = _mm256_loadu_ps(out[i] + d);
+            a[i][1] = _mm256_loadu_ps(out[i] + d + 8);
+        }
+        const float *x = v + d;
+        for (int j = 0; j < np; j++, x += ldv) {
+            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+                __m256 t = _mm256_broadcast_ss(p[i] + j);
+                a[i][0] = _mm256_fmadd_ps(t, v0, a[i][0]);
+                a[i][1] = _mm256_fmadd_ps(t, v1, a[i][1]);
+            }
+        }
+        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            _mm256_storeu_ps(out[i] + d, a[i][0]);
+            _mm256_storeu_ps(out[i] + d + 8, a[i][1]);
+        }
+    }
+    if (d < hd)
+        for (int i = 0; i < 6; i++)
+            le_pv1_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
+}
+
 /* 4 queries x 16 dims per pass: each V vector is loaded once for 4 queries. */
-LE_AVX2 static void le_pv_avx2(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np,
-                               float *const out[4]) {
-    if (nq < 4) {
+LE_AVX2 static void le_pv_avx2(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np,
+                               float *const out[]) {
+    if (nq == 6) {
+        le_pv6_avx2(p, v, ldv, hd, np, out);
+        return;
+    }
+    if (nq != 4) {
         for (int i = 0; i < nq; i++)
             le_pv1_avx2(p[i], v, ldv, hd, np, out[i]);
         return;
@@ -289,29 +352,25 @@ LE_AVX2 static void le_softmax_avx2(float *s, int n, float scale) {
     __m256 vs = _mm256_set1_ps(scale), vmx = _mm256_set1_ps(-INFINITY);
     int n8 = n & ~7, left = n - n8;
     __m256i m = le_tail_mask(left);
-    for (int j = 0; j < n8; j += 8) {
-        __m256 x = _mm256_mul_ps(_mm256_loadu_ps(s + j), vs);
-        _mm256_storeu_ps(s + j, x);
-        vmx = _mm256_max_ps(vmx, x);
-    }
-    if (left) {
-        __m256 x = _mm256_mul_ps(_mm256_maskload_ps(s + n8, m), vs);
-        _mm256_maskstore_ps(s + n8, m, x);
-        vmx = _mm256_blendv_ps(vmx, _mm256_max_ps(vmx, x), _mm256_castsi256_ps(m));
-    }
+    /* max of the raw scores: scale > 0 and rounding is monotonic, so
+     * max(s) * scale equals the max of the scaled scores exactly */
+    for (int j = 0; j < n8; j += 8)
+        vmx = _mm256_max_ps(vmx, _mm256_loadu_ps(s + j));
+    if (left)
+        vmx = _mm256_blendv_ps(vmx, _mm256_max_ps(vmx, _mm256_maskload_ps(s + n8, m)), _mm256_castsi256_ps(m));
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmx), _mm256_extractf128_ps(vmx, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_movehdup_ps(h));
-    __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(h));
+    __m256 mx = _mm256_set1_ps(_mm_cvtss_f32(h) * scale);
     __m256d sum0 = _mm256_setzero_pd(), sum1 = sum0;
     for (int j = 0; j < n8; j += 8) {
-        __m256 e = le_exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), mx));
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(s + j), vs), mx));
         _mm256_storeu_ps(s + j, e);
         sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
         sum1 = _mm256_add_pd(sum1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
     }
     if (left) {
-        __m256 e = le_exp8(_mm256_sub_ps(_mm256_maskload_ps(s + n8, m), mx));
+        __m256 e = le_exp8(_mm256_sub_ps(_mm256_mul_ps(_mm256_maskload_ps(s + n8, m), vs), mx));
         e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
         _mm256_maskstore_ps(s + n8, m, e);
         sum0 = _mm256_add_pd(sum0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));

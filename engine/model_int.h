@@ -74,14 +74,16 @@ struct le_ctx {
 };
 
 /* forward_kernels.c: the forward pass's own vector kernels (see there).
- * nq (1..4) query vectors at a time; q, s, p, out arrays hold nq pointers. */
+ * Up to LE_SCORES_Q query vectors at a time; the q, s, p, out arrays hold
+ * nq pointers. */
+#define LE_SCORES_Q 6
 struct le_fwd_kernels {
     /* s_i[j] = sum_d q_i[d] * K(j, d) for j < 16*nblk, K in the cache's block
      * layout from kb (block b at kb + b*16*hd, (j, d) at d*16 + j%16) */
-    void (*scores)(const float *const q[4], int nq, const float *kb, int hd, int nblk, float *const s[4]);
+    void (*scores)(const float *const q[], int nq, const float *kb, int hd, int nblk, float *const s[]);
     /* out_i[d] += sum_j p_i[j] * v[j*ldv + d] for j < np, continuing each
      * element's chain in j order */
-    void (*pv)(const float *const p[4], int nq, const float *v, int64_t ldv, int hd, int np, float *const out[4]);
+    void (*pv)(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np, float *const out[]);
     /* s = softmax(s * scale) in place; exp sum in double */
     void (*softmax)(float *s, int n, float scale);
     /* RoPE on n_heads consecutive heads of hd values: pairs (x0, x1) ->

@@ -116,7 +116,8 @@ static int le_mm_check(struct le_mm_plan *plan, int wtype, int64_t K, const floa
     return LE_OK;
 }
 
-/* Phase 1: prep and conversion of X, units of rows taken in groups. */
+/* Phase 1: prep and conversion of X (none when A is NULL), units of rows
+ * taken in groups. */
 static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, const float *X, void *A, int64_t K,
                           int64_t N, le_mm_prep_fn prep, void *prep_arg) {
     int64_t unit = pl->act_bytes ? pl->unit : 1, nunits = le_div_up(N, unit);
@@ -126,7 +127,7 @@ static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, con
         int64_t u0 = it * grain, u1 = u0 + grain < nunits ? u0 + grain : nunits;
         if (prep)
             prep(prep_arg, u0 * unit, u1 * unit < N ? u1 * unit : N);
-        if (!pl->act_bytes)
+        if (!pl->act_bytes || !A)
             continue;
         if (pl->impl) {
             pl->impl->act_convert(X, A, K, N, u0, u1);
@@ -160,7 +161,7 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
     /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread. */
     int64_t chunk = le_div_up(total_rows, 8 * me->t->nth);
     chunk = (chunk + 7) / 8 * 8;
-    chunk = chunk > 64 ? 64 : chunk < 8 ? 8 : chunk;
+    chunk = chunk > 64 ? 64 : chunk;
     first[0] = 0;
     for (int i = 0; i < n_out; i++) {
         job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = A,

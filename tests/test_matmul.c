@@ -165,7 +165,8 @@ static void matmul_should_not_depend_on_threads_or_batching(void **state) {
     struct le_pool *pools[3] = {NULL, NULL, NULL};
     for (int i = 0; i < 3; i++)
         assert_int_equal(le_pool_new(&pools[i], i + 1), LE_OK);
-    static const int64_t sh[][3] = {{203, 256, 23}, {64, 96, 9}, {35, 74, 4}, {21, 1536, 10}};
+    static const int64_t sh[][3] = {{203, 256, 23}, {64, 96, 9}, {35, 74, 4}, {21, 1536, 10}, {19, 200, 3},
+                                    {40, 40, 2}};
     for (size_t ti = 0; ti < LE_NT; ti++)
         for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++) {
             int64_t K = sh[si][1];
