@@ -8,15 +8,16 @@
  * Determinism: every output element of scores / pv is ONE chain of fused
  * multiply-adds in a fixed order (d ascending for scores, position j
  * ascending for pv; pv continues the chain already in out) starting from 0,
- * whichever block (4 queries, 4 or 1 K blocks, 32, 16 or 8 dims, scalar
- * tail) computes it, so no value depends on how many keys or queries are
+ * whichever block (6, 4 or 1 queries, 4 or 1 K blocks, 32, 16 or 8 dims,
+ * scalar tail) computes it, so no value depends on how many keys or queries are
  * processed together. Softmax, RoPE and SwiGLU are element-wise except the
  * softmax's exp sum, whose order depends only on the row length.
  *
  * Workload: in batched prompt processing attention is ~15% of the flops;
- * the 4-query kernels load each K/V vector once for 4 queries, and the
- * caller (forward.c) blocks positions so that a K or V chunk stays in L1
- * across all groups of 4 in a 32-query item. Masked loads/stores only for
+ * the multi-query kernels load each K/V vector once for 6 (or 4) queries
+ * and keep 12 (8) FMA chains in flight, and the caller (forward.c) blocks
+ * positions so that a K or V chunk stays in L1 across all the groups of a
+ * 32-query item. Masked loads/stores only for
  * tails: vmaskmovps stores cost ~10x a plain store on Zen.
  */
 #include "model_int.h"

@@ -9,10 +9,10 @@
  * from the team's counter, optionally after a "prep" of the rows (the norm
  * or SwiGLU that produces them); (2) the gemm runs over row chunks of W
  * (of one or several weights sharing X) taken from the counter, every
- * chunk against all N activation rows. A chunk's outputs depend only on the chunk's rows, and
- * every kernel computes each element with a fixed operation sequence (the
- * same as the table's vec_dot), so Y is bit-identical for any thread count,
- * N, or chunking.
+ * chunk against all N activation rows. A chunk's outputs depend only on
+ * the chunk's rows, and every kernel computes each element with a fixed
+ * operation sequence (the same as the table's vec_dot), so Y is
+ * bit-identical for any thread count, N, or chunking.
  *
  * Paths: AVX2 gemms (kernels_avx2.c, kernels_avx2_q.c) when the CPU has
  * AVX2+FMA+F16C and the type has one, otherwise a scalar gemm calling the
@@ -23,7 +23,6 @@
 #include "le_kernels.h"
 #include "le_pool.h"
 #include "le_types.h"
-
 
 #define LE_SCRATCH_ALIGN 64
 
