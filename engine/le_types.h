@@ -41,7 +41,7 @@ struct le_type_traits {
     enum le_type vec_dot_type;
 };
 
-/* NULL when the type number is unknown or not implemented here. */
+/* NULL when the type number is unknown or has no entry in this table. */
 const struct le_type_traits *le_type_get(int type);
 /* Scalar reference traits (tests compare SIMD against these). */
 const struct le_type_traits *le_type_get_ref(int type);
