@@ -79,6 +79,53 @@ struct le_store_step {
 };
 int le_store_put_steps(struct le_store *s, int64_t run_id, const struct le_store_step *st, int n);
 
+/* Functions for scaling sweeps (llamaeval sweep, fit, report).
+ *
+ * A sweep cell is a cell (task "sweep") that trains one model shape on one
+ * token budget. Its static description -- shape, budget, parameter and FLOP
+ * counts -- is recorded when it starts (le_store_put_sweep_cell: INSERT OR
+ * REPLACE, so a rerun rewrites identical values), its evaluation points as
+ * it trains (le_store_put_sweep_points: INSERT OR REPLACE on (cell, step); a
+ * resumed cell rewrites bit-identical values), and its final numbers as the
+ * cell's results by le_store_put_cell (metrics "loss" in nats/token and
+ * "bpb", bits per byte of the held-out text), which marks it done. */
+struct le_store_sweep_cell {
+    const char *key;               /* the cell key (le_store_cell_key) */
+    const char *plan;              /* name of the plan that (last) ran it */
+    const char *label;             /* short human name, e.g. "d64-l2 D=1.2M" */
+    const char *config;            /* the cell's canonical config JSON */
+    double budget;                 /* its IsoFLOP budget C in FLOPs; NAN in a grid */
+    int64_t dim, n_layers, n_heads, n_kv_heads, ffn, ctx, vocab, tied;
+    double lr;
+    int64_t seed;
+    int64_t tokens;                /* D: training tokens */
+    int64_t n_total;               /* N: every parameter */
+    int64_t n_nonembed;            /* N without the token embedding (Kaplan) */
+    int64_t n_nonembed_noout;      /* N without the embedding and the output layer */
+    double flops_per_token;        /* Chinchilla App. F count, forward + backward */
+    double flops_6nd;              /* 6 * n_total * tokens */
+    double flops_exact;            /* flops_per_token * tokens */
+    /* Filled by le_store_sweep_cells (ignored by put): */
+    int done;                      /* the cell's results are committed */
+    double loss, bpb;              /* final held-out numbers; NAN until done */
+    int64_t model_id, run_id;      /* -1 until done */
+};
+struct le_store_sweep_point {
+    int64_t step, tokens;          /* after this many optimizer steps / tokens */
+    double flops;                  /* tokens * flops_per_token */
+    double train_loss, val_loss;   /* val_loss NAN when not evaluated */
+};
+int le_store_put_sweep_cell(struct le_store *s, const struct le_store_sweep_cell *c);
+int le_store_put_sweep_points(struct le_store *s, const char *cell_key, const struct le_store_sweep_point *p,
+                              int n);
+/* Calls fn for every sweep cell (of plan, or of every plan when plan is
+ * NULL), ordered by budget, then n_total, then tokens. */
+int le_store_sweep_cells(struct le_store *s, const char *plan,
+                         int (*fn)(void *ud, const struct le_store_sweep_cell *c), void *ud);
+/* Calls fn for every point of a cell, ordered by step. */
+int le_store_sweep_points(struct le_store *s, const char *cell_key,
+                          int (*fn)(void *ud, const struct le_store_sweep_point *p), void *ud);
+
 /* Export results (joined with models and runs) as CSV or JSON to path ("-" = stdout). */
 int le_store_export(struct le_store *s, const char *format /* "csv" | "json" */, const char *path);
 
