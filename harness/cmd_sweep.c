@@ -617,12 +617,15 @@ static void print_table(const struct le_sw *S) {
             else
                 printf(" %8s %7s", "-", "-");
             for (int k = 0; k < set->n_tasks; k++)
-                printf(" %11.4f", r->state ? r->task[k] : NAN);
+                if (r->state)
+                    printf(" %11.4f", r->task[k]);
+                else
+                    printf(" %11s", "-");
             printf("%s\n", i == best ? "  <- min" : "");
         }
         if (set->isoflop && best >= 0 && (best == lo || best == hi))
-            printf("  (budget %s: the minimum is at the %s size tried, not interior)\n",
-                   S->cells[best].label, best == lo ? "smallest" : "largest");
+            printf("  (budget %.*s: the minimum is at the %s size tried, not interior)\n",
+                   (int)strcspn(S->cells[best].label, " "), S->cells[best].label, best == lo ? "smallest" : "largest");
     }
 }
 
