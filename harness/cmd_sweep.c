@@ -27,8 +27,9 @@
  * own tasks; the store is shared through the job's lock. Overall progress
  * counts training FLOPs (App. F), so its ETA is a compute estimate.
  *
- * Test hook: LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
- * has written N checkpoints.
+ * Test hooks: LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
+ * has written N checkpoints; LE_TEST_KILL_AFTER=N once it has committed N
+ * task samples (le_job's).
  */
 #include "cli.h"           /* le_cli_* */
 #include "commands.h"      /* le_cmd_sweep */
@@ -85,7 +86,7 @@ static const char *le_sw_help =
 
 struct le_sw_opts {
     const char *plan, *db, *out;
-    long threads, jobs, kill_after;
+    long threads, jobs, kill_after, job_kill_after;
     int dry, quiet;
 };
 
@@ -187,6 +188,8 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
         return le_cli_usage(le_sw_usage, "unexpected argument '%s'", argv[i + 1]);
     const char *ka = getenv("LE_TEST_SWEEP_KILL_AFTER");
     o->kill_after = ka ? atol(ka) : 0;
+    ka = getenv("LE_TEST_KILL_AFTER"); /* the job's: after N task samples committed */
+    o->job_kill_after = ka ? atol(ka) : 0;
     return 0;
 }
 
@@ -226,15 +229,20 @@ static int make_tokenizer(struct le_sw *S, const struct le_corpus *corp) {
     struct stat st;
     if (stat(S->tok_path, &st) == 0)
         return LE_OK;
-    /* the texts: the plan corpus's training split, or the named file */
-    int64_t n = s->tokenizer_corpus ? 1 : le_corpus_n_docs(corp, LE_CORPUS_TRAIN);
-    const char **texts = calloc((size_t)n, sizeof *texts);
-    size_t *lens = calloc((size_t)n, sizeof *lens);
+    /* the texts: a corpus's training split (Brown's or the plan's), or the named file */
+    struct le_corpus *own = NULL;
+    int from_file = strcmp(src, "brown") && s->tokenizer_corpus, rc = LE_OK;
+    if (!from_file && strcmp(src, le_corpus_name(corp)))
+        rc = le_corpus_open(&own, NULL, NULL), corp = own;
+    int64_t n = from_file ? 1 : rc ? 0 : le_corpus_n_docs(corp, LE_CORPUS_TRAIN);
+    const char **texts = calloc((size_t)(n + 1), sizeof *texts);
+    size_t *lens = calloc((size_t)(n + 1), sizeof *lens);
     char *file = NULL;
-    int rc = texts && lens ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
-    if (!rc && s->tokenizer_corpus)
-        rc = le_corpus_read_file(s->tokenizer_corpus, &file, &lens[0]), texts[0] = file;
-    for (int64_t i = 0; !rc && !s->tokenizer_corpus && i < n; i++)
+    if (!rc && (!texts || !lens))
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+    if (!rc && from_file)
+        rc = le_corpus_read_file(src, &file, &lens[0]), texts[0] = file;
+    for (int64_t i = 0; !rc && !from_file && i < n; i++)
         texts[i] = le_corpus_doc(corp, LE_CORPUS_TRAIN, i, &lens[i]);
     struct le_bpe_opts bo;
     le_bpe_opts_default(&bo);
@@ -250,6 +258,7 @@ static int make_tokenizer(struct le_sw *S, const struct le_corpus *corp) {
         fprintf(stderr, "llamaeval: trained the plan's tokenizer: %d ids -> %s\n", v->n, S->tok_path);
     le_bpe_vocab_free(v);
     free(texts), free(lens), free(file);
+    le_corpus_free(own);
     return rc;
 }
 
@@ -681,7 +690,8 @@ static int run_sweep(struct le_sw *S) {
                  S->set->name, S->o.out, jobs, S->o.threads) < 0)
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = S->o.db, .command = "sweep", .config_json = cfg, .seed = S->set->seed,
-                             .threads = (int)S->o.threads, .signals = LE_JOB_SIGNALS_FLAG};
+                             .threads = (int)S->o.threads, .signals = LE_JOB_SIGNALS_FLAG,
+                             .kill_after = S->o.job_kill_after};
     rc = le_job_open(&S->job, &jo);
     free(cfg);
     if (rc)

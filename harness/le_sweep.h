@@ -32,7 +32,8 @@ struct le_sweep_setup {
     const char *name;
     const char *tokenizer;      /* a tokenizer GGUF; NULL when trained (below) */
     int64_t tokenizer_vocab;    /* > 0: train a BPE tokenizer of this many ids ... */
-    const char *tokenizer_corpus; /* ... on this text file, or NULL: the plan corpus's training split */
+    const char *tokenizer_corpus; /* ... on "brown" (its training split), a text file, or NULL:
+                                     the plan corpus's training split */
     const char *train_file, *valid_file; /* the corpus; both NULL: Brown */
     double max_epochs;          /* refuse a cell needing more epochs of the training split */
     int64_t min_steps;          /* refuse a cell with fewer optimizer steps */

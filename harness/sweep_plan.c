@@ -235,7 +235,7 @@ static int parse_tokenizer(struct le_sweep_plan *p, const cJSON *v, const char *
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "corpus");
     if (!rc && c && (!cJSON_IsString(c) || !c->valuestring[0]))
         rc = bad("'tokenizer.train.corpus' must be \"brown\" or a text file%s", "", 0);
-    if (!rc && c && strcmp(c->valuestring, "brown") && !(p->s.tokenizer_corpus = keep(p, c->valuestring, base)))
+    if (!rc && c && !(p->s.tokenizer_corpus = keep(p, c->valuestring, base))) /* keep() leaves "brown" as is */
         rc = le_err_set(LE_ENOMEM, "out of memory");
     return rc;
 }
@@ -475,7 +475,13 @@ static int make_cell(const struct le_sweep_plan *p, int b, const struct le_sw_sh
     if (p->s.isoflop) {
         snprintf(cell->label, sizeof cell->label, "C=%s d%lld-l%lld", sci, (long long)sh->dim, (long long)sh->layers);
         snprintf(cell->dir, sizeof cell->dir, "C%s-d%lld-l%lld", sci, (long long)sh->dim, (long long)sh->layers);
-    } else {
+    } else { /* tokens with an SI suffix: 6400 -> 6.4k */
+        const char *u[] = {"", "k", "M", "G", "T"};
+        double v = p->budget[b];
+        int e = 0;
+        while (v >= 1000 && e < 4)
+            v /= 1000, e++;
+        snprintf(sci, sizeof sci, "%.3g%s", v, u[e]);
         snprintf(cell->label, sizeof cell->label, "d%lld-l%lld D=%s", (long long)sh->dim, (long long)sh->layers, sci);
         snprintf(cell->dir, sizeof cell->dir, "d%lld-l%lld-D%s", (long long)sh->dim, (long long)sh->layers, sci);
     }
