@@ -742,8 +742,10 @@ static int run_sweep(struct le_sw *S) {
     rc = le_job_end(S->job, rc);
     S->job = NULL;
     print_table(S);
-    printf("\n%d of %d cells finished (%d trained now); results in %s (plan %s), checkpoints in %s/cells\n",
-           S->n_finished, S->n_cells, S->n_trained, S->o.db, S->set->name, S->o.out);
+    printf("\n%d of %d cells finished (%d trained now); store cells (training and tasks): %lld done earlier, "
+           "%lld computed now\nresults in %s (plan %s), checkpoints in %s/cells\n",
+           S->n_finished, S->n_cells, S->n_trained, (long long)from_store, (long long)computed, S->o.db,
+           S->set->name, S->o.out);
     return rc;
 }
 

@@ -396,7 +396,8 @@ static void killed_sweeps_should_finish_each_cell_once_with_the_same_numbers(voi
     free(out);
     st = sweep(e, &out, "", "b", 1, 1); /* all done: nothing trained or scored again */
     assert_int_equal(st, 0);
-    assert_non_null(strstr(out, "4 of 4 cells finished (0 trained now)"));
+    assert_non_null(strstr(out, "4 of 4 cells finished (0 trained now); store cells (training and tasks): 8 done "
+                                "earlier, 0 computed now"));
     free(out);
     /* two cells at a time, one thread each */
     st = sweep(e, &out, "", "c", 2, 2);
