@@ -53,6 +53,12 @@ static const char *le_fit_help =
     "  --seed S           bootstrap seed (default 0)\n"
     "  --threads T        worker threads (default 2); never changes the numbers\n"
     "  --huber-delta X    approach 3's Huber delta (default 1e-3)\n"
+    "  --objective OBJ    approach 3's objective: huber (default; Hoffmann et al.'s sum of\n"
+    "                     Huber losses) or ml (maximum likelihood of Huber-distributed\n"
+    "                     residuals with a fitted scale: Besiroglu et al.'s published fit)\n"
+    "  --boot-starts S    approach 3's starts in each resample: the full-data optimum and\n"
+    "                     coarse (default: 32 more grid points), optimum (none more) or\n"
+    "                     grid (all 4500; slow, to check the shortcut)\n"
     "  --format FMT       table (default) or json (one object)\n"
     "  -h, --help         show this help\n";
 
@@ -218,14 +224,20 @@ static void le_fit_print_a2(const struct le_fit_a2 *a) {
     printf("\n");
 }
 
-static void le_fit_print_a3(const struct le_fit_a3 *a, double delta) {
+static void le_fit_print_a3(const struct le_fit_a3 *a, const struct le_fit_opts *o) {
     if (!a->ok) {
         printf("Approach 3 (parametric fit): skipped: %s\n\n", a->why);
         return;
     }
-    printf("Approach 3 (L = E + A/N^alpha + B/D^beta; Huber delta %g on ln L, L-BFGS from %d starts,\n"
-           "            %d runs, objective %.6g; bootstrap %d/%d fitted)\n",
-           delta, a->n_starts, a->n_points, a->objective, a->n_boot_ok, a->n_boot);
+    if (o->objective == LE_FIT_OBJ_ML)
+        printf("Approach 3 (L = E + A/N^alpha + B/D^beta; maximum likelihood, ln L residuals ~ Huber(delta %g)\n"
+               "            with fitted scale %.4g; L-BFGS from %d starts, %d runs, -log-likelihood %.6g;\n"
+               "            bootstrap %d/%d fitted)\n",
+               o->huber_delta, a->sigma, a->n_starts, a->n_points, a->objective, a->n_boot_ok, a->n_boot);
+    else
+        printf("Approach 3 (L = E + A/N^alpha + B/D^beta; Huber delta %g on ln L, L-BFGS from %d starts,\n"
+               "            %d runs, objective %.6g; bootstrap %d/%d fitted)\n",
+               o->huber_delta, a->n_starts, a->n_points, a->objective, a->n_boot_ok, a->n_boot);
     const char *names[8] = {"E", "A", "B", "alpha", "beta", "a", "b", "G"};
     const struct le_fit_est *e[8] = {&a->E, &a->A, &a->B, &a->alpha, &a->beta, &a->a, &a->b, &a->G};
     char b[96];
@@ -346,7 +358,7 @@ static void le_fit_print(const struct le_fit_result *r, const char *source) {
            o->n_boot, (unsigned long long)o->seed);
     le_fit_print_a1(&r->a1);
     le_fit_print_a2(&r->a2);
-    le_fit_print_a3(&r->a3, o->huber_delta);
+    le_fit_print_a3(&r->a3, o);
     le_fit_print_compare(r);
     le_fit_print_conv(r);
 }
@@ -362,7 +374,8 @@ static int le_fit_parse(int argc, char **argv, struct le_fit_args *a) {
     static const struct option opts[] = {
         {"db", 1, 0, 'd'},        {"plan", 1, 0, 'p'},    {"csv", 1, 0, 'c'},     {"n-count", 1, 0, 'n'},
         {"flops", 1, 0, 'f'},     {"bootstrap", 1, 0, 'b'}, {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
-        {"format", 1, 0, 'F'},    {"huber-delta", 1, 0, 'H'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+        {"format", 1, 0, 'F'},    {"huber-delta", 1, 0, 'H'}, {"objective", 1, 0, 'o'}, {"boot-starts", 1, 0, 'B'},
+        {"help", 0, 0, 'h'},      {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_fit_usage, le_fit_help, 0};
     int c;
@@ -405,6 +418,24 @@ static int le_fit_parse(int argc, char **argv, struct le_fit_args *a) {
                 return LE_EXIT_USAGE;
             if (!(a->o.huber_delta > 0))
                 return le_cli_usage(le_fit_usage, "--huber-delta must be positive");
+            break;
+        case 'o':
+            if (!strcmp(optarg, "huber"))
+                a->o.objective = LE_FIT_OBJ_HUBER;
+            else if (!strcmp(optarg, "ml"))
+                a->o.objective = LE_FIT_OBJ_ML;
+            else
+                return le_cli_usage(le_fit_usage, "--objective '%s': huber or ml", optarg);
+            break;
+        case 'B':
+            if (!strcmp(optarg, "optimum"))
+                a->o.boot_grid = 0;
+            else if (!strcmp(optarg, "coarse"))
+                a->o.boot_grid = 1;
+            else if (!strcmp(optarg, "grid"))
+                a->o.boot_grid = 2;
+            else
+                return le_cli_usage(le_fit_usage, "--boot-starts '%s': optimum, coarse or grid", optarg);
             break;
         default:
             return le_cli_usage(le_fit_usage, "unexpected option");

@@ -560,6 +560,62 @@ static double le_a3_descend(const struct le_a3_data *d, double x[5], int tight) 
     return isfinite(fx) ? fx : INFINITY;
 }
 
+/* LE_FIT_OBJ_ML: minimise J(x, s) = sum Huber_delta(r_i(x)/s) + n ln s (the
+ * negative log-likelihood less n ln Z(delta)) by exact steps in s and
+ * L-BFGS steps in x. For fixed s, Huber_delta(r/s) = Huber_{delta s}(r)/s^2,
+ * so the x step is the ordinary fit with delta s; the s step solves
+ * dJ/ds = 0, i.e. sum min((r/s)^2, delta |r/s|) = n, by bisection in ln s
+ * (the left side falls as s grows). Each step lowers J; stops when s moves
+ * less than 1e-9 relatively. Returns J + n ln Z(delta), *sigma = s. */
+static double le_a3_scale(const struct le_a3_data *d, const double x[5]) {
+    double lo = -700, hi = 10, dl = d->delta;
+    for (int it = 0; it < 200; it++) {
+        double ls = 0.5 * (lo + hi), s = exp(ls), sum = 0;
+        for (int i = 0; i < d->n; i++) {
+            double t1 = x[0] - x[3] * d->lnn[i], t2 = x[1] - x[4] * d->lnd[i], t3 = x[2];
+            double m = fmax(t1, fmax(t2, t3));
+            double u = fabs(m + log(exp(t1 - m) + exp(t2 - m) + exp(t3 - m)) - d->lnl[i]) / s;
+            sum += u <= dl ? u * u : dl * u;
+        }
+        if (sum > d->n)
+            lo = ls;
+        else
+            hi = ls;
+    }
+    return exp(0.5 * (lo + hi));
+}
+
+static double le_a3_ml(const struct le_a3_data *d0, double x[5], double *sigma) {
+    struct le_a3_data d = *d0;
+    double s = NAN, g[5];
+    for (int it = 0; it < 100; it++) {
+        double s1 = le_a3_scale(d0, x);
+        int done = fabs(s1 / s - 1) < 1e-9;
+        /* Near-L1 objectives (delta s << residuals) trap a descent at a kink
+         * far from the minimum: reach a much smaller delta by continuation,
+         * halving it from the last one and descending from each minimum. */
+        double target = d0->delta * s1;
+        for (double dl = d.delta * 0.5; dl > target; dl *= 0.5) {
+            d.delta = dl;
+            if (!isfinite(le_a3_descend(&d, x, 1)))
+                return INFINITY;
+        }
+        s = s1;
+        d.delta = target;
+        if (!isfinite(le_a3_descend(&d, x, 1)))
+            return INFINITY;
+        if (done)
+            break;
+    }
+    s = le_a3_scale(d0, x);
+    d.delta = d0->delta * s;
+    *sigma = s;
+    double dl = d0->delta;
+    /* Huber_delta(r/s) summed = Huber_{delta s} sum / s^2; Z(delta) of the Huber density. */
+    double z = sqrt(2 * M_PI) * erf(dl / sqrt(2.0)) + 2 * exp(-0.5 * dl * dl) / dl;
+    return le_a3_eval(&d, x, g, 5, 0) / (s * s) + d.n * (log(s) + log(z));
+}
+
 static void le_a3_grid_point(int k, double x[5]) {
     /* k = ((((ia * 5 + ib) * 5 + ie) * 6 + iA) * 6 + iB), alpha outermost as in the notebook. */
     int iB = k % 6, iA = (k / 6) % 6, ie = (k / 36) % 5, ib = (k / 180) % 5, ia = k / 900;
@@ -721,7 +777,9 @@ static void le_boot_a3(struct le_boot_job *j, const int *idx, int n, double *v) 
             memcpy(best, x, sizeof best);
         }
     }
-    if (isfinite(bestf) && isfinite(le_a3_descend(&d, best, 1)))
+    double sigma;
+    if (isfinite(bestf) && isfinite(le_a3_descend(&d, best, 1)) &&
+        (j->x->o.objective != LE_FIT_OBJ_ML || isfinite(le_a3_ml(&d, best, &sigma))))
         le_a3_derive(best, j->c_at, v);
     free(buf);
 }
@@ -760,7 +818,8 @@ static int le_fit_validate(const struct le_fit_run *runs, int n, const struct le
         return le_err_set(LE_EINVAL, "no runs to fit");
     if ((unsigned)o->ncount >= LE_FIT_N_COUNT)
         return le_err_set(LE_EINVAL, "bad parameter-count convention %d", (int)o->ncount);
-    if (o->n_boot < 0 || o->threads < 1 || !(o->huber_delta > 0) || !(o->bins_per_decade > 0))
+    if (o->n_boot < 0 || o->threads < 1 || !(o->huber_delta > 0) || !(o->bins_per_decade > 0) ||
+        (o->objective != LE_FIT_OBJ_HUBER && o->objective != LE_FIT_OBJ_ML) || o->boot_grid < 0 || o->boot_grid > 2)
         return le_err_set(LE_EINVAL, "bad fit options (bootstrap %d, threads %d, delta %g, bins %g)", o->n_boot,
                           o->threads, o->huber_delta, o->bins_per_decade);
     for (int r = 0; r < n; r++) {
@@ -874,6 +933,8 @@ static int le_fit_a3(struct le_ctx *x, struct le_fit_a3 *a, const struct le_a3_d
     if (best >= 0) {
         memcpy(x3, j.x + 5 * best, 5 * sizeof(double));
         j.fx[best] = le_a3_descend(d, x3, 1);
+        if (x->o.objective == LE_FIT_OBJ_ML && isfinite(j.fx[best]))
+            j.fx[best] = le_a3_ml(d, x3, &a->sigma);
     }
     if (best < 0 || !isfinite(j.fx[best])) {
         snprintf(a->why, sizeof a->why, "L-BFGS failed from every start");
@@ -904,7 +965,7 @@ static void le_fit_init_result(struct le_fit_result *r) {
     for (int c = 0; c < LE_FIT_N_COUNT; c++)
         for (int k = 0; k < 3; k++)
             r->conv[c].a[k] = r->conv[c].b[k] = (struct le_fit_est){NAN, NAN, NAN};
-    r->a3.objective = NAN;
+    r->a3.objective = r->a3.sigma = NAN;
 }
 
 /* Intervals from the resample slots. */

@@ -111,7 +111,7 @@ static void le_json_a2(cJSON *root, const struct le_fit_a2 *a) {
     }
 }
 
-static void le_json_a3(cJSON *root, const struct le_fit_a3 *a, double delta) {
+static void le_json_a3(cJSON *root, const struct le_fit_a3 *a, double delta, int ml) {
     cJSON *o = cJSON_AddObjectToObject(root, "approach3");
     if (!o)
         return;
@@ -122,6 +122,8 @@ static void le_json_a3(cJSON *root, const struct le_fit_a3 *a, double delta) {
         le_est(o, ci, names[k], e[k]);
     cJSON_AddItemToObject(o, "ci95", ci);
     le_num(o, "objective", a->objective);
+    cJSON_AddStringToObject(o, "objective_kind", ml ? "ml" : "huber");
+    le_num(o, "sigma", a->sigma);
     le_num(o, "huber_delta", delta);
     cJSON_AddNumberToObject(o, "n_points", a->n_points);
     cJSON_AddNumberToObject(o, "n_starts", a->n_starts);
@@ -181,7 +183,7 @@ int le_fit_json(const struct le_fit_result *r, char **out) {
     if (r->a2.ok)
         le_json_a2(root, &r->a2);
     if (r->a3.ok)
-        le_json_a3(root, &r->a3, r->opts.huber_delta);
+        le_json_a3(root, &r->a3, r->opts.huber_delta, r->opts.objective == LE_FIT_OBJ_ML);
     le_json_conv(root, r);
     cJSON *sk = cJSON_AddObjectToObject(root, "skipped");
     if (sk) {

@@ -66,6 +66,12 @@ struct le_fit_opts {
                                  * 2: the whole 4500-point grid (slow; to check the shortcut) */
     int conventions;            /* 1 (default): also fit under every other N convention the runs
                                  * carry, for the side-by-side exponents (struct le_fit_conv) */
+    enum le_fit_objective {
+        LE_FIT_OBJ_HUBER = 0,   /* minimise sum Huber_delta(r) (Hoffmann et al.; default) */
+        LE_FIT_OBJ_ML = 1,      /* maximise the likelihood of r ~ Huber_delta(scale sigma) over the
+                                 * 5 parameters and sigma jointly: Besiroglu et al.'s published
+                                 * estimate (their notebook's objective()); a[] then also gives sigma */
+    } objective;
 };
 void le_fit_opts_init(struct le_fit_opts *o);
 
@@ -140,7 +146,9 @@ struct le_fit_a3 {
     char why[256];
     int n_points;
     struct le_fit_est E, A, B, alpha, beta, a, b, G;
-    double objective;           /* the Huber sum at the optimum */
+    double objective;           /* the Huber sum at the optimum; with LE_FIT_OBJ_ML the negative
+                                 * log-likelihood, normalising constant included */
+    double sigma;               /* LE_FIT_OBJ_ML: the fitted scale of ln L residuals (else NAN) */
     int n_starts;               /* grid starts of the full-data fit (4500) */
     double c_at[LE_FIT_N_AT];   /* the largest C = 6 N D among the runs; 5.76e23 (Chinchilla's budget) */
     struct le_fit_est n_opt[LE_FIT_N_AT], d_opt[LE_FIT_N_AT], tokens_per_param[LE_FIT_N_AT];
