@@ -17,6 +17,7 @@
 
 #include "le_err.h"
 #include "le_fit.h"
+#include "le_store.h" /* a sweep store for fit --db */
 #include "le_test.h"
 
 #include <cjson/cJSON.h> /* parsing fit's JSON output */
@@ -559,6 +560,83 @@ static void fit_command_should_print_json_and_a_table(void **state) {
     free(dir);
 }
 
+/* A store as `llamaeval sweep` leaves it: 45 finished IsoFLOP cells of plan
+ * "p" with training curves and all three parameter counts, one unfinished
+ * cell and one cell of another plan (both must be left out). */
+static void fill_store(const char *db) {
+    struct le_store *s;
+    assert_int_equal(le_store_open(&s, db), 0);
+    struct le_store_model m = {"/models/sweep.gguf", "feed", "llama", "F32", "sweep", -1, -1, -1, -1};
+    int64_t mid, rid;
+    assert_int_equal(le_store_put_model(s, &m, &mid), 0);
+    assert_int_equal(le_store_begin_run(s, "sweep", "{}", 1, 1, &rid), 0);
+    struct le_fit_run runs[47];
+    int n = make_isoflop(runs, BUDGETS, 5, 9, -0.6, 0.6, 0.002, 21);
+    n += make_isoflop(runs + n, BUDGETS, 1, 2, -0.3, 0.3, 0.002, 22);
+    for (int i = 0; i < n; i++) {
+        char key[65], cfg[64];
+        snprintf(cfg, sizeof cfg, "{\"cell\":%d}", i);
+        le_store_cell_key(key, "", "sweep", cfg);
+        double nt = runs[i].n[LE_FIT_N_TOTAL];
+        struct le_store_sweep_cell c = {.key = key, .plan = i == 46 ? "other" : "p", .label = "cell", .config = cfg,
+                                        .budget = runs[i].budget, .tokens = (int64_t)runs[i].d,
+                                        .n_total = (int64_t)nt, .n_nonembed = (int64_t)(nt - 5e6),
+                                        .n_nonembed_noout = (int64_t)(nt - 1e7), .flops_per_token = 6 * nt,
+                                        .flops_6nd = 6 * nt * runs[i].d, .flops_exact = 6 * nt * runs[i].d};
+        assert_int_equal(le_store_put_sweep_cell(s, &c), 0);
+        struct le_store_sweep_point pts[10];
+        for (int j = 0; j < 10; j++) {
+            int64_t t = (int64_t)(runs[i].d * (j + 1) / 10);
+            pts[j] = (struct le_store_sweep_point){j + 1, t, 6 * nt * (double)t, NAN,
+                                                   j == 9 ? runs[i].loss : law(nt, (double)t)};
+        }
+        assert_int_equal(le_store_put_sweep_points(s, key, pts, 10), 0);
+        if (i == 45)
+            continue; /* left unfinished */
+        struct le_store_result res[1] = {{"loss", runs[i].loss, NAN, 1000}};
+        assert_int_equal(le_store_put_cell(s, key, rid, mid, "sweep", cfg, res, 1), 0);
+    }
+    le_store_close(s);
+}
+
+static void fit_command_should_read_a_sweep_from_the_store(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir(), db[512], *out = NULL;
+    snprintf(db, sizeof db, "%s/r.sqlite", dir);
+    fill_store(db);
+    int rc = le_test_sh(&out, "%s fit --db %s --plan p --bootstrap 20 --flops exact --format json 2>&1",
+                        le_test_bin(), db);
+    assert_int_equal(rc, 0);
+    cJSON *root = cJSON_Parse(out);
+    assert_non_null(root);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(root, "n_runs")), 45);
+    cJSON *a1 = cJSON_GetObjectItem(root, "approach1");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(a1, "from_curves")));
+    cJSON *a2 = cJSON_GetObjectItem(root, "approach2");
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(a2, "n_used")), 5);
+    assert_true(fabs(cJSON_GetNumberValue(cJSON_GetObjectItem(a2, "a")) - true_a()) < 0.01);
+    cJSON *conv = cJSON_GetObjectItem(root, "conventions");
+    const char *names[3] = {"total", "nonembed", "nonembed-noout"};
+    for (int c = 0; c < 3; c++) {
+        cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(conv, names[c]), "approach2"), "a");
+        assert_true(cJSON_IsNumber(a));
+    }
+    cJSON_Delete(root);
+    free(out);
+    /* Without --plan every finished cell counts; the table names the conventions. */
+    rc = le_test_sh(&out, "%s fit --db %s --bootstrap 0 2>&1", le_test_bin(), db);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "46 runs"));
+    assert_non_null(strstr(out, "nonembed-noout"));
+    free(out);
+    rc = le_test_sh(&out, "%s fit --db %s --plan nothing 2>&1", le_test_bin(), db);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "no finished sweep cells of plan nothing"));
+    free(out);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parametric_fit_should_recover_the_law_inside_its_intervals),
@@ -575,6 +653,7 @@ int main(void) {
         cmocka_unit_test(csv_should_read_columns_in_any_order_and_case),
         cmocka_unit_test(csv_errors_should_name_the_line),
         cmocka_unit_test(fit_command_should_print_json_and_a_table),
+        cmocka_unit_test(fit_command_should_read_a_sweep_from_the_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
