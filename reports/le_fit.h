@@ -150,7 +150,8 @@ struct le_fit_a3 {
                                  * log-likelihood, normalising constant included */
     double sigma;               /* LE_FIT_OBJ_ML: the fitted scale of ln L residuals (else NAN) */
     int n_starts;               /* grid starts of the full-data fit (4500) */
-    double c_at[LE_FIT_N_AT];   /* the largest C = 6 N D among the runs; 5.76e23 (Chinchilla's budget) */
+    double c_at[LE_FIT_N_AT];   /* the largest IsoFLOP budget (else the largest 6 N D) among the
+                                 * runs; 5.76e23 (the Gopher and Chinchilla budget in Hoffmann et al. 2022) */
     struct le_fit_est n_opt[LE_FIT_N_AT], d_opt[LE_FIT_N_AT], tokens_per_param[LE_FIT_N_AT];
     int n_boot, n_boot_ok;
 };
