@@ -205,12 +205,13 @@ static void le_fit_print_a2(const struct le_fit_a2 *a) {
         return;
     }
     printf("Approach 2 (IsoFLOP parabolas in ln N; %d of %d budgets used)\n", a->n_used, a->n_budgets);
-    printf("  %-10s %5s %6s  %-12s %-12s %s\n", "C", "runs", "sizes", "N_opt", "D_opt", "");
+    printf("  %-10s %5s %6s  %-32s %-11s %s\n", "C", "runs", "sizes", "N_opt [95% interval]", "D_opt", "loss");
     for (int i = 0; i < a->n_budgets; i++) {
         const struct le_fit_budget *b = &a->budgets[i];
+        char nb[96];
+        le_fit_ci(nb, sizeof nb, &(struct le_fit_est){b->n_opt, b->n_opt_lo, b->n_opt_hi});
         if (b->ok)
-            printf("  %-10.4g %5d %6d  %-12.4g %-12.4g loss %.4f\n", b->c, b->n_runs, b->n_sizes, b->n_opt, b->d_opt,
-                   b->loss_opt);
+            printf("  %-10.4g %5d %6d  %-32s %-11.4g %.4f\n", b->c, b->n_runs, b->n_sizes, nb, b->d_opt, b->loss_opt);
         else
             printf("  %-10.4g %5d %6d  refused: %s\n", b->c, b->n_runs, b->n_sizes, b->why);
     }

@@ -694,7 +694,8 @@ struct le_boot_job {
     int do1, do2, do3;
     size_t a1_cap;
     double *v1; /* n_boot * 4: a, b, k_n, k_d (NAN: not fitted) */
-    double *v2; /* n_boot * 4 */
+    double *v2; /* n_boot * s2: a, b, k_n, k_d, then each budget's N_opt */
+    int s2;
     double *v3; /* n_boot * LE_A3_NV */
     atomic_int oom;
 };
@@ -736,6 +737,8 @@ static void le_boot_a2(struct le_boot_job *j, uint64_t *rs, double *v) {
         bs[b].c = x->runs[x->order[s0]].budget;
         le_a2_budget(x, idx, m, bs[b].c, &bs[b], scr);
     }
+    for (int b = 0; b < g->ng; b++)
+        v[4 + b] = bs[b].ok ? bs[b].n_opt : NAN;
     struct le_a2_out o;
     char why[256];
     if (!le_a2_laws(bs, g->ng, &o, why, sizeof why, scr)) {
@@ -788,9 +791,11 @@ static void le_boot_a3(struct le_boot_job *j, const int *idx, int n, double *v) 
 static void le_boot_item(void *vp, int i) {
     struct le_boot_job *j = vp;
     int n = j->x->n;
-    double *v1 = j->v1 + 4 * (size_t)i, *v2 = j->v2 + 4 * (size_t)i, *v3 = j->v3 + LE_A3_NV * (size_t)i;
+    double *v1 = j->v1 + 4 * (size_t)i, *v2 = j->v2 + j->s2 * (size_t)i, *v3 = j->v3 + LE_A3_NV * (size_t)i;
     for (int k = 0; k < 4; k++)
-        v1[k] = v2[k] = NAN;
+        v1[k] = NAN;
+    for (int k = 0; k < j->s2; k++)
+        v2[k] = NAN;
     for (int k = 0; k < LE_A3_NV; k++)
         v3[k] = NAN;
     uint64_t rs = le_boot_state(j->x->o.seed, i);
@@ -895,6 +900,7 @@ static int le_fit_a2(struct le_ctx *x, struct le_fit_a2 *a, const struct le_a2_g
         struct le_fit_budget *bb = &a->budgets[b];
         bb->c = x->runs[x->order[s0]].budget;
         bb->n_runs = m;
+        bb->n_opt_lo = bb->n_opt_hi = NAN;
         le_a2_budget(x, x->order + s0, m, bb->c, bb, scr);
     }
     struct le_a2_out o;
@@ -981,16 +987,22 @@ static int le_fit_intervals(struct le_fit_result *r, const struct le_boot_job *j
             le_interval(&l1[k]->k, j->v1 + 2 + k, nb, 4, scr);
         }
         if (r->a2.ok) {
-            le_interval(&l2[k]->e, j->v2 + k, nb, 4, scr);
-            le_interval(&l2[k]->k, j->v2 + 2 + k, nb, 4, scr);
+            le_interval(&l2[k]->e, j->v2 + k, nb, j->s2, scr);
+            le_interval(&l2[k]->k, j->v2 + 2 + k, nb, j->s2, scr);
         }
+    }
+    for (int b = 0; r->a2.ok && b < r->a2.n_budgets; b++) {
+        struct le_fit_est e;
+        le_interval(&e, j->v2 + 4 + b, nb, j->s2, scr);
+        r->a2.budgets[b].n_opt_lo = e.lo;
+        r->a2.budgets[b].n_opt_hi = e.hi;
     }
     if (r->a3.ok)
         for (int k = 0; k < LE_A3_NV; k++)
             le_interval(le_a3_slot(&r->a3, k), j->v3 + k, nb, LE_A3_NV, scr);
     for (int i = 0; i < nb; i++) {
         r->a1.n_boot_ok += r->a1.ok && isfinite(j->v1[4 * (size_t)i]);
-        r->a2.n_boot_ok += r->a2.ok && isfinite(j->v2[4 * (size_t)i]);
+        r->a2.n_boot_ok += r->a2.ok && isfinite(j->v2[j->s2 * (size_t)i]);
         r->a3.n_boot_ok += r->a3.ok && isfinite(j->v3[LE_A3_NV * (size_t)i]);
     }
     r->a1.n_boot = r->a1.ok ? nb : 0;
@@ -1011,7 +1023,8 @@ static int le_fit_bootstrap(struct le_ctx *x, struct le_fit_result *r, const str
     j.do3 = r->a3.ok;
     j.a1_cap = le_a1_capacity(x);
     j.v1 = malloc(sizeof(double) * 4 * (size_t)nb);
-    j.v2 = malloc(sizeof(double) * 4 * (size_t)nb);
+    j.s2 = 4 + g->ng;
+    j.v2 = malloc(sizeof(double) * (size_t)j.s2 * (size_t)nb);
     j.v3 = malloc(sizeof(double) * LE_A3_NV * (size_t)nb);
     int rc = LE_OK;
     if (nb > 0 && (!j.v1 || !j.v2 || !j.v3)) {

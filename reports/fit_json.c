@@ -95,6 +95,11 @@ static void le_json_a2(cJSON *root, const struct le_fit_a2 *a) {
         cJSON_AddNumberToObject(p, "n_sizes", b->n_sizes);
         cJSON_AddBoolToObject(p, "ok", b->ok);
         le_num(p, "N_opt", b->n_opt);
+        cJSON *nci = cJSON_AddArrayToObject(p, "N_opt_ci95");
+        if (nci) {
+            cJSON_AddItemToArray(nci, isfinite(b->n_opt_lo) ? cJSON_CreateNumber(b->n_opt_lo) : cJSON_CreateNull());
+            cJSON_AddItemToArray(nci, isfinite(b->n_opt_hi) ? cJSON_CreateNumber(b->n_opt_hi) : cJSON_CreateNull());
+        }
         le_num(p, "D_opt", b->d_opt);
         le_num(p, "loss_opt", b->loss_opt);
         le_num(p, "p0", b->p0);

@@ -124,6 +124,8 @@ struct le_fit_budget {
     double n_opt, d_opt;        /* exp(-p1/(2 p2)); C/(6 N_opt), or C/flops_per_token(N_opt) with
                                  * the exact convention (ln fpt interpolated in ln N) */
     double loss_opt;            /* the parabola at its minimum */
+    double n_opt_lo, n_opt_hi;  /* 95% interval of n_opt over the resamples in which this budget
+                                 * was accepted (NAN without enough of them) */
 };
 struct le_fit_a2 {
     int ok;                     /* 0: skipped (fewer than 2 usable budgets, or none at all) */

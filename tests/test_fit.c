@@ -190,6 +190,7 @@ static void isoflop_parabolas_should_find_the_true_minima_and_exponent(void **st
     assert_true(a->ok);
     assert_int_equal(a->n_budgets, 5);
     assert_int_equal(a->n_used, 5);
+    int covered = 0;
     for (int b = 0; b < 5; b++) {
         assert_true(a->budgets[b].ok);
         assert_rel("budget C", a->budgets[b].c, BUDGETS[b], 0);
@@ -198,7 +199,10 @@ static void isoflop_parabolas_should_find_the_true_minima_and_exponent(void **st
          * in ln N about the minimum: its vertex lands within a few percent. */
         assert_rel("N_opt of a budget", a->budgets[b].n_opt, true_nopt(BUDGETS[b]), 0.05);
         assert_rel("D_opt = C/(6 N_opt)", a->budgets[b].d_opt, BUDGETS[b] / (6 * a->budgets[b].n_opt), 1e-12);
+        assert_true(a->budgets[b].n_opt_lo <= a->budgets[b].n_opt && a->budgets[b].n_opt <= a->budgets[b].n_opt_hi);
+        covered += a->budgets[b].n_opt_lo <= true_nopt(BUDGETS[b]) && true_nopt(BUDGETS[b]) <= a->budgets[b].n_opt_hi;
     }
+    assert_true(covered >= 4);
     assert_covers("approach 2 a", &a->n_opt.e, true_a());
     assert_covers("approach 2 b", &a->d_opt.e, 1 - true_a());
     assert_true(fabs(a->n_opt.e.v - true_a()) < 0.01);
