@@ -10,6 +10,7 @@
 #include "commands.h" /* le_cmd_fit */
 #include "le_err.h"
 #include "le_fit.h"   /* le_fit_compute, le_fit_json, le_fit_published, le_fit_csv_read */
+#include "le_pool.h"  /* le_ncpu: the default thread count */
 #include "le_store.h" /* le_store_open_readonly, le_store_sweep_cells/points */
 
 #include <math.h>
@@ -51,7 +52,7 @@ static const char *le_fit_help =
     "                     (Chinchilla's Appendix F count; --db only)\n"
     "  --bootstrap N      resamples for every approach (default 4000; 0: no intervals)\n"
     "  --seed S           bootstrap seed (default 0)\n"
-    "  --threads T        worker threads (default 2); never changes the numbers\n"
+    "  --threads T        worker threads (default: all cores); never changes the numbers\n"
     "  --huber-delta X    approach 3's Huber delta (default 1e-3)\n"
     "  --objective OBJ    approach 3's objective: huber (default; Hoffmann et al.'s sum of\n"
     "                     Huber losses) or ml (maximum likelihood of Huber-distributed\n"
@@ -458,7 +459,7 @@ static int le_fit_parse(int argc, char **argv, struct le_fit_args *a) {
 int le_cmd_fit(int argc, char **argv) {
     struct le_fit_args a = {NULL, NULL, NULL, "table", {0}};
     le_fit_opts_init(&a.o);
-    a.o.threads = 2;
+    a.o.threads = le_ncpu();
     int ec = le_fit_parse(argc, argv, &a);
     if (ec >= 0)
         return ec;
