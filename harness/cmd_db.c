@@ -161,7 +161,7 @@ static int le_db_info(int argc, char **argv) {
     printf("size: %lld bytes\n", size);
     printf("rows:\n");
     for (int i = 0; i < n; i++)
-        printf("  %-12s %lld\n", names[i], (long long)counts[i]);
+        printf("  %-13s %lld\n", names[i], (long long)counts[i]);
     return LE_EXIT_OK;
 }
 

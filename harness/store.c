@@ -103,12 +103,32 @@ static const char *const le_store_migrations[] = {
     "  step INTEGER NOT NULL, tokens INTEGER,"
     "  train_loss REAL, val_loss REAL, lr REAL, tokens_per_s REAL,"
     "  UNIQUE(run_id, step));",
-    /* 2: append here. */
+    /* 2: scaling sweeps. A sweep cell's static description (written when it
+     * starts) and its evaluation points; its final numbers are the cell's
+     * results. Keyed by the cell key, not by a foreign key to cells: the
+     * description exists before the cell row does. */
+    "CREATE TABLE sweep_cells("
+    "  key TEXT PRIMARY KEY,"
+    "  plan TEXT NOT NULL, label TEXT, config TEXT,"
+    "  budget REAL,"
+    "  dim INTEGER, n_layers INTEGER, n_heads INTEGER, n_kv_heads INTEGER, ffn INTEGER, ctx INTEGER,"
+    "  vocab INTEGER, tied INTEGER, lr REAL, seed INTEGER,"
+    "  tokens INTEGER NOT NULL,"
+    "  n_total INTEGER NOT NULL, n_nonembed INTEGER, n_nonembed_noout INTEGER,"
+    "  flops_per_token REAL, flops_6nd REAL, flops_exact REAL,"
+    "  created TEXT NOT NULL);"
+    "CREATE INDEX sweep_cells_plan ON sweep_cells(plan);"
+    "CREATE TABLE sweep_points("
+    "  cell TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,"
+    "  flops REAL, train_loss REAL, val_loss REAL,"
+    "  PRIMARY KEY(cell, step));",
+    /* 3: append here. */
 };
 static const int le_store_n_migrations = (int)(sizeof le_store_migrations / sizeof le_store_migrations[0]);
 
 /* The tables `db info` counts, in schema order. */
-static const char *const le_store_tables[] = {"models", "runs", "cells", "results", "samples", "train_steps"};
+static const char *const le_store_tables[] = {"models",      "runs",        "cells",       "results",
+                                              "samples",     "train_steps", "sweep_cells", "sweep_points"};
 
 #define LE_NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
@@ -812,6 +832,147 @@ int le_store_put_steps(struct le_store *s, int64_t run_id, const struct le_store
     return le_store_end(s, rc);
 }
 
+/* Functions for scaling sweeps. */
+
+int le_store_put_sweep_cell(struct le_store *s, const struct le_store_sweep_cell *c) {
+    if (!c->key || !c->key[0] || !c->plan)
+        return le_err_set(LE_EINVAL, "put_sweep_cell: key and plan are required");
+    sqlite3_stmt *st = NULL;
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    rc = le_store_prep(s, &st,
+                       "INSERT OR REPLACE INTO sweep_cells(key, plan, label, config, budget, dim, n_layers,"
+                       " n_heads, n_kv_heads, ffn, ctx, vocab, tied, lr, seed, tokens, n_total, n_nonembed,"
+                       " n_nonembed_noout, flops_per_token, flops_6nd, flops_exact, created)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+                       " ?19, ?20, ?21, ?22, " LE_NOW_SQL ")");
+    if (rc == 0) {
+        sqlite3_bind_text(st, 1, c->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, c->plan, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, c->label, -1, SQLITE_STATIC); /* NULL binds NULL */
+        sqlite3_bind_text(st, 4, c->config, -1, SQLITE_STATIC);
+        le_bind_opt_f64(st, 5, c->budget);
+        const int64_t ints[] = {c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->ffn, c->ctx, c->vocab, c->tied};
+        for (int i = 0; i < 8; i++)
+            le_bind_opt_i64(st, 6 + i, ints[i]);
+        le_bind_opt_f64(st, 14, c->lr);
+        sqlite3_bind_int64(st, 15, c->seed);
+        sqlite3_bind_int64(st, 16, c->tokens);
+        sqlite3_bind_int64(st, 17, c->n_total);
+        le_bind_opt_i64(st, 18, c->n_nonembed);
+        le_bind_opt_i64(st, 19, c->n_nonembed_noout);
+        le_bind_opt_f64(st, 20, c->flops_per_token);
+        le_bind_opt_f64(st, 21, c->flops_6nd);
+        le_bind_opt_f64(st, 22, c->flops_exact);
+        rc = le_store_step_done(s, st, "put_sweep_cell");
+    }
+    sqlite3_finalize(st);
+    return le_store_end(s, rc);
+}
+
+int le_store_put_sweep_points(struct le_store *s, const char *cell_key, const struct le_store_sweep_point *p,
+                              int n) {
+    if (n < 0 || !cell_key)
+        return le_err_set(LE_EINVAL, "put_sweep_points: bad arguments");
+    sqlite3_stmt *st = NULL;
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    rc = le_store_prep(s, &st,
+                       "INSERT OR REPLACE INTO sweep_points(cell, step, tokens, flops, train_loss, val_loss)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    for (int i = 0; rc == 0 && i < n; i++) {
+        sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, p[i].step);
+        sqlite3_bind_int64(st, 3, p[i].tokens);
+        le_bind_opt_f64(st, 4, p[i].flops);
+        le_bind_opt_f64(st, 5, p[i].train_loss);
+        le_bind_opt_f64(st, 6, p[i].val_loss);
+        rc = le_store_step_done(s, st, "put_sweep_points");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return le_store_end(s, rc);
+}
+
+static int64_t le_col_opt_i64(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+int le_store_sweep_cells(struct le_store *s, const char *plan,
+                         int (*fn)(void *ud, const struct le_store_sweep_cell *c), void *ud) {
+    /* The final numbers are the cell's results, present only once it is done. */
+    static const char *sql =
+        "SELECT w.key, w.plan, w.label, w.config, w.budget, w.dim, w.n_layers, w.n_heads, w.n_kv_heads, w.ffn,"
+        " w.ctx, w.vocab, w.tied, w.lr, w.seed, w.tokens, w.n_total, w.n_nonembed, w.n_nonembed_noout,"
+        " w.flops_per_token, w.flops_6nd, w.flops_exact, c.done_at IS NOT NULL,"
+        " (SELECT value FROM results r WHERE r.cell = w.key AND r.metric = 'loss' ORDER BY r.id DESC LIMIT 1),"
+        " (SELECT value FROM results r WHERE r.cell = w.key AND r.metric = 'bpb' ORDER BY r.id DESC LIMIT 1),"
+        " c.model_id, c.run_id"
+        " FROM sweep_cells w LEFT JOIN cells c ON c.key = w.key"
+        " WHERE ?1 IS NULL OR w.plan = ?1"
+        " ORDER BY w.budget IS NULL, w.budget, w.n_total, w.tokens, w.key";
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, sql);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, plan, -1, SQLITE_STATIC);
+    int sr;
+    while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        struct le_store_sweep_cell c = {
+            .key = (const char *)sqlite3_column_text(st, 0),
+            .plan = (const char *)sqlite3_column_text(st, 1),
+            .label = (const char *)sqlite3_column_text(st, 2),
+            .config = (const char *)sqlite3_column_text(st, 3),
+            .budget = le_col_f64(st, 4),
+        };
+        int64_t *ints[] = {&c.dim, &c.n_layers, &c.n_heads, &c.n_kv_heads, &c.ffn, &c.ctx, &c.vocab, &c.tied};
+        for (int i = 0; i < 8; i++)
+            *ints[i] = le_col_opt_i64(st, 5 + i);
+        c.lr = le_col_f64(st, 13);
+        c.seed = sqlite3_column_int64(st, 14);
+        c.tokens = sqlite3_column_int64(st, 15);
+        c.n_total = sqlite3_column_int64(st, 16);
+        c.n_nonembed = le_col_opt_i64(st, 17);
+        c.n_nonembed_noout = le_col_opt_i64(st, 18);
+        c.flops_per_token = le_col_f64(st, 19);
+        c.flops_6nd = le_col_f64(st, 20);
+        c.flops_exact = le_col_f64(st, 21);
+        c.done = sqlite3_column_int(st, 22);
+        c.loss = c.done ? le_col_f64(st, 23) : NAN;
+        c.bpb = c.done ? le_col_f64(st, 24) : NAN;
+        c.model_id = c.done ? le_col_opt_i64(st, 25) : -1;
+        c.run_id = c.done ? le_col_opt_i64(st, 26) : -1;
+        rc = fn(ud, &c);
+    }
+    if (rc == 0 && sr != SQLITE_DONE)
+        rc = le_store_dberr(s, "sweep_cells");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int le_store_sweep_points(struct le_store *s, const char *cell_key,
+                          int (*fn)(void *ud, const struct le_store_sweep_point *p), void *ud) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st,
+                           "SELECT step, tokens, flops, train_loss, val_loss FROM sweep_points WHERE cell = ?1"
+                           " ORDER BY step");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_STATIC);
+    int sr;
+    while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        struct le_store_sweep_point p = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                         le_col_f64(st, 2), le_col_f64(st, 3), le_col_f64(st, 4)};
+        rc = fn(ud, &p);
+    }
+    if (rc == 0 && sr != SQLITE_DONE)
+        rc = le_store_dberr(s, "sweep_points");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Functions to export results. One column list serves CSV and JSON. */
 
 static const struct {
@@ -1016,10 +1177,6 @@ int le_store_export(struct le_store *s, const char *format, const char *path) {
 }
 
 /* Functions for reports. */
-
-static int64_t le_col_opt_i64(sqlite3_stmt *st, int i) {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
 
 static const char *le_col_text(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
 

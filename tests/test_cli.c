@@ -118,17 +118,17 @@ static void db_init_and_info_should_work_on_a_temp_file(void **state) {
     char *out = NULL;
     assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
     assert_non_null(strstr(out, "created"));
-    assert_non_null(strstr(out, "schema version 1"));
+    assert_non_null(strstr(out, "schema version 2"));
     free(out);
     assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
     assert_non_null(strstr(out, "up to date"));
     free(out);
 
     assert_int_equal(le_test_sh(&out, "'%s' db info --db '%s/r.sqlite'", bin(), dir), 0);
-    assert_non_null(strstr(out, "schema version: 1"));
-    assert_non_null(strstr(out, "  models       0\n"));
-    assert_non_null(strstr(out, "  results      0\n"));
-    assert_non_null(strstr(out, "  train_steps  0\n"));
+    assert_non_null(strstr(out, "schema version: 2"));
+    assert_non_null(strstr(out, "  models        0\n"));
+    assert_non_null(strstr(out, "  results       0\n"));
+    assert_non_null(strstr(out, "  train_steps   0\n"));
     free(out);
 
     /* Export of an empty store: the CSV header only; JSON an empty array. */

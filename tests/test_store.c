@@ -104,9 +104,10 @@ static void store_should_migrate_an_empty_file_once(void **state) {
     int64_t counts[16];
     int n = 0;
     assert_int_equal(le_store_table_counts(s, names, counts, 16, &n), 0);
-    static const char *want[] = {"models", "runs", "cells", "results", "samples", "train_steps"};
-    assert_int_equal(n, 6);
-    for (int i = 0; i < 6; i++) {
+    static const char *want[] = {"models", "runs", "cells", "results", "samples", "train_steps",
+                                 "sweep_cells", "sweep_points"};
+    assert_int_equal(n, 8);
+    for (int i = 0; i < 8; i++) {
         assert_string_equal(names[i], want[i]);
         assert_int_equal(counts[i], 0);
     }
@@ -292,6 +293,87 @@ static void put_steps_should_keep_one_row_per_step(void **state) {
     assert_int_equal(count_of(s, "train_steps"), 3);
     assert_int_equal(le_store_put_steps(s, rid + 7, st, 1), LE_EDB); /* no such run */
     assert_int_equal(count_of(s, "train_steps"), 3);
+    le_store_close(s);
+}
+
+struct sweep_seen {
+    int n, done[4];
+    char key[4][65], label[4][32];
+    double budget[4], loss[4], bpb[4], flops_exact[4];
+    int64_t n_total[4], n_noout[4], tokens[4], model_id[4];
+    int np;
+    int64_t step[8];
+    double val[8];
+};
+
+static int sweep_cell_cb(void *ud, const struct le_store_sweep_cell *c) {
+    struct sweep_seen *w = ud;
+    assert_true(w->n < 4);
+    int i = w->n++;
+    snprintf(w->key[i], sizeof w->key[i], "%s", c->key);
+    snprintf(w->label[i], sizeof w->label[i], "%s", c->label);
+    w->done[i] = c->done, w->budget[i] = c->budget, w->loss[i] = c->loss, w->bpb[i] = c->bpb;
+    w->flops_exact[i] = c->flops_exact, w->n_total[i] = c->n_total, w->n_noout[i] = c->n_nonembed_noout;
+    w->tokens[i] = c->tokens, w->model_id[i] = c->model_id;
+    return 0;
+}
+
+static int sweep_point_cb(void *ud, const struct le_store_sweep_point *p) {
+    struct sweep_seen *w = ud;
+    assert_true(w->np < 8);
+    w->step[w->np] = p->step, w->val[w->np] = p->val_loss;
+    w->np++;
+    return 0;
+}
+
+static void sweep_cells_should_join_their_results_once_done(void **state) {
+    struct fixture *f = *state;
+    struct le_store *s;
+    assert_int_equal(le_store_open(&s, f->db), 0);
+    int64_t mid = add_model(s, "feedbeef"), rid;
+    assert_int_equal(le_store_begin_run(s, "sweep", "{}", 1, 2, &rid), 0);
+    char k1[65], k2[65];
+    le_store_cell_key(k1, "", "sweep", "{\"dim\":64}");
+    le_store_cell_key(k2, "", "sweep", "{\"dim\":32}");
+    struct le_store_sweep_cell a = {.key = k1, .plan = "p", .label = "big", .config = "{\"dim\":64}",
+                                    .budget = 1e12, .dim = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 4,
+                                    .ffn = 172, .ctx = 128, .vocab = 1024, .tied = 0, .lr = 1e-3, .seed = 1,
+                                    .tokens = 1000000, .n_total = 230000, .n_nonembed = 164000,
+                                    .n_nonembed_noout = 98000, .flops_per_token = 1.5e6, .flops_6nd = 1.38e12,
+                                    .flops_exact = 1.5e12};
+    struct le_store_sweep_cell b = a;
+    b.key = k2, b.label = "small", b.dim = 32, b.n_total = 80000, b.n_nonembed_noout = 20000, b.budget = NAN;
+    assert_int_equal(le_store_put_sweep_cell(s, &b), 0);
+    assert_int_equal(le_store_put_sweep_cell(s, &a), 0);
+    assert_int_equal(le_store_put_sweep_cell(s, &a), 0); /* a rerun rewrites, never duplicates */
+    assert_int_equal(count_of(s, "sweep_cells"), 2);
+    struct le_store_sweep_point pts[2] = {{10, 40960, 6.1e10, 5.5, 5.6}, {20, 81920, 1.2e11, 5.0, NAN}};
+    assert_int_equal(le_store_put_sweep_points(s, k1, pts, 2), 0);
+    pts[0].val_loss = 5.25;
+    assert_int_equal(le_store_put_sweep_points(s, k1, pts, 1), 0); /* a resumed cell rewrites its point */
+    assert_int_equal(count_of(s, "sweep_points"), 2);
+    struct le_store_result r[2] = {{"loss", 4.5, NAN, 9000}, {"bpb", 1.75, NAN, 9000}};
+    assert_int_equal(le_store_put_cell(s, k1, rid, mid, "sweep", "{\"dim\":64}", r, 2), 0);
+
+    struct sweep_seen w = {0};
+    assert_int_equal(le_store_sweep_cells(s, "p", sweep_cell_cb, &w), 0);
+    assert_int_equal(w.n, 2);
+    /* budgets first (a grid cell, NAN budget, last) */
+    assert_string_equal(w.label[0], "big");
+    assert_true(w.done[0] && w.loss[0] == 4.5 && w.bpb[0] == 1.75 && w.model_id[0] == mid);
+    assert_true(w.budget[0] == 1e12 && w.flops_exact[0] == 1.5e12 && w.n_total[0] == 230000);
+    assert_true(w.n_noout[0] == 98000 && w.tokens[0] == 1000000);
+    assert_string_equal(w.label[1], "small");
+    assert_true(!w.done[1] && isnan(w.loss[1]) && isnan(w.budget[1]) && w.model_id[1] == -1);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(le_store_sweep_cells(s, "other plan", sweep_cell_cb, &w), 0);
+    assert_int_equal(w.n, 0);
+    assert_int_equal(le_store_sweep_cells(s, NULL, sweep_cell_cb, &w), 0);
+    assert_int_equal(w.n, 2);
+    assert_int_equal(le_store_sweep_points(s, k1, sweep_point_cb, &w), 0);
+    assert_int_equal(w.np, 2);
+    assert_true(w.step[0] == 10 && w.val[0] == 5.25 && w.step[1] == 20 && isnan(w.val[1]));
+    assert_integrity_ok(s);
     le_store_close(s);
 }
 
@@ -640,6 +722,7 @@ int main(void) {
         cmocka_unit_test(cell_key_should_hash_the_three_parts_with_separators),
         cmocka_unit_test_setup_teardown(put_cell_should_store_results_once_and_mark_the_cell_done, setup, teardown),
         cmocka_unit_test_setup_teardown(put_steps_should_keep_one_row_per_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(sweep_cells_should_join_their_results_once_done, setup, teardown),
         cmocka_unit_test_setup_teardown(export_should_write_quoted_csv_and_typed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(two_processes_writing_at_once_should_lose_no_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(writer_killed_mid_transaction_should_leave_a_sound_db_and_the_cell_not_done,
