@@ -23,7 +23,7 @@
 
 static const char *le_report_usage =
     "usage: llamaeval report --db FILE --out DIR [--format html,md,csv,json] [--compare-published]\n"
-    "                        [--only eval|ppl|quant|scaling] [--no-figures] [--seed N] [--threads N]";
+    "                        [--only eval|ppl|quant|scaling] [--no-figures] [--seed N] [--threads N] [--boot N]";
 
 static const char *le_report_help =
     "usage: llamaeval report --db FILE --out DIR [options]\n"
@@ -54,6 +54,8 @@ static const char *le_report_help =
     "  --no-figures         tables only (gnuplot is then not needed)\n"
     "  --seed N             bootstrap seed of the scaling fits (default 0)\n"
     "  --threads N          threads of the scaling fits (default 1; never changes a number)\n"
+    "  --boot N             bootstrap resamples of the scaling fits (default 4000, as\n"
+    "                       `llamaeval fit`; 0: point estimates only)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Figures need gnuplot on PATH (Debian: gnuplot-nox, installed by scripts/setup).\n";
@@ -234,6 +236,7 @@ int le_cmd_report(int argc, char **argv) {
         {"format", required_argument, 0, 'f'},  {"only", required_argument, 0, 's'},
         {"compare-published", no_argument, 0, 'c'}, {"no-figures", no_argument, 0, 'n'},
         {"seed", required_argument, 0, 'S'},    {"threads", required_argument, 0, 't'},
+        {"boot", required_argument, 0, 'b'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
     };
     static const char *const fmt_names[] = {"html", "md", "csv", "json"};
@@ -242,7 +245,8 @@ int le_cmd_report(int argc, char **argv) {
     static const unsigned sec_bits[] = {LE_REP_EVAL, LE_REP_PPL, LE_REP_QUANT, LE_REP_SCALING};
     struct le_cli_parser p = {argc, argv, ":h", opts, le_report_usage, le_report_help, 0};
     const char *db = NULL;
-    struct le_rep_opts o = {.formats = LE_REP_HTML | LE_REP_MD, .sections = LE_REP_ALL, .figures = 1, .threads = 1};
+    struct le_rep_opts o = {
+        .formats = LE_REP_HTML | LE_REP_MD, .sections = LE_REP_ALL, .figures = 1, .threads = 1, .n_boot = -1};
     long v;
     int c, ec;
     while ((c = le_cli_next(&p)) != -1) {
@@ -280,6 +284,11 @@ int le_cmd_report(int argc, char **argv) {
             if (le_cli_int(&p, "--threads", optarg, 1, 256, &v))
                 return LE_EXIT_USAGE;
             o.threads = (int)v;
+            break;
+        case 'b':
+            if (le_cli_int(&p, "--boot", optarg, 0, 1000000, &v))
+                return LE_EXIT_USAGE;
+            o.n_boot = (int)v;
             break;
         default:
             return le_cli_usage(le_report_usage, "unexpected option");

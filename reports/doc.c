@@ -224,6 +224,24 @@ void le_table_count(struct le_table *t, int row, int col, double v) {
     c->kind = isnan(v) ? LE_CELL_EMPTY : LE_CELL_NUM;
 }
 
+void le_table_g_ci(struct le_table *t, int row, int col, double v, double lo, double hi) {
+    struct le_cell *c = le_table_cell(t, row, col);
+    if (!c)
+        return;
+    free(c->text);
+    if (isnan(v))
+        c->text = strdup("\u2014");
+    else if (isnan(lo) || isnan(hi))
+        c->text = le_strdup_printf("%.4g", v);
+    else
+        c->text = le_strdup_printf("%.4g (%.4g, %.4g)", v, lo, hi);
+    c->value = v;
+    c->scale = 1;
+    c->lo = lo;
+    c->hi = hi;
+    c->kind = isnan(v) ? LE_CELL_EMPTY : LE_CELL_NUM;
+}
+
 void le_table_num_ci(struct le_table *t, int row, int col, double v, double lo, double hi, int digits) {
     struct le_cell *c = le_table_cell(t, row, col);
     if (!c)

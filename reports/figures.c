@@ -54,10 +54,17 @@ void le_fig_quote(struct le_buf *b, const char *s) {
         if (*s == '\'')
             le_buf_puts(b, "''");
         else if (strchr("_^@&~{}", *s))
-            le_buf_printf(b, "\\\\%c", *s);
+            le_buf_printf(b, "\\%c", *s); /* one backslash: literal in enhanced text */
         else if (*s != '\n')
             le_buf_put(b, s, 1);
     }
+    le_buf_puts(b, "'");
+}
+
+void le_fig_markup(struct le_buf *b, const char *s) {
+    le_buf_puts(b, "'");
+    for (; s && *s; s++)
+        le_buf_puts(b, *s == '\'' ? "''" : *s == '\n' ? " " : (char[2]){*s, 0});
     le_buf_puts(b, "'");
 }
 

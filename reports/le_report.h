@@ -113,6 +113,7 @@ struct le_rep_opts {
     int figures;                       /* 0: tables only (gnuplot not needed) */
     const char *gnuplot;               /* program; NULL = "gnuplot" on PATH */
     uint64_t seed;                     /* bootstrap seed of the scaling fits */
+    int n_boot;                        /* bootstrap resamples of the fits; < 0: the fit's default (4000) */
     int threads;                       /* fit worker threads (never change a number) */
 };
 

@@ -126,6 +126,8 @@ void le_table_none(struct le_table *t, int row, int col);
 void le_table_num(struct le_table *t, int row, int col, double v, double scale, int digits);
 /* A count shown short (1.23M, 4.5e+18: le_fmt_count), exact in CSV and JSON. */
 void le_table_count(struct le_table *t, int row, int col, double v);
+/* A number with its interval, 4 significant digits: "0.4853 (0.4788, 0.4919)". */
+void le_table_g_ci(struct le_table *t, int row, int col, double v, double lo, double hi);
 /* A number with its interval "v (lo, hi)". */
 void le_table_num_ci(struct le_table *t, int row, int col, double v, double lo, double hi, int digits);
 void le_table_trace(struct le_table *t, int row, int col, const struct le_rep_result *r);
@@ -146,6 +148,16 @@ int le_section_ppl(struct le_doc *doc);
 int le_section_quant(struct le_doc *doc);
 int le_section_scaling(struct le_doc *doc);
 int le_section_provenance(struct le_doc *doc);
+
+/* Functions of the scaling fits (sec_fits.c). The fit itself is computed in
+ * one place, le_scaling_fit in sec_scaling.c; these only render it. runs[]
+ * are the fit's inputs, cell_of[i] the sweep cell of run i. */
+struct le_fit_result;
+struct le_fit_run;
+void le_fit_tables(struct le_doc *doc, const struct le_fit_result *f, int n_runs);
+void le_fit_figures(struct le_doc *doc, const struct le_fit_result *f, const struct le_fit_run *runs, int n_runs);
+/* Adds approach 1's envelope to the loss-against-FLOPs figure. */
+void le_fit_envelope(struct le_figure *fig, const struct le_fit_result *f, int series);
 
 /* A model's display name in tables: the sweep cell's label for a sweep
  * model, else the model's name (else its file name), with a short sha256
@@ -178,8 +190,11 @@ int le_figures_render(struct le_doc *doc, const char *dir);
  * blank lines, so `index i` in the script selects block i. */
 void le_fig_block_begin(struct le_figure *f, const char *comment);
 void le_fig_row(struct le_figure *f, int n, const double *v);
-/* A gnuplot string literal (double-quoted, escaped) for titles and labels. */
+/* A gnuplot string literal for a name from the data (model, task, cell):
+ * single-quoted, enhanced-text markup escaped so it prints as it is. */
 void le_fig_quote(struct le_buf *b, const char *s);
+/* The same for a title of ours that uses markup (N_{opt}, C^{0.5}). */
+void le_fig_markup(struct le_buf *b, const char *s);
 
 /* Functions of the renderers. Each writes one file (atomically) or, for
  * CSV, one file per table into dir. */

@@ -7,6 +7,9 @@
  */
 #include "report_int.h"
 
+#include "le_err.h" /* le_err_msg */
+#include "le_fit.h" /* le_fit_compute: the only call, in le_scaling_fit */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +65,7 @@ static void le_sweep_table(struct le_doc *doc) {
 
 /* Training curves: held-out loss against tokens (or FLOPs) for every sweep
  * cell, and the training logs of `llamaeval train` runs. */
-static void le_curves_figure(struct le_doc *doc, int flops) {
+static struct le_figure *le_curves_figure(struct le_doc *doc, int flops) {
     const struct le_rep_data *d = doc->d;
     struct le_figure *f = NULL;
     int series = 0;
@@ -76,7 +79,7 @@ static void le_curves_figure(struct le_doc *doc, int flops) {
         if (!f && !(f = le_doc_figure(doc, flops ? "loss-flops" : "curves",
                                       flops ? "Held-out loss against training FLOPs"
                                             : "Training curves: held-out loss against tokens")))
-            return;
+            return NULL;
         le_fig_block_begin(f, c->label ? c->label : c->key);
         for (int k = 0; k < c->n_pts; k++) {
             const struct le_rep_point *p = &c->pts[k];
@@ -113,7 +116,7 @@ static void le_curves_figure(struct le_doc *doc, int flops) {
         i = j;
     }
     if (!f)
-        return;
+        return NULL;
     struct le_buf gp = {0};
     le_buf_printf(&gp, "set logscale x\nset format x '10^{%%L}'\nset xlabel '%s'\nset ylabel 'held-out loss (nats/token)'\n"
                        "set grid\nset key %s\nplot ",
@@ -130,6 +133,76 @@ static void le_curves_figure(struct le_doc *doc, int flops) {
                                         : "Held-out loss at every evaluation point against the tokens seen",
                                   flops ? "sweep cell" : "sweep cell or training run",
                                   series > 12 ? " (too many for a key: see the data file)" : "");
+    return f;
+}
+
+/* Functions of the fits. */
+
+/* The fit's inputs: every done sweep cell with a final loss, its N under
+ * each convention, D, FLOPs per token, budget and held-out curve. The
+ * curves point into one array (*curves, caller frees). */
+static int le_scaling_runs(const struct le_rep_data *d, struct le_fit_run **out, double **curves, int *n_out) {
+    int n = 0, np = 0;
+    for (int i = 0; i < d->n_cells; i++)
+        np += d->cells[i].n_pts;
+    struct le_fit_run *runs = calloc((size_t)d->n_cells + 1, sizeof *runs);
+    double *cv = calloc(2 * (size_t)np + 1, sizeof *cv);
+    if (!runs || !cv) {
+        free(runs), free(cv);
+        return -1;
+    }
+    double *at = cv;
+    for (int i = 0; i < d->n_cells; i++) {
+        const struct le_rep_sweep_cell *c = &d->cells[i];
+        if (!c->done || !(c->loss > 0) || !(c->n[0] > 0) || c->tokens <= 0)
+            continue;
+        struct le_fit_run *r = &runs[n++];
+        for (int k = 0; k < LE_FIT_N_COUNT; k++)
+            r->n[k] = c->n[k] > 0 ? c->n[k] : NAN;
+        r->d = (double)c->tokens;
+        r->flops_per_token = c->flops_per_token > 0 ? c->flops_per_token : NAN;
+        r->loss = c->loss;
+        r->budget = c->budget > 0 ? c->budget : NAN;
+        /* The held-out curve, tokens strictly increasing. */
+        double *tok = at, *loss = at + c->n_pts;
+        for (int k = 0; k < c->n_pts; k++) {
+            const struct le_rep_point *p = &c->pts[k];
+            if (isnan(p->val_loss) || !(p->val_loss > 0) || p->tokens <= 0 ||
+                (r->n_curve && (double)p->tokens <= tok[r->n_curve - 1]))
+                continue;
+            tok[r->n_curve] = (double)p->tokens;
+            loss[r->n_curve++] = p->val_loss;
+        }
+        r->curve_tokens = r->n_curve ? tok : NULL;
+        r->curve_loss = r->n_curve ? loss : NULL;
+        at += 2 * (size_t)c->n_pts;
+    }
+    *out = runs;
+    *curves = cv;
+    *n_out = n;
+    return 0;
+}
+
+/* The one call of the fit: every approach under total N (Chinchilla's
+ * convention) and C = 6ND, also fitted under the other conventions, seeded
+ * by --seed. NULL with a sentence in the document when it cannot run. */
+static struct le_fit_result *le_scaling_fit(struct le_doc *doc, const struct le_fit_run *runs, int n) {
+    if (n < 1) {
+        le_doc_para(doc, "No sweep cell is done yet, so nothing is fitted.");
+        return NULL;
+    }
+    struct le_fit_opts o;
+    le_fit_opts_init(&o);
+    o.seed = doc->o->seed;
+    o.threads = doc->o->threads > 0 ? doc->o->threads : 1;
+    if (doc->o->n_boot >= 0)
+        o.n_boot = doc->o->n_boot;
+    struct le_fit_result *f = NULL;
+    if (le_fit_compute(&f, runs, n, &o)) {
+        le_doc_para(doc, "The scaling fits could not run on these cells: %s", le_err_msg());
+        return NULL;
+    }
+    return f;
 }
 
 int le_section_scaling(struct le_doc *doc) {
@@ -141,9 +214,23 @@ int le_section_scaling(struct le_doc *doc) {
         return doc->oom ? -1 : 0;
     }
     le_sweep_table(doc);
+    struct le_fit_run *runs = NULL;
+    double *curves = NULL;
+    int n = 0;
+    if (le_scaling_runs(doc->d, &runs, &curves, &n))
+        return -1;
+    struct le_fit_result *f = le_scaling_fit(doc, runs, n);
+    if (f)
+        le_fit_tables(doc, f, n);
     if (doc->o->figures) {
         le_curves_figure(doc, 0);
-        le_curves_figure(doc, 1);
+        struct le_figure *lf = le_curves_figure(doc, 1);
+        if (f && lf)
+            le_fit_envelope(lf, f, lf->n_series);
+        if (f)
+            le_fit_figures(doc, f, runs, n);
     }
+    le_fit_free(f);
+    free(runs), free(curves);
     return doc->oom ? -1 : 0;
 }

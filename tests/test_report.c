@@ -63,7 +63,8 @@ static int teardown(void **state) {
 
 /* Runs the report; returns its exit status, output in *out (caller frees). */
 static int run_report(struct fixture *f, char **out, const char *extra) {
-    return le_test_sh(out, "'%s' report --db '%s' --out '%s' %s", le_test_bin(), f->db, f->out, extra);
+    /* 50 bootstrap resamples keep the scaling fits to a fraction of a second. */
+    return le_test_sh(out, "'%s' report --db '%s' --out '%s' --boot 50 %s", le_test_bin(), f->db, f->out, extra);
 }
 
 static cJSON *load_json(const struct fixture *f) {
@@ -144,7 +145,7 @@ static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **s
     struct fixture *f = *state;
     build(f);
     char *out = NULL;
-    assert_int_equal(run_report(f, &out, "--format json,csv,md --compare-published --no-figures"), 0);
+    assert_int_equal(run_report(f, &out, "--format json,csv,md --compare-published --no-figures --only eval,ppl"), 0);
     free(out);
     cJSON *root = load_json(f), *t = table_of(root, "zeroshot");
     assert_non_null(t);
@@ -237,6 +238,33 @@ static void report_ppl_quant_and_sweep_tables_should_hold_the_stored_numbers(voi
             assert_true(value_of(cell_of(s, label, "Loss")) == f->e.loss[b * LE_REPDB_SIZES + k]);
             assert_true(value_of(cell_of(s, label, "N")) == llround(f->e.n[b * LE_REPDB_SIZES + k]));
         }
+    /* Chinchilla's Table 2 and the parametric fit recover the law the sweep was drawn from. */
+    const struct le_repdb *e = &f->e;
+    double a_true = e->beta / (e->alpha + e->beta), b_true = e->alpha / (e->alpha + e->beta);
+    cJSON *t2 = table_of(root, "chinchilla-table2");
+    assert_non_null(t2);
+    assert_true(fabs(value_of(cell_of(t2, "3. Parametric modelling of the loss", "a (")) - a_true) < 1e-3);
+    assert_true(fabs(value_of(cell_of(t2, "3. Parametric modelling of the loss", "b (")) - b_true) < 1e-3);
+    assert_true(fabs(value_of(cell_of(t2, "2. IsoFLOP profiles", "a (")) - a_true) < 0.01);
+    cJSON *pub = cell_of(t2, "3. Parametric modelling of the loss", "Chinchilla a");
+    assert_true(value_of(pub) == 0.46);
+    assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(pub, "interval"), 0)->valuedouble == 0.454);
+    assert_true(value_of(cell_of(t2, "Kaplan et al. (2020)", "Chinchilla a")) == 0.73);
+    cJSON *pt = table_of(root, "parametric");
+    assert_non_null(pt);
+    assert_true(fabs(value_of(cell_of(pt, "E", "Ours")) - e->E) < 1e-3 * e->E);
+    assert_true(fabs(value_of(cell_of(pt, "A", "Ours")) - e->A) < 1e-2 * e->A);
+    assert_true(fabs(value_of(cell_of(pt, "B", "Ours")) - e->B) < 1e-2 * e->B);
+    assert_true(fabs(value_of(cell_of(pt, "\u03b1", "Ours")) - e->alpha) < 1e-3);
+    assert_true(fabs(value_of(cell_of(pt, "\u03b2", "Ours")) - e->beta) < 1e-3);
+    double ours_e = value_of(cell_of(pt, "E", "Ours"));
+    assert_true(fabs(value_of(cell_of(pt, "E", "Ours \u2212 Chinchilla")) - (ours_e - 1.69)) < 1e-12);
+    assert_true(fabs(value_of(cell_of(pt, "E", "Ours \u2212 Besiroglu")) - (ours_e - 1.8172)) < 1e-12);
+    /* Every budget's minimum lies inside its sizes: all three are used. */
+    cJSON *iso = table_of(root, "isoflop"), *br;
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(iso, "rows")), LE_REPDB_BUDGETS);
+    cJSON_ArrayForEach(br, cJSON_GetObjectItem(iso, "rows"))
+        assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(br, 7), "text")->valuestring, "yes");
     /* Provenance: both runs, the database and its schema version. */
     cJSON *runs = table_of(root, "runs");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(runs, "rows")), 2);
@@ -300,13 +328,18 @@ static void report_figures_should_be_valid_nonempty_svg_and_pdf(void **state) {
     assert_figure(f, "loss-flops", NULL);
     assert_figure(f, "quant-dppl", "alpha");
     assert_figure(f, "quant-kld", "alpha");
+    assert_figure(f, "isoflop", "C = 4e+15");
+    assert_figure(f, "nopt", "approach 2");
+    assert_figure(f, "dopt", "approach 2");
+    assert_figure(f, "exponents", "approach 3");
+    assert_figure(f, "tokens-per-param", "20 tokens per parameter");
     /* The HTML inlines every figure and references nothing outside itself. */
     char path[4200];
     snprintf(path, sizeof path, "%s/report.html", f->out);
     char *html = le_test_read_file(path, NULL);
     assert_non_null(html);
     assert_int_equal(count_of(html, "src=\"data:image/svg+xml;base64,"), count_of(html, "<img "));
-    assert_true(count_of(html, "<img ") >= 5);
+    assert_int_equal(count_of(html, "<img "), 10);
     assert_null(strstr(html, "src=\"http"));
     assert_null(strstr(html, "<link"));
     assert_null(strstr(html, "<script src"));
@@ -376,8 +409,8 @@ static void report_should_say_in_one_line_when_gnuplot_is_missing(void **state) 
     assert_int_equal(count_of(out, "\n"), 1);
     free(out);
     out = NULL;
-    rc = le_test_sh(&out, "PATH=/nonexistent '%s' report --db '%s' --out '%s' --no-figures", le_test_bin(), f->db,
-                    f->out);
+    rc = le_test_sh(&out, "PATH=/nonexistent '%s' report --db '%s' --out '%s' --no-figures --only eval", le_test_bin(),
+                    f->db, f->out);
     assert_int_equal(rc, 0);
     free(out);
     out = NULL;
