@@ -55,7 +55,7 @@ static void le_md_table(struct le_buf *b, const struct le_table *t) {
             le_buf_puts(b, "| ");
             le_md_text(b, x->text ? x->text : "");
             le_buf_puts(b, " ");
-            sources += x->n_tr > 0 || x->note;
+            sources += c > 0 && (x->n_tr > 0 || x->note);
         }
         le_buf_puts(b, "|\n");
     }

@@ -33,16 +33,17 @@ static const char *const le_conv_label[LE_FIT_N_COUNT] = {"total", "non-embeddin
 
 /* "Chinchilla: no · Kaplan: yes": does [lo, hi] exclude each published value? */
 static void le_excludes(struct le_table *t, int row, int col, const struct le_fit_est *e, const struct le_pub *a,
-                        const struct le_pub *b) {
+                        const char *aname, const struct le_pub *b, const char *bname) {
     if (isnan(e->lo) || isnan(e->hi) || isnan(e->v)) {
         le_table_none(t, row, col);
         return;
     }
     struct le_buf s = {0};
     const struct le_pub *p[2] = {a, b};
+    const char *name[2] = {aname, bname};
     for (int i = 0; i < 2; i++)
         if (p[i])
-            le_buf_printf(&s, "%s%s %g: %s", s.n ? " \u00b7 " : "", p[i]->source, p[i]->value,
+            le_buf_printf(&s, "%s%s %g: %s", s.n ? " \u00b7 " : "", name[i], p[i]->value,
                           p[i]->value < e->lo || p[i]->value > e->hi ? "excluded" : "inside");
     char *txt = le_buf_take(&s);
     le_table_text(t, row, col, "%s", txt ? txt : "");
@@ -108,8 +109,8 @@ static void le_table2(struct le_doc *doc, const struct le_fit_result *f, int n_r
         le_table_num_ci(t, row, 4, pb->value, pb->lo, pb->hi, 3);
         le_table_note(t, row, 4, "published: %g (10th-90th percentiles %g, %g); %s", pb->value, pb->lo, pb->hi,
                       pb->cite);
-        le_excludes(t, row, 5, a[k], pa, ka);
-        le_excludes(t, row, 6, b[k], pb, kb);
+        le_excludes(t, row, 5, a[k], pa, "Chinchilla", ka, "Kaplan");
+        le_excludes(t, row, 6, b[k], pb, "Chinchilla", kb, "Kaplan");
     }
     if (cmp) {
         int row = le_table_add_row(t);
@@ -188,7 +189,7 @@ static void le_parametric_table(struct le_doc *doc, const struct le_fit_result *
             le_table_note(t, row, 3 + 2 * k, "ours %.6g minus published %g", rows[i].e->v, p[k]->value);
         }
         if (ch || be)
-            le_excludes(t, row, 6, rows[i].e, ch, be);
+            le_excludes(t, row, 6, rows[i].e, ch, "Chinchilla", be, "Besiroglu");
         else
             le_table_none(t, row, 6);
     }
