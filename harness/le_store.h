@@ -39,6 +39,9 @@ int le_store_put_model(struct le_store *s, const struct le_store_model *m, int64
 int le_store_begin_run(struct le_store *s, const char *command, const char *config_json,
                        uint64_t seed, int threads, int64_t *run_id);
 int le_store_end_run(struct le_store *s, int64_t run_id, const char *status /* "ok", "failed" */);
+/* The run's status ("running", "ok", "failed", "interrupted") into buf;
+ * LE_ENOTFOUND when there is no such run. */
+int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n);
 
 /* Functions for resumable cells. key: hex sha256 of the three parts. */
 void le_store_cell_key(char out[65], const char *model_sha256, const char *task, const char *config_json);

@@ -649,6 +649,23 @@ int le_store_end_run(struct le_store *s, int64_t run_id, const char *status) {
     return le_store_end(s, rc);
 }
 
+int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, "SELECT status FROM runs WHERE id = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW)
+        snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    else if (sr == SQLITE_DONE)
+        rc = le_err_set(LE_ENOTFOUND, "store %s: no run %lld", s->path, (long long)run_id);
+    else
+        rc = le_store_dberr(s, "run_status");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Functions for resumable cells. */
 
 void le_store_cell_key(char out[65], const char *model_sha256, const char *task, const char *config_json) {
