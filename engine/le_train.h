@@ -73,6 +73,20 @@ struct le_train_counts {
 };
 void le_train_counts(const struct le_train_config *c, struct le_train_counts *out);
 
+/* Parameter and FLOP counts for scaling laws, under the conventions the
+ * literature uses (see train.c for the formulas). Norm weights count as
+ * parameters in every N. With a tied output layer the one V x dim matrix is
+ * the embedding: both "without" counts remove it once. */
+struct le_train_scaling {
+    int64_t n_total;          /* every parameter (Hoffmann et al. 2022) */
+    int64_t n_nonembed;       /* without the token embedding (Kaplan et al. 2020) */
+    int64_t n_nonembed_noout; /* without the token embedding and the output matrix */
+    double flops_fwd_seq;     /* Chinchilla App. F: forward FLOPs of one ctx-token sequence */
+    double flops_per_token;   /* 3 * flops_fwd_seq / ctx: forward + backward per token */
+};
+/* Resolves ffn 0 and kv-heads 0 as le_train_config_check does. */
+void le_train_scaling_counts(const struct le_train_config *c, struct le_train_scaling *out);
+
 /* Checks that a file can be created at path (its directory is writable). */
 int le_train_check_output(const char *path);
 

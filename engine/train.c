@@ -162,6 +162,44 @@ void le_train_counts(const struct le_train_config *c, struct le_train_counts *o)
     o->flops_per_step = o->flops_per_token * (double)(le_train_batch_seqs(c) * T);
 }
 
+/*
+ * The FLOP count of Hoffmann et al. 2022 ("Training Compute-Optimal Large
+ * Language Models"), Appendix F, per sequence of T = ctx tokens, a
+ * multiply-accumulate counted as 2 FLOPs, forward pass:
+ *   embeddings        2 T V d
+ *   per layer, attention:
+ *     Q, K, V          2 T d (H hd + 2 G hd)      [paper: 2 * 3 T d (hd H); GQA: K, V have G heads]
+ *     logits K.Q       2 T T (H hd)
+ *     softmax          3 H T T
+ *     reductions       2 T T (H hd)               [softmax @ values]
+ *     output proj.     2 T (H hd) d
+ *   per layer, dense   2 T 3 d F                  [paper: 2 T 2 d F; SwiGLU has 3 matrices]
+ *   final logits       2 T d V
+ *   forward = embeddings + L (attention + dense) + logits
+ * and forward + backward = 3 x forward (the backward as twice the forward,
+ * as the paper assumes after Kaplan et al. 2020). Like the paper it counts
+ * the full T x T attention (no causal halving) and leaves out norms, RoPE,
+ * the SwiGLU product and the optimiser. d = dim, V = vocab, L = layers,
+ * H = heads, G = kv heads, hd = d / H, F = ffn.
+ */
+void le_train_scaling_counts(const struct le_train_config *c, struct le_train_scaling *o) {
+    double d = (double)c->dim, V = (double)c->vocab, L = (double)c->n_layers, T = (double)c->ctx;
+    double H = (double)c->n_heads, G = (double)(c->n_kv_heads ? c->n_kv_heads : c->n_heads);
+    double hd = d / H;
+    int64_t F = c->ffn ? c->ffn : ((2 * 4 * c->dim / 3) + 3) / 4 * 4;
+    int64_t KC = c->dim / c->n_heads * (c->n_kv_heads ? c->n_kv_heads : c->n_heads);
+    int64_t per_layer = 2 * c->dim * c->dim + 2 * c->dim * KC + 3 * c->dim * F + 2 * c->dim;
+    int64_t emb = c->vocab * c->dim;
+    o->n_total = emb * (c->tied ? 1 : 2) + c->n_layers * per_layer + c->dim;
+    o->n_nonembed = o->n_total - emb;
+    o->n_nonembed_noout = o->n_total - emb * (c->tied ? 1 : 2);
+    double attn = 2 * T * d * (H * hd + 2 * G * hd) + 2 * T * T * (H * hd) + 3 * H * T * T +
+                  2 * T * T * (H * hd) + 2 * T * (H * hd) * d;
+    double dense = 2 * T * 3 * d * (double)F;
+    o->flops_fwd_seq = 2 * T * V * d + L * (attn + dense) + 2 * T * d * V;
+    o->flops_per_token = 3 * o->flops_fwd_seq / T;
+}
+
 int le_train_check_output(const char *path) {
     struct stat st;
     if (!path || !path[0])

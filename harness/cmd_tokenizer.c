@@ -8,6 +8,7 @@
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_tokenizer */
 #include "le_bpe_train.h"
+#include "le_corpus.h"   /* le_corpus_read_file */
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"
 #include "le_gguf.h"
@@ -73,33 +74,6 @@ static void texts_free(struct le_texts *t) {
     for (int64_t i = 0; i < t->n; i++)
         free(t->own[i]);
     free(t->p), free(t->len), free(t->own);
-}
-
-static int read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap);
-    for (size_t r; b && (r = fread(b + n, 1, cap - n, f)) > 0;) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(b, cap * 2);
-            if (!nb)
-                free(b);
-            b = nb, cap *= 2;
-        }
-    }
-    int bad = ferror(f), err = errno;
-    fclose(f);
-    if (!b || bad) {
-        free(b);
-        if (!bad)
-            return le_err_set(LE_ENOMEM, "cannot read %s: out of memory", path);
-        return le_err_set(LE_EIO, "cannot read %s: %s", path, strerror(err));
-    }
-    *out = b, *len = n;
-    return LE_OK;
 }
 
 /* Characters per token of the tokenizer at path on Brown's validation split. */
@@ -193,7 +167,7 @@ static int le_tokenizer_train(int argc, char **argv) {
         } else {
             char *s = NULL;
             size_t len = 0;
-            if (!(rc = read_file(corpora[i], &s, &len)) && (rc = texts_add(&tx, s, len, s)))
+            if (!(rc = le_corpus_read_file(corpora[i], &s, &len)) && (rc = texts_add(&tx, s, len, s)))
                 free(s); /* not taken by tx */
             bytes += len;
         }

@@ -14,7 +14,7 @@
  */
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_train */
-#include "le_datasets.h" /* le_brown_* */
+#include "le_corpus.h" /* le_corpus_*: reading and tokenising the corpus */
 #include "le_err.h"
 #include "le_gguf.h"
 #include "le_pool.h"
@@ -84,6 +84,11 @@ static const char *le_tr_help =
     "                     and GFLOPS (best and median step)\n"
     "  --quiet            no progress output\n"
     "  -h, --help         show this help\n";
+
+struct le_ids {
+    int32_t *p;
+    int64_t n;
+};
 
 struct le_targs {
     struct le_train_config c;
@@ -299,116 +304,31 @@ static int parse_args(struct le_targs *a, int argc, char **argv, cJSON **keep) {
     return 0;
 }
 
-/* Functions for the data. */
-
-struct le_ids {
-    int32_t *p;
-    int64_t n, cap;
-};
-
-static int tokenize_append(const struct le_tok *t, const char *text, size_t len, struct le_ids *o) {
-    for (;;) {
-        int64_t n;
-        int rc = le_tok_encode(t, text, len, 1, o->p + o->n, o->cap - o->n, &n);
-        if (rc)
-            return rc;
-        if (o->n + n <= o->cap) {
-            o->n += n;
-            return LE_OK;
-        }
-        int64_t cap = (o->cap + n) * 2;
-        int32_t *np = realloc(o->p, sizeof *np * (size_t)cap);
-        if (!np)
-            return le_err_set(LE_ENOMEM, "out of memory");
-        o->p = np, o->cap = cap;
-    }
-}
-
-static int read_whole(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a directory opens, then ftell lies */
-        fclose(f);
-        return le_err_set(LE_EIO, "cannot read %s: not a regular file", path);
-    }
-    size_t sz = (size_t)st.st_size;
-    char *b = malloc(sz + 1);
-    size_t n = b ? fread(b, 1, sz, f) : 0;
-    int err = errno;
-    fclose(f);
-    if (!b || n != sz) {
-        free(b);
-        return le_err_set(b ? LE_EIO : LE_ENOMEM, "cannot read %s: %s", path, b ? strerror(err) : "out of memory");
-    }
-    b[n] = 0;
-    *out = b, *len = n;
-    return LE_OK;
-}
+/* Functions for the data (read and tokenised by le_corpus, shared with sweep). */
 
 static int load_data(const struct le_targs *a, const struct le_tok *t, struct le_ids *tr, struct le_ids *va,
                      int64_t *ndocs) {
-    int rc = LE_OK;
-    *ndocs = 0;
-    if (a->train_file) {
-        const char *files[2] = {a->train_file, a->valid_file};
-        struct le_ids *dst[2] = {tr, va};
-        for (int i = 0; i < 2 && !rc; i++) {
-            char *s = NULL;
-            size_t n = 0;
-            if (!(rc = read_whole(files[i], &s, &n)))
-                rc = tokenize_append(t, s, n, dst[i]);
-            free(s);
-            *ndocs += i == 0;
-        }
-        return rc;
-    }
-    struct le_brown *b;
-    if ((rc = le_brown_open(&b, NULL)))
-        return rc;
-    for (int i = 0; i < le_brown_n_docs(b) && !rc; i++) {
-        const struct le_brown_doc *d = le_brown_doc(b, i);
-        if (d->split == LE_BROWN_TRAIN)
-            rc = tokenize_append(t, d->text, d->len, tr), ++*ndocs;
-        else if (d->split == LE_BROWN_VALID)
-            rc = tokenize_append(t, d->text, d->len, va);
-    }
-    le_brown_free(b);
+    struct le_corpus *c = NULL;
+    int rc = le_corpus_open(&c, a->train_file, a->valid_file);
+    if (!rc)
+        rc = le_corpus_tokenize(c, LE_CORPUS_TRAIN, t, &tr->p, &tr->n);
+    if (!rc)
+        rc = le_corpus_tokenize(c, LE_CORPUS_VALID, t, &va->p, &va->n);
+    *ndocs = rc ? 0 : le_corpus_n_docs(c, LE_CORPUS_TRAIN);
+    le_corpus_free(c);
     return rc;
 }
 
-/* Writes the validation text (Brown's documents joined by newlines, or the
- * --valid-file) to path and scores it as llama-perplexity does. */
+/* Writes the validation text (documents joined by newlines) to path and
+ * scores it as llama-perplexity does. */
 static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct le_trainer *t) {
     char *text = NULL;
-    size_t len = 0, cap = 0;
-    int rc = LE_OK;
-    if (a->valid_file) {
-        rc = read_whole(a->valid_file, &text, &len);
-    } else {
-        struct le_brown *b;
-        if ((rc = le_brown_open(&b, NULL)))
-            return rc;
-        for (int i = 0; i < le_brown_n_docs(b) && !rc; i++) {
-            const struct le_brown_doc *d = le_brown_doc(b, i);
-            if (d->split != LE_BROWN_VALID)
-                continue;
-            if (len + d->len + 2 > cap) {
-                cap = (len + d->len + 2) * 2;
-                char *nt = realloc(text, cap);
-                if (!nt) {
-                    rc = le_err_set(LE_ENOMEM, "out of memory");
-                    break;
-                }
-                text = nt;
-            }
-            memcpy(text + len, d->text, d->len);
-            len += d->len;
-            text[len++] = '\n';
-        }
-        le_brown_free(b);
-    }
+    size_t len = 0;
+    struct le_corpus *c = NULL;
+    int rc = le_corpus_open(&c, a->train_file, a->valid_file);
+    if (!rc)
+        rc = le_corpus_join(c, LE_CORPUS_VALID, &text, &len);
+    le_corpus_free(c);
     FILE *f = rc ? NULL : fopen(a->ppl_text, "wb");
     if (!rc && (!f || fwrite(text, 1, len, f) != len))
         rc = le_err_set(LE_EIO, "cannot write %s: %s", a->ppl_text, strerror(errno));
@@ -417,11 +337,11 @@ static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct l
     struct le_ids ids = {0};
     size_t tl = len > 0 && text[len - 1] == '\n' ? len - 1 : len; /* llama-perplexity drops one */
     if (!rc) {
-        ids.cap = (int64_t)tl + 8; /* never more ids than bytes, plus BOS and the space prefix */
-        if (!(ids.p = malloc(sizeof *ids.p * (size_t)ids.cap)))
+        int64_t cap = (int64_t)tl + 8; /* never more ids than bytes, plus BOS and the space prefix */
+        if (!(ids.p = malloc(sizeof *ids.p * (size_t)cap)))
             rc = le_err_set(LE_ENOMEM, "out of memory");
         if (!rc)
-            rc = le_tok_encode(tok, text, tl, 1, ids.p, ids.cap, &ids.n);
+            rc = le_tok_encode(tok, text, tl, 1, ids.p, cap, &ids.n);
     }
     double nll;
     int64_t ns;
