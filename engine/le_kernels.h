@@ -163,10 +163,11 @@ void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
-/* NULL when the type has no AVX2 gemm. */
-const struct le_gemm_impl *le_gemm_impl_avx2(int type);
-/* Quantized weights (kernels_avx2_q.c). */
-const struct le_gemm_impl *le_gemm_impl_avx2_q(int type);
+/* AVX2 gemms, referenced by the type table: float weights (kernels_avx2.c)
+ * and 32-block quantized weights (kernels_avx2_q.c). */
+extern const struct le_gemm_impl le_gemm_avx2_f32, le_gemm_avx2_f16, le_gemm_avx2_bf16;
+extern const struct le_gemm_impl le_gemm_avx2_q8_0, le_gemm_avx2_q4_0, le_gemm_avx2_q5_0, le_gemm_avx2_q4_1,
+    le_gemm_avx2_q5_1;
 
 /*
  * Teams (team.c): the nth workers of one le_pool_run running phases
