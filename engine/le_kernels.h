@@ -266,6 +266,15 @@ void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 extern const struct le_gemm_impl le_gemm_avx2_f32, le_gemm_avx2_f16, le_gemm_avx2_bf16;
 extern const struct le_gemm_impl le_gemm_avx2_q8_0, le_gemm_avx2_q4_0, le_gemm_avx2_q5_0, le_gemm_avx2_q4_1,
     le_gemm_avx2_q5_1;
+/* K-quants (kernels_avx2_k.c): gemms and dot products, bit-identical to the
+ * reference ones. */
+extern const struct le_gemm_impl le_gemm_avx2_q2_K, le_gemm_avx2_q3_K, le_gemm_avx2_q4_K, le_gemm_avx2_q5_K,
+    le_gemm_avx2_q6_K;
+void le_vec_dot_q2_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q3_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q4_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q5_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q6_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
 
 /*
  * Teams (team.c): the nth workers of one le_pool_run running phases

@@ -74,8 +74,8 @@ float le_bf16_to_fp32(uint16_t h) {
  * Columns: type number, name, elements per block, bytes per block,
  * quantized, vec_dot_type, reference kernels, AVX2 kernels (a reference one
  * where no faster one exists), AVX2 gemm (NULL: one vec_dot per output).
- * Activation-only types (Q8_1) have no vec_dot: le_matmul refuses them as
- * weights.
+ * Activation-only types (Q8_1, Q8_K) have no vec_dot: le_matmul refuses
+ * them as weights.
  */
 #define LE_TYPE_TABLE(X)                                                                                          \
     X(LE_TYPE_F32, "f32", 1, 4, 0, LE_TYPE_F32,                                                                   \
@@ -113,17 +113,29 @@ float le_bf16_to_fp32(uint16_t h) {
     X(LE_TYPE_Q8_1, "q8_1", 32, 36, 1, LE_TYPE_Q8_1,                                                              \
       LE_K(le_q8_1_to_float_ref, le_q8_1_from_float_ref, le_q8_1_from_float_act_ref, NULL),                      \
       LE_K(le_q8_1_to_float_ref, le_q8_1_from_float_ref, le_q8_1_from_float_act_avx2, NULL), NULL)               \
-    X(LE_TYPE_Q2_K, "q2_K", 256, 84, 1, LE_TYPE_Q8_K, LE_K(le_q2_K_to_float_ref, le_q2_K_from_float_ref, le_q2_K_from_float_ref, le_vec_dot_q2_K_q8_K_ref), \
-      LE_K(le_q2_K_to_float_ref, le_q2_K_from_float_ref, le_q2_K_from_float_ref, le_vec_dot_q2_K_q8_K_ref), NULL) \
-    X(LE_TYPE_Q3_K, "q3_K", 256, 110, 1, LE_TYPE_Q8_K, LE_K(le_q3_K_to_float_ref, le_q3_K_from_float_ref, le_q3_K_from_float_ref, le_vec_dot_q3_K_q8_K_ref), \
-      LE_K(le_q3_K_to_float_ref, le_q3_K_from_float_ref, le_q3_K_from_float_ref, le_vec_dot_q3_K_q8_K_ref), NULL) \
-    X(LE_TYPE_Q4_K, "q4_K", 256, 144, 1, LE_TYPE_Q8_K, LE_K(le_q4_K_to_float_ref, le_q4_K_from_float_ref, le_q4_K_from_float_ref, le_vec_dot_q4_K_q8_K_ref), \
-      LE_K(le_q4_K_to_float_ref, le_q4_K_from_float_ref, le_q4_K_from_float_ref, le_vec_dot_q4_K_q8_K_ref), NULL) \
-    X(LE_TYPE_Q5_K, "q5_K", 256, 176, 1, LE_TYPE_Q8_K, LE_K(le_q5_K_to_float_ref, le_q5_K_from_float_ref, le_q5_K_from_float_ref, le_vec_dot_q5_K_q8_K_ref), \
-      LE_K(le_q5_K_to_float_ref, le_q5_K_from_float_ref, le_q5_K_from_float_ref, le_vec_dot_q5_K_q8_K_ref), NULL) \
-    X(LE_TYPE_Q6_K, "q6_K", 256, 210, 1, LE_TYPE_Q8_K, LE_K(le_q6_K_to_float_ref, le_q6_K_from_float_ref, le_q6_K_from_float_ref, le_vec_dot_q6_K_q8_K_ref), \
-      LE_K(le_q6_K_to_float_ref, le_q6_K_from_float_ref, le_q6_K_from_float_ref, le_vec_dot_q6_K_q8_K_ref), NULL) \
-    X(LE_TYPE_Q8_K, "q8_K", 256, 292, 1, LE_TYPE_Q8_K, LE_K(le_q8_K_to_float_ref, le_q8_K_from_float_ref, le_q8_K_from_float_ref, NULL), LE_K(le_q8_K_to_float_ref, le_q8_K_from_float_ref, le_q8_K_from_float_ref, NULL), NULL) \
+    X(LE_TYPE_Q2_K, "q2_K", 256, 84, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q2_K_to_float_ref, le_q2_K_from_float_ref, le_q2_K_from_float_ref, le_vec_dot_q2_K_q8_K_ref),      \
+      LE_K(le_q2_K_to_float_ref, le_q2_K_from_float_ref, le_q2_K_from_float_ref, le_vec_dot_q2_K_q8_K_avx2),     \
+      &le_gemm_avx2_q2_K)                                                                                         \
+    X(LE_TYPE_Q3_K, "q3_K", 256, 110, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q3_K_to_float_ref, le_q3_K_from_float_ref, le_q3_K_from_float_ref, le_vec_dot_q3_K_q8_K_ref),      \
+      LE_K(le_q3_K_to_float_ref, le_q3_K_from_float_ref, le_q3_K_from_float_ref, le_vec_dot_q3_K_q8_K_avx2),     \
+      &le_gemm_avx2_q3_K)                                                                                         \
+    X(LE_TYPE_Q4_K, "q4_K", 256, 144, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q4_K_to_float_ref, le_q4_K_from_float_ref, le_q4_K_from_float_ref, le_vec_dot_q4_K_q8_K_ref),      \
+      LE_K(le_q4_K_to_float_ref, le_q4_K_from_float_ref, le_q4_K_from_float_ref, le_vec_dot_q4_K_q8_K_avx2),     \
+      &le_gemm_avx2_q4_K)                                                                                         \
+    X(LE_TYPE_Q5_K, "q5_K", 256, 176, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q5_K_to_float_ref, le_q5_K_from_float_ref, le_q5_K_from_float_ref, le_vec_dot_q5_K_q8_K_ref),      \
+      LE_K(le_q5_K_to_float_ref, le_q5_K_from_float_ref, le_q5_K_from_float_ref, le_vec_dot_q5_K_q8_K_avx2),     \
+      &le_gemm_avx2_q5_K)                                                                                         \
+    X(LE_TYPE_Q6_K, "q6_K", 256, 210, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q6_K_to_float_ref, le_q6_K_from_float_ref, le_q6_K_from_float_ref, le_vec_dot_q6_K_q8_K_ref),      \
+      LE_K(le_q6_K_to_float_ref, le_q6_K_from_float_ref, le_q6_K_from_float_ref, le_vec_dot_q6_K_q8_K_avx2),     \
+      &le_gemm_avx2_q6_K)                                                                                         \
+    X(LE_TYPE_Q8_K, "q8_K", 256, 292, 1, LE_TYPE_Q8_K,                                                            \
+      LE_K(le_q8_K_to_float_ref, le_q8_K_from_float_ref, le_q8_K_from_float_ref, NULL),                          \
+      LE_K(le_q8_K_to_float_ref, le_q8_K_from_float_ref, le_q8_K_from_float_ref, NULL), NULL)                    \
     LE_NAME_ONLY(X)
 
 /* ggml type numbers this engine only names (GGUF files may hold them). */
