@@ -347,7 +347,8 @@ static int le_qcheck(const struct le_gguf *g, const struct le_quant_tensor *t, i
             return le_err_set(LE_EUNSUP, "quantize: no quantizer for type %s (tensor %s)", le_type_name(types[i]),
                               t[i].name);
         if (src->is_quantized && !p->allow_requantize)
-            return le_err_set(LE_EUNSUP, "%s: tensor %s is already %s; requantizing loses accuracy (allow it explicitly)",
+            return le_err_set(LE_EUNSUP,
+                              "%s: tensor %s is already %s; requantizing loses accuracy (allow it explicitly)",
                               le_gguf_path(g), t[i].name, le_type_name(t[i].type));
     }
     return LE_OK;

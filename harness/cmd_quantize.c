@@ -108,6 +108,8 @@ int le_cmd_quantize(int argc, char **argv) {
     qp.progress_ud = &ui;
     struct le_quant_stats st;
     int rc = le_quantize(argv[first], argv[first + 1], &qp, &st);
+    if (rc == LE_EUNSUP && !qp.allow_requantize && strstr(le_err_msg(), "requantizing"))
+        return le_cli_fail("%s (--allow-requantize)", le_err_msg());
     if (rc)
         return le_cli_fail_lib(rc);
     printf("%s: %s%s, %lld tensors (%lld converted, %lld fell back to another type), %.2f MiB -> %.2f MiB\n",

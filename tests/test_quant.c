@@ -438,6 +438,10 @@ static void quantize_command_should_report_each_tensor(void **state) {
     rc = le_test_sh(&out, "%s quantize %s --type q4_0", le_test_bin(), in);
     assert_int_equal(rc, 2);
     free(out);
+    rc = le_test_sh(&out, "%s quantize %s/x.gguf %s/z.gguf --type q4_0", le_test_bin(), g_dir, g_dir);
+    assert_int_equal(rc, 1); /* x.gguf is Q4_K: requantizing needs the flag */
+    assert_non_null(strstr(out, "--allow-requantize"));
+    free(out);
     rc = le_test_sh(&out, "%s quantize %s %s/missing/z.gguf --type q4_0", le_test_bin(), in, g_dir);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "llamaeval: error:"));
