@@ -1,9 +1,10 @@
 /*
  * le_kernels: private interface between the type table (types.c), the
- * matmul driver (types_matmul.c) and the kernels: kernels_ref.c and
- * kernels_ref_q.c (scalar), kernels_avx2.c (float types, conversions,
- * activation quantizers) and kernels_avx2_q.c (32-block quantized gemms).
- * Not for use outside engine/.
+ * matmul driver (types_matmul.c) and the kernels: kernels_ref.c,
+ * kernels_ref_q.c and kernels_ref_k.c (scalar; quant_k.c: the K-quant
+ * quantizers), kernels_avx2.c (float types, conversions, activation
+ * quantizers), kernels_avx2_q.c (32-block quantized gemms) and
+ * kernels_avx2_k.c (K-quant gemms). Not for use outside engine/.
  *
  * Block layouts are ggml's (ggml-common.h), little-endian, packed; the
  * structs below spell them out (x = d*q, d*(q-8), d*q + m, ...).
