@@ -3,7 +3,8 @@
  * zero/few-shot evaluation scored as lm-evaluation-harness scores it, into
  * the results store, with lm-eval's results JSON and markdown table.
  *
- * Resumable by construction: every (model, task) pair is a cell keyed by
+ * Resumable by construction (the cell protocol is le_job's, harness/job.c,
+ * shared with ppl and sweep): every (model, task) pair is a cell keyed by
  * le_store_cell_key(model sha256, task, canonical config JSON) -- the config
  * holds everything that can change a number (few-shot k and seed, limit,
  * context length, BOS, task seed, bootstrap, and the sha256 of every
@@ -24,18 +25,16 @@
 #include "commands.h"    /* le_cmd_eval */
 #include "le_datasets.h" /* struct le_ds_opts */
 #include "le_err.h"
+#include "le_job.h"      /* the run, model identity, cells, samples, results */
 #include "le_model.h"    /* le_model_open */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_progress.h" /* per-task progress */
-#include "le_sha256.h"   /* model identity */
-#include "le_store.h"    /* cells, samples, results */
+#include "le_sha256.h"   /* the requests' hash */
 #include "le_tasks.h"    /* tasks, runner, metrics */
-#include "le_types.h"    /* le_type_name */
 
 #include <cjson/cJSON.h> /* results JSON, config JSON */
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,10 +195,8 @@ struct le_eval_task {
 
 struct le_eval {
     struct le_eval_opts o;
-    struct le_store *store;
+    struct le_job *job;
     struct le_pool *pool;
-    int64_t run_id;
-    long committed; /* samples committed by this process (kill hook) */
     struct le_eval_task *tasks;
     int n_tasks;
 };
@@ -238,22 +235,17 @@ static int le_eval_fill_cb(void *ud, int64_t doc, int64_t req, const char *json)
     return 0;
 }
 
-/* Writes buffered samples in one transaction; the kill hook fires here. */
-static int le_eval_flush(struct le_eval *E, const char *key, struct le_store_sample *buf, int *nbuf) {
-    if (*nbuf == 0)
-        return LE_OK;
-    int rc = le_store_put_samples(E->store, key, E->run_id, buf, *nbuf);
+/* Writes buffered samples in one transaction (the job's kill hook fires there). */
+static int le_eval_flush(struct le_eval *E, struct le_job_cell *cell, struct le_store_sample *buf, int *nbuf) {
+    int rc = le_job_cell_put_samples(E->job, cell, buf, *nbuf);
     for (int i = 0; i < *nbuf; i++)
         free((char *)buf[i].json);
-    E->committed += *nbuf;
     *nbuf = 0;
-    if (!rc && E->o.kill_after > 0 && E->committed >= E->o.kill_after)
-        raise(SIGKILL);
     return rc;
 }
 
 /* Scores the missing documents of a cell, committing samples as it goes. */
-static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_task *t, const char *key,
+static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_task *t, struct le_job_cell *cell,
                          const char *have) {
     const struct le_taskset *ts = t->ts;
     int cap = (int)E->o.flush, nbuf = 0, rc = LE_OK;
@@ -273,7 +265,7 @@ static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_
         if (!complete) {
             struct le_rec *r = &t->recs[t->off[d]];
             rc = le_item_run(R, it, r);
-            if (!rc && nbuf + it->n_req > cap && (rc = le_eval_flush(E, key, buf, &nbuf)))
+            if (!rc && nbuf + it->n_req > cap && (rc = le_eval_flush(E, cell, buf, &nbuf)))
                 break;
             for (int q = 0; q < it->n_req && !rc; q++) {
                 char *js = le_rec_to_json(&r[q]);
@@ -286,12 +278,12 @@ static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_
                 buf[nbuf++] = (struct le_store_sample){.doc = d, .req = q, .json = js};
             }
             if (!rc && (nbuf >= E->o.flush || it->kind == LE_TASK_ROLLING))
-                rc = le_eval_flush(E, key, buf, &nbuf);
+                rc = le_eval_flush(E, cell, buf, &nbuf);
         }
         le_progress_update(prog, (uint64_t)d + 1);
     }
     if (!rc)
-        rc = le_eval_flush(E, key, buf, &nbuf);
+        rc = le_eval_flush(E, cell, buf, &nbuf);
     for (int i = 0; i < nbuf; i++)
         free((char *)buf[i].json);
     free(buf);
@@ -299,24 +291,21 @@ static int le_eval_score(struct le_eval *E, struct le_runner *R, struct le_eval_
     return rc;
 }
 
-struct le_eval_getres {
-    struct le_eval_task *t;
-};
-
-static int le_eval_result_cb(void *ud, const char *metric, double value, double se, int64_t n) {
-    struct le_eval_task *t = ((struct le_eval_getres *)ud)->t;
-    if (t->n_met >= (int)(sizeof t->met / sizeof t->met[0]))
-        return 0;
-    struct le_metric *m = &t->met[t->n_met++];
-    snprintf(m->name, sizeof m->name, "%s", metric);
-    m->value = value;
-    m->stderr_v = se;
-    m->n = n;
-    m->higher_is_better = !strncmp(metric, "acc", 3);
-    return 0;
+/* The metrics of a cell done earlier, as the store gives them back. */
+static void le_eval_stored_metrics(struct le_eval_task *t, const struct le_job_cell *c) {
+    for (int i = 0; i < c->n_results && t->n_met < (int)(sizeof t->met / sizeof t->met[0]); i++) {
+        const struct le_store_result *r = &c->results[i];
+        struct le_metric *m = &t->met[t->n_met++];
+        snprintf(m->name, sizeof m->name, "%s", r->metric);
+        m->value = r->value;
+        m->stderr_v = r->stderr_v;
+        m->n = r->n;
+        m->higher_is_better = !strncmp(r->metric, "acc", 3);
+    }
 }
 
-/* One (model, task) cell: skip when done, else resume/score and record. */
+/* One (model, task) cell: skip when done, else resume/score and record. The
+ * stored samples are read back in both cases (--log-samples writes them). */
 static int le_eval_cell(struct le_eval *E, struct le_runner *R, const char *sha, int64_t model_id,
                         struct le_eval_task *t) {
     const struct le_taskset *ts = t->ts;
@@ -329,22 +318,18 @@ static int le_eval_cell(struct le_eval *E, struct le_runner *R, const char *sha,
     char *have = calloc((size_t)(total > 0 ? total : 1), 1);
     char *cfg = le_eval_cell_config(E, t, le_runner_n_ctx(R), le_runner_add_bos(R));
     int rc = t->recs && have && cfg ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
-    char key[65];
-    int done = 0;
-    if (!rc) {
-        le_store_cell_key(key, sha, ts->info->name, cfg);
-        rc = le_store_cell_done(E->store, key, &done);
-    }
+    struct le_job_cell cell = {0};
+    if (!rc)
+        rc = le_job_cell_begin(E->job, sha, ts->info->name, cfg, &cell);
     struct le_eval_fill fill = {t, have, 0};
     if (!rc)
-        rc = le_store_get_samples(E->store, key, le_eval_fill_cb, &fill);
+        rc = le_job_cell_samples(E->job, &cell, le_eval_fill_cb, &fill);
     if (!rc && fill.bad)
         rc = le_err_set(LE_EFORMAT, "%s: a stored sample of this cell is unreadable", ts->info->name);
-    if (!rc && done) {
-        struct le_eval_getres g = {t};
+    if (!rc && cell.done) {
         t->skipped = 1;
-        rc = le_store_get_results(E->store, key, le_eval_result_cb, &g);
-        if (!rc && !E->o.quiet)
+        le_eval_stored_metrics(t, &cell);
+        if (!E->o.quiet)
             fprintf(stderr, "llamaeval: %s: done earlier, results from the store\n", ts->info->name);
         goto out;
     }
@@ -356,7 +341,7 @@ static int le_eval_cell(struct le_eval *E, struct le_runner *R, const char *sha,
             fprintf(stderr, "llamaeval: %s: resuming, %lld of %lld requests already stored\n", ts->info->name,
                     (long long)n_have, (long long)total);
         le_runner_reset_stats(R);
-        rc = le_eval_score(E, R, t, key, have);
+        rc = le_eval_score(E, R, t, &cell, have);
         le_runner_get_stats(R, &t->st);
     }
     struct le_metric_opts mo = {E->o.boot > 0 ? (int)E->o.boot : -1, E->o.seed};
@@ -367,9 +352,10 @@ static int le_eval_cell(struct le_eval *E, struct le_runner *R, const char *sha,
         struct le_store_result res[16];
         for (int i = 0; i < t->n_met; i++)
             res[i] = (struct le_store_result){t->met[i].name, t->met[i].value, t->met[i].stderr_v, t->met[i].n};
-        rc = le_store_put_cell(E->store, key, E->run_id, model_id, ts->info->name, cfg, res, t->n_met);
+        rc = le_job_cell_finish(E->job, &cell, model_id, res, t->n_met);
     }
 out:
+    le_job_cell_release(&cell);
     free(have);
     free(cfg);
     return rc;
@@ -658,21 +644,10 @@ static int le_eval_model(struct le_eval *E, const char *path) {
     int rc = le_model_open(&m, path);
     if (!rc && !le_model_tok(m))
         rc = le_err_set(LE_EUNSUP, "%s has no tokenizer", path);
-    if (!rc) {
-        struct le_progress *prog = NULL;
-        le_progress_new(&prog, "hashing model", le_model_get_info(m)->file_size, E->o.quiet);
-        rc = le_sha256_file_progress(path, sha, prog ? le_progress_callback : NULL, prog);
-        le_progress_finish(prog);
-    }
-    if (!rc) {
-        const struct le_model_info *in = le_model_get_info(m);
-        struct le_store_model sm = {
-            .path = path, .sha256 = sha, .arch = in->arch, .type = le_type_name(in->main_type), .name = in->name,
-            .n_params = in->n_params, .n_params_nonembed = in->n_params_nonembed,
-            .file_size = (int64_t)in->file_size, .tokens_trained = -1,
-        };
-        rc = le_store_put_model(E->store, &sm, &model_id);
-    }
+    if (!rc)
+        rc = le_job_hash_model(path, le_model_get_info(m)->file_size, !E->o.quiet, sha);
+    if (!rc)
+        rc = le_job_add_model(E->job, path, sha, le_model_get_info(m), &model_id);
     struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
     if (!rc)
         rc = le_runner_new(&R, m, E->pool, &ro);
@@ -767,7 +742,6 @@ static void le_eval_free(struct le_eval *E) {
     }
     free(E->tasks);
     le_pool_free(E->pool);
-    le_store_close(E->store);
 }
 
 static char *le_eval_help_text(void) {
@@ -810,8 +784,6 @@ int le_cmd_eval(int argc, char **argv) {
         rc = le_eval_load_tasks(&E, tasks, nt);
     if (!rc)
         rc = le_pool_new(&E.pool, (int)E.o.threads);
-    if (!rc)
-        rc = le_store_open(&E.store, E.o.db);
     if (!rc) {
         char cfg[1024];
         snprintf(cfg, sizeof cfg,
@@ -824,13 +796,16 @@ int le_cmd_eval(int argc, char **argv) {
         }
         char *cj = j ? cJSON_PrintUnformatted(j) : NULL;
         cJSON_Delete(j);
-        rc = le_store_begin_run(E.store, "eval", cj ? cj : cfg, E.o.seed, le_pool_nthreads(E.pool), &E.run_id);
+        struct le_job_opts jo = {.db = E.o.db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
+                                 .threads = le_pool_nthreads(E.pool), .signals = LE_JOB_SIGNALS_EXIT,
+                                 .kill_after = E.o.kill_after};
+        rc = le_job_open(&E.job, &jo);
         free(cj);
     }
     for (int i = 0; i < nm && !rc; i++)
         rc = le_eval_model(&E, models[i]);
-    if (E.store && E.run_id)
-        le_store_end_run(E.store, E.run_id, rc ? "failed" : "ok");
+    rc = le_job_end(E.job, rc);
+    E.job = NULL;
     ec = rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 done:
     le_eval_free(&E);

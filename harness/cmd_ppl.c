@@ -21,7 +21,8 @@
  * them (datasets/), scored by lmeval after lm-eval's wikitext detokenizer with
  * words and bytes counted on the original article (lm-eval's wikitext task).
  *
- * The run, the model and the result are recorded in the store; the result's
+ * The run, the model and the result are recorded in the store (through
+ * le_job, the cell protocol eval and sweep share); the result's
  * cell is keyed by the model's sha256, the convention and what changes the
  * numbers (ctx, stride, docs, kv type, the text's sha256) -- not the batch
  * size or thread count, which cannot change them. Each stored result's n is
@@ -33,15 +34,13 @@
 #include "commands.h"    /* le_cmd_ppl */
 #include "le_datasets.h" /* le_ds_read_wikitext */
 #include "le_err.h"
+#include "le_job.h"      /* the run, the model, the result's cell */
 #include "le_model.h"    /* le_model_open, le_ctx_* */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_ppl.h"      /* le_ppl_* */
-#include "le_progress.h" /* hashing progress */
-#include "le_sha256.h"   /* le_sha256_file, le_sha256 */
-#include "le_store.h"    /* recording the run and result */
+#include "le_sha256.h"   /* le_sha256 of the text */
 #include "le_tasks.h"    /* le_runner_*, le_tokenize, le_rec_to_json */
 #include "le_tok.h"      /* le_tok_encode */
-#include "le_types.h"    /* le_type_name */
 
 #include <cjson/cJSON.h> /* the run's config JSON, wikitext documents */
 #include <errno.h>
@@ -271,14 +270,14 @@ struct le_ppl_state {
     struct le_pool *pool;
     struct le_ctx *ctx;
     struct le_runner *runner;
-    struct le_store *store;
+    struct le_job *job;
     char *text, *joined;
     int32_t *ids;
     char *config;
     char **docs, **scored; /* documents; what lmeval scores (NULL: docs) */
     int64_t n_docs;
     struct le_rec *recs;
-    int64_t run_id, model_id;
+    int64_t model_id;
     char model_sha[65], text_sha[65];
 };
 
@@ -287,7 +286,7 @@ static void le_ppl_state_free(struct le_ppl_state *s) {
     le_ctx_free(s->ctx);
     le_pool_free(s->pool);
     le_model_free(s->m);
-    le_store_close(s->store);
+    le_job_end(s->job, LE_EINVAL); /* NULL unless a path forgot le_ppl_end: a failed run */
     free(s->text);
     free(s->joined);
     free(s->ids);
@@ -297,19 +296,16 @@ static void le_ppl_state_free(struct le_ppl_state *s) {
     free(s->recs);
 }
 
-/* Opens the store and records the model; builds the config JSON. */
+/* Ends the run ("ok" for rc LE_OK, else "failed"); returns rc or the error
+ * of ending it. */
+static int le_ppl_end(struct le_ppl_state *s, int rc) {
+    rc = le_job_end(s->job, rc);
+    s->job = NULL;
+    return rc;
+}
+
+/* Builds the run's config JSON; opens the job (store, run) and records the model. */
 static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int threads) {
-    int rc = le_store_open(&s->store, o->db);
-    if (rc)
-        return rc;
-    const struct le_model_info *in = le_model_get_info(s->m);
-    struct le_store_model sm = {
-        .path = o->model, .sha256 = s->model_sha, .arch = in->arch, .type = le_type_name(in->main_type),
-        .name = in->name, .n_params = in->n_params, .n_params_nonembed = in->n_params_nonembed,
-        .file_size = (int64_t)in->file_size, .tokens_trained = -1,
-    };
-    if ((rc = le_store_put_model(s->store, &sm, &s->model_id)))
-        return rc;
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -328,7 +324,12 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int
     cJSON_Delete(j);
     if (!s->config)
         return le_err_set(LE_ENOMEM, "out of memory");
-    return le_store_begin_run(s->store, "ppl", s->config, 0, threads, &s->run_id);
+    struct le_job_opts jo = {.db = o->db, .command = "ppl", .config_json = s->config, .seed = 0, .threads = threads,
+                             .signals = LE_JOB_SIGNALS_EXIT};
+    int rc = le_job_open(&s->job, &jo);
+    if (!rc && (rc = le_job_add_model(s->job, o->model, s->model_sha, le_model_get_info(s->m), &s->model_id)))
+        le_ppl_end(s, rc);
+    return rc;
 }
 
 /* The cell's config: what changes the numbers. llamacpp's is unchanged from
@@ -351,18 +352,14 @@ static void le_ppl_cell_cfg(char *buf, size_t n, const struct le_ppl_opts *o, co
 /* Records the results (and lmeval's per-document samples) unless the cell is done. */
 static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, const struct le_store_result *res,
                          int nres) {
-    char cell_cfg[320], key[65];
+    char cell_cfg[320];
     le_ppl_cell_cfg(cell_cfg, sizeof cell_cfg, o, s->text_sha);
-    le_store_cell_key(key, s->model_sha, "ppl", cell_cfg);
-    int done = 0, rc = le_store_cell_done(s->store, key, &done);
-    if (rc)
-        return rc;
-    if (done) {
+    struct le_job_cell cell = {0};
+    int rc = le_job_cell_begin(s->job, s->model_sha, "ppl", cell_cfg, &cell);
+    if (!rc && cell.done) {
         if (!o->quiet)
             fprintf(stderr, "llamaeval: this result is already in the store; the run is recorded, the result not again\n");
-        return LE_OK;
-    }
-    if (s->recs) {
+    } else if (!rc && s->recs) {
         struct le_store_sample *smp = calloc((size_t)s->n_docs, sizeof *smp);
         rc = smp ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
         for (int64_t d = 0; d < s->n_docs && !rc; d++) {
@@ -371,14 +368,15 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
                 rc = le_err_set(LE_ENOMEM, "out of memory");
         }
         if (!rc)
-            rc = le_store_put_samples(s->store, key, s->run_id, smp, (int)s->n_docs);
+            rc = le_job_cell_put_samples(s->job, &cell, smp, (int)s->n_docs);
         for (int64_t d = 0; smp && d < s->n_docs; d++)
             free((char *)smp[d].json);
         free(smp);
-        if (rc)
-            return rc;
     }
-    return le_store_put_cell(s->store, key, s->run_id, s->model_id, "ppl", cell_cfg, res, nres);
+    if (!rc && !cell.done)
+        rc = le_job_cell_finish(s->job, &cell, s->model_id, res, nres);
+    le_job_cell_release(&cell);
+    return rc;
 }
 
 /* Opens the model, reads and hashes the text, hashes the model. */
@@ -393,12 +391,8 @@ static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size
     uint8_t dg[32];
     le_sha256(s->text, *len, dg);
     le_sha256_hex(dg, s->text_sha);
-    struct le_progress *prog = NULL;
-    if (!o->quiet && le_model_get_info(s->m)->file_size > ((uint64_t)64 << 20))
-        le_progress_new(&prog, "hashing model", le_model_get_info(s->m)->file_size, 0);
-    rc = le_sha256_file_progress(o->model, s->model_sha, prog ? le_progress_callback : NULL, prog);
-    le_progress_finish(prog);
-    if (rc)
+    uint64_t size = le_model_get_info(s->m)->file_size;
+    if ((rc = le_job_hash_model(o->model, size, !o->quiet && size > ((uint64_t)64 << 20), s->model_sha)))
         return le_cli_fail_lib(rc);
     return -1;
 }
@@ -433,10 +427,8 @@ static int le_ppl_run_llamacpp(struct le_ppl_state *s, const struct le_ppl_opts 
     double dt = le_ppl_now() - t0;
     if (!o->quiet)
         printf("\n");
-    if (rc) {
-        le_store_end_run(s->store, s->run_id, "failed");
-        return le_cli_fail_lib(rc);
-    }
+    if (rc)
+        return le_cli_fail_lib(le_ppl_end(s, rc));
     printf("Final estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_stderr);
     int64_t evaluated = (int64_t)r.n_chunks * o->ctx;
     printf("%lld tokens evaluated (%lld scored) in %.2f s: %.1f tokens/s\n", (long long)evaluated,
@@ -445,11 +437,9 @@ static int le_ppl_run_llamacpp(struct le_ppl_state *s, const struct le_ppl_opts 
         {.metric = "ppl", .value = r.ppl, .stderr_v = r.ppl_stderr, .n = r.n_scored},
         {.metric = "mean_nll", .value = r.mean_nll, .stderr_v = NAN, .n = r.n_scored},
     };
-    if ((rc = le_ppl_record(s, o, res, 2))) {
-        le_store_end_run(s->store, s->run_id, "failed");
-        return le_cli_fail_lib(rc);
-    }
-    if ((rc = le_store_end_run(s->store, s->run_id, "ok")))
+    if ((rc = le_ppl_record(s, o, res, 2)))
+        return le_cli_fail_lib(le_ppl_end(s, rc));
+    if ((rc = le_ppl_end(s, LE_OK)))
         return le_cli_fail_lib(rc);
     return LE_EXIT_OK;
 }
@@ -601,15 +591,13 @@ static int le_ppl_run_other(struct le_ppl_state *s, struct le_ppl_opts *o, size_
         printf("\n");
     if (!rc)
         rc = o->conv == CONV_LMEVAL ? le_ppl_finish_lmeval(s, o, &lr) : le_ppl_finish_windows(s, o, &r);
-    if (rc) {
-        le_store_end_run(s->store, s->run_id, "failed");
-        return le_cli_fail_lib(rc);
-    }
+    if (rc)
+        return le_cli_fail_lib(le_ppl_end(s, rc));
     struct le_runner_stats st;
     le_runner_get_stats(s->runner, &st);
     printf("%lld tokens evaluated in %.2f s: %.1f tokens/s\n", (long long)st.tokens_evaluated, dt,
            dt > 0 ? (double)st.tokens_evaluated / dt : 0.0);
-    if ((rc = le_store_end_run(s->store, s->run_id, "ok")))
+    if ((rc = le_ppl_end(s, LE_OK)))
         return le_cli_fail_lib(rc);
     return LE_EXIT_OK;
 }

@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 
-/* The oracle folder (../shared/oracle, or $LE_ORACLE_DIR), or NULL when
- * absent: tests that need it then call skip() after printing why. */
+/* The oracle folder (../shared/oracle, or $LE_ORACLE_DIR). When it is
+ * absent the test process exits 1 with a message (CI always has it), unless
+ * LE_ORACLE_OPTIONAL=1, when this returns NULL and callers skip() after
+ * printing why. */
 const char *le_test_oracle(void);
 /* Joins the oracle dir and a relative path into a static-per-call buffer. */
 const char *le_test_oracle_path(char *buf, size_t n, const char *rel);

@@ -1,0 +1,361 @@
+/*
+ * job: one run in the results store doing resumable cells (le_job.h has the
+ * protocol). A thin layer over le_store: the run's row, the models, the cell
+ * keys, done-or-compute, incremental samples, and the status the run ends
+ * with -- the part eval, ppl and sweep used to copy.
+ *
+ * Workload: a handful of store calls per cell (begin, a few sample batches,
+ * finish), each one short transaction; the cells themselves (minutes of
+ * forward passes or training) dominate, so one mutex around the store is
+ * enough for several threads.
+ *
+ * Signals: the handler writes the signal number as one byte to a pipe
+ * (write(2) is async-signal-safe); the job's watcher thread reads it and
+ * ends the run "interrupted" on a connection of its own (the main one may be
+ * inside a transaction), then, unless the client asked for a graceful first
+ * signal, restores the default action and raises the signal again so the
+ * process ends as it would have. A signal ignored when the job opened (a
+ * shell's background job) stays ignored.
+ */
+#include "le_job.h"
+
+#include "le_err.h"
+#include "le_model.h"    /* struct le_model_info */
+#include "le_progress.h" /* hashing progress */
+#include "le_sha256.h"   /* le_sha256_file_progress */
+#include "le_types.h"    /* le_type_name */
+
+#include <cjson/cJSON.h> /* le_job_config_canonical */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct le_job {
+    struct le_store *store;
+    char *db;
+    int64_t run_id;
+    pthread_mutex_t mu;          /* serialises store calls of several threads */
+    long kill_after;
+    int64_t committed;           /* samples committed by this job (kill_after) */
+    int64_t from_store, computed; /* cells */
+    /* Signals (opts.signals != NONE). */
+    int signals;
+    int pipe_fd[2];              /* -1 when not catching */
+    pthread_t watcher;
+    int watching;
+    int caught[2];               /* SIGINT, SIGTERM: our handler installed */
+    struct sigaction old[2];
+    atomic_int interrupted;
+};
+
+static const int le_job_sigs[2] = {SIGINT, SIGTERM};
+
+/* The write end of the catching job's pipe: the handler can reach nothing
+ * else. -1 when no job catches signals. */
+static volatile sig_atomic_t le_job_sig_fd = -1;
+
+static void le_job_on_signal(int sig) {
+    int e = errno;
+    unsigned char b = (unsigned char)sig;
+    if (le_job_sig_fd >= 0 && write(le_job_sig_fd, &b, 1) < 0) {
+        /* nothing to do in a handler */
+    }
+    errno = e;
+}
+
+/* Ends the run "interrupted" on a connection of the watcher's own. */
+static void le_job_mark_interrupted(struct le_job *j) {
+    struct le_store *s = NULL;
+    if (!le_store_open(&s, j->db))
+        le_store_end_run(s, j->run_id, "interrupted");
+    le_store_close(s);
+}
+
+static void *le_job_watch(void *arg) {
+    struct le_job *j = arg;
+    int seen = 0;
+    for (;;) {
+        unsigned char b = 0;
+        ssize_t r = read(j->pipe_fd[0], &b, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || b == 0) /* le_job_end's stop byte */
+            return NULL;
+        atomic_store(&j->interrupted, 1);
+        if (j->signals == LE_JOB_SIGNALS_FLAG && ++seen == 1)
+            continue;
+        le_job_mark_interrupted(j);
+        struct sigaction dfl = {0};
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(b, &dfl, NULL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, b);
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+        raise(b); /* ends the process as the signal would have */
+        _exit(128 + b);
+    }
+}
+
+static int le_job_catch(struct le_job *j) {
+    if (le_job_sig_fd >= 0)
+        return le_err_set(LE_EINVAL, "job: another job of this process already catches SIGINT/SIGTERM");
+    if (pipe(j->pipe_fd))
+        return le_err_set(LE_EIO, "job: pipe: %s", strerror(errno));
+    for (int i = 0; i < 2; i++)
+        fcntl(j->pipe_fd[i], F_SETFD, FD_CLOEXEC);
+    fcntl(j->pipe_fd[1], F_SETFL, O_NONBLOCK);
+    if (pthread_create(&j->watcher, NULL, le_job_watch, j)) {
+        close(j->pipe_fd[0]);
+        close(j->pipe_fd[1]);
+        j->pipe_fd[0] = j->pipe_fd[1] = -1;
+        return le_err_set(LE_ENOMEM, "job: cannot start the signal watcher");
+    }
+    j->watching = 1;
+    le_job_sig_fd = j->pipe_fd[1];
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa = {0};
+        sa.sa_handler = le_job_on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        if (sigaction(le_job_sigs[i], NULL, &j->old[i]) == 0 && j->old[i].sa_handler != SIG_IGN)
+            j->caught[i] = sigaction(le_job_sigs[i], &sa, NULL) == 0;
+    }
+    return LE_OK;
+}
+
+static void le_job_uncatch(struct le_job *j) {
+    for (int i = 0; i < 2; i++)
+        if (j->caught[i])
+            sigaction(le_job_sigs[i], &j->old[i], NULL);
+    if (j->watching) {
+        le_job_sig_fd = -1;
+        unsigned char stop = 0;
+        while (write(j->pipe_fd[1], &stop, 1) < 0 && errno == EINTR) {
+        }
+        pthread_join(j->watcher, NULL);
+        close(j->pipe_fd[0]);
+        close(j->pipe_fd[1]);
+        j->watching = 0;
+    }
+}
+
+static void le_job_free(struct le_job *j) {
+    le_store_close(j->store);
+    pthread_mutex_destroy(&j->mu);
+    free(j->db);
+    free(j);
+}
+
+int le_job_open(struct le_job **out, const struct le_job_opts *o) {
+    *out = NULL;
+    if (!o || !o->db || !o->command)
+        return le_err_set(LE_EINVAL, "job: a store path and a command are required");
+    struct le_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->db = strdup(o->db))) {
+        free(j);
+        return le_err_set(LE_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&j->mu, NULL);
+    j->kill_after = o->kill_after;
+    j->signals = o->signals;
+    j->pipe_fd[0] = j->pipe_fd[1] = -1;
+    int rc = le_store_open(&j->store, o->db);
+    if (!rc)
+        rc = le_store_begin_run(j->store, o->command, o->config_json, o->seed, o->threads, &j->run_id);
+    if (!rc && o->signals != LE_JOB_SIGNALS_NONE && (rc = le_job_catch(j)))
+        le_store_end_run(j->store, j->run_id, "failed");
+    if (rc) {
+        le_job_free(j);
+        return rc;
+    }
+    *out = j;
+    return LE_OK;
+}
+
+int le_job_end(struct le_job *j, int rc) {
+    if (!j)
+        return rc;
+    le_job_uncatch(j);
+    const char *status = atomic_load(&j->interrupted) ? "interrupted" : rc ? "failed" : "ok";
+    if (rc) {
+        char msg[1024]; /* ending the run must not overwrite the error being reported */
+        snprintf(msg, sizeof msg, "%s", le_err_msg());
+        le_store_end_run(j->store, j->run_id, status);
+        le_err_set(rc, "%s", msg);
+    } else {
+        rc = le_store_end_run(j->store, j->run_id, status);
+    }
+    le_job_free(j);
+    return rc;
+}
+
+int64_t le_job_run_id(const struct le_job *j) { return j->run_id; }
+int le_job_interrupted(const struct le_job *j) { return atomic_load(&((struct le_job *)j)->interrupted); }
+struct le_store *le_job_store(struct le_job *j) { return j->store; }
+void le_job_lock(struct le_job *j) { pthread_mutex_lock(&j->mu); }
+void le_job_unlock(struct le_job *j) { pthread_mutex_unlock(&j->mu); }
+
+void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *computed) {
+    pthread_mutex_lock(&((struct le_job *)j)->mu);
+    if (from_store)
+        *from_store = j->from_store;
+    if (computed)
+        *computed = j->computed;
+    pthread_mutex_unlock(&((struct le_job *)j)->mu);
+}
+
+/* Functions to record models. */
+
+int le_job_hash_model(const char *path, uint64_t size, int show_progress, char sha[65]) {
+    struct le_progress *prog = NULL;
+    if (show_progress)
+        le_progress_new(&prog, "hashing model", size, 0);
+    int rc = le_sha256_file_progress(path, sha, prog ? le_progress_callback : NULL, prog);
+    le_progress_finish(prog);
+    return rc;
+}
+
+int le_job_put_model(struct le_job *j, const struct le_store_model *m, int64_t *model_id) {
+    le_job_lock(j);
+    int rc = le_store_put_model(j->store, m, model_id);
+    le_job_unlock(j);
+    return rc;
+}
+
+int le_job_add_model(struct le_job *j, const char *path, const char *sha, const struct le_model_info *in,
+                     int64_t *model_id) {
+    struct le_store_model sm = {
+        .path = path, .sha256 = sha, .arch = in->arch, .type = le_type_name(in->main_type), .name = in->name,
+        .n_params = in->n_params, .n_params_nonembed = in->n_params_nonembed,
+        .file_size = (int64_t)in->file_size, .tokens_trained = -1,
+    };
+    return le_job_put_model(j, &sm, model_id);
+}
+
+/* Functions for cells. */
+
+static int le_job_result_cb(void *ud, const char *metric, double value, double se, int64_t n) {
+    struct le_job_cell *c = ud;
+    struct le_store_result *r = realloc(c->results, ((size_t)c->n_results + 1) * sizeof *r);
+    if (!r)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    c->results = r;
+    char *name = strdup(metric ? metric : "");
+    if (!name)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    r[c->n_results++] = (struct le_store_result){.metric = name, .value = value, .stderr_v = se, .n = n};
+    return 0;
+}
+
+int le_job_cell_begin(struct le_job *j, const char *model_sha, const char *task, const char *config_json,
+                      struct le_job_cell *cell) {
+    memset(cell, 0, sizeof *cell);
+    if (!task || !task[0] || !config_json)
+        return le_err_set(LE_EINVAL, "job: a cell needs a task and a config");
+    le_store_cell_key(cell->key, model_sha, task, config_json);
+    if (!(cell->task = strdup(task)) || !(cell->config = strdup(config_json))) {
+        le_job_cell_release(cell);
+        return le_err_set(LE_ENOMEM, "out of memory");
+    }
+    le_job_lock(j);
+    int done = 0, rc = le_store_cell_done(j->store, cell->key, &done);
+    if (!rc && done)
+        rc = le_store_get_results(j->store, cell->key, le_job_result_cb, cell);
+    if (!rc && done)
+        j->from_store++;
+    le_job_unlock(j);
+    cell->done = !rc && done;
+    return rc;
+}
+
+int le_job_cell_samples(struct le_job *j, const struct le_job_cell *cell,
+                        int (*fn)(void *ud, int64_t doc, int64_t req, const char *json), void *ud) {
+    le_job_lock(j);
+    int rc = le_store_get_samples(j->store, cell->key, fn, ud);
+    le_job_unlock(j);
+    return rc;
+}
+
+int le_job_cell_put_samples(struct le_job *j, struct le_job_cell *cell, const struct le_store_sample *smp, int n) {
+    if (n == 0)
+        return LE_OK;
+    le_job_lock(j);
+    int rc = le_store_put_samples(j->store, cell->key, j->run_id, smp, n);
+    if (!rc) {
+        j->committed += n;
+        cell->n_put += n;
+        if (j->kill_after > 0 && j->committed >= j->kill_after)
+            raise(SIGKILL);
+    }
+    le_job_unlock(j);
+    return rc;
+}
+
+int le_job_cell_finish(struct le_job *j, struct le_job_cell *cell, int64_t model_id,
+                       const struct le_store_result *results, int n) {
+    le_job_lock(j);
+    int rc = le_store_put_cell(j->store, cell->key, j->run_id, model_id, cell->task, cell->config, results, n);
+    if (!rc)
+        j->computed++;
+    le_job_unlock(j);
+    return rc;
+}
+
+void le_job_cell_release(struct le_job_cell *cell) {
+    if (!cell)
+        return;
+    for (int i = 0; i < cell->n_results; i++)
+        free((char *)cell->results[i].metric);
+    free(cell->results);
+    free(cell->task);
+    free(cell->config);
+    memset(cell, 0, sizeof *cell);
+}
+
+/* Sorts an object's members by key (stable: insertion sort on the list),
+ * recursing into every value. */
+static void le_job_sort_json(cJSON *node) {
+    for (cJSON *c = node ? node->child : NULL; c; c = c->next)
+        le_job_sort_json(c);
+    if (!cJSON_IsObject(node) || !node->child)
+        return;
+    cJSON *sorted = NULL;
+    for (cJSON *c = node->child, *next; c; c = next) {
+        next = c->next;
+        cJSON **at = &sorted;
+        while (*at && strcmp((*at)->string, c->string) <= 0)
+            at = &(*at)->next;
+        c->next = *at;
+        *at = c;
+    }
+    /* cJSON lists are doubly linked: prev of the head points at the tail. */
+    cJSON *prev = NULL;
+    for (cJSON *c = sorted; c; c = c->next) {
+        c->prev = prev;
+        prev = c;
+    }
+    sorted->prev = prev;
+    node->child = sorted;
+}
+
+char *le_job_config_canonical(const char *json) {
+    cJSON *j = json ? cJSON_Parse(json) : NULL;
+    if (!j) {
+        le_err_set(LE_EINVAL, "job: the cell config is not JSON");
+        return NULL;
+    }
+    le_job_sort_json(j);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s)
+        le_err_set(LE_ENOMEM, "out of memory");
+    return s;
+}
