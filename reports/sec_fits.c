@@ -214,7 +214,7 @@ static void le_budget_table(struct le_doc *doc, const struct le_fit_result *f) {
         int row = le_table_add_row(t);
         if (row < 0)
             return;
-        le_table_count(t, row, 0, b->c);
+        le_table_g_ci(t, row, 0, b->c, NAN, NAN);
         le_table_text(t, row, 1, "%d", b->n_runs);
         le_table_text(t, row, 2, "%d", b->n_sizes);
         char lo[32], hi[32];

@@ -308,7 +308,7 @@ static void le_quant_figure(struct le_doc *doc, struct le_qcell *q, int n, int m
             le_buf_printf(&f->gp, "%s'%s.dat' index %d using 1:2 with linespoints pt 7 title ", series ? ", \\\n     " : "plot ",
                           id, series);
             le_fig_quote(&f->gp, name ? name : "?");
-            le_buf_printf(&f->gp, ", '' index %d using 1:2:3 with labels offset 0,1 font ',9' notitle", series);
+            le_buf_printf(&f->gp, ", '' index %d using 1:2:3 with labels offset 0,1 font ',9' noenhanced notitle", series);
             free(label), free(name);
             series++;
         }
@@ -325,7 +325,7 @@ static void le_quant_figure(struct le_doc *doc, struct le_qcell *q, int n, int m
     struct le_buf gp = {0};
     le_buf_printf(&gp, "set xlabel 'bits per weight'\nset ylabel ");
     le_fig_quote(&gp, ylabel);
-    le_buf_puts(&gp, "\nset grid\nset key top right\n");
+    le_buf_puts(&gp, "\nset grid\nset key top right\nset offsets graph 0.05, graph 0.05, graph 0.12, graph 0.05\n");
     le_buf_put(&gp, f->gp.p, f->gp.n);
     le_buf_puts(&gp, "\n");
     le_buf_free(&f->gp);

@@ -49,6 +49,8 @@ static void le_sweep_table(struct le_doc *doc) {
                 le_table_none(t, row, 2 + k);
             else if (k == 5)
                 le_table_num(t, row, 2 + k, v[k], 1, 1);
+            else if (k == 0 || k >= 6) /* FLOPs: 1.2e+15, never "1.2P" */
+                le_table_g_ci(t, row, 2 + k, v[k], NAN, NAN);
             else
                 le_table_count(t, row, 2 + k, v[k]);
         }
