@@ -85,8 +85,8 @@ int le_fit_flops_parse(const char *s, enum le_fit_flops *out) {
 }
 
 #define LE_CITE_HOFF_T2 "Hoffmann et al. 2022, Table 2"
-#define LE_CITE_HOFF_3 "Hoffmann et al. 2022, eq. (10) (section 3.3)"
-#define LE_CITE_BES "Besiroglu et al. 2024, Table 1 (epoch-research/analyzing-chinchilla)"
+#define LE_CITE_HOFF_3 "Hoffmann et al. 2022, section 3.3 (approach 3 fit)"
+#define LE_CITE_BES "Besiroglu et al. 2024, Table 1; their notebook data_analysis.ipynb (epoch-research/analyzing-chinchilla)"
 #define LE_CITE_KAPLAN "Kaplan et al. 2020, via Hoffmann et al. 2022, Table 2"
 static const struct le_fit_ref le_fit_refs[] = {
     {"Chinchilla", LE_CITE_HOFF_T2, 1, "a", 0.50},
