@@ -313,7 +313,7 @@ static void le_fit_print_compare(const struct le_fit_result *r) {
                 if (refs[i].approach == 3 && !strcmp(refs[i].param, names[k]))
                     le_fit_compare_row(names[k], e[k], &refs[i]);
     }
-    printf("  (Chinchilla: Hoffmann et al. 2022, Table 2 and eq. 10; Besiroglu: Besiroglu et al. 2024's\n"
+    printf("  (Chinchilla: Hoffmann et al. 2022, Table 2 and section 3.3; Besiroglu: Besiroglu et al. 2024's\n"
            "   refit of Chinchilla's data; Kaplan: Kaplan et al. 2020's N_opt ~ C^0.73)\n");
     printf("Verdict on N_opt ~ C^a (Chinchilla: a about 0.5; Kaplan: 0.73):\n");
     int any = 0;

@@ -85,8 +85,8 @@ int le_fit_flops_parse(const char *s, enum le_fit_flops *out) {
 }
 
 #define LE_CITE_HOFF_T2 "Hoffmann et al. 2022, Table 2"
-#define LE_CITE_HOFF_3 "Hoffmann et al. 2022, eq. (10) (section 3.3)"
-#define LE_CITE_BES "Besiroglu et al. 2024, Table 1 (epoch-research/analyzing-chinchilla)"
+#define LE_CITE_HOFF_3 "Hoffmann et al. 2022, section 3.3 (approach 3 fit)"
+#define LE_CITE_BES "Besiroglu et al. 2024, Table 1; their notebook data_analysis.ipynb (epoch-research/analyzing-chinchilla)"
 #define LE_CITE_KAPLAN "Kaplan et al. 2020, via Hoffmann et al. 2022, Table 2"
 static const struct le_fit_ref le_fit_refs[] = {
     {"Chinchilla", LE_CITE_HOFF_T2, 1, "a", 0.50},
@@ -235,17 +235,17 @@ struct le_ctx {
 
 /* Runs a job of n items on the pool: fn(arg, item) for every item, items
  * taken from an atomic counter. */
-struct le_job {
+struct le_fit_job {
     void (*fn)(void *arg, int item);
     void *arg;
     int n;
     atomic_int next;
 };
 
-static void le_job_worker(void *vp, int ith, int nth) {
+static void le_fit_job_worker(void *vp, int ith, int nth) {
     (void)ith;
     (void)nth;
-    struct le_job *j = vp;
+    struct le_fit_job *j = vp;
     for (;;) {
         int i = atomic_fetch_add(&j->next, 1);
         if (i >= j->n)
@@ -254,9 +254,9 @@ static void le_job_worker(void *vp, int ith, int nth) {
     }
 }
 
-static void le_job_run(struct le_pool *pool, int n, void (*fn)(void *, int), void *arg) {
-    struct le_job j = {fn, arg, n, 0};
-    le_pool_run(pool, le_job_worker, &j);
+static void le_fit_job_run(struct le_pool *pool, int n, void (*fn)(void *, int), void *arg) {
+    struct le_fit_job j = {fn, arg, n, 0};
+    le_pool_run(pool, le_fit_job_worker, &j);
 }
 
 static double le_run_c(const struct le_ctx *x, int r, double tokens) {
@@ -932,7 +932,7 @@ static int le_fit_a3(struct le_ctx *x, struct le_fit_a3 *a, const struct le_a3_d
         free(j.fx);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
-    le_job_run(x->pool, LE_A3_GRID, le_a3_grid_item, &j);
+    le_fit_job_run(x->pool, LE_A3_GRID, le_a3_grid_item, &j);
     int best = -1;
     for (int k = 0; k < LE_A3_GRID; k++)
         if (isfinite(j.fx[k]) && (best < 0 || j.fx[k] < j.fx[best]))
@@ -1032,7 +1032,7 @@ static int le_fit_bootstrap(struct le_ctx *x, struct le_fit_result *r, const str
         goto done;
     }
     if (nb > 0 && (j.do1 || j.do2 || j.do3))
-        le_job_run(x->pool, nb, le_boot_item, &j);
+        le_fit_job_run(x->pool, nb, le_boot_item, &j);
     if (atomic_load(&j.oom)) {
         rc = le_err_set(LE_ENOMEM, "out of memory in the bootstrap");
         goto done;
