@@ -21,6 +21,7 @@
  */
 #include "le_gguf.h"
 #include "le_err.h" /* le_err_set, LE_E* */
+#include "le_types.h" /* le_type_info: the type table */
 
 #include <errno.h>
 #include <fcntl.h>    /* open */
@@ -43,26 +44,21 @@
 #define GGUF_MAX_NAME 65535u /* tensor names (ggml itself allows 63) */
 #define GGUF_NAME_WRITE 64u  /* names we write must fit ggml's GGML_MAX_NAME */
 #define GGUF_N_VTYPES 13
-#define GGUF_N_TYPES 40
 
-/* ggml's block size / block bytes / name for every type number a file may
- * hold; blck 0 = removed or never assigned. */
-static const struct {
-    uint16_t blck, size;
+/* Block size / block bytes / name of a type number (le_types' table);
+ * blck 0 when the number is unknown. */
+struct type_row {
+    uint64_t blck, size;
     const char *name;
-} type_tab[GGUF_N_TYPES] = {
-    [0] = {1, 4, "f32"},          [1] = {1, 2, "f16"},          [2] = {32, 18, "q4_0"},
-    [3] = {32, 20, "q4_1"},       [6] = {32, 22, "q5_0"},       [7] = {32, 24, "q5_1"},
-    [8] = {32, 34, "q8_0"},       [9] = {32, 36, "q8_1"},       [10] = {256, 84, "q2_K"},
-    [11] = {256, 110, "q3_K"},    [12] = {256, 144, "q4_K"},    [13] = {256, 176, "q5_K"},
-    [14] = {256, 210, "q6_K"},    [15] = {256, 292, "q8_K"},    [16] = {256, 66, "iq2_xxs"},
-    [17] = {256, 74, "iq2_xs"},   [18] = {256, 98, "iq3_xxs"},  [19] = {256, 50, "iq1_s"},
-    [20] = {32, 18, "iq4_nl"},    [21] = {256, 110, "iq3_s"},   [22] = {256, 82, "iq2_s"},
-    [23] = {256, 136, "iq4_xs"},  [24] = {1, 1, "i8"},          [25] = {1, 2, "i16"},
-    [26] = {1, 4, "i32"},         [27] = {1, 8, "i64"},         [28] = {1, 8, "f64"},
-    [29] = {256, 56, "iq1_m"},    [30] = {1, 2, "bf16"},        [34] = {256, 54, "tq1_0"},
-    [35] = {256, 66, "tq2_0"},    [39] = {32, 17, "mxfp4"},
 };
+static struct type_row type_row(uint64_t type) {
+    int64_t blck = 0;
+    size_t size = 0;
+    const char *name = "unknown";
+    if (type >= LE_TYPE_COUNT || le_type_info((int)type, &blck, &size, &name) != LE_OK)
+        return (struct type_row){0, 0, "unknown"};
+    return (struct type_row){(uint64_t)blck, size, name};
+}
 
 /* Bytes of a scalar value type; 0 for STRING, ARRAY and unknown numbers. */
 static const uint8_t vtype_size[GGUF_N_VTYPES] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
@@ -75,15 +71,11 @@ static const char *vtype_name(uint32_t t) {
 }
 
 int le_gguf_type_info(int type, int64_t *blck, uint64_t *type_size, const char **name) {
-    if (type < 0 || type >= GGUF_N_TYPES || type_tab[type].blck == 0)
-        return le_err_set(LE_EFORMAT, "unknown ggml type %d", type);
-    if (blck)
-        *blck = type_tab[type].blck;
-    if (type_size)
-        *type_size = type_tab[type].size;
-    if (name)
-        *name = type_tab[type].name;
-    return LE_OK;
+    size_t size = 0;
+    int rc = le_type_info(type, blck, &size, name);
+    if (rc == LE_OK && type_size)
+        *type_size = size;
+    return rc;
 }
 
 /* ---- checked arithmetic and small helpers ---- */
@@ -413,15 +405,16 @@ static int parse_shape(struct cur *c, struct le_gguf_tensor *t, uint32_t align) 
     }
     if ((rc = rd(c, &type, 4, "type")) || (rc = rd(c, &t->offset, 8, "data offset")))
         return rc;
-    if (type >= GGUF_N_TYPES || type_tab[type].blck == 0)
+    struct type_row tr = type_row(type);
+    if (tr.blck == 0)
         return le_err_set(LE_EFORMAT, "%s: %s has unknown type %" PRIu32, c->path, c->ctx, type);
     t->type = (int)type;
-    uint64_t blck = type_tab[type].blck, rows = (uint64_t)t->ne[1] * t->ne[2] * t->ne[3];
+    uint64_t blck = tr.blck, rows = (uint64_t)t->ne[1] * t->ne[2] * t->ne[3];
     if ((uint64_t)t->ne[0] % blck)
         return le_err_set(LE_EFORMAT, "%s: %s: row length %" PRId64
                           " is not a multiple of the block size %" PRIu64 " of type %s",
-                          c->path, c->ctx, t->ne[0], blck, type_tab[type].name);
-    if (!mul_ok((uint64_t)t->ne[0] / blck, type_tab[type].size, &t->nbytes) ||
+                          c->path, c->ctx, t->ne[0], blck, tr.name);
+    if (!mul_ok((uint64_t)t->ne[0] / blck, tr.size, &t->nbytes) ||
         !mul_ok(t->nbytes, rows, &t->nbytes))
         return le_err_set(LE_EFORMAT, "%s: %s: byte size overflows", c->path, c->ctx);
     if (t->offset % align)
@@ -989,7 +982,8 @@ int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int
     for (int64_t i = 0; i < w->n_t; i++)
         if (strcmp(w->t[i].name, name) == 0)
             return le_err_set(LE_EINVAL, "gguf writer: duplicate tensor '%s'", name);
-    if (type < 0 || type >= GGUF_N_TYPES || type_tab[type].blck == 0)
+    struct type_row tr = type_row(type < 0 ? UINT64_MAX : (uint64_t)type);
+    if (tr.blck == 0)
         return le_err_set(LE_EINVAL, "gguf writer: tensor '%s' has unknown type %d", name, type);
     if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne || !data)
         return le_err_set(LE_EINVAL, "gguf writer: tensor '%s': n_dims %d not in 1..4 or NULL data",
@@ -1002,13 +996,13 @@ int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int
             return le_err_set(LE_EINVAL, "gguf writer: tensor '%s': bad dimension ne[%d] = %" PRId64,
                               name, j, ne[j]);
     }
-    uint64_t blck = type_tab[type].blck;
+    uint64_t blck = tr.blck;
     if ((uint64_t)t.ne[0] % blck ||
-        !mul_ok((uint64_t)t.ne[0] / blck * type_tab[type].size, nel / (uint64_t)t.ne[0], &t.nbytes) ||
+        !mul_ok((uint64_t)t.ne[0] / blck * tr.size, nel / (uint64_t)t.ne[0], &t.nbytes) ||
         t.nbytes > SIZE_MAX / 2)
         return le_err_set(LE_EINVAL, "gguf writer: tensor '%s': row length %" PRId64
                           " is not a multiple of %s's block size %" PRIu64 " (or too large)",
-                          name, t.ne[0], type_tab[type].name, blck);
+                          name, t.ne[0], tr.name, blck);
     t.name = strdup(name);
     t.data = malloc(t.nbytes);
     if (!t.name || !t.data || grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) {

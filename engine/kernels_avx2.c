@@ -266,20 +266,11 @@ LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, i
     }
 }
 
-static const struct le_gemm_impl le_impl_f32 = {NULL, le_act_unit_1, NULL, le_act_row_bytes_f32, le_gemm_f32};
-static const struct le_gemm_impl le_impl_f16 = {le_act_bytes_f32, le_act_unit_1, le_act_f16, le_act_row_bytes_f32,
-                                                le_gemm_f16};
-static const struct le_gemm_impl le_impl_bf16 = {le_act_bytes_f32, le_act_unit_1, le_act_bf16, le_act_row_bytes_f32,
-                                                 le_gemm_bf16};
-
-const struct le_gemm_impl *le_gemm_impl_avx2(int type) {
-    switch (type) {
-    case LE_TYPE_F32: return &le_impl_f32;
-    case LE_TYPE_F16: return &le_impl_f16;
-    case LE_TYPE_BF16: return &le_impl_bf16;
-    default: return le_gemm_impl_avx2_q(type);
-    }
-}
+const struct le_gemm_impl le_gemm_avx2_f32 = {NULL, le_act_unit_1, NULL, le_act_row_bytes_f32, le_gemm_f32};
+const struct le_gemm_impl le_gemm_avx2_f16 = {le_act_bytes_f32, le_act_unit_1, le_act_f16, le_act_row_bytes_f32,
+                                              le_gemm_f16};
+const struct le_gemm_impl le_gemm_avx2_bf16 = {le_act_bytes_f32, le_act_unit_1, le_act_bf16, le_act_row_bytes_f32,
+                                               le_gemm_bf16};
 
 /* ---- vec_dot: one element through the same tile code ---- */
 

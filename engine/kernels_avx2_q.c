@@ -476,26 +476,15 @@ LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, co
         else                                                                                                   \
             le_q_gemm_panels(T, le_##name##_rows4, le_##name##_rows1, j, r0, r1);                              \
     }                                                                                                          \
-    static const struct le_gemm_impl le_impl_##name = {le_##name##_act_bytes, le_q_act_unit,                  \
-                                                       le_##name##_act_convert, le_##name##_act_row_bytes,     \
-                                                       le_##name##_gemm};
+    const struct le_gemm_impl le_gemm_avx2_##name = {le_##name##_act_bytes, le_q_act_unit,                    \
+                                                     le_##name##_act_convert, le_##name##_act_row_bytes,       \
+                                                     le_##name##_gemm};
 
 LE_Q_TYPE(q8_0, LE_Q_Q8_0)
 LE_Q_TYPE(q4_0, LE_Q_Q4_0)
 LE_Q_TYPE(q5_0, LE_Q_Q5_0)
 LE_Q_TYPE(q4_1, LE_Q_Q4_1)
 LE_Q_TYPE(q5_1, LE_Q_Q5_1)
-
-const struct le_gemm_impl *le_gemm_impl_avx2_q(int type) {
-    switch (type) {
-    case LE_TYPE_Q8_0: return &le_impl_q8_0;
-    case LE_TYPE_Q4_0: return &le_impl_q4_0;
-    case LE_TYPE_Q5_0: return &le_impl_q5_0;
-    case LE_TYPE_Q4_1: return &le_impl_q4_1;
-    case LE_TYPE_Q5_1: return &le_impl_q5_1;
-    default: return NULL;
-    }
-}
 
 LE_AVX2 void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y) {
     le_q_vec_dot(LE_Q_Q8_0, n, s, x, y);

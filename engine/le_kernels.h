@@ -1,9 +1,10 @@
 /*
  * le_kernels: private interface between the type table (types.c), the
- * matmul driver (types_matmul.c) and the kernels: kernels_ref.c and
- * kernels_ref_q.c (scalar), kernels_avx2.c (float types, conversions,
- * activation quantizers) and kernels_avx2_q.c (32-block quantized gemms).
- * Not for use outside engine/.
+ * matmul driver (types_matmul.c) and the kernels: kernels_ref.c,
+ * kernels_ref_q.c and kernels_ref_k.c (scalar; quant_k.c: the K-quant
+ * quantizers), kernels_avx2.c (float types, conversions, activation
+ * quantizers), kernels_avx2_q.c (32-block quantized gemms) and
+ * kernels_avx2_k.c (K-quant gemms). Not for use outside engine/.
  *
  * Block layouts are ggml's (ggml-common.h), little-endian, packed; the
  * structs below spell them out (x = d*q, d*(q-8), d*q + m, ...).
@@ -67,6 +68,77 @@ _Static_assert(sizeof(le_block_q5_1) == 24, "q5_1 block must be 24 bytes");
 _Static_assert(sizeof(le_block_q8_1) == 36, "q8_1 block must be 36 bytes");
 _Static_assert(sizeof(le_block_q4_0) == 18, "q4_0 block must be 18 bytes");
 
+/* K-quants: super-blocks of 256 (ggml's QK_K) in 16 groups of 16 or 8 of 32. */
+#define LE_QK_K 256
+
+typedef struct {
+    uint8_t scales[16]; /* group g: low nibble scale, high nibble min */
+    uint8_t qs[64];     /* 2-bit quants */
+    uint16_t d, dmin;   /* half super-block scale for scales and mins */
+} le_block_q2_K;        /* x = d*sc*q - dmin*m */
+
+typedef struct {
+    uint8_t hmask[32];  /* high bits */
+    uint8_t qs[64];     /* low 2 bits */
+    uint8_t scales[12]; /* 16 6-bit scales, packed */
+    uint16_t d;
+} le_block_q3_K;        /* x = d*(sc-32)*(q-4) */
+
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12]; /* 8 6-bit scales and 8 6-bit mins, packed */
+    uint8_t qs[128];    /* 4-bit quants */
+} le_block_q4_K;        /* x = d*sc*q - dmin*m */
+
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[32];     /* 5th bits */
+    uint8_t qs[128];    /* low 4 bits */
+} le_block_q5_K;
+
+typedef struct {
+    uint8_t ql[128];    /* low 4 bits */
+    uint8_t qh[64];     /* high 2 bits */
+    int8_t scales[16];
+    uint16_t d;
+} le_block_q6_K;        /* x = d*sc*(q-32) */
+
+typedef struct {
+    float d;            /* float32 scale */
+    int8_t qs[LE_QK_K];
+    int16_t bsums[16];  /* sums of the 16 groups of 16 quants */
+} le_block_q8_K;
+
+_Static_assert(sizeof(le_block_q2_K) == 84, "q2_K block must be 84 bytes");
+_Static_assert(sizeof(le_block_q3_K) == 110, "q3_K block must be 110 bytes");
+_Static_assert(sizeof(le_block_q4_K) == 144, "q4_K block must be 144 bytes");
+_Static_assert(sizeof(le_block_q5_K) == 176, "q5_K block must be 176 bytes");
+_Static_assert(sizeof(le_block_q6_K) == 210, "q6_K block must be 210 bytes");
+_Static_assert(sizeof(le_block_q8_K) == 292, "q8_K block must be 292 bytes");
+
+/*
+ * Every K-quant super-block in one unpacked form: element e (group g =
+ * e/16) is x = (d*sc[g])*(q[e] - off) - dmin*mn[g], with q unsigned (0..63)
+ * and off 0 (Q2_K, Q4_K, Q5_K), 4 (Q3_K) or 32 (Q6_K); groups of 32 have
+ * their scale and min twice. A vec_dot against Q8_K is then exact integers
+ * per super-block: isum = sum_g sc[g]*(sum q*y - off*bsum[g]), msum =
+ * sum_g mn[g]*bsum[g]; then s += (d*dy)*isum; s -= (dmin*dy)*msum in float
+ * (both paths, so scalar and AVX2 agree bit for bit).
+ */
+struct le_ksb {
+    uint8_t q[LE_QK_K];
+    int16_t sc[16], mn[16];
+    float d, dmin;
+};
+/* Unpacks super-block b of a row of type T (a K-quant); returns off. */
+typedef int (*le_kunpack_fn)(const void *row, int64_t b, struct le_ksb *out);
+int le_q2_K_unpack(const void *row, int64_t b, struct le_ksb *out);
+int le_q3_K_unpack(const void *row, int64_t b, struct le_ksb *out);
+int le_q4_K_unpack(const void *row, int64_t b, struct le_ksb *out);
+int le_q5_K_unpack(const void *row, int64_t b, struct le_ksb *out);
+int le_q6_K_unpack(const void *row, int64_t b, struct le_ksb *out);
+
 /* Bit casts. */
 static inline uint32_t le_f32_bits(float f) {
     uint32_t u;
@@ -109,6 +181,33 @@ void le_vec_dot_q5_1_q8_1_ref(int n, float *s, const void *x, const void *y);
 void le_q8_1_to_float_ref(const void *x, float *y, int64_t n);
 void le_q8_1_from_float_ref(const float *x, void *y, int64_t n);     /* quantize_row_q8_1_ref */
 void le_q8_1_from_float_act_ref(const float *x, void *y, int64_t n); /* the CPU backend's rounding */
+/* K-quant reference kernels (kernels_ref_k.c: dequantize, Q8_K, vec_dot;
+ * quant_k.c: ggml's reference quantizers with their scale searches). */
+void le_q2_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q3_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q4_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q5_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q6_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q8_K_to_float_ref(const void *x, float *y, int64_t n);
+void le_q2_K_from_float_ref(const float *x, void *y, int64_t n); /* quantize_row_q2_K_ref */
+void le_q3_K_from_float_ref(const float *x, void *y, int64_t n);
+void le_q4_K_from_float_ref(const float *x, void *y, int64_t n);
+void le_q5_K_from_float_ref(const float *x, void *y, int64_t n);
+void le_q6_K_from_float_ref(const float *x, void *y, int64_t n);
+void le_q8_K_from_float_ref(const float *x, void *y, int64_t n); /* also the CPU backend's */
+void le_vec_dot_q2_K_q8_K_ref(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q3_K_q8_K_ref(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q4_K_q8_K_ref(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q5_K_q8_K_ref(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q6_K_q8_K_ref(int n, float *s, const void *x, const void *y);
+/* ggml's nearest_int: round to nearest even through the float adder (for
+ * |v| < 2^22; defined, if meaningless, for any other value). */
+static inline int le_nearest_int(float v) {
+    float t = v + 12582912.0f;
+    int32_t i;
+    memcpy(&i, &t, 4);
+    return (i & 0x007fffff) - 0x00400000;
+}
 /* Shared by the reference quantizers: C's float -> int8 conversion without
  * undefined behaviour on NaN or out-of-range values. */
 int8_t le_sat_i8(float v);
@@ -163,10 +262,20 @@ void le_vec_dot_q4_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q5_0_q8_0_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q4_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
-/* NULL when the type has no AVX2 gemm. */
-const struct le_gemm_impl *le_gemm_impl_avx2(int type);
-/* Quantized weights (kernels_avx2_q.c). */
-const struct le_gemm_impl *le_gemm_impl_avx2_q(int type);
+/* AVX2 gemms, referenced by the type table: float weights (kernels_avx2.c)
+ * and 32-block quantized weights (kernels_avx2_q.c). */
+extern const struct le_gemm_impl le_gemm_avx2_f32, le_gemm_avx2_f16, le_gemm_avx2_bf16;
+extern const struct le_gemm_impl le_gemm_avx2_q8_0, le_gemm_avx2_q4_0, le_gemm_avx2_q5_0, le_gemm_avx2_q4_1,
+    le_gemm_avx2_q5_1;
+/* K-quants (kernels_avx2_k.c): gemms and dot products, bit-identical to the
+ * reference ones. */
+extern const struct le_gemm_impl le_gemm_avx2_q2_K, le_gemm_avx2_q3_K, le_gemm_avx2_q4_K, le_gemm_avx2_q5_K,
+    le_gemm_avx2_q6_K;
+void le_vec_dot_q2_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q3_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q4_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q5_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
+void le_vec_dot_q6_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
 
 /*
  * Teams (team.c): the nth workers of one le_pool_run running phases

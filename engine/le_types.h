@@ -2,11 +2,13 @@
  * le_types: the tensor type table (ggml's type traits) and the ONE matmul
  * driver. Numbering and block layouts are ggml's, bit-exact.
  *
- * A type is one table entry: block size, bytes per block, to_float,
- * from_float (reference quantizer), vec_dot against its activation type, and
- * that activation type (vec_dot_type). Every kernel has a scalar _ref
- * version; AVX2+FMA+F16C versions are chosen at run time (le_types_init).
- * Adding a type = adding an entry and its kernels.
+ * A type is one row of one table (types.c): block size, bytes per block,
+ * to_float, from_float (reference quantizer), vec_dot against its activation
+ * type, that activation type (vec_dot_type), and the AVX2 kernels (chosen at
+ * run time when the CPU has AVX2+FMA+F16C) with the batched gemm the matmul
+ * driver uses. Every kernel has a scalar _ref version. Adding a type =
+ * adding a row and its kernels; names, sizes (also for the GGUF reader) and
+ * dispatch all come from that row.
  */
 #ifndef LE_TYPES_H
 #define LE_TYPES_H
@@ -15,6 +17,7 @@
 #include <stdint.h>
 
 struct le_pool;
+struct le_gemm_impl; /* engine-private (le_kernels.h) */
 
 enum le_type {
     LE_TYPE_F32 = 0, LE_TYPE_F16 = 1, LE_TYPE_Q4_0 = 2, LE_TYPE_Q4_1 = 3,
@@ -39,6 +42,8 @@ struct le_type_traits {
     le_from_float_fn from_float_act; /* activation quantizer (may equal from_float) */
     le_vec_dot_fn vec_dot;
     enum le_type vec_dot_type;
+    /* engine-private: the batched matmul kernel (NULL: one vec_dot per output) */
+    const struct le_gemm_impl *gemm;
 };
 
 /* NULL when the type number is unknown or has no entry in this table. */
@@ -48,6 +53,9 @@ const struct le_type_traits *le_type_get_ref(int type);
 const char *le_type_name(int type); /* "unknown" for unknown */
 int le_type_from_name(const char *name); /* -1 if unknown; case-insensitive */
 size_t le_type_row_size(int type, int64_t n); /* 0 if n not a multiple of blck */
+/* Block size, bytes per block and name of any type number a GGUF file may
+ * hold, implemented or not (each may be NULL); LE_EFORMAT if unknown. */
+int le_type_info(int type, int64_t *blck, size_t *type_size, const char **name);
 
 /* IEEE half / bfloat16 conversions (round to nearest even, as ggml). */
 uint16_t le_fp32_to_fp16(float f);

@@ -14,9 +14,10 @@
  * operation sequence (the same as the table's vec_dot), so Y is
  * bit-identical for any thread count, N, or chunking.
  *
- * Paths: AVX2 gemms (kernels_avx2.c, kernels_avx2_q.c) when the CPU has
- * AVX2+FMA+F16C and the type has one, otherwise a scalar gemm calling the
- * reference vec_dot per element. le_matmul_scratch_size grows with N, so a
+ * Paths, both from the weight type's row of the type table (le_type_get):
+ * its gemm (AVX2, kernels_avx2*.c) when the CPU has AVX2+FMA+F16C and the
+ * row has one, otherwise a generic gemm calling the row's vec_dot per
+ * element (the AVX2 vec_dot when there is one, else the reference). le_matmul_scratch_size grows with N, so a
  * scratch sized for the largest batch serves every smaller one.
  */
 #include "le_err.h"
@@ -26,7 +27,7 @@
 
 #define LE_SCRATCH_ALIGN 64
 
-/* ---- scalar path: activations in vec_dot_type, one vec_dot per output ---- */
+/* ---- generic path: activations in vec_dot_type, one vec_dot per output ---- */
 
 static void le_ref_gemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     for (int64_t n = 0; n < j->N; n++) {
@@ -39,32 +40,35 @@ static void le_ref_gemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
 /* ---- plan ---- */
 
 struct le_mm_plan {
-    const struct le_gemm_impl *impl; /* AVX2; NULL = scalar path */
-    const struct le_type_traits *vdt; /* scalar path: activation type */
+    const struct le_gemm_impl *impl;  /* the type's batched gemm; NULL = one vec_dot per output */
+    const struct le_type_traits *vdt; /* per-element path: activation type */
+    le_vec_dot_fn vec_dot;            /* per-element path: the weight type's vec_dot */
     size_t act_bytes;                 /* 0: X used as is */
     size_t a_row_bytes;
     int64_t unit;                     /* activation rows per conversion unit */
 };
 
+/* Everything comes from the type's row of the table (le_type_get: AVX2
+ * kernels and gemm when the CPU has them, else the reference ones). */
 static int le_mm_plan(struct le_mm_plan *p, int wtype, int64_t K, int64_t N) {
     *p = (struct le_mm_plan){0};
-    const struct le_type_traits *t = le_type_get_ref(wtype);
+    const struct le_type_traits *t = le_type_get(wtype);
     if (!t || !t->vec_dot)
         return le_err_set(LE_EUNSUP, "matmul: unsupported weight type %s (%d)", le_type_name(wtype), wtype);
     if (K <= 0 || K % t->blck_size != 0 || K > INT32_MAX)
         return le_err_set(LE_EINVAL, "matmul: K = %lld is not a positive multiple of %s's block size %d",
                           (long long)K, t->name, t->blck_size);
-    if (le_kernels_have_avx2())
-        p->impl = le_gemm_impl_avx2(wtype);
+    p->impl = t->gemm;
     if (p->impl) {
         p->act_bytes = p->impl->act_bytes ? p->impl->act_bytes(K, N) : 0;
         p->a_row_bytes = p->impl->act_row_bytes(K, N);
         p->unit = p->impl->act_unit(N);
         return LE_OK;
     }
-    p->vdt = le_type_get_ref((int)t->vec_dot_type);
+    p->vdt = le_type_get((int)t->vec_dot_type);
     if (!p->vdt)
         return le_err_set(LE_EUNSUP, "matmul: no activation type for %s", t->name);
+    p->vec_dot = t->vec_dot;
     p->a_row_bytes = le_type_row_size((int)t->vec_dot_type, K);
     p->act_bytes = t->vec_dot_type == LE_TYPE_F32 ? 0 : p->a_row_bytes * (size_t)N;
     p->unit = 1;
@@ -166,7 +170,7 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
         job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = A,
                                       .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
                                       .ldy = outs[i].rows,
-                                      .vec_dot = plan.vdt ? le_type_get_ref(wtype)->vec_dot : NULL};
+                                      .vec_dot = plan.vec_dot};
         first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
     }
     int o = 0;

@@ -38,7 +38,7 @@ static const char *le_info_ftype(int ft) {
                  {7, "MOSTLY_Q8_0"}, {8, "MOSTLY_Q5_0"},   {9, "MOSTLY_Q5_1"},   {10, "MOSTLY_Q2_K"},
                  {11, "MOSTLY_Q3_K_S"}, {12, "MOSTLY_Q3_K_M"}, {13, "MOSTLY_Q3_K_L"}, {14, "MOSTLY_Q4_K_S"},
                  {15, "MOSTLY_Q4_K_M"}, {16, "MOSTLY_Q5_K_S"}, {17, "MOSTLY_Q5_K_M"}, {18, "MOSTLY_Q6_K"},
-                 {32, "MOSTLY_BF16"}};
+                 {21, "MOSTLY_Q2_K_S"}, {32, "MOSTLY_BF16"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].v == ft)
             return names[i].name;

@@ -16,4 +16,7 @@ int le_cmd_bench(int argc, char **argv);    /* cmd_bench.c */
 int le_cmd_tokenizer(int argc, char **argv); /* cmd_tokenizer.c */
 int le_cmd_train(int argc, char **argv);     /* cmd_train.c */
 int le_cmd_sweep(int argc, char **argv);     /* cmd_sweep.c */
+int le_cmd_report(int argc, char **argv);    /* cmd_report.c */
+int le_cmd_fit(int argc, char **argv);       /* cmd_fit.c */
+int le_cmd_quantize(int argc, char **argv);  /* cmd_quantize.c */
 #endif

@@ -39,6 +39,9 @@ int le_store_put_model(struct le_store *s, const struct le_store_model *m, int64
 int le_store_begin_run(struct le_store *s, const char *command, const char *config_json,
                        uint64_t seed, int threads, int64_t *run_id);
 int le_store_end_run(struct le_store *s, int64_t run_id, const char *status /* "ok", "failed" */);
+/* The run's status ("running", "ok", "failed", "interrupted") into buf;
+ * LE_ENOTFOUND when there is no such run. */
+int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n);
 
 /* Functions for resumable cells. key: hex sha256 of the three parts. */
 void le_store_cell_key(char out[65], const char *model_sha256, const char *task, const char *config_json);
@@ -140,5 +143,47 @@ int le_store_integrity_check(struct le_store *s, char *out, size_t n);
  * non-zero return rolls the transaction back and fails with LE_EINTR. Lets a
  * test kill a writer mid-transaction at a known point. fn NULL clears it. */
 void le_store_set_test_hook(struct le_store *s, int (*fn)(void *ud, int row), void *ud);
+
+/* Functions for reports (llamaeval report; reports/ never sees SQLite).
+ * In every walk below, strings passed to fn are valid only during the call
+ * (NULL when the column is NULL) and a non-zero return from fn stops the
+ * walk and is returned. */
+
+/* One result joined with its cell, model and run. Only results of done
+ * cells are walked, ordered by the cell's done time, then by row id, so the
+ * last row seen for a (model, task, config, metric) is the latest. */
+struct le_store_report_row {
+    int64_t result_id, run_id, model_id; /* -1 when NULL */
+    const char *cell, *task, *metric;
+    double value, stderr_v;              /* NAN when NULL */
+    int64_t n;                           /* -1 when NULL */
+    const char *config, *done_at;        /* the cell's config JSON and done time */
+    const char *model_name, *model_path, *model_sha256, *model_arch, *model_type;
+    int64_t n_params, n_params_nonembed, file_size, tokens_trained; /* -1 unknown */
+};
+int le_store_report_results(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_row *r),
+                            void *ud);
+/* One run (provenance), ordered by id. */
+struct le_store_report_run {
+    int64_t id;
+    const char *command, *config, *version, *host, *started, *ended, *status;
+    uint64_t seed;                       /* stored as the int64 with the same bits */
+    int threads;                         /* -1 when NULL */
+};
+int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud);
+/* Every training log row, ordered by run, then step. */
+int le_store_report_steps(struct le_store *s, int (*fn)(void *ud, int64_t run_id, const struct le_store_step *st),
+                          void *ud);
+/* Opens a database for reading as of this build's schema without writing
+ * it: a file at the latest version is opened read-only (as
+ * le_store_open_readonly); one at an older version is copied into memory
+ * (SQLite's backup API) and the copy migrated, so the file itself stays
+ * untouched (`llamaeval db init` migrates it in place). *from_version gets
+ * the file's version. A newer version is refused (LE_EDB, one line). */
+int le_store_open_snapshot(struct le_store **out, const char *path, int *from_version);
+/* Test-only: creates (or opens) path migrated up to `version` only, to make
+ * a database of an older schema; a version above the latest migrates fully,
+ * then sets user_version to it, making a file from a "newer" llamaeval. */
+int le_store_open_at_version(struct le_store **out, const char *path, int version);
 
 #endif

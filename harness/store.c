@@ -649,6 +649,23 @@ int le_store_end_run(struct le_store *s, int64_t run_id, const char *status) {
     return le_store_end(s, rc);
 }
 
+int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, "SELECT status FROM runs WHERE id = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    int sr = sqlite3_step(st);
+    if (sr == SQLITE_ROW)
+        snprintf(buf, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    else if (sr == SQLITE_DONE)
+        rc = le_err_set(LE_ENOTFOUND, "store %s: no run %lld", s->path, (long long)run_id);
+    else
+        rc = le_store_dberr(s, "run_status");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* Functions for resumable cells. */
 
 void le_store_cell_key(char out[65], const char *model_sha256, const char *task, const char *config_json) {
@@ -1174,4 +1191,154 @@ int le_store_export(struct le_store *s, const char *format, const char *path) {
         unlink(tmp);
     free(tmp);
     return rc;
+}
+
+/* Functions for reports. */
+
+static const char *le_col_text(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
+
+int le_store_report_results(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_row *r),
+                            void *ud) {
+    /* Only done cells count: a cell's results are committed with its done
+     * mark, so this also ignores nothing that a reader could trust. */
+    static const char *sql =
+        "SELECT r.id, r.run_id, r.model_id, r.cell, r.task, r.metric, r.value, r.stderr, r.n, c.config, c.done_at,"
+        " m.name, m.path, m.sha256, m.arch, m.type, m.n_params, m.n_params_nonembed, m.file_size, m.tokens_trained"
+        " FROM results r JOIN cells c ON c.key = r.cell LEFT JOIN models m ON m.id = r.model_id"
+        " WHERE c.done_at IS NOT NULL ORDER BY c.done_at, r.id";
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, sql), sr = SQLITE_DONE;
+    if (rc)
+        return rc;
+    while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        struct le_store_report_row r = {
+            .result_id = sqlite3_column_int64(st, 0), .run_id = le_col_opt_i64(st, 1),
+            .model_id = le_col_opt_i64(st, 2), .cell = le_col_text(st, 3), .task = le_col_text(st, 4),
+            .metric = le_col_text(st, 5), .value = le_col_f64(st, 6), .stderr_v = le_col_f64(st, 7),
+            .n = le_col_opt_i64(st, 8), .config = le_col_text(st, 9), .done_at = le_col_text(st, 10),
+            .model_name = le_col_text(st, 11), .model_path = le_col_text(st, 12),
+            .model_sha256 = le_col_text(st, 13), .model_arch = le_col_text(st, 14),
+            .model_type = le_col_text(st, 15), .n_params = le_col_opt_i64(st, 16),
+            .n_params_nonembed = le_col_opt_i64(st, 17), .file_size = le_col_opt_i64(st, 18),
+            .tokens_trained = le_col_opt_i64(st, 19),
+        };
+        rc = fn(ud, &r);
+    }
+    if (rc == 0 && sr != SQLITE_DONE)
+        rc = le_store_dberr(s, "report results");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st,
+                           "SELECT id, command, config, version, host, started, ended, status, seed, threads"
+                           " FROM runs ORDER BY id"),
+        sr = SQLITE_DONE;
+    if (rc)
+        return rc;
+    while (rc == 0 && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+        struct le_store_report_run r = {
+            .id = sqlite3_column_int64(st, 0), .command = le_col_text(st, 1), .config = le_col_text(st, 2),
+            .version = le_col_text(st, 3), .host = le_col_text(st, 4), .started = le_col_text(st, 5),
+            .ended = le_col_text(st, 6), .status = le_col_text(st, 7),
+            .seed = (uint64_t)sqlite3_column_int64(st, 8), .threads = (int)le_col_opt_i64(st, 9),
+        };
+        rc = fn(ud, &r);
+    }
+    if (rc == 0 && sr != SQLITE_DONE)
+        rc = le_store_dberr(s, "report runs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int le_store_report_steps(struct le_store *s, int (*fn)(void *ud, int64_t run_id, const struct le_store_step *st),
+                          void *ud) {
+    sqlite3_stmt *q;
+    int rc = le_store_prep(s, &q,
+                           "SELECT run_id, step, tokens, train_loss, val_loss, lr, tokens_per_s FROM train_steps"
+                           " ORDER BY run_id, step"),
+        sr = SQLITE_DONE;
+    if (rc)
+        return rc;
+    while (rc == 0 && (sr = sqlite3_step(q)) == SQLITE_ROW) {
+        struct le_store_step stp = {
+            .step = sqlite3_column_int64(q, 1), .tokens = le_col_opt_i64(q, 2), .train_loss = le_col_f64(q, 3),
+            .val_loss = le_col_f64(q, 4), .lr = le_col_f64(q, 5), .tokens_per_s = le_col_f64(q, 6),
+        };
+        rc = fn(ud, sqlite3_column_int64(q, 0), &stp);
+    }
+    if (rc == 0 && sr != SQLITE_DONE)
+        rc = le_store_dberr(s, "report training steps");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int le_store_open_snapshot(struct le_store **out, const char *path, int *from_version) {
+    *out = NULL;
+    struct le_store *ro, *mem = NULL;
+    int v = 0, rc = le_store_open_readonly(&ro, path); /* refuses newer versions and foreign files */
+    if (rc)
+        return rc;
+    if ((rc = le_store_schema_version(ro, &v)) || v == le_store_n_migrations) {
+        *from_version = v;
+        if (rc)
+            le_store_close(ro);
+        else
+            *out = ro;
+        return rc;
+    }
+    *from_version = v;
+    /* An older file: migrate an in-memory copy, never the file. */
+    if (!(rc = le_store_connect(&mem, path, ":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))) {
+        sqlite3_backup *b = sqlite3_backup_init(mem->db, "main", ro->db, "main");
+        int br = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+        if (b)
+            sqlite3_backup_finish(b);
+        if (br != SQLITE_DONE)
+            rc = le_err_set(LE_EDB, "store %s: cannot copy it into memory to migrate it: %s", path,
+                            sqlite3_errmsg(mem->db));
+        else if (!(rc = le_store_migrate(mem)))
+            rc = le_store_exec_retry(mem, "PRAGMA query_only=1", "pragmas");
+    }
+    le_store_close(ro);
+    if (rc) {
+        le_store_close(mem);
+        return rc;
+    }
+    mem->readonly = 1;
+    *out = mem;
+    return 0;
+}
+
+int le_store_open_at_version(struct le_store **out, const char *path, int version) {
+    *out = NULL;
+    struct le_store *s;
+    int v = 0, rc = le_store_check_path(path);
+    if (rc || (rc = le_store_connect(&s, path, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)))
+        return rc;
+    if (!(rc = le_store_set_wal(s)) && !(rc = le_store_identify(s, &v)) && !(rc = le_store_begin(s))) {
+        for (; rc == 0 && v < version && v < le_store_n_migrations; v++) {
+            char sql[96];
+            if (sqlite3_exec(s->db, le_store_migrations[v], NULL, NULL, NULL) != SQLITE_OK)
+                rc = le_store_dberr(s, "migration");
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d; PRAGMA application_id = %d", v + 1, LE_STORE_APP_ID);
+            if (rc == 0 && sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                rc = le_store_dberr(s, "set schema version");
+        }
+        if (rc == 0 && version > le_store_n_migrations) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
+            if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                rc = le_store_dberr(s, "set schema version");
+        }
+        rc = le_store_end(s, rc);
+    }
+    if (rc) {
+        le_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }

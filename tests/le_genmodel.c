@@ -161,6 +161,11 @@ static int le_gen_ftype(int wtype) {
     case 6: return 8;   /* MOSTLY_Q5_0 */
     case 7: return 9;   /* MOSTLY_Q5_1 */
     case 30: return 32; /* MOSTLY_BF16 */
+    case 10: return 10; /* MOSTLY_Q2_K */
+    case 11: return 11; /* MOSTLY_Q3_K_S (every matrix Q3_K) */
+    case 12: return 14; /* MOSTLY_Q4_K_S */
+    case 13: return 16; /* MOSTLY_Q5_K_S */
+    case 14: return 18; /* MOSTLY_Q6_K */
     default: return -1;
     }
 }
@@ -206,7 +211,7 @@ int le_genmodel_write(const char *path, const struct le_genmodel_cfg *c) {
     int64_t D = c->dim, hd = c->dim / c->n_heads, KV = hd * n_kv, F = c->ffn, V = c->n_vocab;
     int wt = c->wtype;
     double sd = 1.0 / sqrt((double)D);
-    le_gen_tensor(&g, "token_embd.weight", wt, V, D, 0, 1);
+    le_gen_tensor(&g, "token_embd.weight", c->embd_type ? c->embd_type : wt, V, D, 0, 1);
     char name[96];
     for (int il = 0; il < c->n_layers; il++) {
 #define LE_NM(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)

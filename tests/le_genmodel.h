@@ -28,6 +28,7 @@ struct le_genmodel_cfg {
     int dim, n_layers, n_heads, n_kv_heads, ffn, n_vocab, n_ctx;
     int tied;          /* 1: no output.weight (token_embd is the output) */
     int wtype;         /* le_types.h type of the 2-D tensors (0 = F32) */
+    int embd_type;     /* nonzero: token_embd's type instead (e.g. Q6_K in a Q4_0 file, as llama-quantize writes) */
     uint64_t seed;
     float rope_base;   /* 0 = 10000 */
     float eps;         /* 0 = 1e-5 */

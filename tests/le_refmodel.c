@@ -16,6 +16,7 @@
 
 #include "le_err.h"  /* le_err_set */
 #include "le_gguf.h" /* le_gguf_open, metadata and tensors */
+#include "le_types.h" /* K-quants: the engine's reference dequantization */
 
 #include <math.h>
 #include <stdio.h> /* snprintf */
@@ -55,6 +56,36 @@ static double le_ref_bf16(const unsigned char *p) {
     return f;
 }
 
+/* The K-quants (Q2_K..Q6_K) are dequantized with the engine's reference
+ * to_float, which test_types checks bit for bit against llama.cpp. */
+static int le_ref_is_kquant(int type) {
+    return type >= LE_TYPE_Q2_K && type <= LE_TYPE_Q6_K;
+}
+
+static size_t le_ref_row_bytes(int type, int64_t n) {
+    switch (type) {
+    case 0: return (size_t)n * 4;
+    case 1: case 30: return (size_t)n * 2;
+    case 8: return (size_t)(n / 32) * 34;
+    case 2: return (size_t)(n / 32) * 18;
+    default: return le_ref_is_kquant(type) ? le_type_row_size(type, n) : 0;
+    }
+}
+
+static int le_ref_dequant_k(int type, const unsigned char *p, int64_t n, double *out) {
+    const struct le_type_traits *t = le_type_get_ref(type);
+    float *f = malloc((size_t)n * sizeof *f);
+    if (!t || !f || n % t->blck_size) {
+        free(f);
+        return -1;
+    }
+    t->to_float(p, f, n);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = f[i];
+    free(f);
+    return 0;
+}
+
 /* n elements of type at p into out; returns 0 or -1 for an unknown type. */
 static int le_ref_dequant(int type, const unsigned char *p, int64_t n, double *out) {
     switch (type) {
@@ -92,17 +123,7 @@ static int le_ref_dequant(int type, const unsigned char *p, int64_t n, double *o
         }
         return 0;
     default:
-        return -1;
-    }
-}
-
-static size_t le_ref_row_bytes(int type, int64_t n) {
-    switch (type) {
-    case 0: return (size_t)n * 4;
-    case 1: case 30: return (size_t)n * 2;
-    case 8: return (size_t)(n / 32) * 34;
-    case 2: return (size_t)(n / 32) * 18;
-    default: return 0;
+        return le_ref_is_kquant(type) ? le_ref_dequant_k(type, p, n, out) : -1;
     }
 }
 

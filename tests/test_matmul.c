@@ -28,8 +28,9 @@
 #include "le_test.h"
 #include "le_types.h" /* the driver under test */
 
-static const int le_types_under_test[] = {LE_TYPE_F32,  LE_TYPE_F16,  LE_TYPE_BF16, LE_TYPE_Q8_0,
-                                          LE_TYPE_Q4_0, LE_TYPE_Q4_1, LE_TYPE_Q5_0, LE_TYPE_Q5_1};
+static const int le_types_under_test[] = {LE_TYPE_F32,  LE_TYPE_F16,  LE_TYPE_BF16, LE_TYPE_Q8_0, LE_TYPE_Q4_0,
+                                          LE_TYPE_Q4_1, LE_TYPE_Q5_0, LE_TYPE_Q5_1, LE_TYPE_Q2_K, LE_TYPE_Q3_K,
+                                          LE_TYPE_Q4_K, LE_TYPE_Q5_K, LE_TYPE_Q6_K};
 #define LE_NT (sizeof le_types_under_test / sizeof le_types_under_test[0])
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
@@ -143,9 +144,10 @@ static void matmul_should_match_naive_double_product(void **state) {
     assert_int_equal(le_pool_new(&pool, 2), LE_OK);
     for (size_t ti = 0; ti < LE_NT; ti++)
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-            int64_t K = shapes[si][1];
-            if (le_type_get(le_types_under_test[ti])->blck_size == 1 && si % 2) /* odd K too */
+            int64_t K = shapes[si][1], blck = le_type_get(le_types_under_test[ti])->blck_size;
+            if (blck == 1 && si % 2) /* odd K too */
                 K += 5;
+            K = (K + blck - 1) / blck * blck;
             struct prob p;
             prob_make(&p, le_types_under_test[ti], shapes[si][0], K, shapes[si][2]);
             float *Y = malloc((size_t)(p.N * p.rows) * 4);
@@ -170,8 +172,8 @@ static void matmul_should_not_depend_on_threads_or_batching(void **state) {
     for (size_t ti = 0; ti < LE_NT; ti++)
         for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++) {
             int64_t K = sh[si][1];
-            if (le_type_get(le_types_under_test[ti])->blck_size > 1)
-                K = (K + 31) / 32 * 32;
+            int64_t blck = le_type_get(le_types_under_test[ti])->blck_size;
+            K = (K + blck - 1) / blck * blck;
             struct prob p;
             prob_make(&p, le_types_under_test[ti], sh[si][0], K, sh[si][2]);
             size_t ysz = (size_t)(p.N * p.rows) * 4;
@@ -215,15 +217,17 @@ static void matmul_should_reject_bad_arguments(void **state) {
     (void)state;
     float w[64] = {0}, x[64] = {0}, y[4];
     char scratch[256];
-    assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q4_K, 1, 256, x, 1, y, scratch), LE_EUNSUP);
-    assert_non_null(strstr(le_err_msg(), "q4_K"));
+    assert_int_equal(le_matmul(NULL, w, 16, 1, 256, x, 1, y, scratch), LE_EUNSUP); /* named, not implemented */
+    assert_non_null(strstr(le_err_msg(), "iq2_xxs"));
+    assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q8_K, 1, 256, x, 1, y, scratch), LE_EUNSUP); /* activations only */
+    assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q4_K, 1, 128, x, 1, y, scratch), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, 77, 1, 32, x, 1, y, scratch), LE_EUNSUP);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q8_0, 1, 33, x, 1, y, scratch), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_F32, 1, 0, x, 1, y, scratch), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_F32, -1, 8, x, 1, y, scratch), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_Q8_0, 1, 32, x, 1, y, NULL), LE_EINVAL);
     assert_int_equal(le_matmul(NULL, w, LE_TYPE_F32, 1, 8, x, 0, y, NULL), LE_OK);
-    assert_int_equal(le_matmul_scratch_size(LE_TYPE_Q4_K, 256, 1), 0);
+    assert_int_equal(le_matmul_scratch_size(16, 256, 1), 0);
     /* sized once for the largest batch, scratch serves every smaller one */
     for (size_t ti = 0; ti < LE_NT; ti++)
         for (int64_t n = 1; n < 40; n++)
@@ -315,7 +319,8 @@ static void matmul_should_match_llama_cpp_kernels(void **state) {
         printf("skipped: ../shared/oracle is absent\n");
         skip();
     }
-    static const char *models[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1"};
+    static const char *models[] = {"f32",  "f16",  "bf16", "q8_0", "q4_0", "q4_1", "q5_0",
+                                   "q5_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k"};
     static const char *mms[] = {"attn_q", "ffn_down"};
     struct le_pool *pool = NULL;
     assert_int_equal(le_pool_new(&pool, 2), LE_OK);

@@ -2,10 +2,12 @@
  * test_model_golden: the engine against llama.cpp's own outputs in
  * ../shared/oracle (README sections 3 and 5): the logits of the 64-token
  * sentence for oracle-a in F32 (within 1e-4 of the F32-KV, no-flash-attention
- * run), F16, BF16, Q8_0 and Q4_0 (within 0.3, mean NLL within 0.01), 1 vs 2
+ * run) and every other type of the oracle -- F16, BF16, Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q5_1, Q2_K ... Q6_K -- (within 0.3, mean NLL within 0.01), 1 vs 2
  * threads bit-identical, and perplexity on ppl/text.txt at ctx 128 within
- * 0.01% (F32/F16/BF16) or 0.1% (Q8_0/Q4_0) of llama-perplexity, with the
- * running values. Skips with a message when the oracle folder is absent.
+ * 0.01% (F32/F16/BF16) or 0.1% (quantized) of llama-perplexity, with the
+ * running values (ppl/results.tsv, running.tsv). Skips with a message when
+ * the oracle folder is absent.
  */
 // ctest-labels: golden
 #include <setjmp.h>
@@ -108,8 +110,11 @@ static void logits_should_match_llamacpp_for_each_type(void **state) {
         const char *model;
         double max_abs, max_dnll;
     } cases[] = {
-        {"oracle-a-f32", 1e-4, 1e-5}, {"oracle-a-f16", 0.3, 0.01}, {"oracle-a-bf16", 0.3, 0.01},
-        {"oracle-a-q8_0", 0.3, 0.01}, {"oracle-a-q4_0", 0.3, 0.01},
+        {"oracle-a-f32", 1e-4, 1e-5},  {"oracle-a-f16", 0.3, 0.01},  {"oracle-a-bf16", 0.3, 0.01},
+        {"oracle-a-q8_0", 0.3, 0.01},  {"oracle-a-q4_0", 0.3, 0.01},  {"oracle-a-q4_1", 0.3, 0.01},
+        {"oracle-a-q5_0", 0.3, 0.01},  {"oracle-a-q5_1", 0.3, 0.01},  {"oracle-a-q2_k", 0.3, 0.01},
+        {"oracle-a-q3_k", 0.3, 0.01},  {"oracle-a-q4_k", 0.3, 0.01},  {"oracle-a-q5_k", 0.3, 0.01},
+        {"oracle-a-q6_k", 0.3, 0.01},
     };
     int32_t tok[N_TOK];
     assert_int_equal(read_ids("logits/tokens.txt", tok, N_TOK), N_TOK);
@@ -192,7 +197,11 @@ static void ppl_should_match_llama_perplexity(void **state) {
     } cases[] = {
         {"oracle-a-f32", 60.9211, 1.49936, 1e-4},  {"oracle-a-f16", 60.9212, 1.49937, 1e-4},
         {"oracle-a-bf16", 60.9414, 1.50015, 1e-4}, {"oracle-a-q8_0", 60.9368, 1.49939, 1e-3},
-        {"oracle-a-q4_0", 63.0167, 1.56105, 1e-3},
+        {"oracle-a-q4_0", 63.0167, 1.56105, 1e-3}, {"oracle-a-q4_1", 62.7608, 1.55836, 1e-3},
+        {"oracle-a-q5_0", 61.5114, 1.51309, 1e-3}, {"oracle-a-q5_1", 61.4712, 1.51345, 1e-3},
+        {"oracle-a-q2_k", 89.4109, 2.24837, 1e-3}, {"oracle-a-q3_k", 66.2874, 1.63621, 1e-3},
+        {"oracle-a-q4_k", 61.9013, 1.53045, 1e-3}, {"oracle-a-q5_k", 61.1632, 1.50216, 1e-3},
+        {"oracle-a-q6_k", 60.9791, 1.50132, 1e-3},
     };
     static int32_t ids[16384];
     int n = read_ids("ppl/text.oracle-a.tokens", ids, 16384);

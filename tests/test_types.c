@@ -20,19 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le_err.h"  /* LE_EFORMAT */
 #include "le_test.h"
 #include "le_types.h" /* the table under test */
 
 /* Every weight type the engine computes with, and its vec_dot tolerance
  * relative to sum |x_i y_i| of the dequantized values: float accumulation
  * in another order than _ref; for the Q8_1 types also the F16 rounding of
- * s = d*sum(q), which multiplies the weight block's minimum (ggml's design). */
+ * s = d*sum(q), which multiplies the weight block's minimum (ggml's design).
+ * 0: SIMD and _ref bit-identical (the K-quants), and within 2e-6 of exact. */
 static const struct {
     int type;
     double dot_tol;
 } le_impl_types[] = {
     {LE_TYPE_F32, 2e-6},  {LE_TYPE_F16, 2e-6},  {LE_TYPE_BF16, 2e-6}, {LE_TYPE_Q8_0, 2e-6},
     {LE_TYPE_Q4_0, 2e-6}, {LE_TYPE_Q4_1, 2e-3}, {LE_TYPE_Q5_0, 2e-6}, {LE_TYPE_Q5_1, 2e-3},
+    {LE_TYPE_Q2_K, 0},    {LE_TYPE_Q3_K, 0},    {LE_TYPE_Q4_K, 0},    {LE_TYPE_Q5_K, 0},
+    {LE_TYPE_Q6_K, 0},
 };
 #define LE_N_IMPL (sizeof le_impl_types / sizeof le_impl_types[0])
 
@@ -87,7 +91,10 @@ static void table_should_describe_ggml_types(void **state) {
         {LE_TYPE_BF16, "bf16", 1, 2, 0}, {LE_TYPE_Q8_0, "q8_0", 32, 34, 1},
         {LE_TYPE_Q4_0, "q4_0", 32, 18, 1}, {LE_TYPE_Q4_1, "q4_1", 32, 20, 1},
         {LE_TYPE_Q5_0, "q5_0", 32, 22, 1}, {LE_TYPE_Q5_1, "q5_1", 32, 24, 1},
-        {LE_TYPE_Q8_1, "q8_1", 32, 36, 1},
+        {LE_TYPE_Q8_1, "q8_1", 32, 36, 1}, {LE_TYPE_Q2_K, "q2_K", 256, 84, 1},
+        {LE_TYPE_Q3_K, "q3_K", 256, 110, 1}, {LE_TYPE_Q4_K, "q4_K", 256, 144, 1},
+        {LE_TYPE_Q5_K, "q5_K", 256, 176, 1}, {LE_TYPE_Q6_K, "q6_K", 256, 210, 1},
+        {LE_TYPE_Q8_K, "q8_K", 256, 292, 1},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const struct le_type_traits *t = le_type_get(want[i].type);
@@ -111,12 +118,41 @@ static void table_should_describe_ggml_types(void **state) {
     assert_int_equal(le_type_get(LE_TYPE_Q4_1)->vec_dot_type, LE_TYPE_Q8_1);
     assert_int_equal(le_type_get(LE_TYPE_Q5_0)->vec_dot_type, LE_TYPE_Q8_0);
     assert_int_equal(le_type_get(LE_TYPE_Q5_1)->vec_dot_type, LE_TYPE_Q8_1);
+    for (int t = LE_TYPE_Q2_K; t <= LE_TYPE_Q6_K; t++)
+        assert_int_equal(le_type_get(t)->vec_dot_type, LE_TYPE_Q8_K);
     assert_null(le_type_get(LE_TYPE_Q8_1)->vec_dot); /* activations only */
+    assert_null(le_type_get(LE_TYPE_Q8_K)->vec_dot);
+    /* every row the engine computes with: reference kernels complete, the
+     * reference table has no gemm, names and sizes agree with le_type_info */
+    for (int t = 0; t < LE_TYPE_COUNT; t++) {
+        const struct le_type_traits *r = le_type_get_ref(t), *s = le_type_get(t);
+        int64_t blck;
+        size_t size;
+        const char *name;
+        if (!r) {
+            assert_null(s);
+            continue;
+        }
+        assert_non_null(r->from_float);
+        assert_non_null(r->from_float_act);
+        assert_null(r->gemm);
+        assert_non_null(s->to_float);
+        assert_non_null(s->from_float);
+        assert_true(!r->vec_dot == !s->vec_dot);
+        assert_int_equal(le_type_info(t, &blck, &size, &name), 0);
+        assert_int_equal(blck, r->blck_size);
+        assert_int_equal(size, r->type_size);
+        assert_string_equal(name, r->name);
+    }
+    assert_int_equal(le_type_info(4, NULL, NULL, NULL), LE_EFORMAT);
+    assert_int_equal(le_type_info(39, NULL, NULL, NULL), LE_OK); /* mxfp4: named, not implemented */
+    assert_null(le_type_get(39));
     assert_int_equal(le_type_from_name("Q8_0"), LE_TYPE_Q8_0);
     assert_int_equal(le_type_from_name("q4_k"), LE_TYPE_Q4_K);
     assert_int_equal(le_type_from_name("nope"), -1);
     assert_int_equal(le_type_from_name(NULL), -1);
     assert_string_equal(le_type_name(LE_TYPE_Q4_K), "q4_K");
+    assert_string_equal(le_type_name(16), "iq2_xxs");
     assert_string_equal(le_type_name(4), "unknown");
     assert_string_equal(le_type_name(-1), "unknown");
     assert_string_equal(le_type_name(1000), "unknown");
@@ -281,7 +317,9 @@ static void simd_kernels_should_match_reference(void **state) {
                 mag += fabs((double)f1[i] * ya[i]);
                 exact += (double)f1[i] * ya[i];
             }
-            double tol = le_impl_types[ti].dot_tol * (mag + 1e-30);
+            double tol = (le_impl_types[ti].dot_tol ? le_impl_types[ti].dot_tol : 2e-6) * (mag + 1e-30);
+            if (!le_impl_types[ti].dot_tol && memcmp(&d1, &d2, 4) != 0)
+                fail_msg("%s n=%lld: simd %.9g != ref %.9g", s->name, (long long)n, d1, d2);
             if (fabs(d1 - d2) > tol || fabs(d2 - exact) > tol)
                 fail_msg("%s n=%lld: simd %.9g ref %.9g exact %.9g", s->name, (long long)n, d1, d2, exact);
             free(ya);
@@ -302,7 +340,7 @@ static void quantizers_should_stay_within_a_step(void **state) {
     for (size_t ti = 0; ti < LE_N_IMPL; ti++) {
         int type = le_impl_types[ti].type;
         const struct le_type_traits *t = le_type_get(type);
-        if (!t->is_quantized)
+        if (!t->is_quantized || t->blck_size != 32)
             continue;
         t->from_float(x, q, n);
         t->to_float(q, f, n);
@@ -322,6 +360,33 @@ static void quantizers_should_stay_within_a_step(void **state) {
                 if (fabsf(f[b * 32 + j] - x[b * 32 + j]) > tol + 1e-30f)
                     fail_msg("%s: |%g - %g| > %g", t->name, f[b * 32 + j], x[b * 32 + j], tol);
         }
+    }
+}
+
+/* K-quants: the error of dequantize(quantize(x)) on Gaussian rows shrinks
+ * with every bit (Q2_K > Q3_K > Q4_K > Q5_K > Q6_K), and with b bits it is
+ * below the rounding error of one uniform grid of 2^b levels over +-3 sigma
+ * (step 6/(2^b - 1), rms step/sqrt(12)): per-group scales must do better. */
+static void k_quantizers_should_lose_less_with_more_bits(void **state) {
+    (void)state;
+    enum { n = 256 * 32 };
+    static float x[n], f[n];
+    static unsigned char q[n];
+    for (int i = 0; i < n; i++)
+        x[i] = rng_normal();
+    double prev = INFINITY;
+    for (int bits = 2; bits <= 6; bits++) {
+        const struct le_type_traits *t = le_type_get(LE_TYPE_Q2_K + bits - 2);
+        t->from_float(x, q, n);
+        t->to_float(q, f, n);
+        double ss = 0;
+        for (int i = 0; i < n; i++)
+            ss += ((double)f[i] - x[i]) * ((double)f[i] - x[i]);
+        double rms = sqrt(ss / n), bound = 6.0 / ((1 << bits) - 1) / sqrt(12.0);
+        print_message("%s: rms error %.4f (bound %.4f)\n", t->name, rms, bound);
+        assert_true(rms < bound);
+        assert_true(rms < prev);
+        prev = rms;
     }
 }
 
@@ -349,7 +414,8 @@ static void quantizers_should_match_llama_cpp_byte_for_byte(void **state) {
         int type;
         const char *name;
     } files[] = {{LE_TYPE_F16, "f16"},   {LE_TYPE_BF16, "bf16"}, {LE_TYPE_Q8_0, "q8_0"}, {LE_TYPE_Q4_0, "q4_0"},
-                 {LE_TYPE_Q4_1, "q4_1"}, {LE_TYPE_Q5_0, "q5_0"}, {LE_TYPE_Q5_1, "q5_1"}};
+                 {LE_TYPE_Q4_1, "q4_1"}, {LE_TYPE_Q5_0, "q5_0"}, {LE_TYPE_Q5_1, "q5_1"}, {LE_TYPE_Q2_K, "q2_K"},
+                 {LE_TYPE_Q3_K, "q3_K"}, {LE_TYPE_Q4_K, "q4_K"}, {LE_TYPE_Q5_K, "q5_K"}, {LE_TYPE_Q6_K, "q6_K"}};
     for (size_t fi = 0; fi < sizeof files / sizeof files[0]; fi++) {
         char rel[256];
         size_t nb, nd;
@@ -397,6 +463,18 @@ static void quantizers_should_match_llama_cpp_byte_for_byte(void **state) {
         assert_memory_equal(q1, act, sizeof q1);
     }
     free(act);
+    /* Q8_K, the K-quants' activations (README: CPU quantizer == _ref here) */
+    act = read_oracle("quant/act/q8_K.bin", &na);
+    assert_int_equal(na, 4 * 292);
+    unsigned char qk[4 * 292];
+    const struct le_type_traits *t8k[2] = {le_type_get(LE_TYPE_Q8_K), le_type_get_ref(LE_TYPE_Q8_K)};
+    for (int ti = 0; ti < 2; ti++) {
+        t8k[ti]->from_float_act(in, qk, 4 * 256);
+        assert_memory_equal(qk, act, sizeof qk);
+        t8k[ti]->from_float(in, qk, 4 * 256);
+        assert_memory_equal(qk, act, sizeof qk);
+    }
+    free(act);
     free(in);
 }
 
@@ -434,6 +512,7 @@ int main(void) {
         cmocka_unit_test(bf16_should_round_trip_and_round_to_nearest_even),
         cmocka_unit_test(simd_kernels_should_match_reference),
         cmocka_unit_test(quantizers_should_stay_within_a_step),
+        cmocka_unit_test(k_quantizers_should_lose_less_with_more_bits),
         cmocka_unit_test(quantizers_should_match_llama_cpp_byte_for_byte),
         cmocka_unit_test(q8_0_act_quantizer_should_round_ties_to_even),
     };

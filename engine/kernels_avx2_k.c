@@ -1,0 +1,314 @@
+/*
+ * kernels_avx2_k: AVX2 matmul and dot kernels for the K-quants (Q2_K,
+ * Q3_K, Q4_K, Q5_K, Q6_K) against Q8_K activations. One generic code path,
+ * instantiated per type only in how a super-block is unpacked.
+ *
+ * Arithmetic: exactly the reference's (kernels_ref_k.c, struct le_ksb):
+ * per super-block the exact integers isum = sum_g sc[g] (sum q*y - off
+ * bsum[g]) and msum = sum_g mn[g] bsum[g], then acc += (d*dy)*isum and
+ * acc -= (dmin*dy)*msum as separate float roundings. So the AVX2 gemm, the
+ * AVX2 vec_dot and the scalar vec_dot agree bit for bit, and no result
+ * depends on N, tiling or threads.
+ *
+ * Layout: a super-block is unpacked (SIMD) into struct le_ksbx: 256
+ * unsigned quants (< 64) as bytes, and the group scales already spread the
+ * way vpmaddwd wants them: for 32 quants v, 16 int16 lanes holding sc[2v]
+ * (lanes 0-7) and sc[2v+1] (lanes 8-15). Then 32 quants against 32
+ * activations cost one vpmaddubsw (pairs, |.| <= 2*63*127), one vpmaddwd
+ * with the spread scales and one add. The matmul unpacks LE_KROWS rows x
+ * LE_KSEG super-blocks at a time (kept in L1) and passes every tile of up
+ * to 4 activation rows over them, the partial sums of earlier segments kept
+ * in Y (a float stored and reloaded is exact).
+ */
+#include "le_kernels.h"
+
+#include <immintrin.h> /* AVX2, FMA, F16C intrinsics */
+
+#define LE_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+enum { LE_KT_Q2, LE_KT_Q3, LE_KT_Q4, LE_KT_Q5, LE_KT_Q6 };
+
+#define LE_KHAS_MIN(T) ((T) == LE_KT_Q2 || (T) == LE_KT_Q4 || (T) == LE_KT_Q5)
+/* off = 1 << LE_KOFF_SHIFT(T) for Q3_K (4) and Q6_K (32), else 0 */
+#define LE_KOFF_SHIFT(T) ((T) == LE_KT_Q3 ? 2 : (T) == LE_KT_Q6 ? 5 : 0)
+
+#define LE_KROWS 8 /* weight rows unpacked at a time */
+#define LE_KSEG 4  /* super-blocks per segment */
+
+struct le_ksbx {
+    _Alignas(32) uint8_t q[LE_QK_K];
+    int16_t scx[8][16]; /* per 32 quants: sc[2v] x 8, sc[2v+1] x 8 */
+    int16_t sc[16], mn[16];
+    float d, dmin;
+    float pad[6];
+};
+_Static_assert(sizeof(struct le_ksbx) % 32 == 0, "le_ksbx keeps 32-byte alignment in arrays");
+
+/* ---- unpacking ---- */
+
+/* Scale j and min j (6 bits each) of Q4_K / Q5_K's 12 packed bytes. */
+static inline void le_kx_scale_min(int j, const uint8_t *q, int16_t *sc, int16_t *m) {
+    if (j < 4) {
+        *sc = (int16_t)(q[j] & 63);
+        *m = (int16_t)(q[j + 4] & 63);
+    } else {
+        *sc = (int16_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (int16_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+LE_AVX2_INLINE __m256i le_kx_bits(__m256i v, int shift, int mask) {
+    return _mm256_and_si256(_mm256_srli_epi16(v, shift), _mm256_set1_epi8((char)mask));
+}
+
+LE_AVX2_INLINE void le_kx_store(struct le_ksbx *o, int v, __m256i q) {
+    _mm256_store_si256((__m256i *)(o->q + 32 * v), q);
+}
+
+/* Super-block b of a row of type T into o (the same values as the
+ * reference le_q*_K_unpack). */
+LE_AVX2_INLINE void le_kx_unpack(const int T, const void *row, int64_t b, struct le_ksbx *o) {
+    if (T == LE_KT_Q2) {
+        const le_block_q2_K *x = (const le_block_q2_K *)row + b;
+        for (int n = 0; n < 2; n++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * n));
+            for (int j = 0; j < 4; j++)
+                le_kx_store(o, 4 * n + j, le_kx_bits(v, 2 * j, 3));
+        }
+        for (int g = 0; g < 16; g++) {
+            o->sc[g] = (int16_t)(x->scales[g] & 0xF);
+            o->mn[g] = (int16_t)(x->scales[g] >> 4);
+        }
+        o->d = _cvtsh_ss(x->d);
+        o->dmin = _cvtsh_ss(x->dmin);
+    } else if (T == LE_KT_Q3) {
+        const le_block_q3_K *x = (const le_block_q3_K *)row + b;
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x->hmask);
+        for (int n = 0; n < 2; n++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * n));
+            for (int j = 0; j < 4; j++) {
+                __m256i h = _mm256_slli_epi16(le_kx_bits(hm, 4 * n + j, 1), 2);
+                le_kx_store(o, 4 * n + j, _mm256_or_si256(le_kx_bits(v, 2 * j, 3), h));
+            }
+        }
+        for (int g = 0; g < 16; g++) {
+            int lo = g < 8 ? x->scales[g] & 0xF : x->scales[g - 8] >> 4;
+            int hi = (x->scales[8 + g % 4] >> (2 * (g / 4))) & 3;
+            o->sc[g] = (int16_t)((lo | (hi << 4)) - 32);
+            o->mn[g] = 0;
+        }
+        o->d = _cvtsh_ss(x->d);
+        o->dmin = 0.0f;
+    } else if (T == LE_KT_Q4 || T == LE_KT_Q5) {
+        const uint8_t *qs, *scales;
+        uint16_t d, dmin;
+        __m256i qh = _mm256_setzero_si256();
+        if (T == LE_KT_Q4) {
+            const le_block_q4_K *x = (const le_block_q4_K *)row + b;
+            qs = x->qs, scales = x->scales, d = x->d, dmin = x->dmin;
+        } else {
+            const le_block_q5_K *x = (const le_block_q5_K *)row + b;
+            qs = x->qs, scales = x->scales, d = x->d, dmin = x->dmin;
+            qh = _mm256_loadu_si256((const __m256i *)x->qh);
+        }
+        for (int j = 0; j < 4; j++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+            __m256i lo = le_kx_bits(v, 0, 0xF), hi = le_kx_bits(v, 4, 0xF);
+            if (T == LE_KT_Q5) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(le_kx_bits(qh, 2 * j, 1), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(le_kx_bits(qh, 2 * j + 1, 1), 4));
+            }
+            le_kx_store(o, 2 * j, lo);
+            le_kx_store(o, 2 * j + 1, hi);
+        }
+        for (int j = 0; j < 8; j++) {
+            le_kx_scale_min(j, scales, &o->sc[2 * j], &o->mn[2 * j]);
+            o->sc[2 * j + 1] = o->sc[2 * j];
+            o->mn[2 * j + 1] = o->mn[2 * j];
+        }
+        o->d = _cvtsh_ss(d);
+        o->dmin = _cvtsh_ss(dmin);
+    } else {
+        const le_block_q6_K *x = (const le_block_q6_K *)row + b;
+        for (int n = 0; n < 2; n++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n + 32));
+            __m256i h = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * n));
+            for (int k = 0; k < 4; k++) {
+                __m256i lo = le_kx_bits(k & 1 ? l1 : l0, k < 2 ? 0 : 4, 0xF);
+                __m256i hi = _mm256_slli_epi16(le_kx_bits(h, 2 * k, 3), 4);
+                le_kx_store(o, 4 * n + k, _mm256_or_si256(lo, hi));
+            }
+        }
+        _mm256_storeu_si256((__m256i *)o->sc,
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales)));
+        memset(o->mn, 0, sizeof o->mn);
+        o->d = _cvtsh_ss(x->d);
+        o->dmin = 0.0f;
+    }
+    /* spread the scales: dword v of sc holds sc[2v], sc[2v+1] */
+    const __m256i sc = _mm256_loadu_si256((const __m256i *)o->sc);
+    const __m256i pick = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2,
+                                          3, 2, 3, 2, 3, 2, 3);
+    for (int v = 0; v < 8; v++) {
+        __m256i t = _mm256_permutevar8x32_epi32(sc, _mm256_set1_epi32(v));
+        _mm256_storeu_si256((__m256i *)o->scx[v], _mm256_shuffle_epi8(t, pick));
+    }
+}
+
+/* ---- the tile: one unpacked row x C (1 or 4) activation rows ---- */
+
+/* Integer sums of one super-block against C activation blocks, before the
+ * horizontal reduction: a[c] (isum lanes), m[c] (msum lanes). */
+LE_AVX2_INLINE void le_kx_block(const int T, const int C, const struct le_ksbx *w, const le_block_q8_K *const *y,
+                                __m256i a[4], __m256i m[4]) {
+    for (int c = 0; c < C; c++)
+        a[c] = _mm256_setzero_si256();
+    _Pragma("GCC unroll 8") for (int v = 0; v < 8; v++) {
+        const __m256i q = _mm256_load_si256((const __m256i *)(w->q + 32 * v));
+        const __m256i s = _mm256_loadu_si256((const __m256i *)w->scx[v]);
+        _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+            __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y[c]->qs + 32 * v)));
+            a[c] = _mm256_add_epi32(a[c], _mm256_madd_epi16(p, s));
+        }
+    }
+    const __m256i sc = _mm256_loadu_si256((const __m256i *)w->sc), mn = _mm256_loadu_si256((const __m256i *)w->mn);
+    _Pragma("GCC unroll 4") for (int c = 0; c < C; c++) {
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[c]->bsums);
+        if (LE_KOFF_SHIFT(T))
+            a[c] = _mm256_sub_epi32(a[c], _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), LE_KOFF_SHIFT(T)));
+        if (LE_KHAS_MIN(T))
+            m[c] = _mm256_madd_epi16(mn, bs);
+    }
+}
+
+LE_AVX2_INLINE __m128i le_kx_hsum4(const __m256i a[4]) {
+    __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(a[0], a[1]), _mm256_hadd_epi32(a[2], a[3]));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+LE_AVX2_INLINE int32_t le_kx_hsum1(__m256i a) {
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+    return _mm_cvtsi128_si32(h);
+}
+
+/* acc[c] over ns unpacked super-blocks against activation rows A[c] (from
+ * super-block 0 of the segment): acc += (d*dy)*isum; acc -= (dmin*dy)*msum. */
+LE_AVX2_INLINE void le_kx_tile(const int T, const int C, const struct le_ksbx *w, int64_t ns,
+                               const le_block_q8_K *const *A, float *acc) {
+    if (C == 4) {
+        __m128 accv = _mm_loadu_ps(acc);
+        for (int64_t s = 0; s < ns; s++) {
+            const le_block_q8_K *y[4] = {A[0] + s, A[1] + s, A[2] + s, A[3] + s};
+            __m256i a[4], m[4];
+            le_kx_block(T, 4, w + s, y, a, m);
+            const __m128 dy = _mm_setr_ps(y[0]->d, y[1]->d, y[2]->d, y[3]->d);
+            __m128 t = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(w[s].d), dy), _mm_cvtepi32_ps(le_kx_hsum4(a)));
+            accv = _mm_add_ps(accv, t);
+            if (LE_KHAS_MIN(T)) {
+                __m128 u = _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(w[s].dmin), dy), _mm_cvtepi32_ps(le_kx_hsum4(m)));
+                accv = _mm_sub_ps(accv, u);
+            }
+        }
+        _mm_storeu_ps(acc, accv);
+    } else {
+        float a0 = acc[0];
+        for (int64_t s = 0; s < ns; s++) {
+            const le_block_q8_K *y[1] = {A[0] + s};
+            __m256i a[4], m[4];
+            le_kx_block(T, 1, w + s, y, a, m);
+            a0 += (w[s].d * y[0]->d) * (float)le_kx_hsum1(a[0]);
+            if (LE_KHAS_MIN(T))
+                a0 -= (w[s].dmin * y[0]->d) * (float)le_kx_hsum1(m[0]);
+        }
+        acc[0] = a0;
+    }
+}
+
+/* ---- gemm ---- */
+
+LE_AVX2_INLINE void le_kx_gemm(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    struct le_ksbx buf[LE_KROWS][LE_KSEG];
+    const int64_t nb = j->K / LE_QK_K;
+    for (int64_t rc = r0; rc < r1; rc += LE_KROWS) {
+        const int64_t nr = r1 - rc < LE_KROWS ? r1 - rc : LE_KROWS;
+        for (int64_t b0 = 0; b0 < nb; b0 += LE_KSEG) {
+            const int64_t ns = nb - b0 < LE_KSEG ? nb - b0 : LE_KSEG;
+            for (int64_t i = 0; i < nr; i++)
+                for (int64_t s = 0; s < ns; s++)
+                    le_kx_unpack(T, (const char *)j->W + (rc + i) * j->w_row_bytes, b0 + s, &buf[i][s]);
+            for (int64_t n = 0; n < j->N;) {
+                const int C = j->N - n >= 4 ? 4 : 1;
+                const le_block_q8_K *A[4];
+                for (int c = 0; c < C; c++)
+                    A[c] = (const le_block_q8_K *)((const char *)j->A + (n + c) * j->a_row_bytes) + b0;
+                for (int64_t i = 0; i < nr; i++) {
+                    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+                    float *y = j->Y + n * j->ldy + rc + i;
+                    if (b0 > 0)
+                        for (int c = 0; c < C; c++)
+                            acc[c] = y[c * j->ldy];
+                    if (C == 4)
+                        le_kx_tile(T, 4, buf[i], ns, A, acc);
+                    else
+                        le_kx_tile(T, 1, buf[i], ns, A, acc);
+                    for (int c = 0; c < C; c++)
+                        y[c * j->ldy] = acc[c];
+                }
+                n += C;
+            }
+        }
+    }
+}
+
+/* vec_dot: the same sequence for one row pair. */
+LE_AVX2_INLINE void le_kx_vec_dot(const int T, int n, float *s, const void *x, const void *vy) {
+    struct le_ksbx w;
+    float acc = 0.0f;
+    for (int64_t b = 0; b < n / LE_QK_K; b++) {
+        const le_block_q8_K *A[1] = {(const le_block_q8_K *)vy + b};
+        le_kx_unpack(T, x, b, &w);
+        le_kx_tile(T, 1, &w, 1, A, &acc);
+    }
+    *s = acc;
+}
+
+/* ---- activations: rows of Q8_K ---- */
+
+static size_t le_kx_act_row_bytes(int64_t K, int64_t N) {
+    (void)N;
+    return (size_t)(K / LE_QK_K) * sizeof(le_block_q8_K);
+}
+static size_t le_kx_act_bytes(int64_t K, int64_t N) {
+    return le_kx_act_row_bytes(K, N) * (size_t)N;
+}
+static int64_t le_kx_act_unit(int64_t N) {
+    (void)N;
+    return 1;
+}
+static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+    const size_t rb = le_kx_act_row_bytes(K, N);
+    for (int64_t n = u0; n < u1; n++)
+        le_q8_K_from_float_ref(X + n * K, (char *)A + n * rb, K);
+}
+
+/* ---- per-type instances ---- */
+
+#define LE_KX_TYPE(name, T)                                                                                     \
+    LE_AVX2 static void le_gemm_##name(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                 \
+        le_kx_gemm(T, j, r0, r1);                                                                              \
+    }                                                                                                          \
+    const struct le_gemm_impl le_gemm_avx2_##name = {le_kx_act_bytes, le_kx_act_unit, le_kx_act_convert,       \
+                                                     le_kx_act_row_bytes, le_gemm_##name};                     \
+    LE_AVX2 void le_vec_dot_##name##_q8_K_avx2(int n, float *s, const void *x, const void *y) {               \
+        le_kx_vec_dot(T, n, s, x, y);                                                                          \
+    }
+
+LE_KX_TYPE(q2_K, LE_KT_Q2)
+LE_KX_TYPE(q3_K, LE_KT_Q3)
+LE_KX_TYPE(q4_K, LE_KT_Q4)
+LE_KX_TYPE(q5_K, LE_KT_Q5)
+LE_KX_TYPE(q6_K, LE_KT_Q6)
