@@ -85,6 +85,12 @@ int le_ds_pin_get(const char *cache_dir, const char *rel, char hex[65]);
 int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
                    char got_sha256[65]);
 
+/* "FILE:LINE" of document index (0-based) of a JSONL split into where (the
+ * file as the registry names it: the download's or the archive member's
+ * name); for messages about one document. LE_ENOTFOUND for WikiText. */
+int le_ds_doc_where(const char *name, const char *split, const struct le_ds_opts *o, int64_t index, char *where,
+                    size_t cap);
+
 /* Readers, usable on their own (tests, local files). Each returns a cJSON
  * array the caller frees with cJSON_Delete. what names the source in errors. */
 /* JSON Lines: one object per non-blank line; bad UTF-8 or JSON -> LE_EFORMAT
