@@ -180,8 +180,10 @@ int le_task_load(struct le_taskset **out, const char *name, const struct le_task
         if (!rc && o.num_fewshot > 0 && !pool_is_eval)
             rc = load_prompts(info, info->fewshot_split, &o, 0, &pool, &n_pool, NULL);
     }
-    if (rc)
+    if (rc) { /* the failed step left its own output NULL; free what was loaded before it */
+        prompts_free(eval, n_eval);
         return rc;
+    }
     if (pool_is_eval && o.num_fewshot > 0) {
         pool = eval;
         n_pool = n_eval;
