@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h> /* flock */
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -362,9 +363,8 @@ static void ds_sleep_ms(long ms) {
     }
 }
 
-int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
-                   char got_sha256[65]) {
-    pthread_once(&ds_curl_once, ds_curl_init);
+static int ds_download_locked(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
+                              char got_sha256[65]) {
     long timeout_s = o && o->timeout_s > 0 ? o->timeout_s : LE_DS_DEFAULT_TIMEOUT_S;
     int retries = !o || o->max_retries == 0 ? LE_DS_DEFAULT_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
     long delay = o && o->retry_base_ms > 0 ? o->retry_base_ms : LE_DS_DEFAULT_BASE_MS;
@@ -400,6 +400,47 @@ int le_ds_download(const char *url, const char *path, const char *sha256, const 
     if (rename(part, path) != 0)
         return le_err_set(LE_EIO, "cannot rename %s: %s", part, strerror(errno));
     return 0;
+}
+
+/* Downloads under an exclusive lock on "<path>.lock" (flock, released when
+ * the process dies), so two processes never write one .part; a process that
+ * waited finds the file complete and only checks it. */
+int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
+                   char got_sha256[65]) {
+    pthread_once(&ds_curl_once, ds_curl_init);
+    char lockp[4200];
+    if (snprintf(lockp, sizeof lockp, "%s.lock", path) >= (int)sizeof lockp)
+        return le_err_set(LE_EINVAL, "path too long: %s", path);
+    int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return le_err_set(LE_EIO, "cannot create %s: %s", lockp, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (!busy || (o && o->no_wait)) {
+            close(fd);
+            return busy ? le_err_set(LE_EIO, "%s: another process is downloading it (lock %s)", path, lockp)
+                        : le_err_set(LE_EIO, "cannot lock %s: %s", lockp, strerror(errno));
+        }
+        while (flock(fd, LOCK_EX) != 0)
+            if (errno != EINTR) {
+                int e = errno;
+                close(fd);
+                return le_err_set(LE_EIO, "cannot lock %s: %s", lockp, strerror(e));
+            }
+    }
+    int rc;
+    struct stat st;
+    if (stat(path, &st) == 0) { /* completed by the process we waited for */
+        char hex[65];
+        rc = le_sha256_file(path, hex);
+        if (!rc && sha256 && strcasecmp(sha256, hex) != 0)
+            rc = le_err_set(LE_ECHECKSUM, "%s: sha256 %s does not match the expected %s", path, hex, sha256);
+        if (!rc && got_sha256)
+            memcpy(got_sha256, hex, 65);
+    } else
+        rc = ds_download_locked(url, path, sha256, o, got_sha256);
+    close(fd); /* releases the lock */
+    return rc;
 }
 
 /* Functions on registry files. */

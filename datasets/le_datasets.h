@@ -52,6 +52,7 @@ struct le_ds_opts {
     le_progress_cb progress;
     void *progress_ud;
     long retry_base_ms;    /* first retry delay, doubled each retry; 0 = default (1000) */
+    int no_wait;           /* 1: fail at once (LE_EIO) when another process is downloading the file */
 };
 
 /* Downloads every file of a dataset into the cache (resume, verify, atomic). */

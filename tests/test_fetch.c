@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h> /* flock */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +100,54 @@ static void assert_file_is_blob(struct fx *f, const char *path) {
 static int exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
+}
+
+/* Issue 12, defect 2: two processes fetching one file wrote one .part. The
+ * download takes an flock on "<file>.lock"; here the test holds it, as a
+ * concurrent llamaeval would (flock locks conflict between open files, also
+ * within one process). */
+struct waiter {
+    const char *url, *dst;
+    struct le_ds_opts o;
+    int rc;
+    char got[65];
+};
+
+static void *wait_and_download(void *arg) {
+    struct waiter *w = arg;
+    w->rc = le_ds_download(w->url, w->dst, NULL, &w->o, w->got);
+    return NULL;
+}
+
+static void download_should_lock_the_file_against_a_concurrent_fetch(void **state) {
+    struct fx *f = *state;
+    char url[256], dst[4200], part[4300], lockp[4300];
+    paths(f, "locked.bin", url, dst, part);
+    snprintf(lockp, sizeof lockp, "%s.lock", dst);
+    int fd = open(lockp, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    struct le_ds_opts o = opts();
+    o.no_wait = 1;
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), LE_EIO);
+    assert_non_null(strstr(le_err_msg(), "another process is downloading"));
+    assert_int_equal(le_httpd_n_requests(f->h), n0);
+    assert_false(exists(part));
+    /* a waiting fetch: the holder completes the file, then releases the lock;
+     * the waiter checks the file and downloads nothing */
+    struct waiter w = {url, dst, opts(), -1, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_and_download, &w), 0);
+    assert_int_equal(le_test_write_file(dst, f->blob, BLOB_N), 0);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    close(fd);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_string_equal(w.got, f->sha);
+    assert_int_equal(le_httpd_n_requests(f->h), n0);
+    assert_false(exists(part));
+    assert_file_is_blob(f, dst);
 }
 
 static void download_should_verify_sha256_and_rename(void **state) {
@@ -259,6 +310,7 @@ static void cli_fetch_should_download_list_pins_and_fail_offline(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(download_should_verify_sha256_and_rename),
+        cmocka_unit_test(download_should_lock_the_file_against_a_concurrent_fetch),
         cmocka_unit_test(download_should_resume_after_dropped_connection),
         cmocka_unit_test(download_should_restart_when_server_ignores_range),
         cmocka_unit_test(download_should_remove_file_on_checksum_mismatch),
