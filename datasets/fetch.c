@@ -7,7 +7,9 @@
  *
  * A download goes to "<file>.part" and is renamed into place only after its
  * sha256 checks out, so a file in the cache is always complete. A .part left
- * by an interrupted run is resumed with a Range request; a server that
+ * by an interrupted run is resumed with a Range request carrying If-Range
+ * (the ETag or Last-Modified of the response its bytes came from, kept in
+ * "<file>.part.validator"; a .part without one starts over); a server that
  * ignores Range (answers 200) makes us start the file over, one that answers
  * a different range than asked (or 416) makes us drop the .part and retry.
  * The digest is computed while the bytes arrive (seeded with the bytes
@@ -173,7 +175,22 @@ struct dl_state {
     long long last_now;     /* dlnow at the last progress call */
     double last_change;     /* monotonic time when bytes last arrived */
     int stalled;            /* aborted by the stall watchdog */
+    char etag[256];         /* the response's strong ETag, or "" */
+    char lastmod[256];      /* its Last-Modified, or "" */
 };
+
+/* Copies a header's value (after "Name:"), trimmed, into out ("" if too long). */
+static void dl_header_value(const char *b, size_t n, size_t skip, char *out, size_t cap) {
+    size_t a = skip;
+    while (a < n && (b[a] == ' ' || b[a] == '\t'))
+        a++;
+    while (n > a && (b[n - 1] == '\r' || b[n - 1] == '\n' || b[n - 1] == ' '))
+        n--;
+    if (n - a >= cap)
+        n = a;
+    memcpy(out, b + a, n - a);
+    out[n - a] = 0;
+}
 
 static double ds_now(void) {
     struct timespec ts;
@@ -192,8 +209,14 @@ static size_t dl_header(char *b, size_t sz, size_t nm, void *ud) {
         if (sscanf(p, "bytes %lld-", &a) == 1)
             s->range_start = a;
     }
-    if (n > 5 && strncmp(b, "HTTP/", 5) == 0)
-        s->range_start = -1; /* a new response (after a redirect) */
+    if (n > 5 && strncasecmp(b, "ETag:", 5) == 0)
+        dl_header_value(b, n, 5, s->etag, sizeof s->etag);
+    if (n > 14 && strncasecmp(b, "Last-Modified:", 14) == 0)
+        dl_header_value(b, n, 14, s->lastmod, sizeof s->lastmod);
+    if (n > 5 && strncmp(b, "HTTP/", 5) == 0) { /* a new response (after a redirect) */
+        s->range_start = -1;
+        s->etag[0] = s->lastmod[0] = 0;
+    }
     return n;
 }
 
@@ -263,6 +286,41 @@ static long long dl_seed(const char *part, struct le_sha256_ctx *sha) {
 
 enum { DL_OK = 0, DL_RETRY = 1, DL_FATAL = 2 };
 
+/* The .part's validator file: the ETag (strong) or Last-Modified of the
+ * response its bytes came from, sent as If-Range on resume so that a file
+ * changed upstream is sent whole (200) instead of spliced. A .part without
+ * one is not resumed. */
+static void dl_validator_path(const char *part, char *buf, size_t n) { snprintf(buf, n, "%s.validator", part); }
+
+static void dl_validator_get(const char *part, char *out, size_t cap) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    out[0] = 0;
+    FILE *f = fopen(vp, "rb");
+    if (!f)
+        return;
+    size_t r = fread(out, 1, cap - 1, f);
+    fclose(f);
+    out[r] = 0;
+    if (strchr(out, '\n') || strchr(out, '\r'))
+        out[0] = 0; /* not ours */
+}
+
+static void dl_validator_put(const char *part, const char *v) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    FILE *f = v[0] ? fopen(vp, "wb") : NULL;
+    if (!f || fputs(v, f) < 0 || fclose(f) != 0)
+        unlink(vp);
+}
+
+static void dl_drop_part(const char *part) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    unlink(part);
+    unlink(vp);
+}
+
 /* One request. Returns DL_OK, DL_RETRY (error set) or DL_FATAL (error set, rc in *rc). */
 static int dl_attempt(const char *url, const char *part, const struct le_ds_opts *o, long timeout_s,
                       struct le_sha256_ctx *sha_out, int *rc) {
@@ -271,6 +329,12 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     s.timeout_s = timeout_s;
     s.range_start = -1;
     s.offset = dl_seed(part, &s.sha);
+    char validator[256];
+    dl_validator_get(part, validator, sizeof validator);
+    if (s.offset > 0 && !validator[0]) { /* bytes of unknown origin: start over */
+        dl_drop_part(part);
+        s.offset = dl_seed(part, &s.sha);
+    }
     s.f = fopen(part, "ab");
     if (!s.f) {
         *rc = le_err_set(LE_EIO, "cannot write %s: %s", part, strerror(errno));
@@ -300,23 +364,36 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     curl_easy_setopt(s.c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(s.c, CURLOPT_XFERINFOFUNCTION, dl_progress);
     curl_easy_setopt(s.c, CURLOPT_XFERINFODATA, &s);
+    struct curl_slist *hdrs = NULL;
     if (s.offset > 0) {
+        char ifr[300];
         snprintf(range, sizeof range, "%lld-", s.offset);
         curl_easy_setopt(s.c, CURLOPT_RANGE, range);
+        snprintf(ifr, sizeof ifr, "If-Range: %s", validator);
+        if (!(hdrs = curl_slist_append(NULL, ifr))) {
+            curl_easy_cleanup(s.c);
+            fclose(s.f);
+            *rc = le_err_set(LE_ENOMEM, "out of memory");
+            return DL_FATAL;
+        }
+        curl_easy_setopt(s.c, CURLOPT_HTTPHEADER, hdrs);
     }
     CURLcode cc = curl_easy_perform(s.c);
+    curl_slist_free_all(hdrs);
     long code = 0;
     curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(s.c);
     int close_failed = (fflush(s.f) != 0) | (fsync(fileno(s.f)) != 0);
     close_failed |= fclose(s.f) != 0;
     *sha_out = s.sha;
+    if (s.checked) /* body bytes came from this response: they are its version */
+        dl_validator_put(part, strncmp(s.etag, "W/", 2) != 0 && s.etag[0] ? s.etag : s.lastmod);
     if (s.write_failed || (cc == CURLE_OK && close_failed)) {
         *rc = le_err_set(LE_EIO, "writing %s failed", part);
         return DL_FATAL;
     }
     if (s.bad_range) {
-        unlink(part);
+        dl_drop_part(part);
         le_err_set(LE_ENET, "%s: server answered another byte range than asked; restarting", url);
         return DL_RETRY;
     }
@@ -332,7 +409,7 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
         return DL_OK;
     if (cc == CURLE_HTTP_RETURNED_ERROR) {
         if (code == 416) { /* our .part is longer than the file: start over */
-            unlink(part);
+            dl_drop_part(part);
             le_err_set(LE_ENET, "%s: HTTP 416 on resume; restarting", url);
             return DL_RETRY;
         }
@@ -393,12 +470,13 @@ static int ds_download_locked(const char *url, const char *path, const char *sha
     if (got_sha256)
         memcpy(got_sha256, hex, 65);
     if (sha256 && strcasecmp(sha256, hex) != 0) {
-        unlink(part);
+        dl_drop_part(part);
         return le_err_set(LE_ECHECKSUM, "%s: sha256 mismatch (expected %s, got %s); download removed", url, sha256,
                           hex);
     }
     if (rename(part, path) != 0)
         return le_err_set(LE_EIO, "cannot rename %s: %s", part, strerror(errno));
+    dl_drop_part(part); /* the validator */
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * le_httpd: a tiny HTTP/1.1 server for tests, on 127.0.0.1 and a random
  * port, in a thread. Serves files under a root folder (GET, Range
- * "bytes=N-"), one connection at a time, "Connection: close". Fault modes
+ * "bytes=N-", honoured only when an If-Range matches the ETag, a hash of
+ * the bytes), one connection at a time, "Connection: close". Fault modes
  * make the next requests misbehave, to test fetch's resume, checksum,
  * timeout and 404 handling. Every request is logged (path, Range start).
  *

@@ -183,14 +183,50 @@ static void download_should_restart_when_server_ignores_range(void **state) {
     struct fx *f = *state;
     char url[256], dst[4200], part[4300];
     paths(f, "norange.bin", url, dst, part);
-    assert_int_equal(le_test_write_file(part, f->blob, 1000), 0); /* an earlier partial run */
     struct le_ds_opts o = opts();
+    o.max_retries = -1; /* an earlier partial run: 1000 bytes, then the connection dropped */
+    le_httpd_fault(f->h, LE_HTTPD_DROP, 1000, 1);
+    assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), LE_ENET);
+    o = opts();
     int n0 = le_httpd_n_requests(f->h);
     le_httpd_fault(f->h, LE_HTTPD_NORANGE, 0, 1);
     assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), 0);
     assert_int_equal(le_httpd_n_requests(f->h) - n0, 1);
     assert_int_equal(le_httpd_range(f->h, n0), 1000);
     assert_file_is_blob(f, dst);
+}
+
+/* Issue 12, defect 3: a file changed upstream between two tries was
+ * spliced (old head, new tail). The resume carries If-Range with the first
+ * response's ETag; the server sends the new file whole. */
+static void resume_should_not_splice_a_file_changed_upstream(void **state) {
+    struct fx *f = *state;
+    char url[256], dst[4200], part[4300], served[4200];
+    snprintf(served, sizeof served, "%s/changing.bin", f->root);
+    assert_int_equal(le_test_write_file(served, f->blob, BLOB_N), 0);
+    snprintf(url, sizeof url, "%s/changing.bin", le_httpd_url(f->h));
+    snprintf(dst, sizeof dst, "%s/changing.bin", f->out);
+    snprintf(part, sizeof part, "%s.part", dst);
+    struct le_ds_opts o = opts();
+    o.max_retries = -1;
+    le_httpd_fault(f->h, LE_HTTPD_DROP, 70000, 1);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), LE_ENET);
+    assert_true(exists(part));
+    char *v2 = malloc(BLOB_N); /* the new version upstream: same size, other bytes */
+    for (int i = 0; i < BLOB_N; i++)
+        v2[i] = (char)(f->blob[i] ^ 0x33);
+    assert_int_equal(le_test_write_file(served, v2, BLOB_N), 0);
+    o = opts();
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), 0);
+    assert_int_equal(le_httpd_n_requests(f->h) - n0, 1);
+    assert_int_equal(le_httpd_range(f->h, n0), 70000); /* it tried to resume */
+    size_t n = 0;
+    char *got = le_test_read_file(dst, &n);
+    assert_int_equal(n, BLOB_N);
+    assert_memory_equal(got, v2, BLOB_N); /* the new version, whole */
+    free(got);
+    free(v2);
 }
 
 static void download_should_remove_file_on_checksum_mismatch(void **state) {
@@ -313,6 +349,7 @@ int main(void) {
         cmocka_unit_test(download_should_lock_the_file_against_a_concurrent_fetch),
         cmocka_unit_test(download_should_resume_after_dropped_connection),
         cmocka_unit_test(download_should_restart_when_server_ignores_range),
+        cmocka_unit_test(resume_should_not_splice_a_file_changed_upstream),
         cmocka_unit_test(download_should_remove_file_on_checksum_mismatch),
         cmocka_unit_test(download_should_fail_at_once_on_404),
         cmocka_unit_test(download_should_time_out_on_stalled_server),
