@@ -175,6 +175,10 @@ struct dl_state {
     long long last_now;     /* dlnow at the last progress call */
     double last_change;     /* monotonic time when bytes last arrived */
     int stalled;            /* aborted by the stall watchdog */
+    long long max_bytes;    /* size cap of the whole file */
+    int bad_status;         /* a body under a status other than 200 / 206-on-resume */
+    int too_big;            /* past max_bytes */
+    int chunked;            /* Transfer-Encoding: chunked (curl checks its end) */
     char etag[256];         /* the response's strong ETag, or "" */
     char lastmod[256];      /* its Last-Modified, or "" */
 };
@@ -213,8 +217,14 @@ static size_t dl_header(char *b, size_t sz, size_t nm, void *ud) {
         dl_header_value(b, n, 5, s->etag, sizeof s->etag);
     if (n > 14 && strncasecmp(b, "Last-Modified:", 14) == 0)
         dl_header_value(b, n, 14, s->lastmod, sizeof s->lastmod);
+    if (n > 18 && strncasecmp(b, "Transfer-Encoding:", 18) == 0) { /* b is not NUL-terminated */
+        char v[64];
+        dl_header_value(b, n, 18, v, sizeof v);
+        s->chunked = strcasecmp(v, "chunked") == 0;
+    }
     if (n > 5 && strncmp(b, "HTTP/", 5) == 0) { /* a new response (after a redirect) */
         s->range_start = -1;
+        s->chunked = 0;
         s->etag[0] = s->lastmod[0] = 0;
     }
     return n;
@@ -227,6 +237,10 @@ static size_t dl_write(char *b, size_t sz, size_t nm, void *ud) {
         long code = 0;
         curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code);
         s->checked = 1;
+        if (code != 200 && !(code == 206 && s->offset > 0)) { /* a 204's, a 3xx's body: not the file */
+            s->bad_status = 1;
+            return 0;
+        }
         if (s->offset > 0 && code == 200) { /* Range ignored: start over */
             if (ftruncate(fileno(s->f), 0) != 0) {
                 s->write_failed = 1;
@@ -238,6 +252,10 @@ static size_t dl_write(char *b, size_t sz, size_t nm, void *ud) {
             s->bad_range = 1;
             return 0;
         }
+    }
+    if (s->offset + s->written + (long long)n > s->max_bytes) {
+        s->too_big = 1;
+        return 0;
     }
     if (fwrite(b, 1, n, s->f) != n) {
         s->write_failed = 1;
@@ -328,6 +346,7 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     s.o = o;
     s.timeout_s = timeout_s;
     s.range_start = -1;
+    s.max_bytes = o && o->max_bytes > 0 ? o->max_bytes : LE_DS_MAX_BYTES;
     s.offset = dl_seed(part, &s.sha);
     char validator[256];
     dl_validator_get(part, validator, sizeof validator);
@@ -381,15 +400,41 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     CURLcode cc = curl_easy_perform(s.c);
     curl_slist_free_all(hdrs);
     long code = 0;
+    curl_off_t clen = -1;
     curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(s.c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     curl_easy_cleanup(s.c);
     int close_failed = (fflush(s.f) != 0) | (fsync(fileno(s.f)) != 0);
     close_failed |= fclose(s.f) != 0;
     *sha_out = s.sha;
-    if (s.checked) /* body bytes came from this response: they are its version */
+    if (s.checked && !s.bad_status) /* body bytes came from this response: they are its version */
         dl_validator_put(part, strncmp(s.etag, "W/", 2) != 0 && s.etag[0] ? s.etag : s.lastmod);
     if (s.write_failed || (cc == CURLE_OK && close_failed)) {
         *rc = le_err_set(LE_EIO, "writing %s failed", part);
+        return DL_FATAL;
+    }
+    if (s.too_big) {
+        dl_drop_part(part);
+        *rc = le_err_set(LE_ENET, "%s: larger than the %lld-byte cap for this file; download removed", url,
+                         s.max_bytes);
+        return DL_FATAL;
+    }
+    if (s.bad_status || (cc == CURLE_OK && ((code != 200 && code != 206) || (code == 206 && s.offset == 0)))) {
+        *rc = le_err_set(LE_ENET, "%s: HTTP %ld is not the file (want 200, or 206 on resume)", url, code);
+        return DL_FATAL;
+    }
+    if (cc == CURLE_OK && clen < 0 && !s.chunked) { /* close-delimited: an early close looks complete */
+        dl_drop_part(part);
+        le_err_set(LE_ENET, "%s: no Content-Length, so a complete body cannot be told from a cut one", url);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OK && clen >= 0 && s.written != (long long)clen) {
+        le_err_set(LE_ENET, "%s: %lld bytes of the %lld announced", url, s.written, (long long)clen);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OK && code == 200 && s.written == 0) {
+        dl_drop_part(part);
+        *rc = le_err_set(LE_ENET, "%s: empty response", url);
         return DL_FATAL;
     }
     if (s.bad_range) {

@@ -29,7 +29,10 @@ struct le_ds_source {
     const char *url;    /* public URL at the original home */
     const char *sha256; /* hex; NULL = unknown upstream: pinned at first download */
     const char *member; /* file inside an archive, or NULL */
+    int64_t max_bytes;  /* largest download accepted; 0 = LE_DS_MAX_BYTES */
 };
+/* The default size cap of one download (a response larger is refused). */
+#define LE_DS_MAX_BYTES ((int64_t)256 << 20)
 struct le_ds_entry {
     const char *name;        /* "hellaswag", "wikitext-2-raw", ... */
     const char *format;      /* "jsonl", "zip+jsonl", "zip+text", ... */
@@ -53,6 +56,7 @@ struct le_ds_opts {
     void *progress_ud;
     long retry_base_ms;    /* first retry delay, doubled each retry; 0 = default (1000) */
     int no_wait;           /* 1: fail at once (LE_EIO) when another process is downloading the file */
+    int64_t max_bytes;     /* le_ds_download's size cap; 0 = LE_DS_MAX_BYTES (registry files: their own) */
 };
 
 /* Downloads every file of a dataset into the cache (resume, verify, atomic). */

@@ -19,6 +19,9 @@ enum {
     LE_HTTPD_NOTFOUND, /* 404 */
     LE_HTTPD_WRONG,    /* 200 with the right length but different bytes */
     LE_HTTPD_NORANGE,  /* ignore Range: always 200 with the whole file */
+    LE_HTTPD_MOVED,    /* 301 without Location, with a small HTML body */
+    LE_HTTPD_EMPTY,    /* 204 No Content */
+    LE_HTTPD_NOLENGTH, /* 200 without Content-Length: `after` body bytes, then close */
 };
 
 struct le_httpd;

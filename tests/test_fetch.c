@@ -229,6 +229,50 @@ static void resume_should_not_splice_a_file_changed_upstream(void **state) {
     free(v2);
 }
 
+/* Issue 12, defect 4: responses that are not the file were stored (and, with
+ * no registry sha256, pinned). Only a complete 200 (206 on resume) of the
+ * announced length counts, under a size cap; bytes of unknown origin in a
+ * .part are not resumed. No sha256 is passed here, as for a pinned file. */
+static void only_a_complete_response_should_be_stored(void **state) {
+    struct fx *f = *state;
+    static const struct {
+        const char *name;
+        int mode;
+        long after;
+        const char *msg;
+    } bad[] = {
+        {"moved.bin", LE_HTTPD_MOVED, 0, "HTTP 301 is not the file"},
+        {"empty.bin", LE_HTTPD_EMPTY, 0, "HTTP 204 is not the file"},
+        {"short.bin", LE_HTTPD_DROP, 5000, ""},
+        {"nolength.bin", LE_HTTPD_NOLENGTH, 5000, "no Content-Length"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char url[256], dst[4200], part[4300];
+        paths(f, bad[i].name, url, dst, part);
+        struct le_ds_opts o = opts();
+        o.max_retries = -1;
+        le_httpd_fault(f->h, bad[i].mode, bad[i].after, 1);
+        int rc = le_ds_download(url, dst, NULL, &o, NULL);
+        if (rc == 0 || exists(dst) || !strstr(le_err_msg(), bad[i].msg))
+            fail_msg("%s: rc %d, stored %d, message %s", bad[i].name, rc, exists(dst), le_err_msg());
+    }
+    char url[256], dst[4200], part[4300];
+    paths(f, "capped.bin", url, dst, part);
+    struct le_ds_opts o = opts();
+    o.max_bytes = 100000;
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), LE_ENET);
+    assert_non_null(strstr(le_err_msg(), "cap"));
+    assert_false(exists(dst));
+    assert_false(exists(part));
+    paths(f, "garbage.bin", url, dst, part);
+    assert_int_equal(le_test_write_file(part, "garbage!", 8), 0); /* a .part of unknown origin */
+    o = opts();
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), 0);
+    assert_int_equal(le_httpd_range(f->h, n0), -1); /* not resumed */
+    assert_file_is_blob(f, dst);
+}
+
 static void download_should_remove_file_on_checksum_mismatch(void **state) {
     struct fx *f = *state;
     char url[256], dst[4200], part[4300];
@@ -350,6 +394,7 @@ int main(void) {
         cmocka_unit_test(download_should_resume_after_dropped_connection),
         cmocka_unit_test(download_should_restart_when_server_ignores_range),
         cmocka_unit_test(resume_should_not_splice_a_file_changed_upstream),
+        cmocka_unit_test(only_a_complete_response_should_be_stored),
         cmocka_unit_test(download_should_remove_file_on_checksum_mismatch),
         cmocka_unit_test(download_should_fail_at_once_on_404),
         cmocka_unit_test(download_should_time_out_on_stalled_server),
