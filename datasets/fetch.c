@@ -18,6 +18,13 @@
  * clear "not found"). A stall is detected with CURLOPT_LOW_SPEED_LIMIT/TIME:
  * under 1 byte/s for timeout_s seconds.
  *
+ * Only a complete 200 (206 on resume) of the announced Content-Length (or a
+ * chunked body curl saw end) counts: a 204, a 3xx without Location, a short
+ * or close-delimited body is refused, and so is a file over its size cap
+ * (the registry's max_bytes, else LE_DS_MAX_BYTES). A download holds an
+ * flock on "<file>.lock", so concurrent processes never share a .part; one
+ * that waited finds the file complete and only checks it.
+ *
  * Checksums: the registry's sha256 when known; otherwise the digest of the
  * first download is pinned in <cache>/pins.tsv ("<rel path>\t<sha256>\t<url>")
  * and later loads (and re-downloads) must match the pin.
