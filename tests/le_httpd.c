@@ -118,11 +118,14 @@ static void httpd_serve(struct le_httpd *h, int c) {
     if (mode == LE_HTTPD_MOVED || mode == LE_HTTPD_EMPTY || mode == LE_HTTPD_NOLENGTH) {
         static const char moved[] = "<html>Moved Permanently</html>";
         char hdr[256];
-        int n = mode == LE_HTTPD_MOVED
-                    ? snprintf(hdr, sizeof hdr, "HTTP/1.1 301 Moved Permanently\r\nContent-Length: %zu\r\n"
-                               "Connection: close\r\n\r\n%s", strlen(moved), moved)
-                : mode == LE_HTTPD_EMPTY ? snprintf(hdr, sizeof hdr, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
-                                         : snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        int n;
+        if (mode == LE_HTTPD_MOVED)
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 301 Moved Permanently\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n%s", strlen(moved), moved);
+        else if (mode == LE_HTTPD_EMPTY)
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        else
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
         httpd_send(c, hdr, (size_t)n);
         if (mode == LE_HTTPD_NOLENGTH)
             httpd_send(c, data, (size_t)(after < size ? after : size));

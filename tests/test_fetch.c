@@ -3,7 +3,9 @@
  * a full download with sha256, resume after a dropped connection (the retry
  * must carry a Range header), a server that ignores Range, a checksum
  * mismatch (error, nothing left), 404 (error, no retries), a stalled server
- * (timeout error), and registry fetch/load with pins and offline mode.
+ * (timeout error), and registry fetch/load with pins and offline mode;
+ * the per-file lock, If-Range on resume, and the refusal of responses that
+ * are not the complete file (issue 12, defects 2-4).
  * Delays are tiny (retry_base_ms = 10, timeout 1 s); no timing is asserted.
  */
 // ctest-labels: unit net
