@@ -603,7 +603,12 @@ int le_ds_ensure_source(const struct le_ds_def *d, int i, const struct le_ds_opt
     if ((rc = ds_mkdirs(dir)))
         return rc;
     ds_rebase(d->src[i].url, o ? o->base_url : NULL, url, sizeof url);
-    if ((rc = le_ds_download(url, buf, want, o, got)))
+    struct le_ds_opts oc = {0}; /* the registry's size cap unless the caller set one */
+    if (o)
+        oc = *o;
+    if (oc.max_bytes <= 0)
+        oc.max_bytes = d->src[i].max_bytes;
+    if ((rc = le_ds_download(url, buf, want, &oc, got)))
         return le_err_wrap(rc, "%s", d->e.name);
     return want ? 0 : ds_pin_put(cache, rel, got, d->src[i].url);
 }
