@@ -7,7 +7,9 @@
  *
  * A download goes to "<file>.part" and is renamed into place only after its
  * sha256 checks out, so a file in the cache is always complete. A .part left
- * by an interrupted run is resumed with a Range request; a server that
+ * by an interrupted run is resumed with a Range request carrying If-Range
+ * (the ETag or Last-Modified of the response its bytes came from, kept in
+ * "<file>.part.validator"; a .part without one starts over); a server that
  * ignores Range (answers 200) makes us start the file over, one that answers
  * a different range than asked (or 416) makes us drop the .part and retry.
  * The digest is computed while the bytes arrive (seeded with the bytes
@@ -15,6 +17,13 @@
  * stall, 5xx) are retried with exponential backoff; 4xx are not (404 is a
  * clear "not found"). A stall is detected with CURLOPT_LOW_SPEED_LIMIT/TIME:
  * under 1 byte/s for timeout_s seconds.
+ *
+ * Only a complete 200 (206 on resume) of the announced Content-Length (or a
+ * chunked body curl saw end) counts: a 204, a 3xx without Location, a short
+ * or close-delimited body is refused, and so is a file over its size cap
+ * (the registry's max_bytes, else LE_DS_MAX_BYTES). A download holds an
+ * flock on "<file>.lock", so concurrent processes never share a .part; one
+ * that waited finds the file complete and only checks it.
  *
  * Checksums: the registry's sha256 when known; otherwise the digest of the
  * first download is pinned in <cache>/pins.tsv ("<rel path>\t<sha256>\t<url>")
@@ -34,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h> /* flock */
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,7 +182,26 @@ struct dl_state {
     long long last_now;     /* dlnow at the last progress call */
     double last_change;     /* monotonic time when bytes last arrived */
     int stalled;            /* aborted by the stall watchdog */
+    long long max_bytes;    /* size cap of the whole file */
+    int bad_status;         /* a body under a status other than 200 / 206-on-resume */
+    int too_big;            /* past max_bytes */
+    int chunked;            /* Transfer-Encoding: chunked (curl checks its end) */
+    char etag[256];         /* the response's strong ETag, or "" */
+    char lastmod[256];      /* its Last-Modified, or "" */
 };
+
+/* Copies a header's value (after "Name:"), trimmed, into out ("" if too long). */
+static void dl_header_value(const char *b, size_t n, size_t skip, char *out, size_t cap) {
+    size_t a = skip;
+    while (a < n && (b[a] == ' ' || b[a] == '\t'))
+        a++;
+    while (n > a && (b[n - 1] == '\r' || b[n - 1] == '\n' || b[n - 1] == ' '))
+        n--;
+    if (n - a >= cap)
+        n = a;
+    memcpy(out, b + a, n - a);
+    out[n - a] = 0;
+}
 
 static double ds_now(void) {
     struct timespec ts;
@@ -191,8 +220,20 @@ static size_t dl_header(char *b, size_t sz, size_t nm, void *ud) {
         if (sscanf(p, "bytes %lld-", &a) == 1)
             s->range_start = a;
     }
-    if (n > 5 && strncmp(b, "HTTP/", 5) == 0)
-        s->range_start = -1; /* a new response (after a redirect) */
+    if (n > 5 && strncasecmp(b, "ETag:", 5) == 0)
+        dl_header_value(b, n, 5, s->etag, sizeof s->etag);
+    if (n > 14 && strncasecmp(b, "Last-Modified:", 14) == 0)
+        dl_header_value(b, n, 14, s->lastmod, sizeof s->lastmod);
+    if (n > 18 && strncasecmp(b, "Transfer-Encoding:", 18) == 0) { /* b is not NUL-terminated */
+        char v[64];
+        dl_header_value(b, n, 18, v, sizeof v);
+        s->chunked = strcasecmp(v, "chunked") == 0;
+    }
+    if (n > 5 && strncmp(b, "HTTP/", 5) == 0) { /* a new response (after a redirect) */
+        s->range_start = -1;
+        s->chunked = 0;
+        s->etag[0] = s->lastmod[0] = 0;
+    }
     return n;
 }
 
@@ -203,6 +244,10 @@ static size_t dl_write(char *b, size_t sz, size_t nm, void *ud) {
         long code = 0;
         curl_easy_getinfo(s->c, CURLINFO_RESPONSE_CODE, &code);
         s->checked = 1;
+        if (code != 200 && !(code == 206 && s->offset > 0)) { /* a 204's, a 3xx's body: not the file */
+            s->bad_status = 1;
+            return 0;
+        }
         if (s->offset > 0 && code == 200) { /* Range ignored: start over */
             if (ftruncate(fileno(s->f), 0) != 0) {
                 s->write_failed = 1;
@@ -214,6 +259,10 @@ static size_t dl_write(char *b, size_t sz, size_t nm, void *ud) {
             s->bad_range = 1;
             return 0;
         }
+    }
+    if (s->offset + s->written + (long long)n > s->max_bytes) {
+        s->too_big = 1;
+        return 0;
     }
     if (fwrite(b, 1, n, s->f) != n) {
         s->write_failed = 1;
@@ -262,6 +311,41 @@ static long long dl_seed(const char *part, struct le_sha256_ctx *sha) {
 
 enum { DL_OK = 0, DL_RETRY = 1, DL_FATAL = 2 };
 
+/* The .part's validator file: the ETag (strong) or Last-Modified of the
+ * response its bytes came from, sent as If-Range on resume so that a file
+ * changed upstream is sent whole (200) instead of spliced. A .part without
+ * one is not resumed. */
+static void dl_validator_path(const char *part, char *buf, size_t n) { snprintf(buf, n, "%s.validator", part); }
+
+static void dl_validator_get(const char *part, char *out, size_t cap) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    out[0] = 0;
+    FILE *f = fopen(vp, "rb");
+    if (!f)
+        return;
+    size_t r = fread(out, 1, cap - 1, f);
+    fclose(f);
+    out[r] = 0;
+    if (strchr(out, '\n') || strchr(out, '\r'))
+        out[0] = 0; /* not ours */
+}
+
+static void dl_validator_put(const char *part, const char *v) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    FILE *f = v[0] ? fopen(vp, "wb") : NULL;
+    if (!f || fputs(v, f) < 0 || fclose(f) != 0)
+        unlink(vp);
+}
+
+static void dl_drop_part(const char *part) {
+    char vp[4300];
+    dl_validator_path(part, vp, sizeof vp);
+    unlink(part);
+    unlink(vp);
+}
+
 /* One request. Returns DL_OK, DL_RETRY (error set) or DL_FATAL (error set, rc in *rc). */
 static int dl_attempt(const char *url, const char *part, const struct le_ds_opts *o, long timeout_s,
                       struct le_sha256_ctx *sha_out, int *rc) {
@@ -269,7 +353,14 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     s.o = o;
     s.timeout_s = timeout_s;
     s.range_start = -1;
+    s.max_bytes = o && o->max_bytes > 0 ? o->max_bytes : LE_DS_MAX_BYTES;
     s.offset = dl_seed(part, &s.sha);
+    char validator[256];
+    dl_validator_get(part, validator, sizeof validator);
+    if (s.offset > 0 && !validator[0]) { /* bytes of unknown origin: start over */
+        dl_drop_part(part);
+        s.offset = dl_seed(part, &s.sha);
+    }
     s.f = fopen(part, "ab");
     if (!s.f) {
         *rc = le_err_set(LE_EIO, "cannot write %s: %s", part, strerror(errno));
@@ -299,23 +390,62 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     curl_easy_setopt(s.c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(s.c, CURLOPT_XFERINFOFUNCTION, dl_progress);
     curl_easy_setopt(s.c, CURLOPT_XFERINFODATA, &s);
+    struct curl_slist *hdrs = NULL;
     if (s.offset > 0) {
+        char ifr[300];
         snprintf(range, sizeof range, "%lld-", s.offset);
         curl_easy_setopt(s.c, CURLOPT_RANGE, range);
+        snprintf(ifr, sizeof ifr, "If-Range: %s", validator);
+        if (!(hdrs = curl_slist_append(NULL, ifr))) {
+            curl_easy_cleanup(s.c);
+            fclose(s.f);
+            *rc = le_err_set(LE_ENOMEM, "out of memory");
+            return DL_FATAL;
+        }
+        curl_easy_setopt(s.c, CURLOPT_HTTPHEADER, hdrs);
     }
     CURLcode cc = curl_easy_perform(s.c);
+    curl_slist_free_all(hdrs);
     long code = 0;
+    curl_off_t clen = -1;
     curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(s.c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     curl_easy_cleanup(s.c);
     int close_failed = (fflush(s.f) != 0) | (fsync(fileno(s.f)) != 0);
     close_failed |= fclose(s.f) != 0;
     *sha_out = s.sha;
+    if (s.checked && !s.bad_status) /* body bytes came from this response: they are its version */
+        dl_validator_put(part, strncmp(s.etag, "W/", 2) != 0 && s.etag[0] ? s.etag : s.lastmod);
     if (s.write_failed || (cc == CURLE_OK && close_failed)) {
         *rc = le_err_set(LE_EIO, "writing %s failed", part);
         return DL_FATAL;
     }
+    if (s.too_big) {
+        dl_drop_part(part);
+        *rc = le_err_set(LE_ENET, "%s: larger than the %lld-byte cap for this file; download removed", url,
+                         s.max_bytes);
+        return DL_FATAL;
+    }
+    if (s.bad_status || (cc == CURLE_OK && ((code != 200 && code != 206) || (code == 206 && s.offset == 0)))) {
+        *rc = le_err_set(LE_ENET, "%s: HTTP %ld is not the file (want 200, or 206 on resume)", url, code);
+        return DL_FATAL;
+    }
+    if (cc == CURLE_OK && clen < 0 && !s.chunked) { /* close-delimited: an early close looks complete */
+        dl_drop_part(part);
+        le_err_set(LE_ENET, "%s: no Content-Length, so a complete body cannot be told from a cut one", url);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OK && clen >= 0 && s.written != (long long)clen) {
+        le_err_set(LE_ENET, "%s: %lld bytes of the %lld announced", url, s.written, (long long)clen);
+        return DL_RETRY;
+    }
+    if (cc == CURLE_OK && code == 200 && s.written == 0) {
+        dl_drop_part(part);
+        *rc = le_err_set(LE_ENET, "%s: empty response", url);
+        return DL_FATAL;
+    }
     if (s.bad_range) {
-        unlink(part);
+        dl_drop_part(part);
         le_err_set(LE_ENET, "%s: server answered another byte range than asked; restarting", url);
         return DL_RETRY;
     }
@@ -331,7 +461,7 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
         return DL_OK;
     if (cc == CURLE_HTTP_RETURNED_ERROR) {
         if (code == 416) { /* our .part is longer than the file: start over */
-            unlink(part);
+            dl_drop_part(part);
             le_err_set(LE_ENET, "%s: HTTP 416 on resume; restarting", url);
             return DL_RETRY;
         }
@@ -362,9 +492,8 @@ static void ds_sleep_ms(long ms) {
     }
 }
 
-int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
-                   char got_sha256[65]) {
-    pthread_once(&ds_curl_once, ds_curl_init);
+static int ds_download_locked(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
+                              char got_sha256[65]) {
     long timeout_s = o && o->timeout_s > 0 ? o->timeout_s : LE_DS_DEFAULT_TIMEOUT_S;
     int retries = !o || o->max_retries == 0 ? LE_DS_DEFAULT_RETRIES : o->max_retries < 0 ? 0 : o->max_retries;
     long delay = o && o->retry_base_ms > 0 ? o->retry_base_ms : LE_DS_DEFAULT_BASE_MS;
@@ -393,13 +522,55 @@ int le_ds_download(const char *url, const char *path, const char *sha256, const 
     if (got_sha256)
         memcpy(got_sha256, hex, 65);
     if (sha256 && strcasecmp(sha256, hex) != 0) {
-        unlink(part);
+        dl_drop_part(part);
         return le_err_set(LE_ECHECKSUM, "%s: sha256 mismatch (expected %s, got %s); download removed", url, sha256,
                           hex);
     }
     if (rename(part, path) != 0)
         return le_err_set(LE_EIO, "cannot rename %s: %s", part, strerror(errno));
+    dl_drop_part(part); /* the validator */
     return 0;
+}
+
+/* Downloads under an exclusive lock on "<path>.lock" (flock, released when
+ * the process dies), so two processes never write one .part; a process that
+ * waited finds the file complete and only checks it. */
+int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
+                   char got_sha256[65]) {
+    pthread_once(&ds_curl_once, ds_curl_init);
+    char lockp[4200];
+    if (snprintf(lockp, sizeof lockp, "%s.lock", path) >= (int)sizeof lockp)
+        return le_err_set(LE_EINVAL, "path too long: %s", path);
+    int fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return le_err_set(LE_EIO, "cannot create %s: %s", lockp, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        if (!busy || (o && o->no_wait)) {
+            close(fd);
+            return busy ? le_err_set(LE_EIO, "%s: another process is downloading it (lock %s)", path, lockp)
+                        : le_err_set(LE_EIO, "cannot lock %s: %s", lockp, strerror(errno));
+        }
+        while (flock(fd, LOCK_EX) != 0)
+            if (errno != EINTR) {
+                int e = errno;
+                close(fd);
+                return le_err_set(LE_EIO, "cannot lock %s: %s", lockp, strerror(e));
+            }
+    }
+    int rc;
+    struct stat st;
+    if (stat(path, &st) == 0) { /* completed by the process we waited for */
+        char hex[65];
+        rc = le_sha256_file(path, hex);
+        if (!rc && sha256 && strcasecmp(sha256, hex) != 0)
+            rc = le_err_set(LE_ECHECKSUM, "%s: sha256 %s does not match the expected %s", path, hex, sha256);
+        if (!rc && got_sha256)
+            memcpy(got_sha256, hex, 65);
+    } else
+        rc = ds_download_locked(url, path, sha256, o, got_sha256);
+    close(fd); /* releases the lock */
+    return rc;
 }
 
 /* Functions on registry files. */
@@ -432,7 +603,12 @@ int le_ds_ensure_source(const struct le_ds_def *d, int i, const struct le_ds_opt
     if ((rc = ds_mkdirs(dir)))
         return rc;
     ds_rebase(d->src[i].url, o ? o->base_url : NULL, url, sizeof url);
-    if ((rc = le_ds_download(url, buf, want, o, got)))
+    struct le_ds_opts oc = {0}; /* the registry's size cap unless the caller set one */
+    if (o)
+        oc = *o;
+    if (oc.max_bytes <= 0)
+        oc.max_bytes = d->src[i].max_bytes;
+    if ((rc = le_ds_download(url, buf, want, &oc, got)))
         return le_err_wrap(rc, "%s", d->e.name);
     return want ? 0 : ds_pin_put(cache, rel, got, d->src[i].url);
 }

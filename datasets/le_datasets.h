@@ -29,7 +29,10 @@ struct le_ds_source {
     const char *url;    /* public URL at the original home */
     const char *sha256; /* hex; NULL = unknown upstream: pinned at first download */
     const char *member; /* file inside an archive, or NULL */
+    int64_t max_bytes;  /* largest download accepted; 0 = LE_DS_MAX_BYTES */
 };
+/* The default size cap of one download (a response larger is refused). */
+#define LE_DS_MAX_BYTES ((int64_t)256 << 20)
 struct le_ds_entry {
     const char *name;        /* "hellaswag", "wikitext-2-raw", ... */
     const char *format;      /* "jsonl", "zip+jsonl", "zip+text", ... */
@@ -52,6 +55,8 @@ struct le_ds_opts {
     le_progress_cb progress;
     void *progress_ud;
     long retry_base_ms;    /* first retry delay, doubled each retry; 0 = default (1000) */
+    int no_wait;           /* 1: fail at once (LE_EIO) when another process is downloading the file */
+    int64_t max_bytes;     /* le_ds_download's size cap; 0 = LE_DS_MAX_BYTES (registry files: their own) */
 };
 
 /* Downloads every file of a dataset into the cache (resume, verify, atomic). */
@@ -84,6 +89,12 @@ int le_ds_pin_get(const char *cache_dir, const char *rel, char hex[65]);
  * LE_ENET); a checksum mismatch removes the file (LE_ECHECKSUM). */
 int le_ds_download(const char *url, const char *path, const char *sha256, const struct le_ds_opts *o,
                    char got_sha256[65]);
+
+/* "FILE:LINE" of document index (0-based) of a JSONL split into where (the
+ * file as the registry names it: the download's or the archive member's
+ * name); for messages about one document. LE_ENOTFOUND for WikiText. */
+int le_ds_doc_where(const char *name, const char *split, const struct le_ds_opts *o, int64_t index, char *where,
+                    size_t cap);
 
 /* Readers, usable on their own (tests, local files). Each returns a cJSON
  * array the caller frees with cJSON_Delete. what names the source in errors. */

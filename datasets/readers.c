@@ -389,3 +389,42 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
     *docs = arr;
     return 0;
 }
+
+/* The file and line of a split's document (JSONL: the index-th non-blank
+ * line), for messages about one document; re-reads the file (errors only). */
+int le_ds_doc_where(const char *name, const char *split, const struct le_ds_opts *o, int64_t index, char *where,
+                    size_t cap) {
+    const struct le_ds_entry *e = le_ds_find(name);
+    if (!e || index < 0)
+        return le_err_set(LE_ENOTFOUND, "no document %lld in %s", (long long)index, name);
+    const struct le_ds_def *d = le_ds_def_of(e);
+    const struct le_ds_split_def *sp = NULL;
+    for (int i = 0; i < d->n_split; i++)
+        if (split && strcmp(split, d->split[i].split) == 0)
+            sp = &d->split[i];
+    if (!sp || strcmp(d->reader, "wikitext") == 0)
+        return le_err_set(LE_ENOTFOUND, "%s %s has no lines", name, split ? split : "(null)");
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = ds_read_part(d, sp->src, sp->member, o, &buf, &n);
+    if (rc)
+        return rc;
+    size_t i = n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    int64_t lineno = 0, seen = -1;
+    while (i < n && seen < index) { /* the same line rule as le_ds_read_jsonl */
+        const char *nl = memchr(buf + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - buf) : n, k = i;
+        lineno++;
+        while (k < end && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r'))
+            k++;
+        if (k < end)
+            seen++;
+        i = end + 1;
+    }
+    free(buf);
+    if (seen < index)
+        return le_err_set(LE_ENOTFOUND, "no document %lld in %s %s", (long long)index, name, split);
+    const char *u = d->src[sp->src].url, *b = strrchr(u, '/');
+    snprintf(where, cap, "%s:%lld", sp->member ? sp->member : b ? b + 1 : u, (long long)lineno);
+    return LE_OK;
+}

@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define SRC(u) {.url = (u), .sha256 = NULL, .member = NULL}
+#define SRC(u) {.url = (u), .sha256 = NULL, .member = NULL, .max_bytes = 0}
+#define SRC_MAX(u, m) {.url = (u), .sha256 = NULL, .member = NULL, .max_bytes = (m)}
 #define SPLIT(name, s, m) {.split = (name), .src = (s), .member = (m), .label_src = -1}
 #define SPLITL(name, s, m, ls, lm, li) \
     {.split = (name), .src = (s), .member = (m), .label_src = (ls), .label_member = (lm), .label_int = (li)}
@@ -82,7 +83,7 @@ static const struct le_ds_def le_ds_defs[] = {
         .dir = "arc",
         .reader = "jsonl",
         .n_src = 1,
-        .src = {SRC(ARC_URL)},
+        .src = {SRC_MAX(ARC_URL, (int64_t)2 << 30)},
         .n_split = 3,
         .split = {SPLIT("test", 0, "ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Test.jsonl"),
                   SPLIT("validation", 0, "ARC-V1-Feb2018-2/ARC-Easy/ARC-Easy-Dev.jsonl"),
@@ -93,7 +94,7 @@ static const struct le_ds_def le_ds_defs[] = {
         .dir = "arc",
         .reader = "jsonl",
         .n_src = 1,
-        .src = {SRC(ARC_URL)},
+        .src = {SRC_MAX(ARC_URL, (int64_t)2 << 30)},
         .n_split = 3,
         .split = {SPLIT("test", 0, "ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Test.jsonl"),
                   SPLIT("validation", 0, "ARC-V1-Feb2018-2/ARC-Challenge/ARC-Challenge-Dev.jsonl"),

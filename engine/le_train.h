@@ -50,6 +50,15 @@ struct le_train_config {
     int64_t eval_tokens;     /* tokens scored per interval eval; 0 = the whole set */
 };
 
+/* Upper bounds of the sizes le_train_config_check accepts (far above any
+ * model this trainer can run): under them no parameter or FLOP count
+ * overflows int64, and the trainer checks its memory plan's products. */
+#define LE_TRAIN_MAX_DIM (1LL << 20)
+#define LE_TRAIN_MAX_LAYERS (1LL << 12)
+#define LE_TRAIN_MAX_FFN (1LL << 22)
+#define LE_TRAIN_MAX_BATCH_TOKENS (1LL << 30)
+#define LE_TRAIN_MAX_TOKENS (1LL << 50)
+
 /* Fills the defaults (dim 64, 2 layers, 4 heads, kv 4, ffn 0 = auto, ctx 128,
  * lr 1e-3, betas 0.9/0.95, eps 1e-8, wd 0.1, clip 1, tied, ...). ffn 0 is
  * resolved by le_train_config_check to the LLaMA rule (2/3 * 4 * dim rounded

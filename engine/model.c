@@ -155,7 +155,9 @@ static int le_model_hparams(struct le_model *m) {
         (rc = le_model_req_i64(g, "llama.feed_forward_length", 1, big, &in->ffn)) ||
         (rc = le_model_req_i64(g, "llama.context_length", 1, (int64_t)1 << 30, &in->ctx_train)))
         return rc;
-    if (le_model_opt_i64(g, "llama.expert_count", 0, 1 << 20, 0, &v) == LE_OK && v > 0)
+    if ((rc = le_model_opt_i64(g, "llama.expert_count", 0, 1 << 20, 0, &v))) /* wrong type or range: refused */
+        return rc;
+    if (v > 0)
         return le_err_set(LE_EUNSUP, "%s: mixture-of-experts models (llama.expert_count = %lld) are not supported",
                           le_gguf_path(g), (long long)v);
     if (in->n_heads % in->n_kv_heads != 0)

@@ -18,6 +18,7 @@
 #include "le_pool.h" /* le_pool_run, le_pool_range */
 
 #include <errno.h>
+#include <stdint.h>  /* INT64_MAX, PTRDIFF_MAX */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,30 @@ int64_t le_train_n_steps(const struct le_train_config *c) {
     return per > 0 ? c->tokens / per : 0;
 }
 
+/* LE_EINVAL unless lo <= v <= hi, naming the flag. */
+static int bound(const char *flag, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi)
+        return le_err_set(LE_EINVAL, "%s must be in %lld..%lld (got %lld)", flag, (long long)lo, (long long)hi,
+                          (long long)v);
+    return LE_OK;
+}
+
 int le_train_config_check(struct le_train_config *c, int64_t tok_vocab) {
     if (c->n_layers < 1)
         return le_err_set(LE_EINVAL, "--layers must be at least 1 (got %lld)", (long long)c->n_layers);
     if (c->dim < 2 || c->n_heads < 1)
         return le_err_set(LE_EINVAL, "--dim and --heads must be positive (got %lld, %lld)",
                           (long long)c->dim, (long long)c->n_heads);
+    /* Upper bounds first, so that no size product below can overflow int64
+     * (le_train_counts multiplies them; plan() checks its own products too). */
+    int rc;
+    if ((rc = bound("--layers", c->n_layers, 1, LE_TRAIN_MAX_LAYERS)) ||
+        (rc = bound("--dim", c->dim, 2, LE_TRAIN_MAX_DIM)) || (rc = bound("--ffn", c->ffn, 0, LE_TRAIN_MAX_FFN)) ||
+        (rc = bound("--batch-tokens", c->batch_tokens, 1, LE_TRAIN_MAX_BATCH_TOKENS)) ||
+        (rc = bound("--tokens", c->tokens, 1, LE_TRAIN_MAX_TOKENS)) ||
+        (rc = bound("--vocab", c->vocab, 0, INT32_MAX)) ||
+        (rc = bound("the tokenizer's vocabulary", tok_vocab, 1, INT32_MAX)))
+        return rc;
     if (c->dim % c->n_heads)
         return le_err_set(LE_EINVAL, "--heads %lld does not divide --dim %lld", (long long)c->n_heads,
                           (long long)c->dim);
@@ -296,34 +315,49 @@ static void init_params(struct le_trainer *t) {
 struct le_arena {
     char *base;
     size_t off;
+    int overflow; /* a size product or the total left int64 / the address space */
 };
+
+/* x * y for sizes (non-negative), or 0 with a->overflow set. */
+static int64_t mul(struct le_arena *a, int64_t x, int64_t y) {
+    if (x < 0 || y < 0 || (x != 0 && y > INT64_MAX / x)) {
+        a->overflow = 1;
+        return 0;
+    }
+    return x * y;
+}
+#define MUL3(a, x, y, z) mul((a), mul((a), (x), (y)), (z))
 
 static void *take(struct le_arena *a, int64_t nbytes) {
     void *p = a->base ? a->base + a->off : NULL;
+    if (nbytes < 0 || (uint64_t)nbytes > (uint64_t)(PTRDIFF_MAX / 2) - a->off) {
+        a->overflow = 1;
+        return p;
+    }
     a->off += ((size_t)nbytes + 63) & ~(size_t)63;
     return p;
 }
-#define TAKEF(a, n) ((float *)take((a), (int64_t)(n) * (int64_t)sizeof(float)))
+#define TAKEF(a, n) ((float *)take((a), mul((a), (n), (int64_t)sizeof(float))))
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 static void plan(struct le_trainer *t, struct le_arena *a) {
     int64_t N = t->N, C = t->C, KC = t->KC, F = t->F, V = t->V, P = t->n_params;
     t->params = TAKEF(a, P), t->grads = TAKEF(a, P), t->m = TAKEF(a, P), t->v = TAKEF(a, P);
-    t->blk_sum = take(a, (P / 4096 + 1) * (int64_t)sizeof(double));
+    t->blk_sum = take(a, mul(a, P / 4096 + 1, (int64_t)sizeof(double)));
     for (int64_t l = 0; l < t->L; l++) {
         struct le_tact *x = &t->act[l];
-        x->x_in = TAKEF(a, N * C), x->xn1 = TAKEF(a, N * C), x->rs1 = TAKEF(a, N);
-        x->q = TAKEF(a, N * C), x->k = TAKEF(a, N * KC), x->v = TAKEF(a, N * KC);
-        x->p = TAKEF(a, t->Bmax * t->H * t->T * t->T), x->att = TAKEF(a, N * C);
-        x->x_mid = TAKEF(a, N * C), x->xn2 = TAKEF(a, N * C), x->rs2 = TAKEF(a, N);
-        x->a = TAKEF(a, N * F), x->b = TAKEF(a, N * F), x->h = TAKEF(a, N * F);
+        x->x_in = TAKEF(a, mul(a, N, C)), x->xn1 = TAKEF(a, mul(a, N, C)), x->rs1 = TAKEF(a, N);
+        x->q = TAKEF(a, mul(a, N, C)), x->k = TAKEF(a, mul(a, N, KC)), x->v = TAKEF(a, mul(a, N, KC));
+        x->p = TAKEF(a, mul(a, MUL3(a, t->Bmax, t->H, t->T), t->T)), x->att = TAKEF(a, mul(a, N, C));
+        x->x_mid = TAKEF(a, mul(a, N, C)), x->xn2 = TAKEF(a, mul(a, N, C)), x->rs2 = TAKEF(a, N);
+        x->a = TAKEF(a, mul(a, N, F)), x->b = TAKEF(a, mul(a, N, F)), x->h = TAKEF(a, mul(a, N, F));
     }
-    t->x_fin = TAKEF(a, N * C), t->xf = TAKEF(a, N * C), t->rsf = TAKEF(a, N);
-    t->logits = TAKEF(a, N * V), t->row_loss = TAKEF(a, N);
-    t->dx = TAKEF(a, N * C), t->dxn = TAKEF(a, N * C), t->dq = TAKEF(a, N * C);
-    t->dk = TAKEF(a, N * KC), t->dv = TAKEF(a, N * KC), t->datt = TAKEF(a, N * C);
-    t->dh = TAKEF(a, N * F), t->da = TAKEF(a, N * F), t->db = TAKEF(a, N * F);
+    t->x_fin = TAKEF(a, mul(a, N, C)), t->xf = TAKEF(a, mul(a, N, C)), t->rsf = TAKEF(a, N);
+    t->logits = TAKEF(a, mul(a, N, V)), t->row_loss = TAKEF(a, N);
+    t->dx = TAKEF(a, mul(a, N, C)), t->dxn = TAKEF(a, mul(a, N, C)), t->dq = TAKEF(a, mul(a, N, C));
+    t->dk = TAKEF(a, mul(a, N, KC)), t->dv = TAKEF(a, mul(a, N, KC)), t->datt = TAKEF(a, mul(a, N, C));
+    t->dh = TAKEF(a, mul(a, N, F)), t->da = TAKEF(a, mul(a, N, F)), t->db = TAKEF(a, mul(a, N, F));
     size_t g = 0;
     int64_t dims[3] = {C, KC, F};
     for (int i = 0; i < 3; i++) {
@@ -335,11 +369,11 @@ static void plan(struct le_trainer *t, struct le_arena *a) {
     g = max_sz(g, le_tg_gemm_scratch(N, V, C));
     g = max_sz(g, le_tg_gemm_scratch(N, C, V));
     g = max_sz(g, le_tg_gemm_scratch(V, C, N));
-    t->gemm_scr = TAKEF(a, g + 16);
+    t->gemm_scr = TAKEF(a, g > (size_t)INT64_MAX - 16 ? -1 : (int64_t)(g + 16));
     t->rms_scr = TAKEF(a, le_top_rmsnorm_scratch(N, C));
     t->attn_scr = TAKEF(a, le_top_attn_scratch(t->pool, t->T, t->D));
-    t->rope_cs = TAKEF(a, t->T * t->D / 2), t->rope_sn = TAKEF(a, t->T * t->D / 2);
-    t->tok = take(a, N * 4), t->tgt = take(a, N * 4), t->win = take(a, t->Bmax * (t->T + 1) * 4);
+    t->rope_cs = TAKEF(a, mul(a, t->T, t->D) / 2), t->rope_sn = TAKEF(a, mul(a, t->T, t->D) / 2);
+    t->tok = take(a, mul(a, N, 4)), t->tgt = take(a, mul(a, N, 4)), t->win = take(a, MUL3(a, t->Bmax, t->T + 1, 4));
 }
 
 int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, struct le_pool *pool) {
@@ -367,9 +401,13 @@ int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, s
         le_trainer_free(t);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
-    build_layout(t);
-    struct le_arena a = {NULL, 0};
+    build_layout(t); /* n_params fits int64 under le_train_config_check's bounds */
+    struct le_arena a = {NULL, 0, 0};
     plan(t, &a);
+    if (a.overflow) {
+        le_trainer_free(t);
+        return le_err_set(LE_EINVAL, "the model and batch are too large: the training memory size overflows");
+    }
     size_t total = a.off;
     t->arena = aligned_alloc(64, total);
     if (!t->arena) {
@@ -377,7 +415,7 @@ int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, s
         return le_err_set(LE_ENOMEM, "cannot allocate %.1f MB for training", (double)total / 1e6);
     }
     memset(t->arena, 0, total);
-    a = (struct le_arena){t->arena, 0};
+    a = (struct le_arena){t->arena, 0, 0};
     plan(t, &a);
     le_top_rope_table(t->rope_cs, t->rope_sn, t->T, t->D, c->rope_base);
     init_params(t);

@@ -352,6 +352,12 @@ static void le_ppl_cell_cfg(char *buf, size_t n, const struct le_ppl_opts *o, co
 /* Records the results (and lmeval's per-document samples) unless the cell is done. */
 static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, const struct le_store_result *res,
                          int nres) {
+    /* A NaN or infinite metric (NaN weights, nothing scored) is not a result. */
+    for (int i = 0; i < nres; i++)
+        if (!isfinite(res[i].value) || res[i].n < 1)
+            return le_err_set(LE_EINVAL, "%s of %s is %g over %lld scored units: not a result (nothing "
+                              "to score, or the model computes NaN/inf)", res[i].metric, o->file, res[i].value,
+                              (long long)res[i].n);
     char cell_cfg[320];
     le_ppl_cell_cfg(cell_cfg, sizeof cell_cfg, o, s->text_sha);
     struct le_job_cell cell = {0};
@@ -537,6 +543,9 @@ static int le_ppl_finish_windows(struct le_ppl_state *s, const struct le_ppl_opt
 
 static int le_ppl_finish_lmeval(struct le_ppl_state *s, const struct le_ppl_opts *o,
                                 const struct le_ppl_lmeval_result *r) {
+    if (r->n_tokens < 1 || r->n_bytes < 1)
+        return le_err_set(LE_EINVAL, "%s has no text to score (%lld tokens, %lld bytes)", o->file,
+                          (long long)r->n_tokens, (long long)r->n_bytes);
     printf("Final estimate (lmeval, max_length %ld): %lld documents, %lld tokens, %lld words, %lld bytes\n", o->ctx,
            (long long)r->n_docs, (long long)r->n_tokens, (long long)r->n_words, (long long)r->n_bytes);
     printf("word_perplexity  = %.4f +/- %.5f\n", r->word_perplexity, r->word_perplexity_stderr);

@@ -32,6 +32,9 @@
 
 #include <cjson/cJSON.h> /* upstream documents */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h> /* INT_MIN, INT_MAX */
+#include <math.h>   /* NAN, floor */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,28 +171,28 @@ static const char *jstr(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* An integer label given as a number, a numeric string or a boolean. */
-static int jlabel(const cJSON *o, const char *key, int *out) {
+/* An integer label in lo..hi given as a number, a numeric string or a
+ * boolean; 0 when absent, not an integer, or out of range. */
+static int jlabel(const cJSON *o, const char *key, int lo, int hi, int *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (cJSON_IsNumber(v)) {
-        *out = (int)v->valuedouble;
-        return 1;
-    }
-    if (cJSON_IsBool(v)) {
-        *out = cJSON_IsTrue(v);
-        return 1;
-    }
-    if (cJSON_IsString(v) && v->valuestring[0]) {
+    double x = NAN;
+    if (cJSON_IsNumber(v))
+        x = v->valuedouble;
+    else if (cJSON_IsBool(v))
+        x = cJSON_IsTrue(v);
+    else if (cJSON_IsString(v) && v->valuestring[0]) {
         char *end;
-        long x = strtol(v->valuestring, &end, 10);
+        errno = 0;
+        long long y = strtoll(v->valuestring, &end, 10);
         while (*end && py_space((unsigned char)*end))
             end++;
-        if (!*end) {
-            *out = (int)x;
-            return 1;
-        }
+        if (!*end && errno == 0 && end != v->valuestring)
+            x = y >= INT_MIN && y <= INT_MAX ? (double)y : NAN;
     }
-    return 0;
+    if (!(x >= lo && x <= hi) || x != floor(x))
+        return 0;
+    *out = (int)x;
+    return 1;
 }
 
 static int missing(const char *task, const char *field) {
@@ -236,7 +239,7 @@ int le_fmt_hellaswag(const cJSON *doc, struct le_prompt *p) {
         return missing("hellaswag", !act ? "activity_label" : !a ? "ctx_a" : "ctx_b");
     if (!cJSON_IsArray(end) || cJSON_GetArraySize(end) < 1)
         return missing("hellaswag", "endings");
-    if (!jlabel(doc, "label", &gold))
+    if (!jlabel(doc, "label", 0, cJSON_GetArraySize(end) - 1, &gold))
         return missing("hellaswag", "label");
     int n = cJSON_GetArraySize(end), rc = prompt_alloc(p, n);
     if (rc)
@@ -262,7 +265,7 @@ int le_fmt_piqa(const cJSON *doc, struct le_prompt *p) {
     int gold;
     if (!goal || !s1 || !s2)
         return missing("piqa", !goal ? "goal" : !s1 ? "sol1" : "sol2");
-    if (!jlabel(doc, "label", &gold))
+    if (!jlabel(doc, "label", 0, 1, &gold))
         return missing("piqa", "label");
     int rc = prompt_alloc(p, 2);
     if (rc)
@@ -363,7 +366,7 @@ int le_fmt_winogrande(const cJSON *doc, struct le_prompt *p) {
     int ans;
     if (!s || !o1 || !o2)
         return missing("winogrande", !s ? "sentence" : !o1 ? "option1" : "option2");
-    if (!jlabel(doc, "answer", &ans) || (ans != 1 && ans != 2))
+    if (!jlabel(doc, "answer", 1, 2, &ans))
         return missing("winogrande", "answer");
     const char *us = strchr(s, '_');
     if (!us)
@@ -385,7 +388,7 @@ int le_fmt_boolq(const cJSON *doc, struct le_prompt *p) {
     int gold;
     if (!passage || !q)
         return missing("boolq", !passage ? "passage" : "question");
-    if (!jlabel(doc, "label", &gold) && !jlabel(doc, "answer", &gold))
+    if (!jlabel(doc, "label", 0, 1, &gold) && !jlabel(doc, "answer", 0, 1, &gold))
         return missing("boolq", "label");
     int rc = prompt_alloc(p, 2);
     if (rc)
@@ -403,7 +406,7 @@ int le_fmt_siqa(const cJSON *doc, struct le_prompt *p) {
     int label;
     if (!c || !q || !a || !b || !cc)
         return missing("siqa", !c ? "context" : !q ? "question" : "answerA/B/C");
-    if (!jlabel(doc, "label", &label))
+    if (!jlabel(doc, "label", 1, 3, &label))
         return missing("siqa", "label");
     int rc = prompt_alloc(p, 3);
     if (rc)

@@ -11,6 +11,7 @@
 #include "le_tasks.h"
 
 #include <cjson/cJSON.h> /* documents from le_ds_load */
+#include <stdio.h>        /* snprintf */
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,8 +132,13 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
         rc = le_err_set(LE_ENOMEM, "out of memory");
     for (const cJSON *d = docs ? docs->child : NULL; d && i < n && !rc; d = d->next, i++) {
         rc = info->format(d, &p[i]);
-        if (rc)
-            rc = le_err_wrap(rc, "%s %s document %lld", info->name, split, (long long)i);
+        if (rc) {
+            char msg[512], where[300];
+            snprintf(msg, sizeof msg, "%s", le_err_msg());
+            if (le_ds_doc_where(info->dataset, split, o->ds, i, where, sizeof where))
+                snprintf(where, sizeof where, "document %lld", (long long)i);
+            rc = le_err_set(rc, "%s %s, %s: %s", info->name, split, where, msg);
+        }
     }
     cJSON_Delete(docs);
     if (rc) {
@@ -174,8 +180,10 @@ int le_task_load(struct le_taskset **out, const char *name, const struct le_task
         if (!rc && o.num_fewshot > 0 && !pool_is_eval)
             rc = load_prompts(info, info->fewshot_split, &o, 0, &pool, &n_pool, NULL);
     }
-    if (rc)
+    if (rc) { /* the failed step left its own output NULL; free what was loaded before it */
+        prompts_free(eval, n_eval);
         return rc;
+    }
     if (pool_is_eval && o.num_fewshot > 0) {
         pool = eval;
         n_pool = n_eval;

@@ -115,10 +115,41 @@ static void httpd_serve(struct le_httpd *h, int c) {
         free(data);
         return httpd_status(c, 500, "Internal Server Error");
     }
+    if (mode == LE_HTTPD_MOVED || mode == LE_HTTPD_EMPTY || mode == LE_HTTPD_NOLENGTH) {
+        static const char moved[] = "<html>Moved Permanently</html>";
+        char hdr[256];
+        int n;
+        if (mode == LE_HTTPD_MOVED)
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 301 Moved Permanently\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n\r\n%s", strlen(moved), moved);
+        else if (mode == LE_HTTPD_EMPTY)
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+        else
+            n = snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        httpd_send(c, hdr, (size_t)n);
+        if (mode == LE_HTTPD_NOLENGTH)
+            httpd_send(c, data, (size_t)(after < size ? after : size));
+        free(data);
+        return;
+    }
     if (mode == LE_HTTPD_WRONG)
         for (long i = 0; i < size; i++)
             data[i] = (char)(data[i] ^ 0x55);
-    long start = (range >= 0 && mode != LE_HTTPD_NORANGE) ? range : 0;
+    /* ETag: FNV-1a of the bytes served; a Range with an If-Range that is not
+     * the current ETag gets the whole file (RFC 9110 13.1.5). */
+    unsigned long long fnv = 0xcbf29ce484222325ULL;
+    for (long i = 0; i < size; i++)
+        fnv = (fnv ^ (unsigned char)data[i]) * 0x100000001b3ULL;
+    char etag[40];
+    snprintf(etag, sizeof etag, "\"%016llx\"", fnv);
+    const char *ir = strcasestr(req, "\r\nIf-Range: ");
+    int if_range_ok = 1;
+    if (ir) {
+        ir += 12;
+        size_t k = strcspn(ir, "\r\n");
+        if_range_ok = k == strlen(etag) && strncmp(ir, etag, k) == 0;
+    }
+    long start = (range >= 0 && mode != LE_HTTPD_NORANGE && if_range_ok) ? range : 0;
     char hdr[512];
     int n;
     if (start > 0 && start >= size) {
@@ -132,9 +163,10 @@ static void httpd_serve(struct le_httpd *h, int c) {
     if (start > 0)
         n = snprintf(hdr, sizeof hdr,
                      "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %ld-%ld/%ld\r\nContent-Length: %ld\r\n"
-                     "Connection: close\r\n\r\n", start, size - 1, size, size - start);
+                     "ETag: %s\r\nConnection: close\r\n\r\n", start, size - 1, size, size - start, etag);
     else
-        n = snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\nConnection: close\r\n\r\n", size);
+        n = snprintf(hdr, sizeof hdr, "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\nETag: %s\r\nConnection: close\r\n\r\n",
+                     size, etag);
     httpd_send(c, hdr, (size_t)n);
     long body = size - start;
     if (mode == LE_HTTPD_DROP || mode == LE_HTTPD_STALL) {

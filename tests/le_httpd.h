@@ -1,7 +1,8 @@
 /*
  * le_httpd: a tiny HTTP/1.1 server for tests, on 127.0.0.1 and a random
  * port, in a thread. Serves files under a root folder (GET, Range
- * "bytes=N-"), one connection at a time, "Connection: close". Fault modes
+ * "bytes=N-", honoured only when an If-Range matches the ETag, a hash of
+ * the bytes), one connection at a time, "Connection: close". Fault modes
  * make the next requests misbehave, to test fetch's resume, checksum,
  * timeout and 404 handling. Every request is logged (path, Range start).
  *
@@ -18,6 +19,9 @@ enum {
     LE_HTTPD_NOTFOUND, /* 404 */
     LE_HTTPD_WRONG,    /* 200 with the right length but different bytes */
     LE_HTTPD_NORANGE,  /* ignore Range: always 200 with the whole file */
+    LE_HTTPD_MOVED,    /* 301 without Location, with a small HTML body */
+    LE_HTTPD_EMPTY,    /* 204 No Content */
+    LE_HTTPD_NOLENGTH, /* 200 without Content-Length: `after` body bytes, then close */
 };
 
 struct le_httpd;

@@ -3,7 +3,9 @@
  * a full download with sha256, resume after a dropped connection (the retry
  * must carry a Range header), a server that ignores Range, a checksum
  * mismatch (error, nothing left), 404 (error, no retries), a stalled server
- * (timeout error), and registry fetch/load with pins and offline mode.
+ * (timeout error), and registry fetch/load with pins and offline mode;
+ * the per-file lock, If-Range on resume, and the refusal of responses that
+ * are not the complete file (issue 12, defects 2-4).
  * Delays are tiny (retry_base_ms = 10, timeout 1 s); no timing is asserted.
  */
 // ctest-labels: unit net
@@ -24,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/file.h> /* flock */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +104,54 @@ static int exists(const char *p) {
     return stat(p, &st) == 0;
 }
 
+/* Issue 12, defect 2: two processes fetching one file wrote one .part. The
+ * download takes an flock on "<file>.lock"; here the test holds it, as a
+ * concurrent llamaeval would (flock locks conflict between open files, also
+ * within one process). */
+struct waiter {
+    const char *url, *dst;
+    struct le_ds_opts o;
+    int rc;
+    char got[65];
+};
+
+static void *wait_and_download(void *arg) {
+    struct waiter *w = arg;
+    w->rc = le_ds_download(w->url, w->dst, NULL, &w->o, w->got);
+    return NULL;
+}
+
+static void download_should_lock_the_file_against_a_concurrent_fetch(void **state) {
+    struct fx *f = *state;
+    char url[256], dst[4200], part[4300], lockp[4300];
+    paths(f, "locked.bin", url, dst, part);
+    snprintf(lockp, sizeof lockp, "%s.lock", dst);
+    int fd = open(lockp, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    struct le_ds_opts o = opts();
+    o.no_wait = 1;
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), LE_EIO);
+    assert_non_null(strstr(le_err_msg(), "another process is downloading"));
+    assert_int_equal(le_httpd_n_requests(f->h), n0);
+    assert_false(exists(part));
+    /* a waiting fetch: the holder completes the file, then releases the lock;
+     * the waiter checks the file and downloads nothing */
+    struct waiter w = {url, dst, opts(), -1, ""};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_and_download, &w), 0);
+    assert_int_equal(le_test_write_file(dst, f->blob, BLOB_N), 0);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    close(fd);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, 0);
+    assert_string_equal(w.got, f->sha);
+    assert_int_equal(le_httpd_n_requests(f->h), n0);
+    assert_false(exists(part));
+    assert_file_is_blob(f, dst);
+}
+
 static void download_should_verify_sha256_and_rename(void **state) {
     struct fx *f = *state;
     char url[256], dst[4200], part[4300], got[65];
@@ -132,13 +185,93 @@ static void download_should_restart_when_server_ignores_range(void **state) {
     struct fx *f = *state;
     char url[256], dst[4200], part[4300];
     paths(f, "norange.bin", url, dst, part);
-    assert_int_equal(le_test_write_file(part, f->blob, 1000), 0); /* an earlier partial run */
     struct le_ds_opts o = opts();
+    o.max_retries = -1; /* an earlier partial run: 1000 bytes, then the connection dropped */
+    le_httpd_fault(f->h, LE_HTTPD_DROP, 1000, 1);
+    assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), LE_ENET);
+    o = opts();
     int n0 = le_httpd_n_requests(f->h);
     le_httpd_fault(f->h, LE_HTTPD_NORANGE, 0, 1);
     assert_int_equal(le_ds_download(url, dst, f->sha, &o, NULL), 0);
     assert_int_equal(le_httpd_n_requests(f->h) - n0, 1);
     assert_int_equal(le_httpd_range(f->h, n0), 1000);
+    assert_file_is_blob(f, dst);
+}
+
+/* Issue 12, defect 3: a file changed upstream between two tries was
+ * spliced (old head, new tail). The resume carries If-Range with the first
+ * response's ETag; the server sends the new file whole. */
+static void resume_should_not_splice_a_file_changed_upstream(void **state) {
+    struct fx *f = *state;
+    char url[256], dst[4200], part[4300], served[4200];
+    snprintf(served, sizeof served, "%s/changing.bin", f->root);
+    assert_int_equal(le_test_write_file(served, f->blob, BLOB_N), 0);
+    snprintf(url, sizeof url, "%s/changing.bin", le_httpd_url(f->h));
+    snprintf(dst, sizeof dst, "%s/changing.bin", f->out);
+    snprintf(part, sizeof part, "%s.part", dst);
+    struct le_ds_opts o = opts();
+    o.max_retries = -1;
+    le_httpd_fault(f->h, LE_HTTPD_DROP, 70000, 1);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), LE_ENET);
+    assert_true(exists(part));
+    char *v2 = malloc(BLOB_N); /* the new version upstream: same size, other bytes */
+    for (int i = 0; i < BLOB_N; i++)
+        v2[i] = (char)(f->blob[i] ^ 0x33);
+    assert_int_equal(le_test_write_file(served, v2, BLOB_N), 0);
+    o = opts();
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), 0);
+    assert_int_equal(le_httpd_n_requests(f->h) - n0, 1);
+    assert_int_equal(le_httpd_range(f->h, n0), 70000); /* it tried to resume */
+    size_t n = 0;
+    char *got = le_test_read_file(dst, &n);
+    assert_int_equal(n, BLOB_N);
+    assert_memory_equal(got, v2, BLOB_N); /* the new version, whole */
+    free(got);
+    free(v2);
+}
+
+/* Issue 12, defect 4: responses that are not the file were stored (and, with
+ * no registry sha256, pinned). Only a complete 200 (206 on resume) of the
+ * announced length counts, under a size cap; bytes of unknown origin in a
+ * .part are not resumed. No sha256 is passed here, as for a pinned file. */
+static void only_a_complete_response_should_be_stored(void **state) {
+    struct fx *f = *state;
+    static const struct {
+        const char *name;
+        int mode;
+        long after;
+        const char *msg;
+    } bad[] = {
+        {"moved.bin", LE_HTTPD_MOVED, 0, "HTTP 301 is not the file"},
+        {"empty.bin", LE_HTTPD_EMPTY, 0, "HTTP 204 is not the file"},
+        {"short.bin", LE_HTTPD_DROP, 5000, ""},
+        {"nolength.bin", LE_HTTPD_NOLENGTH, 5000, "no Content-Length"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char url[256], dst[4200], part[4300];
+        paths(f, bad[i].name, url, dst, part);
+        struct le_ds_opts o = opts();
+        o.max_retries = -1;
+        le_httpd_fault(f->h, bad[i].mode, bad[i].after, 1);
+        int rc = le_ds_download(url, dst, NULL, &o, NULL);
+        if (rc == 0 || exists(dst) || !strstr(le_err_msg(), bad[i].msg))
+            fail_msg("%s: rc %d, stored %d, message %s", bad[i].name, rc, exists(dst), le_err_msg());
+    }
+    char url[256], dst[4200], part[4300];
+    paths(f, "capped.bin", url, dst, part);
+    struct le_ds_opts o = opts();
+    o.max_bytes = 100000;
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), LE_ENET);
+    assert_non_null(strstr(le_err_msg(), "cap"));
+    assert_false(exists(dst));
+    assert_false(exists(part));
+    paths(f, "garbage.bin", url, dst, part);
+    assert_int_equal(le_test_write_file(part, "garbage!", 8), 0); /* a .part of unknown origin */
+    o = opts();
+    int n0 = le_httpd_n_requests(f->h);
+    assert_int_equal(le_ds_download(url, dst, NULL, &o, NULL), 0);
+    assert_int_equal(le_httpd_range(f->h, n0), -1); /* not resumed */
     assert_file_is_blob(f, dst);
 }
 
@@ -259,8 +392,11 @@ static void cli_fetch_should_download_list_pins_and_fail_offline(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(download_should_verify_sha256_and_rename),
+        cmocka_unit_test(download_should_lock_the_file_against_a_concurrent_fetch),
         cmocka_unit_test(download_should_resume_after_dropped_connection),
         cmocka_unit_test(download_should_restart_when_server_ignores_range),
+        cmocka_unit_test(resume_should_not_splice_a_file_changed_upstream),
+        cmocka_unit_test(only_a_complete_response_should_be_stored),
         cmocka_unit_test(download_should_remove_file_on_checksum_mismatch),
         cmocka_unit_test(download_should_fail_at_once_on_404),
         cmocka_unit_test(download_should_time_out_on_stalled_server),

@@ -442,6 +442,51 @@ static void open_should_reject_unsupported_types_by_name(void **state) {
     assert_non_null(strstr(le_err_msg(), "iq4_nl"));
 }
 
+/* Issue 12, defect 9: llama.expert_count of the wrong type or out of range
+ * was ignored; it is refused like the other keys. A generated model copied
+ * with the key added. */
+static int open_with_expert_count(int type, const void *val, const char *tag) {
+    char src[4096], path[4096];
+    gen("experts-src", &shapes[0].cfg, src, sizeof src);
+    snprintf(path, sizeof path, "%s/experts-%s.gguf", g_dir, tag);
+    struct le_gguf *g;
+    struct le_gguf_writer *w;
+    assert_int_equal(le_gguf_open(&g, src), 0);
+    assert_int_equal(le_gguf_writer_new(&w), 0);
+    for (int64_t i = 0; i < le_gguf_n_kv(g); i++)
+        assert_int_equal(le_gguf_writer_copy_kv(w, g, i), 0);
+    if (type == LE_GGUF_STRING)
+        assert_int_equal(le_gguf_set_str(w, "llama.expert_count", val), 0);
+    else
+        assert_int_equal(le_gguf_set_val(w, "llama.expert_count", type, val), 0);
+    for (int64_t i = 0; i < le_gguf_n_tensors(g); i++) {
+        const struct le_gguf_tensor *t = le_gguf_tensor(g, i);
+        assert_int_equal(le_gguf_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data), 0);
+    }
+    assert_int_equal(le_gguf_write(w, path), 0);
+    le_gguf_writer_free(w);
+    le_gguf_close(g);
+    struct le_model *m = NULL;
+    int rc = le_model_open(&m, path);
+    le_model_free(m);
+    return rc;
+}
+
+static void open_should_refuse_bad_expert_count(void **state) {
+    (void)state;
+    int32_t neg = -1;
+    uint32_t huge = 1u << 30, eight = 8, zero = 0;
+    float f = 2.0f;
+    assert_int_equal(open_with_expert_count(LE_GGUF_STRING, "8", "str"), LE_EFORMAT);
+    assert_non_null(strstr(le_err_msg(), "llama.expert_count"));
+    assert_int_equal(open_with_expert_count(LE_GGUF_I32, &neg, "neg"), LE_EFORMAT);
+    assert_non_null(strstr(le_err_msg(), "llama.expert_count = -1 is out of range"));
+    assert_int_equal(open_with_expert_count(LE_GGUF_U32, &huge, "huge"), LE_EFORMAT);
+    assert_int_equal(open_with_expert_count(LE_GGUF_F32, &f, "f32"), LE_EFORMAT);
+    assert_int_equal(open_with_expert_count(LE_GGUF_U32, &eight, "moe"), LE_EUNSUP);
+    assert_int_equal(open_with_expert_count(LE_GGUF_U32, &zero, "dense"), LE_OK);
+}
+
 static void eval_should_reject_bad_arguments(void **state) {
     (void)state;
     char path[4096];
@@ -634,6 +679,7 @@ int main(void) {
         cmocka_unit_test(open_should_name_a_missing_key_or_tensor),
         cmocka_unit_test(open_should_reject_unsupported_types_by_name),
         cmocka_unit_test(eval_should_reject_bad_arguments),
+        cmocka_unit_test(open_should_refuse_bad_expert_count),
         cmocka_unit_test(ppl_should_follow_the_llamacpp_convention),
         cmocka_unit_test(info_command_should_print_the_model),
         cmocka_unit_test(tokenize_command_should_print_ids_with_bos),

@@ -557,6 +557,51 @@ static void cli_should_print_and_record_each_convention(void **state) {
     }
 }
 
+/* Issue 12, defect 10: an empty text under lmeval and a NaN perplexity (NaN
+ * weights) exited 0 and stored NaN; both are errors now. */
+static void cli_should_refuse_nan_and_empty_results(void **state) {
+    struct fixture *f = *state;
+    char db[4200], empty[4200], nanm[4200];
+    snprintf(db, sizeof db, "%s/nan.sqlite", f->dir);
+    snprintf(empty, sizeof empty, "%s/empty.txt", f->dir);
+    snprintf(nanm, sizeof nanm, "%s/nan.gguf", f->dir);
+    assert_int_equal(le_test_write_file(empty, "", 0), 0);
+    char *out = NULL;
+    static const char *const docs[] = {"", "--docs file", "--docs wikitext"};
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        int st = le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --convention lmeval %s --ctx 32 --quiet --db '%s'",
+                            le_test_bin(), f->path, empty, docs[i], db);
+        if (st != 1 || !strstr(out, "llamaeval: error: "))
+            print_message("empty, %s: status %d, output %s\n", docs[i], st, out);
+        assert_int_equal(st, 1);
+        free(out);
+    }
+    /* the same model with its last 8 KiB of tensor data set to NaN (0xff bytes) */
+    FILE *in = fopen(f->path, "rb");
+    assert_non_null(in);
+    fseek(in, 0, SEEK_END);
+    long sz = ftell(in);
+    rewind(in);
+    char *buf = malloc((size_t)sz);
+    assert_int_equal(fread(buf, 1, (size_t)sz, in), (size_t)sz);
+    fclose(in);
+    memset(buf + sz - 8192, 0xff, 8192);
+    assert_int_equal(le_test_write_file(nanm, buf, (size_t)sz), 0);
+    free(buf);
+    static const char *const conv[] = {"llamacpp --ctx 40", "gptq --ctx 48", "lmeval --ctx 48"};
+    for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++) {
+        int st = le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --convention %s --quiet --db '%s'",
+                            le_test_bin(), nanm, f->text_path, conv[i], db);
+        if (st != 1 || !strstr(out, "not a result"))
+            print_message("NaN model, %s: status %d, output %s\n", conv[i], st, out);
+        assert_int_equal(st, 1);
+        free(out);
+    }
+    assert_int_equal(le_test_sh(&out, "'%s' db export --db '%s' --format csv", le_test_bin(), db), 0);
+    assert_null(strstr(out, "nan"));
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(wikitext_detok_should_match_lm_eval),
@@ -567,6 +612,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(llamacpp_should_equal_llama_perplexity, setup, teardown),
         cmocka_unit_test_setup_teardown(results_should_not_depend_on_threads_or_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_should_print_and_record_each_convention, setup, teardown),
+        cmocka_unit_test_setup_teardown(cli_should_refuse_nan_and_empty_results, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

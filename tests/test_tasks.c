@@ -39,6 +39,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h> /* mallinfo2: bytes in use, for the leak test */
+#endif
 
 /* ---- helpers ---- */
 
@@ -882,12 +885,100 @@ static void dataset_tasks_should_load_upstream_fixtures(void **state) {
     free(dir);
 }
 
+/* Issue 12, defect 7: gold labels out of range were accepted and scored as
+ * wrong answers; the document is refused, naming its file and line. */
+static void gold_labels_out_of_range_should_be_refused_with_file_and_line(void **state) {
+    (void)state;
+    static const char *const bad[] = {"99", "-1", "\"4294967297\"", "1e300", "1.5", "\"-1\"", "4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[512];
+        struct le_prompt p;
+        snprintf(doc, sizeof doc, "{\"activity_label\":\"a\",\"ctx_a\":\"b\",\"ctx_b\":\"c\",\"endings\":"
+                 "[\"w\",\"x\",\"y\",\"z\"],\"label\":%s}", bad[i]);
+        cJSON *d = cJSON_Parse(doc);
+        assert_int_equal(le_task_find("hellaswag")->format(d, &p), LE_EFORMAT);
+        cJSON_Delete(d);
+        snprintf(doc, sizeof doc, "{\"goal\":\"g\",\"sol1\":\"a\",\"sol2\":\"b\",\"label\":%s}", bad[i]);
+        d = cJSON_Parse(doc);
+        assert_int_equal(le_task_find("piqa")->format(d, &p), LE_EFORMAT);
+        cJSON_Delete(d);
+        snprintf(doc, sizeof doc, "{\"passage\":\"p\",\"question\":\"q\",\"label\":%s}", bad[i]);
+        d = cJSON_Parse(doc);
+        assert_int_equal(le_task_find("boolq")->format(d, &p), LE_EFORMAT);
+        cJSON_Delete(d);
+        snprintf(doc, sizeof doc, "{\"context\":\"c\",\"question\":\"q\",\"answerA\":\"a\",\"answerB\":\"b\","
+                 "\"answerC\":\"c\",\"label\":%s}", bad[i]);
+        d = cJSON_Parse(doc);
+        assert_int_equal(le_task_find("social_iqa")->format(d, &p), LE_EFORMAT);
+        cJSON_Delete(d);
+    }
+    /* in a cached split: a blank line, a good document, then one with label 99 */
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/hellaswag/hellaswag_val.jsonl", dir);
+    const char *text = "\n{\"activity_label\":\"a\",\"ctx_a\":\"b\",\"ctx_b\":\"c\",\"endings\":[\"w\",\"x\"],"
+                       "\"label\":1}\n{\"activity_label\":\"a\",\"ctx_a\":\"b\",\"ctx_b\":\"c\",\"endings\":"
+                       "[\"w\",\"x\"],\"label\":99}\n";
+    assert_int_equal(le_test_write_file(path, text, strlen(text)), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+    assert_null(ts);
+    if (!strstr(le_err_msg(), "hellaswag_val.jsonl:3") || !strstr(le_err_msg(), "\"label\""))
+        fail_msg("message: %s", le_err_msg());
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* Issue 12, defect 8: le_task_load leaked the evaluated split's prompts when
+ * the few-shot split failed to load. Leak-checked by LeakSanitizer in the
+ * sanitizer build and, elsewhere, by glibc's count of bytes in use over
+ * repeated failing loads. */
+static void failed_fewshot_load_should_not_leak_the_eval_prompts(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/hellaswag/hellaswag_train.jsonl", dir);
+    assert_int_equal(le_test_write_file(path, "{not json\n", 10), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    o.num_fewshot = 1;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT); /* warm-up */
+    assert_null(ts);
+#ifdef __GLIBC__
+    size_t before = mallinfo2().uordblks;
+#endif
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+#ifdef __GLIBC__
+    size_t after = mallinfo2().uordblks;
+    if (after > before + 512)
+        fail_msg("20 failing loads left %zu more bytes in use", after - before);
+#endif
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pyrandom_should_match_python),
         cmocka_unit_test(rolling_windows_should_match_lm_eval),
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
         cmocka_unit_test(formatters_should_reject_bad_documents),
+        cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
+        cmocka_unit_test(failed_fewshot_load_should_not_leak_the_eval_prompts),
         cmocka_unit_test(dataset_tasks_should_load_upstream_fixtures),
         cmocka_unit_test(counts_should_follow_python),
         cmocka_unit_test(statistics_should_match_closed_forms),

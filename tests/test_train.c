@@ -772,6 +772,21 @@ static void lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step(void 
         assert_true(le_train_lr_at(&c, s + 1) < le_train_lr_at(&c, s));
 }
 
+/* Sizes each within its bound whose product (the attention probabilities,
+ * batch x heads x ctx x ctx) does not fit int64: refused, not wrapped. */
+static void trainer_should_refuse_a_memory_plan_that_overflows(void **state) {
+    (void)state;
+    struct le_train_config c;
+    le_train_config_default(&c);
+    c.dim = LE_TRAIN_MAX_DIM, c.n_heads = LE_TRAIN_MAX_DIM / 2, c.n_layers = 1, c.ffn = 16, c.ctx = 65536;
+    c.batch_tokens = c.tokens = LE_TRAIN_MAX_BATCH_TOKENS, c.vocab = 300;
+    assert_int_equal(le_train_config_check(&c, 300), LE_OK);
+    struct le_trainer *t = NULL;
+    assert_int_equal(le_trainer_new(&t, &c, NULL), LE_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(le_err_msg(), "too large"));
+}
+
 static void bad_configs_should_be_refused_with_a_clear_message(void **state) {
     (void)state;
     struct {
@@ -779,6 +794,8 @@ static void bad_configs_should_be_refused_with_a_clear_message(void **state) {
     } cases[] = {
         {"layers0", "--layers"}, {"heads3", "does not divide --dim"}, {"kv3", "does not divide --heads"},
         {"vocab", "larger than the tokenizer"}, {"budget", "smaller than one batch"}, {"lr", "out of range"},
+        {"bigbatch", "--batch-tokens must be in 1..1073741824"}, {"bigdim", "--dim must be in 2..1048576"},
+        {"bigffn", "--ffn must be in"}, {"biglayers", "--layers must be in"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct le_train_config c;
@@ -790,6 +807,11 @@ static void bad_configs_should_be_refused_with_a_clear_message(void **state) {
         if (!strcmp(cases[i].what, "vocab")) c.vocab = 2000;
         if (!strcmp(cases[i].what, "budget")) c.tokens = 1000;
         if (!strcmp(cases[i].what, "lr")) c.lr = -1;
+        if (!strcmp(cases[i].what, "bigbatch")) /* wrapped the arena size (issue 12, defect 1) */
+            c.batch_tokens = c.tokens = 576460752303423488LL, c.dim = 16, c.n_heads = 8, c.ffn = 16, c.ctx = 2;
+        if (!strcmp(cases[i].what, "bigdim")) c.dim = 4294967296LL, c.n_heads = 2; /* overflowed the counts */
+        if (!strcmp(cases[i].what, "bigffn")) c.ffn = INT64_MAX / 2;
+        if (!strcmp(cases[i].what, "biglayers")) c.n_layers = INT64_MAX / 3;
         assert_int_equal(le_train_config_check(&c, tokv), LE_EINVAL);
         if (!strstr(le_err_msg(), cases[i].msg)) {
             print_error("%s: message '%s' lacks '%s'\n", cases[i].what, le_err_msg(), cases[i].msg);
@@ -855,6 +877,9 @@ static void cli_train_should_refuse_bad_configs_before_any_work(void **state) {
         {"--kv-heads 3", "does not divide --heads", 2},
         {"--vocab 5000", "larger than the tokenizer's vocabulary (300)", 2},
         {"--tokens 32", "smaller than one batch", 2},
+        {"--batch-tokens 576460752303423488 --tokens 576460752303423488 --dim 16 --heads 8 --ffn 16 --ctx 2",
+         "--batch-tokens must be in", 2},
+        {"--dim 4294967296", "--dim must be in", 2},
         {"--out /nonexistent-dir/m.gguf", "cannot write /nonexistent-dir/m.gguf", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -926,6 +951,7 @@ int main(void) {
         cmocka_unit_test(checkpoint_should_copy_tokenizer_keys_byte_for_byte),
         cmocka_unit_test(lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step),
         cmocka_unit_test(bad_configs_should_be_refused_with_a_clear_message),
+        cmocka_unit_test(trainer_should_refuse_a_memory_plan_that_overflows),
         cmocka_unit_test(cli_train_should_refuse_bad_configs_before_any_work),
         cmocka_unit_test(cli_resumed_run_should_write_the_same_checkpoint_bytes),
     };
