@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h> /* mkdir */
+#include <time.h>     /* clock_gettime */
 
 static void le_cli_vprint(const char *fmt, va_list ap) {
     fputs("llamaeval: error: ", stderr);
@@ -87,4 +89,33 @@ int le_cli_double(const struct le_cli_parser *p, const char *flag, const char *s
     }
     *out = v;
     return 0;
+}
+
+double le_cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int le_cli_mkdir_one(const char *dir) {
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
+        return LE_OK;
+    int e = errno;
+    le_err_set(LE_EIO, "cannot create %s: %s", dir, strerror(e));
+    errno = e;
+    return LE_EIO;
+}
+
+int le_cli_mkdirs(const char *dir) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            int rc = le_cli_mkdir_one(tmp);
+            if (rc)
+                return rc;
+            *p = '/';
+        }
+    return le_cli_mkdir_one(tmp);
 }

@@ -38,12 +38,6 @@ static const char *le_bench_help =
     "  --threads LIST   comma-separated thread counts (default: all cores)\n"
     "  -h, --help       show this help\n";
 
-static double le_bench_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int le_bench_cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -70,9 +64,9 @@ static int le_bench_one(struct le_model *m, int nthreads, int n, int reps, doubl
     for (int i = 0; !rc && i < n; i++)
         toks[i] = (int32_t)((i * 7919u + 1) % (uint32_t)mi->n_vocab);
     for (int r = -1; !rc && r < reps; r++) {
-        double t0 = le_bench_now();
+        double t0 = le_cli_now();
         rc = le_ctx_eval_from(c, toks, n, 0, n - 1);
-        double dt = le_bench_now() - t0;
+        double dt = le_cli_now() - t0;
         if (r >= 0)
             tps[r] = n / dt;
     }

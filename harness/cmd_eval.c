@@ -281,19 +281,6 @@ static void le_eval_sanitize(const char *path, char *out, size_t n) {
     out[i] = 0;
 }
 
-static int le_eval_mkdirs(const char *dir) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 static int le_eval_write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -370,7 +357,7 @@ static int le_eval_write_outputs(const struct le_eval *E, const char *model, cJS
         snprintf(dir, sizeof dir, "%s/%s", op, san);
         snprintf(path, sizeof path, "%s/results_%s.json", dir, stamp);
     }
-    if (le_eval_mkdirs(dir))
+    if (le_cli_mkdirs(dir))
         return le_err_set(LE_EIO, "cannot create %s: %s", dir, strerror(errno));
     char *text = cJSON_Print(root);
     int rc = text ? le_eval_write_text(path, text) : le_err_set(LE_ENOMEM, "out of memory");

@@ -258,12 +258,6 @@ static int le_ppl_print_chunk(void *ud, int chunk, int n_chunks, double running)
     return 0;
 }
 
-static double le_ppl_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Everything the run needs, freed in one place. */
 struct le_ppl_state {
     struct le_model *m;
@@ -426,11 +420,11 @@ static int le_ppl_run_llamacpp(struct le_ppl_state *s, const struct le_ppl_opts 
         fprintf(stderr, "llamaeval: %lld tokens, %lld chunks of %ld, batch %ld, %d threads\n", (long long)n_tok,
                 (long long)(n_tok / o->ctx), o->ctx, o->batch, threads);
     struct le_ppl_result r;
-    double t0 = le_ppl_now();
+    double t0 = le_cli_now();
     int quiet = o->quiet;
     rc = le_ppl_llamacpp(s->ctx, s->ids, n_tok, (int)o->ctx, add_bos ? le_tok_bos(t) : -1, le_ppl_print_chunk,
                          &quiet, &r);
-    double dt = le_ppl_now() - t0;
+    double dt = le_cli_now() - t0;
     if (!o->quiet)
         printf("\n");
     if (rc)
@@ -585,7 +579,7 @@ static int le_ppl_run_other(struct le_ppl_state *s, struct le_ppl_opts *o, size_
     int quiet = o->quiet;
     struct le_ppl_result r;
     struct le_ppl_lmeval_result lr;
-    double t0 = le_ppl_now();
+    double t0 = le_cli_now();
     if (o->conv == CONV_GPTQ)
         rc = le_ppl_gptq(s->runner, s->ids, n_tok, (int)o->ctx, le_ppl_print_chunk, &quiet, &r);
     else if (o->conv == CONV_HF_STRIDE)
@@ -595,7 +589,7 @@ static int le_ppl_run_other(struct le_ppl_state *s, struct le_ppl_opts *o, size_
     else
         rc = le_ppl_lmeval(s->runner, (const char *const *)(s->scored ? s->scored : s->docs),
                            (const char *const *)s->docs, s->n_docs, NULL, le_ppl_print_chunk, &quiet, s->recs, &lr);
-    double dt = le_ppl_now() - t0;
+    double dt = le_cli_now() - t0;
     if (!o->quiet)
         printf("\n");
     if (!rc)

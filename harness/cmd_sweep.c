@@ -125,27 +125,6 @@ struct le_sw {
     char fail_msg[512];
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int mkdirs(const char *dir) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0777) && errno != EEXIST)
-                return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(tmp, 0777) && errno != EEXIST)
-        return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    return LE_OK;
-}
-
 /* 1234567 -> "1.23M" */
 static const char *si(char *b, size_t n, double v) {
     const char *u[] = {"", "k", "M", "G", "T", "P", "E"};
@@ -290,7 +269,7 @@ static int setup(struct le_sw *S) {
         snprintf(S->outbuf, sizeof S->outbuf, "out/%s", S->set->name);
         S->o.out = S->outbuf;
     }
-    if ((rc = mkdirs(S->o.out)))
+    if ((rc = le_cli_mkdirs(S->o.out)))
         return rc;
     if ((rc = le_corpus_open(&corp, S->set->train_file, S->set->valid_file)))
         return rc;
@@ -516,7 +495,7 @@ static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
     char *cfg = cell_config(S, cell), dir[4096], model[4200], sha[65];
     struct le_job_cell jc = {0};
     int64_t model_id = -1, ns = 0;
-    double t0 = now_s();
+    double t0 = le_cli_now();
     for (int k = 0; k < 8; k++)
         r->task[k] = NAN;
     int rc = cfg ? le_job_cell_begin(S->job, S->data_sha, "sweep", cfg, &jc) : le_err_set(LE_ENOMEM, "out of memory");
@@ -532,7 +511,7 @@ static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
         progress_add(S, cell->flops_exact);
         rc = model_row(S, cell, model, sha, &model_id);
     } else if (!rc) {
-        if (!(rc = mkdirs(dir)) && !(rc = put_row(S, cell, jc.key, cfg)))
+        if (!(rc = le_cli_mkdirs(dir)) && !(rc = put_row(S, cell, jc.key, cfg)))
             rc = train_cell(S, w, i, jc.key, model, &r->loss, &ns);
         /* bits per byte: the nats of every scored token over the text's bytes */
         r->bpb = r->loss * (double)ns / (log(2.0) * (double)S->valid_bytes);
@@ -546,7 +525,7 @@ static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
     free(cfg);
     if (!rc)
         rc = run_tasks(S, w, i, model, sha, model_id);
-    r->secs = now_s() - t0;
+    r->secs = le_cli_now() - t0;
     if (!rc) {
         pthread_mutex_lock(&S->mu);
         r->state = 1;

@@ -357,12 +357,6 @@ static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct l
     return rc;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Functions for the run. */
 
 struct le_trun {
@@ -411,10 +405,10 @@ static int train_loop(struct le_trun *r, int64_t n_steps, int64_t start, const s
     le_progress_update(pr, (uint64_t)start);
     double t_train = 0, val = NAN;
     for (int64_t s = start; s < stop && !rc; s++) {
-        double loss, lr, gn, t0 = now_s();
+        double loss, lr, gn, t0 = le_cli_now();
         if ((rc = le_trainer_step(r->t, &loss, &lr, &gn)))
             break;
-        double dt = now_s() - t0;
+        double dt = le_cli_now() - t0;
         t_train += dt;
         r->steps[s] = (struct le_store_step){s + 1, (s + 1) * tok_step, loss, NAN, lr, (double)tok_step / dt};
         le_progress_update(pr, (uint64_t)(s + 1));
@@ -494,7 +488,7 @@ static int run_training(struct le_targs *a) {
     le_train_counts(&a->c, &k);
     char cfg[1024], run_cfg[4096];
     int64_t ndocs = 0;
-    double t0 = now_s();
+    double t0 = le_cli_now();
     rc = le_train_config_json(&a->c, cfg, sizeof cfg);
     if (!rc)
         rc = le_train_check_output(a->out);
@@ -524,7 +518,7 @@ static int run_training(struct le_targs *a) {
                (long long)a->c.n_layers, (long long)a->c.n_heads, (long long)a->c.n_kv_heads, (long long)a->c.ffn,
                (long long)a->c.ctx, (long long)a->c.vocab, a->c.tied ? "tied" : "untied");
         printf("data: %lld training tokens (%lld documents), %lld validation tokens, tokenised in %.1f s\n",
-               (long long)tr.n, (long long)ndocs, (long long)va.n, now_s() - t0);
+               (long long)tr.n, (long long)ndocs, (long long)va.n, le_cli_now() - t0);
         printf("plan: %lld steps of %lld tokens (%.3g FLOPs each, %.3g in all), warmup %lld, from step %lld\n",
                (long long)n_steps, (long long)(le_train_batch_seqs(&a->c) * a->c.ctx), k.flops_per_step,
                k.flops_per_step * (double)n_steps, (long long)a->c.warmup,
@@ -585,10 +579,10 @@ static int run_bench(struct le_targs *a) {
     if (!rc) rc = le_trainer_new(&t, c, pool);
     if (!rc) rc = le_trainer_set_data(t, tok, n, tok, 4096);
     for (int64_t s = 0; s <= a->bench && !rc; s++) {
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = le_cli_now(), c0 = cpu_s();
         rc = le_trainer_step(t, NULL, NULL, NULL);
         if (s > 0)
-            dt[s - 1] = now_s() - t0, ct[s - 1] = cpu_s() - c0;
+            dt[s - 1] = le_cli_now() - t0, ct[s - 1] = cpu_s() - c0;
     }
     if (!rc) {
         struct le_train_counts k;
