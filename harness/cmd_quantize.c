@@ -2,7 +2,7 @@
  * cmd_quantize: `llamaeval quantize IN.gguf OUT.gguf --type T [--pure]
  * [--threads N] [--allow-requantize] [--quiet]` -- round-to-nearest
  * quantization of a model file as llama.cpp's llama-quantize does it
- * (engine/le_quant.h: its file types, per-tensor rules, reference
+ * (engine/quant/le_quant.h: its file types, per-tensor rules, reference
  * quantizers). One line per tensor on stderr as it is done (as
  * llama-quantize prints them), a summary on stdout. The output appears
  * only when complete: a failed or interrupted run leaves no file there.

@@ -1,6 +1,6 @@
 /*
  * cmd_tokenizer: `llamaeval tokenizer train`, training a SentencePiece-style
- * BPE vocabulary (engine/bpe_train.c) on the Brown training split or on text
+ * BPE vocabulary (engine/tok/bpe_train.c) on the Brown training split or on text
  * files, written as a llama tokenizer GGUF. This file gathers the texts,
  * calls the trainer and reports; the held-out compression (characters per
  * token on Brown's validation split) is printed as a sanity check.

@@ -1,6 +1,6 @@
 /*
  * cmd_train: `llamaeval train`, training a tiny LLaMA from scratch on the
- * Brown training split (or text files) with engine/train.c, logging to the
+ * Brown training split (or text files) with engine/train/train.c, logging to the
  * store and checkpointing as GGUF.
  *
  * Flow: parse flags (and --config JSON with the same names; flags given on

@@ -67,7 +67,7 @@
 #include <stdint.h>
 
 struct le_job;
-struct le_model_info; /* engine/le_model.h */
+struct le_model_info; /* engine/model/le_model.h */
 
 enum le_job_signals {
     LE_JOB_SIGNALS_NONE = 0, /* leave SIGINT/SIGTERM alone (tests, several jobs at once) */

@@ -6,7 +6,7 @@
  * logs stay readable. quiet prints nothing. Output goes to stderr; stdout
  * stays clean for results.
  *
- * Library code never prints: it takes an le_progress_cb (engine/le_util.h)
+ * Library code never prints: it takes an le_progress_cb (engine/core/le_util.h)
  * and the harness passes le_progress_callback with the reporter as ud.
  * Updates may come from several threads (a mutex serialises them).
  */

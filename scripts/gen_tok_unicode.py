@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes engine/tok_unicode_data.h: the Unicode general-category classes the
+"""Writes engine/tok/tok_unicode_data.h: the Unicode general-category classes the
 byte-level BPE pre-tokenizers need (\\p{L}, \\p{N}, \\p{P}, ... as llama.cpp's
 unicode.cpp groups them), as a sorted table of range starts.
 
@@ -10,7 +10,7 @@ first assigned in Unicode 15.0 and 15.1 are listed below (from the Unicode
 code point is classified by unicodedata. Unassigned code points are class
 UNDEFINED, as in llama.cpp.
 
-Usage: python3 scripts/gen_tok_unicode.py > engine/tok_unicode_data.h
+Usage: python3 scripts/gen_tok_unicode.py > engine/tok/tok_unicode_data.h
 """
 import sys
 import unicodedata

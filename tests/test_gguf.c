@@ -1,5 +1,5 @@
 /*
- * test_gguf: the GGUF reader and writer (engine/gguf.c).
+ * test_gguf: the GGUF reader and writer (engine/format/gguf.c).
  *
  * - Oracle models (golden part, skipped without ../shared/oracle): metadata of
  *   README §2, the tensor table of models/tensor_types.tsv, the vocab of

@@ -1,5 +1,5 @@
 /*
- * test_model: the engine's forward pass (engine/model.c, forward.c) against
+ * test_model: the engine's forward pass (engine/model/model.c, forward.c) against
  * the naive double-precision reference (tests/le_refmodel.c) on generated
  * models of several shapes -- GQA and not, tied and untied output, rope
  * scaling -- for every weight type; logits bit-identical across thread counts

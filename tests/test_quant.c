@@ -1,5 +1,5 @@
 /*
- * test_quant: model quantization (engine/le_quant.h, `llamaeval quantize`).
+ * test_quant: model quantization (engine/quant/le_quant.h, `llamaeval quantize`).
  *
  * - The per-tensor rules of llama.cpp's mixes on LLaMA-shaped tensor lists
  *   (expected types worked out by hand from llama.cpp's

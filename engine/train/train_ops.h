@@ -1,6 +1,6 @@
 /*
  * train_ops: float32 forward and backward kernels of the LLaMA block for
- * training (engine/train.c is the only user besides tests/test_train.c).
+ * training (engine/train/train.c is the only user besides tests/test_train.c).
  *
  * Shape legend: B sequences, T positions, N = B*T tokens, C model dim,
  * H query heads, G kv heads (H % G == 0), D head dim (C = H*D), F ffn dim,
