@@ -241,8 +241,7 @@ struct le_gemm_impl {
     void (*gemm)(const struct le_gemm_job *job, int64_t r0, int64_t r1);
 };
 
-/* AVX2 kernels (kernels_avx2.c); only call when le_kernels_have_avx2(). */
-int le_kernels_have_avx2(void);
+/* AVX2 kernels (kernels_avx2.c); only call when le_cpu_avx2() (le_cpu.h). */
 void le_f16_to_float_avx2(const void *x, float *y, int64_t n);
 void le_f16_from_float_avx2(const float *x, void *y, int64_t n);
 void le_vec_dot_f32_avx2(int n, float *s, const void *x, const void *y);

@@ -57,7 +57,7 @@
  * per-layer ones are never written while another member reads them). */
 struct le_fwd_job {
     struct le_ctx *c;
-    const struct le_fwd_kernels *k;
+    const struct le_fwd_kernels *k; /* attention kernels; k->ops the shared ops */
     const int32_t *tokens;
     int n, pos, first_out;
     int layer, r0; /* the current layer; rows [r0, n) need more than K/V */
@@ -89,7 +89,7 @@ static void le_fwd_prep_rows(void *arg, int64_t a, int64_t b) {
     int64_t D = m->info.dim, F = m->info.ffn;
     for (int64_t r = p->r0 + a; r < p->r0 + b; r++) {
         if (!p->w) {
-            p->j->k->swiglu(c->hg + r * F, c->hu + r * F, F);
+            p->j->k->ops->swiglu(c->hg + r * F, c->hg + r * F, c->hu + r * F, F);
             continue;
         }
         if (p->embed) {
@@ -97,7 +97,7 @@ static void le_fwd_prep_rows(void *arg, int64_t a, int64_t b) {
             size_t rb = le_type_row_size(m->embd.type, D);
             tt->to_float((const char *)m->embd.data + (size_t)p->j->tokens[r] * rb, c->x + r * D, D);
         }
-        p->j->k->add_rmsnorm(c->x + r * D, p->delta ? c->xn + r * D : NULL, p->w, c->xn + r * D, D, m->info.eps);
+        p->j->k->ops->add_rmsnorm(c->x + r * D, p->delta ? c->xn + r * D : NULL, p->w, c->xn + r * D, D, m->info.eps);
     }
 }
 
@@ -144,7 +144,7 @@ static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
         int64_t p1 = pb * LE_KBLK + LE_KBLK < end ? pb * LE_KBLK + LE_KBLK : end;
         for (int64_t p = p0; p < p1; p++) {
             float *kr = c->kbuf + (p - pos) * KV + g * hd, *vr = c->vbuf + (p - pos) * KV + g * hd;
-            j->k->rope(kr, c->rope + p * hd, 1, hd);
+            j->k->ops->rope(kr, c->rope + p * hd, 1, hd);
             if (c->kv_f16) {
                 le_round_f16(kr, hd);
                 le_round_f16(vr, hd);
@@ -188,7 +188,7 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         out[i] = c->att + r * Q + h * hd;
         np[i] = (int)(j->pos + r + 1);
         s[i] = sbuf + (int64_t)i * T16;
-        k->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
+        k->ops->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
     }
     /* positions per chunk: a chunk of K or V (~16 KB) stays in L1 while
      * every group passes over it */
@@ -209,7 +209,7 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         }
     }
     for (int i = 0; i < nq; i++) {
-        k->softmax(s[i], np[i], scale);
+        k->ops->softmax(s[i], np[i], scale);
         memset(out[i], 0, (size_t)hd * sizeof(float));
     }
     /* groups for the weighted sums: 6 (or 4) queries, each group over its
@@ -337,7 +337,7 @@ static void le_fwd_member(void *arg, int ith, int nth) {
 
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out) {
     struct le_fwd_shared sh = {
-        .in = {.c = c, .k = c->kern, .tokens = tokens, .n = n, .pos = pos, .first_out = first_out}};
+        .in = {.c = c, .k = &c->kern, .tokens = tokens, .n = n, .pos = pos, .first_out = first_out}};
     le_team_init(&sh.team, le_pool_nthreads(c->pool));
     le_pool_run(c->pool, le_fwd_member, &sh);
     return sh.rc;

@@ -15,6 +15,7 @@
 #include "train_ops.h"
 
 #include "le_err.h"  /* le_err_set */
+#include "le_ops.h"  /* le_ops_rope_table */
 #include "le_pool.h" /* le_pool_run, le_pool_range */
 
 #include <errno.h>
@@ -372,7 +373,7 @@ static void plan(struct le_trainer *t, struct le_arena *a) {
     t->gemm_scr = TAKEF(a, g > (size_t)INT64_MAX - 16 ? -1 : (int64_t)(g + 16));
     t->rms_scr = TAKEF(a, le_top_rmsnorm_scratch(N, C));
     t->attn_scr = TAKEF(a, le_top_attn_scratch(t->pool, t->T, t->D));
-    t->rope_cs = TAKEF(a, mul(a, t->T, t->D) / 2), t->rope_sn = TAKEF(a, mul(a, t->T, t->D) / 2);
+    t->rope_cs = TAKEF(a, mul(a, t->T, t->D));
     t->tok = take(a, mul(a, N, 4)), t->tgt = take(a, mul(a, N, 4)), t->win = take(a, MUL3(a, t->Bmax, t->T + 1, 4));
 }
 
@@ -417,7 +418,7 @@ int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, s
     memset(t->arena, 0, total);
     a = (struct le_arena){t->arena, 0, 0};
     plan(t, &a);
-    le_top_rope_table(t->rope_cs, t->rope_sn, t->T, t->D, c->rope_base);
+    le_ops_rope_table(t->rope_cs, t->T, t->D, c->rope_base, 1.0f, NULL);
     init_params(t);
     *out = t;
     return LE_OK;
@@ -461,6 +462,8 @@ float *le_trainer_grads(struct le_trainer *t, int64_t *n) {
     return t->grads;
 }
 
+const float *le_trainer_logits(const struct le_trainer *t) { return t->logits; }
+
 /* Functions for the forward and backward passes. */
 
 /* Y (N, M) = (acc ? Y : 0) + X (N, K) . W (M, K)^T */
@@ -476,17 +479,17 @@ static void forward(struct le_trainer *t, int64_t B) {
     for (int64_t l = 0; l < t->L; l++) {
         struct le_tact *x = &t->act[l];
         const struct le_tl *y = &t->lay[l];
-        le_top_rmsnorm_fwd(t->pool, x->x_in, P + y->an, x->xn1, x->rs1, N, C, t->c.norm_eps);
+        le_top_rmsnorm_fwd(t->pool, t->simd, x->x_in, P + y->an, x->xn1, x->rs1, N, C, t->c.norm_eps);
         xwt(t, x->q, x->xn1, y->wq, N, C, C, 0);
         xwt(t, x->k, x->xn1, y->wk, N, C, KC, 0);
         xwt(t, x->v, x->xn1, y->wv, N, C, KC, 0);
-        le_top_rope(t->pool, x->q, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 0);
-        le_top_rope(t->pool, x->k, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 0);
+        le_top_rope(t->pool, t->simd, x->q, N, t->T, t->H, t->D, t->rope_cs, 0);
+        le_top_rope(t->pool, t->simd, x->k, N, t->T, t->G, t->D, t->rope_cs, 0);
         le_top_attn_fwd(t->pool, t->simd, x->q, x->k, x->v, x->p, x->att, B, t->T, t->H, t->G, t->D,
                         t->attn_scr);
         memcpy(x->x_mid, x->x_in, (size_t)(N * C) * sizeof(float));
         xwt(t, x->x_mid, x->att, y->wo, N, C, C, 1);
-        le_top_rmsnorm_fwd(t->pool, x->x_mid, P + y->fn, x->xn2, x->rs2, N, C, t->c.norm_eps);
+        le_top_rmsnorm_fwd(t->pool, t->simd, x->x_mid, P + y->fn, x->xn2, x->rs2, N, C, t->c.norm_eps);
         xwt(t, x->a, x->xn2, y->w1, N, C, F, 0);
         xwt(t, x->b, x->xn2, y->w3, N, C, F, 0);
         le_top_swiglu_fwd(t->pool, t->simd, x->a, x->b, x->h, N * F);
@@ -494,7 +497,7 @@ static void forward(struct le_trainer *t, int64_t B) {
         memcpy(next, x->x_mid, (size_t)(N * C) * sizeof(float));
         xwt(t, next, x->h, y->w2, N, F, C, 1);
     }
-    le_top_rmsnorm_fwd(t->pool, t->x_fin, P + t->outn, t->xf, t->rsf, N, C, t->c.norm_eps);
+    le_top_rmsnorm_fwd(t->pool, t->simd, t->x_fin, P + t->outn, t->xf, t->rsf, N, C, t->c.norm_eps);
     xwt(t, t->logits, t->xf, t->outw, N, C, t->V, 0);
 }
 
@@ -524,8 +527,8 @@ static void backward(struct le_trainer *t, int64_t B) {
         le_tg_dyw(pool, t->simd, t->datt, t->dx, P + y->wo, N, C, C, 0, s);
         le_top_attn_bwd(pool, t->simd, x->q, x->k, x->v, x->p, t->datt, t->dq, t->dk, t->dv, B, t->T, t->H,
                         t->G, t->D, t->attn_scr);
-        le_top_rope(pool, t->dq, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 1);
-        le_top_rope(pool, t->dk, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 1);
+        le_top_rope(pool, t->simd, t->dq, N, t->T, t->H, t->D, t->rope_cs, 1);
+        le_top_rope(pool, t->simd, t->dk, N, t->T, t->G, t->D, t->rope_cs, 1);
         le_tg_dytx(pool, t->simd, Gr + y->wq, t->dq, x->xn1, N, C, C, 0, s);
         le_tg_dytx(pool, t->simd, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0, s);
         le_tg_dytx(pool, t->simd, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0, s);
