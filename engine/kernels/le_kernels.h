@@ -19,6 +19,7 @@
 #ifndef LE_KERNELS_H
 #define LE_KERNELS_H
 
+#include <math.h> /* fabsf */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -211,6 +212,21 @@ static inline int le_nearest_int(float v) {
 /* Shared by the reference quantizers: C's float -> int8 conversion without
  * undefined behaviour on NaN or out-of-range values. */
 int8_t le_sat_i8(float v);
+/* The element of largest magnitude (the first of ties), as ggml's
+ * quantizers find it (Q4_0, Q5_0, make_q*_quants); *amax gets its
+ * magnitude. */
+static inline float le_signed_absmax(int n, const float *x, float *amax) {
+    float max = 0.0f;
+    *amax = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > *amax) {
+            *amax = ax;
+            max = x[i];
+        }
+    }
+    return max;
+}
 
 /* One matmul job: Y[n*ldy + r] for r in a row range, n in [0, N). */
 struct le_gemm_job {
