@@ -17,6 +17,7 @@
 #include "le_err.h"  /* le_err_set */
 #include "le_ops.h"  /* le_ops_rope_table */
 #include "le_pool.h" /* le_pool_run, le_pool_range */
+#include "le_util.h" /* le_splitmix64 */
 
 #include <errno.h>
 #include <stdint.h>  /* INT64_MAX, PTRDIFF_MAX */
@@ -245,16 +246,9 @@ int le_train_check_output(const char *path) {
 
 /* Functions for the layout and initialisation. */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static double rng_normal(uint64_t *s) {
-    double u1 = ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
-    double u2 = (double)(splitmix64(s) >> 11) / 9007199254740992.0;
+    double u1 = ((double)(le_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = (double)(le_splitmix64(s) >> 11) / 9007199254740992.0;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -611,7 +605,7 @@ int le_trainer_step(struct le_trainer *t, double *train_loss, double *lr, double
         return le_err_set(LE_EINVAL, "all %lld steps are done", (long long)t->n_steps);
     int64_t T = t->T, B = t->Bmax;
     for (int64_t b = 0; b < B; b++) {
-        uint64_t start = splitmix64(&t->rng) % (uint64_t)(t->n_train - T);
+        uint64_t start = le_splitmix64(&t->rng) % (uint64_t)(t->n_train - T);
         memcpy(t->win + b * (T + 1), t->train + start, (size_t)(T + 1) * sizeof(int32_t));
     }
     double loss = loss_of_windows(t, B, 1) / (double)(B * T);
@@ -662,36 +656,6 @@ int le_trainer_eval(struct le_trainer *t, int64_t max_tokens, double *loss, int6
     *loss = sum / (double)(nsel * T);
     if (n_scored)
         *n_scored = nsel * T;
-    return LE_OK;
-}
-
-int le_trainer_eval_llamacpp(struct le_trainer *t, const int32_t *tokens, int64_t n, int32_t bos,
-                             double *nll, int64_t *n_scored) {
-    int64_t T = t->T, nch = n / T;
-    if (nch < 1 || T < 4)
-        return le_err_set(LE_EINVAL, "fewer than %lld tokens for one chunk", (long long)T);
-    for (int64_t i = 0; i < nch * T; i++)
-        if (tokens[i] < 0 || tokens[i] >= t->V)
-            return le_err_set(LE_EINVAL, "token %d outside the vocabulary", tokens[i]);
-    double sum = 0.0;
-    for (int64_t c0 = 0; c0 < nch; c0 += t->Bmax) {
-        int64_t B = nch - c0 < t->Bmax ? nch - c0 : t->Bmax;
-        for (int64_t b = 0; b < B; b++) {
-            const int32_t *x = tokens + (c0 + b) * T;
-            for (int64_t i = 0; i < T; i++) {
-                t->tok[b * T + i] = i == 0 ? bos : x[i];
-                t->tgt[b * T + i] = i + 1 < T ? x[i + 1] : 0; /* the last is not scored */
-            }
-        }
-        forward(t, B);
-        le_top_xent(t->pool, t->simd, t->logits, t->tgt, NULL, t->row_loss, B * T, t->V, 1.0f);
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t i = T / 2; i <= T - 2; i++)
-                sum += t->row_loss[b * T + i];
-    }
-    *nll = sum / (double)(nch * (T / 2 - 1));
-    if (n_scored)
-        *n_scored = nch * (T / 2 - 1);
     return LE_OK;
 }
 
