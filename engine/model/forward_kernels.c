@@ -91,70 +91,40 @@ LE_AVX2 static void le_scores1_avx2(const float *q, const float *kb, int hd, int
     }
 }
 
-/* 6 queries x one block per pass: each K vector is loaded once for 6
- * queries, and 12 chains in flight cover the FMA latency with room. */
-LE_AVX2 static void le_scores6_avx2(const float *const q[], const float *kb, int hd, int nblk, float *const s[]) {
+/* NQ queries (6 or 4, a constant after inlining) x one block per pass:
+ * each K vector is loaded once for NQ queries, and 2*NQ chains in flight
+ * cover the FMA latency. */
+LE_AVX2 static inline __attribute__((always_inline)) void le_scoresq_avx2(const int NQ, const float *const q[],
+                                                                          const float *kb, int hd, int nblk,
+                                                                          float *const s[]) {
     for (int b = 0; b < nblk; b++) {
-        __m256 a[6][2];
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
+        __m256 a[LE_SCORES_Q][2];
+        _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) a[i][0] = a[i][1] = _mm256_setzero_ps();
         const float *k = kb + (int64_t)b * LE_KBLK * hd;
         for (int d = 0; d < hd; d++, k += LE_KBLK) {
             __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8);
-            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) {
                 __m256 t = _mm256_broadcast_ss(q[i] + d);
                 a[i][0] = _mm256_fmadd_ps(t, k0, a[i][0]);
                 a[i][1] = _mm256_fmadd_ps(t, k1, a[i][1]);
             }
         }
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+        _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) {
             _mm256_storeu_ps(s[i] + b * LE_KBLK, a[i][0]);
             _mm256_storeu_ps(s[i] + b * LE_KBLK + 8, a[i][1]);
         }
     }
 }
 
-/* 4 queries x one block per pass: each K vector is loaded once for 4 queries. */
 LE_AVX2 static void le_scores_avx2(const float *const q[], int nq, const float *kb, int hd, int nblk,
                                    float *const s[]) {
-    if (nq == 6) {
-        le_scores6_avx2(q, kb, hd, nblk, s);
-        return;
-    }
-    if (nq != 4) {
+    if (nq == 6)
+        le_scoresq_avx2(6, q, kb, hd, nblk, s);
+    else if (nq == 4)
+        le_scoresq_avx2(4, q, kb, hd, nblk, s);
+    else
         for (int i = 0; i < nq; i++)
             le_scores1_avx2(q[i], kb, hd, nblk, s[i]);
-        return;
-    }
-    const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
-    for (int b = 0; b < nblk; b++) {
-        __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
-               a31 = a00;
-        const float *k = kb + (int64_t)b * LE_KBLK * hd;
-        for (int d = 0; d < hd; d++, k += LE_KBLK) {
-            __m256 k0 = _mm256_loadu_ps(k), k1 = _mm256_loadu_ps(k + 8), t;
-            t = _mm256_broadcast_ss(q0 + d);
-            a00 = _mm256_fmadd_ps(t, k0, a00);
-            a01 = _mm256_fmadd_ps(t, k1, a01);
-            t = _mm256_broadcast_ss(q1 + d);
-            a10 = _mm256_fmadd_ps(t, k0, a10);
-            a11 = _mm256_fmadd_ps(t, k1, a11);
-            t = _mm256_broadcast_ss(q2 + d);
-            a20 = _mm256_fmadd_ps(t, k0, a20);
-            a21 = _mm256_fmadd_ps(t, k1, a21);
-            t = _mm256_broadcast_ss(q3 + d);
-            a30 = _mm256_fmadd_ps(t, k0, a30);
-            a31 = _mm256_fmadd_ps(t, k1, a31);
-        }
-        int j = b * LE_KBLK;
-        _mm256_storeu_ps(s[0] + j, a00);
-        _mm256_storeu_ps(s[0] + j + 8, a01);
-        _mm256_storeu_ps(s[1] + j, a10);
-        _mm256_storeu_ps(s[1] + j + 8, a11);
-        _mm256_storeu_ps(s[2] + j, a20);
-        _mm256_storeu_ps(s[2] + j + 8, a21);
-        _mm256_storeu_ps(s[3] + j, a30);
-        _mm256_storeu_ps(s[3] + j + 8, a31);
-    }
 }
 
 /* One query: continues out[d]'s chain over positions 0 .. np-1. */
@@ -191,82 +161,46 @@ LE_AVX2 static void le_pv1_avx2(const float *p, const float *v, int64_t ldv, int
     }
 }
 
-/* 6 queries x 16 dims per pass (12 chains in flight). */
-LE_AVX2 static void le_pv6_avx2(const float *const p[], const float *v, int64_t ldv, int hd, int np,
-                                float *const out[]) {
+/* NQ queries (6 or 4, a constant after inlining) x 16 dims per pass: each
+ * V vector is loaded once for NQ queries (2*NQ chains in flight). */
+LE_AVX2 static inline __attribute__((always_inline)) void le_pvq_avx2(const int NQ, const float *const p[],
+                                                                      const float *v, int64_t ldv, int hd, int np,
+                                                                      float *const out[]) {
     int d = 0;
     for (; d + 16 <= hd; d += 16) {
-        __m256 a[6][2];
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+        __m256 a[LE_SCORES_Q][2];
+        _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) {
             a[i][0] = _mm256_loadu_ps(out[i] + d);
             a[i][1] = _mm256_loadu_ps(out[i] + d + 8);
         }
         const float *x = v + d;
         for (int j = 0; j < np; j++, x += ldv) {
             __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-            _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+            _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) {
                 __m256 t = _mm256_broadcast_ss(p[i] + j);
                 a[i][0] = _mm256_fmadd_ps(t, v0, a[i][0]);
                 a[i][1] = _mm256_fmadd_ps(t, v1, a[i][1]);
             }
         }
-        _Pragma("GCC unroll 6") for (int i = 0; i < 6; i++) {
+        _Pragma("GCC unroll 6") for (int i = 0; i < NQ; i++) {
             _mm256_storeu_ps(out[i] + d, a[i][0]);
             _mm256_storeu_ps(out[i] + d + 8, a[i][1]);
         }
     }
     if (d < hd)
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < NQ; i++)
             le_pv1_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
 }
 
-/* 4 queries x 16 dims per pass: each V vector is loaded once for 4 queries. */
 LE_AVX2 static void le_pv_avx2(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np,
                                float *const out[]) {
-    if (nq == 6) {
-        le_pv6_avx2(p, v, ldv, hd, np, out);
-        return;
-    }
-    if (nq != 4) {
+    if (nq == 6)
+        le_pvq_avx2(6, p, v, ldv, hd, np, out);
+    else if (nq == 4)
+        le_pvq_avx2(4, p, v, ldv, hd, np, out);
+    else
         for (int i = 0; i < nq; i++)
             le_pv1_avx2(p[i], v, ldv, hd, np, out[i]);
-        return;
-    }
-    const float *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    int d = 0;
-    for (; d + 16 <= hd; d += 16) {
-        __m256 a00 = _mm256_loadu_ps(out[0] + d), a01 = _mm256_loadu_ps(out[0] + d + 8);
-        __m256 a10 = _mm256_loadu_ps(out[1] + d), a11 = _mm256_loadu_ps(out[1] + d + 8);
-        __m256 a20 = _mm256_loadu_ps(out[2] + d), a21 = _mm256_loadu_ps(out[2] + d + 8);
-        __m256 a30 = _mm256_loadu_ps(out[3] + d), a31 = _mm256_loadu_ps(out[3] + d + 8);
-        const float *x = v + d;
-        for (int j = 0; j < np; j++, x += ldv) {
-            __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), t;
-            t = _mm256_broadcast_ss(p0 + j);
-            a00 = _mm256_fmadd_ps(t, v0, a00);
-            a01 = _mm256_fmadd_ps(t, v1, a01);
-            t = _mm256_broadcast_ss(p1 + j);
-            a10 = _mm256_fmadd_ps(t, v0, a10);
-            a11 = _mm256_fmadd_ps(t, v1, a11);
-            t = _mm256_broadcast_ss(p2 + j);
-            a20 = _mm256_fmadd_ps(t, v0, a20);
-            a21 = _mm256_fmadd_ps(t, v1, a21);
-            t = _mm256_broadcast_ss(p3 + j);
-            a30 = _mm256_fmadd_ps(t, v0, a30);
-            a31 = _mm256_fmadd_ps(t, v1, a31);
-        }
-        _mm256_storeu_ps(out[0] + d, a00);
-        _mm256_storeu_ps(out[0] + d + 8, a01);
-        _mm256_storeu_ps(out[1] + d, a10);
-        _mm256_storeu_ps(out[1] + d + 8, a11);
-        _mm256_storeu_ps(out[2] + d, a20);
-        _mm256_storeu_ps(out[2] + d + 8, a21);
-        _mm256_storeu_ps(out[3] + d, a30);
-        _mm256_storeu_ps(out[3] + d + 8, a31);
-    }
-    if (d < hd)
-        for (int i = 0; i < 4; i++)
-            le_pv1_avx2(p[i], v + d, ldv, hd - d, np, out[i] + d);
 }
 
 #endif

@@ -70,14 +70,7 @@ static float le_dot_ref(int64_t n, const float *x, const float *y) {
     return r;
 }
 
-static const struct le_ops le_ops_ref_table = {
-    .vexp = le_vexp_ref,
-    .softmax = le_softmax_ref,
-    .rope = le_rope_ref,
-    .swiglu = le_swiglu_ref,
-    .add_rmsnorm = le_add_rmsnorm_ref,
-    .dot = le_dot_ref,
-};
+static const struct le_ops le_ops_ref_table = LE_OPS_TABLE(ref);
 
 const struct le_ops *le_ops_get(int simd) {
 #ifdef LE_OPS_X86

@@ -187,14 +187,7 @@ LE_AVX2 static float le_dot_avx2(int64_t n, const float *x, const float *y) {
     return r;
 }
 
-const struct le_ops le_ops_avx2_table = {
-    .vexp = le_vexp_avx2,
-    .softmax = le_softmax_avx2,
-    .rope = le_rope_avx2,
-    .swiglu = le_swiglu_avx2,
-    .add_rmsnorm = le_add_rmsnorm_avx2,
-    .dot = le_dot_avx2,
-};
+const struct le_ops le_ops_avx2_table = LE_OPS_TABLE(avx2);
 #else
 typedef int le_ops_avx2_unused; /* not x86: the reference table only */
 #endif

@@ -1,11 +1,13 @@
 /*
  * train_ops: forward and backward of RMSNorm, RoPE, causal GQA attention,
- * SwiGLU, cross-entropy and the embedding, float32, on the pool.
+ * SwiGLU, cross-entropy and the embedding, float32, on the pool. The
+ * forward of each op is engine/ops' (the inference pass's own functions:
+ * RMSNorm, RoPE, softmax, SwiGLU, exp); this file splits the rows over
+ * threads and adds the backwards.
  *
  * Work per training token is dominated by the GEMMs (train_gemm.c); what is
  * here is O(N*C) except attention, whose products are small GEMMs per
- * (sequence, head) run through the same kernel, and the softmaxes, where exp
- * is a vectorised Cephes-style polynomial (AVX2) or expf (portable path).
+ * (sequence, head) run through the same kernel, and the softmaxes.
  *
  * Determinism: parallel loops only split independent rows, columns or
  * (sequence, kv head) tasks; the reductions over tokens (RMSNorm gain
@@ -158,6 +160,7 @@ struct le_attn_job {
     float scale;
     int simd;
     const struct le_ops *ops;
+    void (*one)(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs); /* forward or backward */
     atomic_int_fast64_t next;
 };
 
@@ -178,7 +181,8 @@ static void attn_softmax_row(const struct le_attn_job *j, float *row, int64_t t)
     memset(row + t + 1, 0, (size_t)(j->T - t - 1) * sizeof(float));
 }
 
-static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs) {
+static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs) {
+    (void)S; /* the forward writes its scores into p */
     int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
     const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
     for (int64_t h = g * R; h < (g + 1) * R; h++) {
@@ -193,16 +197,18 @@ static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs)
     }
 }
 
-static void attn_fwd_worker(void *arg, int ith, int nth) {
+/* Takes (sequence, kv head) tasks until none is left; each thread has its
+ * T x T scores buffer and GEMM scratch in the job's scratch. */
+static void attn_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct le_attn_job *j = arg;
-    float *base = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
-    float *gs = (float *)(((uintptr_t)(base + j->T * j->T) + 31) & ~(uintptr_t)31);
+    float *S = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
+    float *gs = (float *)(((uintptr_t)(S + j->T * j->T) + 31) & ~(uintptr_t)31);
     for (;;) {
         int64_t task = atomic_fetch_add(&j->next, 1);
         if (task >= j->B * j->G)
             return;
-        attn_fwd_one(j, task / j->G, task % j->G, gs);
+        j->one(j, task / j->G, task % j->G, S, gs);
     }
 }
 
@@ -211,9 +217,10 @@ void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float
                      float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .pw = p, .out = out, .scratch = scratch,
                             .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd)};
+                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd),
+                            .one = attn_fwd_one};
     atomic_init(&j.next, 0);
-    le_pool_run(pool, attn_fwd_worker, &j);
+    le_pool_run(pool, attn_worker, &j);
 }
 
 static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS, float *gs) {
@@ -242,27 +249,15 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
     }
 }
 
-static void attn_bwd_worker(void *arg, int ith, int nth) {
-    (void)nth;
-    struct le_attn_job *j = arg;
-    float *dS = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
-    float *gs = (float *)(((uintptr_t)(dS + j->T * j->T) + 31) & ~(uintptr_t)31);
-    for (;;) {
-        int64_t task = atomic_fetch_add(&j->next, 1);
-        if (task >= j->B * j->G)
-            return;
-        attn_bwd_one(j, task / j->G, task % j->G, dS, gs);
-    }
-}
-
 void le_top_attn_bwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      const float *p, const float *dout, float *dq, float *dk, float *dv,
                      int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .p = p, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
                             .scratch = scratch, .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd)};
+                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd),
+                            .one = attn_bwd_one};
     atomic_init(&j.next, 0);
-    le_pool_run(pool, attn_bwd_worker, &j);
+    le_pool_run(pool, attn_worker, &j);
 }
 
 /* Functions for SwiGLU. */
