@@ -35,7 +35,11 @@
  *
  * Memory: K is cached per kv head in blocks of 16 positions, each block
  * dim-major, so the score kernels read one contiguous stream; V per kv head,
- * position-major (model_int.h). Kernels: forward_kernels.c.
+ * position-major (model_int.h). Kernels: forward_kernels.c (attention over
+ * the cache) and engine/ops (RMSNorm, RoPE, softmax, SwiGLU: the functions
+ * training runs too). The element-wise ops are fusion hooks (LE_FUSE_*) the
+ * matmul driver runs on each activation row as it converts it, so le_fwd_layer
+ * reads as the op list and fusing costs no extra pass over memory.
  *
  * Workload (pp512, one core): 110M model -- matmuls ~88% of the time,
  * attention ~7%; 15M model -- matmuls 65-77% (Q4_0 .. F32), attention
