@@ -505,6 +505,8 @@ static int le_cmp_cells(struct le_cmp_run *R) {
                             *(double *)((char *)&M->v + le_cmp_metrics[m].unc) = M->cell.results[i].stderr_v;
                         if (!strcmp(le_cmp_metrics[m].name, "ppl"))
                             M->v.st.n_tokens = M->cell.results[i].n;
+                        if (!strcmp(le_cmp_metrics[m].name, "dppl_lo"))
+                            M->v.st.boot = (int)M->cell.results[i].n;
                     }
             M->v.bpw = isnan(M->v.bpw) || M->v.bpw == 0 ? keep_bpw : M->v.bpw;
             M->v.size = M->v.size == 0 ? keep_size : M->v.size;
