@@ -57,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h> /* strcasecmp */
 
 #define LE_CMP_MAX 32 /* quantized models per run */
 
@@ -348,7 +349,7 @@ static void le_cmp_type_bits(int type, double *bits, double *group) {
              {"Q4_K", 4, 32},   {"Q5_K", 5, 32},   {"Q6_K", 6, 16}};
     *bits = *group = NAN;
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-        if (!strcmp(le_type_name(type), t[i].name)) {
+        if (!strcasecmp(le_type_name(type), t[i].name)) { /* ggml's names: "q4_K", "f32" */
             *bits = t[i].bits;
             *group = t[i].group;
         }

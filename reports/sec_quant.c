@@ -162,8 +162,8 @@ static void le_gptq_table(struct le_doc *doc, struct le_qcell *q, int n) {
                         "(ppl_base), by weight bits and method (RTN: round to nearest; GPTQ), one row per base model "
                         "and setting (convention, context, text). \u2014 = not run.");
     const char *row_base[LE_Q_MAX], *row_setting[LE_Q_MAX];
-    char pure_at[LE_Q_MAX * LE_Q_COLS]; /* (row, column) holds a -pure file's number (12 KB) */
-    memset(pure_at, 0, sizeof pure_at);
+    char twin_at[LE_Q_MAX * LE_Q_COLS]; /* (row, column) holds GPTQ's RTN twin (12 KB) */
+    memset(twin_at, 0, sizeof twin_at);
     for (int i = 0; i < n; i++) {
         int row = -1;
         for (int r = 0; r < t->n_rows && row < 0; r++)
@@ -188,14 +188,16 @@ static void le_gptq_table(struct le_doc *doc, struct le_qcell *q, int n) {
             le_table_trace(t, row, 2, q[i].m[Q_PPL_BASE]);
         }
         int c = le_gcol_find(cols, nc, q[i].bits, q[i].group, !strcmp(q[i].method, "gptq"));
-        /* Several round-to-nearest files can share bits and group (Q4_0, Q4_K_M, a --pure Q4_1):
-         * GPTQ's comparison is with one type everywhere, so a -pure file keeps its cell. */
-        size_t ql = strlen(q[i].quant);
-        int pure = ql > 5 && !strcmp(q[i].quant + ql - 5, "-pure");
-        if (c >= 0 && q[i].m[Q_PPL] && pure_at[row * LE_Q_COLS + c] && !pure)
+        /* Several round-to-nearest files can share bits and group (Q4_0, Q4_K_M, Q4_1): GPTQ's
+         * counterpart is the one of GPTQ's own file type, which keeps the cell once it has it. */
+        int twin = 0;
+        for (int j = 0; j < n && !twin && strcmp(q[i].method, "gptq"); j++)
+            twin = !strcmp(q[j].method, "gptq") && !strcmp(q[j].quant, q[i].quant) && q[j].bits == q[i].bits &&
+                   !strcmp(q[j].base, q[i].base) && !strcmp(q[j].setting, q[i].setting);
+        if (c >= 0 && q[i].m[Q_PPL] && twin_at[row * LE_Q_COLS + c] && !twin)
             continue;
         if (c >= 0 && q[i].m[Q_PPL]) {
-            pure_at[row * LE_Q_COLS + c] = (char)pure;
+            twin_at[row * LE_Q_COLS + c] = (char)twin;
             le_table_num(t, row, c + 3, q[i].m[Q_PPL]->value, 1, 2);
             le_table_trace(t, row, c + 3, q[i].m[Q_PPL]);
             le_table_note(t, row, c + 3, "type %s, method %s", q[i].quant, q[i].method);

@@ -299,6 +299,7 @@ static void cli_should_record_cells_the_report_renders(void **state) {
     assert_non_null(doc);
     assert_non_null(strstr(doc, "Q4_0-pure"));
     assert_non_null(strstr(doc, "KLD 99.9%"));
+    assert_non_null(strstr(doc, "4g32-RTN")); /* bits and group recorded: the GPTQ layout's column */
     assert_null(strstr(doc, "No quantization results"));
     free(doc);
     /* --db none: the same numbers, nothing written */
