@@ -302,6 +302,20 @@ static void cli_should_record_cells_the_report_renders(void **state) {
     assert_non_null(strstr(doc, "4g32-RTN")); /* bits and group recorded: the GPTQ layout's column */
     assert_null(strstr(doc, "No quantization results"));
     free(doc);
+    /* --method marks a file's method: a GPTQ column appears beside RTN's at the same bits and group */
+    assert_int_equal(le_test_sh(&out, "'%s' compare --base '%s' --quant '%s' --method gptq --file '%s' --ctx 32 "
+                                      "--threads 1 --boot 50 --speed-reps 0 --quiet --db '%s'",
+                                le_test_bin(), f->f32, f->q40, text, db), 0);
+    assert_non_null(strstr(out, "| Q4_0-pure | gptq |"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' report --db '%s' --out '%s' --only quant --format md --no-figures",
+                                le_test_bin(), db, rep), 0);
+    free(out);
+    doc = le_test_read_file(md, NULL);
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, "4g32-GPTQ"));
+    assert_non_null(strstr(doc, "Q4_0-pure (GPTQ)"));
+    free(doc);
     /* --db none: the same numbers, nothing written */
     assert_int_equal(le_test_sh(&out, cmd, le_test_bin(), f->f32, f->f32, f->q40, text, "none"), 0);
     assert_non_null(strstr(out, "| Q4_0-pure | rtn |"));
