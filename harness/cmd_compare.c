@@ -36,6 +36,7 @@
 #include "commands.h"    /* le_cmd_compare */
 #include "le_bench.h"    /* le_bench_pp: speed as bench measures it */
 #include "le_compare.h"  /* le_cmp_*, le_mcnemar_exact_p */
+#include "le_corpus.h"   /* le_corpus_read_file */
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"
 #include "le_gguf.h"     /* tensor sizes for bits per weight, quantize keys */
@@ -51,7 +52,6 @@
 #include "le_types.h"    /* le_type_name, le_type_info */
 
 #include <cjson/cJSON.h> /* cell configs */
-#include <errno.h>
 #include <math.h>
 #include <stddef.h> /* offsetof */
 #include <stdio.h>
@@ -257,27 +257,8 @@ static int le_cmp_parse(int argc, char **argv, struct le_cmp_opts *o) {
 /* ---- the text ---- */
 
 static int le_cmp_read_file(struct le_cmp_run *R) {
-    FILE *f = fopen(R->o.file, "rb");
-    if (!f)
-        return le_cli_fail("cannot read %s: %s", R->o.file, strerror(errno));
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0)
-        if ((n += r) == cap) {
-            char *nb = realloc(buf, (cap *= 2) + 1);
-            if (!nb)
-                free(buf);
-            buf = nb;
-        }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return le_cli_fail("cannot read %s", R->o.file);
-    }
-    R->text = buf;
-    R->len = n;
-    return -1;
+    int rc = le_corpus_read_file(R->o.file, &R->text, &R->len);
+    return rc ? le_cli_fail_lib(rc) : -1;
 }
 
 /* The split's documents, each followed by a newline unless it ends in one
