@@ -36,7 +36,7 @@
 #include "commands.h"    /* le_cmd_compare */
 #include "le_bench.h"    /* le_bench_pp: speed as bench measures it */
 #include "le_compare.h"  /* le_cmp_*, le_mcnemar_exact_p */
-#include "le_corpus.h"   /* le_corpus_read_file */
+#include "le_fs.h"       /* le_read_file */
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"
 #include "le_gguf.h"     /* tensor sizes for bits per weight, quantize keys */
@@ -257,7 +257,7 @@ static int le_cmp_parse(int argc, char **argv, struct le_cmp_opts *o) {
 /* ---- the text ---- */
 
 static int le_cmp_read_file(struct le_cmp_run *R) {
-    int rc = le_corpus_read_file(R->o.file, &R->text, &R->len);
+    int rc = le_read_file(R->o.file, &R->text, &R->len);
     return rc ? le_cli_fail_lib(rc) : -1;
 }
 
