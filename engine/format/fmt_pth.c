@@ -90,42 +90,38 @@ static int zip_list(const char *path, const uint8_t *p, uint64_t size, struct ze
     if (!z)
         return le_err_set(LE_ENOMEM, "%s: out of memory", path);
     uint64_t end = off + cds;
-    for (uint64_t i = 0; i < n; i++) {
+    for (uint64_t i = 0; !rc && i < n; i++) {
         if (end - off < 46 || u32(p + off) != 0x02014b50u) {
-            free(z);
-            return le_err_set(LE_EFORMAT, "%s: zip central directory entry %llu is malformed", path,
-                              (unsigned long long)i);
+            rc = le_err_set(LE_EFORMAT, "%s: zip central directory entry %llu is malformed", path,
+                            (unsigned long long)i);
+            break;
         }
         const uint8_t *c = p + off;
         uint64_t method = u16(c + 10), csize = u32(c + 20), usize = u32(c + 24), loff = u32(c + 42);
         uint64_t nl = u16(c + 28), xl = u16(c + 30), cl = u16(c + 32);
         if (46 + nl + xl + cl > end - off) {
-            free(z);
-            return le_err_set(LE_EFORMAT, "%s: zip entry %llu overruns the central directory", path,
-                              (unsigned long long)i);
+            rc = le_err_set(LE_EFORMAT, "%s: zip entry %llu overruns the central directory", path,
+                            (unsigned long long)i);
+            break;
         }
         zip64_extra(c + 46 + nl, xl, &usize, &csize, &loff);
-        z[i].name = (const char *)c + 46;
-        z[i].name_len = (size_t)nl;
-        if (method != 0 || csize != usize) {
-            free(z);
-            return le_err_set(LE_EUNSUP, "%s: zip entry %.*s is compressed (method %llu); torch.save stores entries",
-                              path, (int)(nl > 80 ? 80 : nl), z[i].name, (unsigned long long)method);
-        }
-        if (loff > size - 30 || u32(p + loff) != 0x04034b50u) {
-            free(z);
-            return le_err_set(LE_EFORMAT, "%s: zip local header of %.*s is missing (truncated file?)", path,
-                              (int)(nl > 80 ? 80 : nl), z[i].name);
-        }
-        uint64_t doff = loff + 30 + u16(p + loff + 26) + u16(p + loff + 28);
-        if (doff > size || usize > size - doff) {
-            free(z);
-            return le_err_set(LE_EFORMAT, "%s: zip entry %.*s extends past the end of the file (truncated?)", path,
-                              (int)(nl > 80 ? 80 : nl), z[i].name);
-        }
-        z[i].data = p + doff;
-        z[i].size = usize;
+        const char *nm = (const char *)c + 46;
+        int pl = (int)(nl > 80 ? 80 : nl);
+        uint64_t doff = 0;
+        if (method != 0 || csize != usize)
+            rc = le_err_set(LE_EUNSUP, "%s: zip entry %.*s is compressed (method %llu); torch.save stores entries",
+                            path, pl, nm, (unsigned long long)method);
+        else if (size < 30 || loff > size - 30 || u32(p + loff) != 0x04034b50u)
+            rc = le_err_set(LE_EFORMAT, "%s: zip local header of %.*s is missing (truncated file?)", path, pl, nm);
+        else if ((doff = loff + 30 + u16(p + loff + 26) + u16(p + loff + 28)) > size || usize > size - doff)
+            rc = le_err_set(LE_EFORMAT, "%s: zip entry %.*s extends past the end of the file (truncated?)", path,
+                            pl, nm);
+        z[i] = (struct zent){nm, (size_t)nl, p + doff, usize};
         off += 46 + nl + xl + cl;
+    }
+    if (rc) {
+        free(z);
+        return rc;
     }
     *out = z;
     *n_out = n;
