@@ -8,7 +8,8 @@
  * tokenizer.model / tokenizer.json from the oracle's vocabularies encode the
  * oracle's test vectors as llama.cpp does. LoRA adapters (PEFT .bin and
  * .safetensors, GGUF LoRA) change logits exactly as hand-merged weights do.
- * `convert` round-trips. Malformed inputs give one-line errors.
+ * `convert` round-trips; convert/ppl --lora agree; tokenize and quantize
+ * read an HF directory. Malformed inputs give one-line errors.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -652,6 +653,87 @@ static void convert_should_round_trip(void **state) {
     free(pb);
 }
 
+
+/* The commands: convert --lora, ppl --lora, tokenize and quantize on an HF directory. */
+static char *final_ppl(const char *model, const char *lora, const char *text, const char *db) {
+    char *out = NULL;
+    int st = le_test_sh(&out, "'%s' ppl --model '%s' %s%s --file '%s' --ctx 32 --db '%s' 2>&1 | grep 'Final estimate'",
+                        le_test_bin(), model, lora ? "--lora " : "", lora ? lora : "", text, db);
+    if (st)
+        print_error("ppl %s: %s\n", model, out ? out : "");
+    assert_int_equal(st, 0);
+    return out;
+}
+
+static void commands_should_take_other_formats_and_lora(void **state) {
+    (void)state;
+    const char *base = tmp("cmd.gguf"), *lora = tmp("cmd-lora.gguf"), *merged = tmp("cmd-merged.gguf");
+    struct le_genmodel_cfg c = base_cfg();
+    c.seed = 18;
+    gen(base, c);
+    struct le_gguf_writer *w;
+    assert_int_equal(le_gguf_writer_new(&w), LE_OK);
+    le_gguf_set_str(w, "general.type", "adapter");
+    le_gguf_set_str(w, "adapter.type", "lora");
+    le_gguf_set_f32(w, "adapter.lora.alpha", 4.0f);
+    float a[2 * 128], b[128 * 2];
+    for (int i = 0; i < 256; i++)
+        a[i] = b[i] = fx_val(200, i);
+    int64_t nea[2] = {64, 2}, neb[2] = {2, 64}, nea2[2] = {64, 2}, neb2[2] = {2, 128};
+    OK(le_gguf_add_tensor(w, "blk.0.attn_q.weight.lora_a", LE_TYPE_F32, 2, nea, a));
+    OK(le_gguf_add_tensor(w, "blk.0.attn_q.weight.lora_b", LE_TYPE_F32, 2, neb, b));
+    OK(le_gguf_add_tensor(w, "blk.1.ffn_up.weight.lora_a", LE_TYPE_F32, 2, nea2, a));
+    OK(le_gguf_add_tensor(w, "blk.1.ffn_up.weight.lora_b", LE_TYPE_F32, 2, neb2, b));
+    OK(le_gguf_write(w, lora));
+    le_gguf_writer_free(w);
+    assert_int_equal(le_test_sh(NULL, "'%s' convert '%s' '%s' --lora '%s:0.5' >/dev/null", le_test_bin(), base, merged,
+                                lora), 0);
+    char spec[1100];
+    snprintf(spec, sizeof spec, "'%s:0.5'", lora);
+    const char *text = tmp("cmd.txt");
+    FILE *f = fopen(text, "w");
+    for (int i = 0; i < 30; i++)
+        fputs("a small brown dog ran to the old house and sat by the door. ", f);
+    fclose(f);
+    char *p_base = final_ppl(base, NULL, text, tmp("cmd.sqlite"));
+    char *p_lora = final_ppl(base, spec, text, tmp("cmd.sqlite"));
+    char *p_merged = final_ppl(merged, NULL, text, tmp("cmd.sqlite"));
+    assert_string_equal(p_lora, p_merged);
+    assert_string_not_equal(p_lora, p_base);
+    free(p_base);
+    free(p_lora);
+    free(p_merged);
+    /* tokenize and quantize read a Hugging Face directory (and a tokenizer file) too */
+    const char *dir = tmp("cmd-hf");
+    mkdir_p(dir);
+    OK(le_fw_hf(base, dir, LE_TYPE_F32, 1, LE_FW_TOK_JSON));
+    char *ta = NULL, *tb = NULL, *tc = NULL;
+    assert_int_equal(le_test_sh(&ta, "'%s' tokenize '%s' --text 'the old house' --ids", le_test_bin(), base), 0);
+    assert_int_equal(le_test_sh(&tb, "'%s' tokenize '%s' --text 'the old house' --ids", le_test_bin(), dir), 0);
+    assert_int_equal(le_test_sh(&tc, "'%s' tokenize '%s/tokenizer.json' --text 'the old house' --ids", le_test_bin(),
+                                dir), 0);
+    assert_string_equal(ta, tb);
+    assert_string_equal(ta, tc);
+    free(ta);
+    free(tb);
+    free(tc);
+    const char *q1 = tmp("cmd-q1.gguf"), *q2 = tmp("cmd-q2.gguf");
+    assert_int_equal(le_test_sh(NULL, "'%s' quantize '%s' '%s' --type q4_0 --quiet >/dev/null", le_test_bin(), base, q1), 0);
+    assert_int_equal(le_test_sh(NULL, "'%s' quantize '%s' '%s' --type q4_0 --quiet >/dev/null", le_test_bin(), dir, q2), 0);
+    struct le_gguf *g1, *g2;
+    OK(le_gguf_open(&g1, q1));
+    OK(le_gguf_open(&g2, q2));
+    assert_int_equal(le_gguf_n_tensors(g1), le_gguf_n_tensors(g2));
+    for (int64_t i = 0; i < le_gguf_n_tensors(g1); i++) {
+        const struct le_gguf_tensor *t1 = le_gguf_tensor(g1, i), *t2 = le_gguf_find_tensor(g2, t1->name);
+        assert_non_null(t2);
+        assert_int_equal(t1->type, t2->type);
+        assert_memory_equal(t1->data, t2->data, t1->nbytes);
+    }
+    le_gguf_close(g1);
+    le_gguf_close(g2);
+}
+
 /* ---- malformed inputs ---- */
 
 static void expect_error(const char *path, const char *want) {
@@ -782,6 +864,7 @@ int main(void) {
         cmocka_unit_test(lora_should_equal_hand_merged_weights),
         cmocka_unit_test(tokenizer_files_should_match_oracle_vectors),
         cmocka_unit_test(convert_should_round_trip),
+        cmocka_unit_test(commands_should_take_other_formats_and_lora),
         cmocka_unit_test(malformed_inputs_should_give_one_line_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
