@@ -27,7 +27,8 @@
 #include "le_err.h"
 #include "le_fs.h"       /* le_mkdirs */
 #include "le_job.h"      /* the run, model identity, cells, samples, results */
-#include "le_model.h"    /* le_model_open */
+#include "le_format.h"   /* le_lora_spec_parse */
+#include "le_model.h"    /* le_model_open_ex */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_progress.h" /* per-task progress */
 #include "le_sha256.h"   /* the requests' hash */
@@ -56,7 +57,8 @@ static const char *le_eval_help_head =
     "from their stored samples. Prints lm-eval's markdown table.\n"
     "\n"
     "Options:\n"
-    "  --model LIST        GGUF model files, comma-separated\n"
+    "  --model LIST        model files, comma-separated: GGUF or any format `llamaeval convert` reads\n"
+    "  --lora A[:S]        merge LoRA adapter A (scale S, default 1) into each model; repeatable\n"
     "  --tasks LIST        tasks, comma-separated (see below)\n"
     "  --num-fewshot K     few-shot examples from the training split (default 0)\n"
     "  --fewshot-seed S    seed of the few-shot draws (default 1234, as lm-eval)\n"
@@ -80,8 +82,11 @@ static const char *le_eval_help_head =
     "  -h, --help          show this help\n"
     "\nTasks:\n";
 
+#define LE_EVAL_MAX_LORA 8
 struct le_eval_opts {
     const char *models, *tasks, *db, *outpath, *answer_norm;
+    struct le_lora_spec lora[LE_EVAL_MAX_LORA]; /* --lora: merged into every model at open */
+    int n_lora;
     long k, limit, threads, ctx, batch, boot, flush, bos;
     uint64_t seed, fewshot_seed;
     int log_samples, offline, quiet;
@@ -109,7 +114,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {"offline", no_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
         {"bootstrap-iters", required_argument, 0, 'B'}, {"flush-every", required_argument, 0, 'f'},
         {"bos", required_argument, 0, 'S'},       {"answer-norm", required_argument, 0, 'A'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},            {"lora", required_argument, 0, 'R'},
+        {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
     *o = (struct le_eval_opts){.db = "results.sqlite", .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
@@ -120,6 +126,12 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case LE_CLI_HELP: return LE_EXIT_OK;
         case 'm': o->models = optarg; break;
         case 'T': o->tasks = optarg; break;
+        case 'R':
+            if (o->n_lora == LE_EVAL_MAX_LORA || le_lora_spec_parse(optarg, &o->lora[o->n_lora]))
+                return le_cli_usage(le_eval_usage, "--lora '%s': at most %d adapters, PATH[:SCALE]", optarg,
+                                    LE_EVAL_MAX_LORA);
+            o->n_lora++;
+            break;
         case 'd': o->db = optarg; break;
         case 'o': o->outpath = optarg; break;
         case 'L': o->log_samples = 1; break;
@@ -459,11 +471,14 @@ static int le_eval_model(struct le_eval *E, const char *path) {
     cJSON *root = NULL;
     char sha[65];
     int64_t model_id = 0;
-    int rc = le_model_open(&m, path);
+    struct le_format_opts fo = {.lora = E->o.lora, .n_lora = E->o.n_lora};
+    int rc = le_model_open_ex(&m, path, &fo);
     if (!rc && !le_model_tok(m))
         rc = le_err_set(LE_EUNSUP, "%s has no tokenizer", path);
     if (!rc)
         rc = le_job_hash_model(path, le_model_get_info(m)->file_size, !E->o.quiet, sha);
+    if (!rc && E->o.n_lora)
+        rc = le_job_hash_lora(sha, E->o.lora, E->o.n_lora, sha);
     if (!rc)
         rc = le_job_add_model(E->job, path, sha, le_model_get_info(m), &model_id);
     struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};

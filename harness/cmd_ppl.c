@@ -36,7 +36,8 @@
 #include "le_err.h"
 #include "le_fs.h"       /* le_read_file */
 #include "le_job.h"      /* the run, the model, the result's cell */
-#include "le_model.h"    /* le_model_open, le_ctx_* */
+#include "le_format.h"   /* le_lora_spec_parse */
+#include "le_model.h"    /* le_model_open_ex, le_ctx_* */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_ppl.h"      /* le_ppl_* */
 #include "le_sha256.h"   /* le_sha256 of the text */
@@ -54,7 +55,7 @@
 static const char *le_ppl_usage =
     "usage: llamaeval ppl --model M.gguf --file F.txt [--convention llamacpp|gptq|hf-stride|lmeval] [--ctx N]\n"
     "                     [--stride S] [--docs file|lines|wikitext] [--batch N] [--threads N] [--kv-f16]\n"
-    "                     [--db FILE] [--quiet]";
+    "                     [--db FILE] [--quiet] [--lora A[:S]]";
 static const char *le_ppl_help =
     "usage: llamaeval ppl --model M.gguf --file F.txt [--convention llamacpp|gptq|hf-stride|lmeval] [--ctx N]\n"
     "                     [--stride S] [--docs file|lines|wikitext] [--batch N] [--threads N] [--kv-f16]\n"
@@ -83,7 +84,8 @@ static const char *le_ppl_help =
     "             perplexity, bits per byte and token perplexity over all documents.\n"
     "\n"
     "Options:\n"
-    "  --model M          the GGUF model file\n"
+    "  --model M          the model: a GGUF file, or any format `llamaeval convert` reads\n"
+    "  --lora A[:S]       merge LoRA adapter A with scale S (default 1) at load; repeatable\n"
     "  --file F           the text file\n"
     "  --convention C     llamacpp (default), gptq, hf-stride or lmeval\n"
     "  --ctx N            tokens per chunk / window / max length (default: 512 for\n"
@@ -111,8 +113,11 @@ static const char *const le_conv_names[] = {"llamacpp", "gptq", "hf-stride", "lm
 enum { DOCS_FILE, DOCS_LINES, DOCS_WIKITEXT };
 static const char *const le_docs_names[] = {"file", "lines", "wikitext"};
 
+#define LE_PPL_MAX_LORA 8
 struct le_ppl_opts {
     const char *model, *file, *db;
+    struct le_lora_spec lora[LE_PPL_MAX_LORA]; /* --lora, merged at open */
+    int n_lora;
     long ctx, batch, threads, stride; /* ctx, stride: 0 = the convention's default */
     int quiet, kv_f16, conv, docs, docs_set;
 };
@@ -155,7 +160,7 @@ static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
         {"quiet", no_argument, 0, 'q'},       {"kv-f16", no_argument, 0, 'k'},
         {"convention", required_argument, 0, 'C'}, {"stride", required_argument, 0, 's'},
         {"docs", required_argument, 0, 'D'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
+        {"lora", required_argument, 0, 'L'},  {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_ppl_usage, le_ppl_help, 0};
     *o = (struct le_ppl_opts){.db = "results.sqlite"};
@@ -165,6 +170,12 @@ static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
         case LE_CLI_HELP: return LE_EXIT_OK;
         case 'm': o->model = optarg; break;
         case 'f': o->file = optarg; break;
+        case 'L':
+            if (o->n_lora == LE_PPL_MAX_LORA || le_lora_spec_parse(optarg, &o->lora[o->n_lora]))
+                return le_cli_usage(le_ppl_usage, "--lora '%s': at most %d adapters, PATH[:SCALE]", optarg,
+                                    LE_PPL_MAX_LORA);
+            o->n_lora++;
+            break;
         case 'd': o->db = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'k': o->kv_f16 = 1; break;
@@ -350,7 +361,8 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
 
 /* Opens the model, reads and hashes the text, hashes the model. */
 static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size_t *len) {
-    int rc = le_model_open(&s->m, o->model);
+    struct le_format_opts fo = {.lora = o->lora, .n_lora = o->n_lora};
+    int rc = le_model_open_ex(&s->m, o->model, &fo);
     if (rc)
         return le_cli_fail_lib(rc);
     if (!le_model_tok(s->m))
@@ -364,6 +376,8 @@ static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size
     le_sha256_hex(dg, s->text_sha);
     uint64_t size = le_model_get_info(s->m)->file_size;
     if ((rc = le_job_hash_model(o->model, size, !o->quiet && size > ((uint64_t)64 << 20), s->model_sha)))
+        return le_cli_fail_lib(rc);
+    if (o->n_lora && (rc = le_job_hash_lora(s->model_sha, o->lora, o->n_lora, s->model_sha)))
         return le_cli_fail_lib(rc);
     return -1;
 }

@@ -9,6 +9,7 @@
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_tokenize */
 #include "le_err.h"
+#include "le_format.h" /* le_format_open, le_format_open_tokenizer */
 #include "le_fs.h"    /* le_read_file */
 #include "le_gguf.h"  /* le_gguf_open */
 #include "le_tok.h"   /* le_tok_from_gguf, le_tok_encode, le_tok_piece */
@@ -98,7 +99,9 @@ int le_cmd_tokenize(int argc, char **argv) {
     if (!text == !file)
         return le_cli_usage(le_tokenize_usage, "give exactly one of --text and --file");
     struct le_gguf *g;
-    int rc = le_gguf_open(&g, argv[first]);
+    int kind; /* any model format, else a tokenizer file (tokenizer.model/.json/.bin) */
+    int rc = le_format_detect(argv[first], &kind) == LE_OK ? le_format_open(&g, argv[first], NULL)
+                                                            : le_format_open_tokenizer(&g, argv[first]);
     if (rc)
         return le_cli_fail_lib(rc);
     struct le_tok *t = NULL;

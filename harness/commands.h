@@ -20,4 +20,5 @@ int le_cmd_report(int argc, char **argv);    /* cmd_report.c */
 int le_cmd_fit(int argc, char **argv);       /* cmd_fit.c */
 int le_cmd_quantize(int argc, char **argv);  /* cmd_quantize.c */
 int le_cmd_compare(int argc, char **argv);   /* cmd_compare.c */
+int le_cmd_convert(int argc, char **argv);   /* cmd_convert.c */
 #endif

@@ -20,12 +20,14 @@
 #include "le_job.h"
 
 #include "le_err.h"
+#include "le_format.h"   /* struct le_lora_spec */
 #include "le_model.h"    /* struct le_model_info */
 #include "le_progress.h" /* hashing progress */
 #include "le_sha256.h"   /* le_sha256_file_progress */
 #include "le_types.h"    /* le_type_name */
 
 #include <cjson/cJSON.h> /* le_job_config_canonical */
+#include <dirent.h>      /* directory models */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct le_job {
@@ -214,7 +217,84 @@ void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *compute
 
 /* Functions to record models. */
 
+static int le_job_name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A directory model (Hugging Face, Meta): sha256 over "name sha256\n" of
+ * its regular files in name order (subdirectories are not part of it). */
+static int le_job_hash_dir(const char *path, char sha[65]) {
+    DIR *d = opendir(path);
+    if (!d)
+        return le_err_set(LE_EIO, "%s: cannot list: %s", path, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = LE_OK;
+    struct dirent *e;
+    while (!rc && (e = readdir(d))) {
+        char full[4096];
+        struct stat st;
+        snprintf(full, sizeof full, "%s/%s", path, e->d_name);
+        if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        if (n == cap) {
+            char **q = realloc(names, (cap = cap * 2 + 16) * sizeof *names);
+            if (!q) {
+                rc = le_err_set(LE_ENOMEM, "out of memory");
+                break;
+            }
+            names = q;
+        }
+        if (!(names[n++] = strdup(e->d_name)))
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+    }
+    closedir(d);
+    if (names)
+        qsort(names, n, sizeof *names, le_job_name_cmp);
+    struct le_sha256_ctx c;
+    le_sha256_init(&c);
+    for (size_t i = 0; !rc && i < n; i++) {
+        char full[4096], h[65];
+        snprintf(full, sizeof full, "%s/%s", path, names[i]);
+        if (!(rc = le_sha256_file(full, h))) {
+            le_sha256_update(&c, names[i], strlen(names[i]) + 1);
+            le_sha256_update(&c, h, 64);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    uint8_t dg[32];
+    le_sha256_final(&c, dg);
+    le_sha256_hex(dg, sha);
+    return rc;
+}
+
+int le_job_hash_lora(const char *base_sha, const struct le_lora_spec *lora, int n_lora, char sha[65]) {
+    struct le_sha256_ctx c;
+    le_sha256_init(&c);
+    le_sha256_update(&c, base_sha, 64);
+    for (int i = 0; i < n_lora; i++) {
+        char h[65], sc[32];
+        struct stat st;
+        int rc = stat(lora[i].path, &st) == 0 && S_ISDIR(st.st_mode) ? le_job_hash_dir(lora[i].path, h)
+                                                                      : le_sha256_file(lora[i].path, h);
+        if (rc)
+            return rc;
+        snprintf(sc, sizeof sc, " lora %.9g ", (double)lora[i].scale);
+        le_sha256_update(&c, sc, strlen(sc));
+        le_sha256_update(&c, h, 64);
+    }
+    uint8_t dg[32];
+    le_sha256_final(&c, dg);
+    le_sha256_hex(dg, sha);
+    return LE_OK;
+}
+
 int le_job_hash_model(const char *path, uint64_t size, int show_progress, char sha[65]) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return le_job_hash_dir(path, sha);
     struct le_progress *prog = NULL;
     if (show_progress)
         le_progress_new(&prog, "hashing model", size, 0);

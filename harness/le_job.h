@@ -112,6 +112,12 @@ void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *compute
  * model" progress line (le_progress) over size bytes. Needs no job: a client
  * may hash before it opens the store. */
 int le_job_hash_model(const char *path, uint64_t size, int show_progress, char sha[65]);
+/* (A directory model -- Hugging Face, Meta -- hashes as sha256 over its
+ * files' names and sha256s.) The identity of a model with LoRA adapters
+ * merged: sha256 over the base's sha256 and each adapter's (file or
+ * directory) sha256 and scale, in order. */
+struct le_lora_spec;
+int le_job_hash_lora(const char *base_sha, const struct le_lora_spec *lora, int n_lora, char sha[65]);
 /* Records a model opened with le_model_open (path, its sha256, its info);
  * *model_id is its row (existing when the sha256 is known). */
 int le_job_add_model(struct le_job *j, const char *path, const char *sha, const struct le_model_info *in,

@@ -24,6 +24,7 @@ static const struct le_cmd le_commands[] = {
     {"fit", "fit Chinchilla's three scaling analyses to a sweep or a CSV, with bootstrap intervals", le_cmd_fit},
     {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes)", le_cmd_quantize},
     {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
+    {"convert", "write HF / Meta .pth / llama2.c / GGML models (+ LoRA) as GGUF", le_cmd_convert},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
 

@@ -182,6 +182,12 @@ struct le_gguf {
     struct le_gguf_tensor *t;
     int64_t n_t;
     struct name_index kv_index, t_index;
+    /* Views (le_gguf_open_view): base is a malloc'ed metadata image, tensor
+     * data lives elsewhere, owned by owner; size_total is what file_size reports. */
+    int is_view;
+    void (*release)(void *);
+    void *owner;
+    uint64_t size_total;
 };
 
 static const char *kv_name_of(const void *tab, int64_t i) {
@@ -581,8 +587,12 @@ void le_gguf_close(struct le_gguf *g) {
     free(g->t);
     index_free(&g->kv_index);
     index_free(&g->t_index);
-    if (g->base)
+    if (g->is_view)
+        free((void *)g->base);
+    else if (g->base)
         munmap((void *)g->base, g->size);
+    if (g->release)
+        g->release(g->owner);
     free(g->path);
     free(g);
 }
@@ -590,7 +600,8 @@ void le_gguf_close(struct le_gguf *g) {
 uint32_t le_gguf_version(const struct le_gguf *g) { return g->version; }
 uint32_t le_gguf_alignment(const struct le_gguf *g) { return g->alignment; }
 const char *le_gguf_path(const struct le_gguf *g) { return g->path; }
-uint64_t le_gguf_file_size(const struct le_gguf *g) { return g->size; }
+uint64_t le_gguf_file_size(const struct le_gguf *g) { return g->is_view ? g->size_total : g->size; }
+int le_gguf_is_view(const struct le_gguf *g) { return g->is_view; }
 uint64_t le_gguf_data_offset(const struct le_gguf *g) { return g->data_off; }
 int64_t le_gguf_n_kv(const struct le_gguf *g) { return g->n_kv; }
 int64_t le_gguf_n_tensors(const struct le_gguf *g) { return g->n_t; }
@@ -1183,4 +1194,95 @@ int le_gguf_write(struct le_gguf_writer *w, const char *path) {
     free(tmp);
     free(f);
     return rc;
+}
+
+/* ---- views: metadata from a writer, tensors anywhere ---- */
+
+/* The writer's keys as a GGUF image with no tensors (malloc'ed). */
+static int view_image(const struct le_gguf_writer *w, uint8_t **out, uint64_t *size) {
+    uint64_t n = 24;
+    for (int64_t i = 0; i < w->n_kv; i++)
+        n += 8 + strlen(w->kv[i].key) + w->kv[i].len;
+    uint8_t *b = malloc(n), *p = b;
+    if (!b)
+        return le_err_set(LE_ENOMEM, "out of memory for a GGUF view's metadata");
+    uint32_t version = 3;
+    uint64_t n_t = 0, n_kv = (uint64_t)w->n_kv;
+    memcpy(p, GGUF_MAGIC, 4);
+    memcpy(p + 4, &version, 4);
+    memcpy(p + 8, &n_t, 8);
+    memcpy(p + 16, &n_kv, 8);
+    p += 24;
+    for (int64_t i = 0; i < w->n_kv; i++) {
+        uint64_t kl = strlen(w->kv[i].key);
+        memcpy(p, &kl, 8);
+        memcpy(p + 8, w->kv[i].key, kl);
+        memcpy(p + 8 + kl, w->kv[i].blob, w->kv[i].len);
+        p += 8 + kl + w->kv[i].len;
+    }
+    *out = b;
+    *size = n;
+    return LE_OK;
+}
+
+/* Checks one view tensor and copies it into g->t[i]. */
+static int view_tensor(struct le_gguf *g, int64_t i, const struct le_gguf_tensor *src) {
+    struct le_gguf_tensor *t = &g->t[i];
+    *t = *src;
+    t->name = NULL;
+    struct type_row tr = type_row(src->type < 0 ? UINT64_MAX : (uint64_t)src->type);
+    uint64_t nel = 1, nbytes;
+    int ok = tr.blck && src->n_dims >= 1 && src->n_dims <= GGUF_MAX_DIMS && src->data && src->name;
+    for (int j = 0; ok && j < GGUF_MAX_DIMS; j++)
+        ok = src->ne[j] >= 1 && (j < src->n_dims || src->ne[j] == 1) &&
+             mul_ok(nel, (uint64_t)src->ne[j], &nel) && nel <= (uint64_t)INT64_MAX;
+    ok = ok && (uint64_t)src->ne[0] % tr.blck == 0 &&
+         mul_ok((uint64_t)src->ne[0] / tr.blck * tr.size, nel / (uint64_t)src->ne[0], &nbytes);
+    if (!ok)
+        return le_err_set(LE_EINVAL, "%s: view tensor %" PRId64 " ('%s') has a bad type, shape or no data",
+                          g->path, i, src->name ? src->name : "");
+    t->nbytes = nbytes;
+    t->offset = 0;
+    if (!(t->name = strdup(src->name)))
+        return le_err_set(LE_ENOMEM, "%s: out of memory", g->path);
+    g->size_total += nbytes;
+    return LE_OK;
+}
+
+int le_gguf_open_view(struct le_gguf **out, const char *path, const struct le_gguf_writer *w,
+                      const struct le_gguf_tensor *tensors, int64_t n_t, void (*release)(void *),
+                      void *owner) {
+    *out = NULL;
+    struct le_gguf *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(path ? path : ""))) {
+        free(g);
+        if (release)
+            release(owner);
+        return le_err_set(LE_ENOMEM, "%s: out of memory", path ? path : "");
+    }
+    g->is_view = 1;
+    g->release = release;
+    g->owner = owner;
+    uint8_t *img = NULL;
+    int rc = view_image(w, &img, &g->size);
+    g->base = img;
+    if (!rc)
+        rc = parse_header(g);
+    g->size_total = g->size;
+    if (!rc && n_t > 0 && !(g->t = calloc((size_t)n_t, sizeof *g->t)))
+        rc = le_err_set(LE_ENOMEM, "%s: out of memory", g->path);
+    for (int64_t i = 0; !rc && i < n_t; i++) {
+        g->n_t = i + 1;
+        rc = view_tensor(g, i, &tensors[i]);
+    }
+    int64_t dup = -1;
+    index_free(&g->t_index); /* parse_header's index of no tensors */
+    if (!rc && (rc = index_build(&g->t_index, g->t, t_name_of, g->n_t, &dup)) == 1)
+        rc = le_err_set(LE_EFORMAT, "%s: duplicate tensor name '%s'", g->path, g->t[dup].name);
+    if (rc) {
+        le_gguf_close(g);
+        return rc;
+    }
+    *out = g;
+    return LE_OK;
 }

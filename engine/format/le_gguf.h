@@ -109,4 +109,16 @@ int le_gguf_set_val(struct le_gguf_writer *w, const char *key, int type, const v
 /* Copies key/value i of g verbatim (any type, e.g. a whole vocab array). */
 int le_gguf_writer_copy_kv(struct le_gguf_writer *w, const struct le_gguf *g, int64_t i);
 
+/* Views: a le_gguf whose metadata are w's keys (its tensors are ignored;
+ * w may be freed afterwards) and whose tensors are the n_t given ones, with
+ * data pointers anywhere (another file's mapping, converted copies): the
+ * form every other model format is presented in (le_format.h). Names and
+ * shapes are copied and checked; data is not copied. release(owner), if
+ * given, runs at le_gguf_close (also when this call fails). path is a
+ * label for messages; file_size is the metadata image plus tensor bytes. */
+int le_gguf_open_view(struct le_gguf **out, const char *path, const struct le_gguf_writer *w,
+                      const struct le_gguf_tensor *tensors, int64_t n_t, void (*release)(void *),
+                      void *owner);
+int le_gguf_is_view(const struct le_gguf *g);
+
 #endif

@@ -39,6 +39,11 @@ struct le_model_info {
  * type or feature. The model owns its mapping and tokenizer; free it after
  * every context made from it. */
 int le_model_open(struct le_model **out, const char *path);
+/* As le_model_open, for any format le_format_open reads (Hugging Face,
+ * Meta .pth, llama2.c, GGML/GGJT; by content), with opts' LoRA adapters
+ * merged; opts may be NULL. le_model_open(p) = le_model_open_ex(p, NULL). */
+struct le_format_opts;
+int le_model_open_ex(struct le_model **out, const char *path, const struct le_format_opts *opts);
 void le_model_free(struct le_model *m); /* NULL is fine */
 const struct le_model_info *le_model_get_info(const struct le_model *m);
 /* The tokenizer, or NULL when the file has no tokenizer.ggml.model key. */

@@ -1,6 +1,6 @@
 /*
- * model: loads a LLaMA-architecture GGUF (weights stay in place in the
- * mmap), checks every hyperparameter and tensor shape/type the forward pass
+ * model: loads a LLaMA-architecture model -- a GGUF, or any format
+ * le_format presents as a GGUF view (weights stay in place in the mmap), checks every hyperparameter and tensor shape/type the forward pass
  * relies on, and plans a context's memory once (KV cache, RoPE table,
  * activation scratch for n_batch rows, matmul scratch) so that le_ctx_eval
  * never allocates. The forward pass itself is in forward.c.
@@ -13,9 +13,10 @@
  */
 #include "model_int.h"
 
-#include "le_err.h"   /* le_err_set, LE_E* */
-#include "le_gguf.h"  /* le_gguf_open, metadata and tensor accessors */
-#include "le_ops.h"   /* le_ops_rope_table */
+#include "le_err.h"    /* le_err_set, LE_E* */
+#include "le_format.h" /* le_format_open: any weight format as a GGUF view */
+#include "le_gguf.h"   /* metadata and tensor accessors */
+#include "le_ops.h"    /* le_ops_rope_table */
 #include "le_pool.h"  /* le_pool_nthreads */
 #include "le_tok.h"   /* le_tok_from_gguf */
 #include "le_types.h" /* le_type_get, le_matmul_scratch_size */
@@ -270,12 +271,15 @@ static int le_model_tensors(struct le_model *m) {
     return LE_OK;
 }
 
-int le_model_open(struct le_model **out, const char *path) {
+int le_model_open(struct le_model **out, const char *path) { return le_model_open_ex(out, path, NULL); }
+
+int le_model_open_ex(struct le_model **out, const char *path, const struct le_format_opts *opts) {
     *out = NULL;
     struct le_model *m = calloc(1, sizeof *m);
     if (!m)
         return le_err_set(LE_ENOMEM, "out of memory opening %s", path);
-    int rc = le_gguf_open(&m->g, path);
+    /* The one seam for other sources: every format arrives as a GGUF view. */
+    int rc = le_format_open(&m->g, path, opts);
     if (rc)
         goto fail;
     if ((rc = le_model_hparams(m)))

@@ -14,6 +14,7 @@
 #include "le_quant.h"
 
 #include "le_err.h"
+#include "le_format.h" /* le_format_open */
 #include "le_gguf.h"
 #include "le_pool.h"
 #include "le_types.h"
@@ -414,7 +415,7 @@ int le_quantize(const char *in_path, const char *out_path, const struct le_quant
     if (le_qsame_file(in_path, out_path))
         return le_err_set(LE_EINVAL, "quantize: the output %s is the input file", out_path);
     struct le_qrun r = {0};
-    int rc = le_gguf_open(&r.g, in_path);
+    int rc = le_format_open(&r.g, in_path, NULL); /* any weight format, as a GGUF view */
     struct le_quant_hparams hp;
     if (!rc)
         rc = le_qhparams(r.g, &hp);
