@@ -248,7 +248,7 @@ int le_genmodel_write(const char *path, const struct le_genmodel_cfg *c) {
     int64_t D = c->dim, hd = c->dim / c->n_heads, KV = hd * n_kv, F = c->ffn, V = c->n_vocab;
     int wt = c->wtype;
     double sd = 1.0 / sqrt((double)D);
-    le_gen_tensor(&g, "token_embd.weight", c->embd_type ? c->embd_type : wt, V, D, 0, 1);
+    le_gen_tensor(&g, "token_embd.weight", c->embd_type ? c->embd_type : wt, V, D, 0, c->embd_sd > 0 ? c->embd_sd : 1);
     char name[96];
     for (int il = 0; il < c->n_layers; il++) {
 #define LE_NM(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)

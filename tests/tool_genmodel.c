@@ -3,7 +3,7 @@
  * (tests/le_genmodel.h), for scripts/bench.
  *   tool_genmodel --dim 288 --layers 6 --heads 6 [--kv-heads N] --ffn 768
  *                 --vocab 32000 [--ctx 1024] [--type f32|f16|bf16|q8_0|q4_0|q4_K|...]
- *                 [--embd-type TYPE] [--tied] [--seed S] --out M.gguf
+ *                 [--embd-type TYPE] [--embd-sd SD] [--tied] [--seed S] --out M.gguf
  * Any size: tensors are generated as they are written (scripts/bench big
  * writes 7B-shaped files with it).
  */
@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--vocab")) c.n_vocab = atoi(v);
         else if (!strcmp(a, "--ctx")) c.n_ctx = atoi(v);
         else if (!strcmp(a, "--seed")) c.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--embd-sd")) c.embd_sd = (float)atof(v);
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--type")) {
             c.wtype = le_type_from_name(v);

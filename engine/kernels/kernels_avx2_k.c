@@ -426,8 +426,58 @@ LE_AVX2_INLINE void le_kx_gemm_panels(const int T, le_kx_prows_fn f4, le_kx_prow
     }
 }
 
+/* le_q8_K_from_float_ref for one super-block, 8 lanes at a time, with the
+ * same result: max = the first element of largest |x|, iscale = -127/max,
+ * q = nearest (even) of iscale*x clamped to [-128, 127] (saturating packs),
+ * d = 1/iscale; bsums from the int32 quants. */
+LE_AVX2_INLINE void le_kx_q8_K_block(const float *x, le_block_q8_K *y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < LE_QK_K; j += 8)
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m); /* NaN: m, as the reference skips it */
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (!(amax != 0.0f)) { /* also NaN, as the reference's comparisons */
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    float max = 0.0f;
+    const __m256 va = _mm256_set1_ps(amax);
+    for (int j = 0; j < LE_QK_K; j += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), va, _CMP_EQ_OQ));
+        if (hit) {
+            max = x[j + __builtin_ctz((unsigned)hit)];
+            break;
+        }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 is = _mm256_set1_ps(iscale);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    for (int j = 0; j < LE_QK_K; j += 32) {
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j)), rn));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 8)), rn));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 16)), rn));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 24)), rn));
+        __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(y->qs + j), q);
+        /* the two groups of 16: sums of the stored (clamped) quants */
+        __m256i s0 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)), ones);
+        __m256i s1 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)), ones);
+        __m256i h = _mm256_hadd_epi32(s0, s1); /* s0: 0+1, 2+3 | 4+5, 6+7 ... */
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        t = _mm_hadd_epi32(t, t);
+        y->bsums[j / 16] = (int16_t)_mm_cvtsi128_si32(t);
+        y->bsums[j / 16 + 1] = (int16_t)_mm_extract_epi32(t, 1);
+    }
+    y->d = 1.0f / iscale;
+}
+
 /* Panel u of X: super-block by super-block, the 8 rows quantized to Q8_K
- * (the reference quantizer) and interleaved by 8x8 dword transposes. */
+ * (as the reference quantizer) and interleaved by 8x8 dword transposes. */
 LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t K, int64_t N, int64_t u) {
     const int64_t nb = K / LE_QK_K;
     le_block_q8_K y[LE_KPANEL];
@@ -435,7 +485,7 @@ LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t
         for (int c = 0; c < LE_KPANEL; c++) {
             int64_t n = u * LE_KPANEL + c;
             if (n < N)
-                le_q8_K_from_float_ref(X + n * K + b * LE_QK_K, &y[c], LE_QK_K);
+                le_kx_q8_K_block(X + n * K + b * LE_QK_K, &y[c]);
             else
                 memset(&y[c], 0, sizeof y[c]);
         }
@@ -479,7 +529,8 @@ LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_
     }
     const size_t rb = le_kx_act_row_bytes(K, N);
     for (int64_t n = u0; n < u1; n++)
-        le_q8_K_from_float_ref(X + n * K, (char *)A + n * rb, K);
+        for (int64_t b = 0; b < K / LE_QK_K; b++)
+            le_kx_q8_K_block(X + n * K + b * LE_QK_K, (le_block_q8_K *)((char *)A + n * rb) + b);
 }
 
 /* ---- per-type instances ---- */
