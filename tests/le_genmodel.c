@@ -1,7 +1,10 @@
 /*
  * le_genmodel: random-weight LLaMA GGUF files for tests (see le_genmodel.h).
  * Uses the engine's GGUF writer and each type's reference quantizer, so a
- * generated file is stored exactly as llama-quantize would store it.
+ * generated file is stored exactly as llama-quantize would store it. Tensors
+ * are generated while the writer writes them (le_gguf_add_tensor_gen), each
+ * from its own position in the one random stream, so a 7B-shaped file needs
+ * the memory of its largest tensor, not of the file.
  */
 #include "le_genmodel.h"
 
@@ -15,18 +18,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One tensor, generated when the writer reaches it (le_gguf_add_tensor_gen):
+ * its own copy of the random state where it starts in the one stream. */
+struct le_gen_spec {
+    int type;
+    int64_t nr, cols;
+    double mean, sd;
+    uint64_t rng;
+};
+
 struct le_gen {
     struct le_gguf_writer *w;
     const struct le_genmodel_cfg *cfg;
     uint64_t rng;
     int rc;
+    struct le_gen_spec *specs;
+    int n_specs, cap_specs;
 };
 
-static uint64_t le_gen_next(struct le_gen *g) { return le_splitmix64(&g->rng); }
+/* splitmix64 advances its state by this constant per draw (le_splitmix64). */
+#define LE_GEN_GAMMA 0x9E3779B97F4A7C15ull
 
-static double le_gen_normal(struct le_gen *g) { /* Box-Muller, one value per call */
-    double u1 = ((double)(le_gen_next(g) >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (double)(le_gen_next(g) >> 11) / 9007199254740992.0;
+static uint64_t le_gen_next(uint64_t *rng) { return le_splitmix64(rng); }
+
+static double le_gen_normal(uint64_t *rng) { /* Box-Muller, one value per call: two draws */
+    double u1 = ((double)(le_gen_next(rng) >> 11) + 1.0) / 9007199254740993.0;
+    double u2 = (double)(le_gen_next(rng) >> 11) / 9007199254740992.0;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
@@ -51,33 +68,49 @@ static void le_gen_bool(struct le_gen *g, const char *key, int v) {
         g->rc = le_gguf_set_bool(g->w, key, v);
 }
 
-/* rows x cols of N(mean, sd) stored as type (1-D when rows == 0). */
+/* The writer's fill: the spec's values row by row, each row quantized with
+ * the type's reference quantizer (memory: one float row). */
+static int le_gen_fill(void *arg, void *data, uint64_t nbytes) {
+    struct le_gen_spec *sp = arg;
+    const struct le_type_traits *tt = le_type_get(sp->type);
+    size_t row_bytes = le_type_row_size(sp->type, sp->cols);
+    float *f = malloc((size_t)sp->cols * sizeof *f);
+    if (!f)
+        return le_err_set(LE_ENOMEM, "genmodel: out of memory");
+    uint64_t rng = sp->rng;
+    for (int64_t r = 0; r < sp->nr && (uint64_t)(r + 1) * row_bytes <= nbytes; r++) {
+        for (int64_t i = 0; i < sp->cols; i++)
+            f[i] = (float)(sp->mean + sp->sd * le_gen_normal(&rng));
+        tt->from_float(f, (char *)data + (size_t)r * row_bytes, sp->cols);
+    }
+    free(f);
+    return LE_OK;
+}
+
+/* rows x cols of N(mean, sd) stored as type (1-D when rows == 0), added to
+ * the writer to be generated as it writes (so a file of any size needs the
+ * memory of one tensor); the random stream advances past it either way. */
 static void le_gen_tensor(struct le_gen *g, const char *name, int type, int64_t rows, int64_t cols, double mean,
                           double sd) {
     if (g->rc)
         return;
     int64_t nr = rows ? rows : 1;
-    float *f = malloc((size_t)(nr * cols) * sizeof *f);
-    size_t row_bytes = le_type_row_size(type, cols);
-    void *q = row_bytes ? malloc(row_bytes * (size_t)nr) : NULL;
     const struct le_type_traits *tt = le_type_get(type);
-    if (!f || !q || !tt || !tt->from_float) {
-        g->rc = (!f || (!q && row_bytes)) ? le_err_set(LE_ENOMEM, "genmodel: out of memory")
-                                          : le_err_set(LE_EUNSUP, "genmodel: cannot store %s as type %d", name, type);
-        free(f);
-        free(q);
+    if (!le_type_row_size(type, cols) || !tt || !tt->from_float) {
+        g->rc = le_err_set(LE_EUNSUP, "genmodel: cannot store %s as type %d", name, type);
         return;
     }
-    for (int64_t i = 0; i < nr * cols; i++)
-        f[i] = (float)(mean + sd * le_gen_normal(g));
-    if (!(g->cfg->omit_tensor && !strcmp(g->cfg->omit_tensor, name))) {
-        for (int64_t r = 0; r < nr; r++)
-            tt->from_float(f + r * cols, (char *)q + (size_t)r * row_bytes, cols);
-        int64_t ne[2] = {cols, nr};
-        g->rc = le_gguf_add_tensor(g->w, name, type, rows ? 2 : 1, ne, q);
+    if (g->n_specs == g->cap_specs) { /* sized up front: the writer keeps pointers to them */
+        g->rc = le_err_set(LE_EINVAL, "genmodel: more tensors than planned");
+        return;
     }
-    free(f);
-    free(q);
+    struct le_gen_spec *sp = &g->specs[g->n_specs++];
+    *sp = (struct le_gen_spec){.type = type, .nr = nr, .cols = cols, .mean = mean, .sd = sd, .rng = g->rng};
+    g->rng += LE_GEN_GAMMA * 2 * (uint64_t)nr * (uint64_t)cols; /* skip the tensor's draws */
+    if (!(g->cfg->omit_tensor && !strcmp(g->cfg->omit_tensor, name))) {
+        int64_t ne[2] = {cols, nr};
+        g->rc = le_gguf_add_tensor_gen(g->w, name, type, rows ? 2 : 1, ne, le_gen_fill, sp);
+    }
 }
 
 static const char *const le_gen_chars = "etaoinsrhldcumfpgwybvkxjqzTIASHCMBWPFD,.'-";
@@ -199,15 +232,20 @@ int le_genmodel_write(const char *path, const struct le_genmodel_cfg *c) {
         c->ffn < 1 || c->n_vocab < 3 || c->n_ctx < 1 || (c->dim / c->n_heads) % 2)
         return le_err_set(LE_EINVAL, "genmodel: inconsistent shape (dim %d, heads %d/%d, ffn %d, vocab %d)", c->dim,
                           c->n_heads, n_kv, c->ffn, c->n_vocab);
-    struct le_gen g = {.cfg = c, .rng = c->seed * 0x2545F4914F6CDD1Dull + 1};
+    struct le_gen g = {.cfg = c, .rng = c->seed * 0x2545F4914F6CDD1Dull + 1, .cap_specs = 3 + 9 * c->n_layers};
+    g.specs = malloc((size_t)g.cap_specs * sizeof *g.specs);
+    if (!g.specs)
+        return le_err_set(LE_ENOMEM, "genmodel: out of memory");
     int rc = le_gguf_writer_new(&g.w);
-    if (rc)
+    if (rc) {
+        free(g.specs);
         return rc;
+    }
     le_gen_metadata(&g);
     int64_t D = c->dim, hd = c->dim / c->n_heads, KV = hd * n_kv, F = c->ffn, V = c->n_vocab;
     int wt = c->wtype;
     double sd = 1.0 / sqrt((double)D);
-    le_gen_tensor(&g, "token_embd.weight", c->embd_type ? c->embd_type : wt, V, D, 0, 1);
+    le_gen_tensor(&g, "token_embd.weight", c->embd_type ? c->embd_type : wt, V, D, 0, c->embd_sd > 0 ? c->embd_sd : 1);
     char name[96];
     for (int il = 0; il < c->n_layers; il++) {
 #define LE_NM(s) (snprintf(name, sizeof name, "blk.%d." s, il), name)
@@ -228,5 +266,6 @@ int le_genmodel_write(const char *path, const struct le_genmodel_cfg *c) {
     if (!g.rc)
         g.rc = le_gguf_write(g.w, path);
     le_gguf_writer_free(g.w);
+    free(g.specs);
     return g.rc;
 }

@@ -30,6 +30,7 @@ struct le_genmodel_cfg {
     int wtype;         /* le_types.h type of the 2-D tensors (0 = F32) */
     int embd_type;     /* nonzero: token_embd's type instead (e.g. Q6_K in a Q4_0 file, as llama-quantize writes) */
     uint64_t seed;
+    float embd_sd;     /* token_embd's standard deviation; 0 = 1 (a tied model wants ~1/sqrt(dim)) */
     float rope_base;   /* 0 = 10000 */
     float eps;         /* 0 = 1e-5 */
     float rope_scale;  /* 0 = no scaling keys; else linear, llama.rope.scaling.factor */

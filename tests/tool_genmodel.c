@@ -2,8 +2,10 @@
  * tool_genmodel: writes a random-weight LLaMA GGUF of a given shape and type
  * (tests/le_genmodel.h), for scripts/bench.
  *   tool_genmodel --dim 288 --layers 6 --heads 6 [--kv-heads N] --ffn 768
- *                 --vocab 32000 [--ctx 1024] [--type f32|f16|bf16|q8_0|q4_0]
- *                 [--tied] [--seed S] --out M.gguf
+ *                 --vocab 32000 [--ctx 1024] [--type f32|f16|bf16|q8_0|q4_0|q4_K|...]
+ *                 [--embd-type TYPE] [--embd-sd SD] [--tied] [--seed S] --out M.gguf
+ * Any size: tensors are generated as they are written (scripts/bench big
+ * writes 7B-shaped files with it).
  */
 #include "le_err.h"
 #include "le_genmodel.h"
@@ -31,10 +33,14 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--vocab")) c.n_vocab = atoi(v);
         else if (!strcmp(a, "--ctx")) c.n_ctx = atoi(v);
         else if (!strcmp(a, "--seed")) c.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--embd-sd")) c.embd_sd = (float)atof(v);
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--type")) {
             c.wtype = le_type_from_name(v);
             if (c.wtype < 0) { fprintf(stderr, "tool_genmodel: unknown type %s\n", v); return 2; }
+        } else if (!strcmp(a, "--embd-type")) {
+            c.embd_type = le_type_from_name(v);
+            if (c.embd_type < 0) { fprintf(stderr, "tool_genmodel: unknown type %s\n", v); return 2; }
         } else { fprintf(stderr, "tool_genmodel: unknown option %s\n", a); return 2; }
     }
     if (!out) { fprintf(stderr, "tool_genmodel: --out is required\n"); return 2; }

@@ -819,7 +819,9 @@ struct wtensor {
     char *name;
     int type, n_dims;
     int64_t ne[GGUF_MAX_DIMS];
-    void *data;
+    void *data;                 /* NULL for a tensor generated at write time */
+    le_gguf_fill_fn fill;
+    void *fill_arg;
     uint64_t nbytes, offset;
 };
 
@@ -984,8 +986,9 @@ int le_gguf_writer_copy_kv(struct le_gguf_writer *w, const struct le_gguf *g, in
     return put_kv_parts(w, kv->key, kv->type, g->base + kv->off, (size_t)(kv->end - kv->off), NULL, 0);
 }
 
-int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int n_dims,
-                       const int64_t *ne, const void *data) {
+/* Checks and registers a tensor (data copied when given, else fill kept). */
+static int add_tensor(struct le_gguf_writer *w, const char *name, int type, int n_dims, const int64_t *ne,
+                      const void *data, le_gguf_fill_fn fill, void *fill_arg) {
     size_t nlen = name ? strlen(name) : 0;
     if (nlen == 0 || nlen >= GGUF_NAME_WRITE)
         return le_err_set(LE_EINVAL, "gguf writer: tensor name length %zu is not in 1..%u", nlen,
@@ -996,10 +999,10 @@ int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int
     struct type_row tr = type_row(type < 0 ? UINT64_MAX : (uint64_t)type);
     if (tr.blck == 0)
         return le_err_set(LE_EINVAL, "gguf writer: tensor '%s' has unknown type %d", name, type);
-    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne || !data)
+    if (n_dims < 1 || n_dims > GGUF_MAX_DIMS || !ne || (!data && !fill))
         return le_err_set(LE_EINVAL, "gguf writer: tensor '%s': n_dims %d not in 1..4 or NULL data",
                           name, n_dims);
-    struct wtensor t = {.type = type, .n_dims = n_dims, .ne = {1, 1, 1, 1}};
+    struct wtensor t = {.type = type, .n_dims = n_dims, .ne = {1, 1, 1, 1}, .fill = fill, .fill_arg = fill_arg};
     uint64_t nel = 1;
     for (int j = 0; j < n_dims; j++) {
         t.ne[j] = ne[j];
@@ -1015,21 +1018,35 @@ int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int
                           " is not a multiple of %s's block size %" PRIu64 " (or too large)",
                           name, t.ne[0], tr.name, blck);
     t.name = strdup(name);
-    t.data = malloc(t.nbytes);
-    if (!t.name || !t.data || grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) {
+    t.data = data ? malloc(t.nbytes) : NULL;
+    if (!t.name || (data && !t.data) || grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t)) {
         free(t.name);
         free(t.data);
         return le_err_set(LE_ENOMEM, "gguf writer: out of memory for tensor '%s' (%" PRIu64 " bytes)",
                           name, t.nbytes);
     }
-    memcpy(t.data, data, t.nbytes);
+    if (data)
+        memcpy(t.data, data, t.nbytes);
     w->t[w->n_t++] = t;
     return LE_OK;
 }
 
-/* Buffered output to one fd; the first error sticks in err (an errno). */
+int le_gguf_add_tensor(struct le_gguf_writer *w, const char *name, int type, int n_dims,
+                       const int64_t *ne, const void *data) {
+    return add_tensor(w, name, type, n_dims, ne, data, NULL, NULL);
+}
+
+int le_gguf_add_tensor_gen(struct le_gguf_writer *w, const char *name, int type, int n_dims,
+                           const int64_t *ne, le_gguf_fill_fn fill, void *arg) {
+    if (!fill)
+        return le_err_set(LE_EINVAL, "gguf writer: tensor '%s': no fill function", name ? name : "");
+    return add_tensor(w, name, type, n_dims, ne, NULL, fill, arg);
+}
+
+/* Buffered output to one fd; the first error sticks in err (an errno), or
+ * in rc (an LE_E* code from a fill function, err then EIO). */
 struct fout {
-    int fd, err;
+    int fd, err, rc;
     uint64_t pos;
     size_t n;
     uint8_t buf[1 << 16];
@@ -1122,7 +1139,18 @@ static void write_body(struct le_gguf_writer *w, struct fout *f, uint64_t align)
     out_pad(f, align);
     for (int64_t i = 0; i < w->n_t && !f->err; i++) {
         out_flush(f); /* large tensor data goes straight to the fd */
-        const uint8_t *p = w->t[i].data;
+        uint8_t *gen = NULL;
+        if (!w->t[i].data) { /* generated now, one tensor in memory at a time */
+            gen = malloc(w->t[i].nbytes ? (size_t)w->t[i].nbytes : 1);
+            f->rc = gen ? w->t[i].fill(w->t[i].fill_arg, gen, w->t[i].nbytes)
+                        : le_err_set(LE_ENOMEM, "gguf writer: out of memory for tensor '%s'", w->t[i].name);
+            if (f->rc) {
+                f->err = EIO;
+                free(gen);
+                break;
+            }
+        }
+        const uint8_t *p = gen ? gen : w->t[i].data;
         uint64_t left = w->t[i].nbytes;
         while (left && !f->err) {
             ssize_t r = write(f->fd, p, left > (1u << 30) ? (1u << 30) : (size_t)left);
@@ -1135,6 +1163,7 @@ static void write_body(struct le_gguf_writer *w, struct fout *f, uint64_t align)
                 left -= (uint64_t)r;
             }
         }
+        free(gen);
         f->pos += w->t[i].nbytes;
         out_pad(f, align);
     }
@@ -1185,7 +1214,7 @@ int le_gguf_write(struct le_gguf_writer *w, const char *path) {
         if (!f->err && rename(tmp, path) != 0)
             f->err = errno;
         if (f->err) {
-            rc = le_err_set(LE_EIO, "%s: write failed: %s", path, strerror(f->err));
+            rc = f->rc ? f->rc : le_err_set(LE_EIO, "%s: write failed: %s", path, strerror(f->err));
             unlink(tmp);
         } else {
             sync_dir_of(path);

@@ -9,7 +9,8 @@
  * le_gguf_close. Strings are NOT NUL-terminated in the file: accessors return
  * (pointer, length).
  *
- * Writer: collects key/values and tensors (data copied), writes GGUF v3 with
+ * Writer: collects key/values and tensors (data copied, or generated at
+ * write time by a fill function: le_gguf_add_tensor_gen), writes GGUF v3 with
  * alignment 32 (or general.alignment) atomically (temp file + rename), in a
  * form llama.cpp loads.
  */
@@ -108,6 +109,16 @@ int le_gguf_type_info(int type, int64_t *blck, uint64_t *type_size, const char *
 int le_gguf_set_val(struct le_gguf_writer *w, const char *key, int type, const void *v);
 /* Copies key/value i of g verbatim (any type, e.g. a whole vocab array). */
 int le_gguf_writer_copy_kv(struct le_gguf_writer *w, const struct le_gguf *g, int64_t i);
+/* A tensor whose data is produced while le_gguf_write writes it: fill(arg,
+ * data, nbytes) fills the tensor's nbytes (a buffer the writer allocates and
+ * frees) and returns LE_OK or an LE_E* code with its message set, which
+ * le_gguf_write then returns (leaving no file). Fills run in the order the
+ * tensors were added, one tensor in memory at a time, so a file of any size
+ * is written in the memory of its largest tensor. arg must live until the
+ * write. */
+typedef int (*le_gguf_fill_fn)(void *arg, void *data, uint64_t nbytes);
+int le_gguf_add_tensor_gen(struct le_gguf_writer *w, const char *name, int type, int n_dims,
+                           const int64_t *ne, le_gguf_fill_fn fill, void *arg);
 
 /* Views: a le_gguf whose metadata are w's keys (its tensors are ignored;
  * w may be freed afterwards) and whose tensors are the n_t given ones, with

@@ -10,6 +10,16 @@
  * AVX2 vec_dot and the scalar vec_dot agree bit for bit, and no result
  * depends on N, tiling or threads.
  *
+ * Batches (N >= 4) use panels, as the 32-block kernels do: 8 activation
+ * rows quantized to Q8_K once per batch and interleaved (struct
+ * le_kpanel), so a broadcast weight dword times one panel vector is one
+ * vpmaddubsw for all 8 rows; 4 of them (2 for Q6_K, whose q < 64 would
+ * overflow int16) summed in int16 and one vpmaddwd with the group's scale
+ * give that group's exact int32 sums per row lane; the bsums terms are 8
+ * vpmaddwd per super-block. Each weight super-block is unpacked once per
+ * batch (LE_KPROWS rows x LE_KPSEG super-blocks at a time), and the float
+ * scaling is paid once per 8 activation rows.
+ *
  * Layout: a super-block is unpacked (SIMD) into struct le_ksbx: 256
  * unsigned quants (< 64) as bytes, and the group scales already spread the
  * way vpmaddwd wants them: for 32 quants v, 16 int16 lanes holding sc[2v]
@@ -22,10 +32,7 @@
  */
 #include "le_kernels.h"
 
-#include <immintrin.h> /* AVX2, FMA, F16C intrinsics */
-
-#define LE_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+#include "kernels_avx2_inl.h" /* LE_AVX2, le_tr8x8 */
 
 enum { LE_KT_Q2, LE_KT_Q3, LE_KT_Q4, LE_KT_Q5, LE_KT_Q6 };
 
@@ -33,8 +40,13 @@ enum { LE_KT_Q2, LE_KT_Q3, LE_KT_Q4, LE_KT_Q5, LE_KT_Q6 };
 /* off = 1 << LE_KOFF_SHIFT(T) for Q3_K (4) and Q6_K (32), else 0 */
 #define LE_KOFF_SHIFT(T) ((T) == LE_KT_Q3 ? 2 : (T) == LE_KT_Q6 ? 5 : 0)
 
-#define LE_KROWS 8 /* weight rows unpacked at a time */
-#define LE_KSEG 4  /* super-blocks per segment */
+#define LE_KROWS 8 /* weight rows unpacked at a time (N < 4) */
+#define LE_KSEG 4  /* super-blocks per segment (N < 4) */
+#define LE_KPANEL 8       /* activation rows per panel */
+#define LE_KPANEL_MIN_N 4 /* below this, rows of Q8_K */
+#define LE_KPRT 4         /* weight rows per panel tile */
+#define LE_KPROWS 16      /* weight rows unpacked at a time (panels) */
+#define LE_KPSEG 2        /* super-blocks per segment (panels) */
 
 struct le_ksbx {
     _Alignas(32) uint8_t q[LE_QK_K];
@@ -276,30 +288,267 @@ LE_AVX2_INLINE void le_kx_vec_dot(const int T, int n, float *s, const void *x, c
     *s = acc;
 }
 
-/* ---- activations: rows of Q8_K ---- */
+/* ---- panels (N >= LE_KPANEL_MIN_N): 8 activation rows interleaved ---- */
+
+/* One super-block of 8 activation rows (Q8_K, quantized as the reference
+ * does): q[v] holds quants 4v..4v+3 of each row (a broadcast weight dword
+ * times q[v] is one vpmaddubsw for all 8 rows), bs[h] the bsums 2h, 2h+1 of
+ * each row (one vpmaddwd against a dword of sc or mn pairs), d the scales.
+ * Missing rows (past N) are zero. */
+struct le_kpanel {
+    int32_t q[64][8];
+    int32_t bs[8][8];
+    float d[8];
+};
+_Static_assert(sizeof(struct le_kpanel) % 32 == 0, "panels keep 32-byte alignment");
+
+LE_AVX2_INLINE int32_t le_kx_ld32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Keeps an integer accumulator chain as written (see kernels_avx2_q.c). */
+#define LE_KKEEP(v) __asm__("" : "+x"(v))
+
+/* R (<= LE_KPRT) unpacked rows (w[i * LE_KPSEG + s]) x one panel over ns
+ * super-blocks: per row and lane, isum and msum as exact integers, then
+ * acc += (d*dy)*isum; acc -= (dmin*dy)*msum, as the reference. */
+LE_AVX2_INLINE void le_kx_ptile(const int T, const int R, const struct le_ksbx *w, int64_t ns,
+                                const struct le_kpanel *P, __m256 acc[LE_KPRT]) {
+    for (int64_t s = 0; s < ns; s++) {
+        const struct le_kpanel *pb = P + s;
+        __m256i is[LE_KPRT];
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) is[r] = _mm256_setzero_si256();
+        /* groups of 16 quants (4 dwords); Q6_K's q < 64 would overflow 4
+         * int16 pair sums, so it scales every 2 dwords */
+        _Pragma("GCC unroll 16") for (int h = 0; h < 16; h++) {
+            const int per = T == LE_KT_Q6 ? 2 : 4;
+            _Pragma("GCC unroll 2") for (int v0 = 4 * h; v0 < 4 * h + 4; v0 += per) {
+                __m256i a[4];
+                _Pragma("GCC unroll 4") for (int k = 0; k < per; k++) a[k] =
+                    _mm256_load_si256((const __m256i *)pb->q[v0 + k]);
+                _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+                    const struct le_ksbx *x = &w[r * LE_KPSEG + s];
+                    __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi32(le_kx_ld32(x->q + 4 * v0)), a[0]);
+                    _Pragma("GCC unroll 4") for (int k = 1; k < per; k++) p = _mm256_add_epi16(
+                        p, _mm256_maddubs_epi16(_mm256_set1_epi32(le_kx_ld32(x->q + 4 * (v0 + k))), a[k]));
+                    /* sc[h] in both halves of a dword: scx[h/2] lanes 0-7 or 8-15 */
+                    __m256i sc = _mm256_set1_epi32(le_kx_ld32(&x->scx[h / 2][(h % 2) * 8]));
+                    is[r] = _mm256_add_epi32(is[r], _mm256_madd_epi16(p, sc));
+                    LE_KKEEP(is[r]);
+                }
+            }
+        }
+        const __m256 dy = _mm256_load_ps(pb->d);
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {
+            const struct le_ksbx *x = &w[r * LE_KPSEG + s];
+            __m256i m = _mm256_setzero_si256(), o = _mm256_setzero_si256();
+            _Pragma("GCC unroll 8") for (int h = 0; h < 8; h++) {
+                const __m256i bs = _mm256_load_si256((const __m256i *)pb->bs[h]);
+                if (LE_KOFF_SHIFT(T))
+                    o = _mm256_add_epi32(o, _mm256_madd_epi16(_mm256_set1_epi32(le_kx_ld32(&x->sc[2 * h])), bs));
+                if (LE_KHAS_MIN(T))
+                    m = _mm256_add_epi32(m, _mm256_madd_epi16(_mm256_set1_epi32(le_kx_ld32(&x->mn[2 * h])), bs));
+            }
+            __m256i isum = is[r];
+            if (LE_KOFF_SHIFT(T))
+                isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(o, LE_KOFF_SHIFT(T)));
+            acc[r] = _mm256_add_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(x->d), dy),
+                                                         _mm256_cvtepi32_ps(isum)));
+            if (LE_KHAS_MIN(T))
+                acc[r] = _mm256_sub_ps(acc[r], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(x->dmin), dy),
+                                                             _mm256_cvtepi32_ps(m)));
+        }
+    }
+}
+
+/* Y <-> accumulators of R rows x the panel's real rows (the first segment
+ * starts from zero; later ones continue from the partial sums in Y). */
+LE_AVX2_INLINE void le_kx_acc_io(const struct le_gemm_job *j, int64_t r, int64_t n0, const int R,
+                                 __m256 acc[LE_KPRT], int store) {
+    int64_t nc = j->N - n0 < LE_KPANEL ? j->N - n0 : LE_KPANEL;
+    for (int i = 0; i < R; i++) {
+        float t[LE_KPANEL] = {0};
+        if (store)
+            _mm256_storeu_ps(t, acc[i]);
+        for (int64_t c = 0; c < nc; c++) {
+            float *y = j->Y + (n0 + c) * j->ldy + r + i;
+            if (store)
+                *y = t[c];
+            else
+                t[c] = *y;
+        }
+        if (!store)
+            acc[i] = _mm256_loadu_ps(t);
+    }
+}
+
+/* Rows r..r+R-1 (unpacked in w) against every panel, super-blocks b0.. */
+LE_AVX2_INLINE void le_kx_prows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
+                                const struct le_ksbx *w, int64_t b0, int64_t ns) {
+    const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_KPANEL - 1) / LE_KPANEL;
+    for (int64_t p = 0; p < npan; p++) {
+        __m256 acc[LE_KPRT];
+        if (b0 == 0) {
+            _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
+        } else {
+            le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 0);
+        }
+        le_kx_ptile(T, R, w, ns, (const struct le_kpanel *)j->A + p * nb + b0, acc);
+        le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 1);
+    }
+}
+
+typedef void (*le_kx_prows_fn)(const struct le_gemm_job *j, int64_t r, const struct le_ksbx *w, int64_t b0,
+                               int64_t ns);
+
+/* Rows [r0, r1): LE_KPROWS rows x LE_KPSEG super-blocks unpacked at a time
+ * (once per batch), then every panel passes over them in tiles of LE_KPRT
+ * rows. */
+LE_AVX2_INLINE void le_kx_gemm_panels(const int T, le_kx_prows_fn f4, le_kx_prows_fn f1,
+                                      const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    struct le_ksbx buf[LE_KPROWS * LE_KPSEG];
+    const int64_t nb = j->K / LE_QK_K;
+    for (int64_t rc = r0; rc < r1; rc += LE_KPROWS) {
+        const int64_t nr = r1 - rc < LE_KPROWS ? r1 - rc : LE_KPROWS;
+        for (int64_t b0 = 0; b0 < nb; b0 += LE_KPSEG) {
+            const int64_t ns = nb - b0 < LE_KPSEG ? nb - b0 : LE_KPSEG;
+            for (int64_t i = 0; i < nr; i++)
+                for (int64_t s = 0; s < ns; s++)
+                    le_kx_unpack(T, (const char *)j->W + (rc + i) * j->w_row_bytes, b0 + s, &buf[i * LE_KPSEG + s]);
+            int64_t i = 0;
+            for (; i + LE_KPRT <= nr; i += LE_KPRT)
+                f4(j, rc + i, buf + i * LE_KPSEG, b0, ns);
+            for (; i < nr; i++)
+                f1(j, rc + i, buf + i * LE_KPSEG, b0, ns);
+        }
+    }
+}
+
+/* le_q8_K_from_float_ref for one super-block, 8 lanes at a time, with the
+ * same result: max = the first element of largest |x|, iscale = -127/max,
+ * q = nearest (even) of iscale*x clamped to [-128, 127] (saturating packs),
+ * d = 1/iscale; bsums from the int32 quants. */
+LE_AVX2_INLINE void le_kx_q8_K_block(const float *x, le_block_q8_K *y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < LE_QK_K; j += 8)
+        m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), m); /* NaN: m, as the reference skips it */
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    if (!(amax != 0.0f)) { /* also NaN, as the reference's comparisons */
+        memset(y, 0, sizeof *y);
+        return;
+    }
+    float max = 0.0f;
+    const __m256 va = _mm256_set1_ps(amax);
+    for (int j = 0; j < LE_QK_K; j += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)), va, _CMP_EQ_OQ));
+        if (hit) {
+            max = x[j + __builtin_ctz((unsigned)hit)];
+            break;
+        }
+    }
+    const float iscale = -127.0f / max;
+    const __m256 is = _mm256_set1_ps(iscale);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    for (int j = 0; j < LE_QK_K; j += 32) {
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j)), rn));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 8)), rn));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 16)), rn));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 24)), rn));
+        __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(y->qs + j), q);
+        /* the two groups of 16: sums of the stored (clamped) quants */
+        __m256i s0 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)), ones);
+        __m256i s1 = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)), ones);
+        __m256i h = _mm256_hadd_epi32(s0, s1); /* s0: 0+1, 2+3 | 4+5, 6+7 ... */
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+        t = _mm_hadd_epi32(t, t);
+        y->bsums[j / 16] = (int16_t)_mm_cvtsi128_si32(t);
+        y->bsums[j / 16 + 1] = (int16_t)_mm_extract_epi32(t, 1);
+    }
+    y->d = 1.0f / iscale;
+}
+
+/* Panel u of X: super-block by super-block, the 8 rows quantized to Q8_K
+ * (as the reference quantizer) and interleaved by 8x8 dword transposes. */
+LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t K, int64_t N, int64_t u) {
+    const int64_t nb = K / LE_QK_K;
+    le_block_q8_K y[LE_KPANEL];
+    for (int64_t b = 0; b < nb; b++) {
+        for (int c = 0; c < LE_KPANEL; c++) {
+            int64_t n = u * LE_KPANEL + c;
+            if (n < N)
+                le_kx_q8_K_block(X + n * K + b * LE_QK_K, &y[c]);
+            else
+                memset(&y[c], 0, sizeof y[c]);
+        }
+        struct le_kpanel *o = P + u * nb + b;
+        __m256i v[8];
+        for (int v0 = 0; v0 < 64; v0 += 8) {
+            for (int c = 0; c < 8; c++)
+                v[c] = _mm256_loadu_si256((const __m256i *)(y[c].qs + 4 * v0));
+            le_tr8x8(v);
+            for (int g = 0; g < 8; g++)
+                _mm256_store_si256((__m256i *)o->q[v0 + g], v[g]);
+        }
+        for (int c = 0; c < 8; c++)
+            v[c] = _mm256_loadu_si256((const __m256i *)y[c].bsums);
+        le_tr8x8(v);
+        for (int h = 0; h < 8; h++)
+            _mm256_store_si256((__m256i *)o->bs[h], v[h]);
+        for (int c = 0; c < 8; c++)
+            o->d[c] = y[c].d;
+    }
+}
+
+/* ---- activations: rows of Q8_K (N < LE_KPANEL_MIN_N) or panels ---- */
 
 static size_t le_kx_act_row_bytes(int64_t K, int64_t N) {
-    (void)N;
-    return (size_t)(K / LE_QK_K) * sizeof(le_block_q8_K);
+    return N < LE_KPANEL_MIN_N ? (size_t)(K / LE_QK_K) * sizeof(le_block_q8_K) : 0;
 }
 static size_t le_kx_act_bytes(int64_t K, int64_t N) {
-    return le_kx_act_row_bytes(K, N) * (size_t)N;
+    if (N < LE_KPANEL_MIN_N)
+        return le_kx_act_row_bytes(K, N) * (size_t)N;
+    return (size_t)((N + LE_KPANEL - 1) / LE_KPANEL * (K / LE_QK_K)) * sizeof(struct le_kpanel);
 }
 static int64_t le_kx_act_unit(int64_t N) {
-    (void)N;
-    return 1;
+    return N < LE_KPANEL_MIN_N ? 1 : LE_KPANEL;
 }
-static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+    if (N >= LE_KPANEL_MIN_N) {
+        for (int64_t u = u0; u < u1; u++)
+            le_kx_act_panel(X, A, K, N, u);
+        return;
+    }
     const size_t rb = le_kx_act_row_bytes(K, N);
     for (int64_t n = u0; n < u1; n++)
-        le_q8_K_from_float_ref(X + n * K, (char *)A + n * rb, K);
+        for (int64_t b = 0; b < K / LE_QK_K; b++)
+            le_kx_q8_K_block(X + n * K + b * LE_QK_K, (le_block_q8_K *)((char *)A + n * rb) + b);
 }
 
 /* ---- per-type instances ---- */
 
 #define LE_KX_TYPE(name, T)                                                                                     \
+    LE_AVX2 static void le_##name##_prows4(const struct le_gemm_job *j, int64_t r, const struct le_ksbx *w,     \
+                                           int64_t b0, int64_t ns) {                                          \
+        le_kx_prows(T, LE_KPRT, j, r, w, b0, ns);                                                              \
+    }                                                                                                          \
+    LE_AVX2 static void le_##name##_prows1(const struct le_gemm_job *j, int64_t r, const struct le_ksbx *w,     \
+                                           int64_t b0, int64_t ns) {                                          \
+        le_kx_prows(T, 1, j, r, w, b0, ns);                                                                    \
+    }                                                                                                          \
     LE_AVX2 static void le_gemm_##name(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                 \
-        le_kx_gemm(T, j, r0, r1);                                                                              \
+        if (j->N < LE_KPANEL_MIN_N)                                                                            \
+            le_kx_gemm(T, j, r0, r1);                                                                          \
+        else                                                                                                   \
+            le_kx_gemm_panels(T, le_##name##_prows4, le_##name##_prows1, j, r0, r1);                           \
     }                                                                                                          \
     const struct le_gemm_impl le_gemm_avx2_##name = {le_kx_act_bytes, le_kx_act_unit, le_kx_act_convert,       \
                                                      le_kx_act_row_bytes, le_gemm_##name};                     \

@@ -31,11 +31,9 @@
  */
 #include "le_kernels.h"
 
-#include <immintrin.h> /* AVX2, FMA, F16C intrinsics */
-#include <math.h>      /* fmaf */
+#include "kernels_avx2_inl.h" /* LE_AVX2, le_tr8x8 */
 
-#define LE_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+#include <math.h> /* fmaf */
 
 enum { LE_Q_Q8_0, LE_Q_Q4_0, LE_Q_Q5_0, LE_Q_Q4_1, LE_Q_Q5_1 };
 
@@ -156,25 +154,6 @@ static size_t le_q_act_bytes(const int T, int64_t K, int64_t N) {
     if (N < LE_PANEL_MIN_N)
         return (size_t)(N * nb) * le_act_blk(T);
     return (size_t)((N + LE_PANEL - 1) / LE_PANEL * nb) * le_panel_bytes(T);
-}
-
-/* 8x8 transpose of 32-bit elements: r[g] <- (r[0][g], ..., r[7][g]). */
-LE_AVX2_INLINE void le_tr8x8(__m256i r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
-        t[2 * i + 1] = _mm256_unpackhi_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
-    }
-    for (int i = 0; i < 2; i++) {
-        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
 }
 
 /* Panel u: rows 8u..8u+7 of X (missing rows are zero), block by block:
