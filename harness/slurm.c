@@ -131,12 +131,13 @@ static void le_slurm_resources(FILE *f, const struct le_slurm_opts *o, int cpus)
         fprintf(f, "#SBATCH --mem=%s\n", o->mem);
 }
 
-static char *le_slurm_close(FILE *f, char *text) {
+/* Ends a memstream: its text (the pointer is only set by the close). */
+static char *le_slurm_close(FILE *f, char **text) {
     if (fclose(f) != 0) {
-        free(text);
+        free(*text);
         return NULL;
     }
-    return text;
+    return *text;
 }
 
 char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
@@ -166,7 +167,7 @@ char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int
     fprintf(f, "echo \"llamaeval: task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID, restart "
                "${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)\"\n");
     fprintf(f, "exec %s\n", command);
-    return le_slurm_close(f, text);
+    return le_slurm_close(f, &text);
 }
 
 char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, const char *workdir,
@@ -185,7 +186,7 @@ char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, con
     one.mem = NULL;
     le_slurm_resources(f, &one, 1);
     fprintf(f, "exec %s\n", command);
-    return le_slurm_close(f, text);
+    return le_slurm_close(f, &text);
 }
 
 int le_slurm_submit(const char *script_path, const char *after, char id[32]) {
