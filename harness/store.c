@@ -1645,7 +1645,9 @@ static int le_merge_open(struct le_store *s, const char *path, struct le_store *
                         "%s has schema version %d, this llamaeval merges version %d only (migrate it with "
                         "'llamaeval db init --db %s', or merge with the llamaeval that wrote it)",
                         path, v, le_store_n_migrations, path);
-    if (!rc && !(rc = le_store_integrity_check(*src, check, sizeof check)) && strcmp(check, "ok"))
+    if (!rc && (rc = le_store_integrity_check(*src, check, sizeof check)))
+        le_err_wrap(rc, "%s fails SQLite's integrity check, not merged", path);
+    else if (!rc && strcmp(check, "ok"))
         rc = le_err_set(LE_EDB, "%s fails SQLite's integrity check (%s): not merged", path, check);
     if (rc) {
         le_store_close(*src);
