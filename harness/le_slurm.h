@@ -42,15 +42,16 @@ struct le_slurm_opts {
     int signal_s;                       /* SIGTERM this many seconds before the time limit; <= 0: 120 */
 };
 /* A job-array script of n tasks (indices 0 .. n-1) named `name`, each
- * running `command` -- a bash command line, run with exec, in which
- * $SLURM_ARRAY_TASK_ID is the task's index -- in the folder workdir, its
- * output appended to log_dir/<array id>_<index>.out (one file across
- * requeues). malloc'ed text, NULL when out of memory. */
+ * running `body` -- bash lines in which $SLURM_ARRAY_TASK_ID is the task's
+ * index, ending with `exec llamaeval ...` where the signals should reach
+ * llamaeval itself -- in the folder workdir, its output appended to
+ * log_dir/<array id>_<index>.out (one file across requeues). malloc'ed
+ * text, NULL when out of memory. */
 char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
-                            const char *log_dir, const char *command);
-/* The final job's script: one task running command (exec) on one CPU. */
+                            const char *log_dir, const char *body);
+/* The final job's script: body (as for the array) as one task on one CPU. */
 char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, const char *workdir,
-                            const char *log_dir, const char *command);
+                            const char *log_dir, const char *body);
 /* sbatch --parsable [--dependency=afterany:after] script: *id (a job id,
  * digits) on success; the sbatch message in the error otherwise. */
 int le_slurm_submit(const char *script_path, const char *after, char id[32]);

@@ -141,7 +141,7 @@ static char *le_slurm_close(FILE *f, char **text) {
 }
 
 char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
-                            const char *log_dir, const char *command) {
+                            const char *log_dir, const char *body) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -160,18 +160,14 @@ char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int
     fprintf(f, "#SBATCH --output=%s/%%A_%%a.out\n", log_dir);
     fprintf(f, "#SBATCH --chdir=%s\n", workdir);
     le_slurm_resources(f, o, o->cpus_per_task > 0 ? o->cpus_per_task : 1);
-    fprintf(f, "# The task's cell goes into its own store (one writer per file). On SIGTERM\n"
-               "# (preemption, the time limit's warning, scancel --signal=TERM --batch) it\n"
-               "# checkpoints, asks Slurm to requeue it and exits; the requeued task resumes\n"
-               "# from the checkpoint with the numbers of an uninterrupted run.\n");
     fprintf(f, "echo \"llamaeval: task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID, restart "
                "${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)\"\n");
-    fprintf(f, "exec %s\n", command);
+    fprintf(f, "%s\n", body);
     return le_slurm_close(f, &text);
 }
 
 char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, const char *workdir,
-                            const char *log_dir, const char *command) {
+                            const char *log_dir, const char *body) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
@@ -185,7 +181,7 @@ char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, con
     struct le_slurm_opts one = *o;
     one.mem = NULL;
     le_slurm_resources(f, &one, 1);
-    fprintf(f, "exec %s\n", command);
+    fprintf(f, "%s\n", body);
     return le_slurm_close(f, &text);
 }
 

@@ -70,10 +70,14 @@ static int make_scripts(struct le_sw *S, const char *out, const char *db, char *
     char *qs = le_slurm_quote(shards), *task = NULL, *fin = NULL;
     int rc = qe && qp && qo && qd && qs ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
     if (!rc && (asprintf(&task,
-                         "%s sweep %s --cell \"$SLURM_ARRAY_TASK_ID\" --db %s/cell-\"$SLURM_ARRAY_TASK_ID\".sqlite"
+                         "# The task's cell goes into its own store (one writer per file). On SIGTERM\n"
+                         "# (preemption, the time limit's warning, scancel --signal=TERM --batch) it\n"
+                         "# checkpoints, asks Slurm to requeue it and exits; the requeued task resumes\n"
+                         "# from the checkpoint with the numbers of an uninterrupted run.\n"
+                         "exec %s sweep %s --cell \"$SLURM_ARRAY_TASK_ID\" --db %s/cell-\"$SLURM_ARRAY_TASK_ID\".sqlite"
                          " --out %s --threads \"${SLURM_CPUS_PER_TASK:-1}\" --jobs 1 --quiet --requeue",
                          qe, qp, qs, qo) < 0 ||
-                asprintf(&fin, "%s db merge %s --into %s", qe, qs, qd) < 0))
+                asprintf(&fin, "exec %s db merge %s --into %s", qe, qs, qd) < 0))
         rc = le_err_set(LE_ENOMEM, "out of memory");
     snprintf(name, sizeof name, "llamaeval-%.40s", S->set->name);
     if (!rc && !(*array = le_slurm_array_script(&S->o.so, name, S->n_cells, work, logs, task)))
