@@ -11,8 +11,8 @@
  * - command level: every cell of a 2-cell plan run alone (`--cell I`) into
  *   its own shard and merged with `db merge FOLDER` gives the results of a
  *   local sweep, bit for bit; --status counts the cells; the array script
- *   (--slurm --dry-run) asks for what was given; --slurm without sbatch is
- *   one line; a `--cell --requeue` task held at its first checkpoint
+ *   (--slurm --dry-run) asks for what was given, and eval's maps task I to
+ *   model I / T and task I % T; --slurm without sbatch is one line; a `--cell --requeue` task held at its first checkpoint
  *   (LE_TEST_SWEEP_HOLD) and sent SIGTERM checkpoints, calls `scontrol
  *   requeue $SLURM_JOB_ID` (a stand-in script records it) and exits 0; the
  *   rerun resumes from the checkpoint with the local sweep's numbers.
@@ -293,6 +293,21 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(out, want[i]))
             fail_msg("no '%s' in:\n%s", want[i], out);
+    free(out);
+    /* eval over models x tasks: task I is model I / 2 on task I %% 2 */
+    st = le_test_sh(&out, "cd %s && touch a.gguf b.gguf && %s eval --model a.gguf,b.gguf --tasks brown-swap,arc_easy"
+                          " --limit 6 --slurm --dry-run --db ev.sqlite", d, bin);
+    assert_int_equal(st, 0);
+    const char *ewant[] = {"#SBATCH --array=0-3\n", "models=('", "/a.gguf' '", "tasks=('brown-swap' 'arc_easy')",
+                           "--model \"${models[i / 2]}\" --tasks \"${tasks[i % 2]}\"", "/ev.slurm/shards'/cell-\"$i\"",
+                           "'--limit' '6'", "scontrol requeue", "/ev.sqlite'"};
+    for (size_t i = 0; i < sizeof ewant / sizeof ewant[0]; i++)
+        if (!strstr(out, ewant[i]))
+            fail_msg("no '%s' in:\n%s", ewant[i], out);
+    free(out);
+    st = le_test_sh(&out, "cd %s && %s eval --model a.gguf --tasks no-such-task --slurm --dry-run", d, bin);
+    assert_int_equal(st, 1);
+    assert_non_null(strstr(out, "unknown task 'no-such-task'"));
     free(out);
     st = le_test_sh(&out, "cd %s && PATH=/nonexistent %s sweep plan.json --slurm --out sl", d, bin);
     assert_int_equal(st, 1);
