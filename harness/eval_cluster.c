@@ -23,6 +23,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "le_err.h"
+#include "le_fs.h" /* le_mkdirs */
 #include "le_slurm.h"
 #include "le_tasks.h" /* le_task_find */
 
@@ -216,7 +217,7 @@ int le_eval_slurm(int argc, char **argv) {
         printf("# %s/eval.sbatch (%d tasks)\n%s\n# %s/merge.sbatch (after the array)\n%s", dir, n, array, dir, merge);
     } else if (!rc) {
         snprintf(path, sizeof path, "%s/shards", dir);
-        if (!(rc = le_cli_mkdirs(path))) {
+        if (!(rc = le_mkdirs(path))) {
             snprintf(path, sizeof path, "%s/eval.sbatch", dir);
             if (!(rc = write_file(path, array)))
                 rc = le_slurm_submit(path, NULL, arr);

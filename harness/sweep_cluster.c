@@ -18,6 +18,7 @@
  */
 #include "cli.h"
 #include "le_err.h"
+#include "le_fs.h" /* le_mkdirs */
 #include "le_slurm.h"
 #include "le_store.h"
 #include "sweep_int.h"
@@ -108,10 +109,10 @@ int le_sw_submit(struct le_sw *S) {
     }
     snprintf(path, sizeof path, "%s/shards", out);
     if (!rc)
-        rc = le_cli_mkdirs(path);
+        rc = le_mkdirs(path);
     snprintf(path, sizeof path, "%s/slurm", out);
     if (!rc)
-        rc = le_cli_mkdirs(path);
+        rc = le_mkdirs(path);
     snprintf(path, sizeof path, "%s/slurm/sweep.sbatch", out);
     if (!rc && !(rc = write_text(path, array, 0755)))
         rc = le_slurm_submit(path, NULL, arr_id);
