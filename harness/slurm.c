@@ -140,49 +140,44 @@ static char *le_slurm_close(FILE *f, char **text) {
     return *text;
 }
 
-char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
-                            const char *log_dir, const char *body) {
+/* One script: the array's (n tasks) or, with n == 0, the final job's. */
+static char *le_slurm_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
+                             const char *log_dir, const char *body) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f)
         return NULL;
-    fprintf(f, "#!/bin/bash\n");
-    fprintf(f, "# %s: one array task per cell, written by llamaeval (README.md, \"On a cluster\").\n", name);
+    fprintf(f, "#!/bin/bash\n# %s: %s, written by llamaeval (README.md, \"On a cluster\").\n", name,
+            n ? "one array task per cell" : "runs once the job array has ended");
     fprintf(f, "#SBATCH --job-name=%s\n", name);
-    if (o->max_running > 0)
+    if (n && o->max_running > 0)
         fprintf(f, "#SBATCH --array=0-%d%%%d\n", n - 1, o->max_running);
-    else
+    else if (n)
         fprintf(f, "#SBATCH --array=0-%d\n", n - 1);
-    fprintf(f, "#SBATCH --requeue\n");
-    fprintf(f, "#SBATCH --signal=B:TERM@%d\n", o->signal_s > 0 ? o->signal_s : 120);
-    fprintf(f, "#SBATCH --open-mode=append\n");
-    fprintf(f, "#SBATCH --output=%s/%%A_%%a.out\n", log_dir);
+    if (n)
+        fprintf(f, "#SBATCH --requeue\n#SBATCH --signal=B:TERM@%d\n#SBATCH --open-mode=append\n",
+                o->signal_s > 0 ? o->signal_s : 120);
+    fprintf(f, "#SBATCH --output=%s/%s.out\n", log_dir, n ? "%A_%a" : "%j");
     fprintf(f, "#SBATCH --chdir=%s\n", workdir);
-    le_slurm_resources(f, o, o->cpus_per_task > 0 ? o->cpus_per_task : 1);
-    fprintf(f, "echo \"llamaeval: task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID, restart "
-               "${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)\"\n");
+    struct le_slurm_opts one = *o; /* the final job: one CPU, the default memory */
+    one.mem = NULL;
+    le_slurm_resources(f, n ? o : &one, n && o->cpus_per_task > 0 ? o->cpus_per_task : 1);
+    if (n)
+        fprintf(f, "echo \"llamaeval: task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID, restart "
+                   "${SLURM_RESTART_COUNT:-0}) on $(hostname) at $(date -u +%%FT%%TZ)\"\n");
     fprintf(f, "%s\n", body);
     return le_slurm_close(f, &text);
 }
 
+char *le_slurm_array_script(const struct le_slurm_opts *o, const char *name, int n, const char *workdir,
+                            const char *log_dir, const char *body) {
+    return n > 0 ? le_slurm_script(o, name, n, workdir, log_dir, body) : NULL;
+}
+
 char *le_slurm_final_script(const struct le_slurm_opts *o, const char *name, const char *workdir,
                             const char *log_dir, const char *body) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return NULL;
-    fprintf(f, "#!/bin/bash\n");
-    fprintf(f, "# %s: runs once the job array has ended, written by llamaeval.\n", name);
-    fprintf(f, "#SBATCH --job-name=%s\n", name);
-    fprintf(f, "#SBATCH --output=%s/%%j.out\n", log_dir);
-    fprintf(f, "#SBATCH --chdir=%s\n", workdir);
-    struct le_slurm_opts one = *o;
-    one.mem = NULL;
-    le_slurm_resources(f, &one, 1);
-    fprintf(f, "%s\n", body);
-    return le_slurm_close(f, &text);
+    return le_slurm_script(o, name, 0, workdir, log_dir, body);
 }
 
 int le_slurm_submit(const char *script_path, const char *after, char id[32]) {
