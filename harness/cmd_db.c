@@ -1,8 +1,10 @@
 /*
- * cmd_db: `llamaeval db init|info|export`, the results store from the shell.
+ * cmd_db: `llamaeval db init|info|export|merge`, the results store from the shell.
  *   init    creates the database (or migrates an older one) and reports its version
  *   info    schema version, file size and row counts, opened read-only
  *   export  results joined with model and run info, as CSV or JSON
+ *   merge   the done cells of shard stores (a Slurm job array's) into one store,
+ *           keyed by the cell key (le_store_merge); conflicts are reported
  * The store itself is harness/store.c; this file only parses and prints.
  */
 #include "cli.h"      /* le_cli_* */
@@ -10,15 +12,17 @@
 #include "le_err.h"
 #include "le_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *le_db_usage = "usage: llamaeval db <init|info|export> --db FILE [options]";
+static const char *le_db_usage = "usage: llamaeval db <init|info|export|merge> --db FILE [options]";
 
 static const char *le_db_help =
-    "usage: llamaeval db <init|info|export> --db FILE [options]\n"
+    "usage: llamaeval db <init|info|export|merge> --db FILE [options]\n"
     "\n"
     "Create, inspect and export the SQLite results store.\n"
     "\n"
@@ -26,6 +30,7 @@ static const char *le_db_help =
     "  init     create the database FILE (or migrate an older one to this version)\n"
     "  info     show the schema version, size and row counts of each table\n"
     "  export   write results joined with model and run info as CSV or JSON\n"
+    "  merge    merge the done cells of shard stores into one (SHARD... --into FILE)\n"
     "\n"
     "Run 'llamaeval db <subcommand> --help' for its options.\n";
 
@@ -192,13 +197,139 @@ static int le_db_export(int argc, char **argv) {
     return LE_EXIT_OK;
 }
 
+static const char *le_db_merge_usage = "usage: llamaeval db merge SHARD... --into FILE";
+static const char *le_db_merge_help =
+    "usage: llamaeval db merge SHARD... --into FILE\n"
+    "\n"
+    "Merges the finished cells of shard stores -- the one-writer-per-file stores\n"
+    "of a Slurm job array (see README.md, \"On a cluster\") -- into the store FILE\n"
+    "(created when missing), each shard in one transaction. A SHARD may be a\n"
+    "folder: its *.sqlite files, in name order. Cells are keyed by the cell key:\n"
+    "one FILE has done with the same results is left alone, so merging twice adds\n"
+    "nothing; one with different numbers is a conflict, reported and left as it\n"
+    "is in FILE (exit status 1). Shards of another schema version, or failing\n"
+    "SQLite's integrity check, are refused (exit status 1); the others merge.\n"
+    "\n"
+    "Options:\n"
+    "  --into FILE    the store to merge into\n"
+    "  -h, --help     show this help\n";
+
+struct le_db_merge_ctx {
+    const char *shard;
+    long conflicts;
+};
+
+static int le_db_on_conflict(void *ud, const char *key, const char *task, const char *metric, double here,
+                             double there) {
+    struct le_db_merge_ctx *c = ud;
+    c->conflicts++;
+    if (metric)
+        fprintf(stderr, "llamaeval: conflict: cell %.12s (%s) in %s: %s %.17g in the store, %.17g in the shard; "
+                        "left as it was\n", key, task, c->shard, metric, here, there);
+    else
+        fprintf(stderr, "llamaeval: conflict: cell %.12s (%s) in %s: other metrics than the store's; left as "
+                        "it was\n", key, task, c->shard);
+    return 0;
+}
+
+static int le_db_cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Merges one shard; returns 1 when it was refused or conflicted. */
+static int le_db_merge_one(struct le_store *s, const char *shard, struct le_store_merge_stats *sum) {
+    struct le_store_merge_stats st;
+    struct le_db_merge_ctx c = {shard, 0};
+    int rc = le_store_merge(s, shard, &st, le_db_on_conflict, &c);
+    if (rc) {
+        le_cli_fail_lib(rc);
+        return 1;
+    }
+    printf("%s: %lld cells added, %lld already there, %lld conflicts, %lld not finished (left out)\n", shard,
+           (long long)st.added, (long long)st.same, (long long)st.conflicts, (long long)st.not_done);
+    sum->added += st.added, sum->same += st.same, sum->conflicts += st.conflicts, sum->not_done += st.not_done;
+    sum->results += st.results, sum->samples += st.samples, sum->points += st.points;
+    return st.conflicts > 0;
+}
+
+/* A folder's *.sqlite files, in name order (malloc'ed array of strings). */
+static int le_db_shards_in(const char *dir, char ***out, int *n) {
+    DIR *d = opendir(dir);
+    *out = NULL, *n = 0;
+    if (!d)
+        return le_err_set(LE_EIO, "cannot read folder %s: %s", dir, strerror(errno));
+    struct dirent *e;
+    int rc = 0;
+    while (!rc && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".sqlite"))
+            continue;
+        char **p = realloc(*out, sizeof *p * (size_t)(*n + 1));
+        if (!p || asprintf(&p[*n], "%s/%s", dir, e->d_name) < 0) {
+            *out = p ? p : *out;
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+            break;
+        }
+        *out = p, (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*out, (size_t)*n, sizeof **out, le_db_cmp_str);
+    return rc;
+}
+
+static int le_db_merge(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"into", required_argument, 0, 'i'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    struct le_cli_parser p = {argc, argv, ":h", opts, le_db_merge_usage, le_db_merge_help, 0};
+    const char *into = NULL;
+    int c;
+    while ((c = le_cli_next(&p)) != -1) {
+        if (c == LE_CLI_HELP)
+            return LE_EXIT_OK;
+        if (c != 'i')
+            return LE_EXIT_USAGE;
+        into = optarg;
+    }
+    int first = le_cli_optind();
+    if (!into || !into[0])
+        return le_cli_usage(le_db_merge_usage, "--into FILE is required");
+    if (first >= argc)
+        return le_cli_usage(le_db_merge_usage, "which shards? (store files or folders of them)");
+    struct le_store *s;
+    int rc = le_store_open(&s, into), bad = 0, n_shards = 0;
+    if (rc)
+        return le_cli_fail_lib(rc);
+    struct le_store_merge_stats sum = {0};
+    for (int i = first; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
+            bad |= le_db_merge_one(s, argv[i], &sum), n_shards++;
+            continue;
+        }
+        char **files;
+        int n;
+        if ((rc = le_db_shards_in(argv[i], &files, &n)))
+            bad = 1, le_cli_fail_lib(rc);
+        for (int k = 0; k < n; k++) {
+            bad |= le_db_merge_one(s, files[k], &sum), n_shards++;
+            free(files[k]);
+        }
+        free(files);
+    }
+    le_store_close(s);
+    printf("merged %d shards into %s: %lld cells added (%lld results, %lld samples, %lld sweep points), "
+           "%lld already there, %lld conflicts\n",
+           n_shards, into, (long long)sum.added, (long long)sum.results, (long long)sum.samples,
+           (long long)sum.points, (long long)sum.same, (long long)sum.conflicts);
+    return bad ? LE_EXIT_FAIL : LE_EXIT_OK;
+}
+
 int le_cmd_db(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } subs[] = {{"init", le_db_init}, {"info", le_db_info}, {"export", le_db_export}};
+    } subs[] = {{"init", le_db_init}, {"info", le_db_info}, {"export", le_db_export}, {"merge", le_db_merge}};
     if (argc < 2)
-        return le_cli_usage(le_db_usage, "db needs a subcommand: init, info or export");
+        return le_cli_usage(le_db_usage, "db needs a subcommand: init, info, export or merge");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         fputs(le_db_help, stdout);
@@ -209,5 +340,5 @@ int le_cmd_db(int argc, char **argv) {
             return subs[i].run(argc - 1, argv + 1);
     if (sub[0] == '-')
         return le_cli_usage(le_db_usage, "unknown option '%s' (the subcommand comes first)", sub);
-    return le_cli_usage(le_db_usage, "unknown db subcommand '%s' (init, info or export)", sub);
+    return le_cli_usage(le_db_usage, "unknown db subcommand '%s' (init, info, export or merge)", sub);
 }

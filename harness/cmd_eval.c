@@ -79,6 +79,10 @@ static const char *le_eval_help_head =
     "  --flush-every N     samples per store transaction (default 64)\n"
     "  --offline           use the dataset cache only, never the network\n"
     "  --quiet             no progress, only the tables\n"
+    "  --slurm             a Slurm job array, one task per (model, task), each into\n"
+    "                      its own store, and a job merging them into --db (options\n"
+    "                      --partition, --time, --cpus-per-task, --mem, --max-running,\n"
+    "                      --dry-run; README.md, \"On a cluster\")\n"
     "  -h, --help          show this help\n"
     "\nTasks:\n";
 
@@ -555,6 +559,9 @@ static char *le_eval_help_text(void) {
 }
 
 int le_cmd_eval(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* --slurm: a job array over the grid (eval_cluster.c) */
+        if (!strcmp(argv[i], "--slurm"))
+            return le_eval_slurm(argc, argv);
     struct le_eval E = {0};
     char *help = le_eval_help_text();
     int ec = le_eval_parse(argc, argv, &E.o, help ? help : (char *)le_eval_usage);

@@ -27,9 +27,18 @@
  * own tasks; the store is shared through the job's lock. Overall progress
  * counts training FLOPs (App. F), so its ETA is a compute estimate.
  *
+ * On a cluster (README.md, "On a cluster"; le_slurm.h): --slurm writes a
+ * Slurm job array of one task per cell and a dependent merge job, and
+ * submits them; each task is `sweep PLAN --cell I --db SHARD` (one cell,
+ * its own store) with --requeue: on SIGTERM it checkpoints, and asks Slurm
+ * to requeue it. --status tells each cell's state from the merged store,
+ * the shards, the checkpoints and squeue/sacct. sweep_cluster.c has them.
+ *
  * Test hooks: LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
  * has written N checkpoints; LE_TEST_KILL_AFTER=N once it has committed N
- * task samples (le_job's).
+ * task samples (le_job's); LE_TEST_SWEEP_HOLD=I:N makes the process training
+ * cell I from step 0 wait for a signal after its Nth checkpoint (a test can
+ * then interrupt it midway without racing it).
  */
 #include "cli.h"           /* le_cli_* */
 #include "commands.h"      /* le_cmd_sweep */
@@ -45,6 +54,7 @@
 #include "le_sha256.h"     /* the data's identity */
 #include "le_store.h"      /* sweep rows and points */
 #include "le_sweep.h"      /* plans and cells */
+#include "sweep_int.h"     /* struct le_sw, shared with sweep_cluster.c */
 #include "le_taskcell.h"   /* the tasks, scored as eval does */
 #include "le_tok.h"
 #include "le_train.h"
@@ -58,9 +68,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *le_sw_usage =
-    "usage: llamaeval sweep PLAN.json [--db FILE] [--out DIR] [--threads N] [--jobs J] [--dry-run] [--quiet]";
+    "usage: llamaeval sweep PLAN.json [--db FILE] [--out DIR] [--threads N] [--jobs J] [--dry-run] [--quiet]\n"
+    "       [--cell I [--requeue]] [--status] [--slurm [--partition P] [--time T] [--cpus-per-task C] [--mem M]\n"
+    "       [--max-running K]]";
 
 static const char *le_sw_help =
     "usage: llamaeval sweep PLAN.json [--db FILE] [--out DIR] [--threads N] [--jobs J] [--dry-run] [--quiet]\n"
@@ -83,48 +96,24 @@ static const char *le_sw_help =
     "  --dry-run      list the cells (N under three conventions, D, C, epochs, state)\n"
     "                 and train nothing (a plan's tokenizer is still trained: seconds)\n"
     "  --quiet        no progress, only the cell lines and the table\n"
-    "  -h, --help     show this help\n";
+    "  -h, --help     show this help\n"
+    "\n"
+    "On a cluster (README.md, \"On a cluster\"):\n"
+    "  --slurm        submit a Slurm job array, one task per cell, each into its own\n"
+    "                 store DIR/shards/cell-I.sqlite, and a job merging them into --db\n"
+    "                 after the array (with --dry-run: print both scripts instead)\n"
+    "  --partition P, --time T, --cpus-per-task C, --mem M\n"
+    "                 each task's resources (sbatch's options; default: the cluster's,\n"
+    "                 1 CPU)\n"
+    "  --max-running K  at most K tasks at once (the array's %K)\n"
+    "  --cell I       train and score only cell I (0-based, plan order; as --dry-run\n"
+    "                 lists them): what each array task runs\n"
+    "  --requeue      with --cell inside a Slurm job: on SIGTERM, checkpoint, then ask\n"
+    "                 Slurm to requeue the job (scontrol requeue)\n"
+    "  --status       each cell's state: done (merged into --db, or in its shard),\n"
+    "                 running, pending or failed, with squeue/sacct's view when\n"
+    "                 Slurm is there; --db may name a folder of shards\n";
 
-struct le_sw_opts {
-    const char *plan, *db, *out;
-    long threads, jobs, kill_after, job_kill_after;
-    int dry, quiet;
-};
-
-/* What one cell ended with (for the lines and the table). */
-struct le_sw_res {
-    int state;              /* 0 not reached, 1 done */
-    int from_store;         /* training was done by an earlier run */
-    double loss, bpb, secs;
-    int64_t resumed_at;     /* the step a checkpoint resumed at (0: none) */
-    double task[8];         /* the first metric of each task (acc), NAN if none */
-};
-
-struct le_sw {
-    struct le_sw_opts o;
-    char outbuf[256], dbbuf[4200]; /* default --out and --db */
-    struct le_sweep_plan *plan;
-    const struct le_sweep_setup *set;
-    struct le_sweep_cell *cells;
-    int n_cells;
-    char *tok_path;
-    struct le_gguf *tokg;   /* the tokenizer GGUF: its keys go into every checkpoint */
-    struct le_tok *tok;
-    int32_t *train, *valid;
-    int64_t n_train, n_valid, valid_bytes;
-    char data_sha[65];
-    struct le_job *job;
-    struct le_taskcell_opts to;
-    struct le_sw_res *res;
-    /* shared by the workers, under mu */
-    pthread_mutex_t mu;
-    int *order, next, n_finished, n_trained;
-    double flops_total, flops_done;
-    struct le_progress *pr;
-    long saves;
-    int fail_rc;
-    char fail_msg[512];
-};
 
 /* 1234567 -> "1.23M" */
 static const char *si(char *b, size_t n, double v) {
@@ -143,10 +132,16 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
         {"db", required_argument, 0, 'd'},    {"out", required_argument, 0, 'o'},
         {"threads", required_argument, 0, 't'}, {"jobs", required_argument, 0, 'j'},
         {"dry-run", no_argument, 0, 'n'},     {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'},        {"cell", required_argument, 0, 'C'},
+        {"requeue", no_argument, 0, 'R'},     {"status", no_argument, 0, 's'},
+        {"slurm", no_argument, 0, 'S'},       {"partition", required_argument, 0, 'P'},
+        {"time", required_argument, 0, 'T'},  {"cpus-per-task", required_argument, 0, 'c'},
+        {"mem", required_argument, 0, 'M'},   {"max-running", required_argument, 0, 'K'},
+        {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_sw_usage, le_sw_help, 0};
-    *o = (struct le_sw_opts){.threads = le_ncpu(), .jobs = 2};
+    *o = (struct le_sw_opts){.threads = le_ncpu(), .jobs = 2, .cell = -1, .hold_cell = -1};
+    long v;
     int c;
     while ((c = le_cli_next(&p)) != -1) {
         switch (c) {
@@ -157,6 +152,17 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
         case 'q': o->quiet = 1; break;
         case 't': if (le_cli_int(&p, "--threads", optarg, 1, 1024, &o->threads)) return LE_EXIT_USAGE; break;
         case 'j': if (le_cli_int(&p, "--jobs", optarg, 1, 64, &o->jobs)) return LE_EXIT_USAGE; break;
+        case 'C': if (le_cli_int(&p, "--cell", optarg, 0, 1000000, &o->cell)) return LE_EXIT_USAGE; break;
+        case 'R': o->requeue = 1; break;
+        case 's': o->status = 1; break;
+        case 'S': o->slurm = 1; break;
+        case 'P': o->so.partition = optarg; break;
+        case 'T': o->so.time = optarg; break;
+        case 'M': o->so.mem = optarg; break;
+        case 'c': if (le_cli_int(&p, "--cpus-per-task", optarg, 1, 1024, &v)) return LE_EXIT_USAGE;
+                  o->so.cpus_per_task = (int)v; break;
+        case 'K': if (le_cli_int(&p, "--max-running", optarg, 1, 100000, &v)) return LE_EXIT_USAGE;
+                  o->so.max_running = (int)v; break;
         default: return LE_EXIT_USAGE;
         }
     }
@@ -166,6 +172,15 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
     o->plan = argv[i];
     if (i + 1 < argc)
         return le_cli_usage(le_sw_usage, "unexpected argument '%s'", argv[i + 1]);
+    if (o->slurm + o->status + (o->cell >= 0) > 1)
+        return le_cli_usage(le_sw_usage, "--slurm, --status and --cell go alone");
+    if (o->requeue && o->cell < 0)
+        return le_cli_usage(le_sw_usage, "--requeue goes with --cell");
+    if (!o->slurm && (o->so.partition || o->so.time || o->so.mem || o->so.cpus_per_task || o->so.max_running))
+        return le_cli_usage(le_sw_usage, "--partition, --time, --cpus-per-task, --mem and --max-running go with --slurm");
+    const char *hold = getenv("LE_TEST_SWEEP_HOLD"); /* "I:N" */
+    if (hold && sscanf(hold, "%d:%ld", &o->hold_cell, &o->hold_after) != 2)
+        o->hold_cell = -1;
     const char *ka = getenv("LE_TEST_SWEEP_KILL_AFTER");
     o->kill_after = ka ? atol(ka) : 0;
     ka = getenv("LE_TEST_KILL_AFTER"); /* the job's: after N task samples committed */
@@ -295,7 +310,7 @@ static int setup(struct le_sw *S) {
 }
 
 /* The cell's config: what determines its numbers (hashed into its key). */
-static char *cell_config(const struct le_sw *S, const struct le_sweep_cell *cell) {
+char *le_sw_cell_config(const struct le_sw *S, const struct le_sweep_cell *cell) {
     char tc[1024], b[48] = "null", *s = NULL;
     if (le_train_config_json(&cell->c, tc, sizeof tc))
         return NULL;
@@ -307,8 +322,8 @@ static char *cell_config(const struct le_sw *S, const struct le_sweep_cell *cell
     return s;
 }
 
-static int cell_paths(const struct le_sw *S, const struct le_sweep_cell *cell, const char *key, char *dir, size_t n,
-                      char *model, size_t mn) {
+int le_sw_cell_paths(const struct le_sw *S, const struct le_sweep_cell *cell, const char *key, char *dir, size_t n,
+                     char *model, size_t mn) {
     snprintf(dir, n, "%s/cells/%s-%.8s", S->o.out, cell->dir, key);
     snprintf(model, mn, "%s/model.gguf", dir);
     return strlen(dir) + 12 >= mn ? le_err_set(LE_EINVAL, "--out path too long") : LE_OK;
@@ -330,13 +345,21 @@ static void progress_add(struct le_sw *S, double flops) {
     pthread_mutex_unlock(&S->mu);
 }
 
-/* The kill hook: counts checkpoints written by this process. */
-static void saved_one(struct le_sw *S) {
+/* The test hooks: counts checkpoints written by this process; kills it, or
+ * holds cell i (trained from step 0) at its checkpoint of `step` until a
+ * signal comes (at most ten minutes). */
+static void saved_one(struct le_sw *S, int i, int64_t step) {
     pthread_mutex_lock(&S->mu);
     long n = ++S->saves;
     pthread_mutex_unlock(&S->mu);
     if (S->o.kill_after > 0 && n >= S->o.kill_after)
         raise(SIGKILL);
+    if (S->o.hold_cell != i || n != S->o.hold_after || S->res[i].resumed_at != 0)
+        return;
+    fprintf(stderr, "llamaeval: test hold: %s at its checkpoint of step %lld, waiting for a signal\n",
+            S->cells[i].label, (long long)step);
+    for (int k = 0; k < 12000 && !le_job_interrupted(S->job); k++)
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
 }
 
 static int put_row(struct le_sw *S, const struct le_sweep_cell *cell, const char *key, const char *cfg) {
@@ -422,7 +445,7 @@ static int train_cell(struct le_sw *S, struct le_sw_worker *w, int i, const char
             (rc = put_point(S, cell, key, s + 1, tl, val)) ||
             (rc = le_trainer_save(t, model, S->tokg, last ? val : NAN, NAN)))
             break;
-        saved_one(S);
+        saved_one(S, i, s + 1);
     }
     if (!rc && start == n) /* resumed a finished run: its final evaluation again (same number) */
         rc = le_trainer_eval(t, 0, &val, n_scored);
@@ -472,7 +495,7 @@ static void print_cell(struct le_sw *S, int i) {
     const struct le_sweep_cell *cell = &S->cells[i];
     const struct le_sw_res *r = &S->res[i];
     char a[16], b[16], line[1024];
-    int at = snprintf(line, sizeof line, "[%d/%d] %-22s N %s D %s: loss %.4f bpb %.4f", S->n_finished, S->n_cells,
+    int at = snprintf(line, sizeof line, "[%d/%d] %-22s N %s D %s: loss %.4f bpb %.4f", S->n_finished, S->n_order,
                       cell->label, si(a, sizeof a, (double)cell->k.n_total), si(b, sizeof b, (double)cell->c.tokens),
                       r->loss, r->bpb);
     for (int k = 0; k < S->set->n_tasks && at < (int)sizeof line; k++)
@@ -493,7 +516,7 @@ static void print_cell(struct le_sw *S, int i) {
 static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
     const struct le_sweep_cell *cell = &S->cells[i];
     struct le_sw_res *r = &S->res[i];
-    char *cfg = cell_config(S, cell), dir[4096], model[4200], sha[65];
+    char *cfg = le_sw_cell_config(S, cell), dir[4096], model[4200], sha[65];
     struct le_job_cell jc = {0};
     int64_t model_id = -1, ns = 0;
     double t0 = le_cli_now();
@@ -501,7 +524,7 @@ static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
         r->task[k] = NAN;
     int rc = cfg ? le_job_cell_begin(S->job, S->data_sha, "sweep", cfg, &jc) : le_err_set(LE_ENOMEM, "out of memory");
     if (!rc)
-        rc = cell_paths(S, cell, jc.key, dir, sizeof dir, model, sizeof model);
+        rc = le_sw_cell_paths(S, cell, jc.key, dir, sizeof dir, model, sizeof model);
     if (!rc && jc.done) {
         r->from_store = 1, r->loss = r->bpb = NAN;
         for (int k = 0; k < jc.n_results; k++)
@@ -543,7 +566,7 @@ static void *worker_main(void *arg) {
     struct le_sw *S = w->S;
     for (;;) {
         pthread_mutex_lock(&S->mu);
-        int i = S->fail_rc || S->next >= S->n_cells ? -1 : S->order[S->next++];
+        int i = S->fail_rc || S->next >= S->n_order ? -1 : S->order[S->next++];
         pthread_mutex_unlock(&S->mu);
         if (i < 0)
             break;
@@ -632,13 +655,13 @@ static int dry_run(struct le_sw *S) {
     for (int i = 0; i < S->n_cells; i++) {
         const struct le_sweep_cell *c = &S->cells[i];
         char x[6][16], key[65], dir[4096], model[4200], state[64] = "to do", heads[16];
-        char *cfg = cell_config(S, c);
+        char *cfg = le_sw_cell_config(S, c);
         int done = 0;
         if (!cfg)
             return le_err_set(LE_ENOMEM, "out of memory");
         le_store_cell_key(key, S->data_sha, "sweep", cfg);
         free(cfg);
-        cell_paths(S, c, key, dir, sizeof dir, model, sizeof model);
+        le_sw_cell_paths(S, c, key, dir, sizeof dir, model, sizeof model);
         struct le_gguf *g = NULL;
         uint64_t step = 0;
         if (st && le_store_cell_done(st, key, &done) == LE_OK && done)
@@ -663,11 +686,12 @@ static int dry_run(struct le_sw *S) {
 }
 
 static int run_sweep(struct le_sw *S) {
-    int jobs = (int)(S->o.jobs < S->n_cells ? S->o.jobs : S->n_cells), rc = LE_OK;
+    S->n_order = S->o.cell >= 0 ? 1 : S->n_cells; /* --cell: that one */
+    int jobs = (int)(S->o.jobs < S->n_order ? S->o.jobs : S->n_order), rc = LE_OK;
     int per = (int)(S->o.threads / jobs > 0 ? S->o.threads / jobs : 1);
     char *cfg = NULL;
-    if (asprintf(&cfg, "{\"plan\":\"%s\",\"name\":\"%s\",\"out\":\"%s\",\"jobs\":%d,\"threads\":%ld}", S->o.plan,
-                 S->set->name, S->o.out, jobs, S->o.threads) < 0)
+    if (asprintf(&cfg, "{\"plan\":\"%s\",\"name\":\"%s\",\"out\":\"%s\",\"jobs\":%d,\"threads\":%ld,\"cell\":%ld}",
+                 S->o.plan, S->set->name, S->o.out, jobs, S->o.threads, S->o.cell) < 0)
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = S->o.db, .command = "sweep", .config_json = cfg, .seed = S->set->seed,
                              .threads = (int)S->o.threads, .signals = LE_JOB_SIGNALS_FLAG,
@@ -682,12 +706,14 @@ static int run_sweep(struct le_sw *S) {
     struct le_sw_worker *w = calloc((size_t)jobs, sizeof *w);
     if (!S->order || !w)
         rc = le_err_set(LE_ENOMEM, "out of memory");
-    for (int i = 0; !rc && i < S->n_cells; i++)
-        S->order[i] = i, S->flops_total += S->cells[i].flops_exact;
+    for (int k = 0; !rc && k < S->n_order; k++) {
+        int i = S->o.cell >= 0 ? (int)S->o.cell : k;
+        S->order[k] = i, S->flops_total += S->cells[i].flops_exact;
+    }
     if (!rc && jobs > 1) /* largest first: the last cells to finish are small */
-        qsort_r(S->order, (size_t)S->n_cells, sizeof *S->order, cmp_cost, S->cells);
+        qsort_r(S->order, (size_t)S->n_order, sizeof *S->order, cmp_cost, S->cells);
     if (!rc && !S->o.quiet)
-        printf("sweep %s: %d cells, %d at a time x %d threads; store %s, files %s\n", S->set->name, S->n_cells, jobs,
+        printf("sweep %s: %d cells, %d at a time x %d threads; store %s, files %s\n", S->set->name, S->n_order, jobs,
                per, S->o.db, S->o.out);
     fflush(stdout);
     if (!rc)
@@ -721,10 +747,11 @@ static int run_sweep(struct le_sw *S) {
     le_job_counts(S->job, &from_store, &computed);
     rc = le_job_end(S->job, rc);
     S->job = NULL;
-    print_table(S);
+    if (S->o.cell < 0)
+        print_table(S);
     printf("\n%d of %d cells finished (%d trained now); store cells (training and tasks): %lld done earlier, "
            "%lld computed now\nresults in %s (plan %s), checkpoints in %s/cells\n",
-           S->n_finished, S->n_cells, S->n_trained, (long long)from_store, (long long)computed, S->o.db,
+           S->n_finished, S->n_order, S->n_trained, (long long)from_store, (long long)computed, S->o.db,
            S->set->name, S->o.out);
     return rc;
 }
@@ -742,9 +769,16 @@ int le_cmd_sweep(int argc, char **argv) {
         snprintf(S.dbbuf, sizeof S.dbbuf, "%s/results.sqlite", S.o.out);
         S.o.db = S.dbbuf;
     }
+    if (!rc && S.o.cell >= S.n_cells)
+        rc = le_err_set(LE_EINVAL, "--cell %ld: the plan has %d cells (0 to %d)", S.o.cell, S.n_cells, S.n_cells - 1);
     if (!rc)
-        rc = S.o.dry ? dry_run(&S) : run_sweep(&S);
-    if (rc == LE_EINTR)
+        rc = S.o.status ? le_sw_status(&S)
+             : S.o.slurm ? le_sw_submit(&S)
+             : S.o.dry   ? dry_run(&S)
+                         : run_sweep(&S);
+    if (rc == LE_EINTR && S.o.requeue && getenv("SLURM_JOB_ID"))
+        rc = le_sw_requeue(&S);
+    else if (rc == LE_EINTR)
         fprintf(stderr, "llamaeval: sweep interrupted; rerun the same command to continue\n");
     free(S.cells), free(S.res), free(S.order), free(S.tok_path);
     free(S.train), free(S.valid);

@@ -186,4 +186,31 @@ int le_store_open_snapshot(struct le_store **out, const char *path, int *from_ve
  * then sets user_version to it, making a file from a "newer" llamaeval. */
 int le_store_open_at_version(struct le_store **out, const char *path, int version);
 
+/* Functions to merge stores (llamaeval db merge: the shards of a Slurm job
+ * array, one writer per file, into one store).
+ *
+ * le_store_merge copies the done cells of the store at shard_path into s,
+ * in one transaction of s, keyed by the cell key: a cell s does not have
+ * done is added with its results, samples, sweep description and points,
+ * its model (matched by sha256) and its run (matched by all its columns, so
+ * a run is added once); a cell s has done with the same results (metric,
+ * value, stderr, n: bit for bit) is left alone, so merging twice adds
+ * nothing; one with different results is a conflict: left as it is in s,
+ * counted, and reported to conflict(ud, ...) (metric: the first that
+ * differs, NULL when the sets of metrics differ; its two values, NAN when
+ * missing). A non-zero return from conflict stops the merge and rolls it
+ * back. Cells the shard has not finished are counted, not copied.
+ * Refused (LE_EDB, one line, nothing written) when the shard is s's own
+ * file, is not a llamaeval store, has another schema version than this
+ * build's, or fails SQLite's integrity check. */
+struct le_store_merge_stats {
+    int64_t added, same, conflicts, not_done; /* cells */
+    int64_t results, samples, points;         /* rows added */
+    int64_t models, runs;                     /* rows added */
+};
+int le_store_merge(struct le_store *s, const char *shard_path, struct le_store_merge_stats *stats,
+                   int (*conflict)(void *ud, const char *cell_key, const char *task, const char *metric,
+                                   double here, double there),
+                   void *ud);
+
 #endif
