@@ -231,7 +231,7 @@ int le_cmd_quantize(int argc, char **argv) {
         if (qp.pure)
             return le_cli_usage(le_quantize_usage, "--pure is for --method rtn");
         if (le_gptq_type((int)bits, (int)group, gp.sym, NULL, NULL))
-            return le_cli_usage(le_quantize_usage, "%s", le_err_msg());
+            return le_cli_usage(NULL, "%s", le_err_msg()); /* one line: the message says what is allowed */
         int32_t *win = NULL;
         int rc = le_gptq_calib(argv[first], &gc, &gc.ctx, &win);
         if (rc)
