@@ -465,7 +465,7 @@ int le_gptq_ftype(int type) {
     case LE_TYPE_Q4_0: return LE_FTYPE_MOSTLY_Q4_0;
     case LE_TYPE_Q4_1: return LE_FTYPE_MOSTLY_Q4_1;
     case LE_TYPE_Q3_K: return LE_FTYPE_MOSTLY_Q3_K_S;
-    case LE_TYPE_Q2_K: return LE_FTYPE_MOSTLY_Q2_K;
+    case LE_TYPE_Q2_K: return LE_FTYPE_MOSTLY_Q2_K_S;
     default: return -1;
     }
 }

@@ -51,7 +51,9 @@ struct le_pool;
  * for anything else. *group gets the group size. */
 int le_gptq_type(int bits, int group_size, int sym, int *type, int *group);
 /* The llama.cpp file type whose round-to-nearest rules the tensors GPTQ
- * does not touch follow (Q4_1, Q4_0, Q3_K_S, Q2_K); -1 if not a GPTQ type. */
+ * does not touch follow (Q4_1, Q4_0, Q3_K_S, Q2_K_S: the presets that keep their
+ * default type in every layer of small models, so that their files are
+ * round-to-nearest's counterpart); -1 if not a GPTQ type. */
 int le_gptq_ftype(int type);
 
 struct le_gptq_opts {
