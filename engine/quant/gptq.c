@@ -280,7 +280,7 @@ struct le_gq_job {
 };
 
 struct le_gq_scratch {
-    double *w, *E;
+    double *w, *E, *acc;
     float *x;
     int8_t *k;
     struct le_gq_group *gp;
@@ -329,12 +329,16 @@ static void le_gq_row(const struct le_gq_job *j, struct le_gq_scratch *s, int64_
                 w[t] -= e * Ui[t];
             s->E[i - i1] = e;
         }
-        for (int64_t t = i2; t < n; t++) {
-            double acc = 0.0;
-            for (int64_t i = i1; i < i2; i++)
-                acc += s->E[i - i1] * j->U[i * n + t];
-            w[t] -= acc;
+        /* acc[t] = sum_i E_i U_it in i order (rows of U streamed), then subtracted */
+        double *acc = s->acc;
+        memset(acc + i2, 0, sizeof(double) * (size_t)(n - i2));
+        for (int64_t i = i1; i < i2; i++) {
+            const double e = s->E[i - i1], *Ui = j->U + i * n;
+            for (int64_t t = i2; t < n; t++)
+                acc[t] += e * Ui[t];
         }
+        for (int64_t t = i2; t < n; t++)
+            w[t] -= acc[t];
     }
     j->row_loss[r] = loss / 2.0;
     le_gq_pack_row(j->type, s->k, s->gp, s->sp, n, j->out + (size_t)r * j->row_bytes);
@@ -348,15 +352,16 @@ static void le_gq_rows(void *arg, int ith, int nth) {
         return;
     struct le_gq_scratch s = {
         .w = malloc(sizeof(double) * (size_t)n), .E = malloc(sizeof(double) * (size_t)j->B),
+        .acc = malloc(sizeof(double) * (size_t)n),
         .x = malloc(sizeof(float) * (size_t)n), .k = malloc((size_t)n),
         .gp = malloc(sizeof(struct le_gq_group) * (size_t)(n / j->G)),
         .sp = malloc(sizeof(struct le_gq_super) * (size_t)(n / LE_QK_K + 1))};
-    if (!s.w || !s.E || !s.x || !s.k || !s.gp || !s.sp)
+    if (!s.w || !s.E || !s.acc || !s.x || !s.k || !s.gp || !s.sp)
         j->failed = 1; /* only ever set to 1 */
     else
         for (int64_t r = lo; r < hi; r++)
             le_gq_row(j, &s, r);
-    free(s.w), free(s.E), free(s.x), free(s.k), free(s.gp), free(s.sp);
+    free(s.w), free(s.E), free(s.acc), free(s.x), free(s.k), free(s.gp), free(s.sp);
 }
 
 /* Stable sort of positions by descending H_ii (act-order). */

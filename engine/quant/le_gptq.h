@@ -25,14 +25,18 @@
  * reaches the group. All scales are rounded to F16 before any weight is
  * quantized against them. Groups never straddle a lazy block (the block,
  * 128, is a multiple of every group), so the result equals the unblocked
- * column-by-column algorithm up to rounding.
+ * column-by-column algorithm up to rounding. (GPTQ-for-LLaMa's fasterquant
+ * reads a group that starts inside a lazy block from W as it was at the
+ * block's start, without the block's own earlier columns' updates; here the
+ * group sees them, as the unblocked algorithm does.)
  *
  * The algorithm per matrix W (rows x cols) and Hessian H (cols x cols,
  * double): dead columns (H_ii = 0) get H_ii = 1 and W[:, i] = 0; with
  * act-order columns are permuted by descending H_ii (stable) and groups are
- * static (all group parameters from the original W before any update, as
- * GPTQ-for-LLaMa's --act-order --static-groups; the ggml layout keeps groups
- * in column order); H_ii += damp * mean(H_ii); U = upper Cholesky factor of
+ * static (all group parameters from the original W, dead columns zeroed,
+ * before any update, as IST-DASLab/gptq's --static-groups; GPTQ-for-LLaMa's
+ * act-order forms groups in the permuted order, which ggml's blocks of
+ * consecutive columns cannot hold); H_ii += damp * mean(H_ii); U = upper Cholesky factor of
  * H^-1; then columns in order with lazy updates in blocks of 128. Everything
  * is double; rows are independent and split statically over threads, so the
  * result does not depend on the thread count.
