@@ -167,6 +167,36 @@ static void le_quantize_progress(void *ud, const struct le_quant_event *ev) {
                 le_type_name(ev->to_type), ev->bytes_in / 1048576.0, ev->bytes_out / 1048576.0);
 }
 
+/* `quantize IN OUT --method gptq ...` once the flags are parsed. */
+static int le_quantize_gptq(const char *in, const char *out, long bits, long group, struct le_gptq_params *gp,
+                            struct le_gptq_cli *gc, struct le_quantize_ui *ui) {
+    if (!bits)
+        return le_cli_usage(le_quantize_usage, "--method gptq needs --bits 2, 3 or 4");
+    int gt;
+    if (le_gptq_type((int)bits, (int)group, gp->sym, &gt, NULL))
+        return le_cli_usage(NULL, "%s", le_err_msg()); /* one line: the message says what is allowed */
+    int32_t *win = NULL;
+    int rc = le_gptq_calib(in, gc, &gc->ctx, &win);
+    if (rc)
+        return le_cli_fail_lib(rc);
+    gp->bits = (int)bits, gp->group_size = (int)group, gp->windows = win, gp->n_windows = (int)gc->windows;
+    gp->ctx = (int)gc->ctx, gp->progress = le_gptq_progress, gp->progress_ud = ui;
+    gp->write_progress = le_quantize_progress, gp->write_ud = ui;
+    struct le_quant_stats st;
+    rc = le_gptq_quantize(in, out, gp, &st);
+    free(win);
+    if (rc == LE_EUNSUP && !gp->allow_requantize && strstr(le_err_msg(), "requantizing"))
+        return le_cli_fail("%s (--allow-requantize)", le_err_msg());
+    if (rc)
+        return le_cli_fail_lib(rc);
+    printf("%s: GPTQ %ld-bit (%s%s, %ld windows of %ld tokens from %s, seed %llu), %lld tensors (%lld converted, "
+           "%lld fell back to another type), %.2f MiB -> %.2f MiB\n",
+           out, bits, le_type_name(gt), gp->act_order ? ", act-order" : "", gc->windows, gc->ctx, gc->calib, gc->seed,
+           (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback, st.bytes_in / 1048576.0,
+           st.bytes_out / 1048576.0);
+    return LE_EXIT_OK;
+}
+
 int le_cmd_quantize(int argc, char **argv) {
     static const struct option opts[] = {
         {"type", required_argument, 0, 't'}, {"pure", no_argument, 0, 'p'},
@@ -228,35 +258,10 @@ int le_cmd_quantize(int argc, char **argv) {
     if (!strcmp(method, "gptq")) {
         if (type)
             return le_cli_usage(le_quantize_usage, "--type is for --method rtn; GPTQ's type follows --bits");
-        if (!bits)
-            return le_cli_usage(le_quantize_usage, "--method gptq needs --bits 2, 3 or 4");
         if (qp.pure)
             return le_cli_usage(le_quantize_usage, "--pure is for --method rtn");
-        if (le_gptq_type((int)bits, (int)group, gp.sym, NULL, NULL))
-            return le_cli_usage(NULL, "%s", le_err_msg()); /* one line: the message says what is allowed */
-        int32_t *win = NULL;
-        int rc = le_gptq_calib(argv[first], &gc, &gc.ctx, &win);
-        if (rc)
-            return le_cli_fail_lib(rc);
-        gp.bits = (int)bits, gp.group_size = (int)group, gp.windows = win, gp.n_windows = (int)gc.windows;
-        gp.ctx = (int)gc.ctx, gp.n_threads = (int)threads, gp.allow_requantize = qp.allow_requantize;
-        gp.progress = le_gptq_progress, gp.progress_ud = &ui, gp.write_progress = le_quantize_progress;
-        gp.write_ud = &ui;
-        struct le_quant_stats st;
-        rc = le_gptq_quantize(argv[first], argv[first + 1], &gp, &st);
-        free(win);
-        if (rc == LE_EUNSUP && !gp.allow_requantize && strstr(le_err_msg(), "requantizing"))
-            return le_cli_fail("%s (--allow-requantize)", le_err_msg());
-        if (rc)
-            return le_cli_fail_lib(rc);
-        int gt;
-        le_gptq_type((int)bits, (int)group, gp.sym, &gt, NULL);
-        printf("%s: GPTQ %ld-bit (%s%s, %ld windows of %ld tokens from %s, seed %llu), %lld tensors (%lld converted, "
-               "%lld fell back to another type), %.2f MiB -> %.2f MiB\n",
-               argv[first + 1], bits, le_type_name(gt), gp.act_order ? ", act-order" : "", gc.windows, gc.ctx,
-               gc.calib, gc.seed, (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback,
-               st.bytes_in / 1048576.0, st.bytes_out / 1048576.0);
-        return LE_EXIT_OK;
+        gp.allow_requantize = qp.allow_requantize, gp.n_threads = (int)threads;
+        return le_quantize_gptq(argv[first], argv[first + 1], bits, group, &gp, &gc, &ui);
     }
     if (strcmp(method, "rtn"))
         return le_cli_usage(le_quantize_usage, "unknown --method '%s' (rtn or gptq)", method);
