@@ -15,6 +15,7 @@
 #include "commands.h" /* le_cmd_quantize */
 #include "le_corpus.h" /* calibration text */
 #include "le_err.h"
+#include "le_fs.h"     /* le_read_file */
 #include "le_gptq.h"   /* le_gptq_quantize */
 #include "le_model.h"  /* the tokenizer */
 #include "le_tok.h"
@@ -127,7 +128,7 @@ static int le_gptq_calib(const char *model, const struct le_gptq_cli *c, long *c
         if (!rc)
             rc = le_corpus_tokenize(corpus, LE_CORPUS_TRAIN, t, &ids, &n);
     } else if (!rc) {
-        rc = le_corpus_read_file(c->calib, &text, &len);
+        rc = le_read_file(c->calib, &text, &len);
         int64_t cap = (int64_t)len + 16;
         for (int tries = 0; !rc && tries < 2; tries++) { /* n > cap: the count it needs */
             free(ids);

@@ -27,6 +27,7 @@
 #include "le_kernels.h" /* block layouts */
 #include "le_pool.h"
 #include "le_types.h"
+#include "le_util.h" /* le_splitmix64 */
 
 #include <math.h>
 #include <stdlib.h>
@@ -53,14 +54,10 @@ static int le_gq_is_k(int type) {
     return type == LE_TYPE_Q2_K || type == LE_TYPE_Q3_K;
 }
 
+/* ggml's signed absmax (the first element of largest magnitude). */
 static float le_gq_signed_absmax(const float *x, int n) {
-    float amax = 0.0f, max = 0.0f;
-    for (int i = 0; i < n; i++)
-        if (fabsf(x[i]) > amax) {
-            amax = fabsf(x[i]);
-            max = x[i];
-        }
-    return max;
+    float amax;
+    return le_signed_absmax(n, x, &amax);
 }
 
 static void le_gq_minmax(const float *x, int n, float *mn, float *mx) {
@@ -475,13 +472,6 @@ int le_gptq_ftype(int type) {
     }
 }
 
-static uint64_t le_gq_splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 int le_gptq_windows(const int32_t *ids, int64_t n, int n_windows, int ctx, uint64_t seed, int32_t *out) {
     if (!ids || !out || n_windows <= 0 || ctx <= 0)
         return le_err_set(LE_EINVAL, "gptq: bad calibration arguments");
@@ -490,7 +480,7 @@ int le_gptq_windows(const int32_t *ids, int64_t n, int n_windows, int ctx, uint6
                           (long long)n, ctx);
     uint64_t s = seed;
     for (int w = 0; w < n_windows; w++) {
-        int64_t start = (int64_t)(le_gq_splitmix(&s) % (uint64_t)(n - ctx));
+        int64_t start = (int64_t)(le_splitmix64(&s) % (uint64_t)(n - ctx));
         memcpy(out + (int64_t)w * ctx, ids + start, sizeof(int32_t) * (size_t)ctx);
     }
     return LE_OK;

@@ -32,6 +32,7 @@
 #include "le_err.h"
 #include "le_gguf.h"
 #include "le_model.h"
+#include "le_ops.h" /* le_ops_rope_table */
 #include "le_pool.h"
 #include "train_ops.h"
 #include "le_types.h"
@@ -72,7 +73,7 @@ struct le_gm {
     struct le_gm_mat *mats; /* L x LE_GM_N */
     float *x;               /* n_windows x T x D */
     /* block scratch (one window) */
-    float *xn, *q, *k, *v, *att, *y, *h, *hn, *gate, *up, *act, *rstd, *pr, *attn_scr, *cs, *sn, *norm_a, *norm_f;
+    float *xn, *q, *k, *v, *att, *y, *h, *hn, *gate, *up, *act, *rstd, *pr, *attn_scr, *cs, *norm_a, *norm_f;
     void *mm;
     size_t mm_size;
     /* Hessians: per site (dims D, Q, D, F), double, and the float GEMM's */
@@ -94,7 +95,7 @@ static void le_gm_free(struct le_gm *s) {
             free(s->mats[i].data);
     free(s->mats), free(s->x);
     float *f[] = {s->xn, s->q, s->k, s->v, s->att, s->y, s->h, s->hn, s->gate, s->up, s->act, s->rstd, s->pr,
-                  s->attn_scr, s->cs, s->sn, s->norm_a, s->norm_f, s->xtx, s->gemm_scr};
+                  s->attn_scr, s->cs, s->norm_a, s->norm_f, s->xtx, s->gemm_scr};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(f[i]);
     for (int i = 0; i < 4; i++)
@@ -246,7 +247,7 @@ static int le_gm_block(struct le_gm *s, int64_t il, float *x, int upto, int capt
     const float *an = s->norm_a + il * s->D, *fn = s->norm_f + il * s->D;
     int64_t T = s->T, D = s->D;
     int rc;
-    le_top_rmsnorm_fwd(s->pool, x, an, s->xn, s->rstd, T, D, s->eps);
+    le_top_rmsnorm_fwd(s->pool, 1, x, an, s->xn, s->rstd, T, D, s->eps);
     if (capture & 1)
         le_gm_accum(s, 0, s->xn, D);
     if (upto == 0)
@@ -254,8 +255,8 @@ static int le_gm_block(struct le_gm *s, int64_t il, float *x, int upto, int capt
     if ((rc = le_gm_mm(s, &w[LE_GM_Q], s->xn, s->q)) || (rc = le_gm_mm(s, &w[LE_GM_K], s->xn, s->k)) ||
         (rc = le_gm_mm(s, &w[LE_GM_V], s->xn, s->v)))
         return rc;
-    le_top_rope(s->pool, s->q, T, T, s->H, s->hd, s->cs, s->sn, 0);
-    le_top_rope(s->pool, s->k, T, T, s->G, s->hd, s->cs, s->sn, 0);
+    le_top_rope(s->pool, 1, s->q, T, T, s->H, s->hd, s->cs, 0);
+    le_top_rope(s->pool, 1, s->k, T, T, s->G, s->hd, s->cs, 0);
     le_top_attn_fwd(s->pool, 1, s->q, s->k, s->v, s->pr, s->att, 1, T, s->H, s->G, s->hd, s->attn_scr);
     if (capture & 2)
         le_gm_accum(s, 1, s->att, s->Q);
@@ -265,7 +266,7 @@ static int le_gm_block(struct le_gm *s, int64_t il, float *x, int upto, int capt
         return rc;
     for (int64_t i = 0; i < T * D; i++)
         s->h[i] = x[i] + s->y[i];
-    le_top_rmsnorm_fwd(s->pool, s->h, fn, s->hn, s->rstd, T, D, s->eps);
+    le_top_rmsnorm_fwd(s->pool, 1, s->h, fn, s->hn, s->rstd, T, D, s->eps);
     if (capture & 4)
         le_gm_accum(s, 2, s->hn, D);
     if (upto == 2)
@@ -400,7 +401,7 @@ static int le_gm_alloc(struct le_gm *s) {
     s->act = le_gm_falloc((size_t)(T * s->F), &bad), s->rstd = le_gm_falloc((size_t)T, &bad);
     s->pr = le_gm_falloc((size_t)(s->H * T * T), &bad);
     s->attn_scr = le_gm_falloc(le_top_attn_scratch(s->pool, T, s->hd), &bad);
-    s->cs = le_gm_falloc((size_t)(T * s->hd / 2), &bad), s->sn = le_gm_falloc((size_t)(T * s->hd / 2), &bad);
+    s->cs = le_gm_falloc((size_t)(T * s->hd), &bad);
     s->norm_a = le_gm_falloc((size_t)(s->L * s->D), &bad), s->norm_f = le_gm_falloc((size_t)(s->L * s->D), &bad);
     s->xtx = le_gm_falloc((size_t)(M * M), &bad);
     s->gemm_scr = le_gm_falloc(le_tg_gemm_scratch(M, M, T), &bad);
@@ -453,10 +454,7 @@ int le_gptq_quantize(const char *in_path, const char *out_path, const struct le_
     s.g = le_model_gguf(s.m);
     s.D = mi->dim, s.H = mi->n_heads, s.G = mi->n_kv_heads, s.hd = mi->head_dim, s.F = mi->ffn;
     s.Q = s.H * s.hd, s.KV = s.G * s.hd, s.T = p->ctx, s.L = mi->n_layers, s.eps = mi->eps;
-    if (mi->rope_scale != 1.0f || le_gguf_find_tensor(s.g, "rope_freqs.weight"))
-        rc = le_err_set(LE_EUNSUP, "gptq: RoPE scaling / frequency factors are not supported by the calibration pass");
-    if (!rc)
-        rc = le_pool_new(&s.pool, p->n_threads);
+    rc = le_pool_new(&s.pool, p->n_threads);
     if (!rc) {
         s.mats = calloc((size_t)(s.L * LE_GM_N), sizeof *s.mats);
         rc = s.mats ? le_gm_alloc(&s) : le_err_set(LE_ENOMEM, "gptq: out of memory");
@@ -465,8 +463,11 @@ int le_gptq_quantize(const char *in_path, const char *out_path, const struct le_
         rc = le_gm_norms(&s);
     if (!rc)
         rc = le_gm_plan(&s);
+    const struct le_gguf_tensor *rf = rc ? NULL : le_gguf_find_tensor(s.g, "rope_freqs.weight");
+    if (rf && (rf->type != LE_TYPE_F32 || rf->ne[0] != s.hd / 2))
+        rc = le_err_set(LE_EFORMAT, "%s: rope_freqs.weight is not %lld F32 values", in_path, (long long)(s.hd / 2));
     if (!rc)
-        le_top_rope_table(s.cs, s.sn, s.T, s.hd, mi->rope_base);
+        le_ops_rope_table(s.cs, s.T, s.hd, mi->rope_base, 1.0f / mi->rope_scale, rf ? (const float *)rf->data : NULL);
     for (int64_t l = 0; !rc && l < s.L; l++)
         rc = le_gm_layer(&s, l);
     if (!rc) {

@@ -121,9 +121,8 @@ struct le_gptq_params {
  * round-to-nearest rules of le_gptq_ftype's preset; matrices whose row
  * length the type's block does not divide fall back as those rules do
  * (counted in stats->n_fallback). Writes out_path atomically (nothing there
- * on failure). Errors as le_quantize, LE_EUNSUP for RoPE scaling or
- * frequency factors (not in the calibration forward), LE_EINVAL when no
- * layer matrix can take the type.
+ * on failure). Errors as le_quantize, LE_EINVAL when no layer matrix can
+ * take the type.
  */
 int le_gptq_quantize(const char *in_path, const char *out_path, const struct le_gptq_params *p,
                      struct le_quant_stats *stats);
