@@ -22,9 +22,9 @@ static const struct le_cmd le_commands[] = {
     {"sweep", "train and evaluate a scaling-sweep plan (sizes x token budgets, IsoFLOP), resumably", le_cmd_sweep},
     {"report", "tables in the papers' layouts and gnuplot figures from a results database", le_cmd_report},
     {"fit", "fit Chinchilla's three scaling analyses to a sweep or a CSV, with bootstrap intervals", le_cmd_fit},
-    {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes)", le_cmd_quantize},
     {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
     {"convert", "write HF / Meta .pth / llama2.c / GGML models (+ LoRA) as GGUF", le_cmd_convert},
+    {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes) or with GPTQ", le_cmd_quantize},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
 

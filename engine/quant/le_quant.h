@@ -92,6 +92,11 @@ struct le_quant_params {
     int n_threads;          /* <= 0: all cores */
     le_quant_progress_fn progress; /* may be NULL */
     void *progress_ud;
+    /* Tensors whose bytes the caller supplies (GPTQ): returns 1 and sets
+     * *type and *data (the whole tensor in that type) to write them as
+     * given, 0 to follow the plan. May be NULL. */
+    int (*supply)(void *ud, const char *name, int *type, const void **data);
+    void *supply_ud;
 };
 
 struct le_quant_stats {

@@ -9,7 +9,8 @@
  * from_float) on a thread pool into a buffer handed to the GGUF writer,
  * which keeps the data until le_gguf_write writes it all atomically.
  * Metadata is copied key by key; general.quantization_version (2) and
- * general.file_type are set as llama-quantize sets them.
+ * general.file_type are set as llama-quantize sets them. A caller may
+ * supply some tensors' bytes itself (GPTQ): those are written as given.
  */
 #include "le_quant.h"
 
@@ -361,6 +362,7 @@ struct le_qrun {
     struct le_pool *pool;
     struct le_quant_tensor *t;
     int *types;
+    const void **supplied; /* caller's bytes (le_quant_params.supply) or NULL */
     int64_t *order;
     void *obuf;
     float *bufs;
@@ -370,13 +372,17 @@ static void le_qrun_free(struct le_qrun *r) {
     le_gguf_writer_free(r->w);
     le_pool_free(r->pool);
     le_gguf_close(r->g);
-    free(r->t), free(r->types), free(r->order), free(r->obuf), free(r->bufs);
+    free(r->t), free(r->types), free(r->order), free(r->obuf), free(r->bufs), free((void *)r->supplied);
 }
 
 /* Converts tensor i (or copies it) and adds it to the writer. */
 static int le_qtensor(struct le_qrun *r, int64_t i, uint64_t *bytes_out) {
     const struct le_gguf_tensor *gt = le_gguf_tensor(r->g, i);
     const int to = r->types[i];
+    if (r->supplied[i]) {
+        *bytes_out = le_type_row_size(to, gt->ne[0]) * (size_t)(gt->ne[1] * gt->ne[2] * gt->ne[3]);
+        return le_gguf_add_tensor(r->w, gt->name, to, gt->n_dims, gt->ne, r->supplied[i]);
+    }
     if (to == gt->type) {
         *bytes_out = gt->nbytes;
         return le_gguf_add_tensor(r->w, gt->name, to, gt->n_dims, gt->ne, gt->data);
@@ -423,7 +429,8 @@ int le_quantize(const char *in_path, const char *out_path, const struct le_quant
     if (!rc) {
         r.t = calloc((size_t)(n > 0 ? n : 1), sizeof *r.t);
         r.types = calloc((size_t)(n > 0 ? n : 1), sizeof *r.types);
-        if (!r.t || !r.types)
+        r.supplied = calloc((size_t)(n > 0 ? n : 1), sizeof *r.supplied);
+        if (!r.t || !r.types || !r.supplied)
             rc = le_err_set(LE_ENOMEM, "quantize: out of memory");
     }
     for (int64_t i = 0; !rc && i < n; i++) {
@@ -433,6 +440,14 @@ int le_quantize(const char *in_path, const char *out_path, const struct le_quant
     }
     if (!rc)
         rc = le_quant_plan_n(r.t, n, &hp, p->ftype, p->pure, r.types, &st.n_fallback);
+    for (int64_t i = 0; !rc && p->supply && i < n; i++) {
+        int type = r.types[i];
+        if (p->supply(p->supply_ud, r.t[i].name, &type, &r.supplied[i]) && r.supplied[i]) {
+            r.types[i] = type;
+            r.t[i].type = type; /* nothing to convert (le_qcheck) */
+        } else
+            r.supplied[i] = NULL;
+    }
     if (!rc)
         rc = le_qcheck(r.g, r.t, n, r.types, p);
     if (!rc)
