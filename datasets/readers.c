@@ -330,6 +330,23 @@ int le_ds_read_wikitext(const char *buf, size_t n, cJSON **out) {
     return 0;
 }
 
+int le_ds_read_data_json(const char *buf, size_t n, const char *what, cJSON **out) {
+    size_t bad = utf8_invalid_at((const unsigned char *)buf, n);
+    if (bad < n)
+        return le_err_set(LE_EFORMAT, "%s: invalid UTF-8 at byte %zu", what, bad);
+    cJSON *root = cJSON_ParseWithLength(buf, n);
+    if (!root)
+        return le_err_set(LE_EFORMAT, "%s: not valid JSON", what);
+    cJSON *data = cJSON_DetachItemFromObjectCaseSensitive(root, "Data");
+    cJSON_Delete(root);
+    if (!cJSON_IsArray(data)) {
+        cJSON_Delete(data);
+        return le_err_set(LE_EFORMAT, "%s: no \"Data\" list of documents", what);
+    }
+    *out = data;
+    return 0;
+}
+
 /* Functions on registry datasets. */
 
 static int ds_read_part(const struct le_ds_def *d, int src, const char *member, const struct le_ds_opts *o,
@@ -370,9 +387,24 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
     cJSON *arr = NULL;
     if (strcmp(d->reader, "wikitext") == 0)
         rc = le_ds_read_wikitext(buf, n, &arr);
+    else if (strcmp(d->reader, "triviaqa") == 0)
+        rc = le_ds_read_data_json(buf, n, what, &arr);
     else
         rc = le_ds_read_jsonl(buf, n, what, &arr);
     free(buf);
+    if (rc == 0 && sp->member2) { /* a second file's documents follow */
+        cJSON *more = NULL;
+        buf = NULL;
+        rc = ds_read_part(d, sp->src, sp->member2, o, &buf, &n);
+        snprintf(what, sizeof what, "%s %s (%s)", d->e.name, sp->split, sp->member2);
+        if (rc == 0)
+            rc = strcmp(d->reader, "triviaqa") == 0 ? le_ds_read_data_json(buf, n, what, &more)
+                                                    : le_ds_read_jsonl(buf, n, what, &more);
+        free(buf);
+        while (rc == 0 && more && more->child)
+            cJSON_AddItemToArray(arr, cJSON_DetachItemViaPointer(more, more->child));
+        cJSON_Delete(more);
+    }
     if (rc == 0 && sp->label_src >= 0) {
         buf = NULL;
         rc = ds_read_part(d, sp->label_src, sp->label_member, o, &buf, &n);
