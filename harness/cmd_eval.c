@@ -57,7 +57,8 @@ static const char *le_eval_help_head =
     "Options:\n"
     "  --model LIST        GGUF model files, comma-separated\n"
     "  --tasks LIST        tasks, comma-separated (see below)\n"
-    "  --num-fewshot K     few-shot examples from the training split (default 0)\n"
+    "  --num-fewshot K     few-shot examples (default: the task's, as lm-eval's YAML;\n"
+    "                      `--tasks list` shows them)\n"
     "  --fewshot-seed S    seed of the few-shot draws (default 1234, as lm-eval)\n"
     "  --limit N           only the first N documents of each task\n"
     "  --threads N         worker threads (default: all cores); never changes results\n"
@@ -111,7 +112,7 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
-    *o = (struct le_eval_opts){.db = "results.sqlite", .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
+    *o = (struct le_eval_opts){.db = "results.sqlite", .k = -1, .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
                                .fewshot_seed = 1234, .answer_norm = "default"};
     int c;
     while ((c = le_cli_next(&p)) != -1) {
@@ -145,6 +146,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
     }
     if (le_cli_optind() < argc)
         return le_cli_usage(le_eval_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
+    if (o->tasks && !strcmp(o->tasks, "list"))
+        return -1; /* --tasks list needs no model */
     if (!o->models || !o->tasks || !*o->models || !*o->tasks)
         return le_cli_usage(le_eval_usage, "--model and --tasks are required");
     if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
@@ -201,7 +204,10 @@ static void le_eval_add_num(cJSON *o, const char *k, double v) {
 }
 
 static const char *le_eval_output_type(int kind) {
-    return kind == LE_TASK_MC ? "multiple_choice" : kind == LE_TASK_LL ? "loglikelihood" : "loglikelihood_rolling";
+    return kind == LE_TASK_MC    ? "multiple_choice"
+           : kind == LE_TASK_LL  ? "loglikelihood"
+           : kind == LE_TASK_GEN ? "generate_until"
+                                 : "loglikelihood_rolling";
 }
 
 static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, const char *sha, int n_ctx,
@@ -217,11 +223,22 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
         cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
         cJSON_AddStringToObject(r, "alias", in->name);
         for (int m = 0; m < t->n_met; m++) {
-            char k[64];
-            snprintf(k, sizeof k, "%s,none", t->met[m].name);
-            le_eval_add_num(r, k, t->met[m].value);
-            snprintf(k, sizeof k, "%s_stderr,none", t->met[m].name);
-            le_eval_add_num(r, k, t->met[m].stderr_v);
+            char k[160];
+            const char *flt = t->met[m].filter[0] ? t->met[m].filter : "none";
+            cJSON *dst = r;
+            if (t->met[m].group[0]) { /* a group's aggregate: its own results entry, as lm-eval's groups */
+                char gname[128];
+                snprintf(gname, sizeof gname, "%s_%s", in->name, t->met[m].group);
+                dst = cJSON_GetObjectItemCaseSensitive(res, gname);
+                if (!dst) {
+                    dst = cJSON_AddObjectToObject(res, gname);
+                    cJSON_AddStringToObject(dst, "alias", t->met[m].group);
+                }
+            }
+            snprintf(k, sizeof k, "%s,%s", t->met[m].name, flt);
+            le_eval_add_num(dst, k, t->met[m].value);
+            snprintf(k, sizeof k, "%s_stderr,%s", t->met[m].name, flt);
+            le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
         cJSON_AddArrayToObject(gs, in->name);
@@ -233,7 +250,14 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             cJSON_AddStringToObject(c, "fewshot_split", in->fewshot_split);
         cJSON_AddStringToObject(c, "output_type", le_eval_output_type(in->kind));
         cJSON_AddStringToObject(c, "target_delimiter", in->target_delimiter ? in->target_delimiter : "");
-        cJSON_AddStringToObject(c, "fewshot_delimiter", "\n\n");
+        cJSON_AddStringToObject(c, "fewshot_delimiter", in->fewshot_delimiter ? in->fewshot_delimiter : "\n\n");
+        if (in->kind == LE_TASK_GEN) {
+            cJSON *gk = cJSON_AddObjectToObject(c, "generation_kwargs"), *u = cJSON_AddArrayToObject(gk, "until");
+            for (int q = 0; q < in->gen.n_until; q++)
+                cJSON_AddItemToArray(u, cJSON_CreateString(in->gen.until[q]));
+            cJSON_AddBoolToObject(gk, "do_sample", 0);
+            cJSON_AddNumberToObject(gk, "max_gen_toks", in->gen.max_gen_toks > 0 ? in->gen.max_gen_toks : 256);
+        }
         cJSON_AddNumberToObject(c, "num_fewshot", t->ts->num_fewshot);
         cJSON_AddBoolToObject(c, "answer_norm", t->ts->uncond);
         cJSON_AddNumberToObject(cJSON_AddObjectToObject(c, "metadata"), "version", in->version);
@@ -294,7 +318,75 @@ static int le_eval_write_text(const char *path, const char *text) {
     return bad ? le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err)) : LE_OK;
 }
 
-/* samples_<task>_<date>.jsonl: one line per document, lm-eval-like. */
+/* lm-eval's hash_string: sha256 hex of the UTF-8 text. */
+static void le_eval_hash(const char *s, char hex[65]) {
+    uint8_t dg[32];
+    le_sha256(s, strlen(s), dg);
+    le_sha256_hex(dg, hex);
+}
+
+/* One generate_until document as lm-eval logs it: a line per filter with
+ * doc_id, doc (the formatted prompt: we keep no raw document), target,
+ * arguments, resps, filtered_resps, the metric, and the three hashes. */
+static void le_eval_gen_samples(FILE *f, const struct le_taskcell *t, int64_t d) {
+    const struct le_taskset *ts = t->ts;
+    const struct le_task_info *in = ts->info;
+    const struct le_item *it = &ts->items[d];
+    const struct le_rec *r = &t->recs[t->off[d]];
+    static const struct le_filter none = {.name = "none", .n_steps = 1, .steps = {{.kind = LE_F_TAKE_FIRST}}};
+    int nf = in->n_filters > 0 ? in->n_filters : 1;
+    for (int k = 0; k < nf; k++) {
+        const struct le_filter *flt = in->n_filters > 0 ? &in->filters[k] : &none;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "doc_id", (double)d);
+        cJSON *doc = cJSON_AddObjectToObject(o, "doc");
+        cJSON_AddStringToObject(doc, "query", ts->prompts[d].query);
+        cJSON *tg = cJSON_AddArrayToObject(doc, "targets");
+        for (int i = 0; i < it->n_targets; i++)
+            cJSON_AddItemToArray(tg, cJSON_CreateString(it->targets[i]));
+        cJSON *target = it->n_targets == 1 ? cJSON_CreateString(it->targets[0]) : cJSON_Duplicate(tg, 1);
+        cJSON_AddItemToObject(o, "target", target);
+        cJSON *args = cJSON_AddObjectToObject(o, "arguments"), *a0 = cJSON_AddObjectToObject(args, "gen_args_0");
+        cJSON_AddStringToObject(a0, "arg_0", it->req[0].context);
+        cJSON *gk = cJSON_AddObjectToObject(a0, "arg_1"), *u = cJSON_AddArrayToObject(gk, "until");
+        for (int i = 0; i < in->gen.n_until; i++)
+            cJSON_AddItemToArray(u, cJSON_CreateString(in->gen.until[i]));
+        cJSON_AddBoolToObject(gk, "do_sample", 0);
+        cJSON *rs = cJSON_CreateArray();
+        cJSON_AddItemToArray(rs, cJSON_CreateString(r->resp ? r->resp : ""));
+        cJSON *rr = cJSON_AddArrayToObject(o, "resps");
+        cJSON_AddItemToArray(rr, rs);
+        char *x = NULL;
+        const char *resp = r->resp ? r->resp : "";
+        double sc = 0;
+        if (!le_filter_apply(flt, &resp, 1, &x))
+            le_exact_match(x, (const char *const *)r->golds, r->n_golds, &in->em, &sc);
+        cJSON *fr = cJSON_AddArrayToObject(o, "filtered_resps");
+        cJSON_AddItemToArray(fr, cJSON_CreateString(x ? x : ""));
+        free(x);
+        cJSON_AddStringToObject(o, "filter", flt->name);
+        cJSON_AddArrayToObject(o, "metrics");
+        cJSON_AddItemToArray(cJSON_GetObjectItem(o, "metrics"), cJSON_CreateString("exact_match"));
+        cJSON_AddNumberToObject(o, "exact_match", sc);
+        char h[65], *dj = cJSON_PrintUnformatted(doc), *tj = cJSON_PrintUnformatted(target);
+        le_eval_hash(dj ? dj : "", h);
+        cJSON_AddStringToObject(o, "doc_hash", h);
+        le_eval_hash(it->req[0].context, h);
+        cJSON_AddStringToObject(o, "prompt_hash", h);
+        le_eval_hash(it->n_targets == 1 ? it->targets[0] : (tj ? tj : ""), h);
+        cJSON_AddStringToObject(o, "target_hash", h);
+        free(dj);
+        free(tj);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line)
+            fprintf(f, "%s\n", line);
+        free(line);
+    }
+}
+
+/* samples_<task>_<date>.jsonl: one line per document (per filter for
+ * generation tasks), lm-eval-like. */
 static int le_eval_write_samples(const struct le_taskcell *t, const char *path) {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -302,6 +394,10 @@ static int le_eval_write_samples(const struct le_taskcell *t, const char *path) 
     const struct le_taskset *ts = t->ts;
     for (int64_t d = 0; d < ts->n_docs; d++) {
         const struct le_item *it = &ts->items[d];
+        if (it->kind == LE_TASK_GEN) {
+            le_eval_gen_samples(f, t, d);
+            continue;
+        }
         cJSON *o = cJSON_CreateObject(), *args = cJSON_AddArrayToObject(o, "arguments");
         cJSON *resps = cJSON_AddArrayToObject(o, "resps");
         cJSON_AddNumberToObject(o, "doc_id", (double)d);
@@ -377,6 +473,13 @@ static int le_eval_width(const char *s) {
     return w;
 }
 
+static int le_eval_met_cmp(const struct le_metric *a, const struct le_metric *b) {
+    int c = strcmp(a->group, b->group);
+    if (!c)
+        c = strcmp(a->name, b->name);
+    return c ? c : strcmp(a->filter, b->filter);
+}
+
 /* lm-eval's make_table (pytablewriter markdown): headers centred, text left,
  * numbers right. */
 static void le_eval_print_table(const struct le_eval *E) {
@@ -395,18 +498,21 @@ static void le_eval_print_table(const struct le_eval *E) {
         int ord[16];
         for (int m = 0; m < t->n_met; m++)
             ord[m] = m;
-        for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name */
-            for (int b = a; b > 0 && strcmp(t->met[ord[b - 1]].name, t->met[ord[b]].name) > 0; b--) {
+        for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name (groups after the task) */
+            for (int b = a; b > 0 && le_eval_met_cmp(&t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
                 int x = ord[b];
                 ord[b] = ord[b - 1];
                 ord[b - 1] = x;
             }
         for (int k = 0; k < t->n_met; k++, r++) {
             const struct le_metric *m = &t->met[ord[k]];
-            snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
+            if (m->group[0])
+                snprintf(cell[r][0], 40, " - %s", m->group);
+            else
+                snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
             if (k == 0)
                 snprintf(cell[r][1], 40, "%g", t->ts->info->version);
-            snprintf(cell[r][2], 40, "none");
+            snprintf(cell[r][2], 40, "%s", m->filter[0] ? m->filter : "none");
             snprintf(cell[r][3], 40, "%d", t->ts->num_fewshot);
             snprintf(cell[r][4], 40, "%s", m->name);
             snprintf(cell[r][5], 40, "%s", m->higher_is_better ? "\xe2\x86\x91" : "\xe2\x86\x93");
@@ -487,10 +593,12 @@ static int le_eval_model(struct le_eval *E, const char *path) {
             rc = le_eval_write_outputs(E, path, root);
     }
     if (!rc) {
-        char lim[32] = "None";
+        char lim[32] = "None", k[32] = "None";
         if (E->o.limit > 0)
             snprintf(lim, sizeof lim, "%ld", E->o.limit);
-        printf("llamaeval (pretrained=%s), limit: %s, num_fewshot: %ld, max_length: %d\n", path, lim, E->o.k,
+        if (E->o.k >= 0)
+            snprintf(k, sizeof k, "%ld", E->o.k);
+        printf("llamaeval (pretrained=%s), limit: %s, num_fewshot: %s, max_length: %d\n", path, lim, k,
                le_runner_n_ctx(R));
         le_eval_print_table(E);
         printf("\n");
@@ -531,11 +639,58 @@ static char *le_eval_help_text(void) {
     for (int i = 0; i < le_task_count() && at < n; i++) {
         const struct le_task_info *t = le_task_get(i);
         at += (size_t)snprintf(h + at, n - at, "  %-16s %s\n", t->name,
-                               t->kind == LE_TASK_MC ? "multiple choice"
-                               : t->kind == LE_TASK_LL ? "last word: greedy match, perplexity"
-                                                       : "perplexity (rolling windows)");
+                               t->kind == LE_TASK_MC    ? "multiple choice"
+                               : t->kind == LE_TASK_LL  ? "last word: greedy match, perplexity"
+                               : t->kind == LE_TASK_GEN ? "generation (greedy), exact match"
+                                                        : "perplexity (rolling windows)");
     }
     return h;
+}
+
+/* `eval --tasks list`: every task with its output type, n-shot and dataset. */
+static int le_eval_list_tasks(void) {
+    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
+    for (int i = 0; i < le_task_count(); i++) {
+        const struct le_task_info *t = le_task_get(i);
+        printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
+               t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
+    }
+    return LE_EXIT_OK;
+}
+
+/* Levenshtein distance (names are short). */
+static int le_eval_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
+            d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
+        }
+    return d[la][lb];
+}
+
+/* The unknown-task message, with the nearest task name when one is close. */
+static int le_eval_unknown_task(const char *name) {
+    const char *best = NULL;
+    int bd = 1 << 20;
+    for (int i = 0; i < le_task_count(); i++) {
+        int d = le_eval_edit_distance(name, le_task_get(i)->name);
+        if (d < bd) {
+            bd = d;
+            best = le_task_get(i)->name;
+        }
+    }
+    int close = best && bd <= (int)(strlen(name) / 3 > 2 ? strlen(name) / 3 : 2);
+    return le_cli_usage(le_eval_usage, "unknown task '%s'%s%s%s (see llamaeval eval --tasks list)", name,
+                        close ? "; did you mean '" : "", close ? best : "", close ? "'?" : "");
 }
 
 int le_cmd_eval(int argc, char **argv) {
@@ -545,6 +700,8 @@ int le_cmd_eval(int argc, char **argv) {
     free(help);
     if (ec >= 0)
         return ec;
+    if (!strcmp(E.o.tasks, "list"))
+        return le_eval_list_tasks();
     int nm = 0, nt = 0;
     char **models = le_eval_split(E.o.models, &nm), **tasks = le_eval_split(E.o.tasks, &nt);
     int rc = models && tasks ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
@@ -555,7 +712,7 @@ int le_cmd_eval(int argc, char **argv) {
         ec = le_cli_usage(le_eval_usage, "--output-path FILE.json takes one model; give a directory");
     for (int i = 0; ec < 0 && !rc && i < nt; i++)
         if (!le_task_find(tasks[i]))
-            ec = le_cli_usage(le_eval_usage, "unknown task '%s' (see llamaeval eval --help)", tasks[i]);
+            ec = le_eval_unknown_task(tasks[i]);
     if (ec >= 0)
         goto done;
     E.to = (struct le_taskcell_opts){
