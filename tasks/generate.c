@@ -11,6 +11,9 @@
  * continuation each step (at most max_gen_toks pieces, negligible next to a
  * forward pass) because a stop string may straddle token boundaries.
  *
+ * The text is made valid UTF-8 the way HF's decode makes it (errors =
+ * "replace"): a random or small model may emit lone byte tokens.
+ *
  * Sampling (only for `llamaeval generate`; tasks are greedy): top-k, then
  * softmax at temperature in double, then top-p over the sorted
  * probabilities, then one draw from a seeded xoshiro256** stream, so a seed
@@ -111,6 +114,55 @@ static int64_t decode_into(const struct le_tok *t, const int32_t *ids, int64_t n
     return len;
 }
 
+/* Length of the valid UTF-8 sequence at s[i..n), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n, size_t i) {
+    unsigned c = s[i];
+    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (!len || i + len > n)
+        return 0;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; k < len; k++) {
+        if ((s[i + k] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* The text as Python's bytes.decode("utf-8", errors="replace") gives it
+ * (what HF's tokenizer decode returns for stray byte tokens): each invalid
+ * byte becomes U+FFFD. Frees text; returns a new string or NULL. */
+static char *utf8_replace(char *text) {
+    size_t n = strlen(text), bad = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_seq((const unsigned char *)text, n, i);
+        bad += !k;
+        i += k ? k : 1;
+    }
+    if (!bad)
+        return text;
+    char *o = malloc(n + 2 * bad + 1), *w = o;
+    for (size_t i = 0; o && i < n;) {
+        size_t k = utf8_seq((const unsigned char *)text, n, i);
+        if (k) {
+            memcpy(w, text + i, k);
+            w += k;
+            i += k;
+        } else {
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+            i++;
+        }
+    }
+    if (o)
+        *w = 0;
+    free(text);
+    return o;
+}
+
 /* Where the text must be cut: the earliest occurrence of any stop string
  * (what splitting on each in turn leaves); len when none occurs. */
 static size_t stop_cut(const char *text, size_t len, const struct le_gen_opts *o) {
@@ -196,8 +248,11 @@ int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n
             text = text ? text : calloc(1, 1);
             if (!text)
                 rc = le_err_set(LE_ENOMEM, "out of memory");
-            else
+            else {
                 text[stop_cut(text, (size_t)len, o)] = 0;
+                if (!(text = utf8_replace(text)))
+                    rc = le_err_set(LE_ENOMEM, "out of memory");
+            }
         }
     }
     free(c);
