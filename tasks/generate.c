@@ -94,7 +94,10 @@ static int32_t sample_row(const float *row, int64_t n, const struct le_gen_opts 
     return c[k - 1].id;
 }
 
-/* Decodes ids into *buf (grown as needed); returns the length or < 0. */
+static char *utf8_replace(char *text);
+
+/* Decodes ids into *buf (grown as needed) as valid UTF-8 (utf8_replace);
+ * returns the length or < 0. */
 static int64_t decode_into(const struct le_tok *t, const int32_t *ids, int64_t n, char **buf, size_t *cap) {
     int64_t len = le_tok_decode(t, ids, n, *buf, *cap ? *cap - 1 : 0);
     if (len < 0)
@@ -111,6 +114,17 @@ static int64_t decode_into(const struct le_tok *t, const int32_t *ids, int64_t n
             return len;
     }
     (*buf)[len] = 0;
+    char *fixed = utf8_replace(*buf);
+    if (!fixed) {
+        *buf = NULL;
+        *cap = 0;
+        return le_err_set(LE_ENOMEM, "out of memory");
+    }
+    if (fixed != *buf) {
+        *buf = fixed;
+        len = (int64_t)strlen(fixed);
+        *cap = (size_t)len + 1;
+    }
     return len;
 }
 
@@ -248,11 +262,8 @@ int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n
             text = text ? text : calloc(1, 1);
             if (!text)
                 rc = le_err_set(LE_ENOMEM, "out of memory");
-            else {
+            else
                 text[stop_cut(text, (size_t)len, o)] = 0;
-                if (!(text = utf8_replace(text)))
-                    rc = le_err_set(LE_ENOMEM, "out of memory");
-            }
         }
     }
     free(c);

@@ -400,6 +400,12 @@ struct le_task_info {
     int n_groups;
     const char *const *group_names;
     int (*group_of)(int subtask);
+    /* tasks from YAML: the formatter with its template (format_ud), and
+     * local data files per split (lm-eval's dataset_kwargs.data_files) */
+    int (*format_ud)(const void *ud, const struct cJSON *doc, struct le_prompt *p);
+    const void *ud;
+    int n_data_files;
+    const char *data_split[4], *data_path[4];
     /* built-ins: all eval prompts and the few-shot pool (brown_tasks.c) */
     int (*generate)(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
                     struct le_prompt **pool, int64_t *n_pool);
@@ -423,6 +429,7 @@ void le_task_opts_default(struct le_task_opts *o);
 /* A loaded task: its items, one per evaluated document. */
 struct le_taskset {
     const struct le_task_info *info;
+    struct le_task_info *owned;  /* a task from YAML: info, freed with the set */
     int64_t n_docs;       /* evaluated (after limit) */
     int64_t n_docs_total; /* in the split (lm-eval's n-samples "original") */
     int uncond;           /* resolved */
@@ -431,7 +438,28 @@ struct le_taskset {
     struct le_prompt *prompts; /* n_docs formatted prompts (for --log-samples) */
 };
 
+/* name: a registered task, or a path ending in .yaml / .yml (a task in
+ * lm-eval's YAML schema subset, yaml_task.c). */
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o);
+
+/*
+ * Tasks from YAML (yaml_task.c), parsed with libyaml. The subset of lm-eval's
+ * schema: task, dataset_path (a registry set, or "json"/"csv" with
+ * dataset_kwargs.data_files {split: file}), test_split, validation_split,
+ * training_split, fewshot_split, output_type (loglikelihood,
+ * multiple_choice, loglikelihood_rolling, generate_until), doc_to_text,
+ * doc_to_target, doc_to_choice ({{field}} templates: dotted paths, [i],
+ * .strip(), a list "{{[a, b]}}", or a bare field name), description,
+ * target_delimiter, fewshot_delimiter, num_fewshot, metric_list (acc,
+ * acc_norm, perplexity, exact_match with ignore_case, ignore_punctuation,
+ * regexes_to_ignore), generation_kwargs (until, max_gen_toks, do_sample:
+ * false, temperature: 0), metadata.version. Any other key is an error
+ * naming it. *out is freed with le_task_info_free.
+ */
+int le_task_yaml_load(struct le_task_info **out, const char *path);
+void le_task_info_free(struct le_task_info *info);
+/* Whether name is a YAML task path (ends in .yaml or .yml). */
+int le_task_is_yaml(const char *name);
 void le_taskset_free(struct le_taskset *ts);
 
 /*

@@ -168,6 +168,7 @@ void le_taskset_free(struct le_taskset *ts) {
         return;
     le_items_free(ts->items, ts->n_docs);
     prompts_free(ts->prompts, ts->n_docs);
+    le_task_info_free(ts->owned);
     free(ts);
 }
 
@@ -177,7 +178,14 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     cJSON *docs = NULL;
     *out = NULL;
     *n_out = 0;
-    int rc = le_ds_load(info->dataset, split, o->ds, &docs);
+    int rc = LE_ENOTFOUND;
+    for (int k = 0; k < info->n_data_files; k++)
+        if (!strcmp(info->data_split[k], split))
+            rc = le_ds_read_file(info->data_path[k], &docs);
+    if (info->n_data_files == 0)
+        rc = le_ds_load(info->dataset, split, o->ds, &docs);
+    else if (rc == LE_ENOTFOUND && !docs)
+        rc = le_err_set(LE_ENOTFOUND, "%s: no data file for the %s split", info->name, split);
     if (rc)
         return le_err_wrap(rc, "%s (%s split)", info->name, split);
     if (!cJSON_IsArray(docs)) {
@@ -189,11 +197,11 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     if (!p)
         rc = le_err_set(LE_ENOMEM, "out of memory");
     for (const cJSON *d = docs ? docs->child : NULL; d && i < n && !rc; d = d->next, i++) {
-        rc = info->format(d, &p[i]);
+        rc = info->format_ud ? info->format_ud(info->ud, d, &p[i]) : info->format(d, &p[i]);
         if (rc) {
             char msg[512], where[300];
             snprintf(msg, sizeof msg, "%s", le_err_msg());
-            if (le_ds_doc_where(info->dataset, split, o->ds, i, where, sizeof where))
+            if (info->n_data_files || le_ds_doc_where(info->dataset, split, o->ds, i, where, sizeof where))
                 snprintf(where, sizeof where, "document %lld", (long long)i);
             rc = le_err_set(rc, "%s %s, %s: %s", info->name, split, where, msg);
         }
@@ -228,6 +236,8 @@ static int fixed_prompts(const struct le_task_info *info, struct le_prompt **out
     return LE_OK;
 }
 
+static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op);
+
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o_in) {
     struct le_task_opts o;
     if (o_in)
@@ -235,9 +245,25 @@ int le_task_load(struct le_taskset **out, const char *name, const struct le_task
     else
         le_task_opts_default(&o);
     *out = NULL;
-    const struct le_task_info *info = le_task_find(name);
+    struct le_task_info *owned = NULL;
+    if (le_task_is_yaml(name)) {
+        int yrc = le_task_yaml_load(&owned, name);
+        if (yrc)
+            return yrc;
+    }
+    const struct le_task_info *info = owned ? owned : le_task_find(name);
     if (!info)
         return le_err_set(LE_ENOTFOUND, "unknown task '%s'", name);
+    int rc = task_load_info(out, info, &o);
+    if (!rc && owned)
+        (*out)->owned = owned;
+    else
+        le_task_info_free(owned);
+    return rc;
+}
+
+static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op) {
+    struct le_task_opts o = *op;
     if (o.num_fewshot < 0)
         o.num_fewshot = info->default_fewshot;
     if (o.num_fewshot > 0 && ((!info->fewshot_split && !info->fewshot_docs_json) || info->kind == LE_TASK_ROLLING))
