@@ -34,6 +34,7 @@
 #include "le_tasks.h"    /* tasks, runner, metrics */
 
 #include <cjson/cJSON.h> /* results JSON, config JSON */
+#include <dirent.h>       /* scandir: --include-path */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,6 +58,8 @@ static const char *le_eval_help_head =
     "Options:\n"
     "  --model LIST        GGUF model files, comma-separated\n"
     "  --tasks LIST        tasks, comma-separated (see below)\n"
+    "  --include-path DIR  also tasks defined in DIR/*.yaml (lm-eval's YAML schema\n"
+    "                      subset); --tasks also takes a path to a .yaml file\n"
     "  --num-fewshot K     few-shot examples (default: the task's, as lm-eval's YAML;\n"
     "                      `--tasks list` shows them)\n"
     "  --fewshot-seed S    seed of the few-shot draws (default 1234, as lm-eval)\n"
@@ -81,7 +84,7 @@ static const char *le_eval_help_head =
     "\nTasks:\n";
 
 struct le_eval_opts {
-    const char *models, *tasks, *db, *outpath, *answer_norm;
+    const char *models, *tasks, *db, *outpath, *answer_norm, *include_path;
     long k, limit, threads, ctx, batch, boot, flush, bos;
     uint64_t seed, fewshot_seed;
     int log_samples, offline, quiet;
@@ -109,6 +112,7 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {"offline", no_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
         {"bootstrap-iters", required_argument, 0, 'B'}, {"flush-every", required_argument, 0, 'f'},
         {"bos", required_argument, 0, 'S'},       {"answer-norm", required_argument, 0, 'A'},
+        {"include-path", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},            {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
@@ -126,6 +130,7 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case 'O': o->offline = 1; break;
         case 'q': o->quiet = 1; break;
         case 'A': o->answer_norm = optarg; break;
+        case 'I': o->include_path = optarg; break;
         case 'k': if (le_cli_int(&p, "--num-fewshot", optarg, 0, 1000, &o->k)) return LE_EXIT_USAGE; break;
         case 'l': if (le_cli_int(&p, "--limit", optarg, 1, 1L << 40, &o->limit)) return LE_EXIT_USAGE; break;
         case 't': if (le_cli_int(&p, "--threads", optarg, 1, 1024, &o->threads)) return LE_EXIT_USAGE; break;
@@ -647,15 +652,61 @@ static char *le_eval_help_text(void) {
     return h;
 }
 
-/* `eval --tasks list`: every task with its output type, n-shot and dataset. */
-static int le_eval_list_tasks(void) {
-    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
-    for (int i = 0; i < le_task_count(); i++) {
-        const struct le_task_info *t = le_task_get(i);
-        printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
-               t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
+static void le_eval_list_row(const struct le_task_info *t, const char *from) {
+    printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
+           from ? from : t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
+}
+
+/* Calls fn on every YAML task of dir (files *.yaml, *.yml, in name order). */
+static int le_eval_scan_yaml(const char *dir, int (*fn)(void *ud, const char *path, const struct le_task_info *t),
+                             void *ud) {
+    struct dirent **ents = NULL;
+    int n = dir ? scandir(dir, &ents, NULL, alphasort) : 0, rc = 0;
+    if (n < 0)
+        return le_err_set(LE_EIO, "cannot read --include-path %s: %s", dir, strerror(errno));
+    for (int i = 0; i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+        struct le_task_info *t = NULL;
+        if (!rc && le_task_is_yaml(ents[i]->d_name)) {
+            rc = le_task_yaml_load(&t, path);
+            if (!rc)
+                rc = fn(ud, path, t);
+            le_task_info_free(t);
+        }
+        free(ents[i]);
     }
-    return LE_EXIT_OK;
+    free(ents);
+    return rc < 0 ? rc : LE_OK;
+}
+
+static int le_eval_list_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    (void)ud;
+    char from[4300];
+    snprintf(from, sizeof from, "%s (%s)", t->dataset ? t->dataset : "local files", path);
+    le_eval_list_row(t, from);
+    return 0;
+}
+
+/* `eval --tasks list`: every task with its output type, n-shot and dataset. */
+static int le_eval_list_tasks(const char *include) {
+    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
+    for (int i = 0; i < le_task_count(); i++)
+        le_eval_list_row(le_task_get(i), NULL);
+    int rc = le_eval_scan_yaml(include, le_eval_list_yaml, NULL);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
+}
+
+struct le_eval_find {
+    const char *name;
+    char *path; /* malloc'ed when found */
+};
+
+static int le_eval_find_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    struct le_eval_find *f = ud;
+    if (!f->path && !strcmp(t->name, f->name))
+        f->path = strdup(path);
+    return 0;
 }
 
 /* Levenshtein distance (names are short). */
@@ -677,17 +728,32 @@ static int le_eval_edit_distance(const char *a, const char *b) {
     return d[la][lb];
 }
 
-/* The unknown-task message, with the nearest task name when one is close. */
-static int le_eval_unknown_task(const char *name) {
-    const char *best = NULL;
-    int bd = 1 << 20;
-    for (int i = 0; i < le_task_count(); i++) {
-        int d = le_eval_edit_distance(name, le_task_get(i)->name);
-        if (d < bd) {
-            bd = d;
-            best = le_task_get(i)->name;
-        }
+struct le_eval_near {
+    const char *name;
+    char best[128];
+    int bd;
+};
+
+static int le_eval_near_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    (void)path;
+    struct le_eval_near *n = ud;
+    int d = le_eval_edit_distance(n->name, t->name);
+    if (d < n->bd) {
+        n->bd = d;
+        snprintf(n->best, sizeof n->best, "%s", t->name);
     }
+    return 0;
+}
+
+/* The unknown-task message, with the nearest task name (built in or of
+ * --include-path) when one is close. */
+static int le_eval_unknown_task(const char *name, const char *include) {
+    struct le_eval_near n = {name, "", 1 << 20};
+    for (int i = 0; i < le_task_count(); i++)
+        le_eval_near_yaml(&n, NULL, le_task_get(i));
+    le_eval_scan_yaml(include, le_eval_near_yaml, &n);
+    const char *best = n.best[0] ? n.best : NULL;
+    int bd = n.bd;
     int close = best && bd <= (int)(strlen(name) / 3 > 2 ? strlen(name) / 3 : 2);
     return le_cli_usage(le_eval_usage, "unknown task '%s'%s%s%s (see llamaeval eval --tasks list)", name,
                         close ? "; did you mean '" : "", close ? best : "", close ? "'?" : "");
@@ -701,7 +767,7 @@ int le_cmd_eval(int argc, char **argv) {
     if (ec >= 0)
         return ec;
     if (!strcmp(E.o.tasks, "list"))
-        return le_eval_list_tasks();
+        return le_eval_list_tasks(E.o.include_path);
     int nm = 0, nt = 0;
     char **models = le_eval_split(E.o.models, &nm), **tasks = le_eval_split(E.o.tasks, &nt);
     int rc = models && tasks ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
@@ -710,9 +776,18 @@ int le_cmd_eval(int argc, char **argv) {
     else if (!rc && nm > 1 && E.o.outpath && strlen(E.o.outpath) > 5 &&
              !strcmp(E.o.outpath + strlen(E.o.outpath) - 5, ".json"))
         ec = le_cli_usage(le_eval_usage, "--output-path FILE.json takes one model; give a directory");
-    for (int i = 0; ec < 0 && !rc && i < nt; i++)
-        if (!le_task_find(tasks[i]))
-            ec = le_eval_unknown_task(tasks[i]);
+    for (int i = 0; ec < 0 && !rc && i < nt; i++) {
+        if (le_task_find(tasks[i]) || le_task_is_yaml(tasks[i]))
+            continue;
+        struct le_eval_find f = {tasks[i], NULL};
+        if (E.o.include_path && (rc = le_eval_scan_yaml(E.o.include_path, le_eval_find_yaml, &f)))
+            break;
+        if (f.path) { /* a task of --include-path: load it by its file */
+            free(tasks[i]);
+            tasks[i] = f.path;
+        } else
+            ec = le_eval_unknown_task(tasks[i], E.o.include_path);
+    }
     if (ec >= 0)
         goto done;
     E.to = (struct le_taskcell_opts){

@@ -176,11 +176,33 @@ static void unsupported_keys_should_be_errors_naming_the_key(void **state) {
     free(dir);
 }
 
+/* The command line: --tasks list with --include-path, a YAML task by name,
+ * and the did-you-mean of an unknown task. */
+static void eval_should_list_and_suggest_tasks(void **state) {
+    (void)state;
+    char *out = NULL, *dir = le_test_tmpdir();
+    assert_int_equal(le_test_sh(NULL, "cp tests/data/yaml/capitals* '%s'/", dir), 0);
+    assert_int_equal(le_test_sh(&out, "'%s' eval --tasks list --include-path '%s'", le_test_bin(), dir), 0);
+    assert_non_null(strstr(out, "capitals         generate_until         1"));
+    assert_non_null(strstr(out, "gsm8k_cot        generate_until         8      gsm8k"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' eval --model m.gguf --tasks gsm8kk", le_test_bin()), 2);
+    assert_non_null(strstr(out, "unknown task 'gsm8kk'; did you mean 'gsm8k'?"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' eval --model m.gguf --tasks capitalz --include-path '%s'", le_test_bin(), dir),
+                     2);
+    assert_non_null(strstr(out, "did you mean"));
+    free(out);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(yaml_copy_of_piqa_should_equal_the_builtin),
         cmocka_unit_test(yaml_generation_task_should_render_its_templates),
         cmocka_unit_test(unsupported_keys_should_be_errors_naming_the_key),
+        cmocka_unit_test(eval_should_list_and_suggest_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
