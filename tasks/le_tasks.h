@@ -395,11 +395,9 @@ struct le_task_info {
     int n_filters;
     struct le_filter filters[3];
     struct le_em_opts em;
-    /* sub-task groups (MMLU's categories): n_groups names, and each
-     * prompt.group's group through group_of (NULL: none) */
+    /* sub-tasks in one task (prompt.group: MMLU's subjects): when > 0,
+     * first_n few-shot examples come from the document's own sub-task */
     int n_groups;
-    const char *const *group_names;
-    int (*group_of)(int subtask);
     /* tasks from YAML: the formatter with its template (format_ud), and
      * local data files per split (lm-eval's dataset_kwargs.data_files) */
     int (*format_ud)(const void *ud, const struct cJSON *doc, struct le_prompt *p);
