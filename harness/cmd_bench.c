@@ -10,6 +10,7 @@
  */
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_bench */
+#include "le_bench.h" /* le_bench_pp */
 #include "le_err.h"
 #include "le_model.h" /* le_model_open, le_ctx_eval_from */
 #include "le_pool.h"  /* le_pool_new */
@@ -53,7 +54,7 @@ static double le_bench_flops(const struct le_model_info *mi, int n) {
     return mat + attn;
 }
 
-static int le_bench_one(struct le_model *m, int nthreads, int n, int reps, double *tps) {
+int le_bench_pp(struct le_model *m, int nthreads, int n, int reps, double *tps) {
     struct le_pool *pool = NULL;
     struct le_ctx *c = NULL;
     int32_t *toks = malloc(sizeof *toks * (size_t)n);
@@ -128,7 +129,7 @@ int le_cmd_bench(int argc, char **argv) {
     const char *base = strrchr(model, '/');
     base = base ? base + 1 : model;
     for (int i = 0; i < nt && !rc; i++) {
-        rc = le_bench_one(m, tlist[i], (int)n, (int)reps, tps);
+        rc = le_bench_pp(m, tlist[i], (int)n, (int)reps, tps);
         if (rc)
             break;
         qsort(tps, (size_t)reps, sizeof *tps, le_bench_cmp);

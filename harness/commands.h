@@ -19,5 +19,6 @@ int le_cmd_sweep(int argc, char **argv);     /* cmd_sweep.c */
 int le_cmd_report(int argc, char **argv);    /* cmd_report.c */
 int le_cmd_fit(int argc, char **argv);       /* cmd_fit.c */
 int le_cmd_quantize(int argc, char **argv);  /* cmd_quantize.c */
+int le_cmd_compare(int argc, char **argv);   /* cmd_compare.c */
 int le_cmd_generate(int argc, char **argv);  /* cmd_generate.c */
 #endif

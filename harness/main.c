@@ -23,6 +23,7 @@ static const struct le_cmd le_commands[] = {
     {"report", "tables in the papers' layouts and gnuplot figures from a results database", le_cmd_report},
     {"fit", "fit Chinchilla's three scaling analyses to a sweep or a CSV, with bootstrap intervals", le_cmd_fit},
     {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes)", le_cmd_quantize},
+    {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
     {"generate", "continue a prompt with a model (greedy, or sampled with a seed)", le_cmd_generate},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);

@@ -24,10 +24,13 @@ struct le_qcell {
     const char *cell;
     char *base, *quant, *method, *setting;
     double bits, group;
-    const struct le_rep_result *m[8];
+    const struct le_rep_result *m[13];
 };
-static const char *const le_q_metrics[8] = {"ppl", "ppl_base", "dppl", "kld", "top1", "bpw", "size", "speed"};
-enum { Q_PPL, Q_PPL_BASE, Q_DPPL, Q_KLD, Q_TOP1, Q_BPW, Q_SIZE, Q_SPEED };
+static const char *const le_q_metrics[13] = {"ppl",     "ppl_base", "dppl",       "kld",     "top1",
+                                             "bpw",     "size",     "speed",      "dppl_lo", "dppl_hi",
+                                             "kld_median", "kld_p99", "kld_p999"};
+enum { Q_PPL, Q_PPL_BASE, Q_DPPL, Q_KLD, Q_TOP1, Q_BPW, Q_SIZE, Q_SPEED, Q_DPPL_LO, Q_DPPL_HI, Q_KLD_MED,
+       Q_KLD_P99, Q_KLD_P999, Q_NMET };
 
 static void le_qcell_free(struct le_qcell *q) {
     free(q->base), free(q->quant), free(q->method), free(q->setting);
@@ -81,7 +84,7 @@ static int le_q_collect(const struct le_rep_data *d, struct le_qcell *q, int cap
             }
             q[n++] = c;
         }
-        for (int m = 0; m < 8; m++)
+        for (int m = 0; m < Q_NMET; m++)
             if (!strcmp(r->metric, le_q_metrics[m]) && !q[k].m[m])
                 q[k].m[m] = r;
     }
@@ -159,6 +162,8 @@ static void le_gptq_table(struct le_doc *doc, struct le_qcell *q, int n) {
                         "(ppl_base), by weight bits and method (RTN: round to nearest; GPTQ), one row per base model "
                         "and setting (convention, context, text). \u2014 = not run.");
     const char *row_base[LE_Q_MAX], *row_setting[LE_Q_MAX];
+    char twin_at[LE_Q_MAX * LE_Q_COLS]; /* (row, column) holds GPTQ's RTN twin (12 KB) */
+    memset(twin_at, 0, sizeof twin_at);
     for (int i = 0; i < n; i++) {
         int row = -1;
         for (int r = 0; r < t->n_rows && row < 0; r++)
@@ -183,7 +188,16 @@ static void le_gptq_table(struct le_doc *doc, struct le_qcell *q, int n) {
             le_table_trace(t, row, 2, q[i].m[Q_PPL_BASE]);
         }
         int c = le_gcol_find(cols, nc, q[i].bits, q[i].group, !strcmp(q[i].method, "gptq"));
+        /* Several round-to-nearest files can share bits and group (Q4_0, Q4_K_M, Q4_1): GPTQ's
+         * counterpart is the one of GPTQ's own file type, which keeps the cell once it has it. */
+        int twin = 0;
+        for (int j = 0; j < n && !twin && strcmp(q[i].method, "gptq"); j++)
+            twin = !strcmp(q[j].method, "gptq") && !strcmp(q[j].quant, q[i].quant) && q[j].bits == q[i].bits &&
+                   !strcmp(q[j].base, q[i].base) && !strcmp(q[j].setting, q[i].setting);
+        if (c >= 0 && q[i].m[Q_PPL] && twin_at[row * LE_Q_COLS + c] && !twin)
+            continue;
         if (c >= 0 && q[i].m[Q_PPL]) {
+            twin_at[row * LE_Q_COLS + c] = (char)twin;
             le_table_num(t, row, c + 3, q[i].m[Q_PPL]->value, 1, 2);
             le_table_trace(t, row, c + 3, q[i].m[Q_PPL]);
             le_table_note(t, row, c + 3, "type %s, method %s", q[i].quant, q[i].method);
@@ -226,19 +240,25 @@ static int le_q_bpw_cmp(const void *a, const void *b) {
 }
 
 static void le_llamacpp_table(struct le_doc *doc, struct le_qcell *q, int n) {
-    static const char *const cols[] = {"Model",    "Setting", "Type", "Bits/weight", "Size (MB)",
-                                       "PPL",      "\u0394PPL", "KLD",  "Top-1 (%)",   "Speed (t/s)"};
+    static const char *const cols[] = {"Model",      "Setting",   "Type",          "Bits/weight",
+                                       "Size (MB)",  "PPL",       "\u0394PPL",      "\u0394PPL 95%",
+                                       "KLD",        "KLD median", "KLD 99%",      "KLD 99.9%",
+                                       "Top-1 (%)",  "Speed (t/s)"};
+    enum { NC = sizeof cols / sizeof cols[0], C_DINT = 7 };
     static const struct {
-        int m, digits;
+        int col, m, digits;
         double scale;
-    } num[] = {{Q_BPW, 2, 1}, {Q_SIZE, 1, 1e-6}, {Q_PPL, 4, 1}, {Q_DPPL, 4, 1},
-               {Q_KLD, 6, 1}, {Q_TOP1, 2, 100},  {Q_SPEED, 1, 1}};
-    struct le_table *t = le_doc_table(doc, "quant", "Quantization types (llama.cpp layout)", 10, cols);
+    } num[] = {{3, Q_BPW, 2, 1},      {4, Q_SIZE, 1, 1e-6},     {5, Q_PPL, 4, 1},         {6, Q_DPPL, 4, 1},
+               {8, Q_KLD, 6, 1},      {9, Q_KLD_MED, 6, 1},     {10, Q_KLD_P99, 6, 1},    {11, Q_KLD_P999, 6, 1},
+               {12, Q_TOP1, 2, 100},  {13, Q_SPEED, 1, 1}};
+    struct le_table *t = le_doc_table(doc, "quant", "Quantization types (llama.cpp layout)", NC, cols);
     if (!t)
         return;
     le_table_caption(t, "One row per quantized model: bits per weight, file size, perplexity, its difference from "
-                        "the full-precision base (\u0394PPL), the mean KL divergence base \u2016 quantized per token "
-                        "(nats), how often the two agree on the most likely token, and prompt speed.");
+                        "the full-precision base (\u0394PPL) with a 95%% paired bootstrap interval (chunks "
+                        "resampled), the KL divergence base \u2016 quantized per token (nats: mean, median, 99th "
+                        "and 99.9th percentiles), how often the two agree on the most likely token, and prompt "
+                        "speed.");
     for (int i = 0; i < n; i++) {
         int row = le_table_add_row(t);
         if (row < 0)
@@ -248,15 +268,17 @@ static void le_llamacpp_table(struct le_doc *doc, struct le_qcell *q, int n) {
         free(label);
         le_table_text(t, row, 1, "%s", q[i].setting);
         le_table_text(t, row, 2, "%s%s", q[i].quant, !strcmp(q[i].method, "gptq") ? " (GPTQ)" : "");
+        for (int c = 3; c < NC; c++)
+            le_table_none(t, row, c);
         for (size_t k = 0; k < sizeof num / sizeof num[0]; k++) {
             const struct le_rep_result *r = q[i].m[num[k].m];
-            if (!r) {
-                le_table_none(t, row, 3 + (int)k);
+            if (!r)
                 continue;
-            }
-            le_table_num(t, row, 3 + (int)k, r->value, num[k].scale, num[k].digits);
-            le_table_trace(t, row, 3 + (int)k, r);
+            le_table_num(t, row, num[k].col, r->value, num[k].scale, num[k].digits);
+            le_table_trace(t, row, num[k].col, r);
         }
+        if (q[i].m[Q_DPPL_LO] && q[i].m[Q_DPPL_HI])
+            le_table_text(t, row, C_DINT, "[%.4f, %.4f]", q[i].m[Q_DPPL_LO]->value, q[i].m[Q_DPPL_HI]->value);
     }
     if (!doc->o->compare_published)
         return;
@@ -273,6 +295,8 @@ static void le_llamacpp_table(struct le_doc *doc, struct le_qcell *q, int n) {
         le_table_text(t, row, 0, "LLaMA 7B (published)");
         le_table_text(t, row, 1, "llamacpp ctx 512 \u00b7 WikiText-2 test");
         le_table_text(t, row, 2, "%s", type);
+        for (int c = 3; c < NC; c++)
+            le_table_none(t, row, c);
         if (bpw) {
             le_table_num(t, row, 3, bpw->value, 1, 2);
             le_table_note(t, row, 3, "published: %g (%s)", bpw->value, bpw->cite);
@@ -281,9 +305,6 @@ static void le_llamacpp_table(struct le_doc *doc, struct le_qcell *q, int n) {
         le_table_note(t, row, 5, "published: %g (%s)", p[i].value, p[i].cite);
         le_table_num(t, row, 6, p[i].value - f16->value, 1, 4);
         le_table_note(t, row, 6, "computed here from the published PPLs: %g - %g", p[i].value, f16->value);
-        for (int c = 4; c < 10; c++)
-            if (c != 5 && c != 6)
-                le_table_none(t, row, c);
     }
     le_table_footnote(t, "Published rows: %s; their \u0394PPL is computed here from the published perplexities "
                          "(the README lists none). Size and speed are omitted: they were measured on other hardware "
@@ -336,6 +357,58 @@ static void le_quant_figure(struct le_doc *doc, struct le_qcell *q, int n, int m
                                   ylabel);
 }
 
+/* Multiple-choice accuracy of quantized models against their base ("compare-mc"
+ * cells): one row per cell, newest first seen wins per cell key. */
+static void le_mc_table(struct le_doc *doc) {
+    static const char *const cols[] = {"Model", "Task", "Type", "Acc (base)", "Acc", "\u0394Acc",
+                                       "Base-only right", "Quantized-only right", "McNemar p"};
+    static const char *const met[] = {"acc_base", "acc", "dacc", "n_base_only", "n_quant_only", "mcnemar_p"};
+    const struct le_rep_data *d = doc->d;
+    struct le_table *t = NULL;
+    const char *seen[LE_Q_MAX];
+    int n_seen = 0;
+    for (int i = d->n_res - 1; i >= 0; i--) {
+        const struct le_rep_result *r = &d->res[i];
+        if (strcmp(r->task, "compare-mc"))
+            continue;
+        int dup = 0;
+        for (int k = 0; k < n_seen && !dup; k++)
+            dup = !strcmp(seen[k], r->cell);
+        if (dup || n_seen == LE_Q_MAX)
+            continue;
+        seen[n_seen++] = r->cell;
+        if (!t && !(t = le_doc_table(doc, "quant-mc", "Multiple-choice accuracy, quantized against base", 9, cols)))
+            return;
+        int row = le_table_add_row(t);
+        if (row < 0)
+            return;
+        char *base = le_json_str(r->config, "base_sha256"), *task = le_json_str(r->config, "task");
+        char *quant = le_json_str(r->config, "quant"), *method = le_json_str(r->config, "method");
+        char *label = base ? le_base_label(doc, base) : NULL;
+        le_table_text(t, row, 0, "%s", label ? label : "?");
+        le_table_text(t, row, 1, "%s", task ? task : "?");
+        le_table_text(t, row, 2, "%s%s", quant ? quant : "?", method && !strcmp(method, "gptq") ? " (GPTQ)" : "");
+        free(base), free(task), free(quant), free(method), free(label);
+        for (int c = 3; c < 9; c++)
+            le_table_none(t, row, c);
+        for (int j = 0; j < d->n_res; j++) {
+            const struct le_rep_result *x = &d->res[j];
+            if (strcmp(x->cell, r->cell))
+                continue;
+            for (int m = 0; m < 6; m++)
+                if (!strcmp(x->metric, met[m])) {
+                    int digits = m < 3 ? 4 : m < 5 ? 0 : 4;
+                    le_table_num(t, row, 3 + m, x->value, 1, digits);
+                    le_table_trace(t, row, 3 + m, x);
+                }
+        }
+    }
+    if (t)
+        le_table_caption(t, "Accuracy (argmax log-likelihood) of each quantized model and of its base on the same "
+                            "documents; the documents only one of the two answers right, and McNemar's exact "
+                            "two-sided p on those discordant pairs (binomial, p = 1/2).");
+}
+
 int le_section_quant(struct le_doc *doc) {
     le_doc_heading(doc, 2, "Quantization");
     struct le_qcell *q = calloc(LE_Q_MAX, sizeof *q);
@@ -361,6 +434,7 @@ int le_section_quant(struct le_doc *doc) {
                             "KL divergence (nats/token)");
         }
     }
+    le_mc_table(doc);
     for (int i = 0; i < n; i++)
         le_qcell_free(&q[i]);
     free(q);

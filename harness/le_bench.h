@@ -1,0 +1,15 @@
+/*
+ * le_bench: prompt-processing speed as llama-bench's pp test measures it
+ * (cmd_bench.c), shared by `llamaeval bench` and `llamaeval compare`.
+ */
+#ifndef LE_BENCH_H
+#define LE_BENCH_H
+
+struct le_model;
+
+/* n tokens evaluated in one batch from an empty cache on a pool of nthreads,
+ * logits of the last position only: one warm-up run, then reps timed runs;
+ * tps[0..reps) gets each run's tokens/s (unsorted). */
+int le_bench_pp(struct le_model *m, int nthreads, int n, int reps, double *tps);
+
+#endif
