@@ -68,7 +68,7 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
 
 /* Registry details (datasets/registry.c). Canonical names: "wikitext-2-raw",
  * "hellaswag", "piqa", "arc_easy", "arc_challenge", "winogrande", "boolq",
- * "openbookqa", "siqa", "lambada_openai"; le_ds_find treats '-' and '_' alike
+ * "openbookqa", "siqa", "lambada_openai", "gsm8k", "nq_open", "triviaqa"; le_ds_find treats '-' and '_' alike
  * and knows a few aliases ("arc-easy", "social_iqa", "lambada", "wikitext"). */
 int le_ds_n_sources(const struct le_ds_entry *e);                          /* files to download */
 const struct le_ds_source *le_ds_source_at(const struct le_ds_entry *e, int i);
@@ -104,6 +104,15 @@ int le_ds_read_jsonl(const char *buf, size_t n, const char *what, struct cJSON *
 /* Merges a .lst label file (one label per line, aligned) into each object as
  * "label": an integer when as_int, else the string. Counts must match. */
 int le_ds_merge_labels(struct cJSON *items, const char *buf, size_t n, int as_int, const char *what);
+/* A local data file (tasks from YAML: dataset_kwargs.data_files): JSON Lines
+ * when it ends in .jsonl or .json, else CSV with a header row (RFC 4180
+ * quoting, as Python's csv module reads it; every value a string). */
+int le_ds_read_file(const char *path, struct cJSON **out);
+/* CSV text with a header row -> objects keyed by the header. */
+int le_ds_read_csv(const char *buf, size_t n, const char *what, struct cJSON **out);
+/* One JSON object whose "Data" member lists the documents (TriviaQA's
+ * qa/<source>-<split>.json files) -> that list. */
+int le_ds_read_data_json(const char *buf, size_t n, const char *what, struct cJSON **out);
 /* WikiText raw -> documents {"text": ...} split at top-level " = Title = "
  * headings (as lm-eval's wikitext_document_level). */
 int le_ds_read_wikitext(const char *buf, size_t n, struct cJSON **out);

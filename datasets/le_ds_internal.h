@@ -18,12 +18,13 @@ struct le_ds_split_def {
     int label_src;            /* -1: no label file */
     const char *label_member; /* member inside the archive, or NULL */
     int label_int;            /* labels as integers (PIQA) or strings (SIQA, WinoGrande) */
+    const char *member2;      /* a second member whose documents follow (TriviaQA web + wikipedia) */
 };
 
 struct le_ds_def {
     struct le_ds_entry e; /* first: le_ds_get returns &def->e */
     const char *dir;      /* cache sub-folder (shared by arc_easy and arc_challenge) */
-    const char *reader;   /* "jsonl" or "wikitext" */
+    const char *reader;   /* "jsonl", "wikitext" or "triviaqa" (one JSON object, documents in "Data") */
     int n_src;
     struct le_ds_source src[LE_DS_MAX_SRC];
     int n_split;

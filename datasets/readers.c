@@ -275,6 +275,130 @@ int le_ds_read_wikitext(const char *buf, size_t n, cJSON **out) {
     return 0;
 }
 
+int le_ds_read_data_json(const char *buf, size_t n, const char *what, cJSON **out) {
+    size_t bad = utf8_invalid_at((const unsigned char *)buf, n);
+    if (bad < n)
+        return le_err_set(LE_EFORMAT, "%s: invalid UTF-8 at byte %zu", what, bad);
+    cJSON *root = cJSON_ParseWithLength(buf, n);
+    if (!root)
+        return le_err_set(LE_EFORMAT, "%s: not valid JSON", what);
+    cJSON *data = cJSON_DetachItemFromObjectCaseSensitive(root, "Data");
+    cJSON_Delete(root);
+    if (!cJSON_IsArray(data)) {
+        cJSON_Delete(data);
+        return le_err_set(LE_EFORMAT, "%s: no \"Data\" list of documents", what);
+    }
+    *out = data;
+    return 0;
+}
+
+/* One CSV field starting at buf[*i]; stops after its delimiter. *eol set at
+ * the end of a record. */
+static char *csv_field(const char *buf, size_t n, size_t *i, int *eol) {
+    size_t cap = 64, len = 0, p = *i;
+    char *f = malloc(cap);
+    int quoted = p < n && buf[p] == '"';
+    if (quoted)
+        p++;
+    *eol = 0;
+    while (f && p < n) {
+        char c = buf[p];
+        if (quoted) {
+            if (c == '"' && p + 1 < n && buf[p + 1] == '"')
+                p++;
+            else if (c == '"') {
+                quoted = 0;
+                p++;
+                continue;
+            }
+        } else if (c == ',') {
+            p++;
+            break;
+        } else if (c == '\n' || c == '\r') {
+            p += (c == '\r' && p + 1 < n && buf[p + 1] == '\n') ? 2 : 1;
+            *eol = 1;
+            break;
+        }
+        if (len + 2 > cap) {
+            char *nf = realloc(f, cap *= 2);
+            if (!nf)
+                free(f);
+            f = nf;
+            if (!f)
+                break;
+        }
+        f[len++] = c;
+        p++;
+    }
+    if (p >= n)
+        *eol = 1;
+    if (f)
+        f[len] = 0;
+    *i = p;
+    return f;
+}
+
+int le_ds_read_csv(const char *buf, size_t n, const char *what, cJSON **out) {
+    size_t bad = utf8_invalid_at((const unsigned char *)buf, n);
+    if (bad < n)
+        return le_err_set(LE_EFORMAT, "%s: invalid UTF-8 at byte %zu", what, bad);
+    char *hdr[64];
+    int nh = 0, eol = 0, rc = 0;
+    size_t i = 0;
+    while (!eol && nh < 64 && i < n)
+        if (!(hdr[nh++] = csv_field(buf, n, &i, &eol)))
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+    long line = 1;
+    while (!rc && i < n) {
+        line++;
+        if (buf[i] == '\n' || buf[i] == '\r') { /* a blank line */
+            i++;
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, o);
+        int k = 0;
+        eol = 0;
+        while (!eol && !rc) {
+            char *f = csv_field(buf, n, &i, &eol);
+            if (!f)
+                rc = le_err_set(LE_ENOMEM, "out of memory");
+            else if (k >= nh)
+                rc = le_err_set(LE_EFORMAT, "%s:%ld: more fields than the header's %d", what, line, nh);
+            else
+                cJSON_AddStringToObject(o, hdr[k], f);
+            free(f);
+            k++;
+        }
+        if (!rc && k != nh)
+            rc = le_err_set(LE_EFORMAT, "%s:%ld: %d fields, the header has %d", what, line, k, nh);
+    }
+    for (int h = 0; h < nh; h++)
+        free(hdr[h]);
+    if (rc) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}
+
+int le_ds_read_file(const char *path, cJSON **out) {
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = le_read_file(path, &buf, &n);
+    if (rc)
+        return rc;
+    size_t l = strlen(path);
+    int json = (l > 6 && !strcmp(path + l - 6, ".jsonl")) || (l > 5 && !strcmp(path + l - 5, ".json"));
+    rc = json ? le_ds_read_jsonl(buf, n, path, out) : le_ds_read_csv(buf, n, path, out);
+    free(buf);
+    return rc;
+}
+
 /* Functions on registry datasets. */
 
 static int ds_read_part(const struct le_ds_def *d, int src, const char *member, const struct le_ds_opts *o,
@@ -315,9 +439,24 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
     cJSON *arr = NULL;
     if (strcmp(d->reader, "wikitext") == 0)
         rc = le_ds_read_wikitext(buf, n, &arr);
+    else if (strcmp(d->reader, "triviaqa") == 0)
+        rc = le_ds_read_data_json(buf, n, what, &arr);
     else
         rc = le_ds_read_jsonl(buf, n, what, &arr);
     free(buf);
+    if (rc == 0 && sp->member2) { /* a second file's documents follow */
+        cJSON *more = NULL;
+        buf = NULL;
+        rc = ds_read_part(d, sp->src, sp->member2, o, &buf, &n);
+        snprintf(what, sizeof what, "%s %s (%s)", d->e.name, sp->split, sp->member2);
+        if (rc == 0)
+            rc = strcmp(d->reader, "triviaqa") == 0 ? le_ds_read_data_json(buf, n, what, &more)
+                                                    : le_ds_read_jsonl(buf, n, what, &more);
+        free(buf);
+        while (rc == 0 && more && more->child)
+            cJSON_AddItemToArray(arr, cJSON_DetachItemViaPointer(more, more->child));
+        cJSON_Delete(more);
+    }
     if (rc == 0 && sp->label_src >= 0) {
         buf = NULL;
         rc = ds_read_part(d, sp->label_src, sp->label_member, o, &buf, &n);

@@ -36,6 +36,8 @@
     "Clark, Cowhey, Etzioni, Khot, Sabharwal, Schoenick, Tafjord. Think you have Solved Question " \
     "Answering? Try ARC, the AI2 Reasoning Challenge. arXiv:1803.05457, 2018."
 
+#define SPLIT2(name, s, m, m2) {.split = (name), .src = (s), .member = (m), .label_src = -1, .member2 = (m2)}
+
 static const struct le_ds_def le_ds_defs[] = {
     {
         .e = {"wikitext-2-raw", "zip+text", "CC BY-SA 3.0 (text from Wikipedia)",
@@ -167,6 +169,50 @@ static const struct le_ds_def le_ds_defs[] = {
         .n_split = 1,
         .split = {SPLIT("test", 0, NULL)},
     },
+    {
+        .e = {"gsm8k", "jsonl", "MIT (per the authors' repository openai/grade-school-math)",
+              "Cobbe, Kosaraju, Bavarian, Chen, Jun, Kaiser, Plappert, Tworek, Hilton, Nakano, Hesse, Schulman. "
+              "Training Verifiers to Solve Math Word Problems. arXiv:2110.14168, 2021.",
+              "https://github.com/openai/grade-school-math"},
+        .dir = "gsm8k",
+        .reader = "jsonl",
+        .n_src = 2,
+        .src = {SRC("https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/test.jsonl"),
+                SRC("https://raw.githubusercontent.com/openai/grade-school-math/master/grade_school_math/data/train.jsonl")},
+        .n_split = 2,
+        .split = {SPLIT("test", 0, NULL), SPLIT("train", 1, NULL)},
+    },
+    {
+        .e = {"nq_open", "jsonl", "CC BY-SA 3.0 (per the authors' repository google-research-datasets/natural-questions)",
+              "Kwiatkowski et al. Natural Questions: a Benchmark for Question Answering Research. TACL 2019; "
+              "open-domain subset: Lee, Chang, Toutanova. Latent Retrieval for Weakly Supervised Open Domain "
+              "Question Answering. ACL 2019.",
+              "https://github.com/google-research-datasets/natural-questions/tree/master/nq_open"},
+        .dir = "nq_open",
+        .reader = "jsonl",
+        .n_src = 2,
+        .src = {SRC("https://raw.githubusercontent.com/google-research-datasets/natural-questions/master/nq_open/NQ-open.dev.jsonl"),
+                SRC("https://raw.githubusercontent.com/google-research-datasets/natural-questions/master/nq_open/NQ-open.train.jsonl")},
+        .n_split = 2,
+        .split = {SPLIT("validation", 0, NULL), SPLIT("train", 1, NULL)},
+    },
+    {
+        /* rc.nocontext: the reading-comprehension question sets without
+         * their evidence; validation = web-dev then wikipedia-dev (7993 +
+         * 9951 = 17944 questions, lm-eval's n for triviaqa; the row order of
+         * the Hugging Face copy has not been checked against this). */
+        .e = {"triviaqa", "tar.gz+json", "Apache-2.0 (per the authors' repository mandarjoshi90/triviaqa)",
+              "Joshi, Choi, Weld, Zettlemoyer. TriviaQA: A Large Scale Distantly Supervised Challenge Dataset "
+              "for Reading Comprehension. ACL 2017.",
+              "https://nlp.cs.washington.edu/triviaqa/"},
+        .dir = "triviaqa",
+        .reader = "triviaqa",
+        .n_src = 1,
+        .src = {SRC_MAX("https://nlp.cs.washington.edu/triviaqa/data/triviaqa-rc.tar.gz", (int64_t)3 << 30)},
+        .n_split = 2,
+        .split = {SPLIT2("validation", 0, "qa/web-dev.json", "qa/wikipedia-dev.json"),
+                  SPLIT2("train", 0, "qa/web-train.json", "qa/wikipedia-train.json")},
+    },
 };
 static const int le_ds_n = (int)(sizeof le_ds_defs / sizeof le_ds_defs[0]);
 
@@ -175,6 +221,7 @@ static const struct {
 } le_ds_aliases[] = {
     {"wikitext", "wikitext-2-raw"}, {"wikitext2", "wikitext-2-raw"}, {"wikitext-2-raw-v1", "wikitext-2-raw"},
     {"social_iqa", "siqa"},         {"lambada", "lambada_openai"},   {"obqa", "openbookqa"},
+    {"trivia_qa", "triviaqa"},      {"nq", "nq_open"},
 };
 
 int le_ds_count(void) { return le_ds_n; }

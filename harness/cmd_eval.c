@@ -36,6 +36,7 @@
 #include "le_tasks.h"    /* tasks, runner, metrics */
 
 #include <cjson/cJSON.h> /* results JSON, config JSON */
+#include <dirent.h>       /* scandir: --include-path */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,7 +61,10 @@ static const char *le_eval_help_head =
     "  --model LIST        model files, comma-separated: GGUF or any format `llamaeval convert` reads\n"
     "  --lora A[:S]        merge LoRA adapter A (scale S, default 1) into each model; repeatable\n"
     "  --tasks LIST        tasks, comma-separated (see below)\n"
-    "  --num-fewshot K     few-shot examples from the training split (default 0)\n"
+    "  --include-path DIR  also tasks defined in DIR/*.yaml (lm-eval's YAML schema\n"
+    "                      subset); --tasks also takes a path to a .yaml file\n"
+    "  --num-fewshot K     few-shot examples (default: the task's, as lm-eval's YAML;\n"
+    "                      `--tasks list` shows them)\n"
     "  --fewshot-seed S    seed of the few-shot draws (default 1234, as lm-eval)\n"
     "  --limit N           only the first N documents of each task\n"
     "  --threads N         worker threads (default: all cores); never changes results\n"
@@ -88,7 +92,7 @@ static const char *le_eval_help_head =
 
 #define LE_EVAL_MAX_LORA 8
 struct le_eval_opts {
-    const char *models, *tasks, *db, *outpath, *answer_norm;
+    const char *models, *tasks, *db, *outpath, *answer_norm, *include_path;
     struct le_lora_spec lora[LE_EVAL_MAX_LORA]; /* --lora: merged into every model at open */
     int n_lora;
     long k, limit, threads, ctx, batch, boot, flush, bos;
@@ -118,11 +122,12 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {"offline", no_argument, 0, 'O'},         {"quiet", no_argument, 0, 'q'},
         {"bootstrap-iters", required_argument, 0, 'B'}, {"flush-every", required_argument, 0, 'f'},
         {"bos", required_argument, 0, 'S'},       {"answer-norm", required_argument, 0, 'A'},
+        {"include-path", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},            {"lora", required_argument, 0, 'R'},
         {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
-    *o = (struct le_eval_opts){.db = "results.sqlite", .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
+    *o = (struct le_eval_opts){.db = "results.sqlite", .k = -1, .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
                                .fewshot_seed = 1234, .answer_norm = "default"};
     int c;
     while ((c = le_cli_next(&p)) != -1) {
@@ -142,6 +147,7 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case 'O': o->offline = 1; break;
         case 'q': o->quiet = 1; break;
         case 'A': o->answer_norm = optarg; break;
+        case 'I': o->include_path = optarg; break;
         case 'k': if (le_cli_int(&p, "--num-fewshot", optarg, 0, 1000, &o->k)) return LE_EXIT_USAGE; break;
         case 'l': if (le_cli_int(&p, "--limit", optarg, 1, 1L << 40, &o->limit)) return LE_EXIT_USAGE; break;
         case 't': if (le_cli_int(&p, "--threads", optarg, 1, 1024, &o->threads)) return LE_EXIT_USAGE; break;
@@ -162,6 +168,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
     }
     if (le_cli_optind() < argc)
         return le_cli_usage(le_eval_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
+    if (o->tasks && !strcmp(o->tasks, "list"))
+        return -1; /* --tasks list needs no model */
     if (!o->models || !o->tasks || !*o->models || !*o->tasks)
         return le_cli_usage(le_eval_usage, "--model and --tasks are required");
     if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
@@ -218,7 +226,10 @@ static void le_eval_add_num(cJSON *o, const char *k, double v) {
 }
 
 static const char *le_eval_output_type(int kind) {
-    return kind == LE_TASK_MC ? "multiple_choice" : kind == LE_TASK_LL ? "loglikelihood" : "loglikelihood_rolling";
+    return kind == LE_TASK_MC    ? "multiple_choice"
+           : kind == LE_TASK_LL  ? "loglikelihood"
+           : kind == LE_TASK_GEN ? "generate_until"
+                                 : "loglikelihood_rolling";
 }
 
 static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, const char *sha, int n_ctx,
@@ -234,11 +245,22 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
         cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
         cJSON_AddStringToObject(r, "alias", in->name);
         for (int m = 0; m < t->n_met; m++) {
-            char k[64];
-            snprintf(k, sizeof k, "%s,none", t->met[m].name);
-            le_eval_add_num(r, k, t->met[m].value);
-            snprintf(k, sizeof k, "%s_stderr,none", t->met[m].name);
-            le_eval_add_num(r, k, t->met[m].stderr_v);
+            char k[160];
+            const char *flt = t->met[m].filter[0] ? t->met[m].filter : "none";
+            cJSON *dst = r;
+            if (t->met[m].group[0]) { /* a group's aggregate: its own results entry, as lm-eval's groups */
+                char gname[128];
+                snprintf(gname, sizeof gname, "%s_%s", in->name, t->met[m].group);
+                dst = cJSON_GetObjectItemCaseSensitive(res, gname);
+                if (!dst) {
+                    dst = cJSON_AddObjectToObject(res, gname);
+                    cJSON_AddStringToObject(dst, "alias", t->met[m].group);
+                }
+            }
+            snprintf(k, sizeof k, "%s,%s", t->met[m].name, flt);
+            le_eval_add_num(dst, k, t->met[m].value);
+            snprintf(k, sizeof k, "%s_stderr,%s", t->met[m].name, flt);
+            le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
         cJSON_AddArrayToObject(gs, in->name);
@@ -250,7 +272,14 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             cJSON_AddStringToObject(c, "fewshot_split", in->fewshot_split);
         cJSON_AddStringToObject(c, "output_type", le_eval_output_type(in->kind));
         cJSON_AddStringToObject(c, "target_delimiter", in->target_delimiter ? in->target_delimiter : "");
-        cJSON_AddStringToObject(c, "fewshot_delimiter", "\n\n");
+        cJSON_AddStringToObject(c, "fewshot_delimiter", in->fewshot_delimiter ? in->fewshot_delimiter : "\n\n");
+        if (in->kind == LE_TASK_GEN) {
+            cJSON *gk = cJSON_AddObjectToObject(c, "generation_kwargs"), *u = cJSON_AddArrayToObject(gk, "until");
+            for (int q = 0; q < in->gen.n_until; q++)
+                cJSON_AddItemToArray(u, cJSON_CreateString(in->gen.until[q]));
+            cJSON_AddBoolToObject(gk, "do_sample", 0);
+            cJSON_AddNumberToObject(gk, "max_gen_toks", in->gen.max_gen_toks > 0 ? in->gen.max_gen_toks : 256);
+        }
         cJSON_AddNumberToObject(c, "num_fewshot", t->ts->num_fewshot);
         cJSON_AddBoolToObject(c, "answer_norm", t->ts->uncond);
         cJSON_AddNumberToObject(cJSON_AddObjectToObject(c, "metadata"), "version", in->version);
@@ -311,7 +340,75 @@ static int le_eval_write_text(const char *path, const char *text) {
     return bad ? le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err)) : LE_OK;
 }
 
-/* samples_<task>_<date>.jsonl: one line per document, lm-eval-like. */
+/* lm-eval's hash_string: sha256 hex of the UTF-8 text. */
+static void le_eval_hash(const char *s, char hex[65]) {
+    uint8_t dg[32];
+    le_sha256(s, strlen(s), dg);
+    le_sha256_hex(dg, hex);
+}
+
+/* One generate_until document as lm-eval logs it: a line per filter with
+ * doc_id, doc (the formatted prompt: we keep no raw document), target,
+ * arguments, resps, filtered_resps, the metric, and the three hashes. */
+static void le_eval_gen_samples(FILE *f, const struct le_taskcell *t, int64_t d) {
+    const struct le_taskset *ts = t->ts;
+    const struct le_task_info *in = ts->info;
+    const struct le_item *it = &ts->items[d];
+    const struct le_rec *r = &t->recs[t->off[d]];
+    static const struct le_filter none = {.name = "none", .n_steps = 1, .steps = {{.kind = LE_F_TAKE_FIRST}}};
+    int nf = in->n_filters > 0 ? in->n_filters : 1;
+    for (int k = 0; k < nf; k++) {
+        const struct le_filter *flt = in->n_filters > 0 ? &in->filters[k] : &none;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "doc_id", (double)d);
+        cJSON *doc = cJSON_AddObjectToObject(o, "doc");
+        cJSON_AddStringToObject(doc, "query", ts->prompts[d].query);
+        cJSON *tg = cJSON_AddArrayToObject(doc, "targets");
+        for (int i = 0; i < it->n_targets; i++)
+            cJSON_AddItemToArray(tg, cJSON_CreateString(it->targets[i]));
+        cJSON *target = it->n_targets == 1 ? cJSON_CreateString(it->targets[0]) : cJSON_Duplicate(tg, 1);
+        cJSON_AddItemToObject(o, "target", target);
+        cJSON *args = cJSON_AddObjectToObject(o, "arguments"), *a0 = cJSON_AddObjectToObject(args, "gen_args_0");
+        cJSON_AddStringToObject(a0, "arg_0", it->req[0].context);
+        cJSON *gk = cJSON_AddObjectToObject(a0, "arg_1"), *u = cJSON_AddArrayToObject(gk, "until");
+        for (int i = 0; i < in->gen.n_until; i++)
+            cJSON_AddItemToArray(u, cJSON_CreateString(in->gen.until[i]));
+        cJSON_AddBoolToObject(gk, "do_sample", 0);
+        cJSON *rs = cJSON_CreateArray();
+        cJSON_AddItemToArray(rs, cJSON_CreateString(r->resp ? r->resp : ""));
+        cJSON *rr = cJSON_AddArrayToObject(o, "resps");
+        cJSON_AddItemToArray(rr, rs);
+        char *x = NULL;
+        const char *resp = r->resp ? r->resp : "";
+        double sc = 0;
+        if (!le_filter_apply(flt, &resp, 1, &x))
+            le_exact_match(x, (const char *const *)r->golds, r->n_golds, &in->em, &sc);
+        cJSON *fr = cJSON_AddArrayToObject(o, "filtered_resps");
+        cJSON_AddItemToArray(fr, cJSON_CreateString(x ? x : ""));
+        free(x);
+        cJSON_AddStringToObject(o, "filter", flt->name);
+        cJSON_AddArrayToObject(o, "metrics");
+        cJSON_AddItemToArray(cJSON_GetObjectItem(o, "metrics"), cJSON_CreateString("exact_match"));
+        cJSON_AddNumberToObject(o, "exact_match", sc);
+        char h[65], *dj = cJSON_PrintUnformatted(doc), *tj = cJSON_PrintUnformatted(target);
+        le_eval_hash(dj ? dj : "", h);
+        cJSON_AddStringToObject(o, "doc_hash", h);
+        le_eval_hash(it->req[0].context, h);
+        cJSON_AddStringToObject(o, "prompt_hash", h);
+        le_eval_hash(it->n_targets == 1 ? it->targets[0] : (tj ? tj : ""), h);
+        cJSON_AddStringToObject(o, "target_hash", h);
+        free(dj);
+        free(tj);
+        char *line = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (line)
+            fprintf(f, "%s\n", line);
+        free(line);
+    }
+}
+
+/* samples_<task>_<date>.jsonl: one line per document (per filter for
+ * generation tasks), lm-eval-like. */
 static int le_eval_write_samples(const struct le_taskcell *t, const char *path) {
     FILE *f = fopen(path, "wb");
     if (!f)
@@ -319,6 +416,10 @@ static int le_eval_write_samples(const struct le_taskcell *t, const char *path) 
     const struct le_taskset *ts = t->ts;
     for (int64_t d = 0; d < ts->n_docs; d++) {
         const struct le_item *it = &ts->items[d];
+        if (it->kind == LE_TASK_GEN) {
+            le_eval_gen_samples(f, t, d);
+            continue;
+        }
         cJSON *o = cJSON_CreateObject(), *args = cJSON_AddArrayToObject(o, "arguments");
         cJSON *resps = cJSON_AddArrayToObject(o, "resps");
         cJSON_AddNumberToObject(o, "doc_id", (double)d);
@@ -394,6 +495,13 @@ static int le_eval_width(const char *s) {
     return w;
 }
 
+static int le_eval_met_cmp(const struct le_metric *a, const struct le_metric *b) {
+    int c = strcmp(a->group, b->group);
+    if (!c)
+        c = strcmp(a->name, b->name);
+    return c ? c : strcmp(a->filter, b->filter);
+}
+
 /* lm-eval's make_table (pytablewriter markdown): headers centred, text left,
  * numbers right. */
 static void le_eval_print_table(const struct le_eval *E) {
@@ -412,18 +520,21 @@ static void le_eval_print_table(const struct le_eval *E) {
         int ord[16];
         for (int m = 0; m < t->n_met; m++)
             ord[m] = m;
-        for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name */
-            for (int b = a; b > 0 && strcmp(t->met[ord[b - 1]].name, t->met[ord[b]].name) > 0; b--) {
+        for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name (groups after the task) */
+            for (int b = a; b > 0 && le_eval_met_cmp(&t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
                 int x = ord[b];
                 ord[b] = ord[b - 1];
                 ord[b - 1] = x;
             }
         for (int k = 0; k < t->n_met; k++, r++) {
             const struct le_metric *m = &t->met[ord[k]];
-            snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
+            if (m->group[0])
+                snprintf(cell[r][0], 40, " - %s", m->group);
+            else
+                snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
             if (k == 0)
                 snprintf(cell[r][1], 40, "%g", t->ts->info->version);
-            snprintf(cell[r][2], 40, "none");
+            snprintf(cell[r][2], 40, "%s", m->filter[0] ? m->filter : "none");
             snprintf(cell[r][3], 40, "%d", t->ts->num_fewshot);
             snprintf(cell[r][4], 40, "%s", m->name);
             snprintf(cell[r][5], 40, "%s", m->higher_is_better ? "\xe2\x86\x91" : "\xe2\x86\x93");
@@ -507,10 +618,12 @@ static int le_eval_model(struct le_eval *E, const char *path) {
             rc = le_eval_write_outputs(E, path, root);
     }
     if (!rc) {
-        char lim[32] = "None";
+        char lim[32] = "None", k[32] = "None";
         if (E->o.limit > 0)
             snprintf(lim, sizeof lim, "%ld", E->o.limit);
-        printf("llamaeval (pretrained=%s), limit: %s, num_fewshot: %ld, max_length: %d\n", path, lim, E->o.k,
+        if (E->o.k >= 0)
+            snprintf(k, sizeof k, "%ld", E->o.k);
+        printf("llamaeval (pretrained=%s), limit: %s, num_fewshot: %s, max_length: %d\n", path, lim, k,
                le_runner_n_ctx(R));
         le_eval_print_table(E);
         printf("\n");
@@ -551,11 +664,119 @@ static char *le_eval_help_text(void) {
     for (int i = 0; i < le_task_count() && at < n; i++) {
         const struct le_task_info *t = le_task_get(i);
         at += (size_t)snprintf(h + at, n - at, "  %-16s %s\n", t->name,
-                               t->kind == LE_TASK_MC ? "multiple choice"
-                               : t->kind == LE_TASK_LL ? "last word: greedy match, perplexity"
-                                                       : "perplexity (rolling windows)");
+                               t->kind == LE_TASK_MC    ? "multiple choice"
+                               : t->kind == LE_TASK_LL  ? "last word: greedy match, perplexity"
+                               : t->kind == LE_TASK_GEN ? "generation (greedy), exact match"
+                                                        : "perplexity (rolling windows)");
     }
     return h;
+}
+
+static void le_eval_list_row(const struct le_task_info *t, const char *from) {
+    printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
+           from ? from : t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
+}
+
+/* Calls fn on every YAML task of dir (files *.yaml, *.yml, in name order). */
+static int le_eval_scan_yaml(const char *dir, int (*fn)(void *ud, const char *path, const struct le_task_info *t),
+                             void *ud) {
+    struct dirent **ents = NULL;
+    int n = dir ? scandir(dir, &ents, NULL, alphasort) : 0, rc = 0;
+    if (n < 0)
+        return le_err_set(LE_EIO, "cannot read --include-path %s: %s", dir, strerror(errno));
+    for (int i = 0; i < n; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, ents[i]->d_name);
+        struct le_task_info *t = NULL;
+        if (!rc && le_task_is_yaml(ents[i]->d_name)) {
+            rc = le_task_yaml_load(&t, path);
+            if (!rc)
+                rc = fn(ud, path, t);
+            le_task_info_free(t);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return rc < 0 ? rc : LE_OK;
+}
+
+static int le_eval_list_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    (void)ud;
+    char from[4300];
+    snprintf(from, sizeof from, "%s (%s)", t->dataset ? t->dataset : "local files", path);
+    le_eval_list_row(t, from);
+    return 0;
+}
+
+/* `eval --tasks list`: every task with its output type, n-shot and dataset. */
+static int le_eval_list_tasks(const char *include) {
+    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
+    for (int i = 0; i < le_task_count(); i++)
+        le_eval_list_row(le_task_get(i), NULL);
+    int rc = le_eval_scan_yaml(include, le_eval_list_yaml, NULL);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
+}
+
+struct le_eval_find {
+    const char *name;
+    char *path; /* malloc'ed when found */
+};
+
+static int le_eval_find_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    struct le_eval_find *f = ud;
+    if (!f->path && !strcmp(t->name, f->name))
+        f->path = strdup(path);
+    return 0;
+}
+
+/* Levenshtein distance (names are short). */
+static int le_eval_edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int x = d[i - 1][j] + 1, y = d[i][j - 1] + 1;
+            d[i][j] = c < x ? (c < y ? c : y) : (x < y ? x : y);
+        }
+    return d[la][lb];
+}
+
+struct le_eval_near {
+    const char *name;
+    char best[128];
+    int bd;
+};
+
+static int le_eval_near_yaml(void *ud, const char *path, const struct le_task_info *t) {
+    (void)path;
+    struct le_eval_near *n = ud;
+    int d = le_eval_edit_distance(n->name, t->name);
+    if (d < n->bd) {
+        n->bd = d;
+        snprintf(n->best, sizeof n->best, "%s", t->name);
+    }
+    return 0;
+}
+
+/* The unknown-task message, with the nearest task name (built in or of
+ * --include-path) when one is close. */
+static int le_eval_unknown_task(const char *name, const char *include) {
+    struct le_eval_near n = {name, "", 1 << 20};
+    for (int i = 0; i < le_task_count(); i++)
+        le_eval_near_yaml(&n, NULL, le_task_get(i));
+    le_eval_scan_yaml(include, le_eval_near_yaml, &n);
+    const char *best = n.best[0] ? n.best : NULL;
+    int bd = n.bd;
+    int close = best && bd <= (int)(strlen(name) / 3 > 2 ? strlen(name) / 3 : 2);
+    return le_cli_usage(le_eval_usage, "unknown task '%s'%s%s%s (see llamaeval eval --tasks list)", name,
+                        close ? "; did you mean '" : "", close ? best : "", close ? "'?" : "");
 }
 
 int le_cmd_eval(int argc, char **argv) {
@@ -568,6 +789,8 @@ int le_cmd_eval(int argc, char **argv) {
     free(help);
     if (ec >= 0)
         return ec;
+    if (!strcmp(E.o.tasks, "list"))
+        return le_eval_list_tasks(E.o.include_path);
     int nm = 0, nt = 0;
     char **models = le_eval_split(E.o.models, &nm), **tasks = le_eval_split(E.o.tasks, &nt);
     int rc = models && tasks ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
@@ -576,9 +799,18 @@ int le_cmd_eval(int argc, char **argv) {
     else if (!rc && nm > 1 && E.o.outpath && strlen(E.o.outpath) > 5 &&
              !strcmp(E.o.outpath + strlen(E.o.outpath) - 5, ".json"))
         ec = le_cli_usage(le_eval_usage, "--output-path FILE.json takes one model; give a directory");
-    for (int i = 0; ec < 0 && !rc && i < nt; i++)
-        if (!le_task_find(tasks[i]))
-            ec = le_cli_usage(le_eval_usage, "unknown task '%s' (see llamaeval eval --help)", tasks[i]);
+    for (int i = 0; ec < 0 && !rc && i < nt; i++) {
+        if (le_task_find(tasks[i]) || le_task_is_yaml(tasks[i]))
+            continue;
+        struct le_eval_find f = {tasks[i], NULL};
+        if (E.o.include_path && (rc = le_eval_scan_yaml(E.o.include_path, le_eval_find_yaml, &f)))
+            break;
+        if (f.path) { /* a task of --include-path: load it by its file */
+            free(tasks[i]);
+            tasks[i] = f.path;
+        } else
+            ec = le_eval_unknown_task(tasks[i], E.o.include_path);
+    }
     if (ec >= 0)
         goto done;
     E.to = (struct le_taskcell_opts){

@@ -22,4 +22,5 @@ int le_cmd_quantize(int argc, char **argv);  /* cmd_quantize.c */
 int le_cmd_compare(int argc, char **argv);   /* cmd_compare.c */
 int le_cmd_convert(int argc, char **argv);   /* cmd_convert.c */
 int le_eval_slurm(int argc, char **argv);    /* eval_cluster.c: eval --slurm (from le_cmd_eval) */
+int le_cmd_generate(int argc, char **argv);  /* cmd_generate.c */
 #endif

@@ -25,6 +25,7 @@ static const struct le_cmd le_commands[] = {
     {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
     {"convert", "write HF / Meta .pth / llama2.c / GGML models (+ LoRA) as GGUF", le_cmd_convert},
     {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes) or with GPTQ", le_cmd_quantize},
+    {"generate", "continue a prompt with a model (greedy, or sampled with a seed)", le_cmd_generate},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
 

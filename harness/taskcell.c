@@ -50,6 +50,8 @@ int le_taskcell_load(struct le_taskcell *t, const char *name, const struct le_ta
                 le_sha256_update(&h, r->context, strlen(r->context) + 1);
             le_sha256_update(&h, r->continuation, strlen(r->continuation) + 1);
         }
+        for (int k = 0; k < it->n_targets; k++) /* generate_until: the golds */
+            le_sha256_update(&h, it->targets[k], strlen(it->targets[k]) + 1);
     }
     uint8_t dg[32];
     le_sha256_final(&h, dg);
@@ -57,7 +59,14 @@ int le_taskcell_load(struct le_taskcell *t, const char *name, const struct le_ta
     return LE_OK;
 }
 
+/* Frees the generated texts the records of t hold. */
+static void le_tc_recs_clear(struct le_taskcell *t) {
+    for (int64_t i = 0; t->recs && t->ts && i < t->off[t->ts->n_docs]; i++)
+        le_rec_clear(&t->recs[i]);
+}
+
 void le_taskcell_free(struct le_taskcell *t) {
+    le_tc_recs_clear(t);
     le_taskset_free(t->ts);
     free(t->off);
     free(t->recs);
@@ -91,6 +100,7 @@ static int le_tc_fill_cb(void *ud, int64_t doc, int64_t req, const char *json) {
     if (doc < 0 || doc >= ts->n_docs || req < 0 || req >= ts->items[doc].n_req)
         return 0;
     int64_t at = f->t->off[doc] + req;
+    le_rec_clear(&f->t->recs[at]);
     if (le_rec_from_json(json, &f->t->recs[at]))
         f->bad = 1;
     else
@@ -127,6 +137,8 @@ static int le_tc_score(const struct le_taskcell_opts *o, struct le_job *job, str
             complete &= have[t->off[d] + q];
         if (!complete) {
             struct le_rec *r = &t->recs[t->off[d]];
+            for (int q = 0; q < it->n_req; q++)
+                le_rec_clear(&r[q]);
             rc = le_item_run(R, it, r);
             if (!rc && nbuf + it->n_req > cap && (rc = le_tc_flush(job, cell, buf, &nbuf)))
                 break;
@@ -137,6 +149,7 @@ static int le_tc_score(const struct le_taskcell_opts *o, struct le_job *job, str
                     break;
                 }
                 /* Use the record as the store will give it back: bit-identical on resume. */
+                le_rec_clear(&r[q]);
                 rc = le_rec_from_json(js, &r[q]);
                 buf[nbuf++] = (struct le_store_sample){.doc = d, .req = q, .json = js};
             }
@@ -159,11 +172,20 @@ static void le_tc_stored_metrics(struct le_taskcell *t, const struct le_job_cell
     for (int i = 0; i < c->n_results && t->n_met < (int)(sizeof t->met / sizeof t->met[0]); i++) {
         const struct le_store_result *r = &c->results[i];
         struct le_metric *m = &t->met[t->n_met++];
-        snprintf(m->name, sizeof m->name, "%s", r->metric);
+        memset(m, 0, sizeof *m);
+        /* stored as "metric", "metric,filter" or "metric,filter,group" */
+        const char *c1 = strchr(r->metric, ','), *c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        snprintf(m->name, sizeof m->name, "%.*s", c1 ? (int)(c1 - r->metric) : (int)strlen(r->metric), r->metric);
+        if (c1)
+            snprintf(m->filter, sizeof m->filter, "%.*s", c2 ? (int)(c2 - c1 - 1) : (int)strlen(c1 + 1), c1 + 1);
+        if (c2)
+            snprintf(m->group, sizeof m->group, "%s", c2 + 1);
+        if (!strcmp(m->filter, "none"))
+            m->filter[0] = 0;
         m->value = r->value;
         m->stderr_v = r->stderr_v;
         m->n = r->n;
-        m->higher_is_better = !strncmp(r->metric, "acc", 3);
+        m->higher_is_better = !strncmp(r->metric, "acc", 3) || !strncmp(r->metric, "exact_match", 11);
     }
 }
 
@@ -173,6 +195,7 @@ int le_taskcell_run(struct le_taskcell *t, const struct le_taskcell_opts *o, str
                     struct le_runner *R, const char *sha, int64_t model_id) {
     const struct le_taskset *ts = t->ts;
     int64_t total = t->off[ts->n_docs];
+    le_tc_recs_clear(t);
     free(t->recs);
     t->n_met = 0;
     t->skipped = 0;
@@ -213,8 +236,17 @@ int le_taskcell_run(struct le_taskcell *t, const struct le_taskcell_opts *o, str
                              (int)(sizeof t->met / sizeof t->met[0]), &t->n_met);
     if (!rc) {
         struct le_store_result res[16];
-        for (int i = 0; i < t->n_met; i++)
-            res[i] = (struct le_store_result){t->met[i].name, t->met[i].value, t->met[i].stderr_v, t->met[i].n};
+        char names[16][128];
+        for (int i = 0; i < t->n_met; i++) {
+            const struct le_metric *m = &t->met[i];
+            if (m->group[0])
+                snprintf(names[i], sizeof names[i], "%s,%s,%s", m->name, m->filter[0] ? m->filter : "none", m->group);
+            else if (m->filter[0])
+                snprintf(names[i], sizeof names[i], "%s,%s", m->name, m->filter);
+            else
+                snprintf(names[i], sizeof names[i], "%s", m->name);
+            res[i] = (struct le_store_result){names[i], m->value, m->stderr_v, m->n};
+        }
         rc = le_job_cell_finish(job, &cell, model_id, res, t->n_met);
     }
 out:

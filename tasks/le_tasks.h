@@ -157,6 +157,42 @@ int le_runner_rolling_tokens(struct le_runner *r, const int32_t *tokens, int64_t
 int le_runner_rolling(struct le_runner *r, const char *text, size_t len, struct le_ll_result *res);
 
 /* ------------------------------------------------------------------------ */
+/* Generation (generate.c): lm-eval's generate_until on the runner's cache.  */
+
+struct le_gen_opts {
+    int max_gen_toks;           /* 0 = lm-eval's default, 256 */
+    const char *const *until;   /* stop strings: the text is cut before the first */
+    int n_until;                /* (the tokenizer's EOS token always stops) */
+    double temp;                /* <= 0: greedy (argmax, first maximum) */
+    int top_k;                  /* sampling: keep the k most likely (0 = all) */
+    double top_p;               /* sampling: smallest set with mass >= p (0 or >= 1: all) */
+    uint64_t seed;              /* sampling: the stream's seed */
+};
+enum { LE_GEN_STOP_MAX = 0, LE_GEN_STOP_UNTIL = 1, LE_GEN_STOP_EOS = 2, LE_GEN_STOP_CTX = 3 };
+struct le_gen_result {
+    char *text;      /* malloc'ed: decoded continuation, cut before the first stop string */
+    int32_t *ids;    /* malloc'ed: the generated tokens (a stopping EOS not included) */
+    int64_t n_ids;
+    int64_t n_ctx_toks; /* context tokens after left truncation */
+    int stop;        /* LE_GEN_STOP_* */
+};
+void le_gen_result_clear(struct le_gen_result *g); /* frees and zeroes; NULL is fine */
+/*
+ * Generates from ctx[0..n) (already tokenised; left-truncated to n_ctx -
+ * max_gen_toks tokens as lm-eval's HF model does). Stops at EOS, when the
+ * decoded continuation contains a stop string, after max_gen_toks tokens or
+ * when the context is full. The cached prefix is reused (few-shot
+ * preambles are evaluated once per task). Results are independent of the
+ * thread count and of what the cache held.
+ */
+int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n, const struct le_gen_opts *o,
+                              struct le_gen_result *res);
+/* Same on text: context encoded with the runner's BOS setting, no rstrip
+ * (lm-eval's generate_until encodes the context as it is). */
+int le_runner_generate(struct le_runner *r, const char *context, const struct le_gen_opts *o,
+                       struct le_gen_result *res);
+
+/* ------------------------------------------------------------------------ */
 /* Statistics (metrics.c).                                                    */
 
 double le_stat_mean(const double *x, int64_t n);
@@ -195,12 +231,58 @@ int64_t le_pyrandom_below(struct le_pyrandom *g, int64_t n); /* _randbelow */
 int le_pyrandom_sample(struct le_pyrandom *g, int64_t n, int64_t k, int64_t *out);
 
 /* ------------------------------------------------------------------------ */
+/* Filters and metrics of generated text (genmetrics.c), as lm-eval's        */
+/* lm_eval/filters (regex, take_first, remove_whitespace, majority_vote) and */
+/* metrics.exact_match_hf_evaluate. Regular expressions are PCRE2, whose     */
+/* syntax and leftmost-first semantics agree with Python's re on lm-eval's   */
+/* patterns.                                                                 */
+
+enum { LE_F_REGEX = 1, LE_F_TAKE_FIRST = 2, LE_F_REMOVE_WS = 3, LE_F_MAJORITY = 4 };
+struct le_filter_step {
+    int kind;             /* LE_F_* */
+    const char *pattern;  /* REGEX: the pattern */
+    int group_select;     /* REGEX: index into re.findall's list (negative from the end) */
+    const char *fallback; /* REGEX: when nothing matches; NULL = "[invalid]" */
+};
+enum { LE_FILTER_MAX_STEPS = 4 };
+struct le_filter {
+    const char *name; /* lm-eval's filter name ("strict-match", "none", ...) */
+    int n_steps;
+    struct le_filter_step steps[LE_FILTER_MAX_STEPS];
+};
+/* Runs a filter over the responses of one document (n >= 1); *out gets the
+ * first string of what the pipeline leaves (malloc'ed). */
+int le_filter_apply(const struct le_filter *f, const char *const *resps, int n, char **out);
+/* re.findall(pattern, s)[group_select] as RegexFilter takes it (first
+ * non-empty group of a tuple, then strip()), or fallback; malloc'ed. */
+int le_regex_extract(const char *pattern, int group_select, const char *fallback, const char *s, char **out);
+/* re.sub(pattern, "", s): malloc'ed. */
+int le_regex_remove(const char *pattern, const char *s, char **out);
+
+enum { LE_EM_MAX_REGEXES = 6 };
+struct le_em_opts {
+    int ignore_case;        /* lower() (ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic) */
+    int ignore_punctuation; /* drop string.punctuation (ASCII) */
+    int ignore_numbers;     /* drop string.digits */
+    int n_regexes;
+    const char *regexes_to_ignore[LE_EM_MAX_REGEXES]; /* re.sub(r, "") on both, in order, first */
+};
+/* lm-eval's exact_match against one or more golds (multiple targets: 1 when
+ * any matches). */
+int le_exact_match(const char *pred, const char *const *golds, int n_golds, const struct le_em_opts *o,
+                   double *score);
+/* SQuAD's normalize_answer: lower, drop punctuation, drop the articles
+ * a/an/the as words, collapse whitespace; malloc'ed. */
+char *le_squad_normalize(const char *s);
+
+/* ------------------------------------------------------------------------ */
 /* Prompts, items and records (prompts.c, mc.c).                             */
 
 enum le_task_kind {
     LE_TASK_MC = 1,      /* multiple choice (lm-eval output_type multiple_choice) */
     LE_TASK_LL = 2,      /* one loglikelihood (LAMBADA: greedy match + perplexity) */
     LE_TASK_ROLLING = 3, /* loglikelihood_rolling of a document (perplexity) */
+    LE_TASK_GEN = 4,     /* generate_until: greedy continuation, filtered, exact match */
 };
 
 /* A document formatted by doc_to_text / doc_to_choice / doc_to_target. */
@@ -210,6 +292,10 @@ struct le_prompt {
     int n_choices;
     int gold;       /* index into choices (-1: none) */
     char *target;   /* LL: the continuation; multiple-input: the shared continuation */
+    char **targets; /* GEN: the gold answers (several: any may match); few-shot uses [0] */
+    int n_targets;
+    char *description; /* NULL: the task's (MMLU: the subject's) */
+    int group;      /* sub-task index (MMLU subject), -1 none; first_n few-shot stays within it */
 };
 void le_prompt_clear(struct le_prompt *p);
 
@@ -223,6 +309,11 @@ struct le_request {
     int64_t nbytes;     /* UTF-8 bytes of the same */
     int64_t nwords;     /* ROLLING: lm-eval's count_words (re.split(r"\s+")) */
 };
+struct le_gen_kwargs {
+    const char *until[6]; /* lm-eval's generation_kwargs.until */
+    int n_until;
+    int max_gen_toks;     /* 0 = 256 */
+};
 /* One evaluated document: its requests. */
 struct le_item {
     int kind;
@@ -230,6 +321,10 @@ struct le_item {
     int gold;
     int n_req;
     struct le_request *req;
+    int group;                        /* sub-task (MMLU subject), -1 none */
+    char **targets;                   /* GEN: gold answers */
+    int n_targets;
+    const struct le_gen_kwargs *gen;  /* GEN: borrowed from the task */
 };
 
 /* A record: one scored request, with everything any metric needs. Stored as
@@ -238,11 +333,17 @@ struct le_rec {
     int kind, choice, uncond, gold, n_choices, greedy;
     double ll, sumsq;
     int64_t ntok, nchars, nbytes, nwords;
+    int group;     /* the item's sub-task (MMLU subject), -1 none */
+    char *resp;    /* GEN: the generated text, else NULL */
+    char **golds;  /* GEN: the gold answers (n_golds), else NULL */
+    int n_golds;
 };
+void le_rec_clear(struct le_rec *rec); /* frees resp and golds, zeroes them */
 /* Scores every request of the item into recs[it->n_req]. */
 int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs);
 /* Record <-> JSON (doubles printed with 17 significant digits: exact round
- * trip). extra, if not NULL, is a cJSON object merged in (e.g. texts). */
+ * trip). le_rec_from_json overwrites rec (a new resp or NULL: free the old
+ * one first). */
 char *le_rec_to_json(const struct le_rec *rec);
 int le_rec_from_json(const char *json, struct le_rec *rec);
 
@@ -262,6 +363,7 @@ enum {
     LE_M_PERPLEXITY = 1 << 5, /* LL: exp(-mean ll) */
     LE_M_LL_ACC = 1 << 6,     /* LL: greedy exact match, reported as "acc" */
     LE_M_ROLLING = 1 << 7,    /* word/byte/token perplexity, bits per byte */
+    LE_M_EXACT = 1 << 8,      /* GEN: exact_match under each filter */
 };
 
 struct le_taskset;
@@ -280,6 +382,28 @@ struct le_task_info {
     unsigned metrics;          /* LE_M_* reported */
     /* upstream document -> prompt (prompts.c); NULL for built-ins */
     int (*format)(const struct cJSON *doc, struct le_prompt *p);
+    /* lm-eval's num_fewshot, description, fewshot_delimiter (NULL "\n\n"),
+     * sampler first_n (else random), and fixed few-shot documents (a JSON
+     * array formatted like the split's, gsm8k_cot's fewshot_config.samples) */
+    int default_fewshot;
+    const char *description;
+    const char *fewshot_delimiter;
+    int fewshot_first_n;
+    const char *fewshot_docs_json;
+    /* generate_until: generation_kwargs, filter_list, exact_match options */
+    struct le_gen_kwargs gen;
+    int n_filters;
+    struct le_filter filters[3];
+    struct le_em_opts em;
+    /* sub-tasks in one task (prompt.group: MMLU's subjects): when > 0,
+     * first_n few-shot examples come from the document's own sub-task */
+    int n_groups;
+    /* tasks from YAML: the formatter with its template (format_ud), and
+     * local data files per split (lm-eval's dataset_kwargs.data_files) */
+    int (*format_ud)(const void *ud, const struct cJSON *doc, struct le_prompt *p);
+    const void *ud;
+    int n_data_files;
+    const char *data_split[4], *data_path[4];
     /* built-ins: all eval prompts and the few-shot pool (brown_tasks.c) */
     int (*generate)(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
                     struct le_prompt **pool, int64_t *n_pool);
@@ -290,7 +414,7 @@ const struct le_task_info *le_task_get(int i);
 const struct le_task_info *le_task_find(const char *name); /* NULL if unknown */
 
 struct le_task_opts {
-    int num_fewshot;          /* 0 = zero-shot */
+    int num_fewshot;          /* 0 = zero-shot, -1 = the task's default */
     uint64_t fewshot_seed;    /* lm-eval's fewshot_random_seed (1234) */
     uint64_t seed;            /* built-in task generation (brown-*) */
     int64_t limit;            /* first n documents; <= 0 = all */
@@ -303,6 +427,7 @@ void le_task_opts_default(struct le_task_opts *o);
 /* A loaded task: its items, one per evaluated document. */
 struct le_taskset {
     const struct le_task_info *info;
+    struct le_task_info *owned;  /* a task from YAML: info, freed with the set */
     int64_t n_docs;       /* evaluated (after limit) */
     int64_t n_docs_total; /* in the split (lm-eval's n-samples "original") */
     int uncond;           /* resolved */
@@ -311,7 +436,28 @@ struct le_taskset {
     struct le_prompt *prompts; /* n_docs formatted prompts (for --log-samples) */
 };
 
+/* name: a registered task, or a path ending in .yaml / .yml (a task in
+ * lm-eval's YAML schema subset, yaml_task.c). */
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o);
+
+/*
+ * Tasks from YAML (yaml_task.c), parsed with libyaml. The subset of lm-eval's
+ * schema: task, dataset_path (a registry set, or "json"/"csv" with
+ * dataset_kwargs.data_files {split: file}), test_split, validation_split,
+ * training_split, fewshot_split, output_type (loglikelihood,
+ * multiple_choice, loglikelihood_rolling, generate_until), doc_to_text,
+ * doc_to_target, doc_to_choice ({{field}} templates: dotted paths, [i],
+ * .strip(), a list "{{[a, b]}}", or a bare field name), description,
+ * target_delimiter, fewshot_delimiter, num_fewshot, metric_list (acc,
+ * acc_norm, perplexity, exact_match with ignore_case, ignore_punctuation,
+ * regexes_to_ignore), generation_kwargs (until, max_gen_toks, do_sample:
+ * false, temperature: 0), metadata.version. Any other key is an error
+ * naming it. *out is freed with le_task_info_free.
+ */
+int le_task_yaml_load(struct le_task_info **out, const char *path);
+void le_task_info_free(struct le_task_info *info);
+/* Whether name is a YAML task path (ends in .yaml or .yml). */
+int le_task_is_yaml(const char *name);
 void le_taskset_free(struct le_taskset *ts);
 
 /*
@@ -328,6 +474,8 @@ void le_items_free(struct le_item *items, int64_t n);
 /* One metric of a task (lm-eval's "name,none" and "name_stderr,none"). */
 struct le_metric {
     char name[32];
+    char filter[32];        /* lm-eval's filter name; "" = "none" */
+    char group[48];         /* a sub-task group's name (MMLU "stem"); "" = the task */
     double value, stderr_v; /* stderr_v NAN: none */
     int64_t n;
     int higher_is_better;

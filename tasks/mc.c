@@ -72,11 +72,53 @@ int64_t le_count_words(const char *s) {
 
 /* ---- running an item ---- */
 
+void le_rec_clear(struct le_rec *c) {
+    if (!c)
+        return;
+    free(c->resp);
+    for (int i = 0; i < c->n_golds; i++)
+        free(c->golds[i]);
+    free(c->golds);
+    c->resp = NULL;
+    c->golds = NULL;
+    c->n_golds = 0;
+}
+
+/* A generate_until item: greedy continuation of its context. */
+static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec *c) {
+    struct le_gen_opts o = {0};
+    if (it->gen) {
+        o.until = it->gen->until;
+        o.n_until = it->gen->n_until;
+        o.max_gen_toks = it->gen->max_gen_toks;
+    }
+    struct le_gen_result g;
+    int rc = le_runner_generate(r, it->req[0].context, &o, &g);
+    if (rc)
+        return rc;
+    c->resp = g.text;
+    g.text = NULL;
+    c->ntok = g.n_ids;
+    le_gen_result_clear(&g);
+    c->golds = calloc((size_t)(it->n_targets > 0 ? it->n_targets : 1), sizeof *c->golds);
+    if (!c->golds)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    for (int i = 0; i < it->n_targets; i++) {
+        size_t n = strlen(it->targets[i]);
+        if (!(c->golds[i] = malloc(n + 1)))
+            return le_err_set(LE_ENOMEM, "out of memory");
+        memcpy(c->golds[i], it->targets[i], n + 1);
+        c->n_golds = i + 1;
+    }
+    return LE_OK;
+}
+
 int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
     for (int i = 0; i < it->n_req; i++) {
         const struct le_request *q = &it->req[i];
         struct le_rec *c = &recs[i];
         memset(c, 0, sizeof *c);
+        c->group = it->group;
         c->kind = it->kind;
         c->choice = q->choice;
         c->uncond = q->uncond;
@@ -86,6 +128,8 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
         c->nbytes = q->nbytes;
         c->nwords = q->nwords;
     }
+    if (it->kind == LE_TASK_GEN)
+        return gen_run(r, it, &recs[0]);
     if (it->kind == LE_TASK_ROLLING) {
         struct le_ll_result res;
         const char *t = it->req[0].continuation;
@@ -128,15 +172,29 @@ static void put_double(char *buf, size_t n, double v) {
 }
 
 char *le_rec_to_json(const struct le_rec *c) {
-    char ll[40], ss[40], *s = NULL;
+    char ll[40], ss[40], *s = NULL, grp[32] = "";
     put_double(ll, sizeof ll, c->ll);
     put_double(ss, sizeof ss, c->sumsq);
+    if (c->group >= 0)
+        snprintf(grp, sizeof grp, ",\"group\":%d", c->group);
     if (asprintf(&s,
                  "{\"kind\":%d,\"choice\":%d,\"uncond\":%d,\"gold\":%d,\"n_choices\":%d,\"ll\":%s,"
-                 "\"greedy\":%d,\"ntok\":%lld,\"nchars\":%lld,\"nbytes\":%lld,\"nwords\":%lld,\"sumsq\":%s}",
+                 "\"greedy\":%d,\"ntok\":%lld,\"nchars\":%lld,\"nbytes\":%lld,\"nwords\":%lld,\"sumsq\":%s%s}",
                  c->kind, c->choice, c->uncond, c->gold, c->n_choices, ll, c->greedy, (long long)c->ntok,
-                 (long long)c->nchars, (long long)c->nbytes, (long long)c->nwords, ss) < 0)
+                 (long long)c->nchars, (long long)c->nbytes, (long long)c->nwords, ss, grp) < 0)
         return NULL;
+    if (!c->resp)
+        return s;
+    /* Generated text and golds: through cJSON for the escaping. */
+    cJSON *o = cJSON_Parse(s);
+    free(s);
+    cJSON *g = o ? cJSON_AddArrayToObject(o, "golds") : NULL;
+    for (int i = 0; g && i < c->n_golds; i++)
+        cJSON_AddItemToArray(g, cJSON_CreateString(c->golds[i]));
+    if (o)
+        cJSON_AddStringToObject(o, "resp", c->resp);
+    s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
     return s;
 }
 
@@ -165,6 +223,29 @@ int le_rec_from_json(const char *json, struct le_rec *c) {
     int ok = 1;
     for (int i = 0; i < 12 && ok; i++)
         ok = jnum(o, keys[i], &v[i]);
+    double grp = -1;
+    jnum(o, "group", &grp);
+    const cJSON *resp = cJSON_GetObjectItemCaseSensitive(o, "resp");
+    const cJSON *golds = cJSON_GetObjectItemCaseSensitive(o, "golds");
+    c->resp = NULL;
+    c->golds = NULL;
+    c->n_golds = 0;
+    c->group = (int)grp;
+    if (ok && cJSON_IsString(resp)) {
+        int ng = cJSON_IsArray(golds) ? cJSON_GetArraySize(golds) : 0;
+        c->resp = strdup(resp->valuestring);
+        c->golds = calloc((size_t)(ng > 0 ? ng : 1), sizeof *c->golds);
+        for (int i = 0; c->golds && i < ng; i++) {
+            const cJSON *x = cJSON_GetArrayItem(golds, i);
+            c->golds[i] = strdup(cJSON_IsString(x) ? x->valuestring : "");
+            c->n_golds += c->golds[i] != NULL;
+        }
+        if (!c->resp || !c->golds || c->n_golds != ng) {
+            cJSON_Delete(o);
+            le_rec_clear(c);
+            return le_err_set(LE_ENOMEM, "out of memory");
+        }
+    }
     cJSON_Delete(o);
     if (!ok)
         return le_err_set(LE_EFORMAT, "stored sample lacks a field");
@@ -198,6 +279,7 @@ static int metric_add(struct le_metric *out, int cap, int *n, const char *name, 
     if (*n >= cap)
         return le_err_set(LE_EINVAL, "too many metrics for the output array (%d)", cap);
     struct le_metric *m = &out[(*n)++];
+    memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
     m->value = v;
     m->stderr_v = se;
@@ -333,6 +415,38 @@ static int ll_metrics(const struct le_rec *recs, const int64_t *off, int64_t n_d
     return rc;
 }
 
+/* generate_until: exact_match of every filter's output against the golds. */
+static int gen_metrics(const struct le_task_info *info, const struct le_rec *recs, const int64_t *off, int64_t n_docs,
+                       struct le_metric *out, int cap, int *n) {
+    double *sc = malloc((size_t)n_docs * sizeof *sc);
+    int rc = sc ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    static const struct le_filter none = {.name = "none", .n_steps = 1, .steps = {{.kind = LE_F_TAKE_FIRST}}};
+    int nf = info->n_filters > 0 ? info->n_filters : 1;
+    for (int f = 0; f < nf && !rc; f++) {
+        const struct le_filter *flt = info->n_filters > 0 ? &info->filters[f] : &none;
+        for (int64_t d = 0; d < n_docs && !rc; d++) {
+            const struct le_rec *r = &recs[off[d]];
+            if (off[d + 1] - off[d] != 1 || !r->resp) {
+                rc = le_err_set(LE_EFORMAT, "document %lld: expected one generation record", (long long)d);
+                break;
+            }
+            char *x = NULL;
+            const char *resp = r->resp;
+            rc = le_filter_apply(flt, &resp, 1, &x);
+            if (!rc)
+                rc = le_exact_match(x, (const char *const *)r->golds, r->n_golds, &info->em, &sc[d]);
+            free(x);
+        }
+        if (!rc)
+            rc = metric_add(out, cap, n, "exact_match", le_stat_mean(sc, n_docs), le_stat_mean_stderr(sc, n_docs),
+                            n_docs, 1);
+        if (!rc)
+            snprintf(out[*n - 1].filter, sizeof out[*n - 1].filter, "%s", flt->name);
+    }
+    free(sc);
+    return rc;
+}
+
 int le_task_metrics(const struct le_task_info *info, unsigned metrics, const struct le_rec *recs,
                     const int64_t *off, int64_t n_docs, const struct le_metric_opts *o_in,
                     struct le_metric *out, int cap, int *n_out) {
@@ -349,6 +463,8 @@ int le_task_metrics(const struct le_task_info *info, unsigned metrics, const str
         return rolling_metrics(recs, off, n_docs, &o, out, cap, n_out);
     if (info->kind == LE_TASK_LL)
         return ll_metrics(recs, off, n_docs, metrics, &o, out, cap, n_out);
+    if (info->kind == LE_TASK_GEN)
+        return gen_metrics(info, recs, off, n_docs, out, cap, n_out);
     double *sc[MC_N];
     double *all = malloc((size_t)n_docs * MC_N * sizeof *all);
     if (!all)

@@ -52,8 +52,13 @@ void le_prompt_clear(struct le_prompt *p) {
         free(p->choices[i]);
     free(p->choices);
     free(p->target);
+    for (int i = 0; i < p->n_targets; i++)
+        free(p->targets[i]);
+    free(p->targets);
+    free(p->description);
     memset(p, 0, sizeof *p);
     p->gold = -1;
+    p->group = -1;
 }
 
 /* ---- small string helpers ---- */
@@ -200,6 +205,7 @@ static int missing(const char *task, const char *field) {
 static int prompt_alloc(struct le_prompt *p, int n_choices) {
     memset(p, 0, sizeof *p);
     p->gold = -1;
+    p->group = -1;
     p->choices = calloc((size_t)(n_choices > 0 ? n_choices : 1), sizeof *p->choices);
     if (!p->choices)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -435,6 +441,110 @@ int le_fmt_lambada(const cJSON *doc, struct le_prompt *p) {
     return prompt_check(p, 1);
 }
 
+/* ---- generate_until formatters (gsm8k, gsm8k_cot, triviaqa, nq_open) ---- */
+
+int le_fmt_gsm8k(const cJSON *doc, struct le_prompt *p);
+int le_fmt_gsm8k_cot(const cJSON *doc, struct le_prompt *p);
+int le_fmt_triviaqa(const cJSON *doc, struct le_prompt *p);
+int le_fmt_nq_open(const cJSON *doc, struct le_prompt *p);
+
+/* Sets the prompt's targets from a JSON list of strings, or one string. */
+static int targets_set(struct le_prompt *p, const cJSON *v, const char *task, const char *field) {
+    int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : cJSON_IsString(v) ? 1 : 0;
+    if (n < 1)
+        return missing(task, field);
+    p->targets = calloc((size_t)n, sizeof *p->targets);
+    if (!p->targets)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    p->n_targets = n;
+    for (int i = 0; i < n; i++) {
+        const cJSON *x = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, i) : v;
+        if (!cJSON_IsString(x))
+            return missing(task, field);
+        if (!(p->targets[i] = xstrdup(x->valuestring)))
+            return le_err_set(LE_ENOMEM, "out of memory");
+    }
+    return LE_OK;
+}
+
+static int gen_done(struct le_prompt *p, int rc) {
+    if (!rc && !p->query)
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+    if (rc)
+        le_prompt_clear(p);
+    return rc;
+}
+
+/* gsm8k.yaml: "Question: {{question}}\nAnswer:", target {{answer}}. */
+int le_fmt_gsm8k(const cJSON *doc, struct le_prompt *p) {
+    const char *q = jstr(doc, "question");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(doc, "answer");
+    if (!q || !cJSON_IsString(a))
+        return missing("gsm8k", !q ? "question" : "answer");
+    int rc = prompt_alloc(p, 0);
+    if (rc)
+        return rc;
+    p->query = xprintf("Question: %s\nAnswer:", q);
+    return gen_done(p, targets_set(p, a, "gsm8k", "answer"));
+}
+
+/* gsm8k-cot.yaml: "Q: {{question}}\nA:", target answer.split('####')[-1]
+ * .strip() (the few-shot samples carry "target" instead). */
+int le_fmt_gsm8k_cot(const cJSON *doc, struct le_prompt *p) {
+    const char *q = jstr(doc, "question"), *a = jstr(doc, "answer"), *t = jstr(doc, "target");
+    if (!q || (!a && !t))
+        return missing("gsm8k_cot", !q ? "question" : "answer");
+    int rc = prompt_alloc(p, 0);
+    if (rc)
+        return rc;
+    p->query = xprintf("Q: %s\nA:", q);
+    char *tgt = NULL;
+    if (a) {
+        const char *last = a, *h;
+        while ((h = strstr(last, "####")))
+            last = h + 4;
+        tgt = strip_dup(last);
+    } else
+        tgt = xstrdup(t);
+    cJSON *v = tgt ? cJSON_CreateString(tgt) : NULL;
+    free(tgt);
+    rc = v ? targets_set(p, v, "gsm8k_cot", "answer") : le_err_set(LE_ENOMEM, "out of memory");
+    cJSON_Delete(v);
+    return gen_done(p, rc);
+}
+
+/* triviaqa/default.yaml: "Question: {{question}}?\nAnswer:", targets
+ * answer.aliases (upstream: Question, Answer.Aliases). */
+int le_fmt_triviaqa(const cJSON *doc, struct le_prompt *p) {
+    const char *q = jstr(doc, "Question");
+    const cJSON *ans = cJSON_GetObjectItemCaseSensitive(doc, "Answer"), *al = NULL;
+    if (q)
+        al = cJSON_GetObjectItemCaseSensitive(ans, "Aliases");
+    else {
+        q = jstr(doc, "question");
+        al = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "answer"), "aliases");
+    }
+    if (!q)
+        return missing("triviaqa", "Question");
+    int rc = prompt_alloc(p, 0);
+    if (rc)
+        return rc;
+    p->query = xprintf("Question: %s?\nAnswer:", q);
+    return gen_done(p, targets_set(p, al, "triviaqa", "Answer.Aliases"));
+}
+
+/* nq_open.yaml: "Q: {{question}}?\nA:", targets {{answer}} (a list). */
+int le_fmt_nq_open(const cJSON *doc, struct le_prompt *p) {
+    const char *q = jstr(doc, "question");
+    if (!q)
+        return missing("nq_open", "question");
+    int rc = prompt_alloc(p, 0);
+    if (rc)
+        return rc;
+    p->query = xprintf("Q: %s?\nA:", q);
+    return gen_done(p, targets_set(p, cJSON_GetObjectItemCaseSensitive(doc, "answer"), "nq_open", "answer"));
+}
+
 /* ---- items ---- */
 
 static int req_set(struct le_request *q, char *context, char *continuation, int choice, int uncond,
@@ -459,6 +569,7 @@ static int item_make(const struct le_task_info *info, const struct le_prompt *p,
     if (info->kind == LE_TASK_MC && p->n_choices < 1)
         return le_err_set(LE_EFORMAT, "%s: a document without choices", info->name);
     it->kind = info->kind;
+    it->group = p->group;
     it->n_choices = info->kind == LE_TASK_MC ? p->n_choices : 1;
     it->gold = info->kind == LE_TASK_MC ? p->gold : 0;
     it->req = calloc((size_t)n, sizeof *it->req);
@@ -470,6 +581,22 @@ static int item_make(const struct le_task_info *info, const struct le_prompt *p,
         return req_set(&it->req[0], NULL, xstrdup(p->query), 0, 0, p->query);
     if (info->kind == LE_TASK_LL)
         return req_set(&it->req[0], xprintf("%s%s", prefix, p->query), xstrdup(p->target), 0, 0, p->target);
+    if (info->kind == LE_TASK_GEN) {
+        it->gen = &info->gen;
+        if (p->n_targets < 1)
+            return le_err_set(LE_EFORMAT, "%s: a document without a target", info->name);
+        it->targets = calloc((size_t)p->n_targets, sizeof *it->targets);
+        if (!it->targets)
+            return le_err_set(LE_ENOMEM, "out of memory");
+        it->n_targets = p->n_targets;
+        for (int i = 0; i < p->n_targets; i++)
+            if (!(it->targets[i] = xstrdup(p->targets[i])))
+                return le_err_set(LE_ENOMEM, "out of memory");
+        rc = req_set(&it->req[0], xprintf("%s%s", prefix, p->query), xstrdup(""), 0, 0, p->query);
+        if (!rc && !it->req[0].context)
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+        return rc;
+    }
     for (int i = 0; i < p->n_choices && !rc; i++) {
         if (info->multiple_input)
             rc = req_set(&it->req[i], xprintf("%s%s", prefix, p->choices[i]), xprintf("%s%s", d, p->target),
@@ -486,16 +613,20 @@ static int item_make(const struct le_task_info *info, const struct le_prompt *p,
     return rc;
 }
 
-/* One few-shot example: "q" + delimiter + answer + "\n\n" (build_qa_turn). */
+/* One few-shot example: "q" + delimiter + answer + fewshot_delimiter
+ * (build_qa_turn; a list of targets gives its first). */
 static char *fewshot_example(const struct le_task_info *info, const struct le_prompt *p) {
     const char *d = info->target_delimiter ? info->target_delimiter : " ";
+    const char *fd = info->fewshot_delimiter ? info->fewshot_delimiter : "\n\n";
     if (info->kind == LE_TASK_LL)
-        return xprintf("%s%s%s\n\n", p->query, d, p->target);
+        return xprintf("%s%s%s%s", p->query, d, p->target, fd);
+    if (info->kind == LE_TASK_GEN)
+        return p->n_targets > 0 ? xprintf("%s%s%s%s", p->query, d, p->targets[0], fd) : NULL;
     if (p->gold < 0 || p->gold >= p->n_choices)
         return NULL;
     if (info->multiple_input)
-        return xprintf("%s%s%s\n\n", p->choices[p->gold], d, p->target);
-    return xprintf("%s%s%s\n\n", p->query, d, p->choices[p->gold]);
+        return xprintf("%s%s%s%s", p->choices[p->gold], d, p->target, fd);
+    return xprintf("%s%s%s%s", p->query, d, p->choices[p->gold], fd);
 }
 
 void le_items_free(struct le_item *items, int64_t n) {
@@ -507,8 +638,33 @@ void le_items_free(struct le_item *items, int64_t n) {
             free(items[i].req[k].continuation);
         }
         free(items[i].req);
+        for (int k = 0; k < items[i].n_targets; k++)
+            free(items[i].targets[k]);
+        free(items[i].targets);
     }
     free(items);
+}
+
+/* lm-eval's FirstNSampler: the first k pool documents (of the same
+ * sub-task when the task has groups), the evaluated one left out. */
+static int fewshot_first_n(const struct le_task_info *info, const struct le_prompt *p, const struct le_prompt *pool,
+                           int64_t n_pool, int64_t self, int k, struct le_buf *prefix) {
+    int taken = 0, rc = LE_OK;
+    for (int64_t i = 0; i < n_pool && taken < k && !rc; i++) {
+        if (i == self || (info->n_groups > 0 && pool[i].group != p->group))
+            continue;
+        char *ex = fewshot_example(info, &pool[i]);
+        if (ex)
+            le_buf_puts(prefix, ex);
+        else
+            rc = le_err_set(LE_EFORMAT, "%s: few-shot document %lld has no gold answer", info->name, (long long)i);
+        free(ex);
+        taken++;
+    }
+    if (!rc && taken < k)
+        rc = le_err_set(LE_EINVAL, "%s: %d-shot needs %d few-shot documents, the pool has %d", info->name, k, k,
+                        taken);
+    return rc;
 }
 
 int le_items_build(const struct le_task_info *info, const struct le_prompt *prompts, int64_t n,
@@ -518,7 +674,7 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
     if (num_fewshot > 0 && info->kind == LE_TASK_ROLLING)
         return le_err_set(LE_EINVAL, "%s is a perplexity task: --num-fewshot must be 0", info->name);
     int64_t need = num_fewshot + (pool_is_eval ? 1 : 0);
-    if (num_fewshot > 0 && (!pool || n_pool < need))
+    if (num_fewshot > 0 && !info->fewshot_first_n && (!pool || n_pool < need))
         return le_err_set(LE_EINVAL, "%s: %d-shot needs %lld few-shot documents, the pool has %lld", info->name,
                           num_fewshot, (long long)need, (long long)(pool ? n_pool : 0));
     struct le_item *items = calloc((size_t)(n > 0 ? n : 1), sizeof *items);
@@ -533,8 +689,12 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
     int rc = LE_OK;
     for (int64_t d = 0; d < n && !rc; d++) {
         struct le_buf prefix = {0};
+        const char *desc = prompts[d].description ? prompts[d].description : info->description;
         le_buf_put(&prefix, "", 0);
-        if (num_fewshot > 0) {
+        le_buf_puts(&prefix, desc);
+        if (num_fewshot > 0 && info->fewshot_first_n)
+            rc = fewshot_first_n(info, &prompts[d], pool, n_pool, pool_is_eval ? d : -1, num_fewshot, &prefix);
+        else if (num_fewshot > 0) {
             rc = le_pyrandom_sample(&g, n_pool, need, pick);
             int taken = 0;
             for (int64_t k = 0; k < need && !rc && taken < num_fewshot; k++) {

@@ -27,6 +27,10 @@ int le_fmt_winogrande(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_boolq(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_siqa(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_lambada(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_gsm8k(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_gsm8k_cot(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_triviaqa(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_nq_open(const struct cJSON *doc, struct le_prompt *p);
 int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
                      struct le_prompt **pool, int64_t *n_pool);
 int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
@@ -35,6 +39,33 @@ int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int
                       struct le_prompt **pool, int64_t *n_pool);
 
 #define MC_ALL (LE_M_ACC | LE_M_ACC_NORM | LE_M_ACC_BYTES | LE_M_ACC_TOK)
+
+/* generate_until tasks, as lm-eval 0.4.13's YAMLs (lm_eval/tasks/gsm8k/
+ * gsm8k.yaml and gsm8k-cot.yaml, triviaqa/default.yaml, nq_open/nq_open.yaml):
+ * until, filter_list and the exact_match options copied from them. */
+#define GSM8K_EM                                                                                         \
+    {.ignore_case = 1, .n_regexes = 4, .regexes_to_ignore = {",", "\\$", "(?s).*#### ", "\\.$"}}
+#define FLEXIBLE_EXTRACT                                                                                 \
+    {.name = "flexible-extract", .n_steps = 2,                                                           \
+     .steps = {{.kind = LE_F_REGEX, .pattern = "(-?[$0-9.,]{2,})|(-?[0-9]+)", .group_select = -1},       \
+               {.kind = LE_F_TAKE_FIRST}}}
+#define REMOVE_WHITESPACE \
+    {.name = "remove_whitespace", .n_steps = 2, .steps = {{.kind = LE_F_REMOVE_WS}, {.kind = LE_F_TAKE_FIRST}}}
+#define QA_UNTIL {.until = {"\n", ".", ","}, .n_until = 3}
+
+/* gsm8k-cot.yaml's fewshot_config.samples (Wei et al. 2022, "Chain-of-Thought
+ * Prompting Elicits Reasoning in Large Language Models", the prompt lm-eval cites). */
+static const char gsm8k_cot_samples[] =
+    "["
+    "{\"question\": \"There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, there will be 21 trees. How many trees did the grove workers plant today?\", \"target\": \"There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have been 21 - 15 = 6. The answer is 6.\"},"
+    "{\"question\": \"If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?\", \"target\": \"There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5.\"},"
+    "{\"question\": \"Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?\", \"target\": \"Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, they had 74 - 35 = 39. The answer is 39.\"},"
+    "{\"question\": \"Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many lollipops did Jason give to Denny?\", \"target\": \"Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8. The answer is 8.\"},"
+    "{\"question\": \"Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have now?\", \"target\": \"Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + 4 = 9. The answer is 9.\"},"
+    "{\"question\": \"There were nine computers in the server room. Five more computers were installed each day, from monday to thursday. How many computers are now in the server room?\", \"target\": \"There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 computers were added. 9 + 20 is 29. The answer is 29.\"},"
+    "{\"question\": \"Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf balls did he have at the end of wednesday?\", \"target\": \"Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, he had 35 - 2 = 33 golf balls. The answer is 33.\"},"
+    "{\"question\": \"Olivia has $23. She bought five bagels for $3 each. How much money does she have left?\", \"target\": \"Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars left. 23 - 15 is 8. The answer is 8.\"}"
+    "]";
 
 static const struct le_task_info le_tasks[] = {
     {.name = "hellaswag", .dataset = "hellaswag", .eval_split = "validation", .fewshot_split = "train",
@@ -59,6 +90,32 @@ static const struct le_task_info le_tasks[] = {
     {.name = "lambada_openai", .dataset = "lambada_openai", .eval_split = "test", .fewshot_split = "test",
      .version = 1.0, .kind = LE_TASK_LL, .target_delimiter = " ", .metrics = LE_M_PERPLEXITY | LE_M_LL_ACC,
      .format = le_fmt_lambada},
+    {.name = "gsm8k", .dataset = "gsm8k", .eval_split = "test", .fewshot_split = "train", .version = 3.0,
+     .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k,
+     .default_fewshot = 5, .gen = {.until = {"Question:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,
+     .filters = {{.name = "strict-match", .n_steps = 2,
+                  .steps = {{.kind = LE_F_REGEX, .pattern = "#### (\\-?[0-9\\.\\,]+)"}, {.kind = LE_F_TAKE_FIRST}}},
+                 FLEXIBLE_EXTRACT},
+     .em = GSM8K_EM},
+    {.name = "gsm8k_cot", .dataset = "gsm8k", .eval_split = "test", .version = 3.0, .kind = LE_TASK_GEN,
+     .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k_cot, .default_fewshot = 8,
+     .fewshot_first_n = 1, .fewshot_docs_json = gsm8k_cot_samples,
+     .gen = {.until = {"Q:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,
+     .filters = {{.name = "strict-match", .n_steps = 2,
+                  .steps = {{.kind = LE_F_REGEX, .pattern = "The answer is (\\-?[0-9\\.\\,]+)."},
+                            {.kind = LE_F_TAKE_FIRST}}},
+                 FLEXIBLE_EXTRACT},
+     .em = GSM8K_EM},
+    {.name = "triviaqa", .dataset = "triviaqa", .eval_split = "validation", .fewshot_split = "train",
+     .version = 3.0, .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT,
+     .format = le_fmt_triviaqa, .gen = QA_UNTIL, .n_filters = 1, .filters = {REMOVE_WHITESPACE},
+     .em = {.ignore_case = 1, .ignore_punctuation = 1}},
+    {.name = "nq_open", .dataset = "nq_open", .eval_split = "validation", .fewshot_split = "train",
+     .version = 4.0, .kind = LE_TASK_GEN, .target_delimiter = " ", .fewshot_delimiter = "\n",
+     .description = "Answer these questions:\n\n", .metrics = LE_M_EXACT, .format = le_fmt_nq_open,
+     .gen = QA_UNTIL, .n_filters = 1, .filters = {REMOVE_WHITESPACE},
+     .em = {.ignore_case = 1, .ignore_punctuation = 1, .n_regexes = 1,
+            .regexes_to_ignore = {"\\b(?:The |the |An |A |The |a |an )"}}},
     {.name = "brown", .eval_split = "test", .version = 1.0, .kind = LE_TASK_ROLLING, .metrics = LE_M_ROLLING,
      .generate = le_brown_gen_ppl},
     {.name = "brown-cloze", .eval_split = "test", .fewshot_split = "train", .version = 1.0, .kind = LE_TASK_MC,
@@ -69,7 +126,8 @@ static const struct le_task_info le_tasks[] = {
 static const int le_n_tasks = (int)(sizeof le_tasks / sizeof le_tasks[0]);
 
 /* lm-eval's names for the same tasks. */
-static const char *const le_task_alias[][2] = {{"social_iqa", "siqa"}, {"lambada", "lambada_openai"}};
+static const char *const le_task_alias[][2] = {
+    {"social_iqa", "siqa"}, {"lambada", "lambada_openai"}, {"trivia_qa", "triviaqa"}, {"gsm8k-cot", "gsm8k_cot"}};
 
 int le_task_count(void) { return le_n_tasks; }
 
@@ -110,6 +168,7 @@ void le_taskset_free(struct le_taskset *ts) {
         return;
     le_items_free(ts->items, ts->n_docs);
     prompts_free(ts->prompts, ts->n_docs);
+    le_task_info_free(ts->owned);
     free(ts);
 }
 
@@ -119,7 +178,14 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     cJSON *docs = NULL;
     *out = NULL;
     *n_out = 0;
-    int rc = le_ds_load(info->dataset, split, o->ds, &docs);
+    int rc = LE_ENOTFOUND;
+    for (int k = 0; k < info->n_data_files; k++)
+        if (!strcmp(info->data_split[k], split))
+            rc = le_ds_read_file(info->data_path[k], &docs);
+    if (info->n_data_files == 0)
+        rc = le_ds_load(info->dataset, split, o->ds, &docs);
+    else if (rc == LE_ENOTFOUND && !docs)
+        rc = le_err_set(LE_ENOTFOUND, "%s: no data file for the %s split", info->name, split);
     if (rc)
         return le_err_wrap(rc, "%s (%s split)", info->name, split);
     if (!cJSON_IsArray(docs)) {
@@ -131,11 +197,11 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     if (!p)
         rc = le_err_set(LE_ENOMEM, "out of memory");
     for (const cJSON *d = docs ? docs->child : NULL; d && i < n && !rc; d = d->next, i++) {
-        rc = info->format(d, &p[i]);
+        rc = info->format_ud ? info->format_ud(info->ud, d, &p[i]) : info->format(d, &p[i]);
         if (rc) {
             char msg[512], where[300];
             snprintf(msg, sizeof msg, "%s", le_err_msg());
-            if (le_ds_doc_where(info->dataset, split, o->ds, i, where, sizeof where))
+            if (info->n_data_files || le_ds_doc_where(info->dataset, split, o->ds, i, where, sizeof where))
                 snprintf(where, sizeof where, "document %lld", (long long)i);
             rc = le_err_set(rc, "%s %s, %s: %s", info->name, split, where, msg);
         }
@@ -152,6 +218,26 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     return LE_OK;
 }
 
+/* The task's fixed few-shot documents (fewshot_config.samples), formatted. */
+static int fixed_prompts(const struct le_task_info *info, struct le_prompt **out, int64_t *n_out) {
+    cJSON *docs = cJSON_Parse(info->fewshot_docs_json);
+    int64_t n = cJSON_GetArraySize(docs), i = 0;
+    struct le_prompt *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
+    int rc = docs && p ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    for (const cJSON *d = docs ? docs->child : NULL; d && !rc; d = d->next, i++)
+        rc = info->format(d, &p[i]);
+    cJSON_Delete(docs);
+    if (rc) {
+        prompts_free(p, n);
+        return rc;
+    }
+    *out = p;
+    *n_out = n;
+    return LE_OK;
+}
+
+static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op);
+
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o_in) {
     struct le_task_opts o;
     if (o_in)
@@ -159,12 +245,28 @@ int le_task_load(struct le_taskset **out, const char *name, const struct le_task
     else
         le_task_opts_default(&o);
     *out = NULL;
-    const struct le_task_info *info = le_task_find(name);
+    struct le_task_info *owned = NULL;
+    if (le_task_is_yaml(name)) {
+        int yrc = le_task_yaml_load(&owned, name);
+        if (yrc)
+            return yrc;
+    }
+    const struct le_task_info *info = owned ? owned : le_task_find(name);
     if (!info)
         return le_err_set(LE_ENOTFOUND, "unknown task '%s'", name);
+    int rc = task_load_info(out, info, &o);
+    if (!rc && owned)
+        (*out)->owned = owned;
+    else
+        le_task_info_free(owned);
+    return rc;
+}
+
+static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op) {
+    struct le_task_opts o = *op;
     if (o.num_fewshot < 0)
-        return le_err_set(LE_EINVAL, "--num-fewshot must be >= 0");
-    if (o.num_fewshot > 0 && (!info->fewshot_split || info->kind == LE_TASK_ROLLING))
+        o.num_fewshot = info->default_fewshot;
+    if (o.num_fewshot > 0 && ((!info->fewshot_split && !info->fewshot_docs_json) || info->kind == LE_TASK_ROLLING))
         return le_err_set(LE_EINVAL, "%s has no few-shot examples: --num-fewshot must be 0", info->name);
     struct le_prompt *eval = NULL, *pool = NULL;
     int64_t n_eval = 0, n_pool = 0, n_total = 0;
@@ -177,7 +279,9 @@ int le_task_load(struct le_taskset **out, const char *name, const struct le_task
         /* The few-shot pool is the evaluated split itself: format all of it. */
         int64_t lim = o.num_fewshot > 0 && pool_is_eval ? 0 : o.limit;
         rc = load_prompts(info, info->eval_split, &o, lim, &eval, &n_eval, &n_total);
-        if (!rc && o.num_fewshot > 0 && !pool_is_eval)
+        if (!rc && o.num_fewshot > 0 && info->fewshot_docs_json)
+            rc = fixed_prompts(info, &pool, &n_pool);
+        else if (!rc && o.num_fewshot > 0 && !pool_is_eval)
             rc = load_prompts(info, info->fewshot_split, &o, 0, &pool, &n_pool, NULL);
     }
     if (rc) { /* the failed step left its own output NULL; free what was loaded before it */

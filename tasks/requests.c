@@ -28,19 +28,7 @@
 #include "le_text.h"  /* le_py_space_byte */
 #include "le_model.h" /* le_ctx_eval, le_ctx_logits, le_model_get_info */
 #include "le_tok.h"   /* le_tok_encode, le_tok_bos/eos/add_bos */
-
-struct le_runner {
-    struct le_model *model;
-    struct le_ctx *ctx;
-    const struct le_tok *tok;
-    int n_ctx, n_batch, add_bos;
-    int64_t n_vocab;
-    int32_t prefix;
-    int32_t *cached; /* (n_ctx) tokens whose keys/values the cache holds */
-    int64_t n_cached;
-    int32_t *inp;    /* (n_ctx + 1) scratch: the request's input */
-    struct le_runner_stats st;
-};
+#include "tasks_int.h" /* struct le_runner */
 
 /* ---- token lists ---- */
 
@@ -277,6 +265,37 @@ int le_runner_score_tokens(struct le_runner *r, const int32_t *ctx, int64_t nc, 
         a = b;
     }
     res->n_tokens = nk;
+    return LE_OK;
+}
+
+int le_runner_prefill(struct le_runner *r, const int32_t *tok, int64_t n, const float **row) {
+    if (n < 1 || n > r->n_ctx)
+        return le_err_set(LE_EINVAL, "a context of %lld tokens does not fit 1..%d", (long long)n, r->n_ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (tok[i] < 0 || tok[i] >= r->n_vocab)
+            return le_err_set(LE_EINVAL, "token id %d out of range", (int)tok[i]);
+    int64_t lcp = 0;
+    while (lcp < r->n_cached && lcp < n && r->cached[lcp] == tok[lcp])
+        lcp++;
+    /* The last position is evaluated again when cached: its logits are wanted. */
+    int64_t p = lcp < n - 1 ? lcp : n - 1;
+    r->n_cached = p;
+    r->st.requests++;
+    r->st.tokens_naive += n;
+    r->st.tokens_evaluated += n - p;
+    for (int64_t a = p; a < n;) {
+        int64_t b = a + r->n_batch < n ? a + r->n_batch : n;
+        int last = b == n;
+        int rc = last ? le_ctx_eval_from(r->ctx, tok + a, (int)(b - a), (int)a, (int)(b - a - 1))
+                      : le_ctx_eval(r->ctx, tok + a, (int)(b - a), (int)a, 0);
+        if (rc)
+            return rc;
+        memcpy(r->cached + a, tok + a, (size_t)(b - a) * sizeof(int32_t));
+        r->n_cached = b;
+        if (last)
+            *row = le_ctx_logits(r->ctx) + (b - a - 1) * r->n_vocab;
+        a = b;
+    }
     return LE_OK;
 }
 

@@ -336,7 +336,12 @@ static int fix_zip_dir(struct archive *a, const char *root, const char *rel) {
 
 static int fix_zip(const char *srcdir, const char *dst) {
     struct archive *a = archive_write_new();
-    archive_write_set_format_zip(a);
+    size_t dl = strlen(dst);
+    if (dl > 7 && strcmp(dst + dl - 7, ".tar.gz") == 0) { /* a gzipped tar instead */
+        archive_write_set_format_pax_restricted(a);
+        archive_write_add_filter_gzip(a);
+    } else
+        archive_write_set_format_zip(a);
     int rc = (fix_mkdirs(dst) == 0 && archive_write_open_filename(a, dst) == ARCHIVE_OK) ? 0 : -1;
     if (rc == 0)
         rc = fix_zip_dir(a, srcdir, "");
@@ -366,7 +371,7 @@ int le_dsfix_build(const char *dir, int layout) {
                 snprintf(dst, sizeof dst, "%s%s", dir, p ? p : "/");
             size_t ul = strlen(url);
             int rc;
-            if (ul > 4 && strcmp(url + ul - 4, ".zip") == 0) {
+            if ((ul > 4 && strcmp(url + ul - 4, ".zip") == 0) || (ul > 7 && strcmp(url + ul - 7, ".tar.gz") == 0)) {
                 snprintf(src, sizeof src, "tests/data/datasets/%.*s", (int)(slash - folder), folder);
                 rc = fix_zip(src, dst);
             } else {

@@ -66,9 +66,10 @@ static double num(const cJSON *o, const char *k) {
 static void registry_should_list_every_set_with_metadata(void **state) {
     (void)state;
     static const char *names[] = {"wikitext-2-raw", "hellaswag", "piqa",       "arc_easy", "arc_challenge",
-                                  "winogrande",     "boolq",     "openbookqa", "siqa",     "lambada_openai"};
-    assert_int_equal(le_ds_count(), 10);
-    for (int i = 0; i < 10; i++) {
+                                  "winogrande",     "boolq",     "openbookqa", "siqa",     "lambada_openai",
+                                  "gsm8k",          "nq_open",   "triviaqa"};
+    assert_int_equal(le_ds_count(), 13);
+    for (int i = 0; i < 13; i++) {
         const struct le_ds_entry *e = le_ds_find(names[i]);
         assert_non_null(e);
         assert_ptr_equal(e, le_ds_get(i));
@@ -82,7 +83,7 @@ static void registry_should_list_every_set_with_metadata(void **state) {
     assert_ptr_equal(le_ds_find("ARC-Easy"), le_ds_find("arc_easy"));
     assert_ptr_equal(le_ds_find("social_iqa"), le_ds_find("siqa"));
     assert_ptr_equal(le_ds_find("lambada"), le_ds_find("lambada_openai"));
-    assert_null(le_ds_find("mmlu"));
+    assert_null(le_ds_find("no_such_set"));
     assert_string_equal(le_ds_source_at(le_ds_find("hellaswag"), 0)->url,
                         "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl");
 }

@@ -279,7 +279,7 @@ static void statistics_should_match_closed_forms(void **state) {
 
 static void records_should_round_trip_json_exactly(void **state) {
     (void)state;
-    struct le_rec a = {LE_TASK_MC, 2, 1, 3, 4, 1, -12.345678901234567, 0.1 + 0.2, 7, 11, 13, 2}, b;
+    struct le_rec a = {LE_TASK_MC, 2, 1, 3, 4, 1, -12.345678901234567, 0.1 + 0.2, 7, 11, 13, 2, -1, NULL, NULL, 0}, b;
     char *js = le_rec_to_json(&a);
     assert_int_equal(le_rec_from_json(js, &b), 0);
     free(js);
