@@ -1,5 +1,6 @@
 /* cli: error printing and option parsing shared by all subcommands. */
 #include "cli.h"
+#include "le_store.h" /* struct le_store_holder */
 #include "le_err.h"
 
 #include <errno.h>
@@ -118,4 +119,11 @@ int le_cli_mkdirs(const char *dir) {
             *p = '/';
         }
     return le_cli_mkdir_one(tmp);
+}
+
+void le_cli_job_wait(void *ud, const char *task, const struct le_store_holder *h) {
+    (void)ud;
+    fprintf(stderr, "llamaeval: waiting: cell %s is being computed by run %lld (pid %lld on %s, lease %.0f s left)\n",
+            task, (long long)h->run_id, (long long)h->pid, h->host[0] ? h->host : "?", h->expires_in);
+    fflush(stderr);
 }

@@ -30,6 +30,10 @@ double le_cli_now(void);
 /* mkdir -p: creates dir and its missing parents. LE_EIO naming the part that
  * could not be created (errno kept for the caller); LE_OK otherwise. */
 int le_cli_mkdirs(const char *dir);
+/* le_job_opts.on_wait for commands: one line on stderr saying which cell
+ * waits for whom ("llamaeval: waiting: cell ... is being computed by ..."). */
+struct le_store_holder;
+void le_cli_job_wait(void *ud, const char *task, const struct le_store_holder *h);
 
 /*
  * getopt_long over a subcommand's argv, with the house rules: "-h/--help"

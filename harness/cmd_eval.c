@@ -15,13 +15,14 @@
  * documents (--flush-every), so a kill loses at most one batch. Metrics are
  * always computed from records parsed back from the samples' JSON, so an
  * interrupted and resumed run gives the very same numbers as an
- * uninterrupted one. Test hook: LE_TEST_KILL_AFTER=N raises SIGKILL once N
+ * uninterrupted one. Test hook (test build only, le_job.h): LE_TEST_KILL_AFTER=N raises SIGKILL once N
  * samples have been committed by this process.
  *
  * Prints per task the forward tokens evaluated against those a runner
  * without prefix sharing would evaluate (the benchmark of KV-cache reuse).
  */
 #include "cli.h"         /* le_cli_* */
+#include "le_version.h" /* LE_VERSION, generated at build time */
 #include "commands.h"    /* le_cmd_eval */
 #include "le_datasets.h" /* struct le_ds_opts */
 #include "le_err.h"
@@ -84,7 +85,6 @@ struct le_eval_opts {
     long k, limit, threads, ctx, batch, boot, flush, bos;
     uint64_t seed, fewshot_seed;
     int log_samples, offline, quiet;
-    long kill_after; /* LE_TEST_KILL_AFTER */
 };
 
 static int le_eval_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
@@ -149,8 +149,6 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         return le_cli_usage(le_eval_usage, "--model and --tasks are required");
     if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
         return le_cli_usage(le_eval_usage, "--answer-norm must be default, all or none");
-    const char *ka = getenv("LE_TEST_KILL_AFTER");
-    o->kill_after = ka ? atol(ka) : 0;
     return -1;
 }
 
@@ -580,7 +578,7 @@ int le_cmd_eval(int argc, char **argv) {
         cJSON_Delete(j);
         struct le_job_opts jo = {.db = E.o.db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
                                  .threads = le_pool_nthreads(E.pool), .signals = LE_JOB_SIGNALS_EXIT,
-                                 .kill_after = E.o.kill_after};
+                                 .on_wait = le_cli_job_wait};
         rc = le_job_open(&E.job, &jo);
         free(cj);
     }

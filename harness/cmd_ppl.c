@@ -319,7 +319,7 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int
     if (!s->config)
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = o->db, .command = "ppl", .config_json = s->config, .seed = 0, .threads = threads,
-                             .signals = LE_JOB_SIGNALS_EXIT};
+                             .signals = LE_JOB_SIGNALS_EXIT, .on_wait = le_cli_job_wait};
     int rc = le_job_open(&s->job, &jo);
     if (!rc && (rc = le_job_add_model(s->job, o->model, s->model_sha, le_model_get_info(s->m), &s->model_id)))
         le_ppl_end(s, rc);

@@ -27,9 +27,9 @@
  * own tasks; the store is shared through the job's lock. Overall progress
  * counts training FLOPs (App. F), so its ETA is a compute estimate.
  *
- * Test hooks: LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
- * has written N checkpoints; LE_TEST_KILL_AFTER=N once it has committed N
- * task samples (le_job's).
+ * Test hooks (in the test build only, -DLE_TESTING): LE_TEST_SWEEP_KILL_AFTER=N
+ * raises SIGKILL once this process has written N checkpoints;
+ * LE_TEST_KILL_AFTER=N once it has committed N task samples (le_job's).
  */
 #include "cli.h"           /* le_cli_* */
 #include "commands.h"      /* le_cmd_sweep */
@@ -86,7 +86,7 @@ static const char *le_sw_help =
 
 struct le_sw_opts {
     const char *plan, *db, *out;
-    long threads, jobs, kill_after, job_kill_after;
+    long threads, jobs, kill_after; /* kill_after: LE_TEST_SWEEP_KILL_AFTER */
     int dry, quiet;
 };
 
@@ -165,10 +165,10 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
     o->plan = argv[i];
     if (i + 1 < argc)
         return le_cli_usage(le_sw_usage, "unexpected argument '%s'", argv[i + 1]);
+#ifdef LE_TESTING /* seams of the test build only (CMakeLists.txt) */
     const char *ka = getenv("LE_TEST_SWEEP_KILL_AFTER");
     o->kill_after = ka ? atol(ka) : 0;
-    ka = getenv("LE_TEST_KILL_AFTER"); /* the job's: after N task samples committed */
-    o->job_kill_after = ka ? atol(ka) : 0;
+#endif
     return 0;
 }
 
@@ -670,7 +670,7 @@ static int run_sweep(struct le_sw *S) {
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = S->o.db, .command = "sweep", .config_json = cfg, .seed = S->set->seed,
                              .threads = (int)S->o.threads, .signals = LE_JOB_SIGNALS_FLAG,
-                             .kill_after = S->o.job_kill_after};
+                             .on_wait = le_cli_job_wait};
     rc = le_job_open(&S->job, &jo);
     free(cfg);
     if (rc)

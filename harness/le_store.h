@@ -74,6 +74,40 @@ int le_store_get_results(struct le_store *s, const char *cell_key,
                          int (*fn)(void *ud, const char *metric, double value, double stderr_v, int64_t n),
                          void *ud);
 
+/* Functions to claim cells, so that processes sharing a store never compute
+ * one cell twice. A claim is a lease: it names the claimant (run, host,
+ * pid) and expires lease_s seconds after it was taken or last renewed, by
+ * the database's clock. A cell whose claim expired is free again (its
+ * claimant died on another host, or stopped renewing); le_job decides when
+ * a holder on this host is gone and passes its run as take_from_run. */
+struct le_store_claim {
+    int64_t run_id;  /* the claimant's run */
+    const char *host;
+    int64_t pid;
+    double lease_s;  /* seconds from now */
+};
+struct le_store_holder {
+    int64_t run_id, pid;
+    char host[256];
+    double expires_in; /* seconds left on the lease (<= 0: expired) */
+};
+enum {
+    LE_STORE_CLAIM_OURS = 0, /* claimed (or re-claimed) by c->run_id: compute it */
+    LE_STORE_CLAIM_DONE = 1, /* the cell is done: read its results */
+    LE_STORE_CLAIM_HELD = 2, /* another claimant's live lease: *holder says whose */
+};
+/* In one write transaction: done -> DONE; no claim, an expired one, our
+ * run's own or take_from_run's (> 0) -> write ours, OURS; else HELD.
+ * holder (may be NULL) gets the claim found, if any. */
+int le_store_cell_claim(struct le_store *s, const char *cell_key, const struct le_store_claim *c,
+                        int64_t take_from_run, int *state, struct le_store_holder *holder);
+/* Extends c->run_id's claim by c->lease_s from now; *held 0 when the claim
+ * is no longer ours (taken over after expiry, or the cell finished). */
+int le_store_cell_renew(struct le_store *s, const char *cell_key, const struct le_store_claim *c, int *held);
+/* Drops run_id's claim on the cell (nothing when it holds none).
+ * le_store_put_cell drops any claim on the cell it marks done. */
+int le_store_cell_unclaim(struct le_store *s, const char *cell_key, int64_t run_id);
+
 /* Functions for training logs. */
 struct le_store_step {
     int64_t step, tokens;
@@ -138,11 +172,13 @@ int le_store_schema_latest(void);
 /* Runs PRAGMA integrity_check; out gets its rows joined by "; " ("ok" when
  * the database is sound). Returns 0 when the check ran. */
 int le_store_integrity_check(struct le_store *s, char *out, size_t n);
-/* Test-only: fn(ud, row) is called inside put_samples' and put_cell's open
+#ifdef LE_TESTING
+/* Test build only (-DLE_TESTING): fn(ud, row) is called inside put_samples' and put_cell's open
  * transaction after each row is written (row = rows written so far); a
  * non-zero return rolls the transaction back and fails with LE_EINTR. Lets a
  * test kill a writer mid-transaction at a known point. fn NULL clears it. */
 void le_store_set_test_hook(struct le_store *s, int (*fn)(void *ud, int row), void *ud);
+#endif
 
 /* Functions for reports (llamaeval report; reports/ never sees SQLite).
  * In every walk below, strings passed to fn are valid only during the call
