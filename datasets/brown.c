@@ -99,7 +99,7 @@ static int brown_is_doc_name(const char *s) {
 /* Finds the archive: $LLAMAEVAL_DATA, else where `cmake --install` puts it
  * relative to the executable (<bindir>/LE_DATA_REL, i.e. ../share/llamaeval),
  * else -- for a binary inside the build tree only -- the source tree. */
-static int brown_default_path(char *out, size_t n) {
+int le_brown_archive_path(char *out, size_t n) {
     char cand[4][PATH_MAX + 64];
     int nc = 0;
     const char *env = getenv("LLAMAEVAL_DATA");
@@ -168,7 +168,7 @@ static int brown_read_files(const char *archive, const char *prefix, struct brow
     int rc = 0;
     if (archive)
         snprintf(path, sizeof path, "%s", archive);
-    else if ((rc = brown_default_path(path, sizeof path)))
+    else if ((rc = le_brown_archive_path(path, sizeof path)))
         return rc;
     struct archive *a = archive_read_new();
     if (!a)

@@ -147,6 +147,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         return le_cli_usage(le_eval_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
     if (!o->models || !o->tasks || !*o->models || !*o->tasks)
         return le_cli_usage(le_eval_usage, "--model and --tasks are required");
+    if (o->log_samples && !o->outpath) /* lm-eval: "Specify --output_path if providing --log_samples" */
+        return le_cli_usage(le_eval_usage, "--log-samples needs --output-path (the samples are written there)");
     if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
         return le_cli_usage(le_eval_usage, "--answer-norm must be default, all or none");
     return -1;

@@ -252,6 +252,12 @@ static void eval_should_reject_bad_usage(void **state) {
                      1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
+    /* lm-eval refuses --log_samples without --output_path; so do we (issue 12, item 12) */
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --log-samples --db e.sqlite",
+                                f->dir, le_test_bin()),
+                     2);
+    assert_non_null(strstr(out, "--output-path"));
+    free(out);
     assert_int_equal(le_test_sh(&out, "'%s' eval --help", le_test_bin()), 0);
     assert_non_null(strstr(out, "brown-cloze"));
     free(out);
@@ -359,8 +365,7 @@ static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void 
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(two_evals_on_the_same_cells_should_queue_and_compute_each_once, setup,
-                                        teardown),
+        cmocka_unit_test(two_evals_on_the_same_cells_should_queue_and_compute_each_once),
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
         cmocka_unit_test(eval_should_reject_bad_usage),

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* access */
 
 #define REF_CTX 160 /* the reference context: the longest window + 1 */
 
@@ -542,6 +543,22 @@ static void cli_should_print_and_record_each_convention(void **state) {
     assert_non_null(strstr(out, "\"\"convention\"\":\"\"lmeval\"\",\"\"ctx\"\":48,\"\"docs\"\":\"\"lines\"\""));
     assert_non_null(strstr(out, ",bits_per_byte,"));
     free(out);
+    /* a rerun finds the llamacpp cell done: the stored numbers, nothing computed */
+    assert_int_equal(le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --ctx 40 --threads 1 --quiet --db '%s'",
+                                le_test_bin(), f->path, f->text_path, db), 0);
+    assert_non_null(strstr(out, "Stored result (llamacpp, ctx 40"));
+    assert_null(strstr(out, "tokens evaluated"));
+    free(out);
+    /* --db none: computed, printed, and no store anywhere (issue 12, item 12) */
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' ppl --model '%s' --file '%s' --ctx 40 --threads 1 --quiet --db none",
+                                f->dir, le_test_bin(), f->path, f->text_path), 0);
+    assert_non_null(strstr(out, "Final estimate: PPL = "));
+    free(out);
+    char none[700];
+    snprintf(none, sizeof none, "%s/none", f->dir);
+    assert_int_equal(access(none, F_OK), -1);
+    snprintf(none, sizeof none, "%s/results.sqlite", f->dir);
+    assert_int_equal(access(none, F_OK), -1);
     /* options that do not apply are usage errors */
     static const char *const bad[] = {
         "--convention nosuch", "--convention gptq --stride 4", "--docs lines", "--convention lmeval --kv-f16",
