@@ -94,7 +94,7 @@ static void le_job_on_signal(int sig) {
 /* Ends the run "interrupted" on a connection of the watcher's own. */
 static void le_job_mark_interrupted(struct le_job *j) {
     struct le_store *s = NULL;
-    if (!le_store_open(&s, j->db))
+    if (j->db && !le_store_open(&s, j->db))
         le_store_end_run(s, j->run_id, "interrupted");
     le_store_close(s);
 }
@@ -192,10 +192,10 @@ static void le_job_free(struct le_job *j) {
 
 int le_job_open(struct le_job **out, const struct le_job_opts *o) {
     *out = NULL;
-    if (!o || !o->db || !o->command)
-        return le_err_set(LE_EINVAL, "job: a store path and a command are required");
+    if (!o || !o->command)
+        return le_err_set(LE_EINVAL, "job: a command is required");
     struct le_job *j = calloc(1, sizeof *j);
-    if (!j || !(j->db = strdup(o->db))) {
+    if (!j || (o->db && !(j->db = strdup(o->db)))) {
         free(j);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
@@ -227,10 +227,10 @@ int le_job_open(struct le_job **out, const struct le_job_opts *o) {
 #endif
     j->signals = o->signals;
     j->pipe_fd[0] = j->pipe_fd[1] = -1;
-    int rc = le_store_open(&j->store, o->db);
-    if (!rc)
+    int rc = o->db ? le_store_open(&j->store, o->db) : LE_OK;
+    if (!rc && j->store)
         rc = le_store_begin_run(j->store, o->command, o->config_json, o->seed, o->threads, &j->run_id);
-    if (!rc && o->signals != LE_JOB_SIGNALS_NONE && (rc = le_job_catch(j)))
+    if (!rc && o->signals != LE_JOB_SIGNALS_NONE && (rc = le_job_catch(j)) && j->store)
         le_store_end_run(j->store, j->run_id, "failed");
     if (rc) {
         le_job_free(j);
@@ -246,14 +246,14 @@ int le_job_end(struct le_job *j, int rc) {
     le_job_uncatch(j);
     le_job_stop_lease(j);
     const char *status = atomic_load(&j->interrupted) ? "interrupted" : rc ? "failed" : "ok";
-    if (rc) {
+    if (j->store && rc) { /* (no store: nothing to record) */
         char msg[1024]; /* ending the run must not overwrite the error being reported */
         snprintf(msg, sizeof msg, "%s", le_err_msg());
         le_store_end_run(j->store, j->run_id, status);
         for (int i = 0; i < j->n_held; i++) /* cells not released: free them for others */
             le_store_cell_unclaim(j->store, j->held[i], j->run_id);
         le_err_set(rc, "%s", msg);
-    } else {
+    } else if (j->store) {
         rc = le_store_end_run(j->store, j->run_id, status);
     }
     le_job_free(j);
@@ -287,6 +287,8 @@ int le_job_hash_model(const char *path, uint64_t size, int show_progress, char s
 }
 
 int le_job_put_model(struct le_job *j, const struct le_store_model *m, int64_t *model_id) {
+    if (!j->store)
+        return le_err_set(LE_EINVAL, "job: no store to record the model in");
     le_job_lock(j);
     int rc = le_store_put_model(j->store, m, model_id);
     le_job_unlock(j);
@@ -448,6 +450,8 @@ int le_job_cell_begin(struct le_job *j, const char *model_sha, const char *task,
     memset(cell, 0, sizeof *cell);
     if (!task || !task[0] || !config_json)
         return le_err_set(LE_EINVAL, "job: a cell needs a task and a config");
+    if (!j->store)
+        return le_err_set(LE_EINVAL, "job: cells need a store");
     le_store_cell_key(cell->key, model_sha, task, config_json);
     if (!(cell->task = strdup(task)) || !(cell->config = strdup(config_json))) {
         le_job_cell_release(cell);

@@ -85,7 +85,8 @@ enum le_job_signals {
 };
 
 struct le_job_opts {
-    const char *db;          /* store path; created and migrated when missing */
+    const char *db;          /* store path; created and migrated when missing; NULL: a job
+                                that records nothing (signals only; no cells, no models) */
     const char *command;     /* runs.command: "eval", "ppl", "sweep" */
     const char *config_json; /* runs.config: the whole invocation, for the record */
     uint64_t seed;           /* runs.seed */
@@ -115,8 +116,8 @@ int le_job_end(struct le_job *j, int rc);
 int64_t le_job_run_id(const struct le_job *j);
 /* 1 once SIGINT/SIGTERM came (LE_JOB_SIGNALS_FLAG); computes poll it. */
 int le_job_interrupted(const struct le_job *j);
-/* The store, lent for a client's own tables; hold le_job_lock around its
- * use when cells run on several threads. */
+/* The store, lent for a client's own tables (NULL for a job without one);
+ * hold le_job_lock around its use when cells run on several threads. */
 struct le_store *le_job_store(struct le_job *j);
 void le_job_lock(struct le_job *j);
 void le_job_unlock(struct le_job *j);

@@ -205,6 +205,7 @@ struct le_store_report_run {
     const char *command, *config, *version, *host, *started, *ended, *status;
     uint64_t seed;                       /* stored as the int64 with the same bits */
     int threads;                         /* -1 when NULL */
+    int64_t pid;                         /* the run's process; -1 when not recorded */
 };
 int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud);
 /* Every training log row, ordered by run, then step. */

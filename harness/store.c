@@ -1350,7 +1350,7 @@ int le_store_report_results(struct le_store *s, int (*fn)(void *ud, const struct
 int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud) {
     sqlite3_stmt *st;
     int rc = le_store_prep(s, &st,
-                           "SELECT id, command, config, version, host, started, ended, status, seed, threads"
+                           "SELECT id, command, config, version, host, started, ended, status, seed, threads, pid"
                            " FROM runs ORDER BY id"),
         sr = SQLITE_DONE;
     if (rc)
@@ -1361,6 +1361,7 @@ int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le
             .version = le_col_text(st, 3), .host = le_col_text(st, 4), .started = le_col_text(st, 5),
             .ended = le_col_text(st, 6), .status = le_col_text(st, 7),
             .seed = (uint64_t)sqlite3_column_int64(st, 8), .threads = (int)le_col_opt_i64(st, 9),
+            .pid = le_col_opt_i64(st, 10),
         };
         rc = fn(ud, &r);
     }

@@ -200,8 +200,14 @@ static void job_cell_killed_before_finishing_should_be_redone_from_its_samples(v
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    /* The killed run (id 1) stays "running": kill -9 cannot be caught. */
+    /* The killed run (id 1) stays "running": kill -9 cannot be caught; `db
+     * runs` shows it "gone" (this host, its pid no longer exists). */
     assert_run_status(f, 1, "running");
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' db runs --db '%s'", le_test_bin(), f->db), 0);
+    if (!strstr(out, "\n1      test      gone "))
+        fail_msg("db runs: %s", out);
+    free(out);
 
     struct le_job *j = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     struct le_job_cell c = {0};
