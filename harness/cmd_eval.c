@@ -468,6 +468,8 @@ static int le_eval_model(struct le_eval *E, const char *path) {
     struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
     if (!rc)
         rc = le_runner_new(&R, m, E->pool, &ro);
+    if (!rc)
+        rc = le_cli_check_ctx(E->job, path, le_runner_n_ctx(R), le_model_get_info(m)->ctx_train);
     for (int i = 0; i < E->n_tasks && !rc; i++) {
         rc = le_taskcell_run(&E->tasks[i], &E->to, E->job, R, sha, model_id);
         if (rc)

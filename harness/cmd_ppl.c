@@ -307,8 +307,9 @@ static void le_ppl_cell_cfg(char *buf, size_t n, const struct le_ppl_opts *o, co
  * model and claims the cell (waiting while another process computes it).
  * With --db none, nothing. */
 static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int threads) {
+    int64_t ctx_train = le_model_get_info(s->m)->ctx_train;
     if (!strcmp(o->db, "none"))
-        return LE_OK;
+        return le_cli_check_ctx(NULL, o->model, o->ctx, ctx_train);
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -331,6 +332,8 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int
                              .signals = LE_JOB_SIGNALS_EXIT, .on_wait = le_cli_job_wait};
     int rc = le_job_open(&s->job, &jo);
     if (!rc && (rc = le_job_add_model(s->job, o->model, s->model_sha, le_model_get_info(s->m), &s->model_id)))
+        le_ppl_end(s, rc);
+    if (!rc && (rc = le_cli_check_ctx(s->job, o->model, o->ctx, ctx_train)))
         le_ppl_end(s, rc);
     char cell_cfg[320];
     le_ppl_cell_cfg(cell_cfg, sizeof cell_cfg, o, s->text_sha);

@@ -266,6 +266,15 @@ struct le_store *le_job_store(struct le_job *j) { return j->store; }
 void le_job_lock(struct le_job *j) { pthread_mutex_lock(&j->mu); }
 void le_job_unlock(struct le_job *j) { pthread_mutex_unlock(&j->mu); }
 
+int le_job_note(struct le_job *j, const char *json) {
+    if (!j || !j->store)
+        return LE_OK;
+    le_job_lock(j);
+    int rc = le_store_run_note(j->store, j->run_id, json);
+    le_job_unlock(j);
+    return rc;
+}
+
 void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *computed) {
     pthread_mutex_lock(&((struct le_job *)j)->mu);
     if (from_store)

@@ -121,6 +121,9 @@ int le_job_interrupted(const struct le_job *j);
 struct le_store *le_job_store(struct le_job *j);
 void le_job_lock(struct le_job *j);
 void le_job_unlock(struct le_job *j);
+/* Adds a note (a JSON value) to the run's config (le_store_run_note);
+ * nothing for a job without a store. */
+int le_job_note(struct le_job *j, const char *json);
 /* Cells this job found done (from the store) and finished itself. */
 void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *computed);
 

@@ -39,6 +39,10 @@ int le_store_put_model(struct le_store *s, const struct le_store_model *m, int64
 int le_store_begin_run(struct le_store *s, const char *command, const char *config_json,
                        uint64_t seed, int threads, int64_t *run_id);
 int le_store_end_run(struct le_store *s, int64_t run_id, const char *status /* "ok", "failed" */);
+/* Appends a JSON value (text) to the array "notes" of the run's config
+ * (runs.config; created when missing): what a run should carry beside its
+ * invocation, such as a context longer than the model was trained for. */
+int le_store_run_note(struct le_store *s, int64_t run_id, const char *json);
 /* The run's status ("running", "ok", "failed", "interrupted") into buf;
  * LE_ENOTFOUND when there is no such run. */
 int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n);

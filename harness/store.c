@@ -667,6 +667,24 @@ int le_store_end_run(struct le_store *s, int64_t run_id, const char *status) {
     return le_store_end(s, rc);
 }
 
+int le_store_run_note(struct le_store *s, int64_t run_id, const char *json) {
+    sqlite3_stmt *st = NULL;
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    if (!(rc = le_store_prep(s, &st,
+                             "UPDATE runs SET config = json_set(coalesce(json(config), '{}'), '$.notes',"
+                             " json_insert(coalesce(json_extract(config, '$.notes'), '[]'), '$[#]', json(?1)))"
+                             " WHERE id = ?2"))) {
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, run_id);
+        if (!(rc = le_store_step_done(s, st, "run_note")) && sqlite3_changes(s->db) == 0)
+            rc = le_err_set(LE_ENOTFOUND, "store %s: no run %lld", s->path, (long long)run_id);
+    }
+    sqlite3_finalize(st);
+    return le_store_end(s, rc);
+}
+
 int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n) {
     sqlite3_stmt *st;
     int rc = le_store_prep(s, &st, "SELECT status FROM runs WHERE id = ?1");

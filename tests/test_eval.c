@@ -21,6 +21,7 @@
 
 #include "le_err.h"
 #include "le_genmodel.h"
+#include "le_store.h"
 #include "le_test.h"
 
 #include <cjson/cJSON.h>
@@ -263,6 +264,34 @@ static void eval_should_reject_bad_usage(void **state) {
     free(out);
 }
 
+static int first_run_config(void *ud, const struct le_store_report_run *r) {
+    snprintf(ud, 2048, "%s", r->config ? r->config : "");
+    return 1; /* the first run only */
+}
+
+/* Issue 12, defect 11: eval with a context beyond the model's training
+ * context (256) warns as llama.cpp does and notes it in the run. */
+static void eval_ctx_beyond_training_should_warn(void **state) {
+    struct fx *f = *state;
+    char *out = NULL;
+    int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze --limit 1 --ctx 300 "
+                        "--offline --quiet --db ctx.sqlite",
+                        f->dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval failed (%d): %s", rc, out);
+    assert_non_null(strstr(out, "llamaeval: warning: gen.gguf: n_ctx_per_seq (300) > n_ctx_train (256) -- possible "
+                                "training context overflow"));
+    free(out);
+    char db[600];
+    snprintf(db, sizeof db, "%s/ctx.sqlite", f->dir);
+    struct le_store *s = NULL;
+    assert_int_equal(le_store_open_readonly(&s, db), 0);
+    char cfg[2048] = "";
+    assert_int_equal(le_store_report_runs(s, first_run_config, cfg), 1); /* stopped after the first */
+    le_store_close(s);
+    assert_non_null(strstr(cfg, "\"notes\":[{\"warning\":\"n_ctx_per_seq (300) > n_ctx_train (256)"));
+}
+
 /* Runs `sh -c "exec CMD"` (so the pid is llamaeval's) with stdout into
  * out_path and stderr into a pipe whose read end goes to *err_fd. */
 static pid_t spawn_eval(const char *cmd, const char *out_path, int *err_fd) {
@@ -369,6 +398,7 @@ int main(void) {
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
         cmocka_unit_test(eval_should_reject_bad_usage),
+        cmocka_unit_test(eval_ctx_beyond_training_should_warn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
