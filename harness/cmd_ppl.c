@@ -101,7 +101,8 @@ static const char *le_ppl_help =
     "  --threads N        worker threads (default: all cores); does not change results\n"
     "  --kv-f16           llamacpp only: round the KV cache to F16 like llama.cpp's\n"
     "                     default context (default: F32, like -ctk f32 -ctv f32 -fa off)\n"
-    "  --db FILE          results store (default results.sqlite); 'none': record nothing\n"
+    "  --db FILE          results store (default results.sqlite): a result already there is\n"
+    "                     printed from it, not computed again; 'none': compute, record nothing\n"
     "  --quiet            no running values or progress, only the final lines\n"
     "  -h, --help         show this help\n";
 

@@ -630,21 +630,27 @@ int le_store_begin_run(struct le_store *s, const char *command, const char *conf
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = 0;
     sqlite3_stmt *st = NULL;
+    int64_t v = 0;
     int rc = le_store_begin(s);
     if (rc)
         return rc;
     /* The seed is stored as the int64 with the same bits (SQLite integers are
-     * signed); export prints it back unsigned. */
-    if (!(rc = le_store_prep(s, &st,
-                             "INSERT INTO runs(command, config, seed, version, host, threads, started, status, pid)"
-                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running', ?7)"))) {
+     * signed); export prints it back unsigned. A file made at an older
+     * version (le_store_open_at_version, for tests) has no pid column. */
+    if (!(rc = le_store_int_query(s, "PRAGMA user_version", &v)) &&
+        !(rc = le_store_prep(s, &st,
+                             v >= 3 ? "INSERT INTO runs(command, config, seed, version, host, threads, started, status, pid)"
+                                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running', ?7)"
+                                    : "INSERT INTO runs(command, config, seed, version, host, threads, started, status)"
+                                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running')"))) {
         sqlite3_bind_text(st, 1, command, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, config_json, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, (int64_t)seed);
         sqlite3_bind_text(st, 4, LE_VERSION, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, host[0] ? host : NULL, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 6, threads);
-        sqlite3_bind_int64(st, 7, (int64_t)getpid());
+        if (v >= 3)
+            sqlite3_bind_int64(st, 7, (int64_t)getpid());
         if (!(rc = le_store_step_done(s, st, "begin_run")))
             *run_id = sqlite3_last_insert_rowid(s->db);
     }
@@ -932,7 +938,8 @@ int le_store_put_cell(struct le_store *s, const char *cell_key, int64_t run_id, 
     sqlite3_finalize(st);
     if (!rc)
         rc = le_store_insert_results(s, cell_key, run_id, model_id, task, r, nr);
-    if (!rc) /* done: nobody needs to hold it any more */
+    int64_t v = 0; /* done: nobody needs to hold it any more (no claims before version 3) */
+    if (!rc && !(rc = le_store_int_query(s, "PRAGMA user_version", &v)) && v >= 3)
         rc = le_store_claim_delete(s, cell_key, -1);
     return le_store_end(s, rc);
 }
