@@ -28,6 +28,7 @@
  */
 #include "le_datasets.h"
 
+#include "le_buf.h" /* struct le_buf: growable text */
 #include "le_err.h" /* le_err_set, LE_E* codes */
 
 #include <archive.h>       /* archive_read_* : the .tgz reader */
@@ -54,34 +55,14 @@ struct brown_file {
     size_t len;
 };
 
-/* A dynamic byte buffer. */
-struct brown_buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_reserve(struct brown_buf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p)
-        return le_err_set(LE_ENOMEM, "brown: out of memory");
-    b->p = p;
-    b->cap = cap;
-    b->p[b->len] = 0;
-    return 0;
+/* The growable buffer's appends (le_buf.h) as error codes. */
+static int buf_reserve(struct le_buf *b, size_t extra) {
+    return le_buf_reserve(b, extra) ? le_err_set(LE_ENOMEM, "brown: out of memory") : 0;
 }
 
-static int buf_put(struct brown_buf *b, const char *s, size_t n) {
-    if (buf_reserve(b, n))
-        return LE_ENOMEM;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
+static int buf_put(struct le_buf *b, const char *s, size_t n) {
+    le_buf_put(b, s, n);
+    return b->oom ? le_err_set(LE_ENOMEM, "brown: out of memory") : 0;
 }
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
@@ -142,7 +123,7 @@ static void brown_files_free(struct brown_file *f, int n) {
 
 /* Reads one archive entry's data into a malloc'ed buffer. */
 static int brown_read_entry(struct archive *a, const char *path, const char *name, struct brown_file *f) {
-    struct brown_buf b = {0};
+    struct le_buf b = {0};
     char chunk[65536];
     la_ssize_t r;
     while ((r = archive_read_data(a, chunk, sizeof chunk)) > 0)
@@ -158,7 +139,7 @@ static int brown_read_entry(struct archive *a, const char *path, const char *nam
         return LE_ENOMEM;
     snprintf(f->id, sizeof f->id, "%s", name);
     f->data = b.p;
-    f->len = b.len;
+    f->len = b.n;
     return 0;
 }
 
@@ -245,7 +226,7 @@ static int tok_is(const char *w, size_t n, const char *lit) { return strlen(lit)
 
 /* Detokeniser state for one document. */
 struct brown_detok {
-    struct brown_buf *out;
+    struct le_buf *out;
     int glue_next; /* previous token opens: no space before the next */
     int squote;    /* a lone ' is open in this paragraph */
     int para;      /* a paragraph break is pending */
@@ -270,12 +251,12 @@ static int brown_emit(struct brown_detok *d, const char *w, size_t n) {
         opening = !d->squote;
         d->squote = !d->squote;
     }
-    struct brown_buf *o = d->out;
-    if (d->para && o->len > 0) {
+    struct le_buf *o = d->out;
+    if (d->para && o->n > 0) {
         if (buf_put(o, "\n", 1))
             return LE_ENOMEM;
         d->glue_next = 0;
-    } else if (o->len > 0 && !closing && !d->glue_next && o->p[o->len - 1] != '\n') {
+    } else if (o->n > 0 && !closing && !d->glue_next && o->p[o->n - 1] != '\n') {
         if (buf_put(o, " ", 1))
             return LE_ENOMEM;
     }
@@ -285,7 +266,7 @@ static int brown_emit(struct brown_detok *d, const char *w, size_t n) {
 }
 
 int le_brown_detok(const char *tagged, size_t n, char **out, size_t *len) {
-    struct brown_buf o = {0};
+    struct le_buf o = {0};
     struct brown_detok d = {&o, 0, 0, 0};
     size_t i = 0;
     int line_items = 0, line_hl = 1, newlines = 0;
@@ -320,30 +301,30 @@ int le_brown_detok(const char *tagged, size_t n, char **out, size_t *len) {
     }
     *out = o.p;
     if (len)
-        *len = o.len;
+        *len = o.n;
     return 0;
 }
 
 /* Oracle section 1.2: each non-whitespace run -> its part before the last '/';
  * whitespace kept byte for byte. */
-static int brown_raw_append(struct brown_buf *o, const char *s, size_t n) {
+static int brown_raw_append(struct le_buf *o, const char *s, size_t n) {
     if (buf_reserve(o, n))
         return LE_ENOMEM;
     size_t i = 0;
     while (i < n) {
         if (is_ws(s[i])) {
-            o->p[o->len++] = s[i++];
+            o->p[o->n++] = s[i++];
             continue;
         }
         size_t j = i;
         while (j < n && !is_ws(s[j]))
             j++;
         size_t wl = brown_word_len(s + i, j - i);
-        memcpy(o->p + o->len, s + i, wl);
-        o->len += wl;
+        memcpy(o->p + o->n, s + i, wl);
+        o->n += wl;
         i = j;
     }
-    o->p[o->len] = 0;
+    o->p[o->n] = 0;
     return 0;
 }
 
@@ -354,7 +335,7 @@ int le_brown_raw_text(const char *archive, const char *prefix, char **out, size_
         prefix = "";
     if ((rc = brown_read_files(archive, prefix, &files, &n)))
         return rc;
-    struct brown_buf o = {0};
+    struct le_buf o = {0};
     for (int i = 0; i < n && rc == 0; i++)
         rc = brown_raw_append(&o, files[i].data, files[i].len);
     brown_files_free(files, n);
@@ -364,7 +345,7 @@ int le_brown_raw_text(const char *archive, const char *prefix, char **out, size_
     }
     *out = o.p;
     if (len)
-        *len = o.len;
+        *len = o.n;
     return 0;
 }
 

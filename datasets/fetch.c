@@ -33,6 +33,7 @@
 #include "le_version.h" /* LE_VERSION, generated at build time */
 
 #include "le_err.h"    /* le_err_set, LE_E* codes */
+#include "le_fs.h"     /* le_mkdirs */
 #include "le_sha256.h" /* streaming digest of downloads */
 
 #include <curl/curl.h> /* the HTTP client */
@@ -131,22 +132,6 @@ static int ds_pin_put(const char *cache_dir, const char *rel, const char *hex, c
     int err = w < 0 ? errno : ENOSPC;
     close(fd);
     return w == len ? 0 : le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err));
-}
-
-static int ds_mkdirs(const char *dir) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return le_err_set(LE_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    return 0;
 }
 
 /* Replaces the scheme and host of url with base (tests: http://127.0.0.1:PORT). */
@@ -601,7 +586,7 @@ int le_ds_ensure_source(const struct le_ds_def *d, int i, const struct le_ds_opt
                           d->e.name);
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", cache, d->dir);
-    if ((rc = ds_mkdirs(dir)))
+    if ((rc = le_mkdirs(dir)))
         return rc;
     ds_rebase(d->src[i].url, o ? o->base_url : NULL, url, sizeof url);
     struct le_ds_opts oc = {0}; /* the registry's size cap unless the caller set one */

@@ -10,7 +10,10 @@
  */
 #include "le_ds_internal.h"
 
-#include "le_err.h" /* le_err_set, LE_E* codes */
+#include "le_buf.h"  /* struct le_buf: archive members */
+#include "le_err.h"  /* le_err_set, LE_E* codes */
+#include "le_fs.h"   /* le_read_file */
+#include "le_text.h" /* le_utf8_next, le_utf8_wellformed */
 
 #include <archive.h>       /* archive_read_* : .zip members */
 #include <archive_entry.h> /* archive_entry_pathname */
@@ -28,65 +31,15 @@
 static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07, min = 0x10000;
-        else
-            return i;
-        if (i + len > n)
-            return i;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        uint32_t cp;
+        size_t len = le_utf8_next((const char *)s + i, n - i, &cp);
+        if (!len || !le_utf8_wellformed(cp, len))
             return i;
         i += len;
     }
     return n;
 }
 
-static int read_whole(const char *path, char **out, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return le_err_set(LE_ENOMEM, "out of memory reading %s", path);
-    if (err) {
-        free(buf);
-        return le_err_set(LE_EIO, "reading %s failed", path);
-    }
-    buf[len] = 0;
-    *out = buf;
-    *n = len;
-    return 0;
-}
 
 int le_ds_archive_member(const char *archive, const char *member, char **out, size_t *n) {
     struct archive *a = archive_read_new();
@@ -109,30 +62,22 @@ int le_ds_archive_member(const char *archive, const char *member, char **out, si
             archive_read_data_skip(a);
             continue;
         }
-        size_t cap = 1 << 16, len = 0;
-        char *buf = malloc(cap + 1);
+        struct le_buf b = {0};
         la_ssize_t r = 0;
-        while (buf && (r = archive_read_data(a, buf + len, cap - len)) > 0) {
-            len += (size_t)r;
-            if (len == cap) {
-                char *nb = realloc(buf, cap * 2 + 1);
-                if (!nb)
-                    free(buf);
-                buf = nb;
-                cap *= 2;
-            }
+        while (!le_buf_reserve(&b, 1 << 16) && (r = archive_read_data(a, b.p + b.n, b.cap - b.n - 1)) > 0) {
+            b.n += (size_t)r;
+            b.p[b.n] = 0;
         }
-        if (!buf) {
+        if (b.oom) {
             rc = le_err_set(LE_ENOMEM, "out of memory reading %s", member);
         } else if (r < 0) {
-            free(buf);
             rc = le_err_set(LE_EFORMAT, "%s: reading %s: %s", archive, member, archive_error_string(a));
         } else {
-            buf[len] = 0;
-            *out = buf;
-            *n = len;
+            *n = b.n;
+            *out = le_buf_take(&b);
             rc = 0;
         }
+        le_buf_free(&b);
         goto done;
     }
     if (st != ARCHIVE_EOF)
@@ -338,7 +283,7 @@ static int ds_read_part(const struct le_ds_def *d, int src, const char *member, 
     int rc = le_ds_ensure_source(d, src, o, path, sizeof path);
     if (rc)
         return rc;
-    return member ? le_ds_archive_member(path, member, buf, n) : read_whole(path, buf, n);
+    return member ? le_ds_archive_member(path, member, buf, n) : le_read_file(path, buf, n);
 }
 
 int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, cJSON **docs) {

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h> /* mkdir */
 #include <time.h>     /* clock_gettime */
 
 static void le_cli_vprint(const char *fmt, va_list ap) {
@@ -99,29 +98,6 @@ double le_cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int le_cli_mkdir_one(const char *dir) {
-    if (mkdir(dir, 0777) == 0 || errno == EEXIST)
-        return LE_OK;
-    int e = errno;
-    le_err_set(LE_EIO, "cannot create %s: %s", dir, strerror(e));
-    errno = e;
-    return LE_EIO;
-}
-
-int le_cli_mkdirs(const char *dir) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            int rc = le_cli_mkdir_one(tmp);
-            if (rc)
-                return rc;
-            *p = '/';
-        }
-    return le_cli_mkdir_one(tmp);
 }
 
 void le_cli_job_wait(void *ud, const char *task, const struct le_store_holder *h) {

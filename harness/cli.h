@@ -28,9 +28,6 @@ int le_cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(
 int le_cli_fail_lib(int code);
 /* Seconds on the monotonic clock (for timing what the user is shown). */
 double le_cli_now(void);
-/* mkdir -p: creates dir and its missing parents. LE_EIO naming the part that
- * could not be created (errno kept for the caller); LE_OK otherwise. */
-int le_cli_mkdirs(const char *dir);
 /* le_job_opts.on_wait for commands: one line on stderr saying which cell
  * waits for whom ("llamaeval: waiting: cell ... is being computed by ..."). */
 struct le_store_holder;

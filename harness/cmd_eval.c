@@ -26,6 +26,7 @@
 #include "commands.h"    /* le_cmd_eval */
 #include "le_datasets.h" /* struct le_ds_opts */
 #include "le_err.h"
+#include "le_fs.h"       /* le_mkdirs */
 #include "le_job.h"      /* the run, model identity, cells, samples, results */
 #include "le_model.h"    /* le_model_open */
 #include "le_pool.h"     /* le_pool_new */
@@ -357,7 +358,7 @@ static int le_eval_write_outputs(const struct le_eval *E, const char *model, cJS
         snprintf(dir, sizeof dir, "%s/%s", op, san);
         snprintf(path, sizeof path, "%s/results_%s.json", dir, stamp);
     }
-    if (le_cli_mkdirs(dir))
+    if (le_mkdirs(dir))
         return le_err_set(LE_EIO, "cannot create %s: %s", dir, strerror(errno));
     char *text = cJSON_Print(root);
     int rc = text ? le_eval_write_text(path, text) : le_err_set(LE_ENOMEM, "out of memory");

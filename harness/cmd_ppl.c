@@ -34,6 +34,7 @@
 #include "commands.h"    /* le_cmd_ppl */
 #include "le_datasets.h" /* le_ds_read_wikitext */
 #include "le_err.h"
+#include "le_fs.h"       /* le_read_file */
 #include "le_job.h"      /* the run, the model, the result's cell */
 #include "le_model.h"    /* le_model_open, le_ctx_* */
 #include "le_pool.h"     /* le_pool_new */
@@ -199,38 +200,6 @@ static int le_ppl_parse(int argc, char **argv, struct le_ppl_opts *o) {
     if (le_cli_optind() < argc)
         return le_cli_usage(le_ppl_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
     return le_ppl_check_opts(o);
-}
-
-/* The file's bytes, with one trailing newline dropped when drop_nl
- * (llama-perplexity). */
-static char *le_ppl_read_text(const char *path, size_t *len, int drop_nl) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap + 1);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb)
-                free(buf);
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (!buf)
-        return NULL;
-    if (drop_nl && n > 0 && buf[n - 1] == '\n')
-        n--;
-    buf[n] = 0;
-    *len = n;
-    return buf;
 }
 
 static int le_ppl_tokenize(const struct le_tok *t, const char *text, size_t len, int add_bos, int32_t **ids,
@@ -416,8 +385,10 @@ static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size
         return le_cli_fail_lib(rc);
     if (!le_model_tok(s->m))
         return le_cli_fail("%s has no tokenizer", o->model);
-    if (!(s->text = le_ppl_read_text(o->file, len, o->conv == CONV_LLAMACPP)))
-        return le_cli_fail("cannot read %s: %s", o->file, strerror(errno));
+    if ((rc = le_read_file(o->file, &s->text, len)))
+        return le_cli_fail_lib(rc);
+    if (o->conv == CONV_LLAMACPP && *len > 0 && s->text[*len - 1] == '\n') /* llama-perplexity drops one */
+        s->text[--*len] = 0;
     uint8_t dg[32];
     le_sha256(s->text, *len, dg);
     le_sha256_hex(dg, s->text_sha);

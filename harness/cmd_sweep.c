@@ -36,6 +36,7 @@
 #include "le_bpe_train.h"  /* the plan's tokenizer */
 #include "le_corpus.h"     /* the corpus, read and tokenised as train does */
 #include "le_err.h"
+#include "le_fs.h"         /* le_read_file, le_mkdirs */
 #include "le_gguf.h"
 #include "le_job.h"        /* the run, cells, models */
 #include "le_model.h"      /* le_model_open: the final model for the tasks */
@@ -175,7 +176,7 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
 static int load_plan(struct le_sw *S) {
     char *text = NULL, *base = strdup(S->o.plan);
     size_t len;
-    int rc = base ? le_corpus_read_file(S->o.plan, &text, &len) : le_err_set(LE_ENOMEM, "out of memory");
+    int rc = base ? le_read_file(S->o.plan, &text, &len) : le_err_set(LE_ENOMEM, "out of memory");
     if (!rc) {
         char *sl = strrchr(base, '/');
         if (sl)
@@ -220,7 +221,7 @@ static int make_tokenizer(struct le_sw *S, const struct le_corpus *corp) {
     if (!rc && (!texts || !lens))
         rc = le_err_set(LE_ENOMEM, "out of memory");
     if (!rc && from_file)
-        rc = le_corpus_read_file(src, &file, &lens[0]), texts[0] = file;
+        rc = le_read_file(src, &file, &lens[0]), texts[0] = file;
     for (int64_t i = 0; !rc && !from_file && i < n; i++)
         texts[i] = le_corpus_doc(corp, LE_CORPUS_TRAIN, i, &lens[i]);
     struct le_bpe_opts bo;
@@ -269,7 +270,7 @@ static int setup(struct le_sw *S) {
         snprintf(S->outbuf, sizeof S->outbuf, "out/%s", S->set->name);
         S->o.out = S->outbuf;
     }
-    if ((rc = le_cli_mkdirs(S->o.out)))
+    if ((rc = le_mkdirs(S->o.out)))
         return rc;
     if ((rc = le_corpus_open(&corp, S->set->train_file, S->set->valid_file)))
         return rc;
@@ -511,7 +512,7 @@ static int run_cell(struct le_sw *S, struct le_sw_worker *w, int i) {
         progress_add(S, cell->flops_exact);
         rc = model_row(S, cell, model, sha, &model_id);
     } else if (!rc) {
-        if (!(rc = le_cli_mkdirs(dir)) && !(rc = put_row(S, cell, jc.key, cfg)))
+        if (!(rc = le_mkdirs(dir)) && !(rc = put_row(S, cell, jc.key, cfg)))
             rc = train_cell(S, w, i, jc.key, model, &r->loss, &ns);
         /* bits per byte: the nats of every scored token over the text's bytes */
         r->bpb = r->loss * (double)ns / (log(2.0) * (double)S->valid_bytes);

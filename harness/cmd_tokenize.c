@@ -9,6 +9,7 @@
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_tokenize */
 #include "le_err.h"
+#include "le_fs.h"    /* le_read_file */
 #include "le_gguf.h"  /* le_gguf_open */
 #include "le_tok.h"   /* le_tok_from_gguf, le_tok_encode, le_tok_piece */
 
@@ -31,34 +32,6 @@ static const char *le_tokenize_help =
     "                 (default: one line per token, \"id 'piece'\")\n"
     "  --no-bos       do not prepend BOS\n"
     "  -h, --help     show this help\n";
-
-static char *le_tokenize_read(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += r;
-        if (n == cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 static int le_tokenize_run(const struct le_tok *t, const char *text, size_t len, int add_bos, int ids_only) {
     int64_t n = 0, cap = (int64_t)len + 16;
@@ -140,12 +113,9 @@ int le_cmd_tokenize(int argc, char **argv) {
     size_t len = 0;
     char *buf = NULL;
     if (file) {
-        errno = 0;
-        buf = le_tokenize_read(file, &len);
-        if (!buf) {
-            int err = errno ? errno : EIO;
+        if (le_read_file(file, &buf, &len)) {
             le_tok_free(t);
-            return le_cli_fail("cannot read %s: %s", file, strerror(err));
+            return le_cli_fail_lib(LE_EIO);
         }
         text = buf;
     } else {

@@ -8,7 +8,8 @@
 #include "cli.h"      /* le_cli_* */
 #include "commands.h" /* le_cmd_tokenizer */
 #include "le_bpe_train.h"
-#include "le_corpus.h"   /* le_corpus_read_file */
+#include "le_corpus.h"   /* the training corpus */
+#include "le_fs.h"       /* le_read_file */
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"
 #include "le_gguf.h"
@@ -167,7 +168,7 @@ static int le_tokenizer_train(int argc, char **argv) {
         } else {
             char *s = NULL;
             size_t len = 0;
-            if (!(rc = le_corpus_read_file(corpora[i], &s, &len)) && (rc = texts_add(&tx, s, len, s)))
+            if (!(rc = le_read_file(corpora[i], &s, &len)) && (rc = texts_add(&tx, s, len, s)))
                 free(s); /* not taken by tx */
             bytes += len;
         }

@@ -18,7 +18,9 @@
 #include "le_err.h"
 #include "le_gguf.h"
 #include "le_job.h"    /* the run, and SIGINT/SIGTERM handling */
+#include "le_model.h"  /* le_model_open: the checkpoint for --ppl-text */
 #include "le_pool.h"
+#include "le_ppl.h"    /* le_ppl_llamacpp */
 #include "le_progress.h"
 #include "le_sha256.h" /* le_sha256_file: model identity in the store */
 #include "le_store.h"
@@ -323,8 +325,10 @@ static int load_data(const struct le_targs *a, const struct le_tok *t, struct le
 }
 
 /* Writes the validation text (documents joined by newlines) to path and
- * scores it as llama-perplexity does. */
-static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct le_trainer *t) {
+ * scores the written checkpoint on it as llama-perplexity does: the same
+ * code as `llamaeval ppl` (tasks/ppl.c), on the model as le_model_open
+ * loads it. */
+static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct le_pool *pool) {
     char *text = NULL;
     size_t len = 0;
     struct le_corpus *c = NULL;
@@ -346,15 +350,22 @@ static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct l
         if (!rc)
             rc = le_tok_encode(tok, text, tl, 1, ids.p, cap, &ids.n);
     }
-    double nll;
-    int64_t ns;
+    struct le_model *m = NULL;
+    struct le_ctx *ctx = NULL;
+    struct le_ppl_result res;
     if (!rc)
-        rc = le_trainer_eval_llamacpp(t, ids.p, ids.n, le_tok_bos(tok), &nll, &ns);
+        rc = le_model_open(&m, a->out);
+    if (!rc)
+        rc = le_ctx_new(&ctx, m, (int)a->c.ctx, (int)a->c.ctx, pool);
+    if (!rc)
+        rc = le_ppl_llamacpp(ctx, ids.p, ids.n, (int)a->c.ctx, le_tok_bos(tok), NULL, NULL, &res);
     if (!rc)
         printf("llama.cpp convention on %s (%lld tokens, ctx %lld, %lld scored): loss %.4f, PPL = %.4f\n"
                "  (the same as: llamaeval ppl --model %s --file %s --ctx %lld)\n",
-               a->ppl_text, (long long)ids.n, (long long)a->c.ctx, (long long)ns, nll, exp(nll), a->out,
-               a->ppl_text, (long long)a->c.ctx);
+               a->ppl_text, (long long)ids.n, (long long)a->c.ctx, (long long)res.n_scored, res.mean_nll, res.ppl,
+               a->out, a->ppl_text, (long long)a->c.ctx);
+    le_ctx_free(ctx);
+    le_model_free(m);
     free(ids.p);
     free(text);
     return rc;
@@ -365,6 +376,7 @@ static int ppl_text(const struct le_targs *a, const struct le_tok *tok, struct l
 struct le_trun {
     struct le_targs *a;
     struct le_trainer *t;
+    struct le_pool *pool; /* the trainer's, borrowed */
     struct le_gguf *tokg;
     const struct le_tok *tok;
     struct le_job *job; /* the run (a store's when --db), and SIGINT/SIGTERM */
@@ -470,7 +482,7 @@ static int train_loop(struct le_trun *r, int64_t n_steps, int64_t start, const s
     printf("held-out loss %.4f (ppl %.3f) on the whole validation split; unigram %.4f (ppl %.3f)\n", val, exp(val),
            r->unigram, exp(r->unigram));
     printf("checkpoint: %s (+ %s.opt)\n", a->out, a->out);
-    if (a->ppl_text && (rc = ppl_text(a, r->tok, r->t)))
+    if (a->ppl_text && (rc = ppl_text(a, r->tok, r->pool)))
         return rc;
     if (r->st)
         rc = record_model(r, k, done * tok_step);
@@ -512,6 +524,7 @@ static int run_training(struct le_targs *a) {
         rc = load_data(a, tok, &tr, &va, &ndocs);
     if (!rc)
         rc = le_pool_new(&pool, (int)a->threads);
+    r.pool = pool;
     if (!rc)
         rc = le_trainer_new(&r.t, &a->c, pool);
     if (!rc)

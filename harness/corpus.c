@@ -8,6 +8,7 @@
 
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"      /* le_err_set */
+#include "le_fs.h"       /* le_read_file */
 #include "le_tok.h"      /* le_tok_encode */
 
 #include <errno.h>
@@ -28,29 +29,6 @@ struct le_corpus {
     struct le_corpus_doc *docs[2];
     int64_t n[2], bytes[2];
 };
-
-int le_corpus_read_file(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return le_err_set(LE_EIO, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { /* a directory opens, then reads fail */
-        fclose(f);
-        return le_err_set(LE_EIO, "cannot read %s: not a regular file", path);
-    }
-    size_t sz = (size_t)st.st_size;
-    char *b = malloc(sz + 1);
-    size_t n = b ? fread(b, 1, sz, f) : 0;
-    int err = errno;
-    fclose(f);
-    if (!b || n != sz) {
-        free(b);
-        return le_err_set(b ? LE_EIO : LE_ENOMEM, "cannot read %s: %s", path, b ? strerror(err) : "out of memory");
-    }
-    b[n] = 0;
-    *out = b, *len = n;
-    return LE_OK;
-}
 
 static int add_doc(struct le_corpus *c, int split, const char *text, size_t len) {
     struct le_corpus_doc *d = realloc(c->docs[split], sizeof *d * (size_t)(c->n[split] + 1));
@@ -76,7 +54,7 @@ int le_corpus_open(struct le_corpus **out, const char *train_file, const char *v
         const char *files[2] = {train_file, valid_file};
         for (int s = 0; s < 2 && !rc; s++) {
             size_t n = 0;
-            if (!(rc = le_corpus_read_file(files[s], &c->files[s], &n)))
+            if (!(rc = le_read_file(files[s], &c->files[s], &n)))
                 rc = add_doc(c, s, c->files[s], n);
         }
     } else if (!(rc = le_brown_open(&c->brown, NULL))) {

@@ -38,7 +38,4 @@ int le_corpus_tokenize(const struct le_corpus *c, int split, const struct le_tok
  * one, as one malloc'ed NUL-terminated text (caller frees). */
 int le_corpus_join(const struct le_corpus *c, int split, char **text, size_t *len);
 
-/* Reads a whole regular file into *out (malloc'ed, NUL-terminated). */
-int le_corpus_read_file(const char *path, char **out, size_t *len);
-
 #endif

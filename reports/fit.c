@@ -31,6 +31,7 @@
 #include "le_fit.h"
 #include "le_err.h"  /* le_err_set, LE_* codes */
 #include "le_pool.h" /* le_pool_new/run: workers for grid starts and resamples */
+#include "le_util.h" /* le_splitmix64 */
 
 #include <lbfgs.h> /* lbfgs, lbfgs_parameter_init (Debian liblbfgs-dev) */
 
@@ -112,23 +113,16 @@ const struct le_fit_ref *le_fit_published(int *n) {
 
 /* ---- small numerics ------------------------------------------------------------ */
 
-static uint64_t le_splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* The stream of resample i: independent of threads and of other resamples. */
 static uint64_t le_boot_state(uint64_t seed, int i) {
     uint64_t s = seed ^ 0x6C65666974ull; /* "lefit" */
-    uint64_t a = le_splitmix(&s);
+    uint64_t a = le_splitmix64(&s);
     s = a + (uint64_t)(i + 1) * 0xD1B54A32D192ED03ull;
-    return le_splitmix(&s);
+    return le_splitmix64(&s);
 }
 
 static int le_rand_below(uint64_t *s, int n) {
-    int k = (int)((double)(le_splitmix(s) >> 11) * 0x1.0p-53 * n);
+    int k = (int)((double)(le_splitmix64(s) >> 11) * 0x1.0p-53 * n);
     return k < n ? k : n - 1;
 }
 

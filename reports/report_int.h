@@ -14,27 +14,17 @@
 #ifndef LE_REPORT_INT_H
 #define LE_REPORT_INT_H
 
+#include "le_buf.h" /* struct le_buf, le_buf_put/printf/take (engine/core) */
 #include "le_report.h"
 
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Functions for growable strings. A failed allocation sets oom and makes
- * later appends no-ops, so callers check once at the end. */
-struct le_buf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-void le_buf_put(struct le_buf *b, const char *s, size_t n);
-void le_buf_puts(struct le_buf *b, const char *s);
-void le_buf_printf(struct le_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void le_buf_vprintf(struct le_buf *b, const char *fmt, va_list ap);
+/* Functions for growable strings: struct le_buf and its appends are
+ * engine/core/le_buf.h; these two add the report formats. */
 void le_buf_html(struct le_buf *b, const char *s);  /* escapes & < > " ' */
 void le_buf_base64(struct le_buf *b, const void *data, size_t n);
-char *le_buf_take(struct le_buf *b);                /* the string (caller frees); NULL after oom */
-void le_buf_free(struct le_buf *b);
 char *le_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Functions for numbers and config JSON. */

@@ -1,6 +1,6 @@
 /*
- * util: the small pieces every part of reports/ shares -- growable strings
- * with HTML escaping and base64, number formats, reading fields of a cell's
+ * util: the small pieces every part of reports/ shares -- HTML escaping and
+ * base64 into growable strings (engine/core/le_buf.h), number formats, reading fields of a cell's
  * config JSON, short sha256s and atomic file writes.
  *
  * Number formats: tables show rounded numbers (the papers' precision);
@@ -19,53 +19,7 @@
 #include <string.h>
 #include <unistd.h> /* getpid, unlink */
 
-/* Functions for growable strings. */
-
-static int le_buf_grow(struct le_buf *b, size_t extra) {
-    if (b->oom)
-        return -1;
-    if (b->n + extra + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-        b->oom = 1;
-        return -1;
-    }
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
-void le_buf_put(struct le_buf *b, const char *s, size_t n) {
-    if (le_buf_grow(b, n))
-        return;
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
-void le_buf_puts(struct le_buf *b, const char *s) { le_buf_put(b, s ? s : "", s ? strlen(s) : 0); }
-
-void le_buf_vprintf(struct le_buf *b, const char *fmt, va_list ap) {
-    va_list aq;
-    va_copy(aq, ap);
-    int len = vsnprintf(NULL, 0, fmt, aq);
-    va_end(aq);
-    if (len < 0 || le_buf_grow(b, (size_t)len))
-        return;
-    vsnprintf(b->p + b->n, (size_t)len + 1, fmt, ap);
-    b->n += (size_t)len;
-}
-
-void le_buf_printf(struct le_buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    le_buf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
+/* Functions for growable strings (le_buf.h) in the formats reports write. */
 
 void le_buf_html(struct le_buf *b, const char *s) {
     for (; s && *s; s++) {
@@ -83,7 +37,7 @@ void le_buf_html(struct le_buf *b, const char *s) {
 void le_buf_base64(struct le_buf *b, const void *data, size_t n) {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const unsigned char *p = data;
-    if (le_buf_grow(b, (n + 2) / 3 * 4))
+    if (le_buf_reserve(b, (n + 2) / 3 * 4))
         return;
     char *o = b->p + b->n;
     size_t i = 0;
@@ -103,23 +57,6 @@ void le_buf_base64(struct le_buf *b, const void *data, size_t n) {
     }
     b->n = (size_t)(o - b->p);
     b->p[b->n] = 0;
-}
-
-char *le_buf_take(struct le_buf *b) {
-    if (b->oom) {
-        le_buf_free(b);
-        return NULL;
-    }
-    if (!b->p)
-        le_buf_put(b, "", 0);
-    char *p = b->oom ? NULL : b->p;
-    *b = (struct le_buf){0};
-    return p;
-}
-
-void le_buf_free(struct le_buf *b) {
-    free(b->p);
-    *b = (struct le_buf){0};
 }
 
 char *le_strdup_printf(const char *fmt, ...) {

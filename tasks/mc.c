@@ -33,50 +33,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "le_err.h" /* le_err_set */
+#include "le_err.h"  /* le_err_set */
+#include "le_text.h" /* le_utf8_next, le_py_space */
 
 /* ---- counting as Python counts ---- */
 
-/* Decodes one UTF-8 code point at s (advances *s); invalid bytes count as one. */
-static uint32_t utf8_next(const unsigned char **s) {
-    const unsigned char *p = *s;
-    uint32_t c = p[0];
-    int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
-    if (n <= 0) {
-        *s = p + 1;
-        return c;
+/* The code point at s[*i..n) (advances *i); an invalid byte counts as one
+ * character (itself). */
+static uint32_t utf8_step(const char *s, size_t n, size_t *i) {
+    uint32_t cp;
+    size_t len = le_utf8_next(s + *i, n - *i, &cp);
+    if (!len) {
+        cp = (unsigned char)s[*i];
+        len = 1;
     }
-    uint32_t v = c & (0x3fu >> n);
-    for (int i = 1; i <= n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            *s = p + 1;
-            return c;
-        }
-        v = (v << 6) | (p[i] & 0x3f);
-    }
-    *s = p + n + 1;
-    return v;
+    *i += len;
+    return cp;
 }
 
 int64_t le_utf8_chars(const char *s) {
     int64_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; n++)
-        utf8_next(&p);
+    for (size_t i = 0, len = strlen(s); i < len; n++)
+        utf8_step(s, len, &i);
     return n;
-}
-
-/* Python's str.isspace() / re's \s for str patterns. */
-static int uni_space(uint32_t c) {
-    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f) || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-           c == 0x205f || c == 0x3000;
 }
 
 int64_t le_count_words(const char *s) {
     int64_t n = 1;
     int in_space = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int sp = uni_space(utf8_next(&p));
+    for (size_t i = 0, len = strlen(s); i < len;) {
+        int sp = le_py_space(utf8_step(s, len, &i));
         if (sp && !in_space)
             n++;
         in_space = sp;

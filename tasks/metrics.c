@@ -18,7 +18,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "le_err.h" /* le_err_set */
+#include "le_err.h"  /* le_err_set */
+#include "le_util.h" /* le_splitmix64 */
 
 double le_stat_mean(const double *x, int64_t n) {
     if (n <= 0)
@@ -40,17 +41,10 @@ double le_stat_mean_stderr(const double *x, int64_t n) {
 
 /* ---- xoshiro256** seeded by splitmix64 ---- */
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void le_rng_seed(struct le_rng *g, uint64_t seed) {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
-        g->s[i] = splitmix64(&x);
+        g->s[i] = le_splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

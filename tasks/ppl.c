@@ -17,7 +17,9 @@
  */
 #include "le_ppl.h"
 
+#include "le_buf.h"   /* struct le_buf: the texts rewritten */
 #include "le_err.h"   /* le_err_set */
+#include "le_text.h"  /* le_py_space_len */
 #include "le_model.h" /* le_ctx_eval_from, le_ctx_logits */
 #include "le_tasks.h" /* le_stat_ppl_llamacpp, le_runner_*, le_task_metrics, le_count_words */
 
@@ -298,54 +300,9 @@ int le_ppl_lmeval(struct le_runner *r, const char *const *docs, const char *cons
 
 /* ---- texts as the references made them ---- */
 
-struct le_sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-};
-
-static void sb_put(struct le_sbuf *b, const char *s, size_t n) {
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->n + n + 1)
-            nc *= 2;
-        char *p = realloc(b->p, nc);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
 /* Byte length of the whitespace character (Python's str.isspace / re \s)
  * starting at s[i] (< end), or 0. */
-static int le_ws_len(const char *s, size_t i, size_t end) {
-    const unsigned char *p = (const unsigned char *)s + i;
-    size_t left = end - i;
-    if (p[0] < 0x80)
-        return (p[0] == ' ' || (p[0] >= 0x09 && p[0] <= 0x0d) || (p[0] >= 0x1c && p[0] <= 0x1f)) ? 1 : 0;
-    if (p[0] == 0xc2 && left >= 2)
-        return p[1] == 0x85 || p[1] == 0xa0 ? 2 : 0;
-    if (left < 3)
-        return 0;
-    if (p[0] == 0xe1)
-        return p[1] == 0x9a && p[2] == 0x80 ? 3 : 0;
-    if (p[0] == 0xe2 && p[1] == 0x80)
-        return (p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf ? 3 : 0;
-    if (p[0] == 0xe2 && p[1] == 0x81)
-        return p[2] == 0x9f ? 3 : 0;
-    if (p[0] == 0xe3)
-        return p[1] == 0x80 && p[2] == 0x80 ? 3 : 0;
-    return 0;
-}
+static int le_ws_len(const char *s, size_t i, size_t end) { return (int)le_py_space_len(s + i, end - i); }
 
 /* [a, b) without leading and trailing whitespace (str.strip()). */
 static void le_strip(const char *s, size_t *a, size_t *b) {
@@ -364,10 +321,10 @@ static void le_strip(const char *s, size_t *a, size_t *b) {
 }
 
 /* s.replace(old, new): non-overlapping, left to right, as Python's. */
-static void le_replace(const struct le_sbuf *in, const char *old, const char *new, struct le_sbuf *out) {
+static void le_replace(const struct le_buf *in, const char *old, const char *new, struct le_buf *out) {
     size_t lo = strlen(old), ln = strlen(new), i = 0;
     out->n = 0;
-    sb_put(out, "", 0);
+    le_buf_put(out, "", 0);
     if (in->oom || out->oom) {
         out->oom = 1;
         return;
@@ -375,12 +332,12 @@ static void le_replace(const struct le_sbuf *in, const char *old, const char *ne
     while (i < in->n) {
         const char *hit = lo <= in->n - i ? memmem(in->p + i, in->n - i, old, lo) : NULL;
         if (!hit) {
-            sb_put(out, in->p + i, in->n - i);
+            le_buf_put(out, in->p + i, in->n - i);
             break;
         }
         size_t at = (size_t)(hit - in->p);
-        sb_put(out, in->p + i, at - i);
-        sb_put(out, new, ln);
+        le_buf_put(out, in->p + i, at - i);
+        le_buf_put(out, new, ln);
         i = at + lo;
     }
 }
@@ -388,10 +345,10 @@ static void le_replace(const struct le_sbuf *in, const char *old, const char *ne
 /* re.sub(r"O\s*([^C]*?)\s*C", r"O\1C", s) for one-character O and C: each
  * O up to the next C (the first C after it) with the content stripped;
  * scanning goes on after that C. */
-static void le_sub_pair(const struct le_sbuf *in, char o, char c, struct le_sbuf *out) {
+static void le_sub_pair(const struct le_buf *in, char o, char c, struct le_buf *out) {
     size_t i = 0, mark = 0;
     out->n = 0;
-    sb_put(out, "", 0);
+    le_buf_put(out, "", 0);
     if (in->oom || out->oom) {
         out->oom = 1;
         return;
@@ -405,20 +362,20 @@ static void le_sub_pair(const struct le_sbuf *in, char o, char c, struct le_sbuf
         if (!close)
             break; /* no C after this O: none after any later O either */
         size_t a = i + 1, b = (size_t)(close - in->p);
-        sb_put(out, in->p + mark, i + 1 - mark);
+        le_buf_put(out, in->p + mark, i + 1 - mark);
         le_strip(in->p, &a, &b);
-        sb_put(out, in->p + a, b - a);
-        sb_put(out, &c, 1);
+        le_buf_put(out, in->p + a, b - a);
+        le_buf_put(out, &c, 1);
         i = mark = (size_t)(close - in->p) + 1;
     }
-    sb_put(out, in->p + mark, in->n - mark);
+    le_buf_put(out, in->p + mark, in->n - mark);
 }
 
 /* re.sub(r"/' [0-9]/", r"/'[0-9]/", s): the replacement is that literal text. */
-static void le_sub_slash_digit(const struct le_sbuf *in, struct le_sbuf *out) {
+static void le_sub_slash_digit(const struct le_buf *in, struct le_buf *out) {
     size_t i = 0, mark = 0;
     out->n = 0;
-    sb_put(out, "", 0);
+    le_buf_put(out, "", 0);
     if (in->oom || out->oom) {
         out->oom = 1;
         return;
@@ -426,13 +383,13 @@ static void le_sub_slash_digit(const struct le_sbuf *in, struct le_sbuf *out) {
     while (i + 5 <= in->n) {
         const char *p = in->p + i;
         if (p[0] == '/' && p[1] == '\'' && p[2] == ' ' && p[3] >= '0' && p[3] <= '9' && p[4] == '/') {
-            sb_put(out, in->p + mark, i - mark);
-            sb_put(out, "/'[0-9]/", 8);
+            le_buf_put(out, in->p + mark, i - mark);
+            le_buf_put(out, "/'[0-9]/", 8);
             i = mark = i + 5;
         } else
             i++;
     }
-    sb_put(out, in->p + mark, in->n - mark);
+    le_buf_put(out, in->p + mark, in->n - mark);
 }
 
 int le_ppl_wikitext_detok(const char *s, size_t n, char **out, size_t *out_len) {
@@ -446,10 +403,10 @@ int le_ppl_wikitext_detok(const char *s, size_t n, char **out, size_t *out_len) 
         {"= = = =", "===="}, {"= = =", "==="}, {"= =", "=="}, {" \xc2\xb0 ", "\xc2\xb0"},
         {" \n", "\n"},       {"\n ", "\n"},    {" N ", " 1 "}, {" 's", "'s"},
     };
-    struct le_sbuf a = {0}, b = {0}, t;
+    struct le_buf a = {0}, b = {0}, t;
     *out = NULL;
     *out_len = 0;
-    sb_put(&a, s, n);
+    le_buf_put(&a, s, n);
     le_replace(&a, rep1[0][0], rep1[0][1], &b);
     t = a, a = b, b = t;
     le_sub_slash_digit(&a, &b);
@@ -527,13 +484,13 @@ oom:
 }
 
 int le_ppl_join(const char *const *docs, int64_t n_docs, const char *sep, char **out, size_t *out_len) {
-    struct le_sbuf b = {0};
+    struct le_buf b = {0};
     size_t ls = strlen(sep);
-    sb_put(&b, "", 0);
+    le_buf_put(&b, "", 0);
     for (int64_t i = 0; i < n_docs; i++) {
         if (i > 0)
-            sb_put(&b, sep, ls);
-        sb_put(&b, docs[i], strlen(docs[i]));
+            le_buf_put(&b, sep, ls);
+        le_buf_put(&b, docs[i], strlen(docs[i]));
     }
     if (b.oom) {
         free(b.p);

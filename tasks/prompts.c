@@ -29,6 +29,8 @@
  * bytes) are of the choice text alone, as acc_norm counts them.
  */
 #include "le_tasks.h"
+#include "le_buf.h"  /* struct le_buf: few-shot prefixes */
+#include "le_text.h" /* le_py_space_byte */
 
 #include <cjson/cJSON.h> /* upstream documents */
 #include <ctype.h>
@@ -75,16 +77,12 @@ static char *xprintf(const char *fmt, ...) {
     return s;
 }
 
-static int py_space(unsigned char c) {
-    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
-}
-
 /* str.strip() (ASCII whitespace) into a new string. */
 static char *strip_dup(const char *s) {
-    while (*s && py_space((unsigned char)*s))
+    while (*s && le_py_space_byte((unsigned char)*s))
         s++;
     size_t n = strlen(s);
-    while (n > 0 && py_space((unsigned char)s[n - 1]))
+    while (n > 0 && le_py_space_byte((unsigned char)s[n - 1]))
         n--;
     char *d = malloc(n + 1);
     if (d) {
@@ -184,7 +182,7 @@ static int jlabel(const cJSON *o, const char *key, int lo, int hi, int *out) {
         char *end;
         errno = 0;
         long long y = strtoll(v->valuestring, &end, 10);
-        while (*end && py_space((unsigned char)*end))
+        while (*end && le_py_space_byte((unsigned char)*end))
             end++;
         if (!*end && errno == 0 && end != v->valuestring)
             x = y >= INT_MIN && y <= INT_MAX ? (double)y : NAN;
@@ -298,7 +296,7 @@ static int qa_choices(const cJSON *doc, const char *task, const char *flat_q, in
     if (!key)
         return missing(task, "answerKey");
     if (lstrip_key)
-        while (*key && py_space((unsigned char)*key))
+        while (*key && le_py_space_byte((unsigned char)*key))
             key++;
     const cJSON *texts = NULL, *labels = NULL;
     int n;
@@ -513,18 +511,6 @@ void le_items_free(struct le_item *items, int64_t n) {
     free(items);
 }
 
-/* Appends s to the growing buffer *buf (length *len). */
-static int buf_add(char **buf, size_t *len, const char *s) {
-    size_t n = strlen(s);
-    char *p = realloc(*buf, *len + n + 1);
-    if (!p)
-        return le_err_set(LE_ENOMEM, "out of memory");
-    memcpy(p + *len, s, n + 1);
-    *buf = p;
-    *len += n;
-    return LE_OK;
-}
-
 int le_items_build(const struct le_task_info *info, const struct le_prompt *prompts, int64_t n,
                    const struct le_prompt *pool, int64_t n_pool, int pool_is_eval, int num_fewshot,
                    uint64_t fewshot_seed, int uncond, struct le_item **out) {
@@ -546,26 +532,29 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
     le_pyrandom_seed(&g, fewshot_seed);
     int rc = LE_OK;
     for (int64_t d = 0; d < n && !rc; d++) {
-        char *prefix = NULL;
-        size_t plen = 0;
-        rc = buf_add(&prefix, &plen, "");
-        if (!rc && num_fewshot > 0) {
+        struct le_buf prefix = {0};
+        le_buf_put(&prefix, "", 0);
+        if (num_fewshot > 0) {
             rc = le_pyrandom_sample(&g, n_pool, need, pick);
             int taken = 0;
             for (int64_t k = 0; k < need && !rc && taken < num_fewshot; k++) {
                 if (pool_is_eval && pick[k] == d)
                     continue; /* rm_eval_doc */
                 char *ex = fewshot_example(info, &pool[pick[k]]);
-                rc = ex ? buf_add(&prefix, &plen, ex)
-                        : le_err_set(LE_EFORMAT, "%s: few-shot document %lld has no gold answer", info->name,
-                                     (long long)pick[k]);
+                if (ex)
+                    le_buf_puts(&prefix, ex);
+                else
+                    rc = le_err_set(LE_EFORMAT, "%s: few-shot document %lld has no gold answer", info->name,
+                                    (long long)pick[k]);
                 free(ex);
                 taken++;
             }
         }
+        if (!rc && prefix.oom)
+            rc = le_err_set(LE_ENOMEM, "out of memory");
         if (!rc)
-            rc = item_make(info, &prompts[d], prefix, uncond, &items[d]);
-        free(prefix);
+            rc = item_make(info, &prompts[d], prefix.p, uncond, &items[d]);
+        le_buf_free(&prefix);
     }
     free(pick);
     if (rc) {

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "le_err.h"   /* le_err_set, LE_E* */
+#include "le_text.h"  /* le_py_space_byte */
 #include "le_model.h" /* le_ctx_eval, le_ctx_logits, le_model_get_info */
 #include "le_tok.h"   /* le_tok_encode, le_tok_bos/eos/add_bos */
 
@@ -93,11 +94,6 @@ static int toks_set(struct le_toks *t, const int32_t *ids, int64_t n) {
     return LE_OK;
 }
 
-/* Python's str.isspace() for the ASCII range (what rstrip() removes). */
-static int py_space(unsigned char c) {
-    return c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
-}
-
 int le_encode_pair(const struct le_tok *t, int add_bos, int32_t prefix, const char *context,
                    const char *continuation, struct le_toks *ctx_out, struct le_toks *cont_out) {
     int rc;
@@ -116,7 +112,7 @@ int le_encode_pair(const struct le_tok *t, int add_bos, int32_t prefix, const ch
     }
     /* Trailing whitespace of the context belongs to the continuation. */
     size_t cut = lc;
-    while (cut > 0 && py_space((unsigned char)context[cut - 1]))
+    while (cut > 0 && le_py_space_byte((unsigned char)context[cut - 1]))
         cut--;
     char *whole = malloc(lc + lk + 1);
     if (!whole)

@@ -8,6 +8,7 @@
 #include "le_err.h"   /* le_err_set, LE_E* */
 #include "le_gguf.h"  /* le_gguf_writer_* */
 #include "le_types.h" /* le_type_get, le_type_row_size */
+#include "le_util.h"  /* le_splitmix64 */
 
 #include <math.h>
 #include <stdio.h>
@@ -21,12 +22,7 @@ struct le_gen {
     int rc;
 };
 
-static uint64_t le_gen_next(struct le_gen *g) { /* splitmix64 */
-    uint64_t z = (g->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t le_gen_next(struct le_gen *g) { return le_splitmix64(&g->rng); }
 
 static double le_gen_normal(struct le_gen *g) { /* Box-Muller, one value per call */
     double u1 = ((double)(le_gen_next(g) >> 11) + 1.0) / 9007199254740993.0;

@@ -1,6 +1,8 @@
 /* le_test: shared test support. See le_test.h. */
 #include "le_test.h"
 
+#include "le_fs.h" /* le_read_file */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,29 +52,10 @@ void le_test_rmdir(const char *dir) {
 }
 
 void *le_test_read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    char *buf;
+    size_t len;
+    if (le_read_file(path, &buf, &len))
         return NULL;
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    size_t r;
-    while (buf && (r = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len == cap) {
-            char *nb = realloc(buf, cap * 2 + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!buf)
-        return NULL;
-    buf[len] = 0;
     if (n)
         *n = len;
     return buf;

@@ -19,6 +19,7 @@
 #include "le_fit.h"
 #include "le_store.h" /* a sweep store for fit --db */
 #include "le_test.h"
+#include "le_util.h"  /* le_splitmix64 */
 
 #include <cjson/cJSON.h> /* parsing fit's JSON output */
 
@@ -39,12 +40,7 @@ static double true_nopt(double c) { return true_g() * pow(c / 6, true_a()); }
 struct rng {
     uint64_t s;
 };
-static uint64_t rng_next(struct rng *r) {
-    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(struct rng *r) { return le_splitmix64(&r->s); }
 static double rng_normal(struct rng *r) {
     double u1 = ((rng_next(r) >> 11) + 0.5) * 0x1.0p-53, u2 = (rng_next(r) >> 11) * 0x1.0p-53;
     return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);

@@ -262,7 +262,7 @@ static struct le_tok *small_bpe(const char *pre) {
     static char store[256][4];
     const char *tok[256 + 8];
     for (int b = 0; b < 256; b++) {
-        int n = tok_utf8_encode(tok_byte_to_cpt((uint8_t)b), store[b]);
+        int n = le_utf8_encode(tok_byte_to_cpt((uint8_t)b), store[b]);
         store[b][n] = 0;
         tok[b] = store[b];
     }
@@ -329,7 +329,7 @@ static void expect_split(int pre, const char *s, const char *want) {
         if (i)
             got[g++] = '|';
         for (size_t k = at; k < at + w[i]; k++)
-            g += (size_t)tok_utf8_encode(cps[k], got + g);
+            g += (size_t)le_utf8_encode(cps[k], got + g);
         at += w[i];
     }
     got[g] = 0;

@@ -17,6 +17,8 @@
 #include "le_bpe_train.h"
 #include "le_err.h"
 #include "le_gguf.h"
+#include "le_model.h"
+#include "le_ops.h"
 #include "le_pool.h"
 #include "le_train.h"
 #include "train_ops.h"
@@ -126,7 +128,7 @@ static void rmsnorm_gradient_should_match_finite_differences(void **state) {
         float x[RN * RC], g[RC], up[RN * RC], y[RN * RC], rstd[RN], dx[RN * RC] = {0}, dg[RC] = {0};
         float scr[RN * RC];
         fill(x, RN * RC, 2), fill(g, RC, 1), fill(up, RN * RC, 1);
-        le_top_rmsnorm_fwd(NULL, x, g, y, rstd, RN, RC, 1e-5f);
+        le_top_rmsnorm_fwd(NULL, 0, x, g, y, rstd, RN, RC, 1e-5f);
         le_top_rmsnorm_bwd(NULL, x, g, rstd, up, dx, dg, RN, RC, scr);
         double xd[RN * RC], gd[RC], yd[RN * RC], nx[RN * RC], ng[RC], h = 1e-6;
         for (int i = 0; i < RN * RC; i++)
@@ -175,21 +177,21 @@ static void ref_rope(double *x, int64_t N, int64_t T, int64_t nh, int64_t D, dou
 static void rope_and_its_backward_should_match_reference(void **state) {
     (void)state;
     enum { N = 8, T = 4, NH = 2, D = 6 };
-    float x[N * NH * D], up[N * NH * D], cs[T * D / 2], sn[T * D / 2];
+    float x[N * NH * D], up[N * NH * D], cs[T * D];
     double xd[N * NH * D], nx[N * NH * D], h = 1e-6;
     fill(x, N * NH * D, 1), fill(up, N * NH * D, 1);
-    le_top_rope_table(cs, sn, T, D, 10000.0f);
+    le_ops_rope_table(cs, T, D, 10000.0f, 1.0f, NULL);
     for (int i = 0; i < N * NH * D; i++)
         xd[i] = x[i];
     float y[N * NH * D];
     memcpy(y, x, sizeof y);
-    le_top_rope(NULL, y, N, T, NH, D, cs, sn, 0);
+    le_top_rope(NULL, 1, y, N, T, NH, D, cs, 0);
     ref_rope(xd, N, T, NH, D, 10000.0);
     check_close("rope y", y, xd, N * NH * D, 1e-6, 1e-5);
     /* Gradient of sum(up * rope(x)) w.r.t. x is rope^-1(up). */
     float g[N * NH * D];
     memcpy(g, up, sizeof g);
-    le_top_rope(NULL, g, N, T, NH, D, cs, sn, 1);
+    le_top_rope(NULL, 1, g, N, T, NH, D, cs, 1);
     for (int i = 0; i < N * NH * D; i++) {
         double p[N * NH * D], m[N * NH * D], a = 0, b = 0;
         for (int k = 0; k < N * NH * D; k++)
@@ -608,6 +610,57 @@ static void portable_kernels_should_agree_with_simd_to_rounding(void **state) {
     free(tr), free(va);
 }
 
+/* The trainer and the inference engine run one set of ops (engine/ops): a
+ * checkpoint opened with le_model_open gives the trainer's own logits up to
+ * the matmuls' summation order (the trainer's GEMM sums each element in one
+ * chain, le_matmul's F32 kernel in 8 lanes and a tree). */
+static void checkpoint_logits_should_match_the_trainers_forward(void **state) {
+    (void)state;
+    int32_t *tr = synth_tokens(5000, 50), *va = synth_tokens(400, 50);
+    struct le_pool *pool;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    char *dir = le_test_tmpdir(), path[4096];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    for (int tied = 0; tied < 2; tied++) {
+        struct le_train_config c;
+        small_config(&c);
+        c.tied = tied;
+        struct le_trainer *t;
+        double losses[4], loss;
+        assert_int_equal(le_trainer_new(&t, &c, pool), LE_OK);
+        assert_int_equal(le_trainer_set_data(t, tr, 5000, va, 400), LE_OK);
+        run_steps(t, 4, losses);
+        assert_int_equal(le_trainer_save(t, path, NULL, NAN, NAN), LE_OK);
+        int64_t T = c.ctx, V = c.vocab;
+        assert_int_equal(le_trainer_loss(t, va, 1, 0, &loss), LE_OK); /* one window: va[0 .. T] */
+        const float *want = le_trainer_logits(t);
+
+        struct le_model *m;
+        struct le_ctx *ctx;
+        assert_int_equal(le_model_open(&m, path), LE_OK);
+        assert_int_equal(le_ctx_new(&ctx, m, (int)T, (int)T, pool), LE_OK);
+        assert_int_equal(le_ctx_eval(ctx, va, (int)T, 0, 1), LE_OK);
+        const float *got = le_ctx_logits(ctx);
+        double maxd = 0, maxa = 0;
+        for (int64_t i = 0; i < T * V; i++) {
+            double d = fabs((double)got[i] - want[i]);
+            maxd = d > maxd ? d : maxd;
+            maxa = fabs(want[i]) > maxa ? fabs(want[i]) : maxa;
+        }
+        if (!(maxd <= 1e-5 * maxa + 1e-6)) {
+            print_error("tied %d: logits differ by %.3g (largest logit %.3g)\n", tied, maxd, maxa);
+            fail();
+        }
+        le_ctx_free(ctx);
+        le_model_free(m);
+        le_trainer_free(t);
+    }
+    le_test_rmdir(dir);
+    free(dir);
+    le_pool_free(pool);
+    free(tr), free(va);
+}
+
 static void resumed_run_should_equal_uninterrupted_bit_for_bit(void **state) {
     (void)state;
     struct le_train_config c;
@@ -967,6 +1020,7 @@ int main(void) {
         cmocka_unit_test(whole_model_gradient_should_match_finite_differences),
         cmocka_unit_test(training_should_not_depend_on_thread_count),
         cmocka_unit_test(portable_kernels_should_agree_with_simd_to_rounding),
+        cmocka_unit_test(checkpoint_logits_should_match_the_trainers_forward),
         cmocka_unit_test(resumed_run_should_equal_uninterrupted_bit_for_bit),
         cmocka_unit_test(checkpoint_should_copy_tokenizer_keys_byte_for_byte),
         cmocka_unit_test(lr_schedule_should_warm_up_then_reach_ten_percent_at_last_step),

@@ -8,10 +8,10 @@
  * CPUID. The file path streams through a 1 MiB buffer.
  */
 #include "le_sha256.h"
+#include "le_cpu.h" /* le_cpu_features, LE_CPU_SHA */
 #include "le_err.h" /* le_err_set, LE_EIO */
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +75,6 @@ void le_sha256_compress_ref(uint32_t h[8], const uint8_t *p, size_t nblocks) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>     /* __get_cpuid, __get_cpuid_count */
 #include <immintrin.h> /* _mm_sha256rnds2_epu32 and friends */
 
 /*
@@ -114,28 +113,9 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void le_sha256_compress_shani
     _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(s1, t, 8));    /* HGFE */
 }
 
-static int le_sha256_cpu_has_sha(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSE4_1) || !(c & bit_SSSE3))
-        return 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
-        return 0;
-    return (b >> 29) & 1; /* CPUID.(EAX=7,ECX=0):EBX.SHA[bit 29] */
-}
-#else
-static int le_sha256_cpu_has_sha(void) { return 0; }
 #endif
 
-int le_sha256_accelerated(void) {
-    /* A CPU property, computed once: -1 unknown, then 0 or 1. */
-    static atomic_int has = -1;
-    int v = atomic_load_explicit(&has, memory_order_relaxed);
-    if (v < 0) {
-        v = le_sha256_cpu_has_sha();
-        atomic_store_explicit(&has, v, memory_order_relaxed);
-    }
-    return v;
-}
+int le_sha256_accelerated(void) { return (le_cpu_features() & LE_CPU_SHA) != 0; }
 
 void le_sha256_compress(uint32_t h[8], const uint8_t *p, size_t nblocks) {
 #if defined(__x86_64__) || defined(__i386__)

@@ -2,7 +2,7 @@
  * kernels_avx2: AVX2+FMA+F16C kernels for float weights (F32, F16, BF16) and
  * the conversions, compiled per function with
  * __attribute__((target)) so the build needs no special flags; callers check
- * le_kernels_have_avx2() at run time first.
+ * le_cpu_avx2() (le_cpu.h) at run time first.
  *
  * Per-element arithmetic (the contract that makes matmul results
  * independent of N, tiling and threads; vec_dot does exactly the same):
@@ -29,11 +29,6 @@
 #define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
 enum { LE_K_F32, LE_K_F16, LE_K_BF16 };
-
-int le_kernels_have_avx2(void) {
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
-}
 
 /* ---- small helpers ---- */
 

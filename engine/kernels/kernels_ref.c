@@ -175,13 +175,7 @@ void le_q4_0_from_float_ref(const float *x, void *vy, int64_t n) {
     int64_t nb = n / LE_QK4_0;
     for (int64_t i = 0; i < nb; i++) {
         const float *xb = x + i * LE_QK4_0;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < LE_QK4_0; j++) {
-            if (amax < fabsf(xb[j])) {
-                amax = fabsf(xb[j]);
-                max = xb[j];
-            }
-        }
+        float amax, max = le_signed_absmax(LE_QK4_0, xb, &amax);
         const float d = max / -8.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = le_fp32_to_fp16(d);

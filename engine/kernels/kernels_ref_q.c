@@ -110,13 +110,7 @@ void le_q5_0_from_float_ref(const float *x, void *vy, int64_t n) {
     le_block_q5_0 *y = vy;
     for (int64_t i = 0; i < n / 32; i++) {
         const float *xb = x + i * 32;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < 32; j++) {
-            if (amax < fabsf(xb[j])) {
-                amax = fabsf(xb[j]);
-                max = xb[j];
-            }
-        }
+        float amax, max = le_signed_absmax(32, xb, &amax);
         const float d = max / -16.0f;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[i].d = le_fp32_to_fp16(d);

@@ -19,6 +19,7 @@
 #ifndef LE_KERNELS_H
 #define LE_KERNELS_H
 
+#include <math.h> /* fabsf */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -211,6 +212,21 @@ static inline int le_nearest_int(float v) {
 /* Shared by the reference quantizers: C's float -> int8 conversion without
  * undefined behaviour on NaN or out-of-range values. */
 int8_t le_sat_i8(float v);
+/* The element of largest magnitude (the first of ties), as ggml's
+ * quantizers find it (Q4_0, Q5_0, make_q*_quants); *amax gets its
+ * magnitude. */
+static inline float le_signed_absmax(int n, const float *x, float *amax) {
+    float max = 0.0f;
+    *amax = 0.0f;
+    for (int i = 0; i < n; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > *amax) {
+            *amax = ax;
+            max = x[i];
+        }
+    }
+    return max;
+}
 
 /* One matmul job: Y[n*ldy + r] for r in a row range, n in [0, N). */
 struct le_gemm_job {
@@ -241,8 +257,7 @@ struct le_gemm_impl {
     void (*gemm)(const struct le_gemm_job *job, int64_t r0, int64_t r1);
 };
 
-/* AVX2 kernels (kernels_avx2.c); only call when le_kernels_have_avx2(). */
-int le_kernels_have_avx2(void);
+/* AVX2 kernels (kernels_avx2.c); only call when le_cpu_avx2() (le_cpu.h). */
 void le_f16_to_float_avx2(const void *x, float *y, int64_t n);
 void le_f16_from_float_avx2(const float *x, void *y, int64_t n);
 void le_vec_dot_f32_avx2(int n, float *s, const void *x, const void *y);

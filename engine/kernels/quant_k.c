@@ -31,21 +31,6 @@ static int le_imax(int a, int b) {
     return a > b ? a : b;
 }
 
-/* The element of largest magnitude (the first of ties), as ggml's make_q*_quants
- * find it; *amax gets its magnitude. */
-static float le_signed_absmax(int n, const float *x, float *amax) {
-    float max = 0.0f;
-    *amax = 0.0f;
-    for (int i = 0; i < n; i++) {
-        float ax = fabsf(x[i]);
-        if (ax > *amax) {
-            *amax = ax;
-            max = x[i];
-        }
-    }
-    return max;
-}
-
 /* make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL). */
 static float le_qx_scale(int n, int nmax, const float *x, int8_t *L) {
     float amax, max = le_signed_absmax(n, x, &amax);

@@ -6,8 +6,7 @@
  * block size, bytes per block, vec_dot_type, the scalar reference kernels,
  * the AVX2 kernels and the AVX2 gemm. Two constant trait arrays are expanded
  * from it (reference, AVX2); le_type_get picks the AVX2 one when the CPU has
- * AVX2+FMA+F16C (checked per call with __builtin_cpu_supports, no mutable
- * global state). Names and sizes (le_type_name, le_type_row_size,
+ * AVX2+FMA+F16C (le_cpu_avx2, the engine's one CPU probe). Names and sizes (le_type_name, le_type_row_size,
  * le_type_info, which the GGUF reader and writer use) and the matmul
  * dispatch (traits.gemm) read the same rows. Adding a type = one row plus
  * its kernels. Types ggml knows but this engine does not implement have a
@@ -16,6 +15,7 @@
  */
 #include "le_types.h"
 #include "le_err.h" /* le_err_set */
+#include "le_cpu.h"  /* le_cpu_avx2 */
 #include "le_kernels.h"
 
 #include <strings.h> /* strcasecmp */
@@ -180,7 +180,7 @@ const struct le_type_traits *le_type_get_ref(int type) {
 
 const struct le_type_traits *le_type_get(int type) {
     const struct le_type_traits *t = le_type_get_ref(type);
-    return t && le_kernels_have_avx2() ? &le_types_avx2[type] : t;
+    return t && le_cpu_avx2() ? &le_types_avx2[type] : t;
 }
 
 const char *le_type_name(int type) {

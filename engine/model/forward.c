@@ -35,7 +35,11 @@
  *
  * Memory: K is cached per kv head in blocks of 16 positions, each block
  * dim-major, so the score kernels read one contiguous stream; V per kv head,
- * position-major (model_int.h). Kernels: forward_kernels.c.
+ * position-major (model_int.h). Kernels: forward_kernels.c (attention over
+ * the cache) and engine/ops (RMSNorm, RoPE, softmax, SwiGLU: the functions
+ * training runs too). The element-wise ops are fusion hooks (LE_FUSE_*) the
+ * matmul driver runs on each activation row as it converts it, so le_fwd_layer
+ * reads as the op list and fusing costs no extra pass over memory.
  *
  * Workload (pp512, one core): 110M model -- matmuls ~88% of the time,
  * attention ~7%; 15M model -- matmuls 65-77% (Q4_0 .. F32), attention
@@ -57,7 +61,7 @@
  * per-layer ones are never written while another member reads them). */
 struct le_fwd_job {
     struct le_ctx *c;
-    const struct le_fwd_kernels *k;
+    const struct le_fwd_kernels *k; /* attention kernels; k->ops the shared ops */
     const int32_t *tokens;
     int n, pos, first_out;
     int layer, r0; /* the current layer; rows [r0, n) need more than K/V */
@@ -70,49 +74,62 @@ struct le_fwd_shared {
     int rc; /* member 0's result */
 };
 
-/* What a matmul's prep does to its activation rows [r0 + a, r0 + b). */
-struct le_fwd_prep {
+/*
+ * Fusion hooks: the element-wise op that produces a matmul's input, run on
+ * each activation row by the matmul driver as it converts the row to the
+ * weight's activation type (the row is in L1 then, and no extra phase or
+ * barrier is needed):
+ *   EMBED_NORM  x = token_embd[tok]; xn = rmsnorm(x) * w      (layer 0)
+ *   ADD_NORM    x += xn (the previous residual branch); xn = rmsnorm(x) * w
+ *   SWIGLU      hg = silu(hg) * hu
+ */
+enum le_fwd_fuse { LE_FUSE_EMBED_NORM, LE_FUSE_ADD_NORM, LE_FUSE_SWIGLU };
+
+/* A hook on activation rows [r0 + a, r0 + b). */
+struct le_fwd_hook {
     const struct le_fwd_job *j;
+    enum le_fwd_fuse op;
     int64_t r0;
-    int embed;      /* norm: x[r] = token_embd[tok[r]] first */
-    int delta;      /* norm: x[r] += xn[r] first (the residual add) */
-    const float *w; /* norm weight; NULL: SwiGLU hg = silu(hg) * hu */
+    const float *w; /* the norm's weight */
 };
 
-/* xn[r] = rmsnorm(x[r]) * w (after the embedding or the residual add), as
- * ggml: sum of float squares in double, mean and scale in float,
- * y = (x * scale) * w; or hg[r] = silu(hg[r]) * hu[r]. */
-static void le_fwd_prep_rows(void *arg, int64_t a, int64_t b) {
-    const struct le_fwd_prep *p = arg;
-    const struct le_ctx *c = p->j->c;
+static void le_fwd_hook_rows(void *arg, int64_t a, int64_t b) {
+    const struct le_fwd_hook *h = arg;
+    const struct le_ctx *c = h->j->c;
     const struct le_model *m = c->m;
+    const struct le_ops *ops = h->j->k->ops;
     int64_t D = m->info.dim, F = m->info.ffn;
-    for (int64_t r = p->r0 + a; r < p->r0 + b; r++) {
-        if (!p->w) {
-            p->j->k->swiglu(c->hg + r * F, c->hu + r * F, F);
-            continue;
-        }
-        if (p->embed) {
+    for (int64_t r = h->r0 + a; r < h->r0 + b; r++) {
+        switch (h->op) {
+        case LE_FUSE_SWIGLU:
+            ops->swiglu(c->hg + r * F, c->hg + r * F, c->hu + r * F, F);
+            break;
+        case LE_FUSE_EMBED_NORM: {
             const struct le_type_traits *tt = le_type_get(m->embd.type);
             size_t rb = le_type_row_size(m->embd.type, D);
-            tt->to_float((const char *)m->embd.data + (size_t)p->j->tokens[r] * rb, c->x + r * D, D);
+            tt->to_float((const char *)m->embd.data + (size_t)h->j->tokens[r] * rb, c->x + r * D, D);
+            ops->add_rmsnorm(c->x + r * D, NULL, h->w, c->xn + r * D, D, m->info.eps);
+            break;
         }
-        p->j->k->add_rmsnorm(c->x + r * D, p->delta ? c->xn + r * D : NULL, p->w, c->xn + r * D, D, m->info.eps);
+        case LE_FUSE_ADD_NORM:
+            ops->add_rmsnorm(c->x + r * D, c->xn + r * D, h->w, c->xn + r * D, D, m->info.eps);
+            break;
+        }
     }
 }
 
 /* Products of the same X (N rows) by the team: weights of one type share
- * one conversion and one work queue; prep (may be NULL) runs once per row,
- * with the first group. */
+ * one conversion and one work queue; the hook (may be NULL) runs once per
+ * row, with the first group. */
 static int le_fwd_mm(struct le_member *me, struct le_ctx *c, const struct le_wmat *const *w, float *const *Y,
-                     int n, const float *X, int64_t N, struct le_fwd_prep *prep) {
+                     int n, const float *X, int64_t N, struct le_fwd_hook *hook) {
     for (int i = 0; i < n;) {
         struct le_matmul_out o[4];
         int k = 0;
         for (; i + k < n && k < 4 && w[i + k]->type == w[i]->type && w[i + k]->cols == w[i]->cols; k++)
             o[k] = (struct le_matmul_out){.W = w[i + k]->data, .rows = w[i + k]->rows, .Y = Y[i + k]};
         int rc = le_matmul_team(me, w[i]->type, w[i]->cols, X, N, o, k, c->mm_scratch,
-                                i == 0 && prep ? le_fwd_prep_rows : NULL, prep);
+                                i == 0 && hook ? le_fwd_hook_rows : NULL, hook);
         if (rc)
             return le_err_wrap(rc, "matmul %s", w[i]->name);
         i += k;
@@ -144,7 +161,7 @@ static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
         int64_t p1 = pb * LE_KBLK + LE_KBLK < end ? pb * LE_KBLK + LE_KBLK : end;
         for (int64_t p = p0; p < p1; p++) {
             float *kr = c->kbuf + (p - pos) * KV + g * hd, *vr = c->vbuf + (p - pos) * KV + g * hd;
-            j->k->rope(kr, c->rope + p * hd, 1, hd);
+            j->k->ops->rope(kr, c->rope + p * hd, 1, hd);
             if (c->kv_f16) {
                 le_round_f16(kr, hd);
                 le_round_f16(vr, hd);
@@ -188,7 +205,7 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         out[i] = c->att + r * Q + h * hd;
         np[i] = (int)(j->pos + r + 1);
         s[i] = sbuf + (int64_t)i * T16;
-        k->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
+        k->ops->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
     }
     /* positions per chunk: a chunk of K or V (~16 KB) stays in L1 while
      * every group passes over it */
@@ -209,7 +226,7 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         }
     }
     for (int i = 0; i < nq; i++) {
-        k->softmax(s[i], np[i], scale);
+        k->ops->softmax(s[i], np[i], scale);
         memset(out[i], 0, (size_t)hd * sizeof(float));
     }
     /* groups for the weighted sums: 6 (or 4) queries, each group over its
@@ -262,55 +279,66 @@ static void le_fwd_attn(struct le_member *me, const struct le_fwd_job *j) {
     le_team_barrier(me);
 }
 
+/* One matmul of the op list: Y_i = X W_i^T for up to three weights sharing
+ * X (rows [r0, n) of its buffer), with an optional fusion hook. */
+#define LE_MM(me, j, X, r0, hook, ...)                                                                       \
+    le_fwd_mm_list(me, j, X, r0, hook, (const struct le_fwd_w[]){__VA_ARGS__},                            \
+                   (int)(sizeof((const struct le_fwd_w[]){__VA_ARGS__}) / sizeof(struct le_fwd_w)))
+
+/* A weight and its output rows (from row r0). */
+struct le_fwd_w {
+    const struct le_wmat *w;
+    float *Y;
+    int64_t ldy; /* floats per output row */
+};
+
+static int le_fwd_mm_list(struct le_member *me, const struct le_fwd_job *j, float *X, int64_t r0,
+                          struct le_fwd_hook *hook, const struct le_fwd_w *ws, int n) {
+    const struct le_wmat *w[3];
+    float *Y[3];
+    for (int i = 0; i < n; i++)
+        w[i] = ws[i].w, Y[i] = ws[i].Y + r0 * ws[i].ldy;
+    int64_t K = ws[0].w->cols;
+    return le_fwd_mm(me, j->c, w, Y, n, X + r0 * K, j->n - r0, hook);
+}
+
 /* Layer il: rows [0, n) for the KV cache and rows [r0, n) beyond it. On
  * entry x holds the residual stream after the previous layer (or nothing:
  * the embedding comes with the norm) and xn its delta; on exit (r0 < n)
- * x + xn is this layer's output. */
+ * x + xn is this layer's output. The op list (train.c's forward is the
+ * same list, unfused):
+ *   [embed +] add + attn_norm  ->  k, v (, q) = xn W^T      (hook)
+ *   RoPE(k), K/V into the cache
+ *   RoPE(q), attention
+ *   xn = att Wo^T
+ *   add + ffn_norm             ->  hg, hu = xn Wgate^T, xn Wup^T   (hook)
+ *   SwiGLU                     ->  xn = hg Wdown^T                 (hook) */
 static int le_fwd_layer(struct le_member *me, struct le_fwd_job *j, int il, int r0) {
     struct le_ctx *c = j->c;
     const struct le_layer *L = &c->m->layers[il];
-    int64_t D = c->m->info.dim, Q = c->m->q_dim, F = c->m->info.ffn;
-    int n = j->n;
-    int64_t nr = n - r0;
+    int64_t D = c->m->info.dim, Q = c->m->q_dim, KV = c->m->kv_dim, F = c->m->info.ffn;
     int rc;
     j->layer = il; /* this member's view */
     j->r0 = r0;
-    struct le_fwd_prep norm = {.j = j, .r0 = 0, .embed = il == 0, .delta = il > 0, .w = L->attn_norm};
-    {
-        /* q joins k and v when all rows need it (not in a last layer that
-         * only wants some rows' logits) */
-        const struct le_wmat *w[3] = {&L->wk, &L->wv, &L->wq};
-        float *Y[3] = {c->kbuf, c->vbuf, c->q};
-        if ((rc = le_fwd_mm(me, c, w, Y, r0 == 0 ? 3 : 2, c->xn, n, &norm)))
-            return rc;
-        float *Yq[1] = {c->q + r0 * Q};
-        if (r0 > 0 && nr > 0 && (rc = le_fwd_mm(me, c, w + 2, Yq, 1, c->xn + r0 * D, nr, NULL)))
-            return rc;
-    }
+    struct le_fwd_hook attn_norm = {.j = j, .op = il == 0 ? LE_FUSE_EMBED_NORM : LE_FUSE_ADD_NORM, .w = L->attn_norm};
+    struct le_fwd_hook ffn_norm = {.j = j, .op = LE_FUSE_ADD_NORM, .r0 = r0, .w = L->ffn_norm};
+    struct le_fwd_hook swiglu = {.j = j, .op = LE_FUSE_SWIGLU, .r0 = r0};
+    /* q joins k and v when all rows need it (not in a last layer that only
+     * wants some rows' logits) */
+    if (r0 == 0)
+        rc = LE_MM(me, j, c->xn, 0, &attn_norm, {&L->wk, c->kbuf, KV}, {&L->wv, c->vbuf, KV}, {&L->wq, c->q, Q});
+    else
+        rc = LE_MM(me, j, c->xn, 0, &attn_norm, {&L->wk, c->kbuf, KV}, {&L->wv, c->vbuf, KV});
+    if (rc || (r0 > 0 && r0 < j->n && (rc = LE_MM(me, j, c->xn, r0, NULL, {&L->wq, c->q, Q}))))
+        return rc;
     le_fwd_rope_kv(me, j);
-    if (nr == 0)
+    if (r0 == j->n)
         return LE_OK;
     le_fwd_attn(me, j);
-    {
-        const struct le_wmat *w[1] = {&L->wo};
-        float *Y[1] = {c->xn + r0 * D};
-        if ((rc = le_fwd_mm(me, c, w, Y, 1, c->att + r0 * Q, nr, NULL)))
-            return rc;
-    }
-    {
-        struct le_fwd_prep ffn = {.j = j, .r0 = r0, .delta = 1, .w = L->ffn_norm};
-        const struct le_wmat *w[2] = {&L->wgate, &L->wup};
-        float *Y[2] = {c->hg + r0 * F, c->hu + r0 * F};
-        if ((rc = le_fwd_mm(me, c, w, Y, 2, c->xn + r0 * D, nr, &ffn)))
-            return rc;
-    }
-    {
-        struct le_fwd_prep act = {.j = j, .r0 = r0, .w = NULL};
-        const struct le_wmat *w[1] = {&L->wdown};
-        float *Y[1] = {c->xn + r0 * D};
-        if ((rc = le_fwd_mm(me, c, w, Y, 1, c->hg + r0 * F, nr, &act)))
-            return rc;
-    }
+    if ((rc = LE_MM(me, j, c->att, r0, NULL, {&L->wo, c->xn, D})) ||
+        (rc = LE_MM(me, j, c->xn, r0, &ffn_norm, {&L->wgate, c->hg, F}, {&L->wup, c->hu, F})) ||
+        (rc = LE_MM(me, j, c->hg, r0, &swiglu, {&L->wdown, c->xn, D})))
+        return rc;
     return LE_OK;
 }
 
@@ -324,12 +352,9 @@ static void le_fwd_member(void *arg, int ith, int nth) {
     int nl = (int)m->info.n_layers, rc = LE_OK;
     for (int il = 0; il < nl && !rc; il++)
         rc = le_fwd_layer(&me, j, il, il == nl - 1 ? j->first_out : 0);
-    if (!rc && j->first_out < j->n) {
-        int64_t D = m->info.dim, V = m->info.n_vocab, fo = j->first_out;
-        struct le_fwd_prep norm = {.j = j, .r0 = fo, .delta = 1, .w = m->out_norm};
-        const struct le_wmat *w[1] = {&m->out};
-        float *Y[1] = {c->logits + fo * V};
-        rc = le_fwd_mm(&me, c, w, Y, 1, c->xn + fo * D, j->n - fo, &norm);
+    if (!rc && j->first_out < j->n) { /* add + output_norm -> logits = xn Wout^T */
+        struct le_fwd_hook out_norm = {.j = j, .op = LE_FUSE_ADD_NORM, .r0 = j->first_out, .w = m->out_norm};
+        rc = LE_MM(&me, j, c->xn, j->first_out, &out_norm, {&m->out, c->logits, m->info.n_vocab});
     }
     if (ith == 0)
         sh->rc = rc;
@@ -337,7 +362,7 @@ static void le_fwd_member(void *arg, int ith, int nth) {
 
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out) {
     struct le_fwd_shared sh = {
-        .in = {.c = c, .k = c->kern, .tokens = tokens, .n = n, .pos = pos, .first_out = first_out}};
+        .in = {.c = c, .k = &c->kern, .tokens = tokens, .n = n, .pos = pos, .first_out = first_out}};
     le_team_init(&sh.team, le_pool_nthreads(c->pool));
     le_pool_run(c->pool, le_fwd_member, &sh);
     return sh.rc;

@@ -15,6 +15,7 @@
 
 #include "le_err.h"   /* le_err_set, LE_E* */
 #include "le_gguf.h"  /* le_gguf_open, metadata and tensor accessors */
+#include "le_ops.h"   /* le_ops_rope_table */
 #include "le_pool.h"  /* le_pool_nthreads */
 #include "le_tok.h"   /* le_tok_from_gguf */
 #include "le_types.h" /* le_type_get, le_matmul_scratch_size */
@@ -320,28 +321,6 @@ static float *le_ctx_alloc(size_t nfloat, int *fail) {
     return p;
 }
 
-/* The RoPE table exactly as ggml's rope cache: theta starts at the position
- * (times the linear scale 1/factor) and is multiplied by base^(-2/n_dims)
- * once per pair, all in float32; cos and sin of it (divided by the
- * per-pair frequency factor when the model has rope_freqs). */
-static void le_ctx_rope_table(struct le_ctx *c) {
-    const struct le_model *m = c->m;
-    int64_t half = m->info.head_dim / 2;
-    float theta_scale = powf(m->info.rope_base, -2.0f / (float)m->info.head_dim);
-    float freq_scale = 1.0f / m->info.rope_scale;
-    for (int p = 0; p < c->n_ctx; p++) {
-        float theta = (float)p;
-        float *row = c->rope + (size_t)p * half * 2;
-        for (int64_t i = 0; i < half; i++) {
-            float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
-            float th = freq_scale * (theta / ff);
-            row[2 * i] = cosf(th);
-            row[2 * i + 1] = sinf(th);
-            theta *= theta_scale;
-        }
-    }
-}
-
 static size_t le_ctx_mm_scratch(const struct le_model *m, int64_t n) {
     size_t s = le_matmul_scratch_size(m->out.type, m->info.dim, n);
     for (int64_t il = 0; il < m->info.n_layers; il++) {
@@ -398,8 +377,8 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     /* Score kernels read whole 16-position blocks (their values past a
      * query's length are never used): keep them finite from the start. */
     memset(c->k_cache, 0, L * T16 * KV * sizeof(float));
-    le_ctx_rope_table(c);
-    c->kern = le_fwd_kernels_get();
+    le_ops_rope_table(c->rope, n_ctx, in->head_dim, in->rope_base, 1.0f / in->rope_scale, m->rope_freqs);
+    c->kern = le_fwd_kernels_get(1);
     *out = c;
     return LE_OK;
 }
@@ -428,7 +407,7 @@ int le_ctx_n_ctx(const struct le_ctx *c) { return c->n_ctx; }
 int le_ctx_n_batch(const struct le_ctx *c) { return c->n_batch; }
 int le_ctx_n_cached(const struct le_ctx *c) { return c->n_cached; }
 void le_ctx_set_kv_f16(struct le_ctx *c, int on) { c->kv_f16 = on != 0; }
-void le_ctx_set_ref_kernels(struct le_ctx *c, int on) { c->kern = on ? le_fwd_kernels_ref() : le_fwd_kernels_get(); }
+void le_ctx_set_ref_kernels(struct le_ctx *c, int on) { c->kern = le_fwd_kernels_get(!on); }
 const struct le_model *le_ctx_model(const struct le_ctx *c) { return c->m; }
 const float *le_ctx_logits(const struct le_ctx *c) { return c->logits; }
 

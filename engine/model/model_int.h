@@ -10,6 +10,7 @@
 #define LE_MODEL_INT_H
 
 #include "le_model.h"
+#include "le_ops.h" /* struct le_ops: the ops the forward pass shares with training */
 
 #include <stdint.h>
 
@@ -47,6 +48,22 @@ struct le_model {
 #define LE_KBLK 16
 #define LE_ATT_QB 32
 
+/* forward_kernels.c: the attention kernels over the KV cache (see there),
+ * with the shared ops (le_ops.h) they run beside. Up to LE_SCORES_Q query
+ * vectors at a time; the q, s, p, out arrays hold nq pointers. */
+#define LE_SCORES_Q 6
+struct le_fwd_kernels {
+    /* s_i[j] = sum_d q_i[d] * K(j, d) for j < 16*nblk, K in the cache's block
+     * layout from kb (block b at kb + b*16*hd, (j, d) at d*16 + j%16) */
+    void (*scores)(const float *const q[], int nq, const float *kb, int hd, int nblk, float *const s[]);
+    /* out_i[d] += sum_j p_i[j] * v[j*ldv + d] for j < np, continuing each
+     * element's chain in j order */
+    void (*pv)(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np, float *const out[]);
+    const struct le_ops *ops; /* softmax, RoPE, SwiGLU, RMSNorm */
+};
+/* simd = 1: AVX2+FMA when the CPU has it; 0: the scalar references. */
+struct le_fwd_kernels le_fwd_kernels_get(int simd);
+
 struct le_ctx {
     struct le_model *m;
     struct le_pool *pool; /* borrowed */
@@ -54,7 +71,7 @@ struct le_ctx {
     int n_ctx16;  /* n_ctx rounded up to a multiple of LE_KBLK */
     int n_cached; /* positions [0, n_cached) hold valid K/V */
     int kv_f16;   /* round K/V to F16 on entry (llama.cpp's default cache) */
-    const struct le_fwd_kernels *kern; /* forward_kernels.c: AVX2 or reference */
+    struct le_fwd_kernels kern; /* forward_kernels.c + le_ops: AVX2 or reference */
     float *k_cache;           /* (L, n_kv_heads, T16/16, head_dim, 16): per kv head,
                                  blocks of 16 positions, each dim-major, so a block
                                  is one contiguous stream and 16 positions of one
@@ -72,30 +89,6 @@ struct le_ctx {
     void *mm_scratch;
     size_t mm_scratch_size;
 };
-
-/* forward_kernels.c: the forward pass's own vector kernels (see there).
- * Up to LE_SCORES_Q query vectors at a time; the q, s, p, out arrays hold
- * nq pointers. */
-#define LE_SCORES_Q 6
-struct le_fwd_kernels {
-    /* s_i[j] = sum_d q_i[d] * K(j, d) for j < 16*nblk, K in the cache's block
-     * layout from kb (block b at kb + b*16*hd, (j, d) at d*16 + j%16) */
-    void (*scores)(const float *const q[], int nq, const float *kb, int hd, int nblk, float *const s[]);
-    /* out_i[d] += sum_j p_i[j] * v[j*ldv + d] for j < np, continuing each
-     * element's chain in j order */
-    void (*pv)(const float *const p[], int nq, const float *v, int64_t ldv, int hd, int np, float *const out[]);
-    /* s = softmax(s * scale) in place; exp sum in double */
-    void (*softmax)(float *s, int n, float scale);
-    /* RoPE on n_heads consecutive heads of hd values: pairs (x0, x1) ->
-     * (x0*c - x1*s, x0*s + x1*c) with cs = (c, s) per pair */
-    void (*rope)(float *v, const float *cs, int64_t n_heads, int64_t hd);
-    /* g[i] = silu(g[i]) * u[i] */
-    void (*swiglu)(float *g, const float *u, int64_t n);
-    /* x += delta (if not NULL); y = rmsnorm(x) * w */
-    void (*add_rmsnorm)(float *x, const float *delta, const float *w, float *y, int64_t n, float eps);
-};
-const struct le_fwd_kernels *le_fwd_kernels_get(void); /* AVX2+FMA when the CPU has it */
-const struct le_fwd_kernels *le_fwd_kernels_ref(void);
 
 /* forward.c: evaluates tokens and computes logits for rows [first_out, n). */
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out);

@@ -22,6 +22,7 @@
 
 #include "le_err.h"  /* le_err_set */
 #include "le_gguf.h" /* le_gguf_writer */
+#include "le_text.h" /* le_utf8_next, le_utf8_encode */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,35 +40,14 @@ void le_bpe_opts_default(struct le_bpe_opts *o) {
 /* Decodes one UTF-8 character at s[i..n); returns its length (1 for an
  * invalid byte, then *cp = LE_MAXCP, which is never in the alphabet). */
 static size_t utf8_next(const unsigned char *s, size_t n, size_t i, uint32_t *cp) {
-    unsigned c = s[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || i + len > n) {
+    uint32_t v;
+    size_t len = le_utf8_next((const char *)s + i, n - i, &v);
+    if (len == 0) {
         *cp = LE_MAXCP;
         return 1;
     }
-    uint32_t v = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-    for (size_t k = 1; k < len; k++) {
-        if ((s[i + k] & 0xc0) != 0x80) {
-            *cp = LE_MAXCP;
-            return 1;
-        }
-        v = (v << 6) | (s[i + k] & 0x3f);
-    }
     *cp = v < LE_MAXCP ? v : LE_MAXCP;
     return len;
-}
-
-static int utf8_put(uint32_t cp, char *out) {
-    if (cp < 0x80) return out[0] = (char)cp, 1;
-    if (cp < 0x800) return out[0] = (char)(0xc0 | (cp >> 6)), out[1] = (char)(0x80 | (cp & 0x3f)), 2;
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12)), out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18)), out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 static int is_ws(uint32_t cp) { return cp == '\t' || cp == '\n' || cp == '\v' || cp == '\f' || cp == '\r'; }
@@ -354,7 +334,7 @@ static int build_alphabet(struct bpe *b, const char *const *texts, const size_t 
         b->cid[c] = -1;
     for (int64_t i = 0; i < take; i++) {
         char buf[8];
-        int l = utf8_put(v[i].cp, buf);
+        int l = le_utf8_encode(v[i].cp, buf);
         buf[l] = 0;
         char *s = strdup(buf);
         if (!s || sym_add(b, s) < 0) {

@@ -211,6 +211,23 @@ struct tok_bigram tok_heap_pop(struct tok_heap *h) {
     return top;
 }
 
+int32_t tok_syms_split(const char *s, size_t n, struct tok_sym *sym) {
+    int32_t count = 0;
+    for (size_t off = 0; off < n;) {
+        size_t cl = tok_utf8_len((unsigned char)s[off]);
+        if (cl > n - off)
+            cl = n - off;
+        struct tok_sym *y = &sym[count];
+        y->off = (uint32_t)off;
+        y->n = (uint32_t)cl;
+        y->prev = count - 1;
+        off += cl;
+        y->next = off == n ? -1 : count + 1;
+        count++;
+    }
+    return count;
+}
+
 /* ---- Construction ----------------------------------------------------- */
 
 void le_tok_params_init(struct le_tok_params *p, int kind) {
@@ -357,7 +374,7 @@ static void build_byte_tokens(struct le_tok *t) {
             if (id < 0)
                 id = tok_strtab_find(&t->vocab, one, 1);
         } else {
-            id = tok_strtab_find(&t->vocab, u, (size_t)tok_utf8_encode(tok_byte_to_cpt((uint8_t)b), u));
+            id = tok_strtab_find(&t->vocab, u, (size_t)le_utf8_encode(tok_byte_to_cpt((uint8_t)b), u));
         }
         t->byte_tok[b] = id;
     }
@@ -637,7 +654,7 @@ static size_t piece_into(const struct le_tok *t, int32_t id, int special, char *
         } else {
             /* llama.cpp: "[UNK_BYTE_0x" + hex of the char + token text + "]" */
             char u[4], hex[3];
-            int cl = tok_utf8_encode(cp, u);
+            int cl = le_utf8_encode(cp, u);
             pos = put(buf, cap, pos, "[UNK_BYTE_0x", 12);
             for (int k = 0; k < cl; k++) {
                 snprintf(hex, sizeof hex, "%02x", (unsigned char)u[k]);

@@ -350,19 +350,7 @@ static int merge_word(const struct le_tok *t, struct bpe_work *w, size_t n, stru
     int rc = grow((void **)&w->sym, &w->sym_cap, n, sizeof *w->sym);
     if (rc)
         return rc;
-    int32_t count = 0;
-    for (size_t off = 0; off < n;) {
-        size_t cl = tok_utf8_len((unsigned char)w->word[off]);
-        if (cl > n - off)
-            cl = n - off;
-        struct tok_sym *y = &w->sym[count];
-        y->off = (uint32_t)off;
-        y->n = (uint32_t)cl;
-        y->prev = count - 1;
-        off += cl;
-        y->next = off == n ? -1 : count + 1;
-        count++;
-    }
+    int32_t count = tok_syms_split(w->word, n, w->sym);
     w->heap.n = 0;
     for (int32_t i = 1; i < count; i++)
         if ((rc = add_bigram(t, w, i - 1, i)))
@@ -406,7 +394,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, int mem
     uint8_t map_n[256];
     for (int b = 0; b < 256; b++) {
         char u[4];
-        map_n[b] = (uint8_t)tok_utf8_encode(tok_byte_to_cpt((uint8_t)b), u);
+        map_n[b] = (uint8_t)le_utf8_encode(tok_byte_to_cpt((uint8_t)b), u);
         memcpy(map[b], u, 2);
     }
     uint32_t *cps = malloc(len * sizeof *cps);
@@ -442,7 +430,7 @@ int tok_bpe_encode(const struct le_tok *t, const char *text, size_t len, int mem
         size_t n = 0;
         for (size_t k = start; k < start + words[i]; k++) {
             char u[4];
-            int ul = tok_utf8_encode(cps[k], u);
+            int ul = le_utf8_encode(cps[k], u);
             for (int j = 0; j < ul; j++) {
                 unsigned char b = (unsigned char)u[j];
                 memcpy(w.word + n, map[b], map_n[b]);

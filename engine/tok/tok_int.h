@@ -11,6 +11,8 @@
 #ifndef TOK_INT_H
 #define TOK_INT_H
 
+#include "le_text.h" /* le_utf8_next, le_utf8_encode */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,6 +119,10 @@ struct tok_sym {
     int32_t prev, next;
     uint32_t off, n;
 };
+/* The merge loops' start: one symbol per UTF-8 character of s[0..n) (by
+ * lead byte, tok_utf8_len; a truncated last one keeps what is there),
+ * linked in order, into sym (n entries suffice). Returns the count. */
+int32_t tok_syms_split(const char *s, size_t n, struct tok_sym *sym);
 
 /* Unicode (tok_unicode.c). Flags are llama.cpp's category class bits plus
  * TOK_U_WS for its White_Space set. */
@@ -138,8 +144,6 @@ unsigned tok_cpt_flags(uint32_t cp);
 size_t tok_utf8_decode(const char *s, size_t len, uint32_t *cps);
 /* The code point at s[0..len) (len >= 1) and its byte count, as above. */
 uint32_t tok_utf8_next(const char *s, size_t len, size_t *used);
-/* Encodes cp (<= 0x10FFFF) into buf[4]; returns the byte count. */
-int tok_utf8_encode(uint32_t cp, char *buf);
 /* GPT-2 bytes_to_unicode: the code point byte b is written as. */
 uint32_t tok_byte_to_cpt(uint8_t b);
 /* Inverse: the byte for code point cp, or -1. */

@@ -74,19 +74,7 @@ static int merge_segment(const struct le_tok *t, const char *s, size_t n, struct
         w->sym = ns;
         w->cap = n;
     }
-    int32_t count = 0;
-    for (size_t off = 0; off < n;) {
-        size_t cl = tok_utf8_len((unsigned char)s[off]);
-        if (cl > n - off)
-            cl = n - off;
-        struct tok_sym *y = &w->sym[count];
-        y->off = (uint32_t)off;
-        y->n = (uint32_t)cl;
-        y->prev = count - 1;
-        off += cl;
-        y->next = off == n ? -1 : count + 1;
-        count++;
-    }
+    int32_t count = tok_syms_split(s, n, w->sym);
     w->heap.n = 0;
     int rc;
     for (int32_t i = 1; i < count; i++)

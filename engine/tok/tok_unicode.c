@@ -36,23 +36,12 @@ unsigned tok_cpt_flags(uint32_t cp) {
  * 0xFFFD with *used = 1 for anything llama.cpp rejects. llama.cpp accepts
  * overlong forms and surrogates, so we do too. */
 static uint32_t decode_one(const unsigned char *s, size_t len, size_t *used) {
-    unsigned c = s[0];
-    *used = 1;
-    if (c < 0x80)
-        return c;
-    if ((c & 0x40) == 0)
-        return 0xFFFD; /* stray continuation byte */
-    size_t n = (c & 0x20) == 0 ? 2 : (c & 0x10) == 0 ? 3 : (c & 0x08) == 0 ? 4 : 0;
-    if (n == 0 || len < n)
+    uint32_t cp;
+    size_t n = le_utf8_next((const char *)s, len, &cp);
+    if (n == 0 || cp > 0x10FFFF) { /* llama.cpp would throw later on the latter; we do not */
+        *used = 1;
         return 0xFFFD;
-    uint32_t cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0xFFFD;
-        cp = (cp << 6) | (s[i] & 0x3F);
     }
-    if (cp > 0x10FFFF)
-        return 0xFFFD; /* llama.cpp would throw later; we do not */
     *used = n;
     return cp;
 }
@@ -70,30 +59,6 @@ size_t tok_utf8_decode(const char *s, size_t len, uint32_t *cps) {
         i += used;
     }
     return n;
-}
-
-int tok_utf8_encode(uint32_t cp, char *buf) {
-    unsigned char *b = (unsigned char *)buf;
-    if (cp < 0x80) {
-        b[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        b[0] = (unsigned char)(0xC0 | (cp >> 6));
-        b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        b[0] = (unsigned char)(0xE0 | (cp >> 12));
-        b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    b[0] = (unsigned char)(0xF0 | ((cp >> 18) & 0x07));
-    b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-    b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
 }
 
 /* GPT-2: printable Latin-1 bytes stand for themselves; the other 68 bytes

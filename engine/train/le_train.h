@@ -112,12 +112,6 @@ int le_trainer_step(struct le_trainer *t, double *train_loss, double *lr, double
  * consecutive windows of ctx+1 tokens overlapping by one, every token after
  * the first scored once; otherwise a fixed evenly spaced subset). */
 int le_trainer_eval(struct le_trainer *t, int64_t max_tokens, double *loss, int64_t *n_scored);
-/* llama.cpp's perplexity convention on a token stream (tokens[0] is
- * normally BOS): chunks of ctx tokens, the first of each replaced by bos,
- * the logits at positions ctx/2 .. ctx-2 scored (ctx/2 - 1 per chunk).
- * Mean negative log-likelihood per scored token. */
-int le_trainer_eval_llamacpp(struct le_trainer *t, const int32_t *tokens, int64_t n, int32_t bos,
-                             double *nll, int64_t *n_scored);
 /* Cross-entropy of the add-one unigram model of the training stream on the
  * targets that le_trainer_eval(t, 0, ...) scores. */
 int le_trainer_unigram_loss(struct le_trainer *t, double *loss);
@@ -137,6 +131,9 @@ int le_trainer_resume(struct le_trainer *t, const char *path);
 float *le_trainer_params(struct le_trainer *t, int64_t *n);
 float *le_trainer_grads(struct le_trainer *t, int64_t *n);
 int le_trainer_loss(struct le_trainer *t, const int32_t *windows, int64_t B, int want_grad, double *loss);
+/* The logits of the last le_trainer_loss without gradients: B * ctx rows of
+ * vocab floats (row b * ctx + i: window b's token i). Owned by t. */
+const float *le_trainer_logits(const struct le_trainer *t);
 #endif
 
 #endif

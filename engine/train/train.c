@@ -15,7 +15,9 @@
 #include "train_ops.h"
 
 #include "le_err.h"  /* le_err_set */
+#include "le_ops.h"  /* le_ops_rope_table */
 #include "le_pool.h" /* le_pool_run, le_pool_range */
+#include "le_util.h" /* le_splitmix64 */
 
 #include <errno.h>
 #include <stdint.h>  /* INT64_MAX, PTRDIFF_MAX */
@@ -244,16 +246,9 @@ int le_train_check_output(const char *path) {
 
 /* Functions for the layout and initialisation. */
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static double rng_normal(uint64_t *s) {
-    double u1 = ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
-    double u2 = (double)(splitmix64(s) >> 11) / 9007199254740992.0;
+    double u1 = ((double)(le_splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
+    double u2 = (double)(le_splitmix64(s) >> 11) / 9007199254740992.0;
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
@@ -372,7 +367,7 @@ static void plan(struct le_trainer *t, struct le_arena *a) {
     t->gemm_scr = TAKEF(a, g > (size_t)INT64_MAX - 16 ? -1 : (int64_t)(g + 16));
     t->rms_scr = TAKEF(a, le_top_rmsnorm_scratch(N, C));
     t->attn_scr = TAKEF(a, le_top_attn_scratch(t->pool, t->T, t->D));
-    t->rope_cs = TAKEF(a, mul(a, t->T, t->D) / 2), t->rope_sn = TAKEF(a, mul(a, t->T, t->D) / 2);
+    t->rope_cs = TAKEF(a, mul(a, t->T, t->D));
     t->tok = take(a, mul(a, N, 4)), t->tgt = take(a, mul(a, N, 4)), t->win = take(a, MUL3(a, t->Bmax, t->T + 1, 4));
 }
 
@@ -417,7 +412,7 @@ int le_trainer_new(struct le_trainer **out, const struct le_train_config *cfg, s
     memset(t->arena, 0, total);
     a = (struct le_arena){t->arena, 0, 0};
     plan(t, &a);
-    le_top_rope_table(t->rope_cs, t->rope_sn, t->T, t->D, c->rope_base);
+    le_ops_rope_table(t->rope_cs, t->T, t->D, c->rope_base, 1.0f, NULL);
     init_params(t);
     *out = t;
     return LE_OK;
@@ -461,6 +456,7 @@ float *le_trainer_grads(struct le_trainer *t, int64_t *n) {
     *n = t->n_params;
     return t->grads;
 }
+const float *le_trainer_logits(const struct le_trainer *t) { return t->logits; }
 #endif
 
 /* Functions for the forward and backward passes. */
@@ -478,17 +474,17 @@ static void forward(struct le_trainer *t, int64_t B) {
     for (int64_t l = 0; l < t->L; l++) {
         struct le_tact *x = &t->act[l];
         const struct le_tl *y = &t->lay[l];
-        le_top_rmsnorm_fwd(t->pool, x->x_in, P + y->an, x->xn1, x->rs1, N, C, t->c.norm_eps);
+        le_top_rmsnorm_fwd(t->pool, t->simd, x->x_in, P + y->an, x->xn1, x->rs1, N, C, t->c.norm_eps);
         xwt(t, x->q, x->xn1, y->wq, N, C, C, 0);
         xwt(t, x->k, x->xn1, y->wk, N, C, KC, 0);
         xwt(t, x->v, x->xn1, y->wv, N, C, KC, 0);
-        le_top_rope(t->pool, x->q, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 0);
-        le_top_rope(t->pool, x->k, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 0);
+        le_top_rope(t->pool, t->simd, x->q, N, t->T, t->H, t->D, t->rope_cs, 0);
+        le_top_rope(t->pool, t->simd, x->k, N, t->T, t->G, t->D, t->rope_cs, 0);
         le_top_attn_fwd(t->pool, t->simd, x->q, x->k, x->v, x->p, x->att, B, t->T, t->H, t->G, t->D,
                         t->attn_scr);
         memcpy(x->x_mid, x->x_in, (size_t)(N * C) * sizeof(float));
         xwt(t, x->x_mid, x->att, y->wo, N, C, C, 1);
-        le_top_rmsnorm_fwd(t->pool, x->x_mid, P + y->fn, x->xn2, x->rs2, N, C, t->c.norm_eps);
+        le_top_rmsnorm_fwd(t->pool, t->simd, x->x_mid, P + y->fn, x->xn2, x->rs2, N, C, t->c.norm_eps);
         xwt(t, x->a, x->xn2, y->w1, N, C, F, 0);
         xwt(t, x->b, x->xn2, y->w3, N, C, F, 0);
         le_top_swiglu_fwd(t->pool, t->simd, x->a, x->b, x->h, N * F);
@@ -496,7 +492,7 @@ static void forward(struct le_trainer *t, int64_t B) {
         memcpy(next, x->x_mid, (size_t)(N * C) * sizeof(float));
         xwt(t, next, x->h, y->w2, N, F, C, 1);
     }
-    le_top_rmsnorm_fwd(t->pool, t->x_fin, P + t->outn, t->xf, t->rsf, N, C, t->c.norm_eps);
+    le_top_rmsnorm_fwd(t->pool, t->simd, t->x_fin, P + t->outn, t->xf, t->rsf, N, C, t->c.norm_eps);
     xwt(t, t->logits, t->xf, t->outw, N, C, t->V, 0);
 }
 
@@ -526,8 +522,8 @@ static void backward(struct le_trainer *t, int64_t B) {
         le_tg_dyw(pool, t->simd, t->datt, t->dx, P + y->wo, N, C, C, 0, s);
         le_top_attn_bwd(pool, t->simd, x->q, x->k, x->v, x->p, t->datt, t->dq, t->dk, t->dv, B, t->T, t->H,
                         t->G, t->D, t->attn_scr);
-        le_top_rope(pool, t->dq, N, t->T, t->H, t->D, t->rope_cs, t->rope_sn, 1);
-        le_top_rope(pool, t->dk, N, t->T, t->G, t->D, t->rope_cs, t->rope_sn, 1);
+        le_top_rope(pool, t->simd, t->dq, N, t->T, t->H, t->D, t->rope_cs, 1);
+        le_top_rope(pool, t->simd, t->dk, N, t->T, t->G, t->D, t->rope_cs, 1);
         le_tg_dytx(pool, t->simd, Gr + y->wq, t->dq, x->xn1, N, C, C, 0, s);
         le_tg_dytx(pool, t->simd, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0, s);
         le_tg_dytx(pool, t->simd, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0, s);
@@ -612,7 +608,7 @@ int le_trainer_step(struct le_trainer *t, double *train_loss, double *lr, double
         return le_err_set(LE_EINVAL, "all %lld steps are done", (long long)t->n_steps);
     int64_t T = t->T, B = t->Bmax;
     for (int64_t b = 0; b < B; b++) {
-        uint64_t start = splitmix64(&t->rng) % (uint64_t)(t->n_train - T);
+        uint64_t start = le_splitmix64(&t->rng) % (uint64_t)(t->n_train - T);
         memcpy(t->win + b * (T + 1), t->train + start, (size_t)(T + 1) * sizeof(int32_t));
     }
     double loss = loss_of_windows(t, B, 1) / (double)(B * T);
@@ -663,36 +659,6 @@ int le_trainer_eval(struct le_trainer *t, int64_t max_tokens, double *loss, int6
     *loss = sum / (double)(nsel * T);
     if (n_scored)
         *n_scored = nsel * T;
-    return LE_OK;
-}
-
-int le_trainer_eval_llamacpp(struct le_trainer *t, const int32_t *tokens, int64_t n, int32_t bos,
-                             double *nll, int64_t *n_scored) {
-    int64_t T = t->T, nch = n / T;
-    if (nch < 1 || T < 4)
-        return le_err_set(LE_EINVAL, "fewer than %lld tokens for one chunk", (long long)T);
-    for (int64_t i = 0; i < nch * T; i++)
-        if (tokens[i] < 0 || tokens[i] >= t->V)
-            return le_err_set(LE_EINVAL, "token %d outside the vocabulary", tokens[i]);
-    double sum = 0.0;
-    for (int64_t c0 = 0; c0 < nch; c0 += t->Bmax) {
-        int64_t B = nch - c0 < t->Bmax ? nch - c0 : t->Bmax;
-        for (int64_t b = 0; b < B; b++) {
-            const int32_t *x = tokens + (c0 + b) * T;
-            for (int64_t i = 0; i < T; i++) {
-                t->tok[b * T + i] = i == 0 ? bos : x[i];
-                t->tgt[b * T + i] = i + 1 < T ? x[i + 1] : 0; /* the last is not scored */
-            }
-        }
-        forward(t, B);
-        le_top_xent(t->pool, t->simd, t->logits, t->tgt, NULL, t->row_loss, B * T, t->V, 1.0f);
-        for (int64_t b = 0; b < B; b++)
-            for (int64_t i = T / 2; i <= T - 2; i++)
-                sum += t->row_loss[b * T + i];
-    }
-    *nll = sum / (double)(nch * (T / 2 - 1));
-    if (n_scored)
-        *n_scored = nch * (T / 2 - 1);
     return LE_OK;
 }
 

@@ -4,8 +4,8 @@
  *
  * A 6x16 register-tiled AVX2/FMA micro-kernel (12 ymm accumulators; per k,
  * 2 loads of B and 6 broadcasts of A feed 12 FMAs), with a portable scalar
- * twin (the caller's choice, `simd`; AVX2 only where __builtin_cpu_supports
- * says so) and a naive reference for
+ * twin (the caller's choice, `simd`; AVX2 only where le_cpu_avx2 says so)
+ * and a naive reference for
  * tests. B is packed once per call, in parallel, into 16-column panels laid
  * out k-major (contiguous 16 KB per 256 k), which also zero-pads the last
  * panel and avoids the L1 set aliasing that in-place rows 512 B apart
@@ -28,6 +28,7 @@
  */
 #include "train_ops.h"
 
+#include "le_cpu.h"  /* le_cpu_avx2 */
 #include "le_pool.h" /* le_pool_run, le_pool_nthreads, le_pool_range */
 
 #include <immintrin.h>
@@ -35,11 +36,6 @@
 #include <string.h>
 
 enum { MR = 6, NR = 16, KC = 256 };
-
-int le_tk_cpu_simd(void) {
-    __builtin_cpu_init(); /* idempotent; the answer is the hardware's, not a setting */
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -246,7 +242,7 @@ void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,
         .M = M, .N = N, .K = K, .Mp = cdiv(M, MR), .Np = cdiv(N, NR),
         .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
         .C = C, .ldc = ldc, .acc = acc,
-        .kern = simd && le_tk_cpu_simd() ? kern_avx2 : kern_scalar,
+        .kern = simd && le_cpu_avx2() ? kern_avx2 : kern_scalar,
     };
     j.Bp = (float *)(((uintptr_t)scratch + 31) & ~(uintptr_t)31);
     int nth = pool ? le_pool_nthreads(pool) : 1;

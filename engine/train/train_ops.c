@@ -1,11 +1,13 @@
 /*
  * train_ops: forward and backward of RMSNorm, RoPE, causal GQA attention,
- * SwiGLU, cross-entropy and the embedding, float32, on the pool.
+ * SwiGLU, cross-entropy and the embedding, float32, on the pool. The
+ * forward of each op is engine/ops' (the inference pass's own functions:
+ * RMSNorm, RoPE, softmax, SwiGLU, exp); this file splits the rows over
+ * threads and adds the backwards.
  *
  * Work per training token is dominated by the GEMMs (train_gemm.c); what is
  * here is O(N*C) except attention, whose products are small GEMMs per
- * (sequence, head) run through the same kernel, and the softmaxes, where exp
- * is a vectorised Cephes-style polynomial (AVX2) or expf (portable path).
+ * (sequence, head) run through the same kernel, and the softmaxes.
  *
  * Determinism: parallel loops only split independent rows, columns or
  * (sequence, kv head) tasks; the reductions over tokens (RMSNorm gain
@@ -15,88 +17,12 @@
  */
 #include "train_ops.h"
 
+#include "le_ops.h"  /* le_ops_get: RMSNorm, RoPE, softmax, SwiGLU, exp, dot (shared with inference) */
 #include "le_pool.h" /* le_pool_run, le_pool_range, le_pool_nthreads */
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
-
-/* Functions for vector helpers: AVX2 and portable versions. */
-
-__attribute__((target("avx2,fma")))
-static float dot_avx2(int64_t n, const float *x, const float *y) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
-    }
-    for (; i + 8 <= n; i += 8)
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
-    a0 = _mm256_add_ps(a0, a1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a0), _mm256_extractf128_ps(a0, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    float r = _mm_cvtss_f32(s);
-    for (; i < n; i++)
-        r += x[i] * y[i];
-    return r;
-}
-
-static float dot_scalar(int64_t n, const float *x, const float *y) {
-    float r = 0.0f;
-    for (int64_t i = 0; i < n; i++)
-        r += x[i] * y[i];
-    return r;
-}
-
-/* exp(x) for x in [-88, 88] (Cephes expf: range reduction by ln 2, degree-5
- * polynomial), relative error ~2e-7; clamps outside. */
-__attribute__((target("avx2,fma")))
-static void vexp_avx2(int64_t n, const float *x, float *y) {
-    const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-88.3762626647949f);
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f), half = _mm256_set1_ps(0.5f);
-    const __m256 c1 = _mm256_set1_ps(0.693359375f), c2 = _mm256_set1_ps(-2.12194440e-4f);
-    const __m256 p0 = _mm256_set1_ps(1.9875691500e-4f), p1 = _mm256_set1_ps(1.3981999507e-3f);
-    const __m256 p2 = _mm256_set1_ps(8.3334519073e-3f), p3 = _mm256_set1_ps(4.1665795894e-2f);
-    const __m256 p4 = _mm256_set1_ps(1.6666665459e-1f), p5 = _mm256_set1_ps(5.0000001201e-1f);
-    const __m256 one = _mm256_set1_ps(1.0f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(x + i), lo), hi);
-        __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(v, log2e, half));
-        v = _mm256_fnmadd_ps(fx, c1, v);
-        v = _mm256_fnmadd_ps(fx, c2, v);
-        __m256 z = _mm256_mul_ps(v, v);
-        __m256 p = _mm256_fmadd_ps(p0, v, p1);
-        p = _mm256_fmadd_ps(p, v, p2);
-        p = _mm256_fmadd_ps(p, v, p3);
-        p = _mm256_fmadd_ps(p, v, p4);
-        p = _mm256_fmadd_ps(p, v, p5);
-        p = _mm256_fmadd_ps(p, z, _mm256_add_ps(v, one));
-        __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-    }
-    for (; i < n; i++)
-        y[i] = expf(x[i]);
-}
-
-static void vexp_scalar(int64_t n, const float *x, float *y) {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = expf(x[i]);
-}
-
-struct le_tk_vec {
-    float (*dot)(int64_t, const float *, const float *);
-    void (*vexp)(int64_t, const float *, float *);
-};
-
-static struct le_tk_vec le_tk_vec_get(int simd) {
-    if (simd && le_tk_cpu_simd())
-        return (struct le_tk_vec){dot_avx2, vexp_avx2};
-    return (struct le_tk_vec){dot_scalar, vexp_scalar};
-}
 
 double le_tk_sumsq(const float *x, int64_t n) {
     double total = 0.0;
@@ -117,28 +43,20 @@ struct le_rms_job {
     float *y, *rs, *dx, *dg, *part;
     int64_t N, C, nblk;
     float eps;
+    const struct le_ops *ops;
 };
 
 static void rms_fwd_worker(void *arg, int ith, int nth) {
     struct le_rms_job *j = arg;
     int64_t lo, hi;
     le_pool_range(j->N, ith, nth, &lo, &hi);
-    for (int64_t n = lo; n < hi; n++) {
-        const float *x = j->x + n * j->C;
-        float *y = j->y + n * j->C;
-        double ss = 0.0;
-        for (int64_t c = 0; c < j->C; c++)
-            ss += (double)x[c] * x[c];
-        float r = (float)(1.0 / sqrt(ss / (double)j->C + (double)j->eps));
-        j->rs[n] = r;
-        for (int64_t c = 0; c < j->C; c++)
-            y[c] = x[c] * r * j->g[c];
-    }
+    for (int64_t n = lo; n < hi; n++) /* no delta: x is only read */
+        j->rs[n] = j->ops->add_rmsnorm((float *)(j->x + n * j->C), NULL, j->g, j->y + n * j->C, j->C, j->eps);
 }
 
-void le_top_rmsnorm_fwd(struct le_pool *pool, const float *x, const float *g, float *y,
+void le_top_rmsnorm_fwd(struct le_pool *pool, int simd, const float *x, const float *g, float *y,
                         float *rstd, int64_t N, int64_t C, float eps) {
-    struct le_rms_job j = {.x = x, .g = g, .y = y, .rs = rstd, .N = N, .C = C, .eps = eps};
+    struct le_rms_job j = {.x = x, .g = g, .y = y, .rs = rstd, .N = N, .C = C, .eps = eps, .ops = le_ops_get(simd)};
     le_pool_run(pool, rms_fwd_worker, &j);
 }
 
@@ -194,43 +112,37 @@ void le_top_rmsnorm_bwd(struct le_pool *pool, const float *x, const float *g, co
 
 /* Functions for RoPE. */
 
-void le_top_rope_table(float *cs, float *sn, int64_t T, int64_t D, float base) {
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t i = 0; i < D / 2; i++) {
-            double th = (double)t * pow((double)base, -2.0 * (double)i / (double)D);
-            cs[t * (D / 2) + i] = (float)cos(th);
-            sn[t * (D / 2) + i] = (float)sin(th);
-        }
-}
-
 struct le_rope_job {
     float *x;
-    const float *cs, *sn;
+    const float *cs;
     int64_t N, T, nh, D;
     int inverse;
+    const struct le_ops *ops;
 };
 
 static void rope_worker(void *arg, int ith, int nth) {
     struct le_rope_job *j = arg;
-    int64_t lo, hi, half = j->D / 2;
+    int64_t lo, hi;
     le_pool_range(j->N, ith, nth, &lo, &hi);
     for (int64_t n = lo; n < hi; n++) {
-        const float *cs = j->cs + (n % j->T) * half, *sn = j->sn + (n % j->T) * half;
-        for (int64_t h = 0; h < j->nh; h++) {
-            float *x = j->x + (n * j->nh + h) * j->D;
-            for (int64_t i = 0; i < half; i++) {
-                float c = cs[i], s = j->inverse ? -sn[i] : sn[i];
-                float x0 = x[2 * i], x1 = x[2 * i + 1];
-                x[2 * i] = x0 * c - x1 * s;
-                x[2 * i + 1] = x0 * s + x1 * c;
-            }
+        const float *cs = j->cs + (n % j->T) * j->D;
+        float *x = j->x + n * j->nh * j->D;
+        if (!j->inverse) {
+            j->ops->rope(x, cs, j->nh, j->D);
+            continue;
+        }
+        for (int64_t i = 0; i < j->nh * j->D; i += 2) { /* the transpose: rotate by -angle */
+            float c = cs[i % j->D], sn = cs[i % j->D + 1], x0 = x[i], x1 = x[i + 1];
+            x[i] = x0 * c + x1 * sn;
+            x[i + 1] = x1 * c - x0 * sn;
         }
     }
 }
 
-void le_top_rope(struct le_pool *pool, float *x, int64_t N, int64_t T, int64_t nh, int64_t D,
-                 const float *cs, const float *sn, int inverse) {
-    struct le_rope_job j = {.x = x, .cs = cs, .sn = sn, .N = N, .T = T, .nh = nh, .D = D, .inverse = inverse};
+void le_top_rope(struct le_pool *pool, int simd, float *x, int64_t N, int64_t T, int64_t nh, int64_t D,
+                 const float *cs, int inverse) {
+    struct le_rope_job j = {.x = x, .cs = cs, .N = N, .T = T, .nh = nh, .D = D, .inverse = inverse,
+                            .ops = le_ops_get(simd)};
     le_pool_run(pool, rope_worker, &j);
 }
 
@@ -247,7 +159,8 @@ struct le_attn_job {
     int64_t B, T, H, G, D;
     float scale;
     int simd;
-    struct le_tk_vec vec;
+    const struct le_ops *ops;
+    void (*one)(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs); /* forward or backward */
     atomic_int_fast64_t next;
 };
 
@@ -261,24 +174,15 @@ size_t le_top_attn_scratch(struct le_pool *pool, int64_t T, int64_t D) {
     return (size_t)nth * (size_t)(T * T + attn_gemm_scr(T, D) + 16);
 }
 
-/* Causal softmax of the scores in row t (in place, scaled), zeros past t. */
+/* Causal softmax of the scores in row t (in place, scaled, as inference's
+ * attention), zeros past t. */
 static void attn_softmax_row(const struct le_attn_job *j, float *row, int64_t t) {
-    float m = row[0];
-    for (int64_t s = 1; s <= t; s++)
-        m = row[s] > m ? row[s] : m;
-    for (int64_t s = 0; s <= t; s++)
-        row[s] = (row[s] - m) * j->scale;
-    j->vec.vexp(t + 1, row, row);
-    double sum = 0.0;
-    for (int64_t s = 0; s <= t; s++)
-        sum += row[s];
-    float inv = (float)(1.0 / sum);
-    for (int64_t s = 0; s <= t; s++)
-        row[s] *= inv;
+    j->ops->softmax(row, t + 1, j->scale);
     memset(row + t + 1, 0, (size_t)(j->T - t - 1) * sizeof(float));
 }
 
-static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs) {
+static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs) {
+    (void)S; /* the forward writes its scores into p */
     int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
     const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
     for (int64_t h = g * R; h < (g + 1) * R; h++) {
@@ -293,16 +197,18 @@ static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *gs)
     }
 }
 
-static void attn_fwd_worker(void *arg, int ith, int nth) {
+/* Takes (sequence, kv head) tasks until none is left; each thread has its
+ * T x T scores buffer and GEMM scratch in the job's scratch. */
+static void attn_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct le_attn_job *j = arg;
-    float *base = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
-    float *gs = (float *)(((uintptr_t)(base + j->T * j->T) + 31) & ~(uintptr_t)31);
+    float *S = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
+    float *gs = (float *)(((uintptr_t)(S + j->T * j->T) + 31) & ~(uintptr_t)31);
     for (;;) {
         int64_t task = atomic_fetch_add(&j->next, 1);
         if (task >= j->B * j->G)
             return;
-        attn_fwd_one(j, task / j->G, task % j->G, gs);
+        j->one(j, task / j->G, task % j->G, S, gs);
     }
 }
 
@@ -311,9 +217,10 @@ void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float
                      float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .pw = p, .out = out, .scratch = scratch,
                             .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = (float)(1.0 / sqrt((double)D)), .simd = simd, .vec = le_tk_vec_get(simd)};
+                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd),
+                            .one = attn_fwd_one};
     atomic_init(&j.next, 0);
-    le_pool_run(pool, attn_fwd_worker, &j);
+    le_pool_run(pool, attn_worker, &j);
 }
 
 static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS, float *gs) {
@@ -331,7 +238,7 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
         for (int64_t t = 0; t < T; t++) {
             const float *pr = P + t * T;
             float *d = dS + t * T;
-            float sum = j->vec.dot(t + 1, pr, d);
+            float sum = j->ops->dot(t + 1, pr, d);
             for (int64_t s = 0; s <= t; s++)
                 d[s] = pr[s] * (d[s] - sum) * j->scale;
             memset(d + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
@@ -342,27 +249,15 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
     }
 }
 
-static void attn_bwd_worker(void *arg, int ith, int nth) {
-    (void)nth;
-    struct le_attn_job *j = arg;
-    float *dS = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
-    float *gs = (float *)(((uintptr_t)(dS + j->T * j->T) + 31) & ~(uintptr_t)31);
-    for (;;) {
-        int64_t task = atomic_fetch_add(&j->next, 1);
-        if (task >= j->B * j->G)
-            return;
-        attn_bwd_one(j, task / j->G, task % j->G, dS, gs);
-    }
-}
-
 void le_top_attn_bwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      const float *p, const float *dout, float *dq, float *dk, float *dv,
                      int64_t B, int64_t T, int64_t H, int64_t G, int64_t D, float *scratch) {
     struct le_attn_job j = {.q = q, .k = k, .v = v, .p = p, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
                             .scratch = scratch, .B = B, .T = T, .H = H, .G = G, .D = D,
-                            .scale = (float)(1.0 / sqrt((double)D)), .simd = simd, .vec = le_tk_vec_get(simd)};
+                            .scale = 1.0f / sqrtf((float)D), .simd = simd, .ops = le_ops_get(simd),
+                            .one = attn_bwd_one};
     atomic_init(&j.next, 0);
-    le_pool_run(pool, attn_bwd_worker, &j);
+    le_pool_run(pool, attn_worker, &j);
 }
 
 /* Functions for SwiGLU. */
@@ -371,7 +266,7 @@ struct le_glu_job {
     const float *a, *b, *dh;
     float *h, *da, *db;
     int64_t n;
-    struct le_tk_vec vec;
+    const struct le_ops *ops;
 };
 
 enum { GLU_CHUNK = 256 };
@@ -380,16 +275,9 @@ static void glu_fwd_worker(void *arg, int ith, int nth) {
     struct le_glu_job *j = arg;
     int64_t lo, hi;
     le_pool_range((j->n + GLU_CHUNK - 1) / GLU_CHUNK, ith, nth, &lo, &hi);
-    float e[GLU_CHUNK];
     for (int64_t c = lo; c < hi; c++) {
         int64_t i0 = c * GLU_CHUNK, len = j->n - i0 < GLU_CHUNK ? j->n - i0 : GLU_CHUNK;
-        for (int64_t i = 0; i < len; i++)
-            e[i] = -j->a[i0 + i];
-        j->vec.vexp(len, e, e);
-        for (int64_t i = 0; i < len; i++) {
-            float a = j->a[i0 + i];
-            j->h[i0 + i] = a / (1.0f + e[i]) * j->b[i0 + i];
-        }
+        j->ops->swiglu(j->h + i0, j->a + i0, j->b + i0, len);
     }
 }
 
@@ -402,7 +290,7 @@ static void glu_bwd_worker(void *arg, int ith, int nth) {
         int64_t i0 = c * GLU_CHUNK, len = j->n - i0 < GLU_CHUNK ? j->n - i0 : GLU_CHUNK;
         for (int64_t i = 0; i < len; i++)
             e[i] = -j->a[i0 + i];
-        j->vec.vexp(len, e, e);
+        j->ops->vexp(len, e, e);
         for (int64_t i = 0; i < len; i++) {
             float a = j->a[i0 + i], b = j->b[i0 + i], dh = j->dh[i0 + i];
             float s = 1.0f / (1.0f + e[i]);
@@ -413,13 +301,13 @@ static void glu_bwd_worker(void *arg, int ith, int nth) {
 }
 
 void le_top_swiglu_fwd(struct le_pool *pool, int simd, const float *a, const float *b, float *h, int64_t n) {
-    struct le_glu_job j = {.a = a, .b = b, .h = h, .n = n, .vec = le_tk_vec_get(simd)};
+    struct le_glu_job j = {.a = a, .b = b, .h = h, .n = n, .ops = le_ops_get(simd)};
     le_pool_run(pool, glu_fwd_worker, &j);
 }
 
 void le_top_swiglu_bwd(struct le_pool *pool, int simd, const float *a, const float *b, const float *dh,
                        float *da, float *db, int64_t n) {
-    struct le_glu_job j = {.a = a, .b = b, .dh = dh, .da = da, .db = db, .n = n, .vec = le_tk_vec_get(simd)};
+    struct le_glu_job j = {.a = a, .b = b, .dh = dh, .da = da, .db = db, .n = n, .ops = le_ops_get(simd)};
     le_pool_run(pool, glu_bwd_worker, &j);
 }
 
@@ -431,7 +319,7 @@ struct le_xent_job {
     float *dl, *loss;
     int64_t N, V;
     float scale;
-    struct le_tk_vec vec;
+    const struct le_ops *ops;
 };
 
 static void xent_worker(void *arg, int ith, int nth) {
@@ -451,7 +339,7 @@ static void xent_worker(void *arg, int ith, int nth) {
             int64_t len = V - v0 < GLU_CHUNK ? V - v0 : GLU_CHUNK;
             for (int64_t i = 0; i < len; i++)
                 e[i] = l[v0 + i] - m;
-            j->vec.vexp(len, e, e);
+            j->ops->vexp(len, e, e);
             for (int64_t i = 0; i < len; i++)
                 sum += e[i];
             if (d)
@@ -470,7 +358,7 @@ static void xent_worker(void *arg, int ith, int nth) {
 double le_top_xent(struct le_pool *pool, int simd, const float *logits, const int32_t *targets,
                    float *dlogits, float *row_loss, int64_t N, int64_t V, float scale) {
     struct le_xent_job j = {.logits = logits, .tgt = targets, .dl = dlogits, .loss = row_loss,
-                            .N = N, .V = V, .scale = scale, .vec = le_tk_vec_get(simd)};
+                            .N = N, .V = V, .scale = scale, .ops = le_ops_get(simd)};
     le_pool_run(pool, xent_worker, &j);
     double s = 0.0;
     for (int64_t n = 0; n < N; n++)

@@ -11,11 +11,14 @@
  * or on how work was split (GEMM tiles lie on one global grid; reductions over
  * tokens use fixed blocks summed in order).
  *
- * Kernels: the ops with two implementations take `simd`: 1 runs the AVX2+FMA
- * kernels (when the CPU has them, else the portable ones), 0 the portable
- * scalar ones. The choice is the caller's (the trainer's config), so tests
- * compare both paths without any process-wide switch. The two agree to
- * rounding, not bit for bit.
+ * Kernels: the forward math is engine/ops (le_ops.h), the same functions
+ * the inference forward pass runs, so a trained model's logits match
+ * le_model_open's up to the matmuls' summation order. Ops with two
+ * implementations take `simd`: 1 runs the AVX2+FMA kernels (when the CPU
+ * has them, le_cpu_avx2, else the portable ones), 0 the portable scalar
+ * ones. The choice is the caller's (the trainer's config), so tests compare
+ * both paths without any process-wide switch. The two agree to rounding,
+ * not bit for bit.
  */
 #ifndef LE_TRAIN_OPS_H
 #define LE_TRAIN_OPS_H
@@ -24,9 +27,6 @@
 #include <stdint.h>
 
 struct le_pool;
-
-/* 1 when this CPU runs the AVX2+FMA kernels (what simd = 1 gets). */
-int le_tk_cpu_simd(void);
 
 /*
  * GEMM: C[M][N] = (acc ? C : 0) + sum_k A(m,k) * B(k,n), where
@@ -57,20 +57,20 @@ void le_tg_dytx(struct le_pool *pool, int simd, float *dW, const float *dY, cons
 
 /* Functions for the block's ops. */
 
-/* y = x / sqrt(mean(x^2) + eps) * g, rstd[n] saved for the backward. */
-void le_top_rmsnorm_fwd(struct le_pool *pool, const float *x, const float *g, float *y,
+/* y = (x * rstd) * g, rstd = 1/sqrt(mean(x^2) + eps) saved per row for the
+ * backward (le_ops add_rmsnorm). */
+void le_top_rmsnorm_fwd(struct le_pool *pool, int simd, const float *x, const float *g, float *y,
                         float *rstd, int64_t N, int64_t C, float eps);
 /* dx += d/dx, dg += d/dg. scratch: le_top_rmsnorm_scratch(N, C) floats. */
 size_t le_top_rmsnorm_scratch(int64_t N, int64_t C);
 void le_top_rmsnorm_bwd(struct le_pool *pool, const float *x, const float *g, const float *rstd,
                         const float *dy, float *dx, float *dg, int64_t N, int64_t C, float *scratch);
 
-/* RoPE tables: cs[t*(D/2) + i] = cos(t * base^(-2i/D)), sn likewise sin. */
-void le_top_rope_table(float *cs, float *sn, int64_t T, int64_t D, float base);
 /* In place on x (N, nh*D), position of token n = n % T; adjacent pairs
- * (2i, 2i+1) of each head. inverse = 1 rotates by -angle (the backward). */
-void le_top_rope(struct le_pool *pool, float *x, int64_t N, int64_t T, int64_t nh, int64_t D,
-                 const float *cs, const float *sn, int inverse);
+ * (2i, 2i+1) of each head; cs: le_ops_rope_table's (T, D/2, 2) cos/sin.
+ * inverse = 1 rotates by -angle (the backward). */
+void le_top_rope(struct le_pool *pool, int simd, float *x, int64_t N, int64_t T, int64_t nh, int64_t D,
+                 const float *cs, int inverse);
 
 /*
  * Causal attention with GQA (query head h reads kv head h / (H/G)).
