@@ -401,6 +401,16 @@ static int le_job_hold(struct le_job *j, const char *key) {
     return rc;
 }
 
+/* Does a thread of this job hold the cell? */
+static int le_job_holds(struct le_job *j, const char *key) {
+    int in = 0;
+    pthread_mutex_lock(&j->cmu);
+    for (int i = 0; i < j->n_held && !in; i++)
+        in = !strcmp(j->held[i], key);
+    pthread_mutex_unlock(&j->cmu);
+    return in;
+}
+
 static void le_job_unhold(struct le_job *j, const char *key) {
     pthread_mutex_lock(&j->cmu);
     for (int i = 0; i < j->n_held; i++)
@@ -429,20 +439,24 @@ static int le_job_claim(struct le_job *j, struct le_job_cell *cell) {
     int64_t take = 0;
     int told = 0;
     for (;;) {
-        struct le_store_holder h;
-        int state = LE_STORE_CLAIM_HELD;
+        struct le_store_holder h = {.run_id = j->run_id, .pid = me.pid, .expires_in = j->lease_s};
+        int state = LE_STORE_CLAIM_HELD, rc = LE_OK;
+        snprintf(h.host, sizeof h.host, "%s", j->host);
+        /* Under the job's lock: another thread of this job holding the cell
+         * (the store would hand our own run's claim back) makes us wait too. */
         le_job_lock(j);
-        int rc = le_store_cell_claim(j->store, cell->key, &me, take, &state, &h);
+        if (!le_job_holds(j, cell->key))
+            rc = le_store_cell_claim(j->store, cell->key, &me, take, &state, &h);
         if (!rc && state == LE_STORE_CLAIM_DONE && !(rc = le_store_get_results(j->store, cell->key, le_job_result_cb, cell))) {
             j->from_store++;
             cell->done = 1;
         }
-        le_job_unlock(j);
         if (!rc && state == LE_STORE_CLAIM_OURS && !(rc = le_job_hold(j, cell->key)))
             cell->job = j;
+        le_job_unlock(j);
         if (rc || state != LE_STORE_CLAIM_HELD)
             return rc;
-        if (le_job_holder_gone(j, &h)) { /* its claimant died here: take it over now */
+        if (h.run_id != j->run_id && le_job_holder_gone(j, &h)) { /* its claimant died here: take over now */
             take = h.run_id;
             continue;
         }
@@ -512,11 +526,11 @@ int le_job_cell_finish(struct le_job *j, struct le_job_cell *cell, int64_t model
                                                results, n))) {
         j->computed++;
     }
-    le_job_unlock(j);
     if (!rc && cell->job) { /* put_cell dropped the claim */
         le_job_unhold(j, cell->key);
         cell->job = NULL;
     }
+    le_job_unlock(j);
     return rc;
 }
 
@@ -525,8 +539,8 @@ void le_job_cell_release(struct le_job_cell *cell) {
         return;
     struct le_job *j = cell->job;
     if (j) { /* given up unfinished: free it for others now, not at expiry */
+        le_job_lock(j); /* with the claim below, atomic for this job's other threads */
         le_job_unhold(j, cell->key);
-        le_job_lock(j);
         char msg[1024]; /* keep the error that made the caller give up */
         snprintf(msg, sizeof msg, "%s", le_err_msg());
         le_store_cell_unclaim(j->store, cell->key, j->run_id);

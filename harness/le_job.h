@@ -48,7 +48,9 @@
  * at once when it ran on this host and its pid is gone, else when its lease
  * expires (nobody renews it). A lease lost anyway (a process stopped longer
  * than lease_s while another finished the cell) makes finish return the
- * stored results instead of failing.
+ * stored results instead of failing. Threads of one job share its run's
+ * claims, so a thread that begins a cell another thread of the job holds
+ * waits for it the same way.
  *
  * Threads: every le_job_* function that touches the store takes the job's
  * lock, so cells may run on several threads of one job. A client's own
