@@ -77,19 +77,17 @@ static int brown_is_doc_name(const char *s) {
     return strlen(s) < 8;
 }
 
-/* Finds the committed archive: $LLAMAEVAL_DATA, the source tree, or next to
- * the executable (../datasets, ../share/llamaeval). */
-static int brown_default_path(char *out, size_t n) {
-    char cand[6][PATH_MAX + 64];
+/* Finds the archive: $LLAMAEVAL_DATA, else where `cmake --install` puts it
+ * relative to the executable (<bindir>/LE_DATA_REL, i.e. ../share/llamaeval),
+ * else -- for a binary inside the build tree only -- the source tree. */
+int le_brown_archive_path(char *out, size_t n) {
+    char cand[4][PATH_MAX + 64];
     int nc = 0;
     const char *env = getenv("LLAMAEVAL_DATA");
     if (env && env[0]) {
         snprintf(cand[nc++], sizeof cand[0], "%s/%s", env, LE_BROWN_TGZ);
         snprintf(cand[nc++], sizeof cand[0], "%s/datasets/%s", env, LE_BROWN_TGZ);
     }
-#ifdef LE_SOURCE_DIR
-    snprintf(cand[nc++], sizeof cand[0], "%s/datasets/%s", LE_SOURCE_DIR, LE_BROWN_TGZ);
-#endif
     char exe[PATH_MAX - 64];
     ssize_t r = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (r > 0) {
@@ -97,10 +95,11 @@ static int brown_default_path(char *out, size_t n) {
         char *slash = strrchr(exe, '/');
         if (slash)
             *slash = 0;
-        snprintf(cand[nc++], sizeof cand[0], "%s/../datasets/%s", exe, LE_BROWN_TGZ);
-        snprintf(cand[nc++], sizeof cand[0], "%s/../share/llamaeval/%s", exe, LE_BROWN_TGZ);
+        snprintf(cand[nc++], sizeof cand[0], "%s/%s/%s", exe, LE_DATA_REL, LE_BROWN_TGZ);
+        size_t nb = strlen(LE_BUILD_TREE);
+        if (!strncmp(exe, LE_BUILD_TREE, nb) && (exe[nb] == '/' || exe[nb] == 0))
+            snprintf(cand[nc++], sizeof cand[0], "%s/datasets/%s", LE_SOURCE_DIR, LE_BROWN_TGZ);
     }
-    snprintf(cand[nc++], sizeof cand[0], "datasets/%s", LE_BROWN_TGZ);
     struct stat st;
     for (int i = 0; i < nc; i++) {
         if (stat(cand[i], &st) == 0 && S_ISREG(st.st_mode) && strlen(cand[i]) < n) {
@@ -150,7 +149,7 @@ static int brown_read_files(const char *archive, const char *prefix, struct brow
     int rc = 0;
     if (archive)
         snprintf(path, sizeof path, "%s", archive);
-    else if ((rc = brown_default_path(path, sizeof path)))
+    else if ((rc = le_brown_archive_path(path, sizeof path)))
         return rc;
     struct archive *a = archive_read_new();
     if (!a)

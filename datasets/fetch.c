@@ -30,6 +30,7 @@
  * and later loads (and re-downloads) must match the pin.
  */
 #include "le_ds_internal.h"
+#include "le_version.h" /* LE_VERSION, generated at build time */
 
 #include "le_err.h"    /* le_err_set, LE_E* codes */
 #include "le_fs.h"     /* le_mkdirs */

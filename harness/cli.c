@@ -1,6 +1,10 @@
 /* cli: error printing and option parsing shared by all subcommands. */
 #include "cli.h"
 #include "le_err.h"
+#include "le_job.h"   /* le_job_note: --ctx notes in the run */
+#include "le_store.h" /* struct le_store_holder */
+
+#include <cjson/cJSON.h> /* the note */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -96,3 +100,30 @@ double le_cli_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void le_cli_job_wait(void *ud, const char *task, const struct le_store_holder *h) {
+    (void)ud;
+    fprintf(stderr, "llamaeval: waiting: cell %s is being computed by run %lld (pid %lld on %s, lease %.0f s left)\n",
+            task, (long long)h->run_id, (long long)h->pid, h->host[0] ? h->host : "?", h->expires_in);
+    fflush(stderr);
+}
+
+int le_cli_check_ctx(struct le_job *job, const char *model, int64_t n_ctx, int64_t n_ctx_train) {
+    if (n_ctx_train <= 0 || n_ctx <= n_ctx_train)
+        return LE_OK;
+    char warn[160];
+    snprintf(warn, sizeof warn, "n_ctx_per_seq (%lld) > n_ctx_train (%lld) -- possible training context overflow",
+             (long long)n_ctx, (long long)n_ctx_train);
+    fprintf(stderr, "llamaeval: warning: %s: %s\n", model, warn);
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    cJSON_AddStringToObject(o, "warning", warn);
+    cJSON_AddStringToObject(o, "model", model);
+    cJSON_AddNumberToObject(o, "n_ctx", (double)n_ctx);
+    cJSON_AddNumberToObject(o, "n_ctx_train", (double)n_ctx_train);
+    char *js = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    int rc = js ? le_job_note(job, js) : le_err_set(LE_ENOMEM, "out of memory");
+    free(js);
+    return rc;
+}

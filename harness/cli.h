@@ -9,6 +9,7 @@
 #define LE_CLI_H
 
 #include <getopt.h> /* struct option, getopt_long for subcommands */
+#include <stdint.h> /* int64_t */
 
 enum { LE_EXIT_OK = 0, LE_EXIT_FAIL = 1, LE_EXIT_USAGE = 2 };
 
@@ -27,6 +28,18 @@ int le_cli_usage(const char *usage, const char *fmt, ...) __attribute__((format(
 int le_cli_fail_lib(int code);
 /* Seconds on the monotonic clock (for timing what the user is shown). */
 double le_cli_now(void);
+/* le_job_opts.on_wait for commands: one line on stderr saying which cell
+ * waits for whom ("llamaeval: waiting: cell ... is being computed by ..."). */
+struct le_store_holder;
+void le_cli_job_wait(void *ud, const char *task, const struct le_store_holder *h);
+/* A context longer than the model's training context (n_ctx_train > 0):
+ * llama.cpp's warning on stderr ("llamaeval: warning: n_ctx_per_seq (N) >
+ * n_ctx_train (T) -- possible training context overflow", the wording of
+ * llama_context's), and a note in the job's run (job may be NULL) naming
+ * the model, n_ctx and n_ctx_train. Returns the note's error, else LE_OK.
+ * For every command that sets a context: ppl, eval, bench (gptq, compare). */
+struct le_job;
+int le_cli_check_ctx(struct le_job *job, const char *model, int64_t n_ctx, int64_t n_ctx_train);
 
 /*
  * getopt_long over a subcommand's argv, with the house rules: "-h/--help"

@@ -121,6 +121,7 @@ int le_cmd_bench(int argc, char **argv) {
     if (rc)
         return le_cli_fail_lib(rc);
     const struct le_model_info *mi = le_model_get_info(m);
+    le_cli_check_ctx(NULL, model, n, mi->ctx_train); /* bench has no run to note it in */
     double *tps = calloc((size_t)reps, sizeof *tps);
     if (!tps) {
         le_model_free(m);

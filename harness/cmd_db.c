@@ -1,10 +1,12 @@
 /*
- * cmd_db: `llamaeval db init|info|export|merge`, the results store from the shell.
+ * cmd_db: `llamaeval db init|info|export|merge|runs`, the results store from the shell.
  *   init    creates the database (or migrates an older one) and reports its version
  *   info    schema version, file size and row counts, opened read-only
  *   export  results joined with model and run info, as CSV or JSON
  *   merge   the done cells of shard stores (a Slurm job array's) into one store,
  *           keyed by the cell key (le_store_merge); conflicts are reported
+ *   runs    every run with its status; a "running" run whose process is
+ *           gone (same host, pid not alive) is shown as "gone"
  * The store itself is harness/store.c; this file only parses and prints.
  */
 #include "cli.h"      /* le_cli_* */
@@ -14,15 +16,17 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h> /* kill(pid, 0): is a run's process alive? */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h> /* gethostname */
 
-static const char *le_db_usage = "usage: llamaeval db <init|info|export|merge> --db FILE [options]";
+static const char *le_db_usage = "usage: llamaeval db <init|info|export|merge|runs> --db FILE [options]";
 
 static const char *le_db_help =
-    "usage: llamaeval db <init|info|export|merge> --db FILE [options]\n"
+    "usage: llamaeval db <init|info|export|merge|runs> --db FILE [options]\n"
     "\n"
     "Create, inspect and export the SQLite results store.\n"
     "\n"
@@ -31,6 +35,7 @@ static const char *le_db_help =
     "  info     show the schema version, size and row counts of each table\n"
     "  export   write results joined with model and run info as CSV or JSON\n"
     "  merge    merge the done cells of shard stores into one (SHARD... --into FILE)\n"
+    "  runs     list the runs and their status (running, ok, failed, interrupted, gone)\n"
     "\n"
     "Run 'llamaeval db <subcommand> --help' for its options.\n";
 
@@ -168,6 +173,57 @@ static int le_db_info(int argc, char **argv) {
     for (int i = 0; i < n; i++)
         printf("  %-13s %lld\n", names[i], (long long)counts[i]);
     return LE_EXIT_OK;
+}
+
+static const char *le_db_runs_usage = "usage: llamaeval db runs --db FILE";
+static const char *le_db_runs_help =
+    "usage: llamaeval db runs --db FILE\n"
+    "\n"
+    "Lists every run: id, command, status, start and end, host and process id.\n"
+    "A run still marked \"running\" whose process no longer exists (killed with\n"
+    "SIGKILL, a crash, a power cut) is shown as \"gone\" when it ran on this host;\n"
+    "on another host it stays \"running\" (this machine cannot see its process).\n"
+    "Opens the database read-only.\n"
+    "\n"
+    "Options:\n"
+    "  --db FILE      the database file\n"
+    "  -h, --help     show this help\n";
+
+struct le_db_runs {
+    char host[256];
+};
+
+static int le_db_run_row(void *ud, const struct le_store_report_run *r) {
+    const struct le_db_runs *w = ud;
+    const char *status = r->status ? r->status : "?";
+    /* "running" with no live process behind it: killed, crashed, or lost power */
+    if (!strcmp(status, "running") && r->pid > 0 && r->host && !strcmp(r->host, w->host) &&
+        kill((pid_t)r->pid, 0) != 0 && errno == ESRCH)
+        status = "gone";
+    printf("%-6lld %-9s %-12s %-25s %-25s %s", (long long)r->id, r->command ? r->command : "-", status,
+           r->started ? r->started : "-", r->ended ? r->ended : "-", r->host ? r->host : "-");
+    if (r->pid > 0)
+        printf(" pid %lld", (long long)r->pid);
+    printf("\n");
+    return 0;
+}
+
+static int le_db_runs(int argc, char **argv) {
+    const char *db = NULL, *unused1 = NULL, *unused2 = NULL;
+    int ec = le_db_parse(argc, argv, le_db_runs_usage, le_db_runs_help, 0, &db, &unused1, &unused2);
+    if (ec >= 0)
+        return ec;
+    struct le_store *s;
+    int from = 0, rc = le_store_open_snapshot(&s, db, &from);
+    if (rc)
+        return le_cli_fail_lib(rc);
+    struct le_db_runs w = {{0}};
+    if (gethostname(w.host, sizeof w.host - 1) != 0)
+        w.host[0] = 0;
+    printf("%-6s %-9s %-12s %-25s %-25s %s\n", "id", "command", "status", "started", "ended", "host");
+    rc = le_store_report_runs(s, le_db_run_row, &w);
+    le_store_close(s);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
 
 static int le_ends_with(const char *s, const char *suffix) {
@@ -327,9 +383,9 @@ int le_cmd_db(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } subs[] = {{"init", le_db_init}, {"info", le_db_info}, {"export", le_db_export}, {"merge", le_db_merge}};
+    } subs[] = {{"init", le_db_init}, {"info", le_db_info}, {"export", le_db_export}, {"merge", le_db_merge}, {"runs", le_db_runs}};
     if (argc < 2)
-        return le_cli_usage(le_db_usage, "db needs a subcommand: init, info, export or merge");
+        return le_cli_usage(le_db_usage, "db needs a subcommand: init, info, export, merge or runs");
     const char *sub = argv[1];
     if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
         fputs(le_db_help, stdout);
@@ -340,5 +396,5 @@ int le_cmd_db(int argc, char **argv) {
             return subs[i].run(argc - 1, argv + 1);
     if (sub[0] == '-')
         return le_cli_usage(le_db_usage, "unknown option '%s' (the subcommand comes first)", sub);
-    return le_cli_usage(le_db_usage, "unknown db subcommand '%s' (init, info, export or merge)", sub);
+    return le_cli_usage(le_db_usage, "unknown db subcommand '%s' (init, info, export, merge or runs)", sub);
 }

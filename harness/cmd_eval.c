@@ -15,13 +15,14 @@
  * documents (--flush-every), so a kill loses at most one batch. Metrics are
  * always computed from records parsed back from the samples' JSON, so an
  * interrupted and resumed run gives the very same numbers as an
- * uninterrupted one. Test hook: LE_TEST_KILL_AFTER=N raises SIGKILL once N
+ * uninterrupted one. Test hook (test build only, le_job.h): LE_TEST_KILL_AFTER=N raises SIGKILL once N
  * samples have been committed by this process.
  *
  * Prints per task the forward tokens evaluated against those a runner
  * without prefix sharing would evaluate (the benchmark of KV-cache reuse).
  */
 #include "cli.h"         /* le_cli_* */
+#include "le_version.h" /* LE_VERSION, generated at build time */
 #include "commands.h"    /* le_cmd_eval */
 #include "le_datasets.h" /* struct le_ds_opts */
 #include "le_err.h"
@@ -98,7 +99,6 @@ struct le_eval_opts {
     long k, limit, threads, ctx, batch, boot, flush, bos;
     uint64_t seed, fewshot_seed;
     int log_samples, offline, quiet;
-    long kill_after; /* LE_TEST_KILL_AFTER */
 };
 
 static int le_eval_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
@@ -172,10 +172,10 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         return -1; /* --tasks list needs no model */
     if (!o->models || !o->tasks || !*o->models || !*o->tasks)
         return le_cli_usage(le_eval_usage, "--model and --tasks are required");
+    if (o->log_samples && !o->outpath) /* lm-eval: "Specify --output_path if providing --log_samples" */
+        return le_cli_usage(le_eval_usage, "--log-samples needs --output-path (the samples are written there)");
     if (strcmp(o->answer_norm, "default") && strcmp(o->answer_norm, "all") && strcmp(o->answer_norm, "none"))
         return le_cli_usage(le_eval_usage, "--answer-norm must be default, all or none");
-    const char *ka = getenv("LE_TEST_KILL_AFTER");
-    o->kill_after = ka ? atol(ka) : 0;
     return -1;
 }
 
@@ -599,6 +599,8 @@ static int le_eval_model(struct le_eval *E, const char *path) {
     struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
     if (!rc)
         rc = le_runner_new(&R, m, E->pool, &ro);
+    if (!rc)
+        rc = le_cli_check_ctx(E->job, path, le_runner_n_ctx(R), le_model_get_info(m)->ctx_train);
     for (int i = 0; i < E->n_tasks && !rc; i++) {
         rc = le_taskcell_run(&E->tasks[i], &E->to, E->job, R, sha, model_id);
         if (rc)
@@ -835,7 +837,7 @@ int le_cmd_eval(int argc, char **argv) {
         cJSON_Delete(j);
         struct le_job_opts jo = {.db = E.o.db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
                                  .threads = le_pool_nthreads(E.pool), .signals = LE_JOB_SIGNALS_EXIT,
-                                 .kill_after = E.o.kill_after};
+                                 .on_wait = le_cli_job_wait};
         rc = le_job_open(&E.job, &jo);
         free(cj);
     }

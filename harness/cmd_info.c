@@ -75,6 +75,8 @@ static void le_info_piece(const struct le_tok *t, int32_t id, char *buf, size_t 
         snprintf(buf, cap, "%d '%.*s'", (int)id, (int)(len < 40 ? len : 40), s);
 }
 
+static void le_info_tok(const struct le_tok *t);
+
 static void le_info_print(const char *path, const struct le_model *m) {
     const struct le_model_info *in = le_model_get_info(m);
     const struct le_gguf *g = le_model_gguf(m);
@@ -101,7 +103,11 @@ static void le_info_print(const char *path, const struct le_model *m) {
         printf("%-16s%d (%s)\n", "file type", in->ftype, le_info_ftype(in->ftype));
     else
         printf("%-16snot set\n", "file type");
-    const struct le_tok *t = le_model_tok(m);
+    le_info_tok(le_model_tok(m));
+}
+
+/* The tokenizer line (or "none"). */
+static void le_info_tok(const struct le_tok *t) {
     if (!t) {
         printf("%-16snone\n", "tokenizer");
         return;
@@ -120,8 +126,24 @@ static int le_info_fallback(const char *path, int rc) {
     char why[512];
     snprintf(why, sizeof why, "%s", le_err_msg());
     struct le_gguf *g;
-    if (rc != LE_EUNSUP || le_gguf_open(&g, path) != LE_OK)
+    if (le_gguf_open(&g, path) != LE_OK)
         return le_cli_fail("%s", why);
+    /* A vocabulary-only file (what `tokenizer train` writes): no tensors. */
+    struct le_tok *tok = NULL;
+    if (le_gguf_n_tensors(g) == 0 && le_tok_from_gguf(&tok, g) == LE_OK) {
+        printf("%-16s%s\n", "file", path);
+        printf("%-16s%llu bytes (%.2f MiB), GGUF v%u\n", "size", (unsigned long long)le_gguf_file_size(g),
+               (double)le_gguf_file_size(g) / (1024.0 * 1024.0), le_gguf_version(g));
+        printf("%-16snone (a tokenizer file: vocabulary only)\n", "tensors");
+        le_info_tok(tok);
+        le_tok_free(tok);
+        le_gguf_close(g);
+        return LE_EXIT_OK;
+    }
+    if (rc != LE_EUNSUP) {
+        le_gguf_close(g);
+        return le_cli_fail("%s", why);
+    }
     printf("%-16s%s\n", "file", path);
     printf("%-16s%llu bytes (%.2f MiB), GGUF v%u\n", "size", (unsigned long long)le_gguf_file_size(g),
            (double)le_gguf_file_size(g) / (1024.0 * 1024.0), le_gguf_version(g));

@@ -104,7 +104,8 @@ static const char *le_ppl_help =
     "  --threads N        worker threads (default: all cores); does not change results\n"
     "  --kv-f16           llamacpp only: round the KV cache to F16 like llama.cpp's\n"
     "                     default context (default: F32, like -ctk f32 -ctv f32 -fa off)\n"
-    "  --db FILE          results store (default results.sqlite)\n"
+    "  --db FILE          results store (default results.sqlite): a result already there is\n"
+    "                     printed from it, not computed again; 'none': compute, record nothing\n"
     "  --quiet            no running values or progress, only the final lines\n"
     "  -h, --help         show this help\n";
 
@@ -253,6 +254,7 @@ struct le_ppl_state {
     struct le_rec *recs;
     int64_t model_id;
     char model_sha[65], text_sha[65];
+    struct le_job_cell cell; /* claimed at begin, finished by record */
 };
 
 static void le_ppl_state_free(struct le_ppl_state *s) {
@@ -260,6 +262,7 @@ static void le_ppl_state_free(struct le_ppl_state *s) {
     le_ctx_free(s->ctx);
     le_pool_free(s->pool);
     le_model_free(s->m);
+    le_job_cell_release(&s->cell);
     le_job_end(s->job, LE_EINVAL); /* NULL unless a path forgot le_ppl_end: a failed run */
     free(s->text);
     free(s->joined);
@@ -273,13 +276,21 @@ static void le_ppl_state_free(struct le_ppl_state *s) {
 /* Ends the run ("ok" for rc LE_OK, else "failed"); returns rc or the error
  * of ending it. */
 static int le_ppl_end(struct le_ppl_state *s, int rc) {
+    le_job_cell_release(&s->cell);
     rc = le_job_end(s->job, rc);
     s->job = NULL;
     return rc;
 }
 
-/* Builds the run's config JSON; opens the job (store, run) and records the model. */
+static void le_ppl_cell_cfg(char *buf, size_t n, const struct le_ppl_opts *o, const char *text_sha);
+
+/* Builds the run's config JSON; opens the job (store, run), records the
+ * model and claims the cell (waiting while another process computes it).
+ * With --db none, nothing. */
 static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int threads) {
+    int64_t ctx_train = le_model_get_info(s->m)->ctx_train;
+    if (!strcmp(o->db, "none"))
+        return le_cli_check_ctx(NULL, o->model, o->ctx, ctx_train);
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -299,11 +310,31 @@ static int le_ppl_begin(struct le_ppl_state *s, const struct le_ppl_opts *o, int
     if (!s->config)
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = o->db, .command = "ppl", .config_json = s->config, .seed = 0, .threads = threads,
-                             .signals = LE_JOB_SIGNALS_EXIT};
+                             .signals = LE_JOB_SIGNALS_EXIT, .on_wait = le_cli_job_wait};
     int rc = le_job_open(&s->job, &jo);
     if (!rc && (rc = le_job_add_model(s->job, o->model, s->model_sha, le_model_get_info(s->m), &s->model_id)))
         le_ppl_end(s, rc);
+    if (!rc && (rc = le_cli_check_ctx(s->job, o->model, o->ctx, ctx_train)))
+        le_ppl_end(s, rc);
+    char cell_cfg[320];
+    le_ppl_cell_cfg(cell_cfg, sizeof cell_cfg, o, s->text_sha);
+    if (!rc && (rc = le_job_cell_begin(s->job, s->model_sha, "ppl", cell_cfg, &s->cell)))
+        le_ppl_end(s, rc);
     return rc;
+}
+
+/* A cell found done: its stored results instead of computing them again. */
+static int le_ppl_stored(struct le_ppl_state *s, const struct le_ppl_opts *o) {
+    printf("Stored result (%s, ctx %ld; computed earlier, found in %s):\n", le_conv_names[o->conv], o->ctx, o->db);
+    for (int i = 0; i < s->cell.n_results; i++) {
+        const struct le_store_result *r = &s->cell.results[i];
+        if (isnan(r->stderr_v))
+            printf("%-16s = %.6f over %lld\n", r->metric, r->value, (long long)r->n);
+        else
+            printf("%-16s = %.6f +/- %.6f over %lld\n", r->metric, r->value, r->stderr_v, (long long)r->n);
+    }
+    int rc = le_ppl_end(s, LE_OK);
+    return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
 
 /* The cell's config: what changes the numbers. llamacpp's is unchanged from
@@ -332,14 +363,11 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
             return le_err_set(LE_EINVAL, "%s of %s is %g over %lld scored units: not a result (nothing "
                               "to score, or the model computes NaN/inf)", res[i].metric, o->file, res[i].value,
                               (long long)res[i].n);
-    char cell_cfg[320];
-    le_ppl_cell_cfg(cell_cfg, sizeof cell_cfg, o, s->text_sha);
-    struct le_job_cell cell = {0};
-    int rc = le_job_cell_begin(s->job, s->model_sha, "ppl", cell_cfg, &cell);
-    if (!rc && cell.done) {
-        if (!o->quiet)
-            fprintf(stderr, "llamaeval: this result is already in the store; the run is recorded, the result not again\n");
-    } else if (!rc && s->recs) {
+    if (!s->job) /* --db none */
+        return LE_OK;
+    struct le_job_cell *cell = &s->cell;
+    int rc = LE_OK;
+    if (s->recs) {
         struct le_store_sample *smp = calloc((size_t)s->n_docs, sizeof *smp);
         rc = smp ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
         for (int64_t d = 0; d < s->n_docs && !rc; d++) {
@@ -348,14 +376,16 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
                 rc = le_err_set(LE_ENOMEM, "out of memory");
         }
         if (!rc)
-            rc = le_job_cell_put_samples(s->job, &cell, smp, (int)s->n_docs);
+            rc = le_job_cell_put_samples(s->job, cell, smp, (int)s->n_docs);
         for (int64_t d = 0; smp && d < s->n_docs; d++)
             free((char *)smp[d].json);
         free(smp);
     }
-    if (!rc && !cell.done)
-        rc = le_job_cell_finish(s->job, &cell, s->model_id, res, nres);
-    le_job_cell_release(&cell);
+    if (!rc)
+        rc = le_job_cell_finish(s->job, cell, s->model_id, res, nres);
+    if (!rc && cell->done && !o->quiet) /* our lease ran out and another process finished it */
+        fprintf(stderr, "llamaeval: another process stored this result first; the run is recorded, the result not again\n");
+    le_job_cell_release(cell);
     return rc;
 }
 
@@ -401,6 +431,8 @@ static int le_ppl_run_llamacpp(struct le_ppl_state *s, const struct le_ppl_opts 
     int threads = le_pool_nthreads(s->pool);
     if ((rc = le_ppl_begin(s, o, threads)))
         return le_cli_fail_lib(rc);
+    if (s->cell.done)
+        return le_ppl_stored(s, o);
     if (!o->quiet)
         fprintf(stderr, "llamaeval: %lld tokens, %lld chunks of %ld, batch %ld, %d threads\n", (long long)n_tok,
                 (long long)(n_tok / o->ctx), o->ctx, o->batch, threads);
@@ -551,6 +583,8 @@ static int le_ppl_run_other(struct le_ppl_state *s, struct le_ppl_opts *o, size_
     int threads = le_pool_nthreads(s->pool);
     if ((rc = le_ppl_begin(s, o, threads)))
         return le_cli_fail_lib(rc);
+    if (s->cell.done)
+        return le_ppl_stored(s, o);
     if (!o->quiet) {
         if (o->conv == CONV_LMEVAL)
             fprintf(stderr, "llamaeval: lmeval: %lld documents (--docs %s), max_length %ld, batch %ld, %d threads\n",

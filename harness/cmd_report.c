@@ -9,6 +9,7 @@
  * migrates it in place); one of a newer schema is refused.
  */
 #include "cli.h"      /* le_cli_* */
+#include "le_version.h" /* LE_VERSION, generated at build time */
 #include "commands.h" /* le_cmd_report */
 #include "le_err.h"
 #include "le_report.h" /* le_report_write, le_rep_* */

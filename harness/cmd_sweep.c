@@ -34,7 +34,8 @@
  * to requeue it. --status tells each cell's state from the merged store,
  * the shards, the checkpoints and squeue/sacct. sweep_cluster.c has them.
  *
- * Test hooks: LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
+ * Test hooks (in the test build only, -DLE_TESTING):
+ * LE_TEST_SWEEP_KILL_AFTER=N raises SIGKILL once this process
  * has written N checkpoints; LE_TEST_KILL_AFTER=N once it has committed N
  * task samples (le_job's); LE_TEST_SWEEP_HOLD=I:N makes the process training
  * cell I from step 0 wait for a signal after its Nth checkpoint (a test can
@@ -178,13 +179,13 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
         return le_cli_usage(le_sw_usage, "--requeue goes with --cell");
     if (!o->slurm && (o->so.partition || o->so.time || o->so.mem || o->so.cpus_per_task || o->so.max_running))
         return le_cli_usage(le_sw_usage, "--partition, --time, --cpus-per-task, --mem and --max-running go with --slurm");
+#ifdef LE_TESTING /* seams of the test build only (CMakeLists.txt) */
     const char *hold = getenv("LE_TEST_SWEEP_HOLD"); /* "I:N" */
     if (hold && sscanf(hold, "%d:%ld", &o->hold_cell, &o->hold_after) != 2)
         o->hold_cell = -1;
     const char *ka = getenv("LE_TEST_SWEEP_KILL_AFTER");
     o->kill_after = ka ? atol(ka) : 0;
-    ka = getenv("LE_TEST_KILL_AFTER"); /* the job's: after N task samples committed */
-    o->job_kill_after = ka ? atol(ka) : 0;
+#endif
     return 0;
 }
 
@@ -695,7 +696,7 @@ static int run_sweep(struct le_sw *S) {
         return le_err_set(LE_ENOMEM, "out of memory");
     struct le_job_opts jo = {.db = S->o.db, .command = "sweep", .config_json = cfg, .seed = S->set->seed,
                              .threads = (int)S->o.threads, .signals = LE_JOB_SIGNALS_FLAG,
-                             .kill_after = S->o.job_kill_after};
+                             .on_wait = le_cli_job_wait};
     rc = le_job_open(&S->job, &jo);
     free(cfg);
     if (rc)

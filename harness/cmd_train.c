@@ -17,6 +17,7 @@
 #include "le_corpus.h" /* le_corpus_*: reading and tokenising the corpus */
 #include "le_err.h"
 #include "le_gguf.h"
+#include "le_job.h"    /* the run, and SIGINT/SIGTERM handling */
 #include "le_model.h"  /* le_model_open: the checkpoint for --ppl-text */
 #include "le_pool.h"
 #include "le_ppl.h"    /* le_ppl_llamacpp */
@@ -29,6 +30,8 @@
 #include <cjson/cJSON.h> /* --config files */
 #include <errno.h>
 #include <math.h>
+#include <sched.h>  /* sched_yield */
+#include <signal.h> /* raise: the LE_TEST_SIGNAL_AT_STEP seam */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,8 +379,10 @@ struct le_trun {
     struct le_pool *pool; /* the trainer's, borrowed */
     struct le_gguf *tokg;
     const struct le_tok *tok;
-    struct le_store *st;
+    struct le_job *job; /* the run (a store's when --db), and SIGINT/SIGTERM */
+    struct le_store *st; /* the job's store, or NULL */
     int64_t run_id, logged;
+    int64_t signal_at;  /* test seam (LE_TEST_SIGNAL_AT_STEP): raise SIGINT before this step */
     struct le_store_step *steps;
     double unigram;
 };
@@ -417,6 +422,17 @@ static int train_loop(struct le_trun *r, int64_t n_steps, int64_t start, const s
     le_progress_update(pr, (uint64_t)start);
     double t_train = 0, val = NAN;
     for (int64_t s = start; s < stop && !rc; s++) {
+        if (r->signal_at > 0 && s + 1 == r->signal_at) { /* as if Ctrl-C came during this step */
+            raise(SIGINT);
+            while (!le_job_interrupted(r->job)) /* the job's watcher thread sets the flag */
+                sched_yield();
+        }
+        if (le_job_interrupted(r->job)) { /* SIGINT/SIGTERM: a checkpoint first, then stop */
+            if (!(rc = le_trainer_save(r->t, a->out, r->tokg, NAN, r->unigram)) && !(rc = flush_steps(r, s)))
+                rc = le_err_set(LE_EINTR, "interrupted at step %lld of %lld: checkpoint %s written; continue with "
+                                "--resume", (long long)s, (long long)n_steps, a->out);
+            break;
+        }
         double loss, lr, gn, t0 = le_cli_now();
         if ((rc = le_trainer_step(r->t, &loss, &lr, &gn)))
             break;
@@ -504,8 +520,6 @@ static int run_training(struct le_targs *a) {
     rc = le_train_config_json(&a->c, cfg, sizeof cfg);
     if (!rc)
         rc = le_train_check_output(a->out);
-    if (!rc && a->db)
-        rc = le_store_open(&r.st, a->db);
     if (!rc)
         rc = load_data(a, tok, &tr, &va, &ndocs);
     if (!rc)
@@ -542,21 +556,29 @@ static int run_training(struct le_targs *a) {
         snprintf(run_cfg, sizeof run_cfg, "{\"train\":%s,\"tokenizer\":\"%s\",\"out\":\"%s\",\"corpus\":\"%s\"}",
                  cfg, a->tokenizer, a->out, a->train_file ? a->train_file : "brown");
     }
-    if (!rc && r.st)
-        rc = le_store_begin_run(r.st, "train", run_cfg, a->c.seed, (int)a->threads, &r.run_id);
+    /* The run: SIGINT/SIGTERM set a flag the loop polls (it checkpoints,
+     * then the run ends "interrupted"); a second signal ends the process. */
+    struct le_job_opts jo = {.db = a->db, .command = "train", .config_json = run_cfg, .seed = a->c.seed,
+                             .threads = (int)a->threads, .signals = LE_JOB_SIGNALS_FLAG};
+    if (!rc && !(rc = le_job_open(&r.job, &jo))) {
+        r.st = le_job_store(r.job);
+        r.run_id = le_job_run_id(r.job);
+    }
+#ifdef LE_TESTING /* a seam of the test build only */
+    const char *sig_at = getenv("LE_TEST_SIGNAL_AT_STEP");
+    r.signal_at = sig_at ? atoll(sig_at) : 0;
+#endif
     if (!rc && !(r.steps = calloc((size_t)n_steps, sizeof *r.steps)))
         rc = le_err_set(LE_ENOMEM, "out of memory");
     if (!rc) {
         r.logged = le_trainer_step_index(r.t);
         rc = train_loop(&r, n_steps, le_trainer_step_index(r.t), &k);
     }
-    if (r.st && r.run_id)
-        le_store_end_run(r.st, r.run_id, rc ? "failed" : "ok");
+    rc = le_job_end(r.job, rc); /* "ok", "failed" or "interrupted" */
     free(r.steps);
     le_trainer_free(r.t);
     le_pool_free(pool);
     free(tr.p), free(va.p);
-    le_store_close(r.st);
     le_tok_free(tok);
     le_gguf_close(r.tokg);
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;

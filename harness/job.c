@@ -9,6 +9,14 @@
  * forward passes or training) dominate, so one mutex around the store is
  * enough for several threads.
  *
+ * Claims: the job keeps the keys of the cells it holds in a list; a lease
+ * thread, started with the first claim, renews them on a store connection
+ * of its own every lease/4 s (so a cell training for an hour between two
+ * commits keeps its claim) and stops at le_job_end. A waiter polls every
+ * LE_JOB_POLL_MS: waits are for cells of minutes, so a second's delay
+ * costs nothing, and polling needs no channel between processes beyond the
+ * file they share.
+ *
  * Signals: the handler writes the signal number as one byte to a pipe
  * (write(2) is async-signal-safe); the job's watcher thread reads it and
  * ends the run "interrupted" on a connection of its own (the main one may be
@@ -37,14 +45,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h> /* nanosleep, clock_gettime */
 #include <unistd.h>
+
+enum { LE_JOB_POLL_MS = 250 };
 
 struct le_job {
     struct le_store *store;
     char *db;
     int64_t run_id;
     pthread_mutex_t mu;          /* serialises store calls of several threads */
-    long kill_after;
+    long kill_after, stop_after;
     int64_t committed;           /* samples committed by this job (kill_after) */
     int64_t from_store, computed; /* cells */
     /* Signals (opts.signals != NONE). */
@@ -55,6 +66,17 @@ struct le_job {
     int caught[2];               /* SIGINT, SIGTERM: our handler installed */
     struct sigaction old[2];
     atomic_int interrupted;
+    /* Claims. */
+    char host[256];
+    double lease_s;
+    void (*on_wait)(void *ud, const char *task, const struct le_store_holder *h);
+    void *wait_ud;
+    pthread_mutex_t cmu;         /* the list below and the lease thread's state */
+    pthread_cond_t ccv;
+    char (*held)[65];            /* keys of the cells this job has claimed */
+    int n_held, cap_held;
+    pthread_t leaser;
+    int leasing, stop_lease;
 };
 
 static const int le_job_sigs[2] = {SIGINT, SIGTERM};
@@ -75,7 +97,7 @@ static void le_job_on_signal(int sig) {
 /* Ends the run "interrupted" on a connection of the watcher's own. */
 static void le_job_mark_interrupted(struct le_job *j) {
     struct le_store *s = NULL;
-    if (!le_store_open(&s, j->db))
+    if (j->db && !le_store_open(&s, j->db))
         le_store_end_run(s, j->run_id, "interrupted");
     le_store_close(s);
 }
@@ -150,7 +172,21 @@ static void le_job_uncatch(struct le_job *j) {
     }
 }
 
+static void le_job_stop_lease(struct le_job *j) {
+    pthread_mutex_lock(&j->cmu);
+    j->stop_lease = 1;
+    pthread_cond_signal(&j->ccv);
+    pthread_mutex_unlock(&j->cmu);
+    if (j->leasing)
+        pthread_join(j->leaser, NULL);
+    j->leasing = 0;
+}
+
 static void le_job_free(struct le_job *j) {
+    le_job_stop_lease(j);
+    pthread_mutex_destroy(&j->cmu);
+    pthread_cond_destroy(&j->ccv);
+    free(j->held);
     le_store_close(j->store);
     pthread_mutex_destroy(&j->mu);
     free(j->db);
@@ -159,21 +195,45 @@ static void le_job_free(struct le_job *j) {
 
 int le_job_open(struct le_job **out, const struct le_job_opts *o) {
     *out = NULL;
-    if (!o || !o->db || !o->command)
-        return le_err_set(LE_EINVAL, "job: a store path and a command are required");
+    if (!o || !o->command)
+        return le_err_set(LE_EINVAL, "job: a command is required");
     struct le_job *j = calloc(1, sizeof *j);
-    if (!j || !(j->db = strdup(o->db))) {
+    if (!j || (o->db && !(j->db = strdup(o->db)))) {
         free(j);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&j->mu, NULL);
+    pthread_mutex_init(&j->cmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->ccv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (gethostname(j->host, sizeof j->host - 1) != 0)
+        j->host[0] = 0;
+    j->lease_s = o->lease_s > 0 ? o->lease_s : LE_JOB_LEASE_S;
+    j->on_wait = o->on_wait;
+    j->wait_ud = o->wait_ud;
     j->kill_after = o->kill_after;
+    j->stop_after = o->stop_after;
+#ifdef LE_TESTING /* the seams exist only in the test build (see CMakeLists.txt) */
+    const char *ka = getenv("LE_TEST_KILL_AFTER"), *sa = getenv("LE_TEST_STOP_AFTER");
+    if (!j->kill_after && ka)
+        j->kill_after = atol(ka);
+    if (!j->stop_after && sa)
+        j->stop_after = atol(sa);
+    const char *ls = getenv("LE_TEST_LEASE_S"); /* a lease no slow machine outlives */
+    if (ls && atof(ls) > 0)
+        j->lease_s = atof(ls);
+#else
+    j->kill_after = j->stop_after = 0;
+#endif
     j->signals = o->signals;
     j->pipe_fd[0] = j->pipe_fd[1] = -1;
-    int rc = le_store_open(&j->store, o->db);
-    if (!rc)
+    int rc = o->db ? le_store_open(&j->store, o->db) : LE_OK;
+    if (!rc && j->store)
         rc = le_store_begin_run(j->store, o->command, o->config_json, o->seed, o->threads, &j->run_id);
-    if (!rc && o->signals != LE_JOB_SIGNALS_NONE && (rc = le_job_catch(j)))
+    if (!rc && o->signals != LE_JOB_SIGNALS_NONE && (rc = le_job_catch(j)) && j->store)
         le_store_end_run(j->store, j->run_id, "failed");
     if (rc) {
         le_job_free(j);
@@ -187,13 +247,16 @@ int le_job_end(struct le_job *j, int rc) {
     if (!j)
         return rc;
     le_job_uncatch(j);
+    le_job_stop_lease(j);
     const char *status = atomic_load(&j->interrupted) ? "interrupted" : rc ? "failed" : "ok";
-    if (rc) {
+    if (j->store && rc) { /* (no store: nothing to record) */
         char msg[1024]; /* ending the run must not overwrite the error being reported */
         snprintf(msg, sizeof msg, "%s", le_err_msg());
         le_store_end_run(j->store, j->run_id, status);
+        for (int i = 0; i < j->n_held; i++) /* cells not released: free them for others */
+            le_store_cell_unclaim(j->store, j->held[i], j->run_id);
         le_err_set(rc, "%s", msg);
-    } else {
+    } else if (j->store) {
         rc = le_store_end_run(j->store, j->run_id, status);
     }
     le_job_free(j);
@@ -205,6 +268,15 @@ int le_job_interrupted(const struct le_job *j) { return atomic_load(&((struct le
 struct le_store *le_job_store(struct le_job *j) { return j->store; }
 void le_job_lock(struct le_job *j) { pthread_mutex_lock(&j->mu); }
 void le_job_unlock(struct le_job *j) { pthread_mutex_unlock(&j->mu); }
+
+int le_job_note(struct le_job *j, const char *json) {
+    if (!j || !j->store)
+        return LE_OK;
+    le_job_lock(j);
+    int rc = le_store_run_note(j->store, j->run_id, json);
+    le_job_unlock(j);
+    return rc;
+}
 
 void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *computed) {
     pthread_mutex_lock(&((struct le_job *)j)->mu);
@@ -304,6 +376,8 @@ int le_job_hash_model(const char *path, uint64_t size, int show_progress, char s
 }
 
 int le_job_put_model(struct le_job *j, const struct le_store_model *m, int64_t *model_id) {
+    if (!j->store)
+        return le_err_set(LE_EINVAL, "job: no store to record the model in");
     le_job_lock(j);
     int rc = le_store_put_model(j->store, m, model_id);
     le_job_unlock(j);
@@ -335,25 +409,158 @@ static int le_job_result_cb(void *ud, const char *metric, double value, double s
     return 0;
 }
 
+/* Functions for claims. */
+
+static struct le_store_claim le_job_claim_of(const struct le_job *j) {
+    return (struct le_store_claim){.run_id = j->run_id, .host = j->host, .pid = (int64_t)getpid(),
+                                   .lease_s = j->lease_s};
+}
+
+/* The lease thread: renews every held claim every lease/4 seconds. */
+static void *le_job_lease_main(void *arg) {
+    struct le_job *j = arg;
+    struct le_store *s = NULL;
+    char (*keys)[65] = NULL;
+    pthread_mutex_lock(&j->cmu);
+    while (!j->stop_lease) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double at = (double)t.tv_sec + (double)t.tv_nsec * 1e-9 + j->lease_s / 4;
+        t.tv_sec = (time_t)at;
+        t.tv_nsec = (long)((at - (double)t.tv_sec) * 1e9);
+        while (!j->stop_lease && pthread_cond_timedwait(&j->ccv, &j->cmu, &t) == 0) {
+        }
+        if (j->stop_lease)
+            break;
+        int n = j->n_held;
+        char(*k)[65] = n ? realloc(keys, (size_t)n * sizeof *keys) : keys;
+        if (!k)
+            continue;
+        keys = k;
+        memcpy(keys, j->held, (size_t)n * sizeof *keys);
+        /* Renewing under cmu: the stop_after seam holds it to stop the process
+         * outside a renewal's write transaction. A failure here only lets the
+         * lease run out; finish copes with that. */
+        if (n && (s || !le_store_open(&s, j->db))) {
+            struct le_store_claim c = le_job_claim_of(j);
+            for (int i = 0; i < n; i++) {
+                int held = 0;
+                le_store_cell_renew(s, keys[i], &c, &held);
+            }
+        }
+    }
+    pthread_mutex_unlock(&j->cmu);
+    le_store_close(s);
+    free(keys);
+    return NULL;
+}
+
+/* Adds a claimed key to the held list, starting the lease thread. */
+static int le_job_hold(struct le_job *j, const char *key) {
+    int rc = LE_OK;
+    pthread_mutex_lock(&j->cmu);
+    if (j->n_held == j->cap_held) {
+        int cap = j->cap_held ? 2 * j->cap_held : 8;
+        char(*h)[65] = realloc(j->held, (size_t)cap * sizeof *h);
+        if (h) {
+            j->held = h;
+            j->cap_held = cap;
+        } else {
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+        }
+    }
+    if (!rc)
+        memcpy(j->held[j->n_held++], key, 65);
+    if (!rc && !j->leasing && !j->stop_lease) {
+        if (pthread_create(&j->leaser, NULL, le_job_lease_main, j))
+            rc = le_err_set(LE_ENOMEM, "job: cannot start the lease thread");
+        else
+            j->leasing = 1;
+    }
+    pthread_mutex_unlock(&j->cmu);
+    return rc;
+}
+
+/* Does a thread of this job hold the cell? */
+static int le_job_holds(struct le_job *j, const char *key) {
+    int in = 0;
+    pthread_mutex_lock(&j->cmu);
+    for (int i = 0; i < j->n_held && !in; i++)
+        in = !strcmp(j->held[i], key);
+    pthread_mutex_unlock(&j->cmu);
+    return in;
+}
+
+static void le_job_unhold(struct le_job *j, const char *key) {
+    pthread_mutex_lock(&j->cmu);
+    for (int i = 0; i < j->n_held; i++)
+        if (!strcmp(j->held[i], key)) {
+            memmove(j->held[i], j->held[i + 1], (size_t)(j->n_held - i - 1) * sizeof *j->held);
+            j->n_held--;
+            break;
+        }
+    pthread_mutex_unlock(&j->cmu);
+}
+
+/* Is the holder a process of this host that no longer exists? */
+static int le_job_holder_gone(const struct le_job *j, const struct le_store_holder *h) {
+    return h->host[0] && !strcmp(h->host, j->host) && h->pid > 0 && kill((pid_t)h->pid, 0) != 0 && errno == ESRCH;
+}
+
+static void le_job_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Claims the cell for this job, or finds it done; waits while it is held. */
+static int le_job_claim(struct le_job *j, struct le_job_cell *cell) {
+    struct le_store_claim me = le_job_claim_of(j);
+    int64_t take = 0;
+    int told = 0;
+    for (;;) {
+        struct le_store_holder h = {.run_id = j->run_id, .pid = me.pid, .expires_in = j->lease_s};
+        int state = LE_STORE_CLAIM_HELD, rc = LE_OK;
+        snprintf(h.host, sizeof h.host, "%s", j->host);
+        /* Under the job's lock: another thread of this job holding the cell
+         * (the store would hand our own run's claim back) makes us wait too. */
+        le_job_lock(j);
+        if (!le_job_holds(j, cell->key))
+            rc = le_store_cell_claim(j->store, cell->key, &me, take, &state, &h);
+        if (!rc && state == LE_STORE_CLAIM_DONE && !(rc = le_store_get_results(j->store, cell->key, le_job_result_cb, cell))) {
+            j->from_store++;
+            cell->done = 1;
+        }
+        if (!rc && state == LE_STORE_CLAIM_OURS && !(rc = le_job_hold(j, cell->key)))
+            cell->job = j;
+        le_job_unlock(j);
+        if (rc || state != LE_STORE_CLAIM_HELD)
+            return rc;
+        if (h.run_id != j->run_id && le_job_holder_gone(j, &h)) { /* its claimant died here: take over now */
+            take = h.run_id;
+            continue;
+        }
+        if (!told++ && j->on_wait)
+            j->on_wait(j->wait_ud, cell->task, &h);
+        if (le_job_interrupted(j))
+            return le_err_set(LE_EINTR, "interrupted while waiting for cell %s (%s)", cell->key, cell->task);
+        le_job_sleep_ms(LE_JOB_POLL_MS);
+    }
+}
+
 int le_job_cell_begin(struct le_job *j, const char *model_sha, const char *task, const char *config_json,
                       struct le_job_cell *cell) {
     memset(cell, 0, sizeof *cell);
     if (!task || !task[0] || !config_json)
         return le_err_set(LE_EINVAL, "job: a cell needs a task and a config");
+    if (!j->store)
+        return le_err_set(LE_EINVAL, "job: cells need a store");
     le_store_cell_key(cell->key, model_sha, task, config_json);
     if (!(cell->task = strdup(task)) || !(cell->config = strdup(config_json))) {
         le_job_cell_release(cell);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
-    le_job_lock(j);
-    int done = 0, rc = le_store_cell_done(j->store, cell->key, &done);
-    if (!rc && done)
-        rc = le_store_get_results(j->store, cell->key, le_job_result_cb, cell);
-    if (!rc && done)
-        j->from_store++;
-    le_job_unlock(j);
-    cell->done = !rc && done;
-    return rc;
+    return le_job_claim(j, cell);
 }
 
 int le_job_cell_samples(struct le_job *j, const struct le_job_cell *cell,
@@ -374,6 +581,12 @@ int le_job_cell_put_samples(struct le_job *j, struct le_job_cell *cell, const st
         cell->n_put += n;
         if (j->kill_after > 0 && j->committed >= j->kill_after)
             raise(SIGKILL);
+        if (j->stop_after > 0 && j->committed >= j->stop_after) {
+            j->stop_after = 0; /* once; outside any renewal (cmu) and store call (mu) */
+            pthread_mutex_lock(&j->cmu);
+            raise(SIGSTOP);
+            pthread_mutex_unlock(&j->cmu);
+        }
     }
     le_job_unlock(j);
     return rc;
@@ -381,10 +594,22 @@ int le_job_cell_put_samples(struct le_job *j, struct le_job_cell *cell, const st
 
 int le_job_cell_finish(struct le_job *j, struct le_job_cell *cell, int64_t model_id,
                        const struct le_store_result *results, int n) {
+    if (cell->done)
+        return le_err_set(LE_EINVAL, "job: cell %s (%s) is already done", cell->key, cell->task);
     le_job_lock(j);
-    int rc = le_store_put_cell(j->store, cell->key, j->run_id, model_id, cell->task, cell->config, results, n);
-    if (!rc)
+    /* Done meanwhile: our lease ran out and another claimant finished it. */
+    int done = 0, rc = le_store_cell_done(j->store, cell->key, &done);
+    if (!rc && done && !(rc = le_store_get_results(j->store, cell->key, le_job_result_cb, cell))) {
+        cell->done = 1;
+        j->from_store++;
+    } else if (!rc && !(rc = le_store_put_cell(j->store, cell->key, j->run_id, model_id, cell->task, cell->config,
+                                               results, n))) {
         j->computed++;
+    }
+    if (!rc && cell->job) { /* put_cell dropped the claim */
+        le_job_unhold(j, cell->key);
+        cell->job = NULL;
+    }
     le_job_unlock(j);
     return rc;
 }
@@ -392,6 +617,16 @@ int le_job_cell_finish(struct le_job *j, struct le_job_cell *cell, int64_t model
 void le_job_cell_release(struct le_job_cell *cell) {
     if (!cell)
         return;
+    struct le_job *j = cell->job;
+    if (j) { /* given up unfinished: free it for others now, not at expiry */
+        le_job_lock(j); /* with the claim below, atomic for this job's other threads */
+        le_job_unhold(j, cell->key);
+        char msg[1024]; /* keep the error that made the caller give up */
+        snprintf(msg, sizeof msg, "%s", le_err_msg());
+        le_store_cell_unclaim(j->store, cell->key, j->run_id);
+        le_err_set(LE_OK, "%s", msg);
+        le_job_unlock(j);
+    }
     for (int i = 0; i < cell->n_results; i++)
         free((char *)cell->results[i].metric);
     free(cell->results);

@@ -37,11 +37,20 @@
  * sweep (a cell trains one shape on one token budget; a done cell gives its
  * stored "loss" and "bpb").
  *
- * Reserved for the claims of issue 12 (not done yet): le_job_cell_begin will
- * claim the cell with an expiring lease (waiting on a cell another live
- * process holds, then returning it done or claiming it when the lease ran
- * out), put_samples will renew the lease, finish and release drop it.
- * Callers written to the protocol above need no change for that.
+ * Claims: processes sharing a store (two `eval`s, a job array) never
+ * compute one cell twice. le_job_cell_begin claims the cell in the store
+ * with a lease (le_store_cell_claim) before it returns it not done; a
+ * thread of the job renews the leases of the cells it holds every
+ * lease_s/4 seconds while they compute; finish and release drop the claim.
+ * A cell claimed by another live claimant makes begin wait (opts.on_wait is
+ * told once), polling until the cell is done -- then it is returned done,
+ * with the stored results -- or free. A claimant that died is taken over:
+ * at once when it ran on this host and its pid is gone, else when its lease
+ * expires (nobody renews it). A lease lost anyway (a process stopped longer
+ * than lease_s while another finished the cell) makes finish return the
+ * stored results instead of failing. Threads of one job share its run's
+ * claims, so a thread that begins a cell another thread of the job holds
+ * waits for it the same way.
  *
  * Threads: every le_job_* function that touches the store takes the job's
  * lock, so cells may run on several threads of one job. A client's own
@@ -78,7 +87,8 @@ enum le_job_signals {
 };
 
 struct le_job_opts {
-    const char *db;          /* store path; created and migrated when missing */
+    const char *db;          /* store path; created and migrated when missing; NULL: a job
+                                that records nothing (signals only; no cells, no models) */
     const char *command;     /* runs.command: "eval", "ppl", "sweep" */
     const char *config_json; /* runs.config: the whole invocation, for the record */
     uint64_t seed;           /* runs.seed */
@@ -86,7 +96,16 @@ struct le_job_opts {
     int signals;             /* enum le_job_signals */
     long kill_after;         /* test seam (LE_TEST_KILL_AFTER): > 0 raises SIGKILL once this
                                 job has committed that many samples; 0 off */
+    long stop_after;         /* test seam (LE_TEST_STOP_AFTER): > 0 stops the process
+                                (SIGSTOP) once, holding its claims, after that many */
+    double lease_s;          /* a claim's lease in seconds; <= 0: LE_JOB_LEASE_S */
+    /* Called once per cell begin that has to wait for another claimant
+     * (h: who holds it), from the thread that waits; may be NULL. */
+    void (*on_wait)(void *ud, const char *task, const struct le_store_holder *h);
+    void *wait_ud;
 };
+
+enum { LE_JOB_LEASE_S = 60 };
 
 /* Functions to begin and end the job. */
 /* Opens the store and begins the run. On error nothing is left open. */
@@ -99,11 +118,14 @@ int le_job_end(struct le_job *j, int rc);
 int64_t le_job_run_id(const struct le_job *j);
 /* 1 once SIGINT/SIGTERM came (LE_JOB_SIGNALS_FLAG); computes poll it. */
 int le_job_interrupted(const struct le_job *j);
-/* The store, lent for a client's own tables; hold le_job_lock around its
- * use when cells run on several threads. */
+/* The store, lent for a client's own tables (NULL for a job without one);
+ * hold le_job_lock around its use when cells run on several threads. */
 struct le_store *le_job_store(struct le_job *j);
 void le_job_lock(struct le_job *j);
 void le_job_unlock(struct le_job *j);
+/* Adds a note (a JSON value) to the run's config (le_store_run_note);
+ * nothing for a job without a store. */
+int le_job_note(struct le_job *j, const char *json);
 /* Cells this job found done (from the store) and finished itself. */
 void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *computed);
 
@@ -133,8 +155,12 @@ struct le_job_cell {
     struct le_store_result *results; /* when done: the stored results, in stored order */
     int n_results;
     int64_t n_put;                   /* samples this job committed for the cell */
+    struct le_job *job;              /* set while the cell holds a claim */
 };
-/* Computes the key and looks the cell up. cell must be zeroed or released. */
+/* Computes the key and claims the cell: returns it done (results filled)
+ * or claimed by this job, waiting while another live claimant holds it (see
+ * "Claims" above; LE_EINTR when the job is interrupted while waiting). cell
+ * must be zeroed or released. */
 int le_job_cell_begin(struct le_job *j, const char *model_sha, const char *task, const char *config_json,
                       struct le_job_cell *cell);
 /* Calls fn for every stored sample of the cell, ordered by (doc, req)
@@ -149,7 +175,8 @@ int le_job_cell_put_samples(struct le_job *j, struct le_job_cell *cell, const st
  * <= 0 for none). Does not release the cell. */
 int le_job_cell_finish(struct le_job *j, struct le_job_cell *cell, int64_t model_id,
                        const struct le_store_result *results, int n);
-/* Frees the cell's copies and results and zeroes it; a zeroed cell is fine. */
+/* Drops the cell's claim if it still holds one (a cell given up), frees
+ * its copies and results and zeroes it; a zeroed cell is fine. */
 void le_job_cell_release(struct le_job_cell *cell);
 
 /* A canonical form of a JSON object for new clients' cell configs: object

@@ -39,6 +39,10 @@ int le_store_put_model(struct le_store *s, const struct le_store_model *m, int64
 int le_store_begin_run(struct le_store *s, const char *command, const char *config_json,
                        uint64_t seed, int threads, int64_t *run_id);
 int le_store_end_run(struct le_store *s, int64_t run_id, const char *status /* "ok", "failed" */);
+/* Appends a JSON value (text) to the array "notes" of the run's config
+ * (runs.config; created when missing): what a run should carry beside its
+ * invocation, such as a context longer than the model was trained for. */
+int le_store_run_note(struct le_store *s, int64_t run_id, const char *json);
 /* The run's status ("running", "ok", "failed", "interrupted") into buf;
  * LE_ENOTFOUND when there is no such run. */
 int le_store_run_status(struct le_store *s, int64_t run_id, char *buf, size_t n);
@@ -73,6 +77,40 @@ int le_store_put_cell(struct le_store *s, const char *cell_key, int64_t run_id, 
 int le_store_get_results(struct le_store *s, const char *cell_key,
                          int (*fn)(void *ud, const char *metric, double value, double stderr_v, int64_t n),
                          void *ud);
+
+/* Functions to claim cells, so that processes sharing a store never compute
+ * one cell twice. A claim is a lease: it names the claimant (run, host,
+ * pid) and expires lease_s seconds after it was taken or last renewed, by
+ * the database's clock. A cell whose claim expired is free again (its
+ * claimant died on another host, or stopped renewing); le_job decides when
+ * a holder on this host is gone and passes its run as take_from_run. */
+struct le_store_claim {
+    int64_t run_id;  /* the claimant's run */
+    const char *host;
+    int64_t pid;
+    double lease_s;  /* seconds from now */
+};
+struct le_store_holder {
+    int64_t run_id, pid;
+    char host[256];
+    double expires_in; /* seconds left on the lease (<= 0: expired) */
+};
+enum {
+    LE_STORE_CLAIM_OURS = 0, /* claimed (or re-claimed) by c->run_id: compute it */
+    LE_STORE_CLAIM_DONE = 1, /* the cell is done: read its results */
+    LE_STORE_CLAIM_HELD = 2, /* another claimant's live lease: *holder says whose */
+};
+/* In one write transaction: done -> DONE; no claim, an expired one, our
+ * run's own or take_from_run's (> 0) -> write ours, OURS; else HELD.
+ * holder (may be NULL) gets the claim found, if any. */
+int le_store_cell_claim(struct le_store *s, const char *cell_key, const struct le_store_claim *c,
+                        int64_t take_from_run, int *state, struct le_store_holder *holder);
+/* Extends c->run_id's claim by c->lease_s from now; *held 0 when the claim
+ * is no longer ours (taken over after expiry, or the cell finished). */
+int le_store_cell_renew(struct le_store *s, const char *cell_key, const struct le_store_claim *c, int *held);
+/* Drops run_id's claim on the cell (nothing when it holds none).
+ * le_store_put_cell drops any claim on the cell it marks done. */
+int le_store_cell_unclaim(struct le_store *s, const char *cell_key, int64_t run_id);
 
 /* Functions for training logs. */
 struct le_store_step {
@@ -138,11 +176,13 @@ int le_store_schema_latest(void);
 /* Runs PRAGMA integrity_check; out gets its rows joined by "; " ("ok" when
  * the database is sound). Returns 0 when the check ran. */
 int le_store_integrity_check(struct le_store *s, char *out, size_t n);
-/* Test-only: fn(ud, row) is called inside put_samples' and put_cell's open
+#ifdef LE_TESTING
+/* Test build only (-DLE_TESTING): fn(ud, row) is called inside put_samples' and put_cell's open
  * transaction after each row is written (row = rows written so far); a
  * non-zero return rolls the transaction back and fails with LE_EINTR. Lets a
  * test kill a writer mid-transaction at a known point. fn NULL clears it. */
 void le_store_set_test_hook(struct le_store *s, int (*fn)(void *ud, int row), void *ud);
+#endif
 
 /* Functions for reports (llamaeval report; reports/ never sees SQLite).
  * In every walk below, strings passed to fn are valid only during the call
@@ -169,6 +209,7 @@ struct le_store_report_run {
     const char *command, *config, *version, *host, *started, *ended, *status;
     uint64_t seed;                       /* stored as the int64 with the same bits */
     int threads;                         /* -1 when NULL */
+    int64_t pid;                         /* the run's process; -1 when not recorded */
 };
 int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud);
 /* Every training log row, ordered by run, then step. */

@@ -3,6 +3,7 @@
  * lives in harness/cmd_<name>.c. Exit codes: 0 success, 1 failure, 2 usage.
  */
 #include "cli.h"
+#include "le_version.h" /* LE_VERSION, generated at build time */
 #include "commands.h"
 
 #include <signal.h> /* SIGXFSZ: a full disk or file-size limit is an error, not a death */

@@ -25,6 +25,7 @@
  * per thread; a struct le_store is used by one thread at a time.
  */
 #include "le_store.h"
+#include "le_version.h" /* LE_VERSION, generated at build time */
 #include "le_err.h"    /* le_err_set, LE_E* */
 #include "le_sha256.h" /* le_sha256_* for cell keys */
 
@@ -122,15 +123,29 @@ static const char *const le_store_migrations[] = {
     "  cell TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER NOT NULL,"
     "  flops REAL, train_loss REAL, val_loss REAL,"
     "  PRIMARY KEY(cell, step));",
-    /* 3: append here. */
+    /* 3: claims on cells (a lease per cell a process is computing, so two
+     * processes never compute one cell) and the pid of a run's process (a run
+     * whose process is gone can be told from a running one). expires is Unix
+     * time in seconds, from the database's clock (le_store_now_sql). */
+    "CREATE TABLE claims("
+    "  cell TEXT PRIMARY KEY,"
+    "  run_id INTEGER, host TEXT, pid INTEGER,"
+    "  expires REAL NOT NULL);"
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;",
+    /* 4: append here. */
 };
 static const int le_store_n_migrations = (int)(sizeof le_store_migrations / sizeof le_store_migrations[0]);
 
 /* The tables `db info` counts, in schema order. */
 static const char *const le_store_tables[] = {"models",      "runs",        "cells",       "results",
-                                              "samples",     "train_steps", "sweep_cells", "sweep_points"};
+                                              "samples",     "train_steps", "sweep_cells", "sweep_points",
+                                              "claims"};
 
 #define LE_NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* Now as Unix seconds (with fractions) for lease expiry: every process
+ * sharing the file reads one clock formula (SQLite 3.40 has no unixepoch
+ * with subseconds). */
+#define LE_UNIX_SQL "((julianday('now') - 2440587.5) * 86400.0)"
 
 int le_store_schema_latest(void) { return le_store_n_migrations; }
 
@@ -559,10 +574,12 @@ int le_store_integrity_check(struct le_store *s, char *out, size_t n) {
     return rc;
 }
 
+#ifdef LE_TESTING /* the hook's setter exists only in the test build */
 void le_store_set_test_hook(struct le_store *s, int (*fn)(void *ud, int row), void *ud) {
     s->hook = fn;
     s->hook_ud = ud;
 }
+#endif
 
 /* Functions to record models and runs. */
 
@@ -613,20 +630,27 @@ int le_store_begin_run(struct le_store *s, const char *command, const char *conf
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = 0;
     sqlite3_stmt *st = NULL;
+    int64_t v = 0;
     int rc = le_store_begin(s);
     if (rc)
         return rc;
     /* The seed is stored as the int64 with the same bits (SQLite integers are
-     * signed); export prints it back unsigned. */
-    if (!(rc = le_store_prep(s, &st,
-                             "INSERT INTO runs(command, config, seed, version, host, threads, started, status)"
-                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running')"))) {
+     * signed); export prints it back unsigned. A file made at an older
+     * version (le_store_open_at_version, for tests) has no pid column. */
+    if (!(rc = le_store_int_query(s, "PRAGMA user_version", &v)) &&
+        !(rc = le_store_prep(s, &st,
+                             v >= 3 ? "INSERT INTO runs(command, config, seed, version, host, threads, started, status, pid)"
+                                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running', ?7)"
+                                    : "INSERT INTO runs(command, config, seed, version, host, threads, started, status)"
+                                      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, " LE_NOW_SQL ", 'running')"))) {
         sqlite3_bind_text(st, 1, command, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, config_json, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 3, (int64_t)seed);
         sqlite3_bind_text(st, 4, LE_VERSION, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, host[0] ? host : NULL, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 6, threads);
+        if (v >= 3)
+            sqlite3_bind_int64(st, 7, (int64_t)getpid());
         if (!(rc = le_store_step_done(s, st, "begin_run")))
             *run_id = sqlite3_last_insert_rowid(s->db);
     }
@@ -643,6 +667,24 @@ int le_store_end_run(struct le_store *s, int64_t run_id, const char *status) {
         sqlite3_bind_text(st, 1, status ? status : "ok", -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, run_id);
         if (!(rc = le_store_step_done(s, st, "end_run")) && sqlite3_changes(s->db) == 0)
+            rc = le_err_set(LE_ENOTFOUND, "store %s: no run %lld", s->path, (long long)run_id);
+    }
+    sqlite3_finalize(st);
+    return le_store_end(s, rc);
+}
+
+int le_store_run_note(struct le_store *s, int64_t run_id, const char *json) {
+    sqlite3_stmt *st = NULL;
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    if (!(rc = le_store_prep(s, &st,
+                             "UPDATE runs SET config = json_set(coalesce(json(config), '{}'), '$.notes',"
+                             " json_insert(coalesce(json_extract(config, '$.notes'), '[]'), '$[#]', json(?1)))"
+                             " WHERE id = ?2"))) {
+        sqlite3_bind_text(st, 1, json, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, run_id);
+        if (!(rc = le_store_step_done(s, st, "run_note")) && sqlite3_changes(s->db) == 0)
             rc = le_err_set(LE_ENOTFOUND, "store %s: no run %lld", s->path, (long long)run_id);
     }
     sqlite3_finalize(st);
@@ -773,6 +815,103 @@ static int le_store_insert_results(struct le_store *s, const char *cell_key, int
     return rc;
 }
 
+/* Deletes the claim on a cell (only run_id's when run_id > 0). */
+static int le_store_claim_delete(struct le_store *s, const char *cell_key, int64_t run_id) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, "DELETE FROM claims WHERE cell = ?1 AND (?2 <= 0 OR run_id = ?2)");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, run_id);
+    rc = le_store_step_done(s, st, "unclaim");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Reads the claim on a cell into *h; *found 0 when there is none. */
+static int le_store_claim_read(struct le_store *s, const char *cell_key, struct le_store_holder *h, int *found) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st, "SELECT run_id, host, pid, expires - " LE_UNIX_SQL " FROM claims WHERE cell = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
+    int sr = sqlite3_step(st);
+    *found = sr == SQLITE_ROW;
+    if (*found) {
+        const char *host = (const char *)sqlite3_column_text(st, 1);
+        h->run_id = sqlite3_column_int64(st, 0);
+        snprintf(h->host, sizeof h->host, "%s", host ? host : "");
+        h->pid = sqlite3_column_int64(st, 2);
+        h->expires_in = sqlite3_column_double(st, 3);
+    } else if (sr != SQLITE_DONE) {
+        rc = le_store_dberr(s, "read claim");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int le_store_claim_write(struct le_store *s, const char *cell_key, const struct le_store_claim *c) {
+    sqlite3_stmt *st;
+    int rc = le_store_prep(s, &st,
+                           "INSERT OR REPLACE INTO claims(cell, run_id, host, pid, expires)"
+                           " VALUES(?1, ?2, ?3, ?4, " LE_UNIX_SQL " + ?5)");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, c->run_id);
+    sqlite3_bind_text(st, 3, c->host ? c->host : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, c->pid);
+    sqlite3_bind_double(st, 5, c->lease_s);
+    rc = le_store_step_done(s, st, "claim");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int le_store_cell_claim(struct le_store *s, const char *cell_key, const struct le_store_claim *c,
+                        int64_t take_from_run, int *state, struct le_store_holder *holder) {
+    struct le_store_holder h = {0};
+    int rc = le_store_begin(s), done = 0, found = 0;
+    if (rc)
+        return rc;
+    /* One write transaction: of two claimants, the second sees the first's row. */
+    if (!(rc = le_store_cell_done_q(s, cell_key, &done)) && done)
+        *state = LE_STORE_CLAIM_DONE;
+    else if (!rc && !(rc = le_store_claim_read(s, cell_key, &h, &found))) {
+        int free_ = !found || h.expires_in <= 0 || h.run_id == c->run_id ||
+                    (take_from_run > 0 && h.run_id == take_from_run);
+        if (free_ && !(rc = le_store_claim_write(s, cell_key, c)))
+            *state = LE_STORE_CLAIM_OURS;
+        else if (!free_)
+            *state = LE_STORE_CLAIM_HELD;
+    }
+    if (holder)
+        *holder = h;
+    return le_store_end(s, rc);
+}
+
+int le_store_cell_renew(struct le_store *s, const char *cell_key, const struct le_store_claim *c, int *held) {
+    sqlite3_stmt *st = NULL;
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    if (!(rc = le_store_prep(s, &st, "UPDATE claims SET expires = " LE_UNIX_SQL " + ?3 WHERE cell = ?1 AND run_id = ?2"))) {
+        sqlite3_bind_text(st, 1, cell_key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, c->run_id);
+        sqlite3_bind_double(st, 3, c->lease_s);
+        if (!(rc = le_store_step_done(s, st, "renew claim")))
+            *held = sqlite3_changes(s->db) > 0;
+    }
+    sqlite3_finalize(st);
+    return le_store_end(s, rc);
+}
+
+int le_store_cell_unclaim(struct le_store *s, const char *cell_key, int64_t run_id) {
+    int rc = le_store_begin(s);
+    if (rc)
+        return rc;
+    return le_store_end(s, le_store_claim_delete(s, cell_key, run_id > 0 ? run_id : INT64_MAX));
+}
+
 int le_store_put_cell(struct le_store *s, const char *cell_key, int64_t run_id, int64_t model_id,
                       const char *task, const char *config_json, const struct le_store_result *r, int nr) {
     if (!cell_key || !task || !task[0] || nr < 0)
@@ -799,6 +938,9 @@ int le_store_put_cell(struct le_store *s, const char *cell_key, int64_t run_id, 
     sqlite3_finalize(st);
     if (!rc)
         rc = le_store_insert_results(s, cell_key, run_id, model_id, task, r, nr);
+    int64_t v = 0; /* done: nobody needs to hold it any more (no claims before version 3) */
+    if (!rc && !(rc = le_store_int_query(s, "PRAGMA user_version", &v)) && v >= 3)
+        rc = le_store_claim_delete(s, cell_key, -1);
     return le_store_end(s, rc);
 }
 
@@ -1233,7 +1375,7 @@ int le_store_report_results(struct le_store *s, int (*fn)(void *ud, const struct
 int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le_store_report_run *r), void *ud) {
     sqlite3_stmt *st;
     int rc = le_store_prep(s, &st,
-                           "SELECT id, command, config, version, host, started, ended, status, seed, threads"
+                           "SELECT id, command, config, version, host, started, ended, status, seed, threads, pid"
                            " FROM runs ORDER BY id"),
         sr = SQLITE_DONE;
     if (rc)
@@ -1244,6 +1386,7 @@ int le_store_report_runs(struct le_store *s, int (*fn)(void *ud, const struct le
             .version = le_col_text(st, 3), .host = le_col_text(st, 4), .started = le_col_text(st, 5),
             .ended = le_col_text(st, 6), .status = le_col_text(st, 7),
             .seed = (uint64_t)sqlite3_column_int64(st, 8), .threads = (int)le_col_opt_i64(st, 9),
+            .pid = le_col_opt_i64(st, 10),
         };
         rc = fn(ud, &r);
     }

@@ -71,7 +71,7 @@ int le_test_write_file(const char *path, const void *data, size_t n) {
 
 const char *le_test_bin(void) {
     const char *b = getenv("LE_BIN");
-    return b && b[0] ? b : "build/llamaeval";
+    return b && b[0] ? b : "build/llamaeval_testing";
 }
 
 int le_test_sh(char **out, const char *fmt, ...) {

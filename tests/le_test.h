@@ -22,7 +22,8 @@ void le_test_rmdir(const char *dir);
 /* Whole file into a malloc'ed buffer (NUL-terminated, *n = size); NULL on error. */
 void *le_test_read_file(const char *path, size_t *n);
 int le_test_write_file(const char *path, const void *data, size_t n);
-/* The llamaeval binary under test ($LE_BIN, set by ctest). */
+/* The llamaeval binary under test ($LE_BIN, set by ctest): the test build,
+ * llamaeval_testing, whose test seams (LE_TEST_*) are live. */
 const char *le_test_bin(void);
 /* Runs a shell command; captures stdout+stderr into *out (malloc'ed, may be
  * NULL). Returns the exit status, or 128+signal when killed by a signal. */

@@ -1271,8 +1271,27 @@ static void tokenizer_train_bad_input_should_fail_cleanly(void **state) {
         run_free(&t);
     }
     run_free(&r);
+    /* issue 12, item 12: an empty corpus and a vocabulary with no room for a
+     * merge are refused; `info` reads the tokenizer file train writes */
     run(&r, "'%s' tokenizer train --corpus empty.txt --vocab 300 --quiet --out tke.gguf", bin());
-    expect_ok_or_error(&r);
+    expect_error(&r, 1, "empty", NULL);
+    run_free(&r);
+    run(&r, "'%s' tokenizer train --corpus text.txt --vocab 260 --quiet --out tke.gguf", bin());
+    expect_error(&r, 1, "no room for a merge", NULL);
+    run_free(&r);
+    if (exists("tke.gguf"))
+        failf("a refused tokenizer train wrote tke.gguf");
+    run(&r, "'%s' tokenizer train --corpus text.txt --vocab 300 --quiet --out tkv.gguf", bin());
+    expect_ok(&r);
+    run_free(&r);
+    run(&r, "'%s' info tkv.gguf", bin());
+    if (expect_ok(&r) && (!strstr(r.out, "vocabulary only") || !strstr(r.out, "300 tokens")))
+        failf("[%s]\n  no tokenizer description: %.600s", r.cmd, r.out);
+    run_free(&r);
+    /* `fetch brown` checks the built-in archive instead of calling it unknown */
+    run(&r, "'%s' fetch brown", bin());
+    if (expect_ok(&r) && !strstr(r.out, "brown: built in, 500 documents"))
+        failf("[%s]\n  %.600s", r.cmd, r.out);
     run_free(&r);
     finish();
 }

@@ -122,6 +122,32 @@ static void bpe_gguf_should_load_in_le_tok_and_encode_with_byte_fallback(void **
     free(dir);
 }
 
+/* Issue 12, item 12: an empty (or all-whitespace) corpus, and a vocabulary
+ * whose every id the alphabet takes (no merge possible), are refused. */
+static void bpe_should_refuse_an_empty_corpus_and_a_vocab_with_no_room_for_merges(void **state) {
+    (void)state;
+    struct le_bpe_opts o;
+    le_bpe_opts_default(&o);
+    o.vocab_size = 300;
+    const char *texts[2] = {"", " \n\t "};
+    size_t lens[2] = {0, 4};
+    struct le_bpe_vocab *v = NULL;
+    assert_int_equal(le_bpe_train(&v, texts, lens, 2, &o), LE_EINVAL);
+    assert_non_null(strstr(le_err_msg(), "empty"));
+    assert_null(v);
+    /* 2 characters + U+2581 fit 262 ids with no merge; 263 allows one */
+    const char *t = "ab ab ab ab";
+    size_t l = strlen(t);
+    o.vocab_size = 262;
+    assert_int_equal(le_bpe_train(&v, &t, &l, 1, &o), LE_EINVAL);
+    assert_non_null(strstr(le_err_msg(), "no room for a merge"));
+    assert_non_null(strstr(le_err_msg(), "more than 262"));
+    o.vocab_size = 263;
+    assert_int_equal(le_bpe_train(&v, &t, &l, 1, &o), LE_OK);
+    assert_int_equal(v->n_merges, 1);
+    le_bpe_vocab_free(v);
+}
+
 static void bpe_should_refuse_a_vocab_too_small_for_bytes(void **state) {
     (void)state;
     struct le_bpe_opts o;
@@ -196,6 +222,7 @@ int main(void) {
         cmocka_unit_test(bpe_vocab_should_have_the_llama_layout_and_be_deterministic),
         cmocka_unit_test(bpe_gguf_should_load_in_le_tok_and_encode_with_byte_fallback),
         cmocka_unit_test(bpe_should_refuse_a_vocab_too_small_for_bytes),
+        cmocka_unit_test(bpe_should_refuse_an_empty_corpus_and_a_vocab_with_no_room_for_merges),
         cmocka_unit_test(bpe_should_reproduce_the_oracle_a_merges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

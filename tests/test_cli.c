@@ -3,7 +3,7 @@
  * version, usage errors and exit codes, `<cmd> --help` for EVERY command
  * that `llamaeval --help` lists (parsed from its output, so commands added
  * later are covered without editing this file), and db init/info/export on
- * a temporary file.
+ * a temporary file; the shipped binary ($LE_SHIPPED_BIN) has no test seams.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -118,14 +118,14 @@ static void db_init_and_info_should_work_on_a_temp_file(void **state) {
     char *out = NULL;
     assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
     assert_non_null(strstr(out, "created"));
-    assert_non_null(strstr(out, "schema version 2"));
+    assert_non_null(strstr(out, "schema version 3"));
     free(out);
     assert_int_equal(le_test_sh(&out, "'%s' db init --db '%s/r.sqlite'", bin(), dir), 0);
     assert_non_null(strstr(out, "up to date"));
     free(out);
 
     assert_int_equal(le_test_sh(&out, "'%s' db info --db '%s/r.sqlite'", bin(), dir), 0);
-    assert_non_null(strstr(out, "schema version: 2"));
+    assert_non_null(strstr(out, "schema version: 3"));
     assert_non_null(strstr(out, "  models        0\n"));
     assert_non_null(strstr(out, "  results       0\n"));
     assert_non_null(strstr(out, "  train_steps   0\n"));
@@ -156,6 +156,29 @@ static void db_init_and_info_should_work_on_a_temp_file(void **state) {
     free(dir);
 }
 
+/* Test seams live only in the test build (-DLE_TESTING): the shipped
+ * binary holds none of their environment variables' names, the one the
+ * tests run holds them all. */
+static void shipped_binary_should_carry_no_test_seams(void **state) {
+    (void)state;
+    const char *shipped = getenv("LE_SHIPPED_BIN");
+    assert_non_null(shipped);
+    static const char *const seams[] = {"LE_TEST_KILL_AFTER", "LE_TEST_STOP_AFTER", "LE_TEST_SWEEP_KILL_AFTER",
+                                        "LE_TEST_SIGNAL_AT_STEP", "LE_TEST_LEASE_S", "LE_TEST_SWEEP_HOLD"};
+    size_t ns = 0, nt = 0;
+    char *s = le_test_read_file(shipped, &ns), *t = le_test_read_file(bin(), &nt);
+    assert_non_null(s);
+    assert_non_null(t);
+    for (size_t i = 0; i < sizeof seams / sizeof seams[0]; i++) {
+        if (memmem(s, ns, seams[i], strlen(seams[i])))
+            fail_msg("%s names %s", shipped, seams[i]);
+        if (!memmem(t, nt, seams[i], strlen(seams[i])))
+            fail_msg("%s (the test build) lacks %s", bin(), seams[i]);
+    }
+    free(s);
+    free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_should_list_commands_and_exit_0),
@@ -164,6 +187,7 @@ int main(void) {
         cmocka_unit_test(unknown_flags_should_exit_2),
         cmocka_unit_test(every_listed_command_should_have_help),
         cmocka_unit_test(db_init_and_info_should_work_on_a_temp_file),
+        cmocka_unit_test(shipped_binary_should_carry_no_test_seams),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  * - A rerun of a finished eval skips every cell and prints the same table.
  * - The results JSON has lm-eval's keys; the markdown table its header.
  * - Usage errors exit 2, bad requests exit 1.
+ * - Two evals on the same cells queue up (claims): each cell computed once.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include "le_err.h"
 #include "le_genmodel.h"
+#include "le_store.h"
 #include "le_test.h"
 
 #include <cjson/cJSON.h>
@@ -27,7 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h> /* open */
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct fx {
     char *dir;
@@ -247,16 +253,152 @@ static void eval_should_reject_bad_usage(void **state) {
                      1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
+    /* lm-eval refuses --log_samples without --output_path; so do we (issue 12, item 12) */
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --log-samples --db e.sqlite",
+                                f->dir, le_test_bin()),
+                     2);
+    assert_non_null(strstr(out, "--output-path"));
+    free(out);
     assert_int_equal(le_test_sh(&out, "'%s' eval --help", le_test_bin()), 0);
     assert_non_null(strstr(out, "brown-cloze"));
     free(out);
 }
 
+static int first_run_config(void *ud, const struct le_store_report_run *r) {
+    snprintf(ud, 2048, "%s", r->config ? r->config : "");
+    return 1; /* the first run only */
+}
+
+/* Issue 12, defect 11: eval with a context beyond the model's training
+ * context (256) warns as llama.cpp does and notes it in the run. */
+static void eval_ctx_beyond_training_should_warn(void **state) {
+    struct fx *f = *state;
+    char *out = NULL;
+    int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze --limit 1 --ctx 300 "
+                        "--offline --quiet --db ctx.sqlite",
+                        f->dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval failed (%d): %s", rc, out);
+    assert_non_null(strstr(out, "llamaeval: warning: gen.gguf: n_ctx_per_seq (300) > n_ctx_train (256) -- possible "
+                                "training context overflow"));
+    free(out);
+    char db[600];
+    snprintf(db, sizeof db, "%s/ctx.sqlite", f->dir);
+    struct le_store *s = NULL;
+    assert_int_equal(le_store_open_readonly(&s, db), 0);
+    char cfg[2048] = "";
+    assert_int_equal(le_store_report_runs(s, first_run_config, cfg), 1); /* stopped after the first */
+    le_store_close(s);
+    assert_non_null(strstr(cfg, "\"notes\":[{\"warning\":\"n_ctx_per_seq (300) > n_ctx_train (256)"));
+}
+
+/* Runs `sh -c "exec CMD"` (so the pid is llamaeval's) with stdout into
+ * out_path and stderr into a pipe whose read end goes to *err_fd. */
+static pid_t spawn_eval(const char *cmd, const char *out_path, int *err_fd) {
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(p[1], 2) < 0)
+            _exit(126);
+        close(p[0]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    *err_fd = p[0];
+    return pid;
+}
+
+/* Reads fd to EOF or until `want` appears; returns 1 when it appeared. */
+static int read_until(int fd, const char *want, char *buf, size_t n) {
+    size_t len = 0;
+    buf[0] = 0;
+    while (len + 1 < n) {
+        ssize_t r = read(fd, buf + len, n - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = 0;
+        if (strstr(buf, want))
+            return 1;
+    }
+    return 0;
+}
+
+/* Issue 12, defect 5: two evals on the same cells. A stops itself (SIGSTOP,
+ * the stop_after seam) holding brown-cloze half done; B, given the tasks in
+ * the other order, computes brown-swap, then finds brown-cloze claimed by a
+ * live process and waits (its "waiting" line is what the test waits for:
+ * nothing here is timed). A continued finishes brown-cloze and finds
+ * brown-swap done by B. Both exit 0, and the store holds each cell once,
+ * with the numbers of one uninterrupted eval. */
+static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void **state) {
+    struct fx *f = *state;
+#define OPTS "--limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4 --threads 1"
+    char *out = NULL;
+    int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze,brown-swap " OPTS
+                        " --db one.sqlite", f->dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval failed (%d): %s", rc, out);
+    free(out);
+
+    char cmd[4096], outa[600], outb[600], buf[8192];
+    snprintf(outa, sizeof outa, "%s/a.out", f->dir);
+    snprintf(outb, sizeof outb, "%s/b.out", f->dir);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && LE_TEST_STOP_AFTER=4 LE_TEST_LEASE_S=100000 %s exec '%s' eval --model gen.gguf"
+             " --tasks brown-cloze,brown-swap " OPTS " --db two.sqlite",
+             f->dir, f->env, le_test_bin());
+    int ea = -1, eb = -1;
+    pid_t a = spawn_eval(cmd, outa, &ea);
+    int st = 0;
+    assert_int_equal(waitpid(a, &st, WUNTRACED), a);
+    assert_true(WIFSTOPPED(st)); /* A holds brown-cloze, 4 samples committed */
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && %s exec '%s' eval --model gen.gguf --tasks brown-swap,brown-cloze " OPTS " --db two.sqlite",
+             f->dir, f->env, le_test_bin());
+    pid_t b = spawn_eval(cmd, outb, &eb);
+    int waited = read_until(eb, "waiting: cell brown-cloze", buf, sizeof buf);
+    kill(a, SIGCONT);
+    assert_int_equal(waitpid(a, &st, 0), a);
+    int a_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    assert_int_equal(waitpid(b, &st, 0), b);
+    int b_ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!waited || !a_ok || !b_ok)
+        fail_msg("waited %d, A ok %d, B ok %d; B's stderr: %s", waited, a_ok, b_ok, buf);
+    close(ea);
+    close(eb);
+#undef OPTS
+    char *ta = le_test_read_file(outa, NULL), *tb = le_test_read_file(outb, NULL);
+    assert_non_null(strstr(ta, "brown-cloze"));
+    assert_non_null(strstr(ta, "brown-swap"));
+    assert_non_null(strstr(tb, "brown-cloze"));
+    assert_non_null(strstr(tb, "brown-swap"));
+    free(ta);
+    free(tb);
+    int n1, n2;
+    char *r1 = export_rows(f, "one.sqlite", &n1), *r2 = export_rows(f, "two.sqlite", &n2);
+    assert_true(n1 > 2);
+    assert_int_equal(n1, n2);
+    assert_string_equal(r1, r2);
+    assert_int_equal(table_rows(f, "two.sqlite", "cells"), 2);
+    assert_int_equal(table_rows(f, "two.sqlite", "claims"), 0);
+    assert_int_equal(table_rows(f, "two.sqlite", "samples"), table_rows(f, "one.sqlite", "samples"));
+    free(r1);
+    free(r2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(two_evals_on_the_same_cells_should_queue_and_compute_each_once),
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
         cmocka_unit_test(eval_should_reject_bad_usage),
+        cmocka_unit_test(eval_ctx_beyond_training_should_warn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

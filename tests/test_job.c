@@ -8,7 +8,11 @@
  * - a cell whose process was killed before finishing it (a forked child
  *   SIGKILLed by the kill_after seam right after its samples were
  *   committed) is not done: the next job reads the committed samples back,
- *   computes the rest and finishes it; the killed run stays "running";
+ *   computes the rest and finishes it -- taking over the claim of the dead
+ *   process at once (same host, pid gone); the killed run stays "running";
+ * - claims: a cell held by a live process makes begin wait (on_wait told
+ *   once) and come back done with the holder's results; a cell released
+ *   unfinished is free at once;
  * - run status: "ok", "failed" (with the caller's error message kept);
  *   SIGTERM under LE_JOB_SIGNALS_EXIT ends the process by that signal with
  *   the run "interrupted"; under LE_JOB_SIGNALS_FLAG the first SIGINT only
@@ -196,8 +200,14 @@ static void job_cell_killed_before_finishing_should_be_redone_from_its_samples(v
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-    /* The killed run (id 1) stays "running": kill -9 cannot be caught. */
+    /* The killed run (id 1) stays "running": kill -9 cannot be caught; `db
+     * runs` shows it "gone" (this host, its pid no longer exists). */
     assert_run_status(f, 1, "running");
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "'%s' db runs --db '%s'", le_test_bin(), f->db), 0);
+    if (!strstr(out, "\n1      test      gone "))
+        fail_msg("db runs: %s", out);
+    free(out);
 
     struct le_job *j = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     struct le_job_cell c = {0};
@@ -371,6 +381,92 @@ static void job_config_canonical_should_sort_keys_at_every_depth(void **state) {
     assert_non_null(strstr(le_err_msg(), "not JSON"));
 }
 
+/* on_wait of the waiting job: tells the claimant (a pipe) to finish. */
+struct waiter {
+    int go_fd, told;
+    int64_t holder_run;
+};
+static void on_wait_go(void *ud, const char *task, const struct le_store_holder *h) {
+    struct waiter *w = ud;
+    assert_string_equal(task, "t");
+    w->told++;
+    w->holder_run = h->run_id;
+    char b = 'g';
+    assert_int_equal(write(w->go_fd, &b, 1), 1);
+}
+
+/* Two processes, one cell: the child claims it and waits for a word; the
+ * parent's begin finds it held by a live process, waits (telling the child
+ * to go through on_wait, so nothing depends on timing), and gets it back
+ * done with the child's results -- computed once, by the child. */
+static void job_cell_held_by_a_live_process_should_wait_then_be_given_back_done(void **state) {
+    struct fixture *f = *state;
+    int claimed[2], go[2];
+    assert_int_equal(pipe(claimed), 0);
+    assert_int_equal(pipe(go), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct le_job_opts o = {.db = f->db, .command = "test", .config_json = "{}", .threads = 1};
+        struct le_job *j = NULL;
+        struct le_job_cell c = {0};
+        char b = 'c';
+        if (le_job_open(&j, &o) || le_job_cell_begin(j, SHA, "t", CFG, &c) || c.done)
+            _exit(3);
+        if (write(claimed[1], &b, 1) != 1 || read(go[0], &b, 1) != 1)
+            _exit(4);
+        if (le_job_cell_finish(j, &c, 0, results, 2))
+            _exit(5);
+        le_job_cell_release(&c);
+        _exit(le_job_end(j, LE_OK) ? 6 : 0);
+    }
+    char b = 0;
+    assert_int_equal(read(claimed[0], &b, 1), 1);
+    struct waiter w = {.go_fd = go[1]};
+    struct le_job_opts o = {.db = f->db, .command = "test", .config_json = "{}", .threads = 1,
+                            .on_wait = on_wait_go, .wait_ud = &w};
+    struct le_job *j = NULL;
+    assert_int_equal(le_job_open(&j, &o), LE_OK);
+    struct le_job_cell c = {0};
+    assert_int_equal(le_job_cell_begin(j, SHA, "t", CFG, &c), LE_OK);
+    assert_int_equal(w.told, 1);
+    assert_int_equal(w.holder_run, 1);
+    assert_stored_results(&c);
+    le_job_cell_release(&c);
+    int64_t from_store = -1, computed = -1;
+    le_job_counts(j, &from_store, &computed);
+    assert_int_equal(from_store, 1);
+    assert_int_equal(computed, 0);
+    assert_int_equal(le_job_end(j, LE_OK), LE_OK);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    for (int i = 0; i < 2; i++) {
+        close(claimed[i]);
+        close(go[i]);
+    }
+}
+
+/* A cell given up (released unfinished) is free at once for the next job. */
+static void job_cell_released_unfinished_should_be_free_for_another_job(void **state) {
+    struct fixture *f = *state;
+    struct le_job *a = open_job(f, LE_JOB_SIGNALS_NONE, 0), *b = open_job(f, LE_JOB_SIGNALS_NONE, 0);
+    struct le_job_cell c = {0};
+    assert_int_equal(le_job_cell_begin(a, SHA, "t", CFG, &c), LE_OK);
+    assert_false(c.done);
+    le_job_cell_release(&c);
+    assert_int_equal(le_job_cell_begin(b, SHA, "t", CFG, &c), LE_OK); /* would wait if still held */
+    assert_false(c.done);
+    assert_int_equal(le_job_cell_finish(b, &c, 0, results, 2), LE_OK);
+    le_job_cell_release(&c);
+    assert_int_equal(le_job_cell_begin(a, SHA, "t", CFG, &c), LE_OK);
+    assert_stored_results(&c);
+    le_job_cell_release(&c);
+    assert_int_equal(le_job_end(a, LE_OK), LE_OK);
+    assert_int_equal(le_job_end(b, LE_OK), LE_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(job_cell_should_be_done_once_and_given_back_from_the_store, setup, teardown),
@@ -383,6 +479,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(job_with_graceful_signals_should_flag_then_end_interrupted, setup, teardown),
         cmocka_unit_test_setup_teardown(job_cells_on_two_threads_should_each_be_done_once, setup, teardown),
         cmocka_unit_test(job_config_canonical_should_sort_keys_at_every_depth),
+        cmocka_unit_test_setup_teardown(job_cell_held_by_a_live_process_should_wait_then_be_given_back_done, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(job_cell_released_unfinished_should_be_free_for_another_job, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

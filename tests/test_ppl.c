@@ -27,6 +27,7 @@
 #include "le_model.h"
 #include "le_pool.h"
 #include "le_ppl.h"
+#include "le_store.h"
 #include "le_tasks.h"
 #include "le_test.h"
 #include "le_tok.h"
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h> /* access */
 
 #define REF_CTX 160 /* the reference context: the longest window + 1 */
 
@@ -542,6 +544,22 @@ static void cli_should_print_and_record_each_convention(void **state) {
     assert_non_null(strstr(out, "\"\"convention\"\":\"\"lmeval\"\",\"\"ctx\"\":48,\"\"docs\"\":\"\"lines\"\""));
     assert_non_null(strstr(out, ",bits_per_byte,"));
     free(out);
+    /* a rerun finds the llamacpp cell done: the stored numbers, nothing computed */
+    assert_int_equal(le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --ctx 40 --threads 1 --quiet --db '%s'",
+                                le_test_bin(), f->path, f->text_path, db), 0);
+    assert_non_null(strstr(out, "Stored result (llamacpp, ctx 40"));
+    assert_null(strstr(out, "tokens evaluated"));
+    free(out);
+    /* --db none: computed, printed, and no store anywhere (issue 12, item 12) */
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' ppl --model '%s' --file '%s' --ctx 40 --threads 1 --quiet --db none",
+                                f->dir, le_test_bin(), f->path, f->text_path), 0);
+    assert_non_null(strstr(out, "Final estimate: PPL = "));
+    free(out);
+    char none[700];
+    snprintf(none, sizeof none, "%s/none", f->dir);
+    assert_int_equal(access(none, F_OK), -1);
+    snprintf(none, sizeof none, "%s/results.sqlite", f->dir);
+    assert_int_equal(access(none, F_OK), -1);
     /* options that do not apply are usage errors */
     static const char *const bad[] = {
         "--convention nosuch", "--convention gptq --stride 4", "--docs lines", "--convention lmeval --kv-f16",
@@ -559,6 +577,51 @@ static void cli_should_print_and_record_each_convention(void **state) {
 
 /* Issue 12, defect 10: an empty text under lmeval and a NaN perplexity (NaN
  * weights) exited 0 and stored NaN; both are errors now. */
+/* Run configs as one string, for what the run recorded. */
+static int runs_cb(void *ud, const struct le_store_report_run *r) {
+    char **all = ud;
+    size_t n = *all ? strlen(*all) : 0, m = r->config ? strlen(r->config) : 0;
+    char *p = realloc(*all, n + m + 2);
+    assert_non_null(p);
+    memcpy(p + n, r->config ? r->config : "", m);
+    p[n + m] = '\n';
+    p[n + m + 1] = 0;
+    *all = p;
+    return 0;
+}
+
+/* Issue 12, defect 11: a --ctx longer than the model's training context
+ * (256 here) is warned about in llama.cpp's words and noted in the run. */
+static void ctx_beyond_training_should_warn_and_be_noted_in_the_run(void **state) {
+    struct fixture *f = *state;
+    char *out = NULL, db[600];
+    snprintf(db, sizeof db, "%s/ctx.sqlite", f->dir);
+    assert_int_equal(le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --convention lmeval --docs lines --ctx 300 "
+                                      "--quiet --db '%s'",
+                                le_test_bin(), f->path, f->text_path, db),
+                     0);
+    assert_non_null(strstr(out, "llamaeval: warning: "));
+    assert_non_null(strstr(out, "n_ctx_per_seq (300) > n_ctx_train (256) -- possible training context overflow"));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' ppl --model '%s' --file '%s' --convention lmeval --docs lines --ctx 256 "
+                                      "--quiet --db '%s'",
+                                le_test_bin(), f->path, f->text_path, db),
+                     0);
+    assert_null(strstr(out, "warning"));
+    free(out);
+    struct le_store *s = NULL;
+    assert_int_equal(le_store_open_readonly(&s, db), 0);
+    char *all = NULL;
+    assert_int_equal(le_store_report_runs(s, runs_cb, &all), 0);
+    le_store_close(s);
+    assert_non_null(all);
+    const char *first = strstr(all, "\"notes\":[{\"warning\":\"n_ctx_per_seq (300) > n_ctx_train (256)");
+    assert_non_null(first);
+    assert_non_null(strstr(first, "\"n_ctx\":300,\"n_ctx_train\":256}]"));
+    assert_null(strstr(strchr(all, '\n') + 1, "notes")); /* the second run, within 256, has none */
+    free(all);
+}
+
 static void cli_should_refuse_nan_and_empty_results(void **state) {
     struct fixture *f = *state;
     char db[4200], empty[4200], nanm[4200];
@@ -613,6 +676,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(results_should_not_depend_on_threads_or_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_should_print_and_record_each_convention, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_should_refuse_nan_and_empty_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(ctx_beyond_training_should_warn_and_be_noted_in_the_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,9 +105,9 @@ static void store_should_migrate_an_empty_file_once(void **state) {
     int n = 0;
     assert_int_equal(le_store_table_counts(s, names, counts, 16, &n), 0);
     static const char *want[] = {"models", "runs", "cells", "results", "samples", "train_steps",
-                                 "sweep_cells", "sweep_points"};
-    assert_int_equal(n, 8);
-    for (int i = 0; i < 8; i++) {
+                                 "sweep_cells", "sweep_points", "claims"};
+    assert_int_equal(n, 9);
+    for (int i = 0; i < 9; i++) {
         assert_string_equal(names[i], want[i]);
         assert_int_equal(counts[i], 0);
     }
@@ -715,8 +715,63 @@ static void full_disk_should_name_the_system_error(void **state) {
     le_store_close(s);
 }
 
+/* Claims: one claimant at a time; its own run may re-claim; an expired lease
+ * (lease 0 here: expired as soon as it is written) is taken over, and the
+ * old claimant's renewal then reports the claim lost; a done cell is DONE. */
+static void cell_claims_should_hold_expire_and_end_with_the_cell(void **state) {
+    struct fixture *f = *state;
+    struct le_store *s;
+    assert_int_equal(le_store_open(&s, f->db), 0);
+    char key[65];
+    le_store_cell_key(key, "m", "t", "{}");
+    struct le_store_claim a = {.run_id = 1, .host = "elsewhere", .pid = 1, .lease_s = 3600};
+    struct le_store_claim b = {.run_id = 2, .host = "here", .pid = 2, .lease_s = 3600};
+    struct le_store_holder h;
+    int state_ = -1, held = -1;
+    assert_int_equal(le_store_cell_claim(s, key, &a, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_OURS);
+    assert_int_equal(le_store_cell_claim(s, key, &b, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_HELD);
+    assert_int_equal(h.run_id, 1);
+    assert_int_equal(h.pid, 1);
+    assert_string_equal(h.host, "elsewhere");
+    assert_true(h.expires_in > 3000);
+    /* the holder's own run re-claims; another may take it only by naming it */
+    assert_int_equal(le_store_cell_claim(s, key, &a, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_OURS);
+    assert_int_equal(le_store_cell_claim(s, key, &b, 7, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_HELD);
+    /* unclaiming someone else's claim does nothing */
+    assert_int_equal(le_store_cell_unclaim(s, key, 2), 0);
+    assert_int_equal(le_store_cell_claim(s, key, &b, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_HELD);
+    /* a lease that has run out is free */
+    a.lease_s = 0;
+    assert_int_equal(le_store_cell_renew(s, key, &a, &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(le_store_cell_claim(s, key, &b, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_OURS);
+    assert_int_equal(h.run_id, 1);
+    assert_true(h.expires_in <= 0);
+    assert_int_equal(le_store_cell_renew(s, key, &a, &held), 0);
+    assert_int_equal(held, 0); /* a's claim is lost */
+    assert_int_equal(le_store_cell_renew(s, key, &b, &held), 0);
+    assert_int_equal(held, 1);
+    assert_int_equal(count_of(s, "claims"), 1);
+    /* finishing the cell drops its claim; then everyone finds it done */
+    struct le_store_result r = {.metric = "acc", .value = 0.5, .stderr_v = NAN, .n = 2};
+    assert_int_equal(le_store_put_cell(s, key, -1, -1, "t", "{}", &r, 1), 0);
+    assert_int_equal(count_of(s, "claims"), 0);
+    a.lease_s = 3600;
+    assert_int_equal(le_store_cell_claim(s, key, &a, 0, &state_, &h), 0);
+    assert_int_equal(state_, LE_STORE_CLAIM_DONE);
+    assert_int_equal(count_of(s, "claims"), 0);
+    le_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(cell_claims_should_hold_expire_and_end_with_the_cell, setup, teardown),
         cmocka_unit_test_setup_teardown(store_should_migrate_an_empty_file_once, setup, teardown),
         cmocka_unit_test_setup_teardown(store_should_reject_files_that_are_not_llamaeval_stores, setup, teardown),
         cmocka_unit_test(cell_key_should_hash_the_three_parts_with_separators),

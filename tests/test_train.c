@@ -971,12 +971,32 @@ static void cli_resumed_run_should_write_the_same_checkpoint_bytes(void **state)
     rc = le_test_sh(&out, CLI_BASE " --out '%s/b.gguf' --resume", le_test_bin(), dir, dir, dir, dir);
     assert_int_equal(rc, 0);
     free(out);
-    const char *suffix[] = {"gguf", "gguf.opt"};
-    for (int i = 0; i < 2; i++) {
+    /* Issue 12, defect 6: SIGINT during step 3 (the LE_TEST_SIGNAL_AT_STEP seam
+     * raises it and waits until the job saw it) writes a checkpoint, ends the
+     * run "interrupted", exits 1; --resume from it ends with a's bytes. */
+    rc = le_test_sh(&out, "LE_TEST_SIGNAL_AT_STEP=3 " CLI_BASE " --out '%s/c.gguf' --db '%s/c.sqlite'", le_test_bin(),
+                    dir, dir, dir, dir, dir);
+    if (rc != 1 || !strstr(out, "llamaeval: error: interrupted at step 2 of 6: checkpoint"))
+        fail_msg("exit %d: %s", rc, out);
+    free(out);
+    rc = le_test_sh(&out, "'%s' db runs --db '%s/c.sqlite'", le_test_bin(), dir);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, " train     interrupted "));
+    free(out);
+    rc = le_test_sh(&out, CLI_BASE " --out '%s/c.gguf' --resume --db '%s/c.sqlite'", le_test_bin(), dir, dir, dir,
+                    dir, dir);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "from step 2"));
+    free(out);
+    rc = le_test_sh(&out, "'%s' db runs --db '%s/c.sqlite'", le_test_bin(), dir);
+    assert_non_null(strstr(out, " train     ok "));
+    free(out);
+    const char *suffix[] = {"gguf", "gguf.opt", "gguf", "gguf.opt"};
+    for (int i = 0; i < 4; i++) {
         char pa[4096], pb[4096];
         size_t na, nb;
         snprintf(pa, sizeof pa, "%s/a.%s", dir, suffix[i]);
-        snprintf(pb, sizeof pb, "%s/b.%s", dir, suffix[i]);
+        snprintf(pb, sizeof pb, "%s/%c.%s", dir, i < 2 ? 'b' : 'c', suffix[i]);
         char *a = le_test_read_file(pa, &na), *b = le_test_read_file(pb, &nb);
         assert_non_null(a);
         assert_non_null(b);

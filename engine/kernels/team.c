@@ -6,6 +6,20 @@
  * between running threads well under 1 us, and prompt processing of a small
  * model has ~10 ops per layer of a few hundred microseconds each.
  *
+ * Waiting policy (issue 12, defect 13): a member that reaches a barrier
+ * first polls for LE_TEAM_SPIN pause instructions (tens of microseconds:
+ * the usual imbalance at the end of a phase on a quiet machine), then
+ * sleeps on a futex until the last member arrives and wakes the sleepers;
+ * the pool's idle workers sleep on a condvar between runs. Nothing spins
+ * for a time slice, so when the machine has fewer free cores than
+ * threads (another job, `--threads` above the free cores), a member whose
+ * partner was preempted gives its core back instead of burning it, and N
+ * threads cost about what the cores they actually get can do, not N times
+ * a scheduler quantum per barrier. Results do not depend on it: the work
+ * split and the order of every sum are fixed by the phase, not by timing.
+ * scripts/bench oversub measures it (eval at 1 and 2 threads, with and
+ * without a busy loop on one core).
+ *
  * Work inside a phase is taken from one shared counter that is never reset:
  * every member makes exactly one failing take per phase, so after a phase
  * of `count` items the counter has advanced by count + nth, which each

@@ -79,6 +79,7 @@ struct bpe {
     /* alphabet */
     int32_t *cid;   /* codepoint -> char symbol id or -1 */
     int32_t nchars;
+    int32_t nchars_wanted; /* the alphabet the coverage asks for, before the vocabulary's cap */
     /* symbols */
     char **sym;     /* id -> piece string */
     int32_t nsym, csym;
@@ -306,6 +307,15 @@ static int build_alphabet(struct bpe *b, const char *const *texts, const size_t 
         while (take < k && take < cap && (double)cum < o->char_coverage * (double)total)
             cum += v[take++].n;
     }
+    /* What the coverage asks for without the cap (+ U+2581), for the
+     * "no room for a merge" message. */
+    int64_t want = take, wcum = cum;
+    while (!o->alphabet && want < k && (double)wcum < o->char_coverage * (double)total)
+        wcum += v[want++].n;
+    int space_in = 0;
+    for (int64_t i = 0; i < want; i++)
+        space_in |= v[i].cp == LE_SP_SPACE;
+    b->nchars_wanted = (int32_t)want + !space_in;
     int has_space = 0;
     for (int64_t i = 0; i < take; i++)
         has_space |= v[i].cp == LE_SP_SPACE;
@@ -620,16 +630,27 @@ int le_bpe_train(struct le_bpe_vocab **out, const char *const *texts, const size
                  const struct le_bpe_opts *o) {
     *out = NULL;
     if (o->vocab_size < 260)
-        return le_err_set(LE_EINVAL, "--vocab %d is too small: 3 specials + 256 bytes + U+2581 need 260",
+        return le_err_set(LE_EINVAL, "a vocabulary of %d ids is too small: 3 specials + 256 bytes + U+2581 need 260",
                           o->vocab_size);
     if (!(o->char_coverage > 0 && o->char_coverage <= 1))
         return le_err_set(LE_EINVAL, "character coverage must be in (0, 1]");
     if (n < 1)
         return le_err_set(LE_EINVAL, "no training texts");
+    int any = 0; /* a corpus of nothing but whitespace teaches nothing */
+    for (int64_t t = 0; t < n && !any; t++)
+        for (size_t i = 0; i < lens[t] && !any; i++)
+            any = !strchr(" \t\n\v\f\r", texts[t][i]);
+    if (!any)
+        return le_err_set(LE_EINVAL, "the training texts are empty (nothing but whitespace)");
     struct bpe b;
     memset(&b, 0, sizeof b);
     int32_t *merges = NULL, nm = 0;
     int rc = build_alphabet(&b, texts, lens, n, o);
+    if (!rc && o->vocab_size - 259 - b.nchars < 1)
+        rc = le_err_set(LE_EINVAL,
+                        "a vocabulary of %d ids leaves no room for a merge: 259 fixed ids and the alphabet (%d "
+                        "characters cover the corpus) take them all; it needs more than %d",
+                        o->vocab_size, b.nchars_wanted, 259 + b.nchars_wanted);
     if (!rc)
         rc = build_words(&b, texts, lens, n);
     if (!rc)

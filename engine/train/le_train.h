@@ -124,13 +124,16 @@ int le_trainer_save(struct le_trainer *t, const char *path, const struct le_gguf
  * path.opt; the config and the data must be those of the saved run. */
 int le_trainer_resume(struct le_trainer *t, const char *path);
 
-/* Functions for tests: the flat parameter and gradient arrays, and the loss
- * (and gradients) of given windows (B rows of ctx+1 tokens). */
+#ifdef LE_TESTING
+/* Functions for tests, in the test build only (-DLE_TESTING): the flat
+ * parameter and gradient arrays, and the loss (and gradients) of given
+ * windows (B rows of ctx+1 tokens). */
 float *le_trainer_params(struct le_trainer *t, int64_t *n);
 float *le_trainer_grads(struct le_trainer *t, int64_t *n);
 int le_trainer_loss(struct le_trainer *t, const int32_t *windows, int64_t B, int want_grad, double *loss);
 /* The logits of the last le_trainer_loss without gradients: B * ctx rows of
  * vocab floats (row b * ctx + i: window b's token i). Owned by t. */
 const float *le_trainer_logits(const struct le_trainer *t);
+#endif
 
 #endif

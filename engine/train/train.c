@@ -446,6 +446,7 @@ int le_trainer_set_data(struct le_trainer *t, const int32_t *train, int64_t n_tr
 
 int64_t le_trainer_step_index(const struct le_trainer *t) { return t->step; }
 
+#ifdef LE_TESTING /* test accessors: the test build only */
 float *le_trainer_params(struct le_trainer *t, int64_t *n) {
     *n = t->n_params;
     return t->params;
@@ -455,8 +456,8 @@ float *le_trainer_grads(struct le_trainer *t, int64_t *n) {
     *n = t->n_params;
     return t->grads;
 }
-
 const float *le_trainer_logits(const struct le_trainer *t) { return t->logits; }
+#endif
 
 /* Functions for the forward and backward passes. */
 
@@ -550,6 +551,7 @@ static double loss_of_windows(struct le_trainer *t, int64_t B, int want_grad) {
     return sum;
 }
 
+#ifdef LE_TESTING
 int le_trainer_loss(struct le_trainer *t, const int32_t *windows, int64_t B, int want_grad, double *loss) {
     if (B < 1 || B > t->Bmax)
         return le_err_set(LE_EINVAL, "batch of %lld windows (1..%lld allowed)", (long long)B, (long long)t->Bmax);
@@ -560,6 +562,7 @@ int le_trainer_loss(struct le_trainer *t, const int32_t *windows, int64_t B, int
     *loss = loss_of_windows(t, B, want_grad) / (double)(B * t->T);
     return LE_OK;
 }
+#endif
 
 /* Functions for the optimizer. */
 
