@@ -23,6 +23,7 @@
 #include "le_err.h"
 
 #include <cjson/cJSON.h>
+#include <math.h> /* isfinite */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,16 +492,26 @@ int fmt_tok_llama2c(struct fmt_b *b, const char *path, int64_t n_vocab) {
     if (size < 4)
         return le_err_set(LE_EFORMAT, "%s: truncated tokenizer.bin header", path);
     if (n_vocab < 0) { /* alone: as many entries as the file holds */
+        /* tokenizer.bin has no magic: a file is taken for one only when its
+         * header (max_token_length) is plausible and its entries, each no
+         * longer than that with a finite score, fill the file exactly. */
+        int32_t maxlen;
+        memcpy(&maxlen, p, 4);
+        uint64_t q = 4;
         n_vocab = 0;
-        for (uint64_t q = 4; q + 8 <= size; n_vocab++) {
+        while (maxlen > 0 && maxlen <= 65536 && q + 8 <= size) {
             int32_t len;
+            float sc;
+            memcpy(&sc, p + q, 4);
             memcpy(&len, p + q + 4, 4);
-            if (len < 0 || (uint64_t)len > size - q - 8)
+            if (len < 0 || len > maxlen || (uint64_t)len > size - q - 8 || !isfinite(sc))
                 break;
             q += 8 + (uint64_t)len;
+            n_vocab++;
         }
-        if (n_vocab == 0)
-            return le_err_set(LE_EFORMAT, "%s: not a tokenizer.bin (no entries)", path);
+        if (n_vocab == 0 || q != size)
+            return le_err_set(LE_EFORMAT, "%s: not a tokenizer file this program reads (tokenizer.json, "
+                              "tokenizer.model, llama2.c tokenizer.bin) nor a model file", path);
     }
     struct vocab v;
     if ((rc = vocab_new(&v, n_vocab, path))) {
