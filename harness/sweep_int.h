@@ -20,7 +20,7 @@
 
 struct le_sw_opts {
     const char *plan, *db, *out;
-    long threads, jobs, kill_after, job_kill_after;
+    long threads, jobs, kill_after; /* kill_after: LE_TEST_SWEEP_KILL_AFTER (test build) */
     int dry, quiet;
     long cell;                   /* --cell I; -1: every cell */
     int requeue, status, slurm;  /* --requeue, --status, --slurm */
