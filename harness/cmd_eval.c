@@ -77,7 +77,8 @@ static const char *le_eval_help_head =
     "                      (openbookqa, boolq), all or none\n"
     "  --seed S            seed of built-in task generation and bootstraps (1234)\n"
     "  --bootstrap-iters N bootstrap resamples for stderrs without closed form (1000)\n"
-    "  --db FILE           results store (default results.sqlite)\n"
+    "  --db FILE|none      results store (default results.sqlite); none: the cells\n"
+    "                      live in memory and no store file is written\n"
     "  --output-path P     write results JSON: P/<model>/results_<date>.json, or P\n"
     "                      itself when it ends in .json (one model)\n"
     "  --log-samples       also write samples_<task>_<date>.jsonl next to the results\n"
@@ -835,7 +836,10 @@ int le_cmd_eval(int argc, char **argv) {
         }
         char *cj = j ? cJSON_PrintUnformatted(j) : NULL;
         cJSON_Delete(j);
-        struct le_job_opts jo = {.db = E.o.db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
+        /* --db none: the same cell protocol on an in-memory store, so the
+         * numbers are those a store would hold, and nothing is written. */
+        const char *db = strcmp(E.o.db, "none") ? E.o.db : ":memory:";
+        struct le_job_opts jo = {.db = db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
                                  .threads = le_pool_nthreads(E.pool), .signals = LE_JOB_SIGNALS_EXIT,
                                  .on_wait = le_cli_job_wait};
         rc = le_job_open(&E.job, &jo);

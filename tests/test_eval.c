@@ -11,6 +11,7 @@
  * - The results JSON has lm-eval's keys; the markdown table its header.
  * - Usage errors exit 2, bad requests exit 1.
  * - Two evals on the same cells queue up (claims): each cell computed once.
+ * - --db none prints the table a store-backed run prints and writes no file.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -264,6 +265,32 @@ static void eval_should_reject_bad_usage(void **state) {
     free(out);
 }
 
+/* Issue 12, item 12: `--db none` computes and prints what a run with a store
+ * prints, and leaves the folder as it found it (no store, no -wal/-shm). */
+static void eval_db_none_should_print_the_same_table_and_write_no_store(void **state) {
+    struct fx *f = *state;
+    char *before = NULL, *after = NULL, *none = NULL, *stored = NULL;
+    assert_int_equal(le_test_sh(&before, "ls -A '%s'", f->dir), 0);
+    int rc = run_eval(f, &none, "", "none", "--threads 1");
+    if (rc)
+        fail_msg("eval --db none failed (%d): %s", rc, none);
+    assert_int_equal(le_test_sh(&after, "ls -A '%s'", f->dir), 0);
+    assert_string_equal(before, after);
+    assert_non_null(strstr(none, "|Version|Filter|n-shot|"));
+    assert_int_equal(run_eval(f, &stored, "", "none-ref.sqlite", "--threads 1"), 0);
+    assert_string_equal(none, stored);
+    /* --slurm merges shards into --db: none is a usage error there */
+    free(after);
+    assert_int_equal(le_test_sh(&after, "cd '%s' && '%s' eval --slurm --dry-run --model gen.gguf --tasks brown "
+                                "--db none", f->dir, le_test_bin()),
+                     2);
+    assert_non_null(strstr(after, "llamaeval: error:"));
+    free(before);
+    free(after);
+    free(none);
+    free(stored);
+}
+
 static int first_run_config(void *ud, const struct le_store_report_run *r) {
     snprintf(ud, 2048, "%s", r->config ? r->config : "");
     return 1; /* the first run only */
@@ -399,6 +426,7 @@ int main(void) {
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
         cmocka_unit_test(eval_should_reject_bad_usage),
         cmocka_unit_test(eval_ctx_beyond_training_should_warn),
+        cmocka_unit_test(eval_db_none_should_print_the_same_table_and_write_no_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
