@@ -617,16 +617,20 @@ static size_t varint_len(uint64_t v) {
     return n;
 }
 
+/* vocab_gguf's tokenizer, and the GGUF left open (BPE merges are read from it). */
+static int fw_open_tok(const char *vocab_gguf, struct le_gguf **g, struct le_tok **t) {
+    int rc = le_gguf_open(g, vocab_gguf);
+    if (!rc && (rc = le_tok_from_gguf(t, *g)))
+        le_gguf_close(*g);
+    return rc;
+}
+
 int le_fw_spm_model(const char *vocab_gguf, const char *out) {
     struct le_gguf *g;
-    int rc = le_gguf_open(&g, vocab_gguf);
+    struct le_tok *t;
+    int rc = fw_open_tok(vocab_gguf, &g, &t);
     if (rc)
         return rc;
-    struct le_tok *t;
-    if ((rc = le_tok_from_gguf(&t, g))) {
-        le_gguf_close(g);
-        return rc;
-    }
     FILE *f = fopen(out, "wb");
     for (int32_t i = 0; f && i < le_tok_n_vocab(t); i++) {
         size_t tl;
@@ -727,14 +731,10 @@ static cJSON *spm_merges(const struct le_tok *t) {
 
 int le_fw_tok_json(const char *vocab_gguf, const char *out) {
     struct le_gguf *g;
-    int rc = le_gguf_open(&g, vocab_gguf);
+    struct le_tok *t;
+    int rc = fw_open_tok(vocab_gguf, &g, &t);
     if (rc)
         return rc;
-    struct le_tok *t;
-    if ((rc = le_tok_from_gguf(&t, g))) {
-        le_gguf_close(g);
-        return rc;
-    }
     int spm = le_tok_kind(t) == LE_TOK_SPM;
     cJSON *root = cJSON_CreateObject(), *added = cJSON_AddArrayToObject(root, "added_tokens");
     cJSON *model = cJSON_AddObjectToObject(root, "model");

@@ -37,14 +37,15 @@
 #include <unistd.h>
 
 struct fx {
-    char *dir;
+    struct le_test_fx fx; /* the folder */
     char model[512], env[1024];
 };
 
 static int setup(void **state) {
-    struct fx *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    snprintf(f->model, sizeof f->model, "%s/gen.gguf", f->dir);
+    if (le_test_fx_setup(state, sizeof(struct fx), NULL))
+        return -1;
+    struct fx *f = *state;
+    snprintf(f->model, sizeof f->model, "%s/gen.gguf", f->fx.dir);
     struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
                                   .n_vocab = 512, .n_ctx = 256, .seed = 5};
     if (le_genmodel_write(f->model, &cfg))
@@ -55,20 +56,11 @@ static int setup(void **state) {
                         "mkdir -p '%s/cache/hellaswag' && cp tests/data/tasks/hellaswag.jsonl "
                         "'%s/cache/hellaswag/hellaswag_val.jsonl' && cp tests/data/tasks/hellaswag.jsonl "
                         "'%s/cache/hellaswag/hellaswag_train.jsonl'",
-                        f->dir, f->dir, f->dir);
+                        f->fx.dir, f->fx.dir, f->fx.dir);
     free(out);
     if (rc)
         return -1;
-    snprintf(f->env, sizeof f->env, "LLAMAEVAL_CACHE='%s/cache'", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fx *f = *state;
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
+    snprintf(f->env, sizeof f->env, "LLAMAEVAL_CACHE='%s/cache'", f->fx.dir);
     return 0;
 }
 
@@ -76,19 +68,19 @@ static int teardown(void **state) {
 #define COMMON "--tasks " TASKS " --limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4"
 
 static int run_eval(struct fx *f, char **out, const char *pre, const char *db, const char *extra) {
-    return le_test_sh(out, "cd '%s' && %s %s '%s' eval --model gen.gguf " COMMON " --db %s %s", f->dir, f->env,
+    return le_test_sh(out, "cd '%s' && %s %s '%s' eval --model gen.gguf " COMMON " --db %s %s", f->fx.dir, f->env,
                       pre, le_test_bin(), db, extra);
 }
 
 /* Exported result rows as sorted "cell task metric value stderr n" lines. */
 static char *export_rows(struct fx *f, const char *db, int *n_rows) {
     char *out = NULL;
-    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db export --db %s --format json --output x.json", f->dir,
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db export --db %s --format json --output x.json", f->fx.dir,
                                 le_test_bin(), db),
                      0);
     free(out);
     char path[600];
-    snprintf(path, sizeof path, "%s/x.json", f->dir);
+    snprintf(path, sizeof path, "%s/x.json", f->fx.dir);
     char *s = le_test_read_file(path, NULL);
     assert_non_null(s);
     cJSON *arr = cJSON_Parse(s);
@@ -132,7 +124,7 @@ static char *export_rows(struct fx *f, const char *db, int *n_rows) {
 /* "  samples  123" lines of `db info`, for row counts. */
 static long table_rows(struct fx *f, const char *db, const char *table) {
     char *out = NULL;
-    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db info --db %s", f->dir, le_test_bin(), db), 0);
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db info --db %s", f->fx.dir, le_test_bin(), db), 0);
     char *p = out;
     long v = -1;
     while ((p = strstr(p, table))) {
@@ -208,7 +200,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
         fail_msg("eval failed (%d): %s", rc, out);
     free(out);
     char path[700];
-    snprintf(path, sizeof path, "%s/res.json", f->dir);
+    snprintf(path, sizeof path, "%s/res.json", f->fx.dir);
     char *s = le_test_read_file(path, NULL);
     assert_non_null(s);
     cJSON *j = cJSON_Parse(s);
@@ -235,7 +227,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
                 cJSON_GetObjectItem(st, "tokens_naive")->valuedouble);
     cJSON_Delete(j);
     /* --log-samples: one line per document */
-    rc = le_test_sh(&out, "cat '%s'/samples_hellaswag_*.jsonl | wc -l", f->dir);
+    rc = le_test_sh(&out, "cat '%s'/samples_hellaswag_*.jsonl | wc -l", f->fx.dir);
     assert_int_equal(rc, 0);
     assert_int_equal(atoi(out), 3);
     free(out);
@@ -250,13 +242,13 @@ static void eval_should_reject_bad_usage(void **state) {
     assert_non_null(strstr(out, "unknown task 'nope'"));
     free(out);
     assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --num-fewshot 1 --db e.sqlite",
-                                f->dir, le_test_bin()),
+                                f->fx.dir, le_test_bin()),
                      1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
     /* lm-eval refuses --log_samples without --output_path; so do we (issue 12, item 12) */
     assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --log-samples --db e.sqlite",
-                                f->dir, le_test_bin()),
+                                f->fx.dir, le_test_bin()),
                      2);
     assert_non_null(strstr(out, "--output-path"));
     free(out);
@@ -270,11 +262,11 @@ static void eval_should_reject_bad_usage(void **state) {
 static void eval_db_none_should_print_the_same_table_and_write_no_store(void **state) {
     struct fx *f = *state;
     char *before = NULL, *after = NULL, *none = NULL, *stored = NULL;
-    assert_int_equal(le_test_sh(&before, "ls -A '%s'", f->dir), 0);
+    assert_int_equal(le_test_sh(&before, "ls -A '%s'", f->fx.dir), 0);
     int rc = run_eval(f, &none, "", "none", "--threads 1");
     if (rc)
         fail_msg("eval --db none failed (%d): %s", rc, none);
-    assert_int_equal(le_test_sh(&after, "ls -A '%s'", f->dir), 0);
+    assert_int_equal(le_test_sh(&after, "ls -A '%s'", f->fx.dir), 0);
     assert_string_equal(before, after);
     assert_non_null(strstr(none, "|Version|Filter|n-shot|"));
     assert_int_equal(run_eval(f, &stored, "", "none-ref.sqlite", "--threads 1"), 0);
@@ -282,7 +274,7 @@ static void eval_db_none_should_print_the_same_table_and_write_no_store(void **s
     /* --slurm merges shards into --db: none is a usage error there */
     free(after);
     assert_int_equal(le_test_sh(&after, "cd '%s' && '%s' eval --slurm --dry-run --model gen.gguf --tasks brown "
-                                "--db none", f->dir, le_test_bin()),
+                                "--db none", f->fx.dir, le_test_bin()),
                      2);
     assert_non_null(strstr(after, "llamaeval: error:"));
     free(before);
@@ -303,14 +295,14 @@ static void eval_ctx_beyond_training_should_warn(void **state) {
     char *out = NULL;
     int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze --limit 1 --ctx 300 "
                         "--offline --quiet --db ctx.sqlite",
-                        f->dir, f->env, le_test_bin());
+                        f->fx.dir, f->env, le_test_bin());
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "llamaeval: warning: gen.gguf: n_ctx_per_seq (300) > n_ctx_train (256) -- possible "
                                 "training context overflow"));
     free(out);
     char db[600];
-    snprintf(db, sizeof db, "%s/ctx.sqlite", f->dir);
+    snprintf(db, sizeof db, "%s/ctx.sqlite", f->fx.dir);
     struct le_store *s = NULL;
     assert_int_equal(le_store_open_readonly(&s, db), 0);
     char cfg[2048] = "";
@@ -368,18 +360,18 @@ static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void 
 #define OPTS "--limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4 --threads 1"
     char *out = NULL;
     int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze,brown-swap " OPTS
-                        " --db one.sqlite", f->dir, f->env, le_test_bin());
+                        " --db one.sqlite", f->fx.dir, f->env, le_test_bin());
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     free(out);
 
     char cmd[4096], outa[600], outb[600], buf[8192];
-    snprintf(outa, sizeof outa, "%s/a.out", f->dir);
-    snprintf(outb, sizeof outb, "%s/b.out", f->dir);
+    snprintf(outa, sizeof outa, "%s/a.out", f->fx.dir);
+    snprintf(outb, sizeof outb, "%s/b.out", f->fx.dir);
     snprintf(cmd, sizeof cmd,
              "cd '%s' && LE_TEST_STOP_AFTER=4 LE_TEST_LEASE_S=100000 %s exec '%s' eval --model gen.gguf"
              " --tasks brown-cloze,brown-swap " OPTS " --db two.sqlite",
-             f->dir, f->env, le_test_bin());
+             f->fx.dir, f->env, le_test_bin());
     int ea = -1, eb = -1;
     pid_t a = spawn_eval(cmd, outa, &ea);
     int st = 0;
@@ -387,7 +379,7 @@ static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void 
     assert_true(WIFSTOPPED(st)); /* A holds brown-cloze, 4 samples committed */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && %s exec '%s' eval --model gen.gguf --tasks brown-swap,brown-cloze " OPTS " --db two.sqlite",
-             f->dir, f->env, le_test_bin());
+             f->fx.dir, f->env, le_test_bin());
     pid_t b = spawn_eval(cmd, outb, &eb);
     int waited = read_until(eb, "waiting: cell brown-cloze", buf, sizeof buf);
     kill(a, SIGCONT);
@@ -428,5 +420,5 @@ int main(void) {
         cmocka_unit_test(eval_ctx_beyond_training_should_warn),
         cmocka_unit_test(eval_db_none_should_print_the_same_table_and_write_no_store),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, le_test_fx_teardown);
 }

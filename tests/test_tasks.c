@@ -296,34 +296,10 @@ static void records_should_round_trip_json_exactly(void **state) {
 
 enum { T_NCTX = 64 };
 
-struct fixture {
-    char *dir, path[512];
-    struct le_model *m;
-    struct le_pool *pool2;
-};
-
 static int setup_model(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/gen.gguf", f->dir);
     struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
                                   .n_vocab = 512, .n_ctx = 256, .seed = 11};
-    if (le_genmodel_write(f->path, &cfg) || le_model_open(&f->m, f->path) || le_pool_new(&f->pool2, 2)) {
-        fprintf(stderr, "setup: %s\n", le_err_msg());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown_model(void **state) {
-    struct fixture *f = *state;
-    le_model_free(f->m);
-    le_pool_free(f->pool2);
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return le_genmodel_fx_setup(state, &cfg);
 }
 
 /* Naive log-probs: a fresh context from position 0, long double softmax. */
@@ -549,7 +525,7 @@ static void check_mc_metrics(const struct case_ *c, unsigned mask, double (*nll)
     }
 }
 
-static void run_case_and_check(struct fixture *f, struct le_runner *r, struct naive *nv, struct case_ *c) {
+static void run_case_and_check(struct le_genmodel_fx *f, struct le_runner *r, struct naive *nv, struct case_ *c) {
     const struct le_task_info *info = le_task_find(c->task);
     double nll[8][16];
     int ntk[8][16];
@@ -666,7 +642,7 @@ static void make_cases(struct case_ *cs) {
 }
 
 static void scores_should_equal_naive_computation(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1};
     assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
@@ -687,7 +663,7 @@ static void scores_should_equal_naive_computation(void **state) {
 
 /* Same bits for 1 and 2 threads, any order, and a cold or warm cache. */
 static void scores_should_not_depend_on_threads_or_order(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r1 = NULL, *r2 = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1}, ro2 = {T_NCTX, 5, -1};
     assert_int_equal(le_runner_new(&r1, f->m, NULL, &ro), 0);
@@ -721,7 +697,7 @@ static void scores_should_not_depend_on_threads_or_order(void **state) {
 
 /* The 4-choice benchmark: the shared context is evaluated once. */
 static void prefix_sharing_should_save_forward_tokens(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1};
     assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
@@ -756,7 +732,7 @@ static void prefix_sharing_should_save_forward_tokens(void **state) {
 }
 
 static void encode_pair_should_follow_lm_eval(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     const struct le_tok *t = le_model_tok(f->m);
     struct le_toks a = {0}, b = {0}, c = {0}, d = {0}, w = {0};
     /* trailing spaces of the context move to the continuation */
@@ -848,20 +824,13 @@ static void dataset_tasks_should_load_upstream_fixtures(void **state) {
     (void)state;
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
     for (int i = 0; i < le_task_count(); i++) {
         const struct le_task_info *info = le_task_get(i);
         if (!info->dataset)
             continue;
         for (int k = 0; k <= 1; k++) {
-            struct le_task_opts o;
-            le_task_opts_default(&o);
-            o.ds = &ds;
-            o.num_fewshot = k;
             struct le_taskset *ts = NULL;
-            int rc = le_task_load(&ts, info->name, &o);
+            int rc = le_test_task_load(&ts, dir, info->name, k);
             if (rc)
                 fail_msg("%s %d-shot: %s", info->name, k, le_err_msg());
             assert_true(ts->n_docs > 0);
@@ -921,14 +890,8 @@ static void gold_labels_out_of_range_should_be_refused_with_file_and_line(void *
                        "\"label\":1}\n{\"activity_label\":\"a\",\"ctx_a\":\"b\",\"ctx_b\":\"c\",\"endings\":"
                        "[\"w\",\"x\"],\"label\":99}\n";
     assert_int_equal(le_test_write_file(path, text, strlen(text)), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+    assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 0), LE_EFORMAT);
     assert_null(ts);
     if (!strstr(le_err_msg(), "hellaswag_val.jsonl:3") || !strstr(le_err_msg(), "\"label\""))
         fail_msg("message: %s", le_err_msg());
@@ -947,21 +910,14 @@ static void failed_fewshot_load_should_not_leak_the_eval_prompts(void **state) {
     char path[4200];
     snprintf(path, sizeof path, "%s/hellaswag/hellaswag_train.jsonl", dir);
     assert_int_equal(le_test_write_file(path, "{not json\n", 10), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = 1;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT); /* warm-up */
+    assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 1), LE_EFORMAT); /* warm-up */
     assert_null(ts);
 #ifdef __GLIBC__
     size_t before = mallinfo2().uordblks;
 #endif
     for (int i = 0; i < 20; i++)
-        assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+        assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 1), LE_EFORMAT);
 #ifdef __GLIBC__
     size_t after = mallinfo2().uordblks;
     if (after > before + 512)
@@ -983,10 +939,12 @@ int main(void) {
         cmocka_unit_test(counts_should_follow_python),
         cmocka_unit_test(statistics_should_match_closed_forms),
         cmocka_unit_test(records_should_round_trip_json_exactly),
-        cmocka_unit_test_setup_teardown(encode_pair_should_follow_lm_eval, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(scores_should_equal_naive_computation, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(scores_should_not_depend_on_threads_or_order, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(prefix_sharing_should_save_forward_tokens, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(encode_pair_should_follow_lm_eval, setup_model, le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(scores_should_equal_naive_computation, setup_model, le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(scores_should_not_depend_on_threads_or_order, setup_model,
+                                        le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(prefix_sharing_should_save_forward_tokens, setup_model,
+                                        le_genmodel_fx_teardown),
         cmocka_unit_test(brown_tasks_should_be_deterministic_per_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
