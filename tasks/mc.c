@@ -35,6 +35,7 @@
 
 #include "le_err.h"  /* le_err_set */
 #include "le_text.h" /* le_utf8_next, le_py_space */
+#include "tasks_int.h" /* le_rec_set_ll */
 
 /* ---- counting as Python counts ---- */
 
@@ -113,6 +114,13 @@ static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec 
     return LE_OK;
 }
 
+void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res) {
+    c->ll = res->logprob;
+    c->sumsq = res->sumsq;
+    c->ntok = res->n_tokens;
+    c->greedy = res->is_greedy;
+}
+
 int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
     for (int i = 0; i < it->n_req; i++) {
         const struct le_request *q = &it->req[i];
@@ -136,10 +144,7 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
         int rc = le_runner_rolling(r, t, strlen(t), &res);
         if (rc)
             return rc;
-        recs[0].ll = res.logprob;
-        recs[0].sumsq = res.sumsq;
-        recs[0].ntok = res.n_tokens;
-        recs[0].greedy = res.is_greedy;
+        le_rec_set_ll(&recs[0], &res);
         return LE_OK;
     }
     struct le_ll_request *rq = malloc((size_t)it->n_req * sizeof *rq);
@@ -151,12 +156,8 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
     }
     if (!rc)
         rc = le_runner_loglikelihood(r, rq, it->n_req, rs);
-    for (int i = 0; i < it->n_req && !rc; i++) {
-        recs[i].ll = rs[i].logprob;
-        recs[i].sumsq = rs[i].sumsq;
-        recs[i].ntok = rs[i].n_tokens;
-        recs[i].greedy = rs[i].is_greedy;
-    }
+    for (int i = 0; i < it->n_req && !rc; i++)
+        le_rec_set_ll(&recs[i], &rs[i]);
     free(rq);
     free(rs);
     return rc;

@@ -17,8 +17,9 @@
 
 #include "le_datasets.h" /* le_ds_load */
 #include "le_err.h"      /* le_err_set */
+#include "tasks_int.h"   /* le_brown_gen_* */
 
-/* Formatters (prompts.c) and generators (brown_tasks.c). */
+/* Formatters (prompts.c); the generators (brown_tasks.c) are in tasks_int.h. */
 int le_fmt_hellaswag(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_piqa(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_arc(const struct cJSON *doc, struct le_prompt *p);
@@ -31,12 +32,6 @@ int le_fmt_gsm8k(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_gsm8k_cot(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_triviaqa(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_nq_open(const struct cJSON *doc, struct le_prompt *p);
-int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                     struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                       struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                      struct le_prompt **pool, int64_t *n_pool);
 
 #define MC_ALL (LE_M_ACC | LE_M_ACC_NORM | LE_M_ACC_BYTES | LE_M_ACC_TOK)
 
