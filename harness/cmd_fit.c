@@ -290,8 +290,9 @@ static void le_fit_verdict(int k, const struct le_fit_est *a) {
 }
 
 static void le_fit_print_compare(const struct le_fit_result *r) {
-    int nref;
-    const struct le_fit_ref *refs = le_fit_published(&nref);
+    struct le_fit_ref refs[LE_FIT_N_REFS];
+    int nref = le_fit_published(refs, LE_FIT_N_REFS);
+    nref = nref < LE_FIT_N_REFS ? nref : LE_FIT_N_REFS;
     const struct le_fit_est *as[3] = {&r->a1.n_opt.e, &r->a2.n_opt.e, &r->a3.a};
     const int ok[3] = {r->a1.ok, r->a2.ok, r->a3.ok};
     printf("Published values (does our 95%% interval exclude them?)\n");
