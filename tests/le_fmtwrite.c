@@ -617,20 +617,26 @@ static size_t varint_len(uint64_t v) {
     return n;
 }
 
-/* vocab_gguf's tokenizer, and the GGUF left open (BPE merges are read from it). */
-static int fw_open_tok(const char *vocab_gguf, struct le_gguf **g, struct le_tok **t) {
-    int rc = le_gguf_open(g, vocab_gguf);
-    if (!rc && (rc = le_tok_from_gguf(t, *g)))
-        le_gguf_close(*g);
+/* Opens vocab_gguf's tokenizer and calls write(g, t, out) with it and its
+ * GGUF (BPE merges are read from there); closes both. */
+static int fw_with_tok(const char *vocab_gguf, const char *out,
+                       int (*write)(const struct le_gguf *g, const struct le_tok *t, const char *out)) {
+    struct le_gguf *g;
+    struct le_tok *t;
+    int rc = le_gguf_open(&g, vocab_gguf);
+    if (rc)
+        return rc;
+    if (!(rc = le_tok_from_gguf(&t, g))) {
+        rc = write(g, t, out);
+        le_tok_free(t);
+    }
+    le_gguf_close(g);
     return rc;
 }
 
-int le_fw_spm_model(const char *vocab_gguf, const char *out) {
-    struct le_gguf *g;
-    struct le_tok *t;
-    int rc = fw_open_tok(vocab_gguf, &g, &t);
-    if (rc)
-        return rc;
+static int spm_model_write(const struct le_gguf *g, const struct le_tok *t, const char *out) {
+    (void)g;
+    int rc = LE_OK;
     FILE *f = fopen(out, "wb");
     for (int32_t i = 0; f && i < le_tok_n_vocab(t); i++) {
         size_t tl;
@@ -670,10 +676,10 @@ int le_fw_spm_model(const char *vocab_gguf, const char *out) {
             rc = le_err_set(LE_EIO, "%s: write failed", out);
     } else
         rc = le_err_set(LE_EIO, "%s: cannot create", out);
-    le_tok_free(t);
-    le_gguf_close(g);
     return rc;
 }
+
+int le_fw_spm_model(const char *vocab_gguf, const char *out) { return fw_with_tok(vocab_gguf, out, spm_model_write); }
 
 struct mrg {
     float score;
@@ -729,12 +735,7 @@ static cJSON *spm_merges(const struct le_tok *t) {
     return arr;
 }
 
-int le_fw_tok_json(const char *vocab_gguf, const char *out) {
-    struct le_gguf *g;
-    struct le_tok *t;
-    int rc = fw_open_tok(vocab_gguf, &g, &t);
-    if (rc)
-        return rc;
+static int tok_json_write(const struct le_gguf *g, const struct le_tok *t, const char *out) {
     int spm = le_tok_kind(t) == LE_TOK_SPM;
     cJSON *root = cJSON_CreateObject(), *added = cJSON_AddArrayToObject(root, "added_tokens");
     cJSON *model = cJSON_AddObjectToObject(root, "model");
@@ -788,10 +789,10 @@ int le_fw_tok_json(const char *vocab_gguf, const char *out) {
         cJSON_AddBoolToObject(pt, "use_regex", 1);
     }
     char *js = cJSON_PrintUnformatted(root);
-    rc = write_text(out, js);
+    int rc = write_text(out, js);
     free(js);
     cJSON_Delete(root);
-    le_tok_free(t);
-    le_gguf_close(g);
     return rc;
 }
+
+int le_fw_tok_json(const char *vocab_gguf, const char *out) { return fw_with_tok(vocab_gguf, out, tok_json_write); }

@@ -16,6 +16,8 @@
 #include "le_tasks.h"
 #include "le_tok.h"      /* le_test_tok_vectors */
 
+#include <cjson/cJSON.h> /* le_test_read_json */
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -249,6 +251,25 @@ void *le_test_read_file(const char *path, size_t *n) {
     if (n)
         *n = len;
     return buf;
+}
+
+struct cJSON *le_test_read_json(const char *dir, const char *name) {
+    char path[8192];
+    snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    char *s = le_test_read_file(path, NULL);
+    if (!s)
+        fail_msg("cannot read %s", path);
+    cJSON *j = cJSON_Parse(s);
+    free(s);
+    if (!j)
+        fail_msg("%s is not JSON", path);
+    return j;
+}
+
+void le_test_assert_has(const char *out, const char *const *want, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!out || !strstr(out, want[i]))
+            fail_msg("no '%s' in:\n%s", want[i], out ? out : "(nothing)");
 }
 
 int le_test_write_file(const char *path, const void *data, size_t n) {

@@ -68,6 +68,13 @@ float le_test_normal(uint64_t *s);
 /* Whole file into a malloc'ed buffer (NUL-terminated, *n = size); NULL on error. */
 void *le_test_read_file(const char *path, size_t *n);
 int le_test_write_file(const char *path, const void *data, size_t n);
+/* The JSON document in dir/name (name alone when dir is NULL), parsed;
+ * asserts that the file reads and parses (cJSON_Delete it). */
+struct cJSON;
+struct cJSON *le_test_read_json(const char *dir, const char *name);
+/* Asserts that out holds each of the n strings of want (fails naming the
+ * first missing, with out). */
+void le_test_assert_has(const char *out, const char *const *want, size_t n);
 /* The llamaeval binary under test ($LE_BIN, set by ctest): the test build,
  * llamaeval_testing, whose test seams (LE_TEST_*) are live. */
 const char *le_test_bin(void);

@@ -79,12 +79,7 @@ static char *export_rows(struct fx *f, const char *db, int *n_rows) {
                                 le_test_bin(), db),
                      0);
     free(out);
-    char path[600];
-    snprintf(path, sizeof path, "%s/x.json", f->fx.dir);
-    char *s = le_test_read_file(path, NULL);
-    assert_non_null(s);
-    cJSON *arr = cJSON_Parse(s);
-    free(s);
+    cJSON *arr = le_test_read_json(f->fx.dir, "x.json");
     assert_true(cJSON_IsArray(arr));
     int n = cJSON_GetArraySize(arr);
     char **lines = calloc((size_t)n, sizeof *lines);
@@ -199,13 +194,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     free(out);
-    char path[700];
-    snprintf(path, sizeof path, "%s/res.json", f->fx.dir);
-    char *s = le_test_read_file(path, NULL);
-    assert_non_null(s);
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    assert_non_null(j);
+    cJSON *j = le_test_read_json(f->fx.dir, "res.json");
     cJSON *hs = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "results"), "hellaswag");
     assert_non_null(hs);
     cJSON *acc = cJSON_GetObjectItem(hs, "acc,none"), *se = cJSON_GetObjectItem(hs, "acc_stderr,none");

@@ -269,9 +269,7 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
                           "#SBATCH --time=1:00:00", "#SBATCH --partition=short", "#SBATCH --cpus-per-task=2",
                           "--cell \"$SLURM_ARRAY_TASK_ID\"", "/sl/shards'/cell-\"$SLURM_ARRAY_TASK_ID\".sqlite",
                           "--requeue", "db merge '", "--into '"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        if (!strstr(out, want[i]))
-            fail_msg("no '%s' in:\n%s", want[i], out);
+    le_test_assert_has(out, want, sizeof want / sizeof want[0]);
     free(out);
     /* eval over models x tasks: task I is model I / 2 on task I %% 2 */
     st = le_test_sh(&out, "cd %s && touch a.gguf b.gguf && %s eval --model a.gguf,b.gguf --tasks brown-swap,arc_easy"
@@ -280,9 +278,7 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
     const char *ewant[] = {"#SBATCH --array=0-3\n", "models=('", "/a.gguf' '", "tasks=('brown-swap' 'arc_easy')",
                            "--model \"${models[i / 2]}\" --tasks \"${tasks[i % 2]}\"", "/ev.slurm/shards'/cell-\"$i\"",
                            "'--limit' '6'", "scontrol requeue", "/ev.sqlite'"};
-    for (size_t i = 0; i < sizeof ewant / sizeof ewant[0]; i++)
-        if (!strstr(out, ewant[i]))
-            fail_msg("no '%s' in:\n%s", ewant[i], out);
+    le_test_assert_has(out, ewant, sizeof ewant / sizeof ewant[0]);
     free(out);
     free(le_test_sh_expect(1, "unknown task 'no-such-task'",
                            "cd %s && %s eval --model a.gguf --tasks no-such-task --slurm --dry-run", d, bin));

@@ -53,14 +53,7 @@ static int run_report(struct fixture *f, char **out, const char *extra) {
 }
 
 static cJSON *load_json(const struct fixture *f) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.json", f->fx.out);
-    char *txt = le_test_read_file(path, NULL);
-    assert_non_null(txt);
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
-    assert_non_null(j);
-    return j;
+    return le_test_read_json(f->fx.out, "report.json");
 }
 
 static cJSON *table_of(cJSON *root, const char *id) {

@@ -45,16 +45,6 @@
 
 /* ---- helpers ---- */
 
-static cJSON *read_json(const char *path) {
-    size_t n;
-    char *s = le_test_read_file(path, &n);
-    assert_non_null(s);
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    assert_non_null(j);
-    return j;
-}
-
 /* The non-empty lines of a JSONL fixture as a cJSON array. */
 static cJSON *read_jsonl(const char *path) {
     size_t n;
@@ -76,7 +66,7 @@ static cJSON *read_jsonl(const char *path) {
 
 static void pyrandom_should_match_python(void **state) {
     (void)state;
-    cJSON *root = read_json("tests/data/tasks/expected.json"), *e = cJSON_GetObjectItem(root, "pyrandom");
+    cJSON *root = le_test_read_json(NULL, "tests/data/tasks/expected.json"), *e = cJSON_GetObjectItem(root, "pyrandom");
     struct le_pyrandom g;
     le_pyrandom_seed(&g, 1234);
     cJSON *u = cJSON_GetObjectItem(e, "u32_seed1234");
@@ -193,7 +183,7 @@ static void check_set(cJSON *exp, const char *task, const char *fixture) {
 
 static void prompts_should_match_lm_eval_templates(void **state) {
     (void)state;
-    cJSON *exp = read_json("tests/data/tasks/expected.json");
+    cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/expected.json");
     check_set(exp, "hellaswag", "hellaswag.jsonl");
     check_set(exp, "piqa", "piqa.jsonl");
     check_set(exp, "arc_easy", "arc.jsonl");
