@@ -161,10 +161,7 @@ static void db_init_and_info_should_work_on_a_temp_file(void **state) {
  * cells are its result, refuses it as a usage error. */
 static void sweep_should_refuse_db_none(void **state) {
     (void)state;
-    char *out = NULL;
-    assert_int_equal(le_test_sh(&out, "'%s' sweep plan.json --db none", bin()), 2);
-    assert_non_null(strstr(out, "llamaeval: error: a sweep needs a store"));
-    free(out);
+    free(le_test_sh_expect(2, "llamaeval: error: a sweep needs a store", "'%s' sweep plan.json --db none", bin()));
 }
 
 /* Test seams live only in the test build (-DLE_TESTING): the shipped
