@@ -369,16 +369,24 @@ static int write_tokenizer_bin(const struct src *s, const char *path) {
     return fclose(f) == 0 ? LE_OK : le_err_set(LE_EIO, "%s: write failed", path);
 }
 
-int le_fw_llama2c(const char *gguf, const char *path, int version, const char *ref) {
-    struct src s;
-    int rc = src_open(&s, gguf);
+/* src_open, and the output file created (on failure neither is left open). */
+static int src_open_out(struct src *s, const char *gguf, const char *path, FILE **f) {
+    int rc = src_open(s, gguf);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        le_gguf_close(s.g);
+    if (!(*f = fopen(path, "wb"))) {
+        le_gguf_close(s->g);
         return le_err_set(LE_EIO, "%s: cannot create", path);
     }
+    return LE_OK;
+}
+
+int le_fw_llama2c(const char *gguf, const char *path, int version, const char *ref) {
+    struct src s;
+    FILE *f;
+    int rc = src_open_out(&s, gguf, path, &f);
+    if (rc)
+        return rc;
     int32_t h[7] = {(int32_t)s.dim, (int32_t)s.ffn, (int32_t)s.L, (int32_t)s.nh, (int32_t)s.nkv, (int32_t)s.V,
                     (int32_t)s.ctx};
     struct le_gguf_writer *w = version == 2 && ref ? copy_keys(s.g) : NULL;
@@ -543,14 +551,10 @@ static void ggml_tensor(FILE *f, const char *name, const struct le_gguf_tensor *
 
 int le_fw_ggml(const char *gguf, const char *path, const char *magic, uint32_t version, int type, const char *ref) {
     struct src s;
-    int rc = src_open(&s, gguf);
+    FILE *f;
+    int rc = src_open_out(&s, gguf, path, &f);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        le_gguf_close(s.g);
-        return le_err_set(LE_EIO, "%s: cannot create", path);
-    }
     uint32_t m = (uint32_t)magic[0] << 24 | (uint32_t)magic[1] << 16 | (uint32_t)magic[2] << 8 | (uint32_t)magic[3];
     int is_ggml = !strcmp(magic, "ggml"), aligned = !strcmp(magic, "ggjt"), split = aligned && version == 2;
     fwrite(&m, 4, 1, f);
