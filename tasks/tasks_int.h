@@ -27,4 +27,12 @@ struct le_runner {
  * through le_ctx_logits' last row: *row). Counts into the stats. */
 int le_runner_prefill(struct le_runner *r, const int32_t *tokens, int64_t n, const float **row);
 
+/* MMLU's 57 subjects (prompts_mc.c): name and lm-eval group, by index. */
+enum { LE_MMLU_N_SUBJECTS = 57 };
+const char *le_mmlu_subject(int i);
+const char *le_mmlu_category(int i);
+struct cJSON;
+int le_fmt_mmlu(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_race(const struct cJSON *doc, struct le_prompt *p);
+
 #endif
