@@ -205,6 +205,131 @@ static void prompts_should_match_lm_eval_templates(void **state) {
     cJSON_Delete(exp);
 }
 
+/* ---- mmlu, race and the generation tasks against lm-eval itself ---- */
+
+static const char *jstr_at(const cJSON *arr, int i) {
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    assert_true(cJSON_IsString(v));
+    return v->valuestring;
+}
+
+/* Records for document d's requests: choice c scores -(c + 1) / 2 (choice 0
+ * is the argmax; greedy on even choices); a generation answers its first
+ * gold with a leading space. */
+static struct le_rec *fake_recs(const struct le_item *it) {
+    struct le_rec *r = calloc((size_t)it->n_req, sizeof *r);
+    for (int q = 0; q < it->n_req; q++) {
+        r[q].kind = it->kind;
+        r[q].choice = it->req[q].choice;
+        r[q].uncond = it->req[q].uncond;
+        r[q].gold = it->gold;
+        r[q].n_choices = it->n_choices;
+        r[q].group = it->group;
+        r[q].ll = -(it->req[q].choice + 1) / 2.0;
+        r[q].greedy = it->req[q].choice % 2 == 0;
+        r[q].ntok = r[q].nchars = r[q].nbytes = r[q].nwords = 1;
+        if (it->kind == LE_TASK_GEN) {
+            r[q].resp = malloc(strlen(it->targets[0]) + 2);
+            sprintf(r[q].resp, " %s", it->targets[0]);
+            r[q].golds = it->targets;
+            r[q].n_golds = it->n_targets;
+        }
+    }
+    return r;
+}
+
+static void check_lmeval_task(cJSON *exp, const char *dir, const char *task) {
+    cJSON *e = cJSON_GetObjectItem(exp, task);
+    assert_non_null(e);
+    cJSON *docs = cJSON_GetObjectItem(e, "docs"), *shots = cJSON_GetObjectItem(e, "shots");
+    cJSON *dh = cJSON_GetObjectItem(e, "doc_hash"), *gk = cJSON_GetObjectItem(e, "gen_kwargs");
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    for (cJSON *k = shots->child; k; k = k->next) {
+        struct le_task_opts o;
+        le_task_opts_default(&o);
+        o.ds = &ds;
+        o.num_fewshot = atoi(k->string);
+        struct le_taskset *ts = NULL;
+        if (le_task_load(&ts, task, &o))
+            fail_msg("%s %s-shot: %s", task, k->string, le_err_msg());
+        int n = cJSON_GetArraySize(docs);
+        assert_int_equal(ts->n_docs, n);
+        cJSON *reqs = cJSON_GetObjectItem(k, "requests"), *ph = cJSON_GetObjectItem(k, "prompt_hash");
+        for (int d = 0; d < n; d++) {
+            const struct le_item *it = &ts->items[d];
+            cJSON *rq = cJSON_GetArrayItem(reqs, d);
+            assert_int_equal(it->n_req, cJSON_GetArraySize(rq));
+            for (int q = 0; q < it->n_req; q++) {
+                cJSON *pair = cJSON_GetArrayItem(rq, q);
+                if (strcmp(it->req[q].context, jstr_at(pair, 0)))
+                    fail_msg("%s %s-shot doc %d request %d context:\n%s\n-- lm-eval --\n%s", task, k->string, d, q,
+                             it->req[q].context, jstr_at(pair, 0));
+                if (it->kind != LE_TASK_GEN)
+                    assert_string_equal(it->req[q].continuation, jstr_at(pair, 1));
+            }
+            /* the sample line: lm-eval's target and hashes */
+            struct le_rec *r = fake_recs(it);
+            char *lines = NULL;
+            assert_int_equal(le_task_sample_lines(ts, d, r, &lines), 0);
+            cJSON *line = cJSON_Parse(lines);
+            assert_non_null(line);
+            assert_string_equal(cJSON_GetObjectItem(line, "target")->valuestring,
+                                jstr_at(cJSON_GetObjectItem(e, "targets"), d));
+            assert_string_equal(cJSON_GetObjectItem(line, "target_hash")->valuestring,
+                                jstr_at(cJSON_GetObjectItem(e, "target_hash"), d));
+            assert_string_equal(cJSON_GetObjectItem(line, "prompt_hash")->valuestring, jstr_at(ph, d));
+            if (dh)
+                assert_string_equal(cJSON_GetObjectItem(line, "doc_hash")->valuestring, jstr_at(dh, d));
+            cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
+            assert_string_equal(cJSON_GetObjectItem(a0, "arg_0")->valuestring, it->req[0].context);
+            if (gk)
+                assert_true(cJSON_Compare(cJSON_GetObjectItem(a0, "arg_1"), gk, 1));
+            if (it->kind == LE_TASK_MC) { /* choice 0 wins: acc is 1.0 exactly when gold is 0 */
+                assert_non_null(strstr(lines, "\"resps\": [[[\"-0.5\", \"True\"]], [[\"-1.0\", \"False\"]], "));
+                assert_non_null(strstr(lines, it->gold == 0 ? "\"acc\": 1.0" : "\"acc\": 0.0"));
+            } else
+                assert_non_null(strstr(lines, "\"exact_match\": 1.0"));
+            cJSON_Delete(line);
+            free(lines);
+            for (int q = 0; q < it->n_req; q++)
+                free(r[q].resp);
+            free(r);
+        }
+        le_taskset_free(ts);
+    }
+}
+
+/* lmeval_expected.json is what lm-eval 0.4.13 (commit 4e7e0d4) builds for
+ * the dataset fixtures (gen_lmeval.py, run on that checkout): requests for
+ * each n-shot, str(target) and the --log_samples hashes. */
+static void tasks_should_build_what_lm_eval_builds(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    cJSON *exp = read_json("tests/data/tasks/lmeval_expected.json");
+    static const char *const tasks[] = {"mmlu", "race", "gsm8k", "gsm8k_cot", "triviaqa", "nq_open"};
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
+        check_lmeval_task(exp, dir, tasks[i]);
+    /* MMLU's subjects and their groups are lm-eval's tags */
+    cJSON *tags = cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "mmlu"), "tags");
+    const struct le_task_info *mm = le_task_find("mmlu");
+    assert_int_equal(mm->n_groups, 57);
+    for (cJSON *t = tags->child; t; t = t->next) {
+        int g = 0;
+        while (g < mm->n_groups && strcmp(mm->group_name(g), t->string))
+            g++;
+        assert_true(g < mm->n_groups);
+        char tag[64];
+        snprintf(tag, sizeof tag, "mmlu_%s_tasks", mm->group_parent(g));
+        assert_string_equal(tag, t->valuestring);
+    }
+    cJSON_Delete(exp);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 static void formatters_should_reject_bad_documents(void **state) {
     (void)state;
     struct le_prompt p;
@@ -976,6 +1101,7 @@ int main(void) {
         cmocka_unit_test(pyrandom_should_match_python),
         cmocka_unit_test(rolling_windows_should_match_lm_eval),
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
+        cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
         cmocka_unit_test(failed_fewshot_load_should_not_leak_the_eval_prompts),
