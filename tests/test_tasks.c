@@ -330,6 +330,120 @@ static void tasks_should_build_what_lm_eval_builds(void **state) {
     free(dir);
 }
 
+/* MMLU's metrics by hand: subjects abstract_algebra (stem) {1, 0},
+ * philosophy (humanities) {1, 1}, marketing (other) {0, 0}, interleaved.
+ * mmlu = (0.5*2 + 1*2 + 0*2) / 6 = 0.5; pooled stderr = sqrt(((2-1) * 0.5^2
+ * * 2) / (6 - 3) / 6) = 1/6; stem 0.5 +- 0.5; humanities 1 +- 0; other 0 +- 0. */
+static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
+    (void)state;
+    const struct le_task_info *mm = le_task_find("mmlu");
+    const int subj[6] = {0, 45, 39, 0, 45, 39}, right[6] = {1, 1, 0, 0, 1, 0};
+    struct le_rec recs[24];
+    int64_t off[7];
+    memset(recs, 0, sizeof recs);
+    for (int d = 0; d < 6; d++) {
+        off[d] = 4 * d;
+        for (int c = 0; c < 4; c++) {
+            struct le_rec *r = &recs[4 * d + c];
+            r->kind = LE_TASK_MC;
+            r->choice = c;
+            r->n_choices = 4;
+            r->gold = right[d] ? 0 : 2;
+            r->group = subj[d];
+            r->ll = -1.0 - c;
+            r->ntok = r->nchars = r->nbytes = 1;
+        }
+    }
+    off[6] = 24;
+    struct le_metric m[64];
+    int n = 0;
+    assert_int_equal(le_task_metrics(mm, mm->metrics, recs, off, 6, NULL, m, 64, &n), 0);
+    assert_int_equal(n, 1 + 3 + 3);
+    static const char *const group[7] = {"", "humanities", "other", "stem", "abstract_algebra", "marketing",
+                                         "philosophy"};
+    static const double val[7] = {0.5, 1, 0, 0.5, 0.5, 0, 1}, se[7] = {1.0 / 6, 0, 0, 0.5, 0.5, 0, 0};
+    static const int cnt[7] = {6, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 7; i++) {
+        assert_string_equal(m[i].name, "acc");
+        assert_string_equal(m[i].group, group[i]);
+        assert_true(fabs(m[i].value - val[i]) < 1e-15);
+        assert_true(fabs(m[i].stderr_v - se[i]) < 1e-15);
+        assert_int_equal(m[i].n, cnt[i]);
+    }
+    /* a subject of one document has no stderr, nor have the groups above it */
+    off[1] = 4;
+    assert_int_equal(le_task_metrics(mm, mm->metrics, recs, off, 1, NULL, m, 64, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(isnan(m[0].stderr_v) && isnan(m[1].stderr_v) && isnan(m[2].stderr_v));
+    assert_true(m[0].value == 1.0);
+    /* --limit takes the first documents of each subject (lm-eval limits each subtask) */
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    o.num_fewshot = -1;
+    o.limit = 1;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "mmlu", &o), 0);
+    assert_int_equal(ts->num_fewshot, 5);
+    assert_int_equal(ts->n_docs, 3);
+    assert_int_equal(ts->n_docs_total, 7);
+    assert_int_equal(ts->items[1].group, 39);
+    assert_non_null(strstr(ts->items[2].req[0].context, "about philosophy.\n\nWho wrote the Republic?"));
+    le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* Sample lines of a loglikelihood task (lambada) and Python's float repr. */
+static void sample_logs_should_follow_lm_eval(void **state) {
+    (void)state;
+    static const struct {
+        double x;
+        const char *r;
+    } fr[] = {{0.1, "0.1"}, {1e-05, "1e-05"}, {100.0, "100.0"}, {1e16, "1e+16"}, {1.5e-7, "1.5e-07"},
+              {-0.0, "-0.0"}, {123456789012345678.0, "1.2345678901234568e+17"}, {0.0001, "0.0001"},
+              {1e22, "1e+22"}, {-2.5, "-2.5"}, {0.30000000000000004, "0.30000000000000004"},
+              {1234.5678, "1234.5678"}, {9999999999999998.0, "9999999999999998.0"}, {0.5, "0.5"}};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) { /* repr() in CPython 3.11 */
+        char b[32];
+        le_py_float_repr(fr[i].x, b);
+        assert_string_equal(b, fr[i].r);
+    }
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "lambada_openai", &o), 0);
+    struct le_rec r = {.kind = LE_TASK_LL, .ll = -2.25, .greedy = 1, .ntok = 1, .group = -1};
+    char *lines = NULL;
+    assert_int_equal(le_task_sample_lines(ts, 0, &r, &lines), 0);
+    assert_non_null(strstr(lines, "\"resps\": [[[\"-2.25\", \"True\"]]], \"filtered_resps\": [[\"-2.25\", \"True\"]], "
+                                  "\"filter\": \"none\", \"metrics\": [\"perplexity\", \"acc\"], \"doc_hash\": \""));
+    assert_non_null(strstr(lines, "\"perplexity\": -2.25, \"acc\": 1}\n"));
+    cJSON *line = cJSON_Parse(lines);
+    assert_string_equal(cJSON_GetObjectItem(line, "target")->valuestring, ts->prompts[0].target);
+    cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
+    assert_string_equal(cJSON_GetObjectItem(a0, "arg_1")->valuestring, ts->prompts[0].target);
+    assert_true(cJSON_Compare(cJSON_GetObjectItem(line, "doc"), ts->prompts[0].doc, 1));
+    const char *head = "{\"doc_id\": 0, \"doc\": {";
+    assert_int_equal(strncmp(lines, head, strlen(head)), 0);
+    cJSON_Delete(line);
+    free(lines);
+    le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
 static void formatters_should_reject_bad_documents(void **state) {
     (void)state;
     struct le_prompt p;
@@ -1102,6 +1216,8 @@ int main(void) {
         cmocka_unit_test(rolling_windows_should_match_lm_eval),
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
         cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
+        cmocka_unit_test(mmlu_metrics_should_weight_subjects_by_size),
+        cmocka_unit_test(sample_logs_should_follow_lm_eval),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
         cmocka_unit_test(failed_fewshot_load_should_not_leak_the_eval_prompts),
