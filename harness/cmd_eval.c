@@ -263,7 +263,21 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
-        cJSON_AddArrayToObject(gs, in->name);
+        cJSON *sub = cJSON_AddArrayToObject(gs, in->name);
+        for (int m = 0; m < t->n_met && in->n_groups > 0 && in->group_parent; m++) /* MMLU: groups, subjects */
+            for (int g = 0; g < in->n_groups; g++) {
+                char leaf[128], par[128];
+                if (strcmp(t->met[m].group, in->group_name(g)) || strcmp(t->met[m].name, t->met[0].name))
+                    continue;
+                snprintf(leaf, sizeof leaf, "%s_%s", in->name, in->group_name(g));
+                snprintf(par, sizeof par, "%s_%s", in->name, in->group_parent(g));
+                cJSON *pl = cJSON_GetObjectItemCaseSensitive(gs, par);
+                if (!pl) {
+                    pl = cJSON_AddArrayToObject(gs, par);
+                    cJSON_AddItemToArray(sub, cJSON_CreateString(par));
+                }
+                cJSON_AddItemToArray(pl, cJSON_CreateString(leaf));
+            }
         cJSON *c = cJSON_AddObjectToObject(cf, in->name);
         cJSON_AddStringToObject(c, "task", in->name);
         cJSON_AddStringToObject(c, "dataset_path", in->dataset ? in->dataset : "brown (built-in)");
