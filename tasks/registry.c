@@ -88,9 +88,11 @@ static const struct le_task_info le_tasks[] = {
      .format = le_fmt_openbookqa},
     {.name = "siqa", .dataset = "siqa", .eval_split = "validation", .fewshot_split = "train",
      .version = 0.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_siqa},
+    /* lambada_openai.yaml names no fewshot_split: lm-eval samples examples
+     * from the test split without leaving the evaluated document out. */
     {.name = "lambada_openai", .dataset = "lambada_openai", .eval_split = "test", .fewshot_split = "test",
      .version = 1.0, .kind = LE_TASK_LL, .target_delimiter = " ", .metrics = LE_M_PERPLEXITY | LE_M_LL_ACC,
-     .format = le_fmt_lambada},
+     .format = le_fmt_lambada, .fewshot_keep_self = 1},
     {.name = "gsm8k", .dataset = "gsm8k", .eval_split = "test", .fewshot_split = "train", .version = 3.0,
      .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k,
      .default_fewshot = 5, .gen = {.until = {"Question:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,

@@ -238,6 +238,17 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     assert_int_equal(rc, 0);
     assert_int_equal(atoi(out), 3);
     free(out);
+    /* ... in lm-eval's per-sample schema (tasks/samples.c; test_tasks checks the values) */
+    rc = le_test_sh(&out, "head -n 1 '%s'/samples_hellaswag_*.jsonl", f->dir);
+    assert_int_equal(rc, 0);
+    cJSON *line = cJSON_Parse(out);
+    static const char *const keys[] = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
+                                       "metrics", "doc_hash", "prompt_hash", "target_hash", "acc", "acc_norm"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (!cJSON_GetObjectItem(line, keys[k]))
+            fail_msg("sample line without \"%s\": %s", keys[k], out);
+    cJSON_Delete(line);
+    free(out);
 }
 
 static void eval_should_reject_bad_usage(void **state) {
