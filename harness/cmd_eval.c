@@ -426,8 +426,24 @@ static int le_eval_width(const char *s) {
     return w;
 }
 
-static int le_eval_met_cmp(const struct le_metric *a, const struct le_metric *b) {
-    int c = strcmp(a->group, b->group);
+/* A metric's table section: a sub-task (MMLU subject) sits under its parent
+ * group (*leaf = 1); a group or the task is its own section. */
+static const char *le_eval_section(const struct le_task_info *in, const struct le_metric *m, int *leaf) {
+    *leaf = 0;
+    for (int g = 0; m->group[0] && in->group_parent && g < in->n_groups; g++)
+        if (!strcmp(m->group, in->group_name(g))) {
+            *leaf = 1;
+            return in->group_parent(g);
+        }
+    return m->group;
+}
+
+static int le_eval_met_cmp(const struct le_task_info *in, const struct le_metric *a, const struct le_metric *b) {
+    int la, lb, c = strcmp(le_eval_section(in, a, &la), le_eval_section(in, b, &lb));
+    if (!c)
+        c = la - lb;
+    if (!c)
+        c = strcmp(a->group, b->group);
     if (!c)
         c = strcmp(a->name, b->name);
     return c ? c : strcmp(a->filter, b->filter);
@@ -448,19 +464,20 @@ static void le_eval_print_table(const struct le_eval *E) {
     int r = 0, w[NC];
     for (int i = 0; i < E->n_tasks; i++) {
         const struct le_taskcell *t = &E->tasks[i];
-        int ord[16];
+        int ord[sizeof t->met / sizeof t->met[0]], leaf;
         for (int m = 0; m < t->n_met; m++)
             ord[m] = m;
         for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name (groups after the task) */
-            for (int b = a; b > 0 && le_eval_met_cmp(&t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
+            for (int b = a; b > 0 && le_eval_met_cmp(t->ts->info, &t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
                 int x = ord[b];
                 ord[b] = ord[b - 1];
                 ord[b - 1] = x;
             }
         for (int k = 0; k < t->n_met; k++, r++) {
             const struct le_metric *m = &t->met[ord[k]];
+            le_eval_section(t->ts->info, m, &leaf);
             if (m->group[0])
-                snprintf(cell[r][0], 40, " - %s", m->group);
+                snprintf(cell[r][0], 40, "%s - %s", leaf ? " " : "", m->group);
             else
                 snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
             if (k == 0)
