@@ -456,6 +456,31 @@ static void formatters_should_reject_bad_documents(void **state) {
     d = cJSON_Parse("{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},\"answerKey\":\"Z\"}");
     assert_int_equal(le_task_find("arc_easy")->format(d, &p), LE_EFORMAT);
     cJSON_Delete(d);
+    /* mmlu: a subject outside the 57, an answer past D, three choices; race:
+     * no problems, a last answer that is not a letter, three options */
+    static const char *const bad[][2] = {
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"astrology\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],\"answer\":0}"},
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],\"answer\":4}"},
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\"],\"answer\":\"A\"}"},
+        {"race", "{\"article\":\"a\",\"problems\":[]}"},
+        {"race", "{\"article\":\"a\",\"problems\":[{\"question\":\"q\",\"answer\":\"E\",\"options\":[\"a\",\"b\",\"c\",\"d\"]}]}"},
+        {"race", "{\"article\":\"a\",\"problems\":[{\"question\":\"q\",\"answer\":\"A\",\"options\":[\"a\",\"b\",\"c\"]}]}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        d = cJSON_Parse(bad[i][1]);
+        assert_non_null(d);
+        if (le_task_find(bad[i][0])->format(d, &p) != LE_EFORMAT)
+            fail_msg("accepted: %s", bad[i][1]);
+        cJSON_Delete(d);
+    }
+    d = cJSON_Parse("{\"question\":\" \\u00a0Q?\\u3000\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],"
+                    "\"answer\":\"D\"}");
+    assert_int_equal(le_task_find("mmlu")->format(d, &p), 0); /* question.strip(): Unicode spaces too */
+    assert_string_equal(p.query, "Q?\nA. a\nB. b\nC. c\nD. d\nAnswer:");
+    assert_int_equal(p.gold, 3);
+    assert_string_equal(p.description, "The following are multiple choice questions (with answers) about anatomy.\n\n");
+    le_prompt_clear(&p);
+    cJSON_Delete(d);
     assert_non_null(le_task_find("social_iqa"));
     assert_null(le_task_find("nope"));
 }
