@@ -7,6 +7,8 @@
 # lm-eval version followed: 0.4.13.dev0, commit
 # 4e7e0d47f33bc71070c1d38394bafbb52b117163. Pass that checkout's path:
 #   python3 gen_lmeval.py /path/to/lm-evaluation-harness > lmeval_expected.json
+# (the committed file: CPython 3.11.7, jinja2 3.1.6, PyYAML 6.0.3; only this
+# script needs them -- the tests read the JSON).
 # The task YAMLs are read from it (pyyaml; their Jinja templates rendered with
 # jinja2 configured as lm_eval/utils.py's apply_template), and RACE's
 # lm_eval/tasks/race/preprocess_race.py is imported from it as is.
