@@ -68,8 +68,8 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
 
 /* Registry details (datasets/registry.c). Canonical names: "wikitext-2-raw",
  * "hellaswag", "piqa", "arc_easy", "arc_challenge", "winogrande", "boolq",
- * "openbookqa", "siqa", "lambada_openai", "gsm8k", "nq_open", "triviaqa", "mmlu", "race"; le_ds_find treats '-' and '_' alike
- * and knows a few aliases ("arc-easy", "social_iqa", "lambada", "wikitext"). */
+ * "openbookqa", "siqa", "lambada_openai", "gsm8k", "nq_open", "triviaqa", "mmlu", "race";
+ * le_ds_find treats '-' and '_' alike and knows a few aliases ("arc-easy", "social_iqa", "lambada", "wikitext"). */
 int le_ds_n_sources(const struct le_ds_entry *e);                          /* files to download */
 const struct le_ds_source *le_ds_source_at(const struct le_ds_entry *e, int i);
 int le_ds_n_splits(const struct le_ds_entry *e);

@@ -96,7 +96,8 @@ static const struct le_task_info le_tasks[] = {
     {.name = "gsm8k", .dataset = "gsm8k", .eval_split = "test", .fewshot_split = "train", .version = 3.0,
      .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k,
      .default_fewshot = 5, .gen = {.until = {"Question:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,
-     .gen_kwargs_json = "{\"until\": [\"Question:\", \"</s>\", \"<|im_end|>\"], \"do_sample\": false, \"temperature\": 0.0}",
+     .gen_kwargs_json =
+         "{\"until\": [\"Question:\", \"</s>\", \"<|im_end|>\"], \"do_sample\": false, \"temperature\": 0.0}",
      .filters = {{.name = "strict-match", .n_steps = 2,
                   .steps = {{.kind = LE_F_REGEX, .pattern = "#### (\\-?[0-9\\.\\,]+)"}, {.kind = LE_F_TAKE_FIRST}}},
                  FLEXIBLE_EXTRACT},
