@@ -43,5 +43,12 @@ void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res);
 struct le_ctx;
 int le_ppl_chunk_rows(struct le_ctx *c, const int32_t *chunk, int ctx,
                       int (*row)(void *ud, int pos, const float *logits), void *ud);
+/* MMLU's 57 subjects (prompts_mc.c): name and lm-eval group, by index. */
+enum { LE_MMLU_N_SUBJECTS = 57 };
+const char *le_mmlu_subject(int i);
+const char *le_mmlu_category(int i);
+struct cJSON;
+int le_fmt_mmlu(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_race(const struct cJSON *doc, struct le_prompt *p);
 
 #endif

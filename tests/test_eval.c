@@ -220,6 +220,62 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     assert_int_equal(rc, 0);
     assert_int_equal(atoi(out), 3);
     free(out);
+    /* ... in lm-eval's per-sample schema (tasks/samples.c; test_tasks checks the values) */
+    rc = le_test_sh(&out, "head -n 1 '%s'/samples_hellaswag_*.jsonl", f->dir);
+    assert_int_equal(rc, 0);
+    cJSON *line = cJSON_Parse(out);
+    static const char *const keys[] = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
+                                       "metrics", "doc_hash", "prompt_hash", "target_hash", "acc", "acc_norm"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (!cJSON_GetObjectItem(line, keys[k]))
+            fail_msg("sample line without \"%s\": %s", keys[k], out);
+    cJSON_Delete(line);
+    free(out);
+}
+
+/* MMLU (fixture: three subjects): results per subject, group and mmlu as
+ * lm-eval names them, and the same from the store on a rerun. */
+static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **state) {
+    struct fx *f = *state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "mkdir -p '%s/cache/mmlu' && tar cf '%s/cache/mmlu/data.tar' -C "
+                                      "tests/data/datasets/mmlu data", f->dir, f->dir), 0);
+    free(out);
+    cJSON *res[2];
+    for (int k = 0; k < 2; k++) {
+        int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu --num-fewshot 1 --ctx 256 "
+                                  "--offline --quiet --db m.sqlite --output-path m%d.json", f->dir, f->env,
+                            le_test_bin(), k);
+        if (rc)
+            fail_msg("eval failed (%d): %s", rc, out);
+        if (k == 1)
+            assert_non_null(strstr(out, "|  - abstract_algebra|"));
+        free(out);
+        char path[700];
+        snprintf(path, sizeof path, "%s/m%d.json", f->dir, k);
+        char *s = le_test_read_file(path, NULL);
+        cJSON *j = cJSON_Parse(s);
+        free(s);
+        assert_non_null(j);
+        res[k] = j;
+    }
+    static const char *const keys[] = {"mmlu", "mmlu_stem", "mmlu_humanities", "mmlu_other",
+                                       "mmlu_abstract_algebra", "mmlu_marketing", "mmlu_philosophy"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(res[0], "results"), keys[i]);
+        cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "results"), keys[i]);
+        if (!a || !cJSON_IsNumber(cJSON_GetObjectItem(a, "acc,none")))
+            fail_msg("no results for %s", keys[i]);
+        assert_true(cJSON_Compare(a, b, 1));
+    }
+    cJSON *gs = cJSON_GetObjectItem(res[0], "group_subtasks");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(gs, "mmlu")), 3);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gs, "mmlu_humanities"), 0)->valuestring,
+                        "mmlu_philosophy");
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "llamaeval_requests"), "mmlu"),
+                                    "from_store")->type == cJSON_True);
+    cJSON_Delete(res[0]);
+    cJSON_Delete(res[1]);
 }
 
 static void eval_should_reject_bad_usage(void **state) {
@@ -405,6 +461,7 @@ int main(void) {
         cmocka_unit_test(two_evals_on_the_same_cells_should_queue_and_compute_each_once),
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
+        cmocka_unit_test(mmlu_groups_should_be_reported_and_come_back_from_the_store),
         cmocka_unit_test(eval_should_reject_bad_usage),
         cmocka_unit_test(eval_ctx_beyond_training_should_warn),
         cmocka_unit_test(eval_db_none_should_print_the_same_table_and_write_no_store),
