@@ -221,7 +221,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     assert_int_equal(atoi(out), 3);
     free(out);
     /* ... in lm-eval's per-sample schema (tasks/samples.c; test_tasks checks the values) */
-    rc = le_test_sh(&out, "head -n 1 '%s'/samples_hellaswag_*.jsonl", f->dir);
+    rc = le_test_sh(&out, "head -n 1 '%s'/samples_hellaswag_*.jsonl", f->fx.dir);
     assert_int_equal(rc, 0);
     cJSON *line = cJSON_Parse(out);
     static const char *const keys[] = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
@@ -239,12 +239,12 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
     struct fx *f = *state;
     char *out = NULL;
     assert_int_equal(le_test_sh(&out, "mkdir -p '%s/cache/mmlu' && tar cf '%s/cache/mmlu/data.tar' -C "
-                                      "tests/data/datasets/mmlu data", f->dir, f->dir), 0);
+                                      "tests/data/datasets/mmlu data", f->fx.dir, f->fx.dir), 0);
     free(out);
     cJSON *res[2];
     for (int k = 0; k < 2; k++) {
         int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu --num-fewshot 1 --ctx 256 "
-                                  "--offline --quiet --db m.sqlite --output-path m%d.json", f->dir, f->env,
+                                  "--offline --quiet --db m.sqlite --output-path m%d.json", f->fx.dir, f->env,
                             le_test_bin(), k);
         if (rc)
             fail_msg("eval failed (%d): %s", rc, out);
@@ -252,7 +252,7 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
             assert_non_null(strstr(out, "|  - abstract_algebra|"));
         free(out);
         char path[700];
-        snprintf(path, sizeof path, "%s/m%d.json", f->dir, k);
+        snprintf(path, sizeof path, "%s/m%d.json", f->fx.dir, k);
         char *s = le_test_read_file(path, NULL);
         cJSON *j = cJSON_Parse(s);
         free(s);

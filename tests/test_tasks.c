@@ -298,7 +298,7 @@ static void tasks_should_build_what_lm_eval_builds(void **state) {
     (void)state;
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    cJSON *exp = read_json("tests/data/tasks/lmeval_expected.json");
+    cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
     static const char *const tasks[] = {"mmlu", "race", "gsm8k", "gsm8k_cot", "triviaqa", "nq_open"};
     for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
         check_lmeval_task(exp, dir, tasks[i]);
