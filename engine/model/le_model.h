@@ -49,6 +49,9 @@ const struct le_model_info *le_model_get_info(const struct le_model *m);
 /* The tokenizer, or NULL when the file has no tokenizer.ggml.model key. */
 const struct le_tok *le_model_tok(const struct le_model *m);
 const struct le_gguf *le_model_gguf(const struct le_model *m);
+/* Bytes of weights one decode step reads: every layer matrix, the output
+ * matrix and the norm vectors once (the embedding row it looks up aside). */
+double le_model_weight_bytes(const struct le_model *m);
 
 /*
  * A context for up to n_ctx positions, evaluating at most n_batch tokens per

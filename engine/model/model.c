@@ -315,6 +315,21 @@ const struct le_model_info *le_model_get_info(const struct le_model *m) { return
 const struct le_tok *le_model_tok(const struct le_model *m) { return m->tok; }
 const struct le_gguf *le_model_gguf(const struct le_model *m) { return m->g; }
 
+static double le_wmat_bytes(const struct le_wmat *w) {
+    return (double)le_type_row_size(w->type, w->cols) * (double)w->rows;
+}
+
+double le_model_weight_bytes(const struct le_model *m) {
+    int64_t D = m->info.dim;
+    double b = le_wmat_bytes(&m->out) + (double)D * sizeof(float) * (2.0 * (double)m->info.n_layers + 1);
+    for (int64_t l = 0; l < m->info.n_layers; l++) {
+        const struct le_layer *L = &m->layers[l];
+        b += le_wmat_bytes(&L->wq) + le_wmat_bytes(&L->wk) + le_wmat_bytes(&L->wv) + le_wmat_bytes(&L->wo) +
+             le_wmat_bytes(&L->wgate) + le_wmat_bytes(&L->wup) + le_wmat_bytes(&L->wdown);
+    }
+    return b;
+}
+
 /* ---- contexts ---- */
 
 static float *le_ctx_alloc(size_t nfloat, int *fail) {
