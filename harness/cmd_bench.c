@@ -174,7 +174,7 @@ int le_cmd_bench(int argc, char **argv) {
         qsort(tps, (size_t)reps, sizeof *tps, le_bench_cmp);
         double med = reps % 2 ? tps[reps / 2] : 0.5 * (tps[reps / 2 - 1] + tps[reps / 2]);
         double gflops = n_gen ? le_model_weight_bytes(m) * med * 1e-9 : le_bench_flops(mi, (int)n) / ((double)n / med) * 1e-9;
-        printf("%s\t%s\t%lld\t%d\t%ld\t%.1f\t%.1f\t%.1f\t%.1f\n", base, le_type_name(mi->main_type),
+        printf(n_gen ? "%s\t%s\t%lld\t%d\t%ld\t%.1f\t%.1f\t%.1f\t%.3f\n" : "%s\t%s\t%lld\t%d\t%ld\t%.1f\t%.1f\t%.1f\t%.1f\n", base, le_type_name(mi->main_type),
                (long long)mi->n_params, tlist[i], n, med, tps[0], tps[reps - 1], gflops);
         fflush(stdout);
     }

@@ -3,10 +3,14 @@
  * generation (every weight byte is read once per token). Each of T threads
  * sums its own contiguous share of a buffer of S bytes with 256-bit loads
  * (4 independent accumulators, so the loop is bound by the loads, not the
- * adds); a rep is one pass of all threads between two barriers, timed by
- * the wall clock; prints the best and median GB/s of the reps.
- *   cc -O2 -mavx2 -pthread -o bench_bw scripts/bench_bw.c
- *   bench_bw SIZE_MB THREADS [REPS]   -> "SIZE_MB THREADS best_GB/s median_GB/s"
+ * adds); a rep is PASSES passes of all threads between two barriers, timed
+ * by the wall clock; prints the best and median GB/s of the reps.
+ *   cc -O2 -pthread -o bench_bw scripts/bench_bw.c
+ *   bench_bw SIZE_MB THREADS [REPS [PASSES]] -> "SIZE_MB THREADS best_GB/s median_GB/s"
+ * On a shared virtual machine the vCPUs lose time to other guests (steal
+ * that /proc/stat does not show here): a rep of one pass (milliseconds)
+ * may fall in a lucky window, so a rep that lasts as long as a tg128 run
+ * (PASSES ~ 128) gives the ceiling under the same conditions.
  * Sizes well above the last-level cache measure memory; the model files of
  * scripts/bench tg span both sides of it, so scripts/bench prints both.
  */
@@ -22,7 +26,7 @@ struct arg {
     const char *p;
     size_t n;
     pthread_barrier_t *bar;
-    int reps;
+    int reps, passes;
     double *t; /* per rep, thread 0 only */
     volatile double sink;
 };
@@ -52,7 +56,8 @@ static void *run(void *v) {
     for (int r = -1; r < a->reps; r++) {
         pthread_barrier_wait(a->bar);
         double t0 = now();
-        a->sink += sum(a->p, a->n);
+        for (int k = 0; k < a->passes; k++)
+            a->sink += sum(a->p, a->n);
         pthread_barrier_wait(a->bar);
         if (a->t && r >= 0)
             a->t[r] = now() - t0;
@@ -71,8 +76,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     size_t mb = strtoul(argv[1], NULL, 10);
-    int nt = atoi(argv[2]), reps = argc > 3 ? atoi(argv[3]) : 20;
-    if (mb < 1 || nt < 1 || nt > 64 || reps < 1)
+    int nt = atoi(argv[2]), reps = argc > 3 ? atoi(argv[3]) : 20, passes = argc > 4 ? atoi(argv[4]) : 1;
+    if (mb < 1 || nt < 1 || nt > 64 || reps < 1 || passes < 1)
         return 2;
     size_t bytes = mb << 20, share = bytes / (size_t)nt / 128 * 128;
     char *buf = aligned_alloc(64, bytes);
@@ -86,7 +91,7 @@ int main(int argc, char **argv) {
     pthread_t th[64];
     for (int i = 0; i < nt; i++) {
         a[i] = (struct arg){.p = buf + (size_t)i * share, .n = share, .bar = &bar, .reps = reps,
-                            .t = i == 0 ? t : NULL};
+                            .passes = passes, .t = i == 0 ? t : NULL};
         if (i > 0)
             pthread_create(&th[i], NULL, run, &a[i]);
     }
@@ -94,7 +99,7 @@ int main(int argc, char **argv) {
     for (int i = 1; i < nt; i++)
         pthread_join(th[i], NULL);
     qsort(t, (size_t)reps, sizeof *t, cmp);
-    double gb = (double)share * nt * 1e-9;
+    double gb = (double)share * nt * passes * 1e-9;
     printf("%zu\t%d\t%.1f\t%.1f\n", mb, nt, gb / t[0], gb / t[reps / 2]);
     free(t);
     free(buf);

@@ -37,18 +37,28 @@
 
 #include <math.h> /* fmaf */
 
+/* Helpers are compiled for AVX2 + AVX-VNNI and instantiated twice through
+ * the constant V: V = 0 uses only AVX2 (vpmaddubsw, vpmaddwd), V = 1 the
+ * VEX vpdpbusd of AVX-VNNI (Zen 5, Alder Lake and later), which forms the
+ * same exact int32 sums of 4 byte products in one instruction (Q4_0 at
+ * 2048 x 768, N = 1, one core: ~30 -> ~49 GFLOPS by the wall clock,
+ * alternating runs on a loaded machine; Q8_0 about the same). The AVX2
+ * entry points (V = 0) hold no VNNI instruction (objdump | grep vpdpbusd). */
+#define LE_GV_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c,avxvnni")))
+#define LE_GV_VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
 /* The longest K in blocks (the per-block activation terms are precomputed
  * on the stack); longer rows take the batched gemm's row lanes. */
 #define LE_GV_MAXB 2048
 
-LE_AVX2_INLINE uint16_t le_gv_ld16(const void *p) {
+LE_GV_INLINE uint16_t le_gv_ld16(const void *p) {
     uint16_t v;
     memcpy(&v, p, 2);
     return v;
 }
 
 /* Per-block activation terms of one Q8_0 row: dy as float and 8 * sum y. */
-LE_AVX2_INLINE void le_gv_act_terms(const le_block_q8_0 *y, int64_t nb, float *dy, int32_t *c8) {
+LE_GV_INLINE void le_gv_act_terms(const le_block_q8_0 *y, int64_t nb, float *dy, int32_t *c8) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; b++) {
         dy[b] = _cvtsh_ss(y[b].d);
@@ -61,14 +71,30 @@ LE_AVX2_INLINE void le_gv_act_terms(const le_block_q8_0 *y, int64_t nb, float *d
     }
 }
 
+/* 4 int32 sums per 128-bit lane of the byte products lo*ylo + hi*yhi
+ * (lo, hi unsigned < 16, y signed: each vpmaddubsw pair sum fits int16). */
+LE_GV_INLINE __m256i le_gv_dot2(const int V, __m256i lo, __m256i ylo, __m256i hi, __m256i yhi) {
+    if (V)
+        return _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), lo, ylo), hi, yhi);
+    __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_maddubs_epi16(hi, yhi));
+    return _mm256_madd_epi16(t, _mm256_set1_epi16(1));
+}
+
+/* 8 int32 sums of 4 byte products each, a unsigned (<= 127), b signed. */
+LE_GV_INLINE __m256i le_gv_dot1(const int V, __m256i a, __m256i b) {
+    if (V)
+        return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), a, b);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
+}
+
 /* Q4_0: rows r..r+7 (rows >= R repeat row r; their results are dropped). */
-LE_AVX2_INLINE void le_gv_q4_0_8(const struct le_gemm_job *j, int64_t r, int R, const le_block_q8_0 *y,
+LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t r, int R, const le_block_q8_0 *y,
                                  const float *dy, const int32_t *c8, float *out) {
     const int64_t nb = j->K / LE_QK8_0;
     const le_block_q4_0 *w[8];
     for (int i = 0; i < 8; i++)
         w[i] = (const le_block_q4_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones16 = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
     /* the next 8 rows (contiguous after these) are fetched while these
      * are reduced: 8 * 18 bytes per block */
@@ -83,8 +109,7 @@ LE_AVX2_INLINE void le_gv_q4_0_8(const struct le_gemm_job *j, int64_t r, int R, 
         _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
             __m256i v = _mm256_loadu2_m128i((const __m128i *)w[2 * k + 1][b].qs, (const __m128i *)w[2 * k][b].qs);
             __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            __m256i t = _mm256_add_epi16(_mm256_maddubs_epi16(lo, ylo), _mm256_maddubs_epi16(hi, yhi));
-            p[k] = _mm256_madd_epi16(t, ones16);
+            p[k] = le_gv_dot2(V, lo, ylo, hi, yhi);
         }
         /* lanes: rows 0 2 4 6 | 1 3 5 7 */
         __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
@@ -105,13 +130,12 @@ LE_AVX2_INLINE void le_gv_q4_0_8(const struct le_gemm_job *j, int64_t r, int R, 
 }
 
 /* Q8_0: rows r..r+7 as above, natural order. */
-LE_AVX2_INLINE void le_gv_q8_0_8(const struct le_gemm_job *j, int64_t r, int R, const le_block_q8_0 *y,
+LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t r, int R, const le_block_q8_0 *y,
                                  const float *dy, float *out) {
     const int64_t nb = j->K / LE_QK8_0;
     const le_block_q8_0 *w[8];
     for (int i = 0; i < 8; i++)
         w[i] = (const le_block_q8_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
-    const __m256i ones16 = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes; /* the next 8 rows: 272 bytes per block */
     for (int64_t b = 0; b < nb; b++) {
@@ -120,7 +144,7 @@ LE_AVX2_INLINE void le_gv_q8_0_8(const struct le_gemm_job *j, int64_t r, int R, 
         __m256i p[8];
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
             __m256i v = _mm256_loadu_si256((const __m256i *)w[k][b].qs);
-            p[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(yv, v)), ones16);
+            p[k] = le_gv_dot1(V, _mm256_sign_epi8(v, v), _mm256_sign_epi8(yv, v));
         }
         __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
@@ -177,7 +201,7 @@ LE_AVX2 void le_gemv_f32_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r
     }
 }
 
-LE_AVX2 int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+LE_GV_INLINE int le_gv_q4_0(const int V, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     const int64_t nb = j->K / LE_QK8_0;
     if (nb > LE_GV_MAXB)
         return 0;
@@ -187,12 +211,12 @@ LE_AVX2 int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r
         const le_block_q8_0 *y = (const le_block_q8_0 *)((const char *)j->A + n * j->a_row_bytes);
         le_gv_act_terms(y, nb, dy, c8);
         for (int64_t r = r0; r < r1; r += 8)
-            le_gv_q4_0_8(j, r, r1 - r < 8 ? (int)(r1 - r) : 8, y, dy, c8, j->Y + n * j->ldy + r);
+            le_gv_q4_0_8(V, j, r, r1 - r < 8 ? (int)(r1 - r) : 8, y, dy, c8, j->Y + n * j->ldy + r);
     }
     return 1;
 }
 
-LE_AVX2 int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+LE_GV_INLINE int le_gv_q8_0(const int V, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     const int64_t nb = j->K / LE_QK8_0;
     if (nb > LE_GV_MAXB)
         return 0;
@@ -202,7 +226,27 @@ LE_AVX2 int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r
         for (int64_t b = 0; b < nb; b++)
             dy[b] = _cvtsh_ss(y[b].d);
         for (int64_t r = r0; r < r1; r += 8)
-            le_gv_q8_0_8(j, r, r1 - r < 8 ? (int)(r1 - r) : 8, y, dy, j->Y + n * j->ldy + r);
+            le_gv_q8_0_8(V, j, r, r1 - r < 8 ? (int)(r1 - r) : 8, y, dy, j->Y + n * j->ldy + r);
     }
     return 1;
+}
+
+LE_GV_VNNI static int le_gv_q4_0_vnni(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return le_gv_q4_0(1, j, r0, r1);
+}
+LE_GV_VNNI static int le_gv_q4_0_plain(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return le_gv_q4_0(0, j, r0, r1);
+}
+LE_GV_VNNI static int le_gv_q8_0_vnni(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return le_gv_q8_0(1, j, r0, r1);
+}
+LE_GV_VNNI static int le_gv_q8_0_plain(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return le_gv_q8_0(0, j, r0, r1);
+}
+
+int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return __builtin_cpu_supports("avxvnni") ? le_gv_q4_0_vnni(j, r0, r1) : le_gv_q4_0_plain(j, r0, r1);
+}
+int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    return __builtin_cpu_supports("avxvnni") ? le_gv_q8_0_vnni(j, r0, r1) : le_gv_q8_0_plain(j, r0, r1);
 }
