@@ -453,6 +453,40 @@ int le_ctx_eval_from(struct le_ctx *c, const int32_t *tokens, int n, int pos, in
     return LE_OK;
 }
 
+int le_ctx_decode_batch(struct le_ctx *const *cs, const int32_t *tokens, int n) {
+    if (n < 1 || !cs || !cs[0] || n > cs[0]->n_batch)
+        return le_err_set(LE_EINVAL, "batched decode of %d sequences: must be 1 .. batch size %d", n,
+                          cs && cs[0] ? cs[0]->n_batch : 0);
+    struct le_ctx *c = cs[0];
+    int *pos = malloc((size_t)n * sizeof *pos);
+    if (!pos)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    int rc = LE_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        const struct le_ctx *ci = cs[i];
+        if (!ci || ci->m != c->m || ci->n_ctx != c->n_ctx || ci->kv_f16 != c->kv_f16) {
+            rc = le_err_set(LE_EINVAL, "batched decode: context %d differs from the first in model, size or "
+                            "KV rounding", i);
+            break;
+        }
+        for (int k = 0; k < i && !rc; k++)
+            if (cs[k] == ci)
+                rc = le_err_set(LE_EINVAL, "batched decode: context %d appears twice", i);
+        if (!rc && ci->n_cached >= ci->n_ctx)
+            rc = le_err_set(LE_EINVAL, "batched decode: context %d is full (%d positions)", i, ci->n_ctx);
+        if (!rc && (tokens[i] < 0 || tokens[i] >= c->m->info.n_vocab))
+            rc = le_err_set(LE_EINVAL, "token id %d of sequence %d is outside the vocabulary (0 .. %lld)",
+                            (int)tokens[i], i, (long long)c->m->info.n_vocab - 1);
+        pos[i] = ci->n_cached;
+    }
+    if (!rc)
+        rc = le_forward_rows(c, tokens, n, cs, pos);
+    for (int i = 0; !rc && i < n; i++)
+        cs[i]->n_cached = pos[i] + 1;
+    free(pos);
+    return rc;
+}
+
 int le_ctx_eval(struct le_ctx *c, const int32_t *tokens, int n, int pos, int want_logits) {
     return le_ctx_eval_from(c, tokens, n, pos, want_logits ? 0 : n);
 }
