@@ -100,6 +100,13 @@ void le_ctx_set_ref_kernels(struct le_ctx *c, int on);
  * every cs[i] caches one more position.
  */
 int le_ctx_decode_batch(struct le_ctx *const *cs, const int32_t *tokens, int n);
+/* Copies the K/V of positions [0, n) of src's cache into dst (same model,
+ * n_ctx and KV rounding; n <= le_ctx_n_cached(src)); dst then caches n
+ * positions, exactly as if it had evaluated them itself. */
+int le_ctx_copy_cache(struct le_ctx *dst, const struct le_ctx *src, int n);
+/* The pool it was made with (NULL: 1 thread) and its KV rounding setting. */
+struct le_pool *le_ctx_pool(const struct le_ctx *c);
+int le_ctx_kv_f16(const struct le_ctx *c);
 /* Number of positions whose K/V are cached (the next eval's largest pos). */
 int le_ctx_n_cached(const struct le_ctx *c);
 /* Logits of the last le_ctx_eval: n rows of n_vocab floats, row i for

@@ -425,6 +425,8 @@ void le_ctx_free(struct le_ctx *c) {
 int le_ctx_n_ctx(const struct le_ctx *c) { return c->n_ctx; }
 int le_ctx_n_batch(const struct le_ctx *c) { return c->n_batch; }
 int le_ctx_n_cached(const struct le_ctx *c) { return c->n_cached; }
+struct le_pool *le_ctx_pool(const struct le_ctx *c) { return c->pool; }
+int le_ctx_kv_f16(const struct le_ctx *c) { return c->kv_f16; }
 void le_ctx_set_kv_f16(struct le_ctx *c, int on) { c->kv_f16 = on != 0; }
 void le_ctx_set_ref_kernels(struct le_ctx *c, int on) { c->kern = le_fwd_kernels_get(!on); }
 const struct le_model *le_ctx_model(const struct le_ctx *c) { return c->m; }
@@ -485,6 +487,24 @@ int le_ctx_decode_batch(struct le_ctx *const *cs, const int32_t *tokens, int n) 
         cs[i]->n_cached = pos[i] + 1;
     free(pos);
     return rc;
+}
+
+int le_ctx_copy_cache(struct le_ctx *dst, const struct le_ctx *src, int n) {
+    if (dst->m != src->m || dst->n_ctx != src->n_ctx || dst->kv_f16 != src->kv_f16)
+        return le_err_set(LE_EINVAL, "cache copy between contexts of different model, size or KV rounding");
+    if (n < 0 || n > src->n_cached)
+        return le_err_set(LE_EINVAL, "cache copy of %d positions: the source caches %d", n, src->n_cached);
+    const struct le_model *m = src->m;
+    int64_t hd = m->info.head_dim, groups = m->info.n_layers * m->info.n_kv_heads;
+    int64_t kblk = (n + LE_KBLK - 1) / LE_KBLK * LE_KBLK; /* whole 16-position K blocks */
+    for (int64_t g = 0; g < groups; g++) {
+        memcpy(dst->k_cache + g * src->n_ctx16 * hd, src->k_cache + g * src->n_ctx16 * hd,
+               (size_t)(kblk * hd) * sizeof(float));
+        memcpy(dst->v_cache + g * src->n_ctx * hd, src->v_cache + g * src->n_ctx * hd,
+               (size_t)((int64_t)n * hd) * sizeof(float));
+    }
+    dst->n_cached = n;
+    return LE_OK;
 }
 
 int le_ctx_eval(struct le_ctx *c, const int32_t *tokens, int n, int pos, int want_logits) {
