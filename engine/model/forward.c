@@ -33,6 +33,13 @@
  * The norm after the last layer is fused into the output matmul; the
  * embedding into the first layer's norm.
  *
+ * Batched decode (le_forward_rows, le_ctx_decode_batch): the n rows are
+ * one token each of n sequences, each with its own context's cache and
+ * position; the matmuls are the same (each weight read once for all rows),
+ * K/V items are (kv head, row) into the row's cache, attention items one
+ * row each over its own cache. A row's arithmetic is the same sequence as
+ * when its sequence is decoded alone, so its logits are bit-identical.
+ *
  * Memory: K is cached per kv head in blocks of 16 positions, each block
  * dim-major, so the score kernels read one contiguous stream; V per kv head,
  * position-major (model_int.h). Kernels: forward_kernels.c (attention over
