@@ -15,5 +15,8 @@ int le_bench_pp(struct le_model *m, int nthreads, int n, int reps, double *tps);
  * cache, the logits of each computed; one warm-up run, then reps timed runs
  * of tokens/s into tps. */
 int le_bench_tg(struct le_model *m, int nthreads, int n, int reps, double *tps);
+/* As le_bench_tg for seqs sequences decoded together (le_ctx_decode_batch
+ * after each one's first token); tokens/s counts all seqs x n tokens. */
+int le_bench_tg_seqs(struct le_model *m, int nthreads, int n, int seqs, int reps, double *tps);
 
 #endif
