@@ -191,60 +191,121 @@ static size_t stop_cut(const char *text, size_t len, const struct le_gen_opts *o
     return cut;
 }
 
+/* One request being generated: options, result, sampler, decoded text. */
+struct gen_seq {
+    const struct le_gen_opts *o;
+    struct le_gen_result *res;
+    int max_gen, sampling;
+    struct le_rng g;
+    struct cand *c;
+    double *p;
+    char *text;
+    size_t cap;
+};
+
+/* Checks and left-truncates the context (as tok_batch_encode's
+ * left_truncate_len), allocates; *ctx, *n updated. */
+static int gen_seq_begin(struct gen_seq *s, const struct le_runner *r, const struct le_gen_opts *o,
+                         struct le_gen_result *res, const int32_t **ctx, int64_t *n) {
+    memset(res, 0, sizeof *res);
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    s->res = res;
+    s->max_gen = o->max_gen_toks > 0 ? o->max_gen_toks : 256;
+    if (s->max_gen >= r->n_ctx)
+        return le_err_set(LE_EINVAL, "max_gen_toks %d must be less than the context length %d", s->max_gen,
+                          r->n_ctx);
+    if (*n < 1)
+        return le_err_set(LE_EINVAL, "generation needs a non-empty context");
+    int64_t keep = (int64_t)r->n_ctx - s->max_gen;
+    if (*n > keep) {
+        *ctx += *n - keep;
+        *n = keep;
+    }
+    s->sampling = o->temp > 0;
+    le_rng_seed(&s->g, o->seed);
+    s->c = s->sampling ? malloc((size_t)r->n_vocab * sizeof *s->c) : NULL;
+    s->p = s->sampling ? malloc((size_t)r->n_vocab * sizeof *s->p) : NULL;
+    res->ids = malloc((size_t)s->max_gen * sizeof *res->ids);
+    res->n_ctx_toks = *n;
+    res->stop = LE_GEN_STOP_MAX;
+    return res->ids && (!s->sampling || (s->c && s->p)) ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+}
+
+/* Takes the logits row of the last evaluated position (n_pos positions
+ * cached): *next is the token to evaluate next, or -1 when the request is
+ * done (res->stop says why). */
+static int gen_seq_step(struct gen_seq *s, const struct le_runner *r, const float *row, int64_t n_pos,
+                        int32_t *next) {
+    struct le_gen_result *res = s->res;
+    *next = -1;
+    if (res->n_ids >= s->max_gen)
+        return LE_OK;
+    int32_t t = s->sampling ? sample_row(row, r->n_vocab, s->o, &s->g, s->c, s->p) : argmax_row(row, r->n_vocab);
+    if (t == le_tok_eos(r->tok)) {
+        res->stop = LE_GEN_STOP_EOS;
+        return LE_OK;
+    }
+    res->ids[res->n_ids++] = t;
+    if (s->o->n_until > 0) {
+        int64_t len = decode_into(r->tok, res->ids, res->n_ids, &s->text, &s->cap);
+        if (len < 0)
+            return (int)len;
+        if (stop_cut(s->text, (size_t)len, s->o) < (size_t)len) {
+            res->stop = LE_GEN_STOP_UNTIL;
+            return LE_OK;
+        }
+    }
+    if (res->n_ids == s->max_gen)
+        return LE_OK;
+    if (n_pos >= r->n_ctx) {
+        res->stop = LE_GEN_STOP_CTX;
+        return LE_OK;
+    }
+    *next = t;
+    return LE_OK;
+}
+
+/* The final text, cut before the first stop string; frees the scratch and,
+ * on failure, the result. */
+static int gen_seq_finish(struct gen_seq *s, const struct le_runner *r, int rc) {
+    struct le_gen_result *res = s->res;
+    if (!rc) {
+        int64_t len = decode_into(r->tok, res->ids, res->n_ids, &s->text, &s->cap);
+        if (len < 0)
+            rc = (int)len;
+        else {
+            s->text = s->text ? s->text : calloc(1, 1);
+            if (!s->text)
+                rc = le_err_set(LE_ENOMEM, "out of memory");
+            else
+                s->text[stop_cut(s->text, (size_t)len, s->o)] = 0;
+        }
+    }
+    free(s->c);
+    free(s->p);
+    if (rc) {
+        free(s->text);
+        le_gen_result_clear(res);
+        return rc;
+    }
+    res->text = s->text;
+    return LE_OK;
+}
+
 int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n, const struct le_gen_opts *o,
                               struct le_gen_result *res) {
-    memset(res, 0, sizeof *res);
-    int max_gen = o->max_gen_toks > 0 ? o->max_gen_toks : 256;
-    if (max_gen >= r->n_ctx)
-        return le_err_set(LE_EINVAL, "max_gen_toks %d must be less than the context length %d", max_gen, r->n_ctx);
-    if (n < 1)
-        return le_err_set(LE_EINVAL, "generation needs a non-empty context");
-    int64_t keep = (int64_t)r->n_ctx - max_gen;
-    if (n > keep) { /* left truncation, as tok_batch_encode(left_truncate_len) */
-        ctx += n - keep;
-        n = keep;
-    }
-    int sampling = o->temp > 0;
-    struct le_rng g;
-    le_rng_seed(&g, o->seed);
-    struct cand *c = sampling ? malloc((size_t)r->n_vocab * sizeof *c) : NULL;
-    double *p = sampling ? malloc((size_t)r->n_vocab * sizeof *p) : NULL;
-    res->ids = malloc((size_t)max_gen * sizeof *res->ids);
-    char *text = NULL;
-    size_t cap = 0;
-    int64_t len = 0;
-    int rc = res->ids && (!sampling || (c && p)) ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    struct gen_seq s;
+    int rc = gen_seq_begin(&s, r, o, res, &ctx, &n);
     const float *row = NULL;
     if (!rc)
         rc = le_runner_prefill(r, ctx, n, &row);
-    res->n_ctx_toks = n;
-    int32_t eos = le_tok_eos(r->tok);
-    res->stop = LE_GEN_STOP_MAX;
-    while (!rc && res->n_ids < max_gen) {
-        int32_t t = sampling ? sample_row(row, r->n_vocab, o, &g, c, p) : argmax_row(row, r->n_vocab);
-        if (t == eos) {
-            res->stop = LE_GEN_STOP_EOS;
-            break;
-        }
-        res->ids[res->n_ids++] = t;
-        if (o->n_until > 0) {
-            len = decode_into(r->tok, res->ids, res->n_ids, &text, &cap);
-            if (len < 0) {
-                rc = (int)len;
-                break;
-            }
-            if (stop_cut(text, (size_t)len, o) < (size_t)len) {
-                res->stop = LE_GEN_STOP_UNTIL;
-                break;
-            }
-        }
-        if (res->n_ids == max_gen)
+    while (!rc) {
+        int32_t t;
+        rc = gen_seq_step(&s, r, row, r->n_cached, &t);
+        if (rc || t < 0)
             break;
         int pos = (int)r->n_cached;
-        if (pos >= r->n_ctx) {
-            res->stop = LE_GEN_STOP_CTX;
-            break;
-        }
         rc = le_ctx_eval(r->ctx, &t, 1, pos, 1);
         if (!rc) {
             r->cached[pos] = t;
@@ -254,27 +315,80 @@ int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n
             row = le_ctx_logits(r->ctx);
         }
     }
-    if (!rc) {
-        len = decode_into(r->tok, res->ids, res->n_ids, &text, &cap);
-        if (len < 0)
-            rc = (int)len;
-        else {
-            text = text ? text : calloc(1, 1);
-            if (!text)
-                rc = le_err_set(LE_ENOMEM, "out of memory");
-            else
-                text[stop_cut(text, (size_t)len, o)] = 0;
+    return gen_seq_finish(&s, r, rc);
+}
+
+int le_runner_generate_batch(struct le_runner *r, const int32_t *const *ctx, const int64_t *n, int nreq,
+                             const struct le_gen_opts *o, struct le_gen_result *res) {
+    if (nreq < 1)
+        return le_err_set(LE_EINVAL, "batched generation of %d requests", nreq);
+    struct gen_seq *s = calloc((size_t)nreq, sizeof *s);
+    struct le_ctx **cs = calloc((size_t)nreq, sizeof *cs), **act = calloc((size_t)nreq, sizeof *act);
+    float *rows = malloc((size_t)nreq * (size_t)r->n_vocab * sizeof *rows);
+    int32_t *tok = malloc((size_t)nreq * sizeof *tok);
+    int *idx = malloc((size_t)nreq * sizeof *idx), nb = r->n_batch > nreq ? r->n_batch : nreq;
+    int rc = s && cs && act && rows && tok && idx ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    int begun = 0;
+    /* Each request through the runner (its cache keeps the prefix shared
+     * with the previous one), then its cache copied into its own context;
+     * its last logits row kept. */
+    for (int i = 0; i < nreq && !rc; i++, begun++) {
+        const int32_t *ci = ctx[i];
+        int64_t ni = n[i];
+        const float *row;
+        rc = gen_seq_begin(&s[i], r, o, &res[i], &ci, &ni);
+        if (!rc)
+            rc = le_runner_prefill(r, ci, ni, &row);
+        if (!rc)
+            rc = le_ctx_new(&cs[i], r->model, r->n_ctx, nb, le_ctx_pool(r->ctx));
+        if (!rc) {
+            le_ctx_set_kv_f16(cs[i], le_ctx_kv_f16(r->ctx));
+            rc = le_ctx_copy_cache(cs[i], r->ctx, (int)ni);
+        }
+        if (!rc)
+            memcpy(rows + (size_t)i * (size_t)r->n_vocab, row, (size_t)r->n_vocab * sizeof *rows);
+    }
+    /* Steps: every request still generating gives one token, and one
+     * forward pass evaluates them all. */
+    while (!rc) {
+        int na = 0;
+        for (int i = 0; i < nreq && !rc; i++) {
+            if (!cs[i])
+                continue;
+            int32_t t;
+            rc = gen_seq_step(&s[i], r, rows + (size_t)i * (size_t)r->n_vocab, le_ctx_n_cached(cs[i]), &t);
+            if (!rc && t < 0) {
+                le_ctx_free(cs[i]);
+                cs[i] = NULL;
+            } else if (!rc) {
+                act[na] = cs[i];
+                tok[na] = t;
+                idx[na++] = i;
+            }
+        }
+        if (rc || na == 0)
+            break;
+        rc = le_ctx_decode_batch(act, tok, na);
+        for (int k = 0; !rc && k < na; k++) {
+            memcpy(rows + (size_t)idx[k] * (size_t)r->n_vocab, le_ctx_logits(act[0]) + (size_t)k * (size_t)r->n_vocab,
+                   (size_t)r->n_vocab * sizeof *rows);
+            r->st.tokens_evaluated++;
+            r->st.tokens_naive++;
         }
     }
-    free(c);
-    free(p);
-    if (rc) {
-        free(text);
-        le_gen_result_clear(res);
-        return rc;
+    for (int i = 0; i < begun; i++) {
+        int ri = gen_seq_finish(&s[i], r, rc);
+        rc = rc ? rc : ri;
     }
-    res->text = text;
-    return LE_OK;
+    for (int i = 0; cs && i < nreq; i++)
+        le_ctx_free(cs[i]);
+    free(s);
+    free(cs);
+    free(act);
+    free(rows);
+    free(tok);
+    free(idx);
+    return rc;
 }
 
 int le_runner_generate(struct le_runner *r, const char *context, const struct le_gen_opts *o,

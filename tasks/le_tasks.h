@@ -187,6 +187,19 @@ void le_gen_result_clear(struct le_gen_result *g); /* frees and zeroes; NULL is 
  */
 int le_runner_generate_tokens(struct le_runner *r, const int32_t *ctx, int64_t n, const struct le_gen_opts *o,
                               struct le_gen_result *res);
+/*
+ * Several requests at once (generate_until batched across requests): each
+ * context prefilled through the runner (keeping the prefix it shares with
+ * the previous one) and its cache copied into a context of its own; then
+ * every step evaluates one token of each request still generating in one
+ * forward pass (le_ctx_decode_batch), so each weight is read once per step
+ * for all of them. res[i] is identical to le_runner_generate_tokens(r,
+ * ctx[i], n[i], o, &res[i]) (tokens, text, stop reason). Memory: one KV
+ * cache of the runner's n_ctx per request, so callers bound nreq. On
+ * failure every result is cleared.
+ */
+int le_runner_generate_batch(struct le_runner *r, const int32_t *const *ctx, const int64_t *n, int nreq,
+                             const struct le_gen_opts *o, struct le_gen_result *res);
 /* Same on text: context encoded with the runner's BOS setting, no rstrip
  * (lm-eval's generate_until encodes the context as it is). */
 int le_runner_generate(struct le_runner *r, const char *context, const struct le_gen_opts *o,

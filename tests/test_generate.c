@@ -96,6 +96,51 @@ static void greedy_should_equal_argmax_of_full_sequence_logits(void **state) {
     le_toks_free(&t);
 }
 
+/* Batched generation across requests gives each request exactly what
+ * generating it alone gives (tokens, text, stop reason), for 1 and 2
+ * threads, with requests of different lengths that stop at different steps
+ * (a stop string, max_gen_toks) and a shared prefix. */
+static void batched_generation_should_equal_each_request_alone(void **state) {
+    struct le_genmodel_fx *f = *state;
+    const struct le_tok *tok = le_model_tok(f->m);
+    static const char *prompts[] = {"the cat sat on the mat", "the cat sat on a hat and then", "q", "a dog"};
+    enum { NR = 4 };
+    static const char *until[] = {"e"};
+    struct le_gen_opts opts[2] = {{.max_gen_toks = 12}, {.max_gen_toks = 20, .until = until, .n_until = 1}};
+    struct le_toks t[NR];
+    const int32_t *ids[NR];
+    int64_t n[NR];
+    for (int i = 0; i < NR; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        assert_int_equal(le_tokenize(tok, prompts[i], strlen(prompts[i]), 1, &t[i]), 0);
+        ids[i] = t[i].ids;
+        n[i] = t[i].n;
+    }
+    for (int threads = 1; threads <= 2; threads++) {
+        for (int k = 0; k < 2; k++) {
+            struct le_runner *r = NULL;
+            struct le_runner_opts ro = {128, 16, -1};
+            assert_int_equal(le_runner_new(&r, f->m, threads == 2 ? f->pool2 : NULL, &ro), 0);
+            struct le_gen_result alone[NR], batch[NR];
+            for (int i = 0; i < NR; i++)
+                assert_int_equal(le_runner_generate_tokens(r, ids[i], n[i], &opts[k], &alone[i]), 0);
+            assert_int_equal(le_runner_generate_batch(r, ids, n, NR, &opts[k], batch), 0);
+            for (int i = 0; i < NR; i++) {
+                assert_int_equal(batch[i].n_ids, alone[i].n_ids);
+                assert_memory_equal(batch[i].ids, alone[i].ids, (size_t)alone[i].n_ids * sizeof(int32_t));
+                assert_string_equal(batch[i].text, alone[i].text);
+                assert_int_equal(batch[i].stop, alone[i].stop);
+                assert_int_equal(batch[i].n_ctx_toks, alone[i].n_ctx_toks);
+                le_gen_result_clear(&alone[i]);
+                le_gen_result_clear(&batch[i]);
+            }
+            le_runner_free(r);
+        }
+    }
+    for (int i = 0; i < NR; i++)
+        le_toks_free(&t[i]);
+}
+
 static void stop_strings_should_cut_before_the_first_occurrence(void **state) {
     struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
@@ -372,6 +417,8 @@ static void generation_metrics_should_be_hand_computed(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(greedy_should_equal_argmax_of_full_sequence_logits, setup_model,
+                                        le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(batched_generation_should_equal_each_request_alone, setup_model,
                                         le_genmodel_fx_teardown),
         cmocka_unit_test_setup_teardown(stop_strings_should_cut_before_the_first_occurrence, setup_model,
                                         le_genmodel_fx_teardown),

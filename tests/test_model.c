@@ -323,6 +323,74 @@ static void logits_should_not_depend_on_batching(void **state) {
     }
 }
 
+/* Batched decode across sequences (le_ctx_decode_batch): each row's logits
+ * are bit-identical to decoding that sequence alone, whatever the other
+ * rows are, their order, or how many there are; for GQA and MQA shapes,
+ * float and quantized weights, the F16-rounded cache, 1 and 2 threads. */
+static void batched_decode_should_equal_decoding_each_sequence_alone(void **state) {
+    (void)state;
+    char path[4096];
+    static const struct {
+        int shape, type, kv_f16, nth;
+    } cases[] = {{1, LE_TYPE_Q4_0, 0, 2}, {2, LE_TYPE_Q4_0, 1, 2}, {3, LE_TYPE_Q8_0, 0, 1}, {4, LE_TYPE_F32, 0, 2}};
+    enum { NS = 3, STEPS = 5 };
+    static const int plen[NS] = {5, 17, 1};
+    /* sequences decoded per step, in this order (subsets, reordered) */
+    static const int steps[STEPS][NS + 1] = {{3, 0, 1, 2}, {3, 2, 0, 1}, {1, 1}, {2, 2, 0}, {3, 1, 2, 0}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        struct le_genmodel_cfg cfg = shapes[cases[t].shape].cfg;
+        cfg.wtype = cases[t].type;
+        gen("decode_batch", &cfg, path, sizeof path);
+        struct le_model *m;
+        struct le_pool *pool;
+        assert_int_equal(le_model_open(&m, path), 0);
+        assert_int_equal(le_pool_new(&pool, cases[t].nth), 0);
+        int64_t V = cfg.n_vocab;
+        struct le_ctx *bc[NS], *alone[NS];
+        int32_t prompt[NS][32], next[STEPS][NS];
+        for (int i = 0; i < NS; i++) {
+            random_tokens(prompt[i], plen[i], (int)V, 10 + (uint64_t)i);
+            assert_int_equal(le_ctx_new(&bc[i], m, 32, 4, pool), 0);
+            assert_int_equal(le_ctx_new(&alone[i], m, 32, 32, pool), 0);
+            le_ctx_set_kv_f16(bc[i], cases[t].kv_f16);
+            le_ctx_set_kv_f16(alone[i], cases[t].kv_f16);
+            for (int p = 0; p < plen[i]; p += 4) /* bc's batch is 4 */
+                assert_int_equal(le_ctx_eval(bc[i], prompt[i] + p, plen[i] - p < 4 ? plen[i] - p : 4, p, 0), 0);
+            assert_int_equal(le_ctx_eval(alone[i], prompt[i], plen[i], 0, 0), 0);
+        }
+        for (int k = 0; k < STEPS; k++)
+            random_tokens(next[k], NS, (int)V, 100 + (uint64_t)k);
+        for (int k = 0; k < STEPS; k++) {
+            int n = steps[k][0];
+            struct le_ctx *cs[NS];
+            int32_t tok[NS];
+            for (int i = 0; i < n; i++) {
+                int q = steps[k][1 + i];
+                cs[i] = bc[q];
+                tok[i] = next[k][q];
+            }
+            assert_int_equal(le_ctx_decode_batch(cs, tok, n), 0);
+            for (int i = 0; i < n; i++) {
+                int q = steps[k][1 + i];
+                int pos = le_ctx_n_cached(alone[q]);
+                assert_int_equal(le_ctx_eval(alone[q], &tok[i], 1, pos, 1), 0);
+                assert_int_equal(le_ctx_n_cached(bc[q]), pos + 1);
+                assert_memory_equal(le_ctx_logits(cs[0]) + i * V, le_ctx_logits(alone[q]), sizeof(float) * (size_t)V);
+            }
+        }
+        /* the same context twice, or more rows than cs[0]'s batch, is refused */
+        struct le_ctx *dup[2] = {bc[0], bc[0]};
+        int32_t two[2] = {0, 0};
+        assert_int_equal(le_ctx_decode_batch(dup, two, 2), LE_EINVAL);
+        for (int i = 0; i < NS; i++) {
+            le_ctx_free(bc[i]);
+            le_ctx_free(alone[i]);
+        }
+        le_pool_free(pool);
+        le_model_free(m);
+    }
+}
+
 static void info_should_report_shape_and_parameters(void **state) {
     (void)state;
     char path[4096];
@@ -666,6 +734,7 @@ int main(void) {
         cmocka_unit_test(open_should_reject_unsupported_types_by_name),
         cmocka_unit_test(eval_should_reject_bad_arguments),
         cmocka_unit_test(open_should_refuse_bad_expert_count),
+        cmocka_unit_test(batched_decode_should_equal_decoding_each_sequence_alone),
         cmocka_unit_test(ppl_should_follow_the_llamacpp_convention),
         cmocka_unit_test(info_command_should_print_the_model),
         cmocka_unit_test(tokenize_command_should_print_ids_with_bos),

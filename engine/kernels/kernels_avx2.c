@@ -319,7 +319,9 @@ static int le_x_use(const struct le_gemm_job *j) {
 }
 
 static void le_gemm_f32(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (le_x_use(j))
+    if (j->N == 1)
+        le_gemv_f32_avx2(j, r0, r1); /* decode: kernels_gemv.c */
+    else if (le_x_use(j))
         le_x_gemm_f32(j, r0, r1);
     else
         le_gemm_tiles(&le_ts_f32, j, r0, r1);

@@ -27,7 +27,8 @@
  *   Weights are unpacked per row chunk into a small stack buffer (bytes or
  *   int16, scales and minima to float) and reused by every panel.
  * - N < 4 (decode) uses "row lanes": 8 weight rows against one activation
- *   row, block sums reduced across rows with hadd into one vector.
+ *   row, block sums reduced across rows with hadd into one vector; Q4_0 and
+ *   Q8_0 take the decode kernels of kernels_gemv.c instead.
  */
 #include "le_kernels.h"
 
@@ -404,6 +405,8 @@ LE_AVX2_INLINE void le_q_rowlanes(const int T, const struct le_gemm_job *j, int6
 }
 
 LE_AVX2_INLINE void le_q_gemm_rowlanes(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    if ((T == LE_Q_Q4_0 && le_gemv_q4_0_avx2(j, r0, r1)) || (T == LE_Q_Q8_0 && le_gemv_q8_0_avx2(j, r0, r1)))
+        return; /* decode kernels (kernels_gemv.c) */
     for (int64_t n = 0; n < j->N; n++)
         for (int64_t r = r0; r < r1; r += 8)
             le_q_rowlanes(T, j, r, r1 - r < 8 ? (int)(r1 - r) : 8, n);

@@ -282,6 +282,13 @@ void le_vec_dot_q5_1_q8_1_avx2(int n, float *s, const void *x, const void *y);
 extern const struct le_gemm_impl le_gemm_avx2_f32, le_gemm_avx2_f16, le_gemm_avx2_bf16;
 extern const struct le_gemm_impl le_gemm_avx2_q8_0, le_gemm_avx2_q4_0, le_gemm_avx2_q5_0, le_gemm_avx2_q4_1,
     le_gemm_avx2_q5_1;
+/* Decode (kernels_gemv.c): rows [r0, r1) x the job's N (< 4) row-major
+ * activation rows (float for F32, Q8_0 for Q4_0/Q8_0); the same per-element
+ * arithmetic as the gemms. The quantized ones return 0 (nothing done) when
+ * K is beyond their stack buffers. */
+void le_gemv_f32_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
+int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
+int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
 /* K-quants (kernels_avx2_k.c): gemms and dot products, bit-identical to the
  * reference ones. */
 extern const struct le_gemm_impl le_gemm_avx2_q2_K, le_gemm_avx2_q3_K, le_gemm_avx2_q4_K, le_gemm_avx2_q5_K,

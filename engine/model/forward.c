@@ -33,6 +33,13 @@
  * The norm after the last layer is fused into the output matmul; the
  * embedding into the first layer's norm.
  *
+ * Batched decode (le_forward_rows, le_ctx_decode_batch): the n rows are
+ * one token each of n sequences, each with its own context's cache and
+ * position; the matmuls are the same (each weight read once for all rows),
+ * K/V items are (kv head, row) into the row's cache, attention items one
+ * row each over its own cache. A row's arithmetic is the same sequence as
+ * when its sequence is decoded alone, so its logits are bit-identical.
+ *
  * Memory: K is cached per kv head in blocks of 16 positions, each block
  * dim-major, so the score kernels read one contiguous stream; V per kv head,
  * position-major (model_int.h). Kernels: forward_kernels.c (attention over
@@ -65,7 +72,20 @@ struct le_fwd_job {
     const int32_t *tokens;
     int n, pos, first_out;
     int layer, r0; /* the current layer; rows [r0, n) need more than K/V */
+    /* Batched decode (le_forward_rows): row r is one token of its own
+     * sequence, whose K/V live in rows_c[r]'s cache, at position rpos[r];
+     * NULL: rows are positions pos + r of c's one sequence. */
+    struct le_ctx *const *rows_c;
+    const int *rpos;
 };
+
+/* Row r's position and the context whose cache holds its sequence. */
+static int64_t le_row_pos(const struct le_fwd_job *j, int64_t r) {
+    return j->rows_c ? j->rpos[r] : j->pos + r;
+}
+static const struct le_ctx *le_row_ctx(const struct le_fwd_job *j, int64_t r) {
+    return j->rows_c ? j->rows_c[r] : j->c;
+}
 
 /* The pass as given to the pool. */
 struct le_fwd_shared {
@@ -146,8 +166,33 @@ static void le_round_f16(float *v, int64_t n) {
  * new k rows' head g, with kv_f16 the rounding of k and v to F16, then V
  * rows copied whole and K transposed within its block (which stays in L1).
  * (q gets its RoPE in the attention item that owns it, while in L1.) */
+/* One row's K and V of kv head g into its own sequence's cache. */
+static void le_fwd_kv_row(const struct le_fwd_job *j, int64_t r, int64_t g) {
+    const struct le_ctx *c = j->c, *rc = le_row_ctx(j, r);
+    const struct le_model *m = c->m;
+    int64_t KV = m->kv_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads, p = le_row_pos(j, r);
+    float *kb = rc->k_cache + (((int64_t)j->layer * n_kv + g) * rc->n_ctx16 + p / LE_KBLK * LE_KBLK) * hd;
+    float *vc = rc->v_cache + ((int64_t)j->layer * n_kv + g) * rc->n_ctx * hd;
+    float *kr = c->kbuf + r * KV + g * hd, *vr = c->vbuf + r * KV + g * hd;
+    j->k->ops->rope(kr, c->rope + p * hd, 1, hd);
+    if (c->kv_f16) {
+        le_round_f16(kr, hd);
+        le_round_f16(vr, hd);
+    }
+    memcpy(vc + p * hd, vr, (size_t)hd * sizeof(float));
+    for (int64_t d = 0; d < hd; d++)
+        kb[d * LE_KBLK + p % LE_KBLK] = kr[d];
+}
+
 static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
     struct le_ctx *c = j->c;
+    if (j->rows_c) { /* batched decode: items (kv head, row) */
+        int64_t n_kv = c->m->info.n_kv_heads, it;
+        while ((it = le_team_take(me, n_kv * j->n)) >= 0)
+            le_fwd_kv_row(j, it % j->n, it / j->n);
+        le_team_barrier(me);
+        return;
+    }
     const struct le_model *m = c->m;
     int64_t KV = m->kv_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads;
     int64_t T = c->n_ctx, T16 = c->n_ctx16, pos = j->pos, end = pos + j->n;
@@ -192,8 +237,11 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
     const struct le_fwd_kernels *k = j->k;
     int hd = (int)m->info.head_dim;
     int64_t Q = m->q_dim, n_kv = m->info.n_kv_heads, n_rep = m->info.n_heads / n_kv, T16 = c->n_ctx16;
-    const float *kb = c->k_cache + ((int64_t)j->layer * n_kv + g) * T16 * hd;
-    const float *vc = c->v_cache + ((int64_t)j->layer * n_kv + g) * c->n_ctx * hd;
+    /* one cache for the item: rows of one sequence, or (batched decode)
+     * the item's one row */
+    const struct le_ctx *cc = le_row_ctx(j, j->r0 + i0 / n_rep);
+    const float *kb = cc->k_cache + ((int64_t)j->layer * n_kv + g) * cc->n_ctx16 * hd;
+    const float *vc = cc->v_cache + ((int64_t)j->layer * n_kv + g) * cc->n_ctx * hd;
     float scale = 1.0f / sqrtf((float)hd);
     int nq = (int)(i1 - i0);
     const float *qv[LE_ATT_QB];
@@ -203,9 +251,9 @@ static void le_attn_item(const struct le_fwd_job *j, int64_t i0, int64_t i1, int
         int64_t r = j->r0 + (i0 + i) / n_rep, h = g * n_rep + (i0 + i) % n_rep;
         qv[i] = c->q + r * Q + h * hd;
         out[i] = c->att + r * Q + h * hd;
-        np[i] = (int)(j->pos + r + 1);
+        np[i] = (int)(le_row_pos(j, r) + 1);
         s[i] = sbuf + (int64_t)i * T16;
-        k->ops->rope(c->q + r * Q + h * hd, c->rope + (j->pos + r) * hd, 1, hd); /* each q vector has one item */
+        k->ops->rope(c->q + r * Q + h * hd, c->rope + le_row_pos(j, r) * hd, 1, hd); /* each q vector has one item */
     }
     /* positions per chunk: a chunk of K or V (~16 KB) stays in L1 while
      * every group passes over it */
@@ -269,6 +317,8 @@ static void le_fwd_attn(struct le_member *me, const struct le_fwd_job *j) {
     int64_t total = (j->n - j->r0) * n_rep, qb = LE_ATT_QB, it;
     while (qb > 4 && (total + qb - 1) / qb * n_kv < 4 * me->t->nth)
         qb /= 2;
+    if (j->rows_c) /* batched decode: one row (sequence) per item */
+        qb = n_rep;
     int64_t tiles = (total + qb - 1) / qb;
     float *sbuf = c->scores + (int64_t)me->ith * LE_ATT_QB * c->n_ctx16; /* this worker's scores */
     while ((it = le_team_take(me, tiles * n_kv)) >= 0) {
@@ -358,6 +408,15 @@ static void le_fwd_member(void *arg, int ith, int nth) {
     }
     if (ith == 0)
         sh->rc = rc;
+}
+
+int le_forward_rows(struct le_ctx *c, const int32_t *tokens, int n, struct le_ctx *const *rows_c,
+                    const int *rpos) {
+    struct le_fwd_shared sh = {
+        .in = {.c = c, .k = &c->kern, .tokens = tokens, .n = n, .rows_c = rows_c, .rpos = rpos}};
+    le_team_init(&sh.team, le_pool_nthreads(c->pool));
+    le_pool_run(c->pool, le_fwd_member, &sh);
+    return sh.rc;
 }
 
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out) {

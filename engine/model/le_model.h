@@ -49,6 +49,9 @@ const struct le_model_info *le_model_get_info(const struct le_model *m);
 /* The tokenizer, or NULL when the file has no tokenizer.ggml.model key. */
 const struct le_tok *le_model_tok(const struct le_model *m);
 const struct le_gguf *le_model_gguf(const struct le_model *m);
+/* Bytes of weights one decode step reads: every layer matrix, the output
+ * matrix and the norm vectors once (the embedding row it looks up aside). */
+double le_model_weight_bytes(const struct le_model *m);
 
 /*
  * A context for up to n_ctx positions, evaluating at most n_batch tokens per
@@ -86,6 +89,24 @@ void le_ctx_set_kv_f16(struct le_ctx *c, int on);
 /* Use the scalar reference versions of the forward pass's own kernels
  * (attention, softmax, SwiGLU) instead of the AVX2 ones; for tests. */
 void le_ctx_set_ref_kernels(struct le_ctx *c, int on);
+/*
+ * Batched decode across sequences: one token for each of n contexts cs[0..n)
+ * (distinct, of one model, equal n_ctx and KV rounding, n <= cs[0]'s
+ * n_batch), tokens[i] at position le_ctx_n_cached(cs[i]) of cs[i]'s cache,
+ * in ONE forward pass on cs[0]'s pool and buffers, so the matmuls read each
+ * weight once for the n tokens. Row i of le_ctx_logits(cs[0]) is then
+ * bit-identical to what le_ctx_eval(cs[i], &tokens[i], 1, pos, 1) gives
+ * (each row's arithmetic depends only on its inputs and its own cache);
+ * every cs[i] caches one more position.
+ */
+int le_ctx_decode_batch(struct le_ctx *const *cs, const int32_t *tokens, int n);
+/* Copies the K/V of positions [0, n) of src's cache into dst (same model,
+ * n_ctx and KV rounding; n <= le_ctx_n_cached(src)); dst then caches n
+ * positions, exactly as if it had evaluated them itself. */
+int le_ctx_copy_cache(struct le_ctx *dst, const struct le_ctx *src, int n);
+/* The pool it was made with (NULL: 1 thread) and its KV rounding setting. */
+struct le_pool *le_ctx_pool(const struct le_ctx *c);
+int le_ctx_kv_f16(const struct le_ctx *c);
 /* Number of positions whose K/V are cached (the next eval's largest pos). */
 int le_ctx_n_cached(const struct le_ctx *c);
 /* Logits of the last le_ctx_eval: n rows of n_vocab floats, row i for

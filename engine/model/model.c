@@ -315,6 +315,21 @@ const struct le_model_info *le_model_get_info(const struct le_model *m) { return
 const struct le_tok *le_model_tok(const struct le_model *m) { return m->tok; }
 const struct le_gguf *le_model_gguf(const struct le_model *m) { return m->g; }
 
+static double le_wmat_bytes(const struct le_wmat *w) {
+    return (double)le_type_row_size(w->type, w->cols) * (double)w->rows;
+}
+
+double le_model_weight_bytes(const struct le_model *m) {
+    int64_t D = m->info.dim;
+    double b = le_wmat_bytes(&m->out) + (double)D * sizeof(float) * (2.0 * (double)m->info.n_layers + 1);
+    for (int64_t l = 0; l < m->info.n_layers; l++) {
+        const struct le_layer *L = &m->layers[l];
+        b += le_wmat_bytes(&L->wq) + le_wmat_bytes(&L->wk) + le_wmat_bytes(&L->wv) + le_wmat_bytes(&L->wo) +
+             le_wmat_bytes(&L->wgate) + le_wmat_bytes(&L->wup) + le_wmat_bytes(&L->wdown);
+    }
+    return b;
+}
+
 /* ---- contexts ---- */
 
 static float *le_ctx_alloc(size_t nfloat, int *fail) {
@@ -410,6 +425,8 @@ void le_ctx_free(struct le_ctx *c) {
 int le_ctx_n_ctx(const struct le_ctx *c) { return c->n_ctx; }
 int le_ctx_n_batch(const struct le_ctx *c) { return c->n_batch; }
 int le_ctx_n_cached(const struct le_ctx *c) { return c->n_cached; }
+struct le_pool *le_ctx_pool(const struct le_ctx *c) { return c->pool; }
+int le_ctx_kv_f16(const struct le_ctx *c) { return c->kv_f16; }
 void le_ctx_set_kv_f16(struct le_ctx *c, int on) { c->kv_f16 = on != 0; }
 void le_ctx_set_ref_kernels(struct le_ctx *c, int on) { c->kern = le_fwd_kernels_get(!on); }
 const struct le_model *le_ctx_model(const struct le_ctx *c) { return c->m; }
@@ -435,6 +452,58 @@ int le_ctx_eval_from(struct le_ctx *c, const int32_t *tokens, int n, int pos, in
     if (rc)
         return rc;
     c->n_cached = pos + n;
+    return LE_OK;
+}
+
+int le_ctx_decode_batch(struct le_ctx *const *cs, const int32_t *tokens, int n) {
+    if (n < 1 || !cs || !cs[0] || n > cs[0]->n_batch)
+        return le_err_set(LE_EINVAL, "batched decode of %d sequences: must be 1 .. batch size %d", n,
+                          cs && cs[0] ? cs[0]->n_batch : 0);
+    struct le_ctx *c = cs[0];
+    int *pos = malloc((size_t)n * sizeof *pos);
+    if (!pos)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    int rc = LE_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        const struct le_ctx *ci = cs[i];
+        if (!ci || ci->m != c->m || ci->n_ctx != c->n_ctx || ci->kv_f16 != c->kv_f16) {
+            rc = le_err_set(LE_EINVAL, "batched decode: context %d differs from the first in model, size or "
+                            "KV rounding", i);
+            break;
+        }
+        for (int k = 0; k < i && !rc; k++)
+            if (cs[k] == ci)
+                rc = le_err_set(LE_EINVAL, "batched decode: context %d appears twice", i);
+        if (!rc && ci->n_cached >= ci->n_ctx)
+            rc = le_err_set(LE_EINVAL, "batched decode: context %d is full (%d positions)", i, ci->n_ctx);
+        if (!rc && (tokens[i] < 0 || tokens[i] >= c->m->info.n_vocab))
+            rc = le_err_set(LE_EINVAL, "token id %d of sequence %d is outside the vocabulary (0 .. %lld)",
+                            (int)tokens[i], i, (long long)c->m->info.n_vocab - 1);
+        pos[i] = ci->n_cached;
+    }
+    if (!rc)
+        rc = le_forward_rows(c, tokens, n, cs, pos);
+    for (int i = 0; !rc && i < n; i++)
+        cs[i]->n_cached = pos[i] + 1;
+    free(pos);
+    return rc;
+}
+
+int le_ctx_copy_cache(struct le_ctx *dst, const struct le_ctx *src, int n) {
+    if (dst->m != src->m || dst->n_ctx != src->n_ctx || dst->kv_f16 != src->kv_f16)
+        return le_err_set(LE_EINVAL, "cache copy between contexts of different model, size or KV rounding");
+    if (n < 0 || n > src->n_cached)
+        return le_err_set(LE_EINVAL, "cache copy of %d positions: the source caches %d", n, src->n_cached);
+    const struct le_model *m = src->m;
+    int64_t hd = m->info.head_dim, groups = m->info.n_layers * m->info.n_kv_heads;
+    int64_t kblk = (n + LE_KBLK - 1) / LE_KBLK * LE_KBLK; /* whole 16-position K blocks */
+    for (int64_t g = 0; g < groups; g++) {
+        memcpy(dst->k_cache + g * src->n_ctx16 * hd, src->k_cache + g * src->n_ctx16 * hd,
+               (size_t)(kblk * hd) * sizeof(float));
+        memcpy(dst->v_cache + g * src->n_ctx * hd, src->v_cache + g * src->n_ctx * hd,
+               (size_t)((int64_t)n * hd) * sizeof(float));
+    }
+    dst->n_cached = n;
     return LE_OK;
 }
 

@@ -92,5 +92,9 @@ struct le_ctx {
 
 /* forward.c: evaluates tokens and computes logits for rows [first_out, n). */
 int le_forward(struct le_ctx *c, const int32_t *tokens, int n, int pos, int first_out);
+/* forward.c: batched decode, row r one token of rows_c[r]'s sequence at
+ * position rpos[r]; c's buffers, logits for every row. */
+int le_forward_rows(struct le_ctx *c, const int32_t *tokens, int n, struct le_ctx *const *rows_c,
+                    const int *rpos);
 
 #endif
