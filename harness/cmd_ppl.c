@@ -391,7 +391,7 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
 }
 
 /* Opens the model, shows and checks its memory plan, reads and hashes the
- * text, hashes the model. */
+ * text, hashes the model (not with --db none: nothing is stored). */
 static int le_ppl_load(struct le_ppl_state *s, struct le_ppl_opts *o, size_t *len) {
     struct le_format_opts fo = {.lora = o->lora, .n_lora = o->n_lora};
     int rc = le_model_open_ex(&s->m, o->model, &fo);
@@ -415,6 +415,8 @@ static int le_ppl_load(struct le_ppl_state *s, struct le_ppl_opts *o, size_t *le
     uint8_t dg[32];
     le_sha256(s->text, *len, dg);
     le_sha256_hex(dg, s->text_sha);
+    if (!strcmp(o->db, "none")) /* the model's identity is for the store only */
+        return -1;
     uint64_t size = le_model_get_info(s->m)->file_size;
     if ((rc = le_job_hash_model(o->model, size, !o->quiet && size > ((uint64_t)64 << 20), s->model_sha)))
         return le_cli_fail_lib(rc);
