@@ -26,6 +26,8 @@
 #include <stdio.h> /* snprintf */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h> /* madvise: le_model_prefault */
+#include <unistd.h>   /* sysconf */
 
 /* ---- metadata helpers ---- */
 
@@ -397,6 +399,55 @@ int le_ctx_mem_check(const struct le_ctx_mem *p, int n_ctx, uint64_t avail, cons
                       source ? source : "available memory");
 }
 
+/* Maps the weights' pages into the page tables before the first forward
+ * pass, in the kernel (MADV_POPULATE_READ, split over the pool's threads),
+ * as llama.cpp's MAP_POPULATE does: the 7.2 GB Q8_0 7B file, warm in the
+ * page cache, cost 1.2 s of system time paged in by faults, 0.55 s populated
+ * (scripts/bench big's first-token row). On a cold cache this reads the file
+ * in order instead of in fault order. A hint: where the kernel lacks it
+ * (before Linux 5.14) the forward pass faults the pages in as before. */
+struct le_prefault {
+    const char *lo;
+    int64_t pages;
+    long pg;
+};
+
+static void le_model_prefault_part(void *arg, int ith, int nth) {
+    const struct le_prefault *p = arg;
+    int64_t a, b;
+    le_pool_range(p->pages, ith, nth, &a, &b);
+#ifdef MADV_POPULATE_READ
+    if (b > a && madvise((void *)(p->lo + a * p->pg), (size_t)(b - a) * (size_t)p->pg, MADV_POPULATE_READ) != 0)
+        return; /* a hint only */
+#else
+    (void)a;
+    (void)b;
+#endif
+}
+
+static void le_model_prefault(struct le_model *m, struct le_pool *pool) {
+    if (m->prefaulted)
+        return;
+    m->prefaulted = 1;
+    const char *lo = NULL, *hi = NULL;
+    for (int64_t i = 0; i < le_gguf_n_tensors(m->g); i++) {
+        const struct le_gguf_tensor *t = le_gguf_tensor(m->g, i);
+        const char *d = t->data;
+        if (!d || !t->nbytes)
+            continue;
+        if (!lo || d < lo)
+            lo = d;
+        if (!hi || d + t->nbytes > hi)
+            hi = d + t->nbytes;
+    }
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!lo || pg <= 0)
+        return;
+    struct le_prefault p = {(const char *)((uintptr_t)lo & ~(uintptr_t)(pg - 1)), 0, pg};
+    p.pages = (int64_t)((hi - p.lo + pg - 1) / pg);
+    le_pool_run(pool, le_model_prefault_part, &p);
+}
+
 int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, struct le_pool *pool) {
     *out = NULL;
     if (n_ctx < 1 || n_batch < 1 || n_ctx > (1 << 24))
@@ -431,6 +482,7 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     memset(c->k_cache, 0, sz[LE_CB_K] * sizeof(float));
     le_ops_rope_table(c->rope, n_ctx, in->head_dim, in->rope_base, 1.0f / in->rope_scale, m->rope_freqs);
     c->kern = le_fwd_kernels_get(1);
+    le_model_prefault(m, pool);
     *out = c;
     return LE_OK;
 }
