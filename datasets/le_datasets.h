@@ -68,8 +68,8 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
 
 /* Registry details (datasets/registry.c). Canonical names: "wikitext-2-raw",
  * "hellaswag", "piqa", "arc_easy", "arc_challenge", "winogrande", "boolq",
- * "openbookqa", "siqa", "lambada_openai", "gsm8k", "nq_open", "triviaqa"; le_ds_find treats '-' and '_' alike
- * and knows a few aliases ("arc-easy", "social_iqa", "lambada", "wikitext"). */
+ * "openbookqa", "siqa", "lambada_openai", "gsm8k", "nq_open", "triviaqa", "mmlu", "race";
+ * le_ds_find treats '-' and '_' alike and knows a few aliases ("arc-easy", "social_iqa", "lambada", "wikitext"). */
 int le_ds_n_sources(const struct le_ds_entry *e);                          /* files to download */
 const struct le_ds_source *le_ds_source_at(const struct le_ds_entry *e, int i);
 int le_ds_n_splits(const struct le_ds_entry *e);
@@ -110,6 +110,25 @@ int le_ds_merge_labels(struct cJSON *items, const char *buf, size_t n, int as_in
 int le_ds_read_file(const char *path, struct cJSON **out);
 /* CSV text with a header row -> objects keyed by the header. */
 int le_ds_read_csv(const char *buf, size_t n, const char *what, struct cJSON **out);
+/* Headerless CSV -> objects keyed by cols[0..ncols) (Hendrycks' MMLU files). */
+int le_ds_read_csv_cols(const char *buf, size_t n, const char *what, const char *const *cols, int ncols,
+                        struct cJSON **out);
+/* Calls cb on every regular member of a .zip/.tar archive whose name starts
+ * with prefix and ends with suffix, in archive order, in one pass (buf
+ * NUL-terminated); a non-zero return from cb stops and is returned. */
+int le_ds_archive_each(const char *archive, const char *prefix, const char *suffix,
+                       int (*cb)(void *ud, const char *name, const char *buf, size_t n), void *ud);
+/* MMLU from Hendrycks' data.tar: every <folder><subject>_<split>.csv (folder
+ * "data/test/", "data/val/", "data/dev/"; rows question,A,B,C,D,answer) as
+ * cais/mmlu's rows {"question", "subject", "choices": [4], "answer": 0..3},
+ * subjects in name order, rows in file order. */
+int le_ds_read_mmlu(const char *archive, const char *folder, struct cJSON **out);
+/* RACE from RACE.tar.gz: the article files <folder>*.txt ({"answers",
+ * "options", "questions", "article", "id"}) in sorted name order, one row per
+ * question as Hugging Face's race script yields them, grouped by article text
+ * in first-seen order as lm-eval's EleutherAI/race documents: {"article",
+ * "problems": [{"question", "answer", "options"}]}. */
+int le_ds_read_race(const char *archive, const char *folder, struct cJSON **out);
 /* One JSON object whose "Data" member lists the documents (TriviaQA's
  * qa/<source>-<split>.json files) -> that list. */
 int le_ds_read_data_json(const char *buf, size_t n, const char *what, struct cJSON **out);

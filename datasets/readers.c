@@ -41,50 +41,105 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t n) {
 }
 
 
-int le_ds_archive_member(const char *archive, const char *member, char **out, size_t *n) {
+/* Opens a .zip/.tar (any compression) for reading into *out. */
+static int archive_open(const char *archive, struct archive **out) {
     struct archive *a = archive_read_new();
     if (!a)
         return le_err_set(LE_ENOMEM, "out of memory");
     archive_read_support_filter_all(a);
     archive_read_support_format_zip(a);
     archive_read_support_format_tar(a);
-    int rc = LE_ENOTFOUND, st;
     if (archive_read_open_filename(a, archive, 1 << 16) != ARCHIVE_OK) {
-        rc = le_err_set(LE_EFORMAT, "cannot read archive %s: %s", archive, archive_error_string(a));
-        goto done;
+        int rc = le_err_set(LE_EFORMAT, "cannot read archive %s: %s", archive, archive_error_string(a));
+        archive_read_free(a);
+        return rc;
     }
-    struct archive_entry *e;
-    while ((st = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
-        const char *p = archive_entry_pathname(e);
+    *out = a;
+    return LE_OK;
+}
+
+/* The next member's name ("./" dropped) and entry, or NULL at the end
+ * (*st: the libarchive status). */
+static const char *archive_next(struct archive *a, struct archive_entry **e, int *st) {
+    while ((*st = archive_read_next_header(a, e)) == ARCHIVE_OK) {
+        const char *p = archive_entry_pathname(*e);
         if (p && p[0] == '.' && p[1] == '/')
             p += 2;
-        if (!p || strcmp(p, member) != 0) {
+        if (p)
+            return p;
+        archive_read_data_skip(a);
+    }
+    return NULL;
+}
+
+/* The current member's bytes into b (NUL-terminated). */
+static int archive_slurp(struct archive *a, const char *archive, const char *name, struct le_buf *b) {
+    la_ssize_t r = 0;
+    le_buf_put(b, "", 0);
+    while (!le_buf_reserve(b, 1 << 16) && (r = archive_read_data(a, b->p + b->n, b->cap - b->n - 1)) > 0) {
+        b->n += (size_t)r;
+        b->p[b->n] = 0;
+    }
+    if (b->oom)
+        return le_err_set(LE_ENOMEM, "out of memory reading %s", name);
+    if (r < 0)
+        return le_err_set(LE_EFORMAT, "%s: reading %s: %s", archive, name, archive_error_string(a));
+    return LE_OK;
+}
+
+int le_ds_archive_member(const char *archive, const char *member, char **out, size_t *n) {
+    struct archive *a = NULL;
+    int st = ARCHIVE_EOF, rc = archive_open(archive, &a);
+    if (rc)
+        return rc;
+    struct archive_entry *e;
+    const char *p;
+    int found = 0;
+    while (!found && (p = archive_next(a, &e, &st))) {
+        if (strcmp(p, member) != 0) {
+            archive_read_data_skip(a);
+            continue;
+        }
+        found = 1;
+        struct le_buf b = {0};
+        rc = archive_slurp(a, archive, member, &b);
+        if (!rc) {
+            *n = b.n;
+            *out = le_buf_take(&b);
+        }
+        le_buf_free(&b);
+    }
+    if (!found)
+        rc = st != ARCHIVE_EOF ? le_err_set(LE_EFORMAT, "%s: %s", archive, archive_error_string(a))
+                               : le_err_set(LE_ENOTFOUND, "%s has no member %s", archive, member);
+    archive_read_free(a);
+    return rc;
+}
+
+int le_ds_archive_each(const char *archive, const char *prefix, const char *suffix,
+                       int (*cb)(void *ud, const char *name, const char *buf, size_t n), void *ud) {
+    struct archive *a = NULL;
+    int st = ARCHIVE_EOF, rc = archive_open(archive, &a);
+    if (rc)
+        return rc;
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    struct archive_entry *e;
+    const char *p;
+    while (!rc && (p = archive_next(a, &e, &st))) {
+        size_t l = strlen(p);
+        if (archive_entry_filetype(e) != AE_IFREG || l < lp + ls || strncmp(p, prefix, lp) != 0 ||
+            strcmp(p + l - ls, suffix) != 0) {
             archive_read_data_skip(a);
             continue;
         }
         struct le_buf b = {0};
-        la_ssize_t r = 0;
-        while (!le_buf_reserve(&b, 1 << 16) && (r = archive_read_data(a, b.p + b.n, b.cap - b.n - 1)) > 0) {
-            b.n += (size_t)r;
-            b.p[b.n] = 0;
-        }
-        if (b.oom) {
-            rc = le_err_set(LE_ENOMEM, "out of memory reading %s", member);
-        } else if (r < 0) {
-            rc = le_err_set(LE_EFORMAT, "%s: reading %s: %s", archive, member, archive_error_string(a));
-        } else {
-            *n = b.n;
-            *out = le_buf_take(&b);
-            rc = 0;
-        }
+        rc = archive_slurp(a, archive, p, &b);
+        if (!rc)
+            rc = cb(ud, p, b.p, b.n);
         le_buf_free(&b);
-        goto done;
     }
-    if (st != ARCHIVE_EOF)
+    if (!rc && st != ARCHIVE_EOF)
         rc = le_err_set(LE_EFORMAT, "%s: %s", archive, archive_error_string(a));
-    else
-        rc = le_err_set(LE_ENOTFOUND, "%s has no member %s", archive, member);
-done:
     archive_read_free(a);
     return rc;
 }
@@ -338,20 +393,26 @@ static char *csv_field(const char *buf, size_t n, size_t *i, int *eol) {
     return f;
 }
 
-int le_ds_read_csv(const char *buf, size_t n, const char *what, cJSON **out) {
+/* CSV records -> objects keyed by cols[0..ncols), or by the header row
+ * when cols is NULL. */
+static int csv_read(const char *buf, size_t n, const char *what, const char *const *cols, int ncols,
+                    cJSON **out) {
     size_t bad = utf8_invalid_at((const unsigned char *)buf, n);
     if (bad < n)
         return le_err_set(LE_EFORMAT, "%s: invalid UTF-8 at byte %zu", what, bad);
     char *hdr[64];
     int nh = 0, eol = 0, rc = 0;
     size_t i = 0;
-    while (!eol && nh < 64 && i < n)
+    for (; cols && nh < ncols && nh < 64 && !rc; nh++)
+        if (!(hdr[nh] = strdup(cols[nh])))
+            rc = le_err_set(LE_ENOMEM, "out of memory");
+    while (!cols && !eol && nh < 64 && i < n)
         if (!(hdr[nh++] = csv_field(buf, n, &i, &eol)))
             rc = le_err_set(LE_ENOMEM, "out of memory");
     cJSON *arr = cJSON_CreateArray();
     if (!arr)
         rc = le_err_set(LE_ENOMEM, "out of memory");
-    long line = 1;
+    long line = cols ? 0 : 1;
     while (!rc && i < n) {
         line++;
         if (buf[i] == '\n' || buf[i] == '\r') { /* a blank line */
@@ -384,6 +445,17 @@ int le_ds_read_csv(const char *buf, size_t n, const char *what, cJSON **out) {
     }
     *out = arr;
     return 0;
+}
+
+int le_ds_read_csv(const char *buf, size_t n, const char *what, cJSON **out) {
+    return csv_read(buf, n, what, NULL, 0, out);
+}
+
+int le_ds_read_csv_cols(const char *buf, size_t n, const char *what, const char *const *cols, int ncols,
+                        cJSON **out) {
+    if (ncols < 1 || ncols > 64)
+        return le_err_set(LE_EINVAL, "%s: %d CSV columns", what, ncols);
+    return csv_read(buf, n, what, cols, ncols, out);
 }
 
 int le_ds_read_file(const char *path, cJSON **out) {
@@ -424,6 +496,14 @@ int le_ds_load(const char *name, const char *split, const struct le_ds_opts *o, 
         for (int i = 0; i < d->n_split; i++)
             snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", d->split[i].split);
         return le_err_set(LE_ENOTFOUND, "%s has no split '%s' (has: %s)", d->e.name, split ? split : "(null)", have);
+    }
+    if (strcmp(d->reader, "mmlu") == 0 || strcmp(d->reader, "race") == 0) { /* many members of one archive */
+        char path[4200];
+        int rc = le_ds_ensure_source(d, sp->src, o, path, sizeof path);
+        if (rc)
+            return rc;
+        return strcmp(d->reader, "mmlu") == 0 ? le_ds_read_mmlu(path, sp->member, docs)
+                                              : le_ds_read_race(path, sp->member, docs);
     }
     char *buf = NULL, what[512];
     size_t n = 0;
@@ -486,7 +566,7 @@ int le_ds_doc_where(const char *name, const char *split, const struct le_ds_opts
     for (int i = 0; i < d->n_split; i++)
         if (split && strcmp(split, d->split[i].split) == 0)
             sp = &d->split[i];
-    if (!sp || strcmp(d->reader, "wikitext") == 0)
+    if (!sp || strcmp(d->reader, "wikitext") == 0 || strcmp(d->reader, "mmlu") == 0 || strcmp(d->reader, "race") == 0)
         return le_err_set(LE_ENOTFOUND, "%s %s has no lines", name, split ? split : "(null)");
     char *buf = NULL;
     size_t n = 0;

@@ -213,6 +213,37 @@ static const struct le_ds_def le_ds_defs[] = {
         .split = {SPLIT2("validation", 0, "qa/web-dev.json", "qa/wikipedia-dev.json"),
                   SPLIT2("train", 0, "qa/web-train.json", "qa/wikipedia-train.json")},
     },
+    {
+        /* MMLU: 57 subjects, one CSV per subject and split (no header; rows
+         * question,A,B,C,D,answer); "dev" holds the 5 few-shot examples of
+         * each subject, "validation" is the archive's val/ folder. */
+        .e = {"mmlu", "tar+csv", "MIT (per the authors' repository hendrycks/test)",
+              "Hendrycks, Burns, Basart, Zou, Mazeika, Song, Steinhardt. Measuring Massive Multitask Language "
+              "Understanding. ICLR 2021.",
+              "https://github.com/hendrycks/test"},
+        .dir = "mmlu",
+        .reader = "mmlu",
+        .n_src = 1,
+        .src = {SRC("https://people.eecs.berkeley.edu/~hendrycks/data.tar")},
+        .n_split = 3,
+        .split = {SPLIT("test", 0, "data/test/"), SPLIT("validation", 0, "data/val/"), SPLIT("dev", 0, "data/dev/")},
+    },
+    {
+        /* RACE, high-school level (lm-eval's race: EleutherAI/race "high"):
+         * one JSON file per article; documents are articles with their
+         * questions (datasets/sets_mc.c). */
+        .e = {"race", "tar.gz+json", "non-commercial research use (per the RACE download page)",
+              "Lai, Xie, Liu, Yang, Hovy. RACE: Large-scale ReAding Comprehension Dataset From Examinations. "
+              "EMNLP 2017.",
+              "https://www.cs.cmu.edu/~glai1/data/race/"},
+        .dir = "race",
+        .reader = "race",
+        .n_src = 1,
+        .src = {SRC("https://www.cs.cmu.edu/~glai1/data/race/RACE.tar.gz")},
+        .n_split = 3,
+        .split = {SPLIT("test", 0, "RACE/test/high/"), SPLIT("validation", 0, "RACE/dev/high/"),
+                  SPLIT("train", 0, "RACE/train/high/")},
+    },
 };
 static const int le_ds_n = (int)(sizeof le_ds_defs / sizeof le_ds_defs[0]);
 
@@ -221,7 +252,8 @@ static const struct {
 } le_ds_aliases[] = {
     {"wikitext", "wikitext-2-raw"}, {"wikitext2", "wikitext-2-raw"}, {"wikitext-2-raw-v1", "wikitext-2-raw"},
     {"social_iqa", "siqa"},         {"lambada", "lambada_openai"},   {"obqa", "openbookqa"},
-    {"trivia_qa", "triviaqa"},      {"nq", "nq_open"},
+    {"trivia_qa", "triviaqa"},      {"nq", "nq_open"},               {"hendrycks_test", "mmlu"},
+    {"race_high", "race"},
 };
 
 int le_ds_count(void) { return le_ds_n; }

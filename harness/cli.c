@@ -68,6 +68,15 @@ int le_cli_next(struct le_cli_parser *p) {
     return c;
 }
 
+int le_cli_opt(struct le_cli_parser *p, int *exit) {
+    int c = le_cli_next(p);
+    if (c == LE_CLI_HELP || c == LE_CLI_BAD) {
+        *exit = c == LE_CLI_HELP ? LE_EXIT_OK : LE_EXIT_USAGE;
+        return -1;
+    }
+    return c;
+}
+
 int le_cli_optind(void) { return optind; }
 
 int le_cli_int(const struct le_cli_parser *p, const char *flag, const char *s, long lo, long hi, long *out) {

@@ -59,6 +59,16 @@ struct le_cli_parser {
     int started;
 };
 int le_cli_next(struct le_cli_parser *p);
+/* le_cli_next for a loop that handles only real options: the next option,
+ * or -1 at the end, after --help (*exit = LE_EXIT_OK) and after a bad option
+ * (*exit = LE_EXIT_USAGE; *exit is left alone otherwise):
+ *     int c, ec = -1;
+ *     while ((c = le_cli_opt(&p, &ec)) != -1)
+ *         switch (c) { ... }
+ *     if (ec >= 0)
+ *         return ec;
+ */
+int le_cli_opt(struct le_cli_parser *p, int *exit);
 /* Index of the first non-option argument after le_cli_next returned -1. */
 int le_cli_optind(void);
 

@@ -88,13 +88,9 @@ static int le_db_parse(int argc, char **argv, const char *usage, const char *hel
         {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":ho:", opts, usage, help, 0};
-    int c;
-    while ((c = le_cli_next(&p)) != -1) {
+    int c, ec = -1;
+    while ((c = le_cli_opt(&p, &ec)) != -1) {
         switch (c) {
-        case LE_CLI_HELP:
-            return LE_EXIT_OK;
-        case LE_CLI_BAD:
-            return LE_EXIT_USAGE;
         case 'd':
             *db = optarg;
             break;
@@ -108,6 +104,8 @@ static int le_db_parse(int argc, char **argv, const char *usage, const char *hel
             return le_cli_usage(usage, "unexpected option");
         }
     }
+    if (ec >= 0)
+        return ec;
     if (le_cli_optind() < argc)
         return le_cli_usage(usage, "unexpected argument '%s'", argv[le_cli_optind()]);
     if (!*db || !(*db)[0])

@@ -78,7 +78,8 @@ static const char *le_eval_help_head =
     "                      (openbookqa, boolq), all or none\n"
     "  --seed S            seed of built-in task generation and bootstraps (1234)\n"
     "  --bootstrap-iters N bootstrap resamples for stderrs without closed form (1000)\n"
-    "  --db FILE           results store (default results.sqlite)\n"
+    "  --db FILE|none      results store (default results.sqlite); none: the cells\n"
+    "                      live in memory and no store file is written\n"
     "  --output-path P     write results JSON: P/<model>/results_<date>.json, or P\n"
     "                      itself when it ends in .json (one model)\n"
     "  --log-samples       also write samples_<task>_<date>.jsonl next to the results\n"
@@ -264,7 +265,21 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
-        cJSON_AddArrayToObject(gs, in->name);
+        cJSON *sub = cJSON_AddArrayToObject(gs, in->name);
+        for (int m = 0; m < t->n_met && in->n_groups > 0 && in->group_parent; m++) /* MMLU: groups, subjects */
+            for (int g = 0; g < in->n_groups; g++) {
+                char leaf[128], par[128];
+                if (strcmp(t->met[m].group, in->group_name(g)) || strcmp(t->met[m].name, t->met[0].name))
+                    continue;
+                snprintf(leaf, sizeof leaf, "%s_%s", in->name, in->group_name(g));
+                snprintf(par, sizeof par, "%s_%s", in->name, in->group_parent(g));
+                cJSON *pl = cJSON_GetObjectItemCaseSensitive(gs, par);
+                if (!pl) {
+                    pl = cJSON_AddArrayToObject(gs, par);
+                    cJSON_AddItemToArray(sub, cJSON_CreateString(par));
+                }
+                cJSON_AddItemToArray(pl, cJSON_CreateString(leaf));
+            }
         cJSON *c = cJSON_AddObjectToObject(cf, in->name);
         cJSON_AddStringToObject(c, "task", in->name);
         cJSON_AddStringToObject(c, "dataset_path", in->dataset ? in->dataset : "brown (built-in)");
@@ -341,107 +356,24 @@ static int le_eval_write_text(const char *path, const char *text) {
     return bad ? le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(err)) : LE_OK;
 }
 
-/* lm-eval's hash_string: sha256 hex of the UTF-8 text. */
-static void le_eval_hash(const char *s, char hex[65]) {
-    uint8_t dg[32];
-    le_sha256(s, strlen(s), dg);
-    le_sha256_hex(dg, hex);
-}
-
-/* One generate_until document as lm-eval logs it: a line per filter with
- * doc_id, doc (the formatted prompt: we keep no raw document), target,
- * arguments, resps, filtered_resps, the metric, and the three hashes. */
-static void le_eval_gen_samples(FILE *f, const struct le_taskcell *t, int64_t d) {
-    const struct le_taskset *ts = t->ts;
-    const struct le_task_info *in = ts->info;
-    const struct le_item *it = &ts->items[d];
-    const struct le_rec *r = &t->recs[t->off[d]];
-    static const struct le_filter none = {.name = "none", .n_steps = 1, .steps = {{.kind = LE_F_TAKE_FIRST}}};
-    int nf = in->n_filters > 0 ? in->n_filters : 1;
-    for (int k = 0; k < nf; k++) {
-        const struct le_filter *flt = in->n_filters > 0 ? &in->filters[k] : &none;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "doc_id", (double)d);
-        cJSON *doc = cJSON_AddObjectToObject(o, "doc");
-        cJSON_AddStringToObject(doc, "query", ts->prompts[d].query);
-        cJSON *tg = cJSON_AddArrayToObject(doc, "targets");
-        for (int i = 0; i < it->n_targets; i++)
-            cJSON_AddItemToArray(tg, cJSON_CreateString(it->targets[i]));
-        cJSON *target = it->n_targets == 1 ? cJSON_CreateString(it->targets[0]) : cJSON_Duplicate(tg, 1);
-        cJSON_AddItemToObject(o, "target", target);
-        cJSON *args = cJSON_AddObjectToObject(o, "arguments"), *a0 = cJSON_AddObjectToObject(args, "gen_args_0");
-        cJSON_AddStringToObject(a0, "arg_0", it->req[0].context);
-        cJSON *gk = cJSON_AddObjectToObject(a0, "arg_1"), *u = cJSON_AddArrayToObject(gk, "until");
-        for (int i = 0; i < in->gen.n_until; i++)
-            cJSON_AddItemToArray(u, cJSON_CreateString(in->gen.until[i]));
-        cJSON_AddBoolToObject(gk, "do_sample", 0);
-        cJSON *rs = cJSON_CreateArray();
-        cJSON_AddItemToArray(rs, cJSON_CreateString(r->resp ? r->resp : ""));
-        cJSON *rr = cJSON_AddArrayToObject(o, "resps");
-        cJSON_AddItemToArray(rr, rs);
-        char *x = NULL;
-        const char *resp = r->resp ? r->resp : "";
-        double sc = 0;
-        if (!le_filter_apply(flt, &resp, 1, &x))
-            le_exact_match(x, (const char *const *)r->golds, r->n_golds, &in->em, &sc);
-        cJSON *fr = cJSON_AddArrayToObject(o, "filtered_resps");
-        cJSON_AddItemToArray(fr, cJSON_CreateString(x ? x : ""));
-        free(x);
-        cJSON_AddStringToObject(o, "filter", flt->name);
-        cJSON_AddArrayToObject(o, "metrics");
-        cJSON_AddItemToArray(cJSON_GetObjectItem(o, "metrics"), cJSON_CreateString("exact_match"));
-        cJSON_AddNumberToObject(o, "exact_match", sc);
-        char h[65], *dj = cJSON_PrintUnformatted(doc), *tj = cJSON_PrintUnformatted(target);
-        le_eval_hash(dj ? dj : "", h);
-        cJSON_AddStringToObject(o, "doc_hash", h);
-        le_eval_hash(it->req[0].context, h);
-        cJSON_AddStringToObject(o, "prompt_hash", h);
-        le_eval_hash(it->n_targets == 1 ? it->targets[0] : (tj ? tj : ""), h);
-        cJSON_AddStringToObject(o, "target_hash", h);
-        free(dj);
-        free(tj);
-        char *line = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (line)
-            fprintf(f, "%s\n", line);
-        free(line);
-    }
-}
-
 /* samples_<task>_<date>.jsonl: one line per document (per filter for
- * generation tasks), lm-eval-like. */
+ * generation tasks), in lm-eval's schema. */
 static int le_eval_write_samples(const struct le_taskcell *t, const char *path) {
     FILE *f = fopen(path, "wb");
     if (!f)
         return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
     const struct le_taskset *ts = t->ts;
-    for (int64_t d = 0; d < ts->n_docs; d++) {
-        const struct le_item *it = &ts->items[d];
-        if (it->kind == LE_TASK_GEN) {
-            le_eval_gen_samples(f, t, d);
-            continue;
-        }
-        cJSON *o = cJSON_CreateObject(), *args = cJSON_AddArrayToObject(o, "arguments");
-        cJSON *resps = cJSON_AddArrayToObject(o, "resps");
-        cJSON_AddNumberToObject(o, "doc_id", (double)d);
-        if (it->kind == LE_TASK_MC)
-            cJSON_AddNumberToObject(o, "target", it->gold);
-        for (int q = 0; q < it->n_req; q++) {
-            const struct le_rec *r = &t->recs[t->off[d] + q];
-            cJSON *a = cJSON_CreateArray(), *p = cJSON_CreateArray();
-            cJSON_AddItemToArray(a, cJSON_CreateString(it->req[q].context ? it->req[q].context : ""));
-            cJSON_AddItemToArray(a, cJSON_CreateString(it->req[q].continuation));
-            cJSON_AddItemToArray(args, a);
-            cJSON_AddItemToArray(p, cJSON_CreateNumber(r->ll));
-            cJSON_AddItemToArray(p, cJSON_CreateBool(r->greedy));
-            cJSON_AddItemToArray(p, cJSON_CreateNumber((double)r->ntok));
-            cJSON_AddItemToArray(resps, p);
-        }
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (s)
-            fprintf(f, "%s\n", s);
-        free(s);
+    int rc = LE_OK;
+    for (int64_t d = 0; d < ts->n_docs && !rc; d++) { /* lm-eval's schema (tasks/samples.c) */
+        char *lines = NULL;
+        rc = le_task_sample_lines(ts, d, &t->recs[t->off[d]], &lines);
+        if (!rc)
+            fputs(lines, f);
+        free(lines);
+    }
+    if (rc) {
+        fclose(f);
+        return rc;
     }
     int bad = ferror(f) || fflush(f) != 0;
     int err = errno;
@@ -496,8 +428,24 @@ static int le_eval_width(const char *s) {
     return w;
 }
 
-static int le_eval_met_cmp(const struct le_metric *a, const struct le_metric *b) {
-    int c = strcmp(a->group, b->group);
+/* A metric's table section: a sub-task (MMLU subject) sits under its parent
+ * group (*leaf = 1); a group or the task is its own section. */
+static const char *le_eval_section(const struct le_task_info *in, const struct le_metric *m, int *leaf) {
+    *leaf = 0;
+    for (int g = 0; m->group[0] && in->group_parent && g < in->n_groups; g++)
+        if (!strcmp(m->group, in->group_name(g))) {
+            *leaf = 1;
+            return in->group_parent(g);
+        }
+    return m->group;
+}
+
+static int le_eval_met_cmp(const struct le_task_info *in, const struct le_metric *a, const struct le_metric *b) {
+    int la, lb, c = strcmp(le_eval_section(in, a, &la), le_eval_section(in, b, &lb));
+    if (!c)
+        c = la - lb;
+    if (!c)
+        c = strcmp(a->group, b->group);
     if (!c)
         c = strcmp(a->name, b->name);
     return c ? c : strcmp(a->filter, b->filter);
@@ -518,19 +466,20 @@ static void le_eval_print_table(const struct le_eval *E) {
     int r = 0, w[NC];
     for (int i = 0; i < E->n_tasks; i++) {
         const struct le_taskcell *t = &E->tasks[i];
-        int ord[16];
+        int ord[sizeof t->met / sizeof t->met[0]], leaf;
         for (int m = 0; m < t->n_met; m++)
             ord[m] = m;
         for (int a = 1; a < t->n_met; a++) /* lm-eval sorts metrics by name (groups after the task) */
-            for (int b = a; b > 0 && le_eval_met_cmp(&t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
+            for (int b = a; b > 0 && le_eval_met_cmp(t->ts->info, &t->met[ord[b - 1]], &t->met[ord[b]]) > 0; b--) {
                 int x = ord[b];
                 ord[b] = ord[b - 1];
                 ord[b - 1] = x;
             }
         for (int k = 0; k < t->n_met; k++, r++) {
             const struct le_metric *m = &t->met[ord[k]];
+            le_eval_section(t->ts->info, m, &leaf);
             if (m->group[0])
-                snprintf(cell[r][0], 40, " - %s", m->group);
+                snprintf(cell[r][0], 40, "%s - %s", leaf ? " " : "", m->group);
             else
                 snprintf(cell[r][0], 40, "%s", k == 0 ? t->ts->info->name : "");
             if (k == 0)
@@ -841,7 +790,10 @@ int le_cmd_eval(int argc, char **argv) {
         }
         char *cj = j ? cJSON_PrintUnformatted(j) : NULL;
         cJSON_Delete(j);
-        struct le_job_opts jo = {.db = E.o.db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
+        /* --db none: the same cell protocol on an in-memory store, so the
+         * numbers are those a store would hold, and nothing is written. */
+        const char *db = strcmp(E.o.db, "none") ? E.o.db : ":memory:";
+        struct le_job_opts jo = {.db = db, .command = "eval", .config_json = cj ? cj : cfg, .seed = E.o.seed,
                                  .threads = le_pool_nthreads(E.pool), .signals = LE_JOB_SIGNALS_EXIT,
                                  .on_wait = le_cli_job_wait};
         rc = le_job_open(&E.job, &jo);

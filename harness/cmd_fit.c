@@ -290,8 +290,9 @@ static void le_fit_verdict(int k, const struct le_fit_est *a) {
 }
 
 static void le_fit_print_compare(const struct le_fit_result *r) {
-    int nref;
-    const struct le_fit_ref *refs = le_fit_published(&nref);
+    struct le_fit_ref refs[LE_FIT_N_REFS];
+    int nref = le_fit_published(refs, LE_FIT_N_REFS);
+    nref = nref < LE_FIT_N_REFS ? nref : LE_FIT_N_REFS;
     const struct le_fit_est *as[3] = {&r->a1.n_opt.e, &r->a2.n_opt.e, &r->a3.a};
     const int ok[3] = {r->a1.ok, r->a2.ok, r->a3.ok};
     printf("Published values (does our 95%% interval exclude them?)\n");
@@ -380,14 +381,10 @@ static int le_fit_parse(int argc, char **argv, struct le_fit_args *a) {
         {"help", 0, 0, 'h'},      {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_fit_usage, le_fit_help, 0};
-    int c;
+    int c, ec = -1;
     long v;
-    while ((c = le_cli_next(&p)) != -1) {
+    while ((c = le_cli_opt(&p, &ec)) != -1) {
         switch (c) {
-        case LE_CLI_HELP:
-            return LE_EXIT_OK;
-        case LE_CLI_BAD:
-            return LE_EXIT_USAGE;
         case 'd': a->db = optarg; break;
         case 'p': a->plan = optarg; break;
         case 'c': a->csv = optarg; break;
@@ -443,6 +440,8 @@ static int le_fit_parse(int argc, char **argv, struct le_fit_args *a) {
             return le_cli_usage(le_fit_usage, "unexpected option");
         }
     }
+    if (ec >= 0)
+        return ec;
     if (le_cli_optind() < argc)
         return le_cli_usage(le_fit_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
     if (!!a->db == !!a->csv)

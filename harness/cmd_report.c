@@ -249,13 +249,9 @@ int le_cmd_report(int argc, char **argv) {
     struct le_rep_opts o = {
         .formats = LE_REP_HTML | LE_REP_MD, .sections = LE_REP_ALL, .figures = 1, .threads = 1, .n_boot = -1};
     long v;
-    int c, ec;
-    while ((c = le_cli_next(&p)) != -1) {
+    int c, ec, stop = -1;
+    while ((c = le_cli_opt(&p, &stop)) != -1) {
         switch (c) {
-        case LE_CLI_HELP:
-            return LE_EXIT_OK;
-        case LE_CLI_BAD:
-            return LE_EXIT_USAGE;
         case 'd':
             db = optarg;
             break;
@@ -295,6 +291,8 @@ int le_cmd_report(int argc, char **argv) {
             return le_cli_usage(le_report_usage, "unexpected option");
         }
     }
+    if (stop >= 0)
+        return stop;
     if (le_cli_optind() < argc)
         return le_cli_usage(le_report_usage, "unexpected argument '%s'", argv[le_cli_optind()]);
     if (!db || !db[0])

@@ -177,6 +177,9 @@ static int parse_args(struct le_sw_opts *o, int argc, char **argv) {
         return le_cli_usage(le_sw_usage, "--slurm, --status and --cell go alone");
     if (o->requeue && o->cell < 0)
         return le_cli_usage(le_sw_usage, "--requeue goes with --cell");
+    if (o->db && !strcmp(o->db, "none")) /* its cells are the sweep's result, and fit reads them */
+        return le_cli_usage(le_sw_usage,
+                            "a sweep needs a store: give --db FILE, or leave --db out for DIR/results.sqlite");
     if (!o->slurm && (o->so.partition || o->so.time || o->so.mem || o->so.cpus_per_task || o->so.max_running))
         return le_cli_usage(le_sw_usage, "--partition, --time, --cpus-per-task, --mem and --max-running go with --slurm");
 #ifdef LE_TESTING /* seams of the test build only (CMakeLists.txt) */

@@ -74,6 +74,7 @@ static const char *le_tr_help =
     "  --train-file F --valid-file F   plain UTF-8 text files (one document each)\n"
     "  --out FILE         the checkpoint (GGUF) to write; FILE.opt holds AdamW state\n"
     "  --db FILE          record the run, its steps and the model in this store\n"
+    "                     (none, or no --db: no store)\n"
     "  --eval-every N     steps between validation evals and checkpoints (steps/10)\n"
     "  --eval-tokens N    tokens scored per interval eval (32768); the final eval\n"
     "                     scores the whole validation split\n"
@@ -558,8 +559,9 @@ static int run_training(struct le_targs *a) {
     }
     /* The run: SIGINT/SIGTERM set a flag the loop polls (it checkpoints,
      * then the run ends "interrupted"); a second signal ends the process. */
-    struct le_job_opts jo = {.db = a->db, .command = "train", .config_json = run_cfg, .seed = a->c.seed,
-                             .threads = (int)a->threads, .signals = LE_JOB_SIGNALS_FLAG};
+    struct le_job_opts jo = {.db = a->db && strcmp(a->db, "none") ? a->db : NULL, .command = "train",
+                             .config_json = run_cfg, .seed = a->c.seed, .threads = (int)a->threads,
+                             .signals = LE_JOB_SIGNALS_FLAG};
     if (!rc && !(rc = le_job_open(&r.job, &jo))) {
         r.st = le_job_store(r.job);
         r.run_id = le_job_run_id(r.job);

@@ -116,6 +116,8 @@ static int parse(struct le_es *E, int argc, char **argv) {
     }
     if (!E->models || !E->tasks)
         return le_cli_usage(le_es_usage, "--model and --tasks are required");
+    if (!strcmp(E->db, "none")) /* the shards are merged into --db: it must be a file */
+        return le_cli_usage(le_es_usage, "--slurm merges its shards into --db: give a file, not none");
     return -1;
 }
 

@@ -1,7 +1,8 @@
 /*
- * le_store: the SQLite results store. store.c is the only file that includes
- * sqlite3.h. WAL mode, a busy timeout, schema versioned by PRAGMA
- * user_version with migrations; every write is one transaction.
+ * le_store: the SQLite results store. store.c and store_merge.c (merging
+ * stores) are the only files that include sqlite3.h. WAL mode, a busy
+ * timeout, schema versioned by PRAGMA user_version with migrations; every
+ * write is one transaction.
  *
  * Tables (see store.c for the DDL): models, runs, results, samples, cells,
  * train_steps. A "cell" is one unit of resumable work, keyed by

@@ -38,7 +38,7 @@ struct le_taskcell {
     struct le_taskset *ts;
     int64_t *off;         /* (n_docs + 1) record offsets */
     struct le_rec *recs;  /* records of the cell last run */
-    struct le_metric met[16];
+    struct le_metric met[64]; /* MMLU: the task, 4 groups, 57 subjects */
     int n_met;
     struct le_runner_stats st;
     int skipped;          /* the cell was done earlier: metrics from the store */

@@ -11,22 +11,24 @@
 #include <string.h>
 
 static const struct le_cmd le_commands[] = {
-    {"db", "create, inspect and export the SQLite results store", le_cmd_db},
+    /* in the order README.md presents them: models, evaluating, quantizing,
+     * the store and its analyses, training and scaling sweeps, speed */
     {"info", "show a model file's architecture, parameters, types and tokenizer", le_cmd_info},
     {"tokenize", "tokenize text with a model's tokenizer", le_cmd_tokenize},
-    {"ppl", "perplexity of a text file under a named convention (llamacpp, gptq, hf-stride, lmeval)", le_cmd_ppl},
-    {"eval", "evaluate models on tasks as lm-evaluation-harness does, into the store", le_cmd_eval},
     {"fetch", "download benchmark datasets into the cache (resume, sha256, offline)", le_cmd_fetch},
-    {"bench", "prompt-processing speed of a model file (llama-bench's pp test)", le_cmd_bench},
+    {"eval", "evaluate models on tasks as lm-evaluation-harness does, into the store", le_cmd_eval},
+    {"generate", "continue a prompt with a model (greedy, or sampled with a seed)", le_cmd_generate},
+    {"ppl", "perplexity of a text file under a named convention (llamacpp, gptq, hf-stride, lmeval)", le_cmd_ppl},
+    {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes) or with GPTQ", le_cmd_quantize},
+    {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
+    {"convert", "write HF / Meta .pth / llama2.c / GGML models (+ LoRA) as GGUF", le_cmd_convert},
+    {"db", "create, inspect and export the SQLite results store", le_cmd_db},
+    {"fit", "fit Chinchilla's three scaling analyses to a sweep or a CSV, with bootstrap intervals", le_cmd_fit},
+    {"report", "tables in the papers' layouts and gnuplot figures from a results database", le_cmd_report},
     {"tokenizer", "train a BPE tokenizer (SentencePiece style) on Brown or text files", le_cmd_tokenizer},
     {"train", "train a tiny LLaMA from scratch (float32, all cores) into a GGUF checkpoint", le_cmd_train},
     {"sweep", "train and evaluate a scaling-sweep plan (sizes x token budgets, IsoFLOP), resumably", le_cmd_sweep},
-    {"report", "tables in the papers' layouts and gnuplot figures from a results database", le_cmd_report},
-    {"fit", "fit Chinchilla's three scaling analyses to a sweep or a CSV, with bootstrap intervals", le_cmd_fit},
-    {"compare", "quantized models against their base: PPL, KL divergence, top-1, McNemar on tasks", le_cmd_compare},
-    {"convert", "write HF / Meta .pth / llama2.c / GGML models (+ LoRA) as GGUF", le_cmd_convert},
-    {"quantize", "quantize a model file as llama-quantize does (Q4_0 ... Q6_K, K-quant mixes) or with GPTQ", le_cmd_quantize},
-    {"generate", "continue a prompt with a model (greedy, or sampled with a seed)", le_cmd_generate},
+    {"bench", "prompt-processing speed of a model file (llama-bench's pp test)", le_cmd_bench},
 };
 static const int le_n_commands = (int)(sizeof le_commands / sizeof le_commands[0]);
 

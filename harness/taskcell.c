@@ -235,8 +235,8 @@ int le_taskcell_run(struct le_taskcell *t, const struct le_taskcell_opts *o, str
         rc = le_task_metrics(ts->info, le_taskset_metrics(ts), t->recs, t->off, ts->n_docs, &mo, t->met,
                              (int)(sizeof t->met / sizeof t->met[0]), &t->n_met);
     if (!rc) {
-        struct le_store_result res[16];
-        char names[16][128];
+        struct le_store_result res[64];
+        char names[64][128];
         for (int i = 0; i < t->n_met; i++) {
             const struct le_metric *m = &t->met[i];
             if (m->group[0])

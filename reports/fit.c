@@ -31,6 +31,7 @@
 #include "le_fit.h"
 #include "le_err.h"  /* le_err_set, LE_* codes */
 #include "le_pool.h" /* le_pool_new/run: workers for grid starts and resamples */
+#include "report_int.h" /* le_pub_list: the published values */
 #include "le_util.h" /* le_splitmix64 */
 
 #include <lbfgs.h> /* lbfgs, lbfgs_parameter_init (Debian liblbfgs-dev) */
@@ -85,30 +86,27 @@ int le_fit_flops_parse(const char *s, enum le_fit_flops *out) {
     return LE_OK;
 }
 
-#define LE_CITE_HOFF_T2 "Hoffmann et al. 2022, Table 2"
-#define LE_CITE_HOFF_3 "Hoffmann et al. 2022, section 3.3 (approach 3 fit)"
-#define LE_CITE_BES "Besiroglu et al. 2024, Table 1; their notebook data_analysis.ipynb (epoch-research/analyzing-chinchilla)"
-#define LE_CITE_KAPLAN "Kaplan et al. 2020, via Hoffmann et al. 2022, Table 2"
-static const struct le_fit_ref le_fit_refs[] = {
-    {"Chinchilla", LE_CITE_HOFF_T2, 1, "a", 0.50},
-    {"Chinchilla", LE_CITE_HOFF_T2, 2, "a", 0.49},
-    {"Chinchilla", LE_CITE_HOFF_T2, 3, "a", 0.46},
-    {"Kaplan", LE_CITE_KAPLAN, 0, "a", 0.73},
-    {"Chinchilla", LE_CITE_HOFF_3, 3, "E", 1.69},
-    {"Chinchilla", LE_CITE_HOFF_3, 3, "A", 406.4},
-    {"Chinchilla", LE_CITE_HOFF_3, 3, "B", 410.7},
-    {"Chinchilla", LE_CITE_HOFF_3, 3, "alpha", 0.34},
-    {"Chinchilla", LE_CITE_HOFF_3, 3, "beta", 0.28},
-    {"Besiroglu", LE_CITE_BES, 3, "E", 1.82},
-    {"Besiroglu", LE_CITE_BES, 3, "A", 482.01},
-    {"Besiroglu", LE_CITE_BES, 3, "B", 2085.43},
-    {"Besiroglu", LE_CITE_BES, 3, "alpha", 0.3478},
-    {"Besiroglu", LE_CITE_BES, 3, "beta", 0.3658},
-};
-
-const struct le_fit_ref *le_fit_published(int *n) {
-    *n = (int)(sizeof le_fit_refs / sizeof le_fit_refs[0]);
-    return le_fit_refs;
+int le_fit_published(struct le_fit_ref *out, int cap) {
+    /* published.c's sets: Chinchilla's a1..a3 / b1..b3 are approach k's
+     * exponents, its E, A, B, alpha, beta approach 3's fit, as Besiroglu's;
+     * Kaplan's a and b hold for any approach (0). */
+    static const struct {
+        const char *set, *source;
+    } sets[] = {{"chinchilla", "Chinchilla"}, {"kaplan", "Kaplan"}, {"besiroglu", "Besiroglu"}};
+    static const char *const exps[2] = {"a", "b"};
+    int n = 0;
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
+        int m = 0;
+        const struct le_pub *p = le_pub_list(sets[s].set, &m);
+        for (int i = 0; p && i < m; i++, n++) {
+            const char *k = p[i].key;
+            int exp = (k[0] == 'a' || k[0] == 'b') && (!k[1] || (k[1] >= '1' && k[1] <= '3' && !k[2]));
+            if (n < cap)
+                out[n] = (struct le_fit_ref){sets[s].source, p[i].cite, exp ? (k[1] ? k[1] - '0' : 0) : 3,
+                                             exp ? exps[k[0] == 'b'] : k, p[i].value};
+        }
+    }
+    return n;
 }
 
 /* ---- small numerics ------------------------------------------------------------ */

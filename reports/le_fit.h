@@ -198,17 +198,20 @@ int le_fit_ncount_parse(const char *s, enum le_fit_ncount *out);
 const char *le_fit_flops_name(enum le_fit_flops f);
 int le_fit_flops_parse(const char *s, enum le_fit_flops *out);
 
-/* Published values to set beside ours (le_fit_published lists them; the
- * strings are static). approach is 1..3 for an exponent a of that approach,
- * 3 for approach-3 parameters, 0 for Kaplan's a (any approach). */
+/* Published values to set beside ours, from the report's published sets
+ * (reports/published.c: chinchilla, kaplan, besiroglu; the strings are
+ * static). approach is 1..3 for an exponent a or b of that approach, 3 for
+ * approach-3 parameters, 0 for Kaplan's a and b (any approach). */
 struct le_fit_ref {
     const char *source;         /* "Chinchilla", "Besiroglu", "Kaplan" */
     const char *cite;           /* paper and where the number is */
     int approach;
-    const char *param;          /* "a", "E", "A", "B", "alpha", "beta" */
+    const char *param;          /* "a", "b", "E", "A", "B", "alpha", "beta" */
     double value;
 };
-const struct le_fit_ref *le_fit_published(int *n);
+/* Fills out[0..cap) and returns how many values there are (LE_FIT_N_REFS at most). */
+enum { LE_FIT_N_REFS = 32 };
+int le_fit_published(struct le_fit_ref *out, int cap);
 
 /* CSV input for `fit --csv`: a header naming the columns N, D and loss in any
  * order and case, optionally C (or budget) for IsoFLOP grouping; other

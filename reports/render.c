@@ -113,13 +113,7 @@ int le_render_md(const struct le_doc *doc, const char *path) {
             break;
         }
     }
-    if (b.oom) {
-        le_buf_free(&b);
-        return le_err_set(LE_ENOMEM, "out of memory");
-    }
-    int rc = le_write_file(path, b.p, b.n);
-    le_buf_free(&b);
-    return rc;
+    return le_write_buf(path, &b);
 }
 
 /* Functions for CSV. */
@@ -200,8 +194,7 @@ int le_render_csv(const struct le_doc *doc, const char *dir) {
         struct le_buf b = {0};
         le_csv_table(&b, t);
         char *path = le_strdup_printf("%s/%s.csv", dir, t->id);
-        int rc = b.oom || !path ? le_err_set(LE_ENOMEM, "out of memory") : le_write_file(path, b.p, b.n);
-        le_buf_free(&b);
+        int rc = le_write_buf(path, &b);
         free(path);
         if (rc)
             return rc;

@@ -150,11 +150,5 @@ int le_render_html(const struct le_doc *doc, const char *path) {
         }
     }
     le_buf_printf(&b, "<script>%s</script>\n</body></html>\n", le_html_script);
-    if (b.oom) {
-        le_buf_free(&b);
-        return le_err_set(LE_ENOMEM, "out of memory");
-    }
-    int rc = le_write_file(path, b.p, b.n);
-    le_buf_free(&b);
-    return rc;
+    return le_write_buf(path, &b);
 }

@@ -194,5 +194,8 @@ int le_render_csv(const struct le_doc *doc, const char *dir);
 int le_render_json(const struct le_doc *doc, const char *path);
 /* Writes data to path through a temporary file renamed over it. */
 int le_write_file(const char *path, const char *data, size_t n);
+/* le_write_file of b's text (LE_ENOMEM when an append ran out of memory or
+ * path is NULL), then frees b. */
+int le_write_buf(const char *path, struct le_buf *b);
 
 #endif

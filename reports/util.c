@@ -169,3 +169,9 @@ int le_write_file(const char *path, const char *data, size_t n) {
     free(tmp);
     return rc;
 }
+
+int le_write_buf(const char *path, struct le_buf *b) {
+    int rc = b->oom || !path ? le_err_set(LE_ENOMEM, "out of memory") : le_write_file(path, b->p, b->n);
+    le_buf_free(b);
+    return rc;
+}

@@ -36,6 +36,7 @@
 
 #include "le_datasets.h" /* le_brown_* */
 #include "le_err.h"      /* le_err_set */
+#include "tasks_int.h"   /* le_brown_gen_* */
 
 struct sent {
     const char *s; /* into the document text */
@@ -382,13 +383,6 @@ static int swap_build(const struct sents *ss, uint64_t seed, struct le_prompt **
 }
 
 /* ---- generators (le_task_info.generate) ---- */
-
-int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                     struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                       struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                      struct le_prompt **pool, int64_t *n_pool);
 
 int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
                      struct le_prompt **pool, int64_t *n_pool) {

@@ -15,6 +15,7 @@
 #include "le_err.h"   /* le_err_set */
 #include "le_model.h" /* le_ctx_eval_from, le_ctx_logits */
 #include "le_tasks.h" /* le_stat_ppl_llamacpp, le_rng */
+#include "tasks_int.h" /* le_ppl_chunk_rows */
 
 #include <math.h>
 #include <stdlib.h>
@@ -293,27 +294,6 @@ int le_cmp_summary(const struct le_cmp *c, int boot, uint64_t seed, struct le_cm
     return rc;
 }
 
-/* Evaluates one chunk on c, calling row(ud, position, logits) for each
- * scored position (ctx/2 .. ctx-2), batch by batch. */
-static int le_cmp_chunk(struct le_ctx *c, const int32_t *chunk, int ctx,
-                        int (*row)(void *ud, int pos, const float *logits), void *ud) {
-    int first = ctx / 2, nb = le_ctx_n_batch(c);
-    int64_t n_vocab = le_model_get_info(le_ctx_model(c))->n_vocab;
-    for (int b0 = 0; b0 < ctx; b0 += nb) {
-        int n = ctx - b0 < nb ? ctx - b0 : nb;
-        int fl = first - b0;
-        fl = fl < 0 ? 0 : fl > n ? n : fl;
-        int rc = le_ctx_eval_from(c, chunk + b0, n, b0, fl);
-        if (rc)
-            return rc;
-        const float *logits = le_ctx_logits(c);
-        for (int r = fl; r < n && b0 + r <= ctx - 2; r++)
-            if ((rc = row(ud, b0 + r, logits + (int64_t)r * n_vocab)))
-                return rc;
-    }
-    return LE_OK;
-}
-
 struct le_cmp_pass {
     const int32_t *chunk;
     int first;
@@ -369,10 +349,10 @@ int le_cmp_llamacpp(struct le_ctx *base, struct le_ctx *const *q, int nq, const 
         memcpy(chunk, tokens + (int64_t)i * ctx, (size_t)ctx * sizeof *chunk);
         if (bos >= 0)
             chunk[0] = bos;
-        rc = le_cmp_chunk(base, chunk, ctx, le_cmp_base_cb, &p);
+        rc = le_ppl_chunk_rows(base, chunk, ctx, le_cmp_base_cb, &p);
         for (int k = 0; k < nq && !rc; k++) {
             p.acc = acc[k];
-            if (!(rc = le_cmp_chunk(q[k], chunk, ctx, le_cmp_quant_cb, &p)))
+            if (!(rc = le_ppl_chunk_rows(q[k], chunk, ctx, le_cmp_quant_cb, &p)))
                 rc = le_cmp_end_chunk(acc[k]);
         }
         if (!rc && cb && cb(ud, i + 1, n_chunks))

@@ -299,6 +299,7 @@ struct le_prompt {
     int n_targets;
     char *description; /* NULL: the task's (MMLU: the subject's) */
     int group;      /* sub-task index (MMLU subject), -1 none; first_n few-shot stays within it */
+    struct cJSON *doc; /* the document it was formatted from (owned; NULL: a built-in task's) */
 };
 void le_prompt_clear(struct le_prompt *p);
 
@@ -401,6 +402,15 @@ struct le_task_info {
     /* sub-tasks in one task (prompt.group: MMLU's subjects): when > 0,
      * first_n few-shot examples come from the document's own sub-task */
     int n_groups;
+    const char *(*group_name)(int i);   /* sub-task i's name (MMLU: its subject) */
+    const char *(*group_parent)(int i); /* the group sub-task i belongs to (MMLU: stem, ...) */
+    /* a pool that is the evaluated split, sampled without leaving the
+     * evaluated document out (lm-eval when the YAML names no fewshot_split) */
+    int fewshot_keep_self;
+    /* generate_until: generation_kwargs as lm-eval's config holds them (JSON,
+     * its key order), for sample logs; NULL = {"until": [...], "do_sample": false} */
+    const char *gen_kwargs_json;
+    int target_is_list; /* doc_to_target gives a list (triviaqa, nq_open): logged as its repr */
     /* tasks from YAML: the formatter with its template (format_ud), and
      * local data files per split (lm-eval's dataset_kwargs.data_files) */
     int (*format_ud)(const void *ud, const struct cJSON *doc, struct le_prompt *p);
@@ -473,6 +483,17 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
                    const struct le_prompt *pool, int64_t n_pool, int pool_is_eval,
                    int num_fewshot, uint64_t fewshot_seed, int uncond, struct le_item **items);
 void le_items_free(struct le_item *items, int64_t n);
+
+/*
+ * Sample logs (samples.c): the lines lm-eval's --log_samples writes for
+ * document d of ts (one per filter, each ending in "\n"), its records
+ * recs[0 .. items[d].n_req); *out malloc'ed. lm-eval 0.4.13's schema: doc_id,
+ * doc, target, arguments, resps, filtered_resps, filter, metrics, doc_hash,
+ * prompt_hash, target_hash and the per-document metric values.
+ */
+int le_task_sample_lines(const struct le_taskset *ts, int64_t d, const struct le_rec *recs, char **out);
+/* Python's repr() of a float ("0.1", "1e-05", "100.0", "nan"). */
+void le_py_float_repr(double x, char out[32]);
 
 /* One metric of a task (lm-eval's "name,none" and "name_stderr,none"). */
 struct le_metric {

@@ -22,6 +22,10 @@
  *   documents; token_perplexity = exp(-sum ll / sum tokens) with
  *   llama.cpp's +/- from per-token squares.
  *
+ * Tasks of sub-tasks (MMLU's subjects): each metric per sub-task, and per
+ * parent group and for the task weighted by size with lm-eval's pooled
+ * stderr (grouped_metric).
+ *
  * Records (le_rec) carry everything these need, and round-trip through JSON
  * exactly, so stored samples reproduce the metrics bit for bit.
  */
@@ -35,6 +39,7 @@
 
 #include "le_err.h"  /* le_err_set */
 #include "le_text.h" /* le_utf8_next, le_py_space */
+#include "tasks_int.h" /* le_rec_set_ll */
 
 /* ---- counting as Python counts ---- */
 
@@ -113,6 +118,13 @@ static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec 
     return LE_OK;
 }
 
+void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res) {
+    c->ll = res->logprob;
+    c->sumsq = res->sumsq;
+    c->ntok = res->n_tokens;
+    c->greedy = res->is_greedy;
+}
+
 int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
     for (int i = 0; i < it->n_req; i++) {
         const struct le_request *q = &it->req[i];
@@ -136,10 +148,7 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
         int rc = le_runner_rolling(r, t, strlen(t), &res);
         if (rc)
             return rc;
-        recs[0].ll = res.logprob;
-        recs[0].sumsq = res.sumsq;
-        recs[0].ntok = res.n_tokens;
-        recs[0].greedy = res.is_greedy;
+        le_rec_set_ll(&recs[0], &res);
         return LE_OK;
     }
     struct le_ll_request *rq = malloc((size_t)it->n_req * sizeof *rq);
@@ -151,12 +160,8 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
     }
     if (!rc)
         rc = le_runner_loglikelihood(r, rq, it->n_req, rs);
-    for (int i = 0; i < it->n_req && !rc; i++) {
-        recs[i].ll = rs[i].logprob;
-        recs[i].sumsq = rs[i].sumsq;
-        recs[i].ntok = rs[i].n_tokens;
-        recs[i].greedy = rs[i].is_greedy;
-    }
+    for (int i = 0; i < it->n_req && !rc; i++)
+        le_rec_set_ll(&recs[i], &rs[i]);
     free(rq);
     free(rs);
     return rc;
@@ -289,6 +294,7 @@ static int metric_add(struct le_metric *out, int cap, int *n, const char *name, 
 }
 
 enum { MC_ACC, MC_NORM, MC_BYTES, MC_TOK, MC_UNCOND, MC_N };
+enum { LE_MMLU_MAX_GROUPS = 64 }; /* sub-tasks of one task (MMLU has 57) */
 
 /* Per-document 0/1 scores of the multiple-choice metrics into sc[MC_N][n_docs]. */
 static int mc_scores(const struct le_rec *recs, const int64_t *off, int64_t n_docs, unsigned metrics,
@@ -447,6 +453,91 @@ static int gen_metrics(const struct le_task_info *info, const struct le_rec *rec
     return rc;
 }
 
+/* lm-eval's pooled_sample_stderr (lm_eval/api/metrics.py): the stderr of a
+ * group weighted by size from its sub-tasks' stderrs and sizes. */
+static double pooled_stderr(const double *se, const int64_t *size, int k) {
+    double num = 0, tot = 0;
+    for (int i = 0; i < k; i++) {
+        num += (double)(size[i] - 1) * se[i] * se[i] * (double)size[i];
+        tot += (double)size[i];
+    }
+    return tot - k > 0 ? sqrt(num / (tot - k) / tot) : NAN;
+}
+
+/* A metric of a task made of sub-tasks (MMLU): per sub-task the mean and
+ * mean_stderr of its documents' scores; the task and each parent group
+ * (in name order) aggregate their sub-tasks weighted by size
+ * (aggregate_subtask_metrics) with pooled_stderr, as lm-eval's groups with
+ * weight_by_size: true. Only sub-tasks with documents take part. */
+static int grouped_metric(const struct le_task_info *info, const char *name, const struct le_rec *recs,
+                          const int64_t *off, int64_t n_docs, const double *sc, struct le_metric *out, int cap,
+                          int *n) {
+    int G = info->n_groups, rc = LE_OK;
+    int64_t *cnt = calloc((size_t)G, sizeof *cnt);
+    double *mean = calloc((size_t)G, sizeof *mean), *se = calloc((size_t)G, sizeof *se);
+    double *buf = malloc((size_t)n_docs * sizeof *buf);
+    if (!cnt || !mean || !se || !buf)
+        rc = le_err_set(LE_ENOMEM, "out of memory");
+    for (int g = 0; g < G && !rc; g++) {
+        int64_t k = 0;
+        for (int64_t d = 0; d < n_docs; d++)
+            if (off[d + 1] > off[d] && recs[off[d]].group == g)
+                buf[k++] = sc[d];
+        cnt[g] = k;
+        mean[g] = k > 0 ? le_stat_mean(buf, k) : NAN;
+        se[g] = k > 1 ? le_stat_mean_stderr(buf, k) : NAN;
+    }
+    for (int64_t d = 0; d < n_docs && !rc; d++)
+        if (off[d + 1] > off[d] && (recs[off[d]].group < 0 || recs[off[d]].group >= G))
+            rc = le_err_set(LE_EFORMAT, "%s: document %lld has no sub-task", info->name, (long long)d);
+    /* the parents, in name order, after the task itself ("") */
+    const char *parents[16];
+    int np = 0;
+    for (int g = 0; g < G && !rc && info->group_parent; g++) {
+        const char *pa = info->group_parent(g);
+        int i = 0;
+        while (i < np && strcmp(parents[i], pa))
+            i++;
+        if (i == np && np < 16 && cnt[g] > 0) {
+            int j = np++;
+            while (j > 0 && strcmp(parents[j - 1], pa) > 0) {
+                parents[j] = parents[j - 1];
+                j--;
+            }
+            parents[j] = pa;
+        }
+    }
+    double vse[LE_MMLU_MAX_GROUPS];
+    int64_t vsz[LE_MMLU_MAX_GROUPS];
+    for (int p = -1; p < np && !rc; p++) {
+        double num = 0;
+        int k = 0;
+        for (int g = 0; g < G && k < LE_MMLU_MAX_GROUPS; g++)
+            if (cnt[g] > 0 && (p < 0 || !strcmp(info->group_parent(g), parents[p]))) {
+                num += mean[g] * (double)cnt[g];
+                vse[k] = se[g];
+                vsz[k++] = cnt[g];
+            }
+        int64_t tot = 0;
+        for (int i = 0; i < k; i++)
+            tot += vsz[i];
+        rc = metric_add(out, cap, n, name, num / (double)tot, pooled_stderr(vse, vsz, k), tot, 1);
+        if (!rc && p >= 0)
+            snprintf(out[*n - 1].group, sizeof out[*n - 1].group, "%s", parents[p]);
+    }
+    for (int g = 0; g < G && !rc; g++)
+        if (cnt[g] > 0) {
+            rc = metric_add(out, cap, n, name, mean[g], se[g], cnt[g], 1);
+            if (!rc)
+                snprintf(out[*n - 1].group, sizeof out[*n - 1].group, "%s", info->group_name(g));
+        }
+    free(cnt);
+    free(mean);
+    free(se);
+    free(buf);
+    return rc;
+}
+
 int le_task_metrics(const struct le_task_info *info, unsigned metrics, const struct le_rec *recs,
                     const int64_t *off, int64_t n_docs, const struct le_metric_opts *o_in,
                     struct le_metric *out, int cap, int *n_out) {
@@ -475,7 +566,9 @@ int le_task_metrics(const struct le_task_info *info, unsigned metrics, const str
     static const char *names[MC_N] = {"acc", "acc_norm", "acc_bytes", "acc_tok", "acc_uncond"};
     static const unsigned bits[MC_N] = {LE_M_ACC, LE_M_ACC_NORM, LE_M_ACC_BYTES, LE_M_ACC_TOK, LE_M_ACC_UNCOND};
     for (int m = 0; m < MC_N && !rc; m++)
-        if (metrics & bits[m])
+        if ((metrics & bits[m]) && info->n_groups > 0 && info->group_name)
+            rc = grouped_metric(info, names[m], recs, off, n_docs, sc[m], out, cap, n_out);
+        else if (metrics & bits[m])
             rc = metric_add(out, cap, n_out, names[m], le_stat_mean(sc[m], n_docs),
                             le_stat_mean_stderr(sc[m], n_docs), n_docs, 1);
     free(all);

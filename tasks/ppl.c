@@ -22,6 +22,7 @@
 #include "le_text.h"  /* le_py_space_len */
 #include "le_model.h" /* le_ctx_eval_from, le_ctx_logits */
 #include "le_tasks.h" /* le_stat_ppl_llamacpp, le_runner_*, le_task_metrics, le_count_words */
+#include "tasks_int.h" /* le_ppl_chunk_rows */
 
 #include <math.h>
 #include <stdlib.h>
@@ -38,10 +39,10 @@ static double le_ppl_nll(const float *logits, int64_t n_vocab, int32_t tok) {
     return -((double)(logits[tok] - mx) - log(sum_exp));
 }
 
-/* Evaluates one chunk and adds its scored tokens to *sum / *sumsq / *count. */
-static int le_ppl_chunk(struct le_ctx *c, const int32_t *chunk, int ctx, int64_t n_vocab, double *sum,
-                        double *sumsq, int64_t *count) {
+int le_ppl_chunk_rows(struct le_ctx *c, const int32_t *chunk, int ctx,
+                      int (*row)(void *ud, int pos, const float *logits), void *ud) {
     int first = ctx / 2, nb = le_ctx_n_batch(c);
+    int64_t n_vocab = le_model_get_info(le_ctx_model(c))->n_vocab;
     for (int b0 = 0; b0 < ctx; b0 += nb) {
         int n = ctx - b0 < nb ? ctx - b0 : nb;
         int fl = first - b0;
@@ -50,20 +51,39 @@ static int le_ppl_chunk(struct le_ctx *c, const int32_t *chunk, int ctx, int64_t
         if (rc)
             return rc;
         const float *logits = le_ctx_logits(c);
-        for (int r = fl; r < n; r++) {
-            int p = b0 + r;
-            if (p > ctx - 2)
-                break;
-            int32_t tgt = chunk[p + 1];
-            if (tgt < 0 || tgt >= n_vocab)
-                return le_err_set(LE_EINVAL, "token id %d outside the vocabulary", (int)tgt);
-            double v = le_ppl_nll(logits + (int64_t)r * n_vocab, n_vocab, tgt);
-            *sum += v;
-            *sumsq += v * v;
-            (*count)++;
-        }
+        for (int r = fl; r < n && b0 + r <= ctx - 2; r++)
+            if ((rc = row(ud, b0 + r, logits + (int64_t)r * n_vocab)))
+                return rc;
     }
     return LE_OK;
+}
+
+/* One chunk's sums: its scored tokens' NLL, squares and count. */
+struct le_ppl_sums {
+    const int32_t *chunk;
+    int64_t n_vocab, count;
+    double sum, sumsq;
+};
+
+static int le_ppl_sum_row(void *ud, int pos, const float *logits) {
+    struct le_ppl_sums *s = ud;
+    int32_t tgt = s->chunk[pos + 1];
+    if (tgt < 0 || tgt >= s->n_vocab)
+        return le_err_set(LE_EINVAL, "token id %d outside the vocabulary", (int)tgt);
+    double v = le_ppl_nll(logits, s->n_vocab, tgt);
+    s->sum += v;
+    s->sumsq += v * v;
+    s->count++;
+    return LE_OK;
+}
+
+/* Evaluates one chunk and adds its scored tokens to *sum / *sumsq / *count. */
+static int le_ppl_chunk(struct le_ctx *c, const int32_t *chunk, int ctx, int64_t n_vocab, double *sum,
+                        double *sumsq, int64_t *count) {
+    struct le_ppl_sums s = {chunk, n_vocab, *count, *sum, *sumsq};
+    int rc = le_ppl_chunk_rows(c, chunk, ctx, le_ppl_sum_row, &s);
+    *sum = s.sum, *sumsq = s.sumsq, *count = s.count;
+    return rc;
 }
 
 int le_ppl_llamacpp(struct le_ctx *c, const int32_t *tokens, int64_t n_tokens, int ctx, int32_t bos,
@@ -253,10 +273,7 @@ int le_ppl_lmeval(struct le_runner *r, const char *const *docs, const char *cons
         memset(c, 0, sizeof *c);
         c->kind = LE_TASK_ROLLING;
         c->n_choices = 1;
-        c->ll = res.logprob;
-        c->sumsq = res.sumsq;
-        c->ntok = res.n_tokens;
-        c->greedy = res.is_greedy;
+        le_rec_set_ll(c, &res);
         c->nbytes = (int64_t)strlen(orig);
         c->nchars = le_utf8_chars(orig);
         c->nwords = le_count_words(orig);
@@ -275,19 +292,18 @@ int le_ppl_lmeval(struct le_runner *r, const char *const *docs, const char *cons
         off[n_docs] = n_docs;
         rc = le_task_metrics(&le_ppl_lmeval_task, LE_M_ROLLING, rv, off, n_docs, mo, m, 8, &nm);
     }
-    const struct le_metric *w = NULL, *b = NULL, *bpb = NULL, *t = NULL;
-    if (!rc && (!(w = le_ppl_metric(m, nm, "word_perplexity")) || !(b = le_ppl_metric(m, nm, "byte_perplexity")) ||
-                !(bpb = le_ppl_metric(m, nm, "bits_per_byte")) || !(t = le_ppl_metric(m, nm, "token_perplexity"))))
-        rc = le_err_set(LE_EINVAL, "lmeval: the rolling metrics are incomplete");
+    static const char *const names[4] = {"word_perplexity", "byte_perplexity", "bits_per_byte", "token_perplexity"};
+    double *value[4] = {&out->word_perplexity, &out->byte_perplexity, &out->bits_per_byte, &out->token_perplexity};
+    double *stderr_v[4] = {&out->word_perplexity_stderr, &out->byte_perplexity_stderr, &out->bits_per_byte_stderr,
+                           &out->token_perplexity_stderr};
+    for (int i = 0; i < 4 && !rc; i++) {
+        const struct le_metric *k = le_ppl_metric(m, nm, names[i]);
+        if (!k)
+            rc = le_err_set(LE_EINVAL, "lmeval: the rolling metrics are incomplete");
+        else
+            *value[i] = k->value, *stderr_v[i] = k->stderr_v;
+    }
     if (!rc) {
-        out->word_perplexity = w->value;
-        out->word_perplexity_stderr = w->stderr_v;
-        out->byte_perplexity = b->value;
-        out->byte_perplexity_stderr = b->stderr_v;
-        out->bits_per_byte = bpb->value;
-        out->bits_per_byte_stderr = bpb->stderr_v;
-        out->token_perplexity = t->value;
-        out->token_perplexity_stderr = t->stderr_v;
         out->sum_ll = L;
         out->n_docs = n_docs;
         out->n_tokens = T;

@@ -56,6 +56,7 @@ void le_prompt_clear(struct le_prompt *p) {
         free(p->targets[i]);
     free(p->targets);
     free(p->description);
+    cJSON_Delete(p->doc);
     memset(p, 0, sizeof *p);
     p->gold = -1;
     p->group = -1;
@@ -673,7 +674,8 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
     *out = NULL;
     if (num_fewshot > 0 && info->kind == LE_TASK_ROLLING)
         return le_err_set(LE_EINVAL, "%s is a perplexity task: --num-fewshot must be 0", info->name);
-    int64_t need = num_fewshot + (pool_is_eval ? 1 : 0);
+    int excl = pool_is_eval && !info->fewshot_keep_self; /* the evaluated document is left out */
+    int64_t need = num_fewshot + (excl ? 1 : 0);
     if (num_fewshot > 0 && !info->fewshot_first_n && (!pool || n_pool < need))
         return le_err_set(LE_EINVAL, "%s: %d-shot needs %lld few-shot documents, the pool has %lld", info->name,
                           num_fewshot, (long long)need, (long long)(pool ? n_pool : 0));
@@ -693,12 +695,12 @@ int le_items_build(const struct le_task_info *info, const struct le_prompt *prom
         le_buf_put(&prefix, "", 0);
         le_buf_puts(&prefix, desc);
         if (num_fewshot > 0 && info->fewshot_first_n)
-            rc = fewshot_first_n(info, &prompts[d], pool, n_pool, pool_is_eval ? d : -1, num_fewshot, &prefix);
+            rc = fewshot_first_n(info, &prompts[d], pool, n_pool, excl ? d : -1, num_fewshot, &prefix);
         else if (num_fewshot > 0) {
             rc = le_pyrandom_sample(&g, n_pool, need, pick);
             int taken = 0;
             for (int64_t k = 0; k < need && !rc && taken < num_fewshot; k++) {
-                if (pool_is_eval && pick[k] == d)
+                if (excl && pick[k] == d)
                     continue; /* rm_eval_doc */
                 char *ex = fewshot_example(info, &pool[pick[k]]);
                 if (ex)

@@ -8,7 +8,7 @@
  * (brown_tasks.c), and the metrics reported. Adding a task = adding a row
  * (and a formatter when its prompt is new).
  */
-#include "le_tasks.h"
+#include "tasks_int.h" /* the MMLU subjects, le_fmt_mmlu, le_fmt_race */
 
 #include <cjson/cJSON.h> /* documents from le_ds_load */
 #include <stdio.h>        /* snprintf */
@@ -17,8 +17,9 @@
 
 #include "le_datasets.h" /* le_ds_load */
 #include "le_err.h"      /* le_err_set */
+#include "tasks_int.h"   /* le_brown_gen_* */
 
-/* Formatters (prompts.c) and generators (brown_tasks.c). */
+/* Formatters (prompts.c); the generators (brown_tasks.c) are in tasks_int.h. */
 int le_fmt_hellaswag(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_piqa(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_arc(const struct cJSON *doc, struct le_prompt *p);
@@ -31,12 +32,6 @@ int le_fmt_gsm8k(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_gsm8k_cot(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_triviaqa(const struct cJSON *doc, struct le_prompt *p);
 int le_fmt_nq_open(const struct cJSON *doc, struct le_prompt *p);
-int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                     struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                       struct le_prompt **pool, int64_t *n_pool);
-int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
-                      struct le_prompt **pool, int64_t *n_pool);
 
 #define MC_ALL (LE_M_ACC | LE_M_ACC_NORM | LE_M_ACC_BYTES | LE_M_ACC_TOK)
 
@@ -52,6 +47,7 @@ int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int
 #define REMOVE_WHITESPACE \
     {.name = "remove_whitespace", .n_steps = 2, .steps = {{.kind = LE_F_REMOVE_WS}, {.kind = LE_F_TAKE_FIRST}}}
 #define QA_UNTIL {.until = {"\n", ".", ","}, .n_until = 3}
+#define QA_GEN_KWARGS "{\"until\": [\"\\n\", \".\", \",\"], \"do_sample\": false, \"temperature\": 0.0}"
 
 /* gsm8k-cot.yaml's fewshot_config.samples (Wei et al. 2022, "Chain-of-Thought
  * Prompting Elicits Reasoning in Large Language Models", the prompt lm-eval cites). */
@@ -87,12 +83,16 @@ static const struct le_task_info le_tasks[] = {
      .format = le_fmt_openbookqa},
     {.name = "siqa", .dataset = "siqa", .eval_split = "validation", .fewshot_split = "train",
      .version = 0.0, .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = MC_ALL, .format = le_fmt_siqa},
+    /* lambada_openai.yaml names no fewshot_split: lm-eval samples examples
+     * from the test split without leaving the evaluated document out. */
     {.name = "lambada_openai", .dataset = "lambada_openai", .eval_split = "test", .fewshot_split = "test",
      .version = 1.0, .kind = LE_TASK_LL, .target_delimiter = " ", .metrics = LE_M_PERPLEXITY | LE_M_LL_ACC,
-     .format = le_fmt_lambada},
+     .format = le_fmt_lambada, .fewshot_keep_self = 1},
     {.name = "gsm8k", .dataset = "gsm8k", .eval_split = "test", .fewshot_split = "train", .version = 3.0,
      .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k,
      .default_fewshot = 5, .gen = {.until = {"Question:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,
+     .gen_kwargs_json =
+         "{\"until\": [\"Question:\", \"</s>\", \"<|im_end|>\"], \"do_sample\": false, \"temperature\": 0.0}",
      .filters = {{.name = "strict-match", .n_steps = 2,
                   .steps = {{.kind = LE_F_REGEX, .pattern = "#### (\\-?[0-9\\.\\,]+)"}, {.kind = LE_F_TAKE_FIRST}}},
                  FLEXIBLE_EXTRACT},
@@ -101,6 +101,7 @@ static const struct le_task_info le_tasks[] = {
      .target_delimiter = " ", .metrics = LE_M_EXACT, .format = le_fmt_gsm8k_cot, .default_fewshot = 8,
      .fewshot_first_n = 1, .fewshot_docs_json = gsm8k_cot_samples,
      .gen = {.until = {"Q:", "</s>", "<|im_end|>"}, .n_until = 3}, .n_filters = 2,
+     .gen_kwargs_json = "{\"do_sample\": false, \"until\": [\"Q:\", \"</s>\", \"<|im_end|>\"]}",
      .filters = {{.name = "strict-match", .n_steps = 2,
                   .steps = {{.kind = LE_F_REGEX, .pattern = "The answer is (\\-?[0-9\\.\\,]+)."},
                             {.kind = LE_F_TAKE_FIRST}}},
@@ -108,14 +109,32 @@ static const struct le_task_info le_tasks[] = {
      .em = GSM8K_EM},
     {.name = "triviaqa", .dataset = "triviaqa", .eval_split = "validation", .fewshot_split = "train",
      .version = 3.0, .kind = LE_TASK_GEN, .target_delimiter = " ", .metrics = LE_M_EXACT,
-     .format = le_fmt_triviaqa, .gen = QA_UNTIL, .n_filters = 1, .filters = {REMOVE_WHITESPACE},
+     .format = le_fmt_triviaqa, .target_is_list = 1, .gen = QA_UNTIL,
+     .gen_kwargs_json = QA_GEN_KWARGS, .n_filters = 1, .filters = {REMOVE_WHITESPACE},
      .em = {.ignore_case = 1, .ignore_punctuation = 1}},
     {.name = "nq_open", .dataset = "nq_open", .eval_split = "validation", .fewshot_split = "train",
      .version = 4.0, .kind = LE_TASK_GEN, .target_delimiter = " ", .fewshot_delimiter = "\n",
      .description = "Answer these questions:\n\n", .metrics = LE_M_EXACT, .format = le_fmt_nq_open,
-     .gen = QA_UNTIL, .n_filters = 1, .filters = {REMOVE_WHITESPACE},
-     .em = {.ignore_case = 1, .ignore_punctuation = 1, .n_regexes = 1,
+     .target_is_list = 1, .gen = QA_UNTIL, .gen_kwargs_json = QA_GEN_KWARGS, .n_filters = 1,
+     .filters = {REMOVE_WHITESPACE}, .em = {.ignore_case = 1, .ignore_punctuation = 1, .n_regexes = 1,
             .regexes_to_ignore = {"\\b(?:The |the |An |A |The |a |an )"}}},
+    /* mmlu: lm-eval's mmlu group (lm_eval/tasks/mmlu/default) as one task:
+     * its 57 subjects are sub-tasks (reported as mmlu_<subject>), averaged
+     * into the groups stem, humanities, social_sciences, other and mmlu
+     * weighted by size (_mmlu*.yaml aggregate_metric_list); few-shot
+     * first_n from each subject's dev split. The YAML sets no num_fewshot
+     * (lm-eval runs 0-shot unless told); 5 is the default here, as in the
+     * MMLU paper and the LLaMA paper's Table 9. */
+    {.name = "mmlu", .dataset = "mmlu", .eval_split = "test", .fewshot_split = "dev", .version = 1.0,
+     .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = LE_M_ACC, .format = le_fmt_mmlu, .default_fewshot = 5,
+     .fewshot_first_n = 1, .n_groups = LE_MMLU_N_SUBJECTS, .group_name = le_mmlu_subject,
+     .group_parent = le_mmlu_category},
+    /* race: lm_eval/tasks/race/race.yaml (EleutherAI/race "high", test
+     * split, no few-shot split: examples come from the test split itself,
+     * the evaluated document not left out). 0-shot as the LLaMA paper. */
+    {.name = "race", .dataset = "race", .eval_split = "test", .fewshot_split = "test", .version = 3.0,
+     .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = LE_M_ACC, .format = le_fmt_race,
+     .fewshot_keep_self = 1},
     {.name = "brown", .eval_split = "test", .version = 1.0, .kind = LE_TASK_ROLLING, .metrics = LE_M_ROLLING,
      .generate = le_brown_gen_ppl},
     {.name = "brown-cloze", .eval_split = "test", .fewshot_split = "train", .version = 1.0, .kind = LE_TASK_MC,
@@ -127,7 +146,8 @@ static const int le_n_tasks = (int)(sizeof le_tasks / sizeof le_tasks[0]);
 
 /* lm-eval's names for the same tasks. */
 static const char *const le_task_alias[][2] = {
-    {"social_iqa", "siqa"}, {"lambada", "lambada_openai"}, {"trivia_qa", "triviaqa"}, {"gsm8k-cot", "gsm8k_cot"}};
+    {"social_iqa", "siqa"}, {"lambada", "lambada_openai"}, {"trivia_qa", "triviaqa"}, {"gsm8k-cot", "gsm8k_cot"},
+    {"race_high", "race"},  {"hendrycks_test", "mmlu"}};
 
 int le_task_count(void) { return le_n_tasks; }
 
@@ -196,8 +216,11 @@ static int load_prompts(const struct le_task_info *info, const char *split, cons
     struct le_prompt *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
     if (!p)
         rc = le_err_set(LE_ENOMEM, "out of memory");
-    for (const cJSON *d = docs ? docs->child : NULL; d && i < n && !rc; d = d->next, i++) {
+    for (cJSON *d = docs ? docs->child : NULL, *next; d && i < n && !rc; d = next, i++) {
+        next = d->next;
         rc = info->format_ud ? info->format_ud(info->ud, d, &p[i]) : info->format(d, &p[i]);
+        if (!rc) /* the prompt keeps its document (sample logs) */
+            p[i].doc = cJSON_DetachItemViaPointer(docs, d);
         if (rc) {
             char msg[512], where[300];
             snprintf(msg, sizeof msg, "%s", le_err_msg());
@@ -224,8 +247,12 @@ static int fixed_prompts(const struct le_task_info *info, struct le_prompt **out
     int64_t n = cJSON_GetArraySize(docs), i = 0;
     struct le_prompt *p = calloc((size_t)(n > 0 ? n : 1), sizeof *p);
     int rc = docs && p ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
-    for (const cJSON *d = docs ? docs->child : NULL; d && !rc; d = d->next, i++)
+    for (cJSON *d = docs ? docs->child : NULL, *next; d && !rc; d = next, i++) {
+        next = d->next;
         rc = info->format(d, &p[i]);
+        if (!rc)
+            p[i].doc = cJSON_DetachItemViaPointer(docs, d);
+    }
     cJSON_Delete(docs);
     if (rc) {
         prompts_free(p, n);
@@ -237,6 +264,29 @@ static int fixed_prompts(const struct le_task_info *info, struct le_prompt **out
 }
 
 static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op);
+
+/* lm-eval's --limit on a group of sub-tasks (MMLU): the first `limit`
+ * documents of each sub-task, in order; the others are freed. */
+static int limit_per_group(const struct le_task_info *info, struct le_prompt *p, int64_t *n, int64_t limit) {
+    int64_t *seen = calloc((size_t)info->n_groups + 1, sizeof *seen), k = 0;
+    if (!seen)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    for (int64_t i = 0; i < *n; i++) {
+        int g = p[i].group >= 0 && p[i].group < info->n_groups ? p[i].group : info->n_groups;
+        if (seen[g]++ >= limit) {
+            le_prompt_clear(&p[i]);
+            continue;
+        }
+        if (k != i) {
+            p[k] = p[i];
+            memset(&p[i], 0, sizeof p[i]);
+        }
+        k++;
+    }
+    free(seen);
+    *n = k;
+    return LE_OK;
+}
 
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o_in) {
     struct le_task_opts o;
@@ -277,8 +327,10 @@ static int task_load_info(struct le_taskset **out, const struct le_task_info *in
         n_total = n_eval;
     } else {
         /* The few-shot pool is the evaluated split itself: format all of it. */
-        int64_t lim = o.num_fewshot > 0 && pool_is_eval ? 0 : o.limit;
+        int64_t lim = (o.num_fewshot > 0 && pool_is_eval) || info->n_groups > 0 ? 0 : o.limit;
         rc = load_prompts(info, info->eval_split, &o, lim, &eval, &n_eval, &n_total);
+        if (!rc && info->n_groups > 0 && o.limit > 0)
+            rc = limit_per_group(info, eval, &n_eval, o.limit);
         if (!rc && o.num_fewshot > 0 && info->fewshot_docs_json)
             rc = fixed_prompts(info, &pool, &n_pool);
         else if (!rc && o.num_fewshot > 0 && !pool_is_eval)
@@ -292,7 +344,7 @@ static int task_load_info(struct le_taskset **out, const struct le_task_info *in
         pool = eval;
         n_pool = n_eval;
     }
-    int64_t n = o.limit > 0 && o.limit < n_eval ? o.limit : n_eval;
+    int64_t n = o.limit > 0 && o.limit < n_eval && info->n_groups == 0 ? o.limit : n_eval;
     struct le_taskset *ts = calloc(1, sizeof *ts);
     if (!ts) {
         rc = le_err_set(LE_ENOMEM, "out of memory");

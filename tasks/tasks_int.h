@@ -21,10 +21,34 @@ struct le_runner {
     struct le_runner_stats st;
 };
 
-
 /* Makes the cache hold tokens[0..n) (n >= 1), evaluating only what differs
  * from what it holds, and computes the logits of position n-1 (returned
  * through le_ctx_logits' last row: *row). Counts into the stats. */
 int le_runner_prefill(struct le_runner *r, const int32_t *tokens, int64_t n, const float **row);
+
+/* The built-in Brown tasks' generators (le_task_info.generate; brown_tasks.c). */
+int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                     struct le_prompt **pool, int64_t *n_pool);
+int le_brown_gen_cloze(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                       struct le_prompt **pool, int64_t *n_pool);
+int le_brown_gen_swap(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
+                      struct le_prompt **pool, int64_t *n_pool);
+
+/* A record's ll, sumsq, ntok and greedy from a loglikelihood result (mc.c). */
+void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res);
+
+/* llama.cpp's perplexity chunk (ppl.c): evaluates chunk[0..ctx) on c batch
+ * by batch and calls row(ud, position, logits) for each scored position
+ * (ctx/2 .. ctx-2) in order; stops at row's first error. */
+struct le_ctx;
+int le_ppl_chunk_rows(struct le_ctx *c, const int32_t *chunk, int ctx,
+                      int (*row)(void *ud, int pos, const float *logits), void *ud);
+/* MMLU's 57 subjects (prompts_mc.c): name and lm-eval group, by index. */
+enum { LE_MMLU_N_SUBJECTS = 57 };
+const char *le_mmlu_subject(int i);
+const char *le_mmlu_category(int i);
+struct cJSON;
+int le_fmt_mmlu(const struct cJSON *doc, struct le_prompt *p);
+int le_fmt_race(const struct cJSON *doc, struct le_prompt *p);
 
 #endif

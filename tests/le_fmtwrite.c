@@ -369,16 +369,24 @@ static int write_tokenizer_bin(const struct src *s, const char *path) {
     return fclose(f) == 0 ? LE_OK : le_err_set(LE_EIO, "%s: write failed", path);
 }
 
-int le_fw_llama2c(const char *gguf, const char *path, int version, const char *ref) {
-    struct src s;
-    int rc = src_open(&s, gguf);
+/* src_open, and the output file created (on failure neither is left open). */
+static int src_open_out(struct src *s, const char *gguf, const char *path, FILE **f) {
+    int rc = src_open(s, gguf);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        le_gguf_close(s.g);
+    if (!(*f = fopen(path, "wb"))) {
+        le_gguf_close(s->g);
         return le_err_set(LE_EIO, "%s: cannot create", path);
     }
+    return LE_OK;
+}
+
+int le_fw_llama2c(const char *gguf, const char *path, int version, const char *ref) {
+    struct src s;
+    FILE *f;
+    int rc = src_open_out(&s, gguf, path, &f);
+    if (rc)
+        return rc;
     int32_t h[7] = {(int32_t)s.dim, (int32_t)s.ffn, (int32_t)s.L, (int32_t)s.nh, (int32_t)s.nkv, (int32_t)s.V,
                     (int32_t)s.ctx};
     struct le_gguf_writer *w = version == 2 && ref ? copy_keys(s.g) : NULL;
@@ -543,14 +551,10 @@ static void ggml_tensor(FILE *f, const char *name, const struct le_gguf_tensor *
 
 int le_fw_ggml(const char *gguf, const char *path, const char *magic, uint32_t version, int type, const char *ref) {
     struct src s;
-    int rc = src_open(&s, gguf);
+    FILE *f;
+    int rc = src_open_out(&s, gguf, path, &f);
     if (rc)
         return rc;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        le_gguf_close(s.g);
-        return le_err_set(LE_EIO, "%s: cannot create", path);
-    }
     uint32_t m = (uint32_t)magic[0] << 24 | (uint32_t)magic[1] << 16 | (uint32_t)magic[2] << 8 | (uint32_t)magic[3];
     int is_ggml = !strcmp(magic, "ggml"), aligned = !strcmp(magic, "ggjt"), split = aligned && version == 2;
     fwrite(&m, 4, 1, f);
@@ -617,16 +621,26 @@ static size_t varint_len(uint64_t v) {
     return n;
 }
 
-int le_fw_spm_model(const char *vocab_gguf, const char *out) {
+/* Opens vocab_gguf's tokenizer and calls write(g, t, out) with it and its
+ * GGUF (BPE merges are read from there); closes both. */
+static int fw_with_tok(const char *vocab_gguf, const char *out,
+                       int (*write)(const struct le_gguf *g, const struct le_tok *t, const char *out)) {
     struct le_gguf *g;
+    struct le_tok *t;
     int rc = le_gguf_open(&g, vocab_gguf);
     if (rc)
         return rc;
-    struct le_tok *t;
-    if ((rc = le_tok_from_gguf(&t, g))) {
-        le_gguf_close(g);
-        return rc;
+    if (!(rc = le_tok_from_gguf(&t, g))) {
+        rc = write(g, t, out);
+        le_tok_free(t);
     }
+    le_gguf_close(g);
+    return rc;
+}
+
+static int spm_model_write(const struct le_gguf *g, const struct le_tok *t, const char *out) {
+    (void)g;
+    int rc = LE_OK;
     FILE *f = fopen(out, "wb");
     for (int32_t i = 0; f && i < le_tok_n_vocab(t); i++) {
         size_t tl;
@@ -666,10 +680,10 @@ int le_fw_spm_model(const char *vocab_gguf, const char *out) {
             rc = le_err_set(LE_EIO, "%s: write failed", out);
     } else
         rc = le_err_set(LE_EIO, "%s: cannot create", out);
-    le_tok_free(t);
-    le_gguf_close(g);
     return rc;
 }
+
+int le_fw_spm_model(const char *vocab_gguf, const char *out) { return fw_with_tok(vocab_gguf, out, spm_model_write); }
 
 struct mrg {
     float score;
@@ -725,16 +739,7 @@ static cJSON *spm_merges(const struct le_tok *t) {
     return arr;
 }
 
-int le_fw_tok_json(const char *vocab_gguf, const char *out) {
-    struct le_gguf *g;
-    int rc = le_gguf_open(&g, vocab_gguf);
-    if (rc)
-        return rc;
-    struct le_tok *t;
-    if ((rc = le_tok_from_gguf(&t, g))) {
-        le_gguf_close(g);
-        return rc;
-    }
+static int tok_json_write(const struct le_gguf *g, const struct le_tok *t, const char *out) {
     int spm = le_tok_kind(t) == LE_TOK_SPM;
     cJSON *root = cJSON_CreateObject(), *added = cJSON_AddArrayToObject(root, "added_tokens");
     cJSON *model = cJSON_AddObjectToObject(root, "model");
@@ -788,10 +793,10 @@ int le_fw_tok_json(const char *vocab_gguf, const char *out) {
         cJSON_AddBoolToObject(pt, "use_regex", 1);
     }
     char *js = cJSON_PrintUnformatted(root);
-    rc = write_text(out, js);
+    int rc = write_text(out, js);
     free(js);
     cJSON_Delete(root);
-    le_tok_free(t);
-    le_gguf_close(g);
     return rc;
 }
+
+int le_fw_tok_json(const char *vocab_gguf, const char *out) { return fw_with_tok(vocab_gguf, out, tok_json_write); }

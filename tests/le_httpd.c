@@ -340,7 +340,9 @@ static int fix_zip(const char *srcdir, const char *dst) {
     if (dl > 7 && strcmp(dst + dl - 7, ".tar.gz") == 0) { /* a gzipped tar instead */
         archive_write_set_format_pax_restricted(a);
         archive_write_add_filter_gzip(a);
-    } else
+    } else if (dl > 4 && strcmp(dst + dl - 4, ".tar") == 0) /* a plain tar (MMLU's data.tar) */
+        archive_write_set_format_pax_restricted(a);
+    else
         archive_write_set_format_zip(a);
     int rc = (fix_mkdirs(dst) == 0 && archive_write_open_filename(a, dst) == ARCHIVE_OK) ? 0 : -1;
     if (rc == 0)
@@ -371,7 +373,8 @@ int le_dsfix_build(const char *dir, int layout) {
                 snprintf(dst, sizeof dst, "%s%s", dir, p ? p : "/");
             size_t ul = strlen(url);
             int rc;
-            if ((ul > 4 && strcmp(url + ul - 4, ".zip") == 0) || (ul > 7 && strcmp(url + ul - 7, ".tar.gz") == 0)) {
+            if ((ul > 4 && strcmp(url + ul - 4, ".zip") == 0) || (ul > 7 && strcmp(url + ul - 7, ".tar.gz") == 0) ||
+                (ul > 4 && strcmp(url + ul - 4, ".tar") == 0)) {
                 snprintf(src, sizeof src, "tests/data/datasets/%.*s", (int)(slash - folder), folder);
                 rc = fix_zip(src, dst);
             } else {

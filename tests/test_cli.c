@@ -156,6 +156,14 @@ static void db_init_and_info_should_work_on_a_temp_file(void **state) {
     free(dir);
 }
 
+/* `--db none` (issue 12, item 12): eval, ppl and compare compute without a
+ * store (their tests); train records nothing, as without --db; a sweep, whose
+ * cells are its result, refuses it as a usage error. */
+static void sweep_should_refuse_db_none(void **state) {
+    (void)state;
+    free(le_test_sh_expect(2, "llamaeval: error: a sweep needs a store", "'%s' sweep plan.json --db none", bin()));
+}
+
 /* Test seams live only in the test build (-DLE_TESTING): the shipped
  * binary holds none of their environment variables' names, the one the
  * tests run holds them all. */
@@ -188,6 +196,7 @@ int main(void) {
         cmocka_unit_test(every_listed_command_should_have_help),
         cmocka_unit_test(db_init_and_info_should_work_on_a_temp_file),
         cmocka_unit_test(shipped_binary_should_carry_no_test_seams),
+        cmocka_unit_test(sweep_should_refuse_db_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

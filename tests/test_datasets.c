@@ -67,9 +67,9 @@ static void registry_should_list_every_set_with_metadata(void **state) {
     (void)state;
     static const char *names[] = {"wikitext-2-raw", "hellaswag", "piqa",       "arc_easy", "arc_challenge",
                                   "winogrande",     "boolq",     "openbookqa", "siqa",     "lambada_openai",
-                                  "gsm8k",          "nq_open",   "triviaqa"};
-    assert_int_equal(le_ds_count(), 13);
-    for (int i = 0; i < 13; i++) {
+                                  "gsm8k",          "nq_open",   "triviaqa",   "mmlu",     "race"};
+    assert_int_equal(le_ds_count(), 15);
+    for (int i = 0; i < 15; i++) {
         const struct le_ds_entry *e = le_ds_find(names[i]);
         assert_non_null(e);
         assert_ptr_equal(e, le_ds_get(i));
@@ -86,6 +86,44 @@ static void registry_should_list_every_set_with_metadata(void **state) {
     assert_null(le_ds_find("no_such_set"));
     assert_string_equal(le_ds_source_at(le_ds_find("hellaswag"), 0)->url,
                         "https://raw.githubusercontent.com/rowanz/hellaswag/master/data/hellaswag_val.jsonl");
+}
+
+/* MMLU: headerless CSV per subject in a plain tar, read in one pass, as
+ * cais/mmlu rows, subjects in name order; RACE: article files in sorted
+ * name order ("1", "10", "2"), questions grouped by article text. */
+static void mmlu_and_race_should_read_their_archives(void **state) {
+    (void)state;
+    cJSON *d = load("mmlu", "test");
+    assert_int_equal(cJSON_GetArraySize(d), 7);
+    cJSON *a = cJSON_GetArrayItem(d, 1);
+    assert_string_equal(a->child->string, "question"); /* cais/mmlu's field order */
+    assert_string_equal(a->child->next->string, "subject");
+    assert_string_equal(str(a, "question"), "  The identity element of a group is:  ");
+    assert_string_equal(str(a, "subject"), "abstract_algebra");
+    assert_int_equal((int)num(a, "answer"), 0);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(a, "choices"), 3)->valuestring, "undefined");
+    assert_string_equal(str(cJSON_GetArrayItem(d, 3), "subject"), "marketing");
+    assert_string_equal(str(cJSON_GetArrayItem(d, 6), "question"), "Café owner Søren asks: who wrote Either/Or?");
+    cJSON_Delete(d);
+    d = load("mmlu", "dev");
+    assert_int_equal(cJSON_GetArraySize(d), 15);
+    assert_string_equal(str(cJSON_GetArrayItem(d, 4), "question"), "Let H be a subgroup of G with index 2. Then H is\n\n"
+                                                                  "necessarily:");
+    assert_string_equal(str(cJSON_GetArrayItem(d, 7), "question"),
+                        "Dividing a market into groups with \"similar\" needs is called:");
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 2), "choices"), 0)->valuestring,
+                        "True, True");
+    cJSON_Delete(d);
+    cJSON_Delete(load("mmlu", "validation"));
+    d = load("race", "test");
+    assert_int_equal(cJSON_GetArraySize(d), 2);
+    cJSON *p = cJSON_GetObjectItem(cJSON_GetArrayItem(d, 1), "problems");
+    assert_int_equal(cJSON_GetArraySize(p), 3); /* 10.txt's question, then 2.txt's two */
+    assert_string_equal(str(cJSON_GetArrayItem(p, 0), "question"), "According to experts, what can help students sleep?");
+    assert_string_equal(str(cJSON_GetArrayItem(p, 2), "answer"), "B");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetArrayItem(p, 1), "options")), 4);
+    cJSON_Delete(d);
+    cJSON_Delete(load("race", "train"));
 }
 
 static void hellaswag_should_parse_upstream_fields(void **state) {
@@ -311,6 +349,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(registry_should_list_every_set_with_metadata),
         cmocka_unit_test(hellaswag_should_parse_upstream_fields),
+        cmocka_unit_test(mmlu_and_race_should_read_their_archives),
         cmocka_unit_test(piqa_should_merge_integer_labels),
         cmocka_unit_test(arc_should_keep_upstream_choices),
         cmocka_unit_test(winogrande_siqa_boolq_obqa_lambada_should_parse),

@@ -11,6 +11,7 @@
  * - The results JSON has lm-eval's keys; the markdown table its header.
  * - Usage errors exit 2, bad requests exit 1.
  * - Two evals on the same cells queue up (claims): each cell computed once.
+ * - --db none prints the table a store-backed run prints and writes no file.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -36,14 +37,15 @@
 #include <unistd.h>
 
 struct fx {
-    char *dir;
+    struct le_test_fx fx; /* the folder */
     char model[512], env[1024];
 };
 
 static int setup(void **state) {
-    struct fx *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    snprintf(f->model, sizeof f->model, "%s/gen.gguf", f->dir);
+    if (le_test_fx_setup(state, sizeof(struct fx), NULL))
+        return -1;
+    struct fx *f = *state;
+    snprintf(f->model, sizeof f->model, "%s/gen.gguf", f->fx.dir);
     struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
                                   .n_vocab = 512, .n_ctx = 256, .seed = 5};
     if (le_genmodel_write(f->model, &cfg))
@@ -54,20 +56,11 @@ static int setup(void **state) {
                         "mkdir -p '%s/cache/hellaswag' && cp tests/data/tasks/hellaswag.jsonl "
                         "'%s/cache/hellaswag/hellaswag_val.jsonl' && cp tests/data/tasks/hellaswag.jsonl "
                         "'%s/cache/hellaswag/hellaswag_train.jsonl'",
-                        f->dir, f->dir, f->dir);
+                        f->fx.dir, f->fx.dir, f->fx.dir);
     free(out);
     if (rc)
         return -1;
-    snprintf(f->env, sizeof f->env, "LLAMAEVAL_CACHE='%s/cache'", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fx *f = *state;
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
+    snprintf(f->env, sizeof f->env, "LLAMAEVAL_CACHE='%s/cache'", f->fx.dir);
     return 0;
 }
 
@@ -75,23 +68,18 @@ static int teardown(void **state) {
 #define COMMON "--tasks " TASKS " --limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4"
 
 static int run_eval(struct fx *f, char **out, const char *pre, const char *db, const char *extra) {
-    return le_test_sh(out, "cd '%s' && %s %s '%s' eval --model gen.gguf " COMMON " --db %s %s", f->dir, f->env,
+    return le_test_sh(out, "cd '%s' && %s %s '%s' eval --model gen.gguf " COMMON " --db %s %s", f->fx.dir, f->env,
                       pre, le_test_bin(), db, extra);
 }
 
 /* Exported result rows as sorted "cell task metric value stderr n" lines. */
 static char *export_rows(struct fx *f, const char *db, int *n_rows) {
     char *out = NULL;
-    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db export --db %s --format json --output x.json", f->dir,
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db export --db %s --format json --output x.json", f->fx.dir,
                                 le_test_bin(), db),
                      0);
     free(out);
-    char path[600];
-    snprintf(path, sizeof path, "%s/x.json", f->dir);
-    char *s = le_test_read_file(path, NULL);
-    assert_non_null(s);
-    cJSON *arr = cJSON_Parse(s);
-    free(s);
+    cJSON *arr = le_test_read_json(f->fx.dir, "x.json");
     assert_true(cJSON_IsArray(arr));
     int n = cJSON_GetArraySize(arr);
     char **lines = calloc((size_t)n, sizeof *lines);
@@ -131,7 +119,7 @@ static char *export_rows(struct fx *f, const char *db, int *n_rows) {
 /* "  samples  123" lines of `db info`, for row counts. */
 static long table_rows(struct fx *f, const char *db, const char *table) {
     char *out = NULL;
-    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db info --db %s", f->dir, le_test_bin(), db), 0);
+    assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' db info --db %s", f->fx.dir, le_test_bin(), db), 0);
     char *p = out;
     long v = -1;
     while ((p = strstr(p, table))) {
@@ -206,13 +194,7 @@ static void eval_should_write_lm_eval_results_json(void **state) {
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     free(out);
-    char path[700];
-    snprintf(path, sizeof path, "%s/res.json", f->dir);
-    char *s = le_test_read_file(path, NULL);
-    assert_non_null(s);
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    assert_non_null(j);
+    cJSON *j = le_test_read_json(f->fx.dir, "res.json");
     cJSON *hs = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "results"), "hellaswag");
     assert_non_null(hs);
     cJSON *acc = cJSON_GetObjectItem(hs, "acc,none"), *se = cJSON_GetObjectItem(hs, "acc_stderr,none");
@@ -234,10 +216,66 @@ static void eval_should_write_lm_eval_results_json(void **state) {
                 cJSON_GetObjectItem(st, "tokens_naive")->valuedouble);
     cJSON_Delete(j);
     /* --log-samples: one line per document */
-    rc = le_test_sh(&out, "cat '%s'/samples_hellaswag_*.jsonl | wc -l", f->dir);
+    rc = le_test_sh(&out, "cat '%s'/samples_hellaswag_*.jsonl | wc -l", f->fx.dir);
     assert_int_equal(rc, 0);
     assert_int_equal(atoi(out), 3);
     free(out);
+    /* ... in lm-eval's per-sample schema (tasks/samples.c; test_tasks checks the values) */
+    rc = le_test_sh(&out, "head -n 1 '%s'/samples_hellaswag_*.jsonl", f->fx.dir);
+    assert_int_equal(rc, 0);
+    cJSON *line = cJSON_Parse(out);
+    static const char *const keys[] = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
+                                       "metrics", "doc_hash", "prompt_hash", "target_hash", "acc", "acc_norm"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (!cJSON_GetObjectItem(line, keys[k]))
+            fail_msg("sample line without \"%s\": %s", keys[k], out);
+    cJSON_Delete(line);
+    free(out);
+}
+
+/* MMLU (fixture: three subjects): results per subject, group and mmlu as
+ * lm-eval names them, and the same from the store on a rerun. */
+static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **state) {
+    struct fx *f = *state;
+    char *out = NULL;
+    assert_int_equal(le_test_sh(&out, "mkdir -p '%s/cache/mmlu' && tar cf '%s/cache/mmlu/data.tar' -C "
+                                      "tests/data/datasets/mmlu data", f->fx.dir, f->fx.dir), 0);
+    free(out);
+    cJSON *res[2];
+    for (int k = 0; k < 2; k++) {
+        int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu --num-fewshot 1 --ctx 256 "
+                                  "--offline --quiet --db m.sqlite --output-path m%d.json", f->fx.dir, f->env,
+                            le_test_bin(), k);
+        if (rc)
+            fail_msg("eval failed (%d): %s", rc, out);
+        if (k == 1)
+            assert_non_null(strstr(out, "|  - abstract_algebra|"));
+        free(out);
+        char path[700];
+        snprintf(path, sizeof path, "%s/m%d.json", f->fx.dir, k);
+        char *s = le_test_read_file(path, NULL);
+        cJSON *j = cJSON_Parse(s);
+        free(s);
+        assert_non_null(j);
+        res[k] = j;
+    }
+    static const char *const keys[] = {"mmlu", "mmlu_stem", "mmlu_humanities", "mmlu_other",
+                                       "mmlu_abstract_algebra", "mmlu_marketing", "mmlu_philosophy"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(res[0], "results"), keys[i]);
+        cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "results"), keys[i]);
+        if (!a || !cJSON_IsNumber(cJSON_GetObjectItem(a, "acc,none")))
+            fail_msg("no results for %s", keys[i]);
+        assert_true(cJSON_Compare(a, b, 1));
+    }
+    cJSON *gs = cJSON_GetObjectItem(res[0], "group_subtasks");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(gs, "mmlu")), 3);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gs, "mmlu_humanities"), 0)->valuestring,
+                        "mmlu_philosophy");
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "llamaeval_requests"), "mmlu"),
+                                    "from_store")->type == cJSON_True);
+    cJSON_Delete(res[0]);
+    cJSON_Delete(res[1]);
 }
 
 static void eval_should_reject_bad_usage(void **state) {
@@ -249,19 +287,45 @@ static void eval_should_reject_bad_usage(void **state) {
     assert_non_null(strstr(out, "unknown task 'nope'"));
     free(out);
     assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --num-fewshot 1 --db e.sqlite",
-                                f->dir, le_test_bin()),
+                                f->fx.dir, le_test_bin()),
                      1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
     /* lm-eval refuses --log_samples without --output_path; so do we (issue 12, item 12) */
     assert_int_equal(le_test_sh(&out, "cd '%s' && '%s' eval --model gen.gguf --tasks brown --log-samples --db e.sqlite",
-                                f->dir, le_test_bin()),
+                                f->fx.dir, le_test_bin()),
                      2);
     assert_non_null(strstr(out, "--output-path"));
     free(out);
     assert_int_equal(le_test_sh(&out, "'%s' eval --help", le_test_bin()), 0);
     assert_non_null(strstr(out, "brown-cloze"));
     free(out);
+}
+
+/* Issue 12, item 12: `--db none` computes and prints what a run with a store
+ * prints, and leaves the folder as it found it (no store, no -wal/-shm). */
+static void eval_db_none_should_print_the_same_table_and_write_no_store(void **state) {
+    struct fx *f = *state;
+    char *before = NULL, *after = NULL, *none = NULL, *stored = NULL;
+    assert_int_equal(le_test_sh(&before, "ls -A '%s'", f->fx.dir), 0);
+    int rc = run_eval(f, &none, "", "none", "--threads 1");
+    if (rc)
+        fail_msg("eval --db none failed (%d): %s", rc, none);
+    assert_int_equal(le_test_sh(&after, "ls -A '%s'", f->fx.dir), 0);
+    assert_string_equal(before, after);
+    assert_non_null(strstr(none, "|Version|Filter|n-shot|"));
+    assert_int_equal(run_eval(f, &stored, "", "none-ref.sqlite", "--threads 1"), 0);
+    assert_string_equal(none, stored);
+    /* --slurm merges shards into --db: none is a usage error there */
+    free(after);
+    assert_int_equal(le_test_sh(&after, "cd '%s' && '%s' eval --slurm --dry-run --model gen.gguf --tasks brown "
+                                "--db none", f->fx.dir, le_test_bin()),
+                     2);
+    assert_non_null(strstr(after, "llamaeval: error:"));
+    free(before);
+    free(after);
+    free(none);
+    free(stored);
 }
 
 static int first_run_config(void *ud, const struct le_store_report_run *r) {
@@ -276,14 +340,14 @@ static void eval_ctx_beyond_training_should_warn(void **state) {
     char *out = NULL;
     int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze --limit 1 --ctx 300 "
                         "--offline --quiet --db ctx.sqlite",
-                        f->dir, f->env, le_test_bin());
+                        f->fx.dir, f->env, le_test_bin());
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     assert_non_null(strstr(out, "llamaeval: warning: gen.gguf: n_ctx_per_seq (300) > n_ctx_train (256) -- possible "
                                 "training context overflow"));
     free(out);
     char db[600];
-    snprintf(db, sizeof db, "%s/ctx.sqlite", f->dir);
+    snprintf(db, sizeof db, "%s/ctx.sqlite", f->fx.dir);
     struct le_store *s = NULL;
     assert_int_equal(le_store_open_readonly(&s, db), 0);
     char cfg[2048] = "";
@@ -341,18 +405,18 @@ static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void 
 #define OPTS "--limit 3 --ctx 96 --offline --quiet --bootstrap-iters 50 --flush-every 4 --threads 1"
     char *out = NULL;
     int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks brown-cloze,brown-swap " OPTS
-                        " --db one.sqlite", f->dir, f->env, le_test_bin());
+                        " --db one.sqlite", f->fx.dir, f->env, le_test_bin());
     if (rc)
         fail_msg("eval failed (%d): %s", rc, out);
     free(out);
 
     char cmd[4096], outa[600], outb[600], buf[8192];
-    snprintf(outa, sizeof outa, "%s/a.out", f->dir);
-    snprintf(outb, sizeof outb, "%s/b.out", f->dir);
+    snprintf(outa, sizeof outa, "%s/a.out", f->fx.dir);
+    snprintf(outb, sizeof outb, "%s/b.out", f->fx.dir);
     snprintf(cmd, sizeof cmd,
              "cd '%s' && LE_TEST_STOP_AFTER=4 LE_TEST_LEASE_S=100000 %s exec '%s' eval --model gen.gguf"
              " --tasks brown-cloze,brown-swap " OPTS " --db two.sqlite",
-             f->dir, f->env, le_test_bin());
+             f->fx.dir, f->env, le_test_bin());
     int ea = -1, eb = -1;
     pid_t a = spawn_eval(cmd, outa, &ea);
     int st = 0;
@@ -360,7 +424,7 @@ static void two_evals_on_the_same_cells_should_queue_and_compute_each_once(void 
     assert_true(WIFSTOPPED(st)); /* A holds brown-cloze, 4 samples committed */
     snprintf(cmd, sizeof cmd,
              "cd '%s' && %s exec '%s' eval --model gen.gguf --tasks brown-swap,brown-cloze " OPTS " --db two.sqlite",
-             f->dir, f->env, le_test_bin());
+             f->fx.dir, f->env, le_test_bin());
     pid_t b = spawn_eval(cmd, outb, &eb);
     int waited = read_until(eb, "waiting: cell brown-cloze", buf, sizeof buf);
     kill(a, SIGCONT);
@@ -397,8 +461,10 @@ int main(void) {
         cmocka_unit_test(two_evals_on_the_same_cells_should_queue_and_compute_each_once),
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
+        cmocka_unit_test(mmlu_groups_should_be_reported_and_come_back_from_the_store),
         cmocka_unit_test(eval_should_reject_bad_usage),
         cmocka_unit_test(eval_ctx_beyond_training_should_warn),
+        cmocka_unit_test(eval_db_none_should_print_the_same_table_and_write_no_store),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, le_test_fx_teardown);
 }

@@ -20,6 +20,7 @@
 #include "le_store.h" /* a sweep store for fit --db */
 #include "le_test.h"
 #include "le_util.h"  /* le_splitmix64 */
+#include "report_int.h" /* le_pub_find: the published sets */
 
 #include <cjson/cJSON.h> /* parsing fit's JSON output */
 
@@ -637,6 +638,40 @@ static void fit_command_should_read_a_sweep_from_the_store(void **state) {
     free(dir);
 }
 
+/* The published values fit compares with are the report's (one list,
+ * reports/published.c): each one is its set's entry, and none is missing. */
+static void published_values_should_be_the_reports_sets(void **state) {
+    (void)state;
+    struct le_fit_ref refs[LE_FIT_N_REFS];
+    int n = le_fit_published(refs, LE_FIT_N_REFS), total = 0, m;
+    static const char *const sets[3][2] = {{"chinchilla", "Chinchilla"}, {"kaplan", "Kaplan"},
+                                           {"besiroglu", "Besiroglu"}};
+    for (int s = 0; s < 3; s++) {
+        assert_non_null(le_pub_list(sets[s][0], &m));
+        total += m;
+    }
+    assert_int_equal(n, total);
+    assert_true(n <= LE_FIT_N_REFS);
+    for (int i = 0; i < n; i++) {
+        const char *set = NULL;
+        for (int s = 0; s < 3; s++)
+            if (!strcmp(refs[i].source, sets[s][1]))
+                set = sets[s][0];
+        assert_non_null(set);
+        char key[16];
+        int exp = !strcmp(refs[i].param, "a") || !strcmp(refs[i].param, "b");
+        if (exp && refs[i].approach > 0)
+            snprintf(key, sizeof key, "%s%d", refs[i].param, refs[i].approach);
+        else
+            snprintf(key, sizeof key, "%s", refs[i].param);
+        assert_int_equal(refs[i].approach, exp ? refs[i].approach : 3);
+        const struct le_pub *p = le_pub_find(set, key);
+        assert_non_null(p);
+        assert_true(p->value == refs[i].value);
+        assert_string_equal(p->cite, refs[i].cite);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parametric_fit_should_recover_the_law_inside_its_intervals),
@@ -654,6 +689,7 @@ int main(void) {
         cmocka_unit_test(csv_errors_should_name_the_line),
         cmocka_unit_test(fit_command_should_print_json_and_a_table),
         cmocka_unit_test(fit_command_should_read_a_sweep_from_the_store),
+        cmocka_unit_test(published_values_should_be_the_reports_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

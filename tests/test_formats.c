@@ -36,15 +36,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char *g_dir;
-
 static char *g_paths[1024];
 static int g_n_paths;
 
 /* A path in the test's directory, valid until teardown. */
 static const char *tmp(const char *name) {
     char buf[1024];
-    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
+    snprintf(buf, sizeof buf, "%s/%s", le_test_dir(), name);
     assert_true(g_n_paths < 1024);
     return g_paths[g_n_paths++] = strdup(buf);
 }
@@ -463,23 +461,6 @@ static void lora_should_equal_hand_merged_weights(void **state) {
 
 /* ---- tokenizers against the oracle's vectors ---- */
 
-static int32_t *parse_ids(const char *s, size_t n, int64_t *count) {
-    int32_t *v = malloc((n / 2 + 2) * sizeof *v);
-    int64_t k = 0;
-    const char *p = s, *end = s + n;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-            p++;
-        if (p >= end)
-            break;
-        char *q;
-        v[k++] = (int32_t)strtol(p, &q, 10);
-        p = q;
-    }
-    *count = k;
-    return v;
-}
-
 static struct le_tok *tok_file(const char *path) {
     struct le_gguf *g = NULL;
     int rc = le_format_open_tokenizer(&g, path);
@@ -490,45 +471,6 @@ static struct le_tok *tok_file(const char *path) {
     assert_int_equal(le_tok_from_gguf(&t, g), LE_OK);
     le_gguf_close(g);
     return t;
-}
-
-static void check_vectors(const struct le_tok *t, const char *base) {
-    char p1[4096], p2[4096], r1[512], r2[512];
-    snprintf(r1, sizeof r1, "%s.inp", base);
-    snprintf(r2, sizeof r2, "%s.out", base);
-    size_t ni, no;
-    char *inp = le_test_read_file(le_test_oracle_path(p1, sizeof p1, r1), &ni);
-    char *out = le_test_read_file(le_test_oracle_path(p2, sizeof p2, r2), &no);
-    assert_non_null(inp);
-    assert_non_null(out);
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    size_t pos = 0, sl = sizeof sep - 1;
-    const char *line = out;
-    int n_tests = 0, n_bad = 0;
-    while (pos < ni) {
-        const char *m = memmem(inp + pos, ni - pos, sep, sl);
-        assert_non_null(m);
-        size_t len = (size_t)(m - (inp + pos));
-        const char *eol = memchr(line, '\n', (size_t)(out + no - line));
-        assert_non_null(eol);
-        int64_t nw, ng;
-        int32_t *want = parse_ids(line, (size_t)(eol - line), &nw);
-        int32_t *got = malloc((len + 2) * sizeof *got);
-        assert_int_equal(le_tok_encode(t, inp + pos, len, 0, got, (int64_t)len + 2, &ng), LE_OK);
-        if (ng != nw || (nw && memcmp(got, want, (size_t)nw * sizeof *got))) {
-            n_bad++;
-            printf("%s test %d differs\n", base, n_tests);
-        }
-        free(want);
-        free(got);
-        line = eol + 1;
-        pos += len + sl;
-        n_tests++;
-    }
-    assert_int_equal(n_tests, 46);
-    assert_int_equal(n_bad, 0);
-    free(inp);
-    free(out);
 }
 
 static void tokenizer_files_should_match_oracle_vectors(void **state) {
@@ -547,18 +489,18 @@ static void tokenizer_files_should_match_oracle_vectors(void **state) {
     struct le_tok *t = tok_file(tm);
     assert_int_equal(le_tok_kind(t), LE_TOK_SPM);
     assert_int_equal(le_tok_n_vocab(t), 32000);
-    check_vectors(t, "tokenizer/ggml-vocab-llama-spm.gguf");
+    le_test_tok_vectors(t, "tokenizer/ggml-vocab-llama-spm.gguf", "converted");
     le_tok_free(t);
     t = tok_file(tj);
     assert_int_equal(le_tok_kind(t), LE_TOK_SPM);
-    check_vectors(t, "tokenizer/ggml-vocab-llama-spm.gguf");
+    le_test_tok_vectors(t, "tokenizer/ggml-vocab-llama-spm.gguf", "converted");
     /* and the Brown text, where merge order matters most */
     char p1[4096], p2[4096];
     size_t nt, nw;
     char *text = le_test_read_file(le_test_oracle_path(p1, sizeof p1, "tokenizer/brown.txt"), &nt);
     char *wt = le_test_read_file(le_test_oracle_path(p2, sizeof p2, "tokenizer/brown.llama-spm.tokens"), &nw);
     int64_t n_want, n_got;
-    int32_t *want = parse_ids(wt, nw, &n_want), *got = malloc((nt + 2) * sizeof *got);
+    int32_t *want = le_test_parse_ids(wt, nw, &n_want), *got = malloc((nt + 2) * sizeof *got);
     assert_int_equal(le_tok_encode(t, text, nt, 1, got, (int64_t)nt + 2, &n_got), LE_OK);
     assert_int_equal(n_got, n_want);
     assert_memory_equal(got, want, (size_t)n_want * sizeof *got);
@@ -569,7 +511,7 @@ static void tokenizer_files_should_match_oracle_vectors(void **state) {
     le_tok_free(t);
     t = tok_file(gj);
     assert_int_equal(le_tok_kind(t), LE_TOK_BPE);
-    check_vectors(t, "tokenizer/ggml-vocab-gpt-2.gguf");
+    le_test_tok_vectors(t, "tokenizer/ggml-vocab-gpt-2.gguf", "converted");
     le_tok_free(t);
 }
 
@@ -642,9 +584,9 @@ static void convert_should_round_trip(void **state) {
     fclose(f);
     char *pa = NULL, *pb = NULL;
     assert_int_equal(le_test_sh(&pa, "'%s' ppl --model '%s' --file '%s' --ctx 32 --db '%s/a.sqlite' --quiet | grep -i 'ppl\\|estimate'",
-                                le_test_bin(), l2c, text, g_dir), 0);
+                                le_test_bin(), l2c, text, le_test_dir()), 0);
     assert_int_equal(le_test_sh(&pb, "'%s' ppl --model '%s' --file '%s' --ctx 32 --db '%s/b.sqlite' --quiet | grep -i 'ppl\\|estimate'",
-                                le_test_bin(), ol, text, g_dir), 0);
+                                le_test_bin(), ol, text, le_test_dir()), 0);
     assert_non_null(pa);
     assert_non_null(pb);
     assert_true(strlen(pa) > 0);
@@ -779,7 +721,7 @@ static void malformed_inputs_should_give_one_line_errors(void **state) {
     mkdir_p(d1);
     OK(le_fw_hf(ref, d1, LE_TYPE_F32, 1, LE_FW_TOK_NONE));
     snprintf(p, sizeof p, "%s/model.safetensors", d1);
-    snprintf(q, sizeof q, "%s/full.bin", g_dir);
+    snprintf(q, sizeof q, "%s/full.bin", le_test_dir());
     copy_file(p, q, 0);
     copy_file(q, p, 100);
     expect_error(d1, "truncated");
@@ -816,41 +758,32 @@ static void malformed_inputs_should_give_one_line_errors(void **state) {
     unlink(q);
     expect_error(d3, "shard is missing");
     /* llama2.c and GGJT truncated. */
-    snprintf(p, sizeof p, "%s/l2c.bin", g_dir);
+    snprintf(p, sizeof p, "%s/l2c.bin", le_test_dir());
     OK(le_fw_llama2c(ref, p, 1, NULL));
-    snprintf(q, sizeof q, "%s/l2c-cut.bin", g_dir);
+    snprintf(q, sizeof q, "%s/l2c-cut.bin", le_test_dir());
     copy_file(p, q, 5000);
     expect_error(q, "truncated");
-    snprintf(p, sizeof p, "%s/gg.bin", g_dir);
+    snprintf(p, sizeof p, "%s/gg.bin", le_test_dir());
     OK(le_fw_ggml(ref, p, "ggjt", 3, LE_TYPE_F32, NULL));
-    snprintf(q, sizeof q, "%s/gg-cut.bin", g_dir);
+    snprintf(q, sizeof q, "%s/gg-cut.bin", le_test_dir());
     copy_file(p, q, 9000);
     expect_error(q, "truncated");
     /* not a model at all */
-    snprintf(p, sizeof p, "%s/junk.txt", g_dir);
+    snprintf(p, sizeof p, "%s/junk.txt", le_test_dir());
     assert_int_equal(le_test_write_file(p, "hello, world, this is not a model file", 38), 0);
     expect_error(p, "not a model file");
     /* the command says it in one line too */
     char *log = NULL;
-    assert_int_equal(le_test_sh(&log, "'%s' convert '%s' '%s/x.gguf' 2>&1", le_test_bin(), d3, g_dir), 1);
+    assert_int_equal(le_test_sh(&log, "'%s' convert '%s' '%s/x.gguf' 2>&1", le_test_bin(), d3, le_test_dir()), 1);
     assert_non_null(strstr(log, "llamaeval: error: "));
     assert_int_equal(strchr(log, '\n') - log, (long)strlen(log) - 1);
     free(log);
 }
 
-static int setup(void **state) {
-    (void)state;
-    g_dir = le_test_tmpdir();
-    return g_dir ? 0 : -1;
-}
-
 static int teardown(void **state) {
-    (void)state;
-    le_test_rmdir(g_dir);
-    free(g_dir);
     for (int i = 0; i < g_n_paths; i++)
         free(g_paths[i]);
-    return 0;
+    return le_test_dir_teardown(state);
 }
 
 int main(void) {
@@ -867,5 +800,5 @@ int main(void) {
         cmocka_unit_test(commands_should_take_other_formats_and_lora),
         cmocka_unit_test(malformed_inputs_should_give_one_line_errors),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, le_test_dir_setup, teardown);
 }

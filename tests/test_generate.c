@@ -28,34 +28,10 @@
 #include "le_test.h"
 #include "le_tok.h"
 
-struct fixture {
-    char *dir, path[512];
-    struct le_model *m;
-    struct le_pool *pool2;
-};
-
 static int setup_model(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/gen.gguf", f->dir);
     struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
                                   .n_vocab = 512, .n_ctx = 128, .seed = 5};
-    if (le_genmodel_write(f->path, &cfg) || le_model_open(&f->m, f->path) || le_pool_new(&f->pool2, 2)) {
-        fprintf(stderr, "setup: %s\n", le_err_msg());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown_model(void **state) {
-    struct fixture *f = *state;
-    le_model_free(f->m);
-    le_pool_free(f->pool2);
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return le_genmodel_fx_setup(state, &cfg);
 }
 
 /* Checks gen against a fresh context's full-sequence logits: every
@@ -84,7 +60,7 @@ static void check_against_full_logits(struct le_model *m, const int32_t *ctx, in
 }
 
 static void greedy_should_equal_argmax_of_full_sequence_logits(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     const struct le_tok *tok = le_model_tok(f->m);
     struct le_toks t = {0};
     assert_int_equal(le_tokenize(tok, "the cat sat on the mat", 22, 1, &t), 0);
@@ -121,7 +97,7 @@ static void greedy_should_equal_argmax_of_full_sequence_logits(void **state) {
 }
 
 static void stop_strings_should_cut_before_the_first_occurrence(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
     assert_int_equal(le_runner_new(&r, f->m, NULL, NULL), 0);
     struct le_gen_opts o = {.max_gen_toks = 30};
@@ -159,7 +135,7 @@ static void stop_strings_should_cut_before_the_first_occurrence(void **state) {
 }
 
 static void sampling_should_depend_only_on_the_seed(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_gen_opts o = {.max_gen_toks = 24, .temp = 1.5, .top_k = 50, .top_p = 0.95, .seed = 42};
     struct le_gen_result a, b, c;
     struct le_runner *r1 = NULL, *r2 = NULL;
@@ -273,21 +249,6 @@ static void exact_match_should_apply_lm_eval_normalisations(void **state) {
 
 /* ---- tasks from upstream-schema fixtures, against lm-eval's templates ---- */
 
-static struct le_taskset *load(const char *dir, const char *task, int k) {
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = k;
-    struct le_taskset *ts = NULL;
-    int rc = le_task_load(&ts, task, &o);
-    if (rc)
-        fail_msg("%s: %s", task, le_err_msg());
-    return ts;
-}
-
 /* lm-eval 0.4.13 fewshot_context: description + k x (doc_to_text +
  * target_delimiter + target + fewshot_delimiter) + doc_to_text. The draws
  * (random.Random(1234).sample over the pool, state carried doc to doc):
@@ -297,7 +258,7 @@ static void generation_prompts_should_match_lm_eval(void **state) {
     (void)state;
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_taskset *ts = load(dir, "gsm8k", -1); /* the task's default: 5-shot */
+    struct le_taskset *ts = le_test_load_task(dir, "gsm8k", -1); /* the task's default: 5-shot */
     assert_int_equal(ts->num_fewshot, 5);
     assert_int_equal(ts->n_docs, 3);
     const struct le_item *it = &ts->items[0];
@@ -321,7 +282,7 @@ static void generation_prompts_should_match_lm_eval(void **state) {
     assert_string_equal(it->gen->until[0], "Question:");
     le_taskset_free(ts);
 
-    ts = load(dir, "gsm8k_cot", -1); /* 8-shot, first_n of the fixed samples */
+    ts = le_test_load_task(dir, "gsm8k_cot", -1); /* 8-shot, first_n of the fixed samples */
     assert_int_equal(ts->num_fewshot, 8);
     const char *c = ts->items[1].req[0].context;
     const char *head = "Q: There are 15 trees in the grove. Grove workers will plant trees in the grove today. "
@@ -340,7 +301,7 @@ static void generation_prompts_should_match_lm_eval(void **state) {
     assert_int_equal(shots, 9);
     le_taskset_free(ts);
 
-    ts = load(dir, "nq_open", 1);
+    ts = le_test_load_task(dir, "nq_open", 1);
     assert_string_equal(ts->items[0].req[0].context,
                         "Answer these questions:\n\nQ: what is the largest planet in the solar system?\nA: Jupiter\n"
                         "Q: who wrote the novel the old man and the sea?\nA:");
@@ -350,14 +311,14 @@ static void generation_prompts_should_match_lm_eval(void **state) {
     assert_int_equal(ts->items[1].n_targets, 2);
     le_taskset_free(ts);
 
-    ts = load(dir, "triviaqa", 0); /* web-dev then wikipedia-dev */
+    ts = le_test_load_task(dir, "triviaqa", 0); /* web-dev then wikipedia-dev */
     assert_int_equal(ts->n_docs, 3);
     assert_string_equal(ts->items[0].req[0].context, "Question: Which planet is known as the Red Planet?\nAnswer:");
     assert_string_equal(ts->items[2].req[0].context, "Question: Who composed The Magic Flute?\nAnswer:");
     assert_int_equal(ts->items[2].n_targets, 2);
     assert_string_equal(ts->items[2].targets[1], "Mozart");
     le_taskset_free(ts);
-    ts = load(dir, "triviaqa", 1); /* train = web-train then wikipedia-train; draw [1] */
+    ts = le_test_load_task(dir, "triviaqa", 1); /* train = web-train then wikipedia-train; draw [1] */
     assert_string_equal(ts->items[0].req[0].context,
                         "Question: Which ocean is the largest?\nAnswer: Pacific\n\n"
                         "Question: Which planet is known as the Red Planet?\nAnswer:");
@@ -411,10 +372,10 @@ static void generation_metrics_should_be_hand_computed(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(greedy_should_equal_argmax_of_full_sequence_logits, setup_model,
-                                        teardown_model),
+                                        le_genmodel_fx_teardown),
         cmocka_unit_test_setup_teardown(stop_strings_should_cut_before_the_first_occurrence, setup_model,
-                                        teardown_model),
-        cmocka_unit_test_setup_teardown(sampling_should_depend_only_on_the_seed, setup_model, teardown_model),
+                                        le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(sampling_should_depend_only_on_the_seed, setup_model, le_genmodel_fx_teardown),
         cmocka_unit_test(filters_should_follow_lm_eval),
         cmocka_unit_test(exact_match_should_apply_lm_eval_normalisations),
         cmocka_unit_test(generation_prompts_should_match_lm_eval),

@@ -155,10 +155,8 @@ static void small_build(struct small *s) {
 static void poke32(struct small *s, size_t at, uint32_t v) { memcpy(s->b.p + at, &v, 4); }
 static void poke64(struct small *s, size_t at, uint64_t v) { memcpy(s->b.p + at, &v, 8); }
 
-static char *g_dir; /* per-run temporary directory */
-
 static const char *tmp_path(char *buf, size_t n, const char *name) {
-    snprintf(buf, n, "%s/%s", g_dir, name);
+    snprintf(buf, n, "%s/%s", le_test_dir(), name);
     return buf;
 }
 
@@ -183,19 +181,6 @@ static void expect_err(struct small *s, size_t n, int rc, const char *want) {
     const char *msg = le_err_msg();
     if (got != rc || !msg[0] || (want && !strstr(msg, want)))
         fail_msg("expected %d containing '%s', got %d: '%s'", rc, want ? want : "", got, msg);
-}
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = le_test_tmpdir();
-    return g_dir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    le_test_rmdir(g_dir);
-    free(g_dir);
-    return 0;
 }
 
 /* ---- hand-made files ---- */
@@ -445,7 +430,7 @@ static void gguf_open_should_give_clean_errors_for_empty_files_and_directories(v
     assert_int_equal(le_gguf_open(&g, path), LE_EFORMAT);
     assert_null(g);
     assert_non_null(strstr(le_err_msg(), "too small"));
-    assert_int_equal(le_gguf_open(&g, g_dir), LE_EIO);
+    assert_int_equal(le_gguf_open(&g, le_test_dir()), LE_EIO);
     assert_non_null(strstr(le_err_msg(), "directory"));
     tmp_path(path, sizeof path, "absent.gguf");
     assert_int_equal(le_gguf_open(&g, path), LE_ENOTFOUND);
@@ -985,5 +970,5 @@ int main(void) {
         cmocka_unit_test(gguf_open_should_read_every_oracle_model),
         cmocka_unit_test(gguf_open_should_reject_oracle_file_cut_at_every_section_boundary),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, le_test_dir_setup, le_test_dir_teardown);
 }

@@ -46,21 +46,6 @@
 #include <string.h>
 #include <unistd.h> /* access */
 
-static char *g_dir;
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = le_test_tmpdir();
-    return g_dir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    le_test_rmdir(g_dir);
-    free(g_dir);
-    return 0;
-}
-
 /* ---- data ---- */
 
 static uint64_t g_rng;
@@ -449,11 +434,11 @@ static int run_gptq(const char *in, const char *out, int bits, int threads, stru
 static void test_model_file(void **state) {
     (void)state;
     char in[512], o1[512], o2[512], o3[512], rtn[512];
-    snprintf(in, sizeof in, "%s/m.gguf", g_dir);
-    snprintf(o1, sizeof o1, "%s/g1.gguf", g_dir);
-    snprintf(o2, sizeof o2, "%s/g2.gguf", g_dir);
-    snprintf(o3, sizeof o3, "%s/g3.gguf", g_dir);
-    snprintf(rtn, sizeof rtn, "%s/r.gguf", g_dir);
+    snprintf(in, sizeof in, "%s/m.gguf", le_test_dir());
+    snprintf(o1, sizeof o1, "%s/g1.gguf", le_test_dir());
+    snprintf(o2, sizeof o2, "%s/g2.gguf", le_test_dir());
+    snprintf(o3, sizeof o3, "%s/g3.gguf", le_test_dir());
+    snprintf(rtn, sizeof rtn, "%s/r.gguf", le_test_dir());
     /* K-quants need rows of 256; 4 bits is tried on a smaller model */
     struct le_genmodel_cfg cfg = {.dim = 256, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 256,
                                   .n_vocab = 400, .n_ctx = 64, .seed = 3};
@@ -529,8 +514,8 @@ static void test_model_file(void **state) {
 static void test_cli(void **state) {
     (void)state;
     char in[512], out[512];
-    snprintf(in, sizeof in, "%s/c.gguf", g_dir);
-    snprintf(out, sizeof out, "%s/c-out.gguf", g_dir);
+    snprintf(in, sizeof in, "%s/c.gguf", le_test_dir());
+    snprintf(out, sizeof out, "%s/c-out.gguf", le_test_dir());
     struct le_genmodel_cfg cfg = {.dim = 64, .n_layers = 1, .n_heads = 4, .ffn = 128, .n_vocab = 400,
                                   .n_ctx = 64, .seed = 4};
     assert_int_equal(le_genmodel_write(in, &cfg), LE_OK);
@@ -557,7 +542,7 @@ static void test_cli(void **state) {
     free(o);
     /* a text file as calibration: the summary line and per-matrix lines */
     char txt[512];
-    snprintf(txt, sizeof txt, "%s/calib.txt", g_dir);
+    snprintf(txt, sizeof txt, "%s/calib.txt", le_test_dir());
     const char *text = "the theory in the thing, then there that the other in the end then. ";
     char big[8192] = "";
     for (int i = 0; i < 60; i++)
@@ -584,5 +569,5 @@ int main(void) {
         cmocka_unit_test(test_model_file),
         cmocka_unit_test(test_cli),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, le_test_dir_setup, le_test_dir_teardown);
 }

@@ -45,30 +45,11 @@
 #define SHA "5f2b0d1c9a8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a"
 #define CFG "{\"task\":\"t\",\"limit\":3}"
 
-struct fixture {
-    char *dir;
-    char db[4096];
-};
-
 static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    if (!f->dir)
-        return -1;
-    snprintf(f->db, sizeof f->db, "%s/job.sqlite", f->dir);
-    *state = f;
-    return 0;
+    return le_test_fx_setup(state, sizeof(struct le_test_fx), "job.sqlite");
 }
 
-static int teardown(void **state) {
-    struct fixture *f = *state;
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
-}
-
-static struct le_job *open_job(const struct fixture *f, int signals, long kill_after) {
+static struct le_job *open_job(const struct le_test_fx *f, int signals, long kill_after) {
     struct le_job_opts o = {.db = f->db, .command = "test", .config_json = "{}", .seed = 7, .threads = 1,
                             .signals = signals, .kill_after = kill_after};
     struct le_job *j = NULL;
@@ -79,7 +60,7 @@ static struct le_job *open_job(const struct fixture *f, int signals, long kill_a
     return j;
 }
 
-static void assert_run_status(const struct fixture *f, int64_t run_id, const char *want) {
+static void assert_run_status(const struct le_test_fx *f, int64_t run_id, const char *want) {
     struct le_store *s = NULL;
     char st[32] = "";
     assert_int_equal(le_store_open(&s, f->db), LE_OK);
@@ -125,7 +106,7 @@ static void assert_stored_results(const struct le_job_cell *c) {
 }
 
 static void job_cell_should_be_done_once_and_given_back_from_the_store(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_job *j = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     int64_t run1 = le_job_run_id(j);
     assert_true(run1 > 0);
@@ -182,7 +163,7 @@ static void job_cell_should_be_done_once_and_given_back_from_the_store(void **st
 }
 
 static void job_cell_killed_before_finishing_should_be_redone_from_its_samples(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -234,7 +215,7 @@ static void job_cell_killed_before_finishing_should_be_redone_from_its_samples(v
 }
 
 static void job_end_should_record_failed_and_keep_the_message(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_job *j = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     int64_t run = le_job_run_id(j);
     int rc = le_err_set(LE_EIO, "the disk said no");
@@ -245,7 +226,7 @@ static void job_end_should_record_failed_and_keep_the_message(void **state) {
 }
 
 static void job_open_should_fail_cleanly_on_a_missing_directory(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     char bad[4200];
     snprintf(bad, sizeof bad, "%s/no/such/dir/x.sqlite", f->dir);
     struct le_job_opts o = {.db = bad, .command = "test"};
@@ -256,7 +237,7 @@ static void job_open_should_fail_cleanly_on_a_missing_directory(void **state) {
 }
 
 /* Child: opens a job catching signals, raises sig, and (FLAG) ends by itself. */
-static void signal_child(const struct fixture *f, int mode, int sig) {
+static void signal_child(const struct le_test_fx *f, int mode, int sig) {
     struct le_job_opts o = {.db = f->db, .command = "test", .config_json = "{}", .threads = 1, .signals = mode};
     struct le_job *j = NULL;
     struct sigaction dfl = {0};
@@ -275,7 +256,7 @@ static void signal_child(const struct fixture *f, int mode, int sig) {
 }
 
 static void job_should_mark_the_run_interrupted_on_sigterm_and_die_by_it(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -289,7 +270,7 @@ static void job_should_mark_the_run_interrupted_on_sigterm_and_die_by_it(void **
 }
 
 static void job_with_graceful_signals_should_flag_then_end_interrupted(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -337,7 +318,7 @@ static void *worker_main(void *arg) {
 }
 
 static void job_cells_on_two_threads_should_each_be_done_once(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_job *j = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     struct worker w[2] = {{.j = j, .first = 0}, {.j = j, .first = 8}};
     pthread_t t[2];
@@ -400,7 +381,7 @@ static void on_wait_go(void *ud, const char *task, const struct le_store_holder 
  * to go through on_wait, so nothing depends on timing), and gets it back
  * done with the child's results -- computed once, by the child. */
 static void job_cell_held_by_a_live_process_should_wait_then_be_given_back_done(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     int claimed[2], go[2];
     assert_int_equal(pipe(claimed), 0);
     assert_int_equal(pipe(go), 0);
@@ -450,7 +431,7 @@ static void job_cell_held_by_a_live_process_should_wait_then_be_given_back_done(
 
 /* A cell given up (released unfinished) is free at once for the next job. */
 static void job_cell_released_unfinished_should_be_free_for_another_job(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_job *a = open_job(f, LE_JOB_SIGNALS_NONE, 0), *b = open_job(f, LE_JOB_SIGNALS_NONE, 0);
     struct le_job_cell c = {0};
     assert_int_equal(le_job_cell_begin(a, SHA, "t", CFG, &c), LE_OK);
@@ -469,19 +450,23 @@ static void job_cell_released_unfinished_should_be_free_for_another_job(void **s
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(job_cell_should_be_done_once_and_given_back_from_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(job_cell_should_be_done_once_and_given_back_from_the_store, setup,
+                                        le_test_fx_teardown),
         cmocka_unit_test_setup_teardown(job_cell_killed_before_finishing_should_be_redone_from_its_samples, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(job_end_should_record_failed_and_keep_the_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(job_open_should_fail_cleanly_on_a_missing_directory, setup, teardown),
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(job_end_should_record_failed_and_keep_the_message, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(job_open_should_fail_cleanly_on_a_missing_directory, setup,
+                                        le_test_fx_teardown),
         cmocka_unit_test_setup_teardown(job_should_mark_the_run_interrupted_on_sigterm_and_die_by_it, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(job_with_graceful_signals_should_flag_then_end_interrupted, setup, teardown),
-        cmocka_unit_test_setup_teardown(job_cells_on_two_threads_should_each_be_done_once, setup, teardown),
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(job_with_graceful_signals_should_flag_then_end_interrupted, setup,
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(job_cells_on_two_threads_should_each_be_done_once, setup, le_test_fx_teardown),
         cmocka_unit_test(job_config_canonical_should_sort_keys_at_every_depth),
         cmocka_unit_test_setup_teardown(job_cell_held_by_a_live_process_should_wait_then_be_given_back_done, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(job_cell_released_unfinished_should_be_free_for_another_job, setup, teardown),
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(job_cell_released_unfinished_should_be_free_for_another_job, setup,
+                                        le_test_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,18 +33,7 @@ static const int le_types_under_test[] = {LE_TYPE_F32,  LE_TYPE_F16,  LE_TYPE_BF
                                           LE_TYPE_Q4_K, LE_TYPE_Q5_K, LE_TYPE_Q6_K};
 #define LE_NT (sizeof le_types_under_test / sizeof le_types_under_test[0])
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static uint64_t rng_u64(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static float rng_normal(void) {
-    double u1 = ((rng_u64() >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (rng_u64() >> 11) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+static uint64_t rng_state = 0x2545f4914f6cdd1dull; /* le_test_xorshift, le_test_normal */
 
 /* A random problem of one type: W quantized from random floats, X random. */
 struct prob {
@@ -71,7 +60,7 @@ static void prob_make(struct prob *p, int type, int64_t rows, int64_t K, int64_t
     assert_true(tmp && p->W && p->Wf && p->X && p->Xr && a);
     for (int64_t r = 0; r < rows; r++) {
         for (int64_t k = 0; k < K; k++)
-            tmp[k] = rng_normal() * 0.1f;
+            tmp[k] = le_test_normal(&rng_state) * 0.1f;
         t->from_float(tmp, (char *)p->W + r * rb, K);
         t->to_float((char *)p->W + r * rb, p->Wf + r * K, K);
     }
@@ -80,7 +69,7 @@ static void prob_make(struct prob *p, int type, int64_t rows, int64_t K, int64_t
     for (int64_t n = 0; n < N; n++) {
         float *x = p->X + n * K;
         for (int64_t k = 0; k < K; k++)
-            x[k] = rng_normal() * (1.0f + (float)(n % 3));
+            x[k] = le_test_normal(&rng_state) * (1.0f + (float)(n % 3));
         if (t->vec_dot_type == LE_TYPE_F32) {
             memcpy(p->Xr + n * K, x, (size_t)K * 4);
         } else {

@@ -188,13 +188,10 @@ static void merge_should_add_each_cell_once_and_refuse_what_it_cannot_trust(void
 
 /* Command level. */
 
-struct env {
-    char *dir;
-};
-
 static int env_setup(void **state) {
-    struct env *e = calloc(1, sizeof *e);
-    e->dir = le_test_tmpdir();
+    if (le_test_fx_setup(state, sizeof(struct le_test_fx), NULL))
+        return -1;
+    struct le_test_fx *e = *state;
     char path[600], *text = malloc(40000);
     static const char *w[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "house", "of"};
     for (int f = 0; f < 2; f++) { /* train.txt, valid.txt: deterministic words */
@@ -216,20 +213,11 @@ static int env_setup(void **state) {
         " \"evals\": 4, \"eval_tokens\": 256, \"max_epochs\": 20, \"min_steps\": 4, \"tasks\": [],"
         " \"grid\": {\"shapes\": [8], \"tokens\": [2048, 4096]}}\n";
     le_test_write_file(path, plan, strlen(plan));
-    *state = e;
-    return 0;
-}
-
-static int env_teardown(void **state) {
-    struct env *e = *state;
-    le_test_rmdir(e->dir);
-    free(e->dir);
-    free(e);
     return 0;
 }
 
 /* `db export` of a store, as sorted "cell,task,metric,value,stderr,n" lines. */
-static char *rows_of(const struct env *e, const char *db) {
+static char *rows_of(const struct le_test_fx *e, const char *db) {
     char *out = NULL;
     assert_int_equal(le_test_sh(&out, "%s db export --db %s/%s | tail -n +2 | cut -d, -f2-7 | sort", le_test_bin(),
                                 e->dir, db),
@@ -238,7 +226,7 @@ static char *rows_of(const struct env *e, const char *db) {
 }
 
 static void cell_shards_should_merge_into_the_local_sweeps_numbers(void **state) {
-    struct env *e = *state;
+    struct le_test_fx *e = *state;
     const char *bin = le_test_bin(), *d = e->dir;
     char *out = NULL;
     int st = le_test_sh(&out, "cd %s && %s sweep plan.json --db local.sqlite --out local --quiet", d, bin);
@@ -247,29 +235,20 @@ static void cell_shards_should_merge_into_the_local_sweeps_numbers(void **state)
     assert_int_equal(st, 0);
     free(out);
     for (int i = 0; i < 2; i++) {
-        st = le_test_sh(&out, "cd %s && mkdir -p cl/shards && %s sweep plan.json --cell %d --db cl/shards/cell-%d.sqlite"
-                              " --out cl --quiet --jobs 1 --threads 1", d, bin, i, i);
-        assert_int_equal(st, 0);
-        assert_non_null(strstr(out, "1 of 1 cells finished (1 trained now)"));
-        free(out);
+        free(le_test_sh_expect(0, "1 of 1 cells finished (1 trained now)",
+                               "cd %s && mkdir -p cl/shards && %s sweep plan.json --cell %d --db cl/shards/cell-%d.sqlite"
+                               " --out cl --quiet --jobs 1 --threads 1", d, bin, i, i));
     }
-    st = le_test_sh(&out, "cd %s && %s sweep plan.json --cell 2 --out cl", d, bin);
-    assert_int_equal(st, 1);
-    assert_non_null(strstr(out, "--cell 2: the plan has 2 cells (0 to 1)"));
-    free(out);
-    st = le_test_sh(&out, "cd %s && %s sweep plan.json --status --db merged.sqlite --out cl", d, bin);
-    assert_int_equal(st, 0);
-    assert_non_null(strstr(out, "2 cells: 2 done (0 merged into merged.sqlite), 0 running, 0 pending, 0 failed"));
-    free(out);
-    st = le_test_sh(&out, "cd %s && %s db merge cl/shards --into merged.sqlite", d, bin);
-    assert_int_equal(st, 0);
-    assert_non_null(strstr(out, "merged 2 shards into merged.sqlite: 2 cells added (4 results, 0 samples, 8 sweep"));
-    free(out);
-    st = le_test_sh(&out, "cd %s && %s db merge cl/shards/cell-0.sqlite cl/shards --into merged.sqlite", d, bin);
-    assert_int_equal(st, 0);
-    assert_non_null(strstr(out, "merged 3 shards into merged.sqlite: 0 cells added (0 results, 0 samples, 0 sweep "
-                                "points), 3 already there, 0 conflicts"));
-    free(out);
+    free(le_test_sh_expect(1, "--cell 2: the plan has 2 cells (0 to 1)", "cd %s && %s sweep plan.json --cell 2 --out cl",
+                           d, bin));
+    free(le_test_sh_expect(0, "2 cells: 2 done (0 merged into merged.sqlite), 0 running, 0 pending, 0 failed",
+                           "cd %s && %s sweep plan.json --status --db merged.sqlite --out cl", d, bin));
+    free(le_test_sh_expect(0, "merged 2 shards into merged.sqlite: 2 cells added (4 results, 0 samples, 8 sweep",
+                           "cd %s && %s db merge cl/shards --into merged.sqlite", d, bin));
+    free(le_test_sh_expect(0,
+                           "merged 3 shards into merged.sqlite: 0 cells added (0 results, 0 samples, 0 sweep "
+                           "points), 3 already there, 0 conflicts",
+                           "cd %s && %s db merge cl/shards/cell-0.sqlite cl/shards --into merged.sqlite", d, bin));
     st = le_test_sh(&out, "cd %s && %s sweep plan.json --status --db merged.sqlite --out cl", d, bin);
     assert_non_null(strstr(out, "2 cells: 2 done (2 merged into merged.sqlite)"));
     free(out);
@@ -280,7 +259,7 @@ static void cell_shards_should_merge_into_the_local_sweeps_numbers(void **state)
 }
 
 static void slurm_script_and_requeue_should_work_without_a_cluster(void **state) {
-    struct env *e = *state;
+    struct le_test_fx *e = *state;
     const char *bin = le_test_bin(), *d = e->dir;
     char *out = NULL;
     int st = le_test_sh(&out, "cd %s && %s sweep plan.json --slurm --dry-run --db r.sqlite --out sl --max-running 3"
@@ -290,9 +269,7 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
                           "#SBATCH --time=1:00:00", "#SBATCH --partition=short", "#SBATCH --cpus-per-task=2",
                           "--cell \"$SLURM_ARRAY_TASK_ID\"", "/sl/shards'/cell-\"$SLURM_ARRAY_TASK_ID\".sqlite",
                           "--requeue", "db merge '", "--into '"};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-        if (!strstr(out, want[i]))
-            fail_msg("no '%s' in:\n%s", want[i], out);
+    le_test_assert_has(out, want, sizeof want / sizeof want[0]);
     free(out);
     /* eval over models x tasks: task I is model I / 2 on task I %% 2 */
     st = le_test_sh(&out, "cd %s && touch a.gguf b.gguf && %s eval --model a.gguf,b.gguf --tasks brown-swap,arc_easy"
@@ -301,14 +278,10 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
     const char *ewant[] = {"#SBATCH --array=0-3\n", "models=('", "/a.gguf' '", "tasks=('brown-swap' 'arc_easy')",
                            "--model \"${models[i / 2]}\" --tasks \"${tasks[i % 2]}\"", "/ev.slurm/shards'/cell-\"$i\"",
                            "'--limit' '6'", "scontrol requeue", "/ev.sqlite'"};
-    for (size_t i = 0; i < sizeof ewant / sizeof ewant[0]; i++)
-        if (!strstr(out, ewant[i]))
-            fail_msg("no '%s' in:\n%s", ewant[i], out);
+    le_test_assert_has(out, ewant, sizeof ewant / sizeof ewant[0]);
     free(out);
-    st = le_test_sh(&out, "cd %s && %s eval --model a.gguf --tasks no-such-task --slurm --dry-run", d, bin);
-    assert_int_equal(st, 1);
-    assert_non_null(strstr(out, "unknown task 'no-such-task'"));
-    free(out);
+    free(le_test_sh_expect(1, "unknown task 'no-such-task'",
+                           "cd %s && %s eval --model a.gguf --tasks no-such-task --slurm --dry-run", d, bin));
     st = le_test_sh(&out, "cd %s && PATH=/nonexistent %s sweep plan.json --slurm --out sl", d, bin);
     assert_int_equal(st, 1);
     assert_non_null(strstr(out, "llamaeval: error: --slurm: sbatch is not on PATH"));
@@ -334,11 +307,9 @@ static void slurm_script_and_requeue_should_work_without_a_cluster(void **state)
     assert_non_null(args);
     assert_string_equal(args, "requeue 4242\n");
     free(args);
-    st = le_test_sh(&out, "cd %s && %s sweep plan.json --cell 1 --db rq/shards/cell-1.sqlite --out rq --jobs 1 "
-                          "--threads 1 --quiet && %s db merge rq/shards --into rq.sqlite", d, bin, bin);
-    assert_int_equal(st, 0);
-    assert_non_null(strstr(out, "resumed at step"));
-    free(out);
+    free(le_test_sh_expect(0, "resumed at step",
+                           "cd %s && %s sweep plan.json --cell 1 --db rq/shards/cell-1.sqlite --out rq --jobs 1 "
+                           "--threads 1 --quiet && %s db merge rq/shards --into rq.sqlite", d, bin, bin));
     /* its numbers: those of cell 1 in the local sweep of the test above */
     char *lr = rows_of(e, "local.sqlite"), *rr = rows_of(e, "rq.sqlite");
     assert_non_null(strstr(lr, rr));
@@ -355,5 +326,5 @@ int main(void) {
         cmocka_unit_test(slurm_script_and_requeue_should_work_without_a_cluster),
     };
     int f = cmocka_run_group_tests_name("store", store, NULL, NULL);
-    return f + cmocka_run_group_tests_name("command", cmd, env_setup, env_teardown);
+    return f + cmocka_run_group_tests_name("command", cmd, env_setup, le_test_fx_teardown);
 }

@@ -31,24 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *g_dir;
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = le_test_tmpdir();
-    return g_dir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    le_test_rmdir(g_dir);
-    free(g_dir);
-    return 0;
-}
-
 /* Writes cfg to <tmp>/<name>.gguf and returns the path (static buffer per call site use). */
 static const char *gen(const char *name, const struct le_genmodel_cfg *cfg, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s.gguf", g_dir, name);
+    snprintf(buf, n, "%s/%s.gguf", le_test_dir(), name);
     int rc = le_genmodel_write(buf, cfg);
     if (rc)
         print_error("genmodel %s: %s\n", name, le_err_msg());
@@ -417,7 +402,7 @@ static void open_should_reject_unsupported_types_by_name(void **state) {
     (void)state;
     char src[4096], path[4096];
     gen("unsupported-src", &shapes[0].cfg, src, sizeof src);
-    snprintf(path, sizeof path, "%s/unsupported.gguf", g_dir);
+    snprintf(path, sizeof path, "%s/unsupported.gguf", le_test_dir());
     struct le_gguf *g;
     struct le_gguf_writer *w;
     assert_int_equal(le_gguf_open(&g, src), 0);
@@ -448,7 +433,7 @@ static void open_should_reject_unsupported_types_by_name(void **state) {
 static int open_with_expert_count(int type, const void *val, const char *tag) {
     char src[4096], path[4096];
     gen("experts-src", &shapes[0].cfg, src, sizeof src);
-    snprintf(path, sizeof path, "%s/experts-%s.gguf", g_dir, tag);
+    snprintf(path, sizeof path, "%s/experts-%s.gguf", le_test_dir(), tag);
     struct le_gguf *g;
     struct le_gguf_writer *w;
     assert_int_equal(le_gguf_open(&g, src), 0);
@@ -595,7 +580,7 @@ static void info_command_should_print_the_model(void **state) {
     assert_non_null(strstr(out, "f32: 20"));
     assert_non_null(strstr(out, "kv heads 2"));
     free(out);
-    rc = le_test_sh(&out, "%s info %s/missing.gguf", le_test_bin(), g_dir);
+    rc = le_test_sh(&out, "%s info %s/missing.gguf", le_test_bin(), le_test_dir());
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
@@ -638,8 +623,8 @@ static void ppl_command_should_print_and_record_perplexity(void **state) {
     struct le_genmodel_cfg cfg = shapes[1].cfg;
     cfg.tied = 0; /* tied N(0,1) embeddings give absurdly peaked logits */
     gen("cmd-ppl", &cfg, path, sizeof path);
-    snprintf(text, sizeof text, "%s/text.txt", g_dir);
-    snprintf(db, sizeof db, "%s/r.sqlite", g_dir);
+    snprintf(text, sizeof text, "%s/text.txt", le_test_dir());
+    snprintf(db, sizeof db, "%s/r.sqlite", le_test_dir());
     FILE *f = fopen(text, "w");
     assert_non_null(f);
     for (int i = 0; i < 40; i++)
@@ -686,5 +671,5 @@ int main(void) {
         cmocka_unit_test(tokenize_command_should_print_ids_with_bos),
         cmocka_unit_test(ppl_command_should_print_and_record_perplexity),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, le_test_dir_setup, le_test_dir_teardown);
 }

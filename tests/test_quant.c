@@ -35,21 +35,6 @@
 #include <string.h>
 #include <unistd.h> /* access */
 
-static char *g_dir;
-
-static int setup(void **state) {
-    (void)state;
-    g_dir = le_test_tmpdir();
-    return g_dir ? 0 : -1;
-}
-
-static int teardown(void **state) {
-    (void)state;
-    le_test_rmdir(g_dir);
-    free(g_dir);
-    return 0;
-}
-
 /* ---- the rules, on tensor lists ---- */
 
 #define MAXT 1024
@@ -261,7 +246,7 @@ static const struct le_genmodel_cfg kcfg = {.dim = 256, .n_layers = 2, .n_heads 
                                             .n_vocab = 320, .n_ctx = 64, .seed = 31};
 
 static void gen(const char *name, const struct le_genmodel_cfg *cfg, char *buf, size_t n) {
-    snprintf(buf, n, "%s/%s.gguf", g_dir, name);
+    snprintf(buf, n, "%s/%s.gguf", le_test_dir(), name);
     int rc = le_genmodel_write(buf, cfg);
     if (rc)
         print_error("genmodel %s: %s\n", name, le_err_msg());
@@ -280,8 +265,8 @@ static void output_should_load_match_the_plan_and_not_depend_on_threads(void **s
     (void)state;
     char in[4096], o1[4096], o3[4096];
     gen("kq-f32", &kcfg, in, sizeof in);
-    snprintf(o1, sizeof o1, "%s/kq-1.gguf", g_dir);
-    snprintf(o3, sizeof o3, "%s/kq-3.gguf", g_dir);
+    snprintf(o1, sizeof o1, "%s/kq-1.gguf", le_test_dir());
+    snprintf(o3, sizeof o3, "%s/kq-3.gguf", le_test_dir());
     quantize_ok(in, o1, LE_FTYPE_MOSTLY_Q4_K_M, 0, 1);
     quantize_ok(in, o3, LE_FTYPE_MOSTLY_Q4_K_M, 0, 3);
     size_t n1, n3;
@@ -339,7 +324,7 @@ static void tied_q4_0_output_should_have_q6_k_embeddings_and_load(void **state) 
     struct le_genmodel_cfg cfg = kcfg;
     cfg.tied = 1;
     gen("tied-f32", &cfg, in, sizeof in);
-    snprintf(out, sizeof out, "%s/tied-q4_0.gguf", g_dir);
+    snprintf(out, sizeof out, "%s/tied-q4_0.gguf", le_test_dir());
     quantize_ok(in, out, LE_FTYPE_MOSTLY_Q4_0, 0, 2);
     struct le_gguf *g;
     assert_int_equal(le_gguf_open(&g, out), 0);
@@ -387,9 +372,9 @@ static void failures_should_leave_no_file(void **state) {
     (void)state;
     char in[4096], q[4096], out[4096];
     gen("fail-f32", &kcfg, in, sizeof in);
-    snprintf(q, sizeof q, "%s/fail-q8_0.gguf", g_dir);
+    snprintf(q, sizeof q, "%s/fail-q8_0.gguf", le_test_dir());
     quantize_ok(in, q, LE_FTYPE_MOSTLY_Q8_0, 0, 1);
-    snprintf(out, sizeof out, "%s/fail-out.gguf", g_dir);
+    snprintf(out, sizeof out, "%s/fail-out.gguf", le_test_dir());
     struct le_quant_params p = {.ftype = LE_FTYPE_MOSTLY_Q4_0, .n_threads = 1};
     /* an already quantized input needs allow_requantize */
     assert_int_equal(le_quantize(q, out, &p, NULL), LE_EUNSUP);
@@ -402,22 +387,23 @@ static void failures_should_leave_no_file(void **state) {
     /* output over its own input, into a missing directory, a bad input */
     assert_int_equal(le_quantize(in, in, &p, NULL), LE_EINVAL);
     char bad[4096];
-    snprintf(bad, sizeof bad, "%s/no/such/dir/out.gguf", g_dir);
+    snprintf(bad, sizeof bad, "%s/no/such/dir/out.gguf", le_test_dir());
     assert_int_not_equal(le_quantize(in, bad, &p, NULL), 0);
-    snprintf(bad, sizeof bad, "%s/missing.gguf", g_dir);
+    snprintf(bad, sizeof bad, "%s/missing.gguf", le_test_dir());
     assert_int_not_equal(le_quantize(bad, out, &p, NULL), 0);
     assert_int_not_equal(access(out, F_OK), 0);
     p.ftype = 4;
     assert_int_equal(le_quantize(in, out, &p, NULL), LE_EINVAL);
     assert_int_not_equal(access(out, F_OK), 0);
-    assert_false(dir_has_tmp(g_dir));
+    assert_false(dir_has_tmp(le_test_dir()));
 }
 
 static void quantize_command_should_report_each_tensor(void **state) {
     (void)state;
     char in[4096], *out = NULL;
     gen("cmd-f32", &kcfg, in, sizeof in);
-    int rc = le_test_sh(&out, "%s quantize %s %s/cmd-q5_k_m.gguf --type q5_k_m --threads 2", le_test_bin(), in, g_dir);
+    int rc = le_test_sh(&out, "%s quantize %s %s/cmd-q5_k_m.gguf --type q5_k_m --threads 2", le_test_bin(), in,
+                        le_test_dir());
     if (rc)
         print_message("%s", out ? out : "");
     assert_int_equal(rc, 0);
@@ -426,23 +412,23 @@ static void quantize_command_should_report_each_tensor(void **state) {
     assert_non_null(strstr(out, "[  21/  21]"));
     assert_non_null(strstr(out, "Q5_K_M"));
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/x.gguf --type q4_k_m --pure --quiet", le_test_bin(), in, g_dir);
+    rc = le_test_sh(&out, "%s quantize %s %s/x.gguf --type q4_k_m --pure --quiet", le_test_bin(), in, le_test_dir());
     assert_int_equal(rc, 0);
     assert_null(strstr(out, "converting"));
     assert_non_null(strstr(out, "(pure)"));
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/y.gguf --type iq9", le_test_bin(), in, g_dir);
+    rc = le_test_sh(&out, "%s quantize %s %s/y.gguf --type iq9", le_test_bin(), in, le_test_dir());
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, "llamaeval: error: unknown --type"));
     free(out);
     rc = le_test_sh(&out, "%s quantize %s --type q4_0", le_test_bin(), in);
     assert_int_equal(rc, 2);
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s/x.gguf %s/z.gguf --type q4_0", le_test_bin(), g_dir, g_dir);
+    rc = le_test_sh(&out, "%s quantize %s/x.gguf %s/z.gguf --type q4_0", le_test_bin(), le_test_dir(), le_test_dir());
     assert_int_equal(rc, 1); /* x.gguf is Q4_K: requantizing needs the flag */
     assert_non_null(strstr(out, "--allow-requantize"));
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/missing/z.gguf --type q4_0", le_test_bin(), in, g_dir);
+    rc = le_test_sh(&out, "%s quantize %s %s/missing/z.gguf --type q4_0", le_test_bin(), in, le_test_dir());
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "llamaeval: error:"));
     free(out);
@@ -467,7 +453,7 @@ static void pure_files_should_equal_llama_quantize_byte_for_byte(void **state) {
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         snprintf(rel, sizeof rel, "models/oracle-a-%s.gguf", cases[k].file);
         le_test_oracle_path(want, sizeof want, rel);
-        snprintf(out, sizeof out, "%s/oracle-%s.gguf", g_dir, cases[k].file);
+        snprintf(out, sizeof out, "%s/oracle-%s.gguf", le_test_dir(), cases[k].file);
         quantize_ok(in, out, le_quant_ftype_from_name(cases[k].type), cases[k].pure, 2);
         size_t na, nb;
         char *a = le_test_read_file(out, &na), *b = le_test_read_file(want, &nb);
@@ -498,5 +484,5 @@ int main(void) {
         cmocka_unit_test(quantize_command_should_report_each_tensor),
         cmocka_unit_test(pure_files_should_equal_llama_quantize_byte_for_byte),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, le_test_dir_setup, le_test_dir_teardown);
 }

@@ -38,44 +38,22 @@
 #include <sys/stat.h>
 
 struct fixture {
-    char *dir;
-    char db[4096], out[4096];
+    struct le_test_fx fx; /* dir, db (r.sqlite), out */
     struct le_repdb e;
 };
 
 static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    if (!f || !(f->dir = le_test_tmpdir()))
-        return -1;
-    snprintf(f->db, sizeof f->db, "%s/r.sqlite", f->dir);
-    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *f = *state;
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return le_test_fx_setup(state, sizeof(struct fixture), "r.sqlite");
 }
 
 /* Runs the report; returns its exit status, output in *out (caller frees). */
 static int run_report(struct fixture *f, char **out, const char *extra) {
     /* 50 bootstrap resamples keep the scaling fits to a fraction of a second. */
-    return le_test_sh(out, "'%s' report --db '%s' --out '%s' --boot 50 %s", le_test_bin(), f->db, f->out, extra);
+    return le_test_sh(out, "'%s' report --db '%s' --out '%s' --boot 50 %s", le_test_bin(), f->fx.db, f->fx.out, extra);
 }
 
 static cJSON *load_json(const struct fixture *f) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/report.json", f->out);
-    char *txt = le_test_read_file(path, NULL);
-    assert_non_null(txt);
-    cJSON *j = cJSON_Parse(txt);
-    free(txt);
-    assert_non_null(j);
-    return j;
+    return le_test_read_json(f->fx.out, "report.json");
 }
 
 static cJSON *table_of(cJSON *root, const char *id) {
@@ -139,7 +117,7 @@ static void assert_text(cJSON *cell, const char *fmt, double v) {
     assert_string_equal(cJSON_GetObjectItem(cell, "text")->valuestring, want);
 }
 
-static void build(struct fixture *f) { assert_int_equal(le_repdb_build(f->db, &f->e), 0); }
+static void build(struct fixture *f) { assert_int_equal(le_repdb_build(f->fx.db, &f->e), 0); }
 
 static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **state) {
     struct fixture *f = *state;
@@ -186,7 +164,7 @@ static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **s
     assert_int_equal(hs_rows, 3); /* acc, acc_norm of the 0-shot cell; acc_norm of the 5-shot one */
     /* The CSV carries the shown (percent) value at full precision. */
     char path[4200], want[64];
-    snprintf(path, sizeof path, "%s/csv/zeroshot.csv", f->out);
+    snprintf(path, sizeof path, "%s/csv/zeroshot.csv", f->fx.out);
     char *csv = le_test_read_file(path, NULL);
     assert_non_null(csv);
     snprintf(want, sizeof want, "\nalpha,%.15g,,,%.15g,", 100 * f->e.boolq_alpha_uncond, 100 * f->e.hs_alpha);
@@ -269,7 +247,7 @@ static void report_ppl_quant_and_sweep_tables_should_hold_the_stored_numbers(voi
     cJSON *runs = table_of(root, "runs");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(runs, "rows")), 2);
     assert_int_equal(cJSON_GetObjectItem(root, "schema_version")->valueint, le_store_schema_latest());
-    assert_string_equal(cJSON_GetObjectItem(root, "database")->valuestring, f->db);
+    assert_string_equal(cJSON_GetObjectItem(root, "database")->valuestring, f->fx.db);
     cJSON_Delete(root);
 }
 
@@ -286,7 +264,7 @@ static void assert_figure(const struct fixture *f, const char *id, const char *s
     char path[4300];
     static const char *const ext[] = {"gp", "dat", "pdf"};
     for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/figures/%s.%s", f->out, id, ext[i]);
+        snprintf(path, sizeof path, "%s/figures/%s.%s", f->fx.out, id, ext[i]);
         size_t n = 0;
         char *data = le_test_read_file(path, &n);
         if (!data)
@@ -296,7 +274,7 @@ static void assert_figure(const struct fixture *f, const char *id, const char *s
             assert_memory_equal(data, "%PDF-", 5);
         free(data);
     }
-    snprintf(path, sizeof path, "%s/figures/%s.svg", f->out, id);
+    snprintf(path, sizeof path, "%s/figures/%s.svg", f->fx.out, id);
     xmlDocPtr doc = xmlReadFile(path, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (!doc)
         fail_msg("%s is not well-formed XML", path);
@@ -335,7 +313,7 @@ static void report_figures_should_be_valid_nonempty_svg_and_pdf(void **state) {
     assert_figure(f, "tokens-per-param", "20 tokens per parameter");
     /* The HTML inlines every figure and references nothing outside itself. */
     char path[4200];
-    snprintf(path, sizeof path, "%s/report.html", f->out);
+    snprintf(path, sizeof path, "%s/report.html", f->fx.out);
     char *html = le_test_read_file(path, NULL);
     assert_non_null(html);
     assert_int_equal(count_of(html, "src=\"data:image/svg+xml;base64,"), count_of(html, "<img "));
@@ -354,7 +332,7 @@ static void report_figures_should_be_valid_nonempty_svg_and_pdf(void **state) {
 static void report_should_migrate_an_older_schema_in_memory(void **state) {
     struct fixture *f = *state;
     struct le_store *s;
-    assert_int_equal(le_store_open_at_version(&s, f->db, 1), 0);
+    assert_int_equal(le_store_open_at_version(&s, f->fx.db, 1), 0);
     int v = 0;
     assert_int_equal(le_store_schema_version(s, &v), 0);
     assert_int_equal(v, 1);
@@ -378,7 +356,7 @@ static void report_should_migrate_an_older_schema_in_memory(void **state) {
     assert_true(value_of(cell_of(table_of(root, "zeroshot"), "old", "PIQA")) == 0.4375);
     cJSON_Delete(root);
     /* The file itself was not migrated. */
-    assert_int_equal(le_store_open_readonly(&s, f->db), 0);
+    assert_int_equal(le_store_open_readonly(&s, f->fx.db), 0);
     assert_int_equal(le_store_schema_version(s, &v), 0);
     assert_int_equal(v, 1);
     le_store_close(s);
@@ -387,7 +365,7 @@ static void report_should_migrate_an_older_schema_in_memory(void **state) {
 static void report_should_refuse_a_newer_schema_in_one_line(void **state) {
     struct fixture *f = *state;
     struct le_store *s;
-    assert_int_equal(le_store_open_at_version(&s, f->db, le_store_schema_latest() + 1), 0);
+    assert_int_equal(le_store_open_at_version(&s, f->fx.db, le_store_schema_latest() + 1), 0);
     le_store_close(s);
     char *out = NULL;
     assert_int_equal(run_report(f, &out, "--no-figures"), 1);
@@ -402,7 +380,7 @@ static void report_should_say_in_one_line_when_gnuplot_is_missing(void **state) 
     struct fixture *f = *state;
     build(f);
     char *out = NULL;
-    int rc = le_test_sh(&out, "PATH=/nonexistent '%s' report --db '%s' --out '%s'", le_test_bin(), f->db, f->out);
+    int rc = le_test_sh(&out, "PATH=/nonexistent '%s' report --db '%s' --out '%s'", le_test_bin(), f->fx.db, f->fx.out);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(out, "llamaeval: error: gnuplot not found on PATH"));
     assert_non_null(strstr(out, "gnuplot-nox"));
@@ -410,7 +388,7 @@ static void report_should_say_in_one_line_when_gnuplot_is_missing(void **state) 
     free(out);
     out = NULL;
     rc = le_test_sh(&out, "PATH=/nonexistent '%s' report --db '%s' --out '%s' --no-figures --only eval", le_test_bin(),
-                    f->db, f->out);
+                    f->fx.db, f->fx.out);
     assert_int_equal(rc, 0);
     free(out);
     out = NULL;
@@ -421,13 +399,16 @@ static void report_should_say_in_one_line_when_gnuplot_is_missing(void **state) 
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(report_zeroshot_table_should_show_the_newest_zero_shot_cell, setup, teardown),
+        cmocka_unit_test_setup_teardown(report_zeroshot_table_should_show_the_newest_zero_shot_cell, setup,
+                                        le_test_fx_teardown),
         cmocka_unit_test_setup_teardown(report_ppl_quant_and_sweep_tables_should_hold_the_stored_numbers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(report_figures_should_be_valid_nonempty_svg_and_pdf, setup, teardown),
-        cmocka_unit_test_setup_teardown(report_should_migrate_an_older_schema_in_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(report_should_refuse_a_newer_schema_in_one_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(report_should_say_in_one_line_when_gnuplot_is_missing, setup, teardown),
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(report_figures_should_be_valid_nonempty_svg_and_pdf, setup,
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(report_should_migrate_an_older_schema_in_memory, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(report_should_refuse_a_newer_schema_in_one_line, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(report_should_say_in_one_line_when_gnuplot_is_missing, setup,
+                                        le_test_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

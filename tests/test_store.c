@@ -42,27 +42,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct fixture {
-    char *dir;
-    char db[4096];
-};
-
 static int setup(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    if (!f->dir)
-        return -1;
-    snprintf(f->db, sizeof f->db, "%s/store.sqlite", f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state) {
-    struct fixture *f = *state;
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return le_test_fx_setup(state, sizeof(struct le_test_fx), "store.sqlite");
 }
 
 static int64_t count_of(struct le_store *s, const char *table) {
@@ -91,7 +72,7 @@ static int64_t add_model(struct le_store *s, const char *sha) {
 }
 
 static void store_should_migrate_an_empty_file_once(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     assert_int_equal(le_test_write_file(f->db, "", 0), 0);
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
@@ -141,7 +122,7 @@ static void store_should_migrate_an_empty_file_once(void **state) {
 }
 
 static void store_should_reject_files_that_are_not_llamaeval_stores(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     const char junk[] = "this is not an SQLite database, just some text that is long enough";
     assert_int_equal(le_test_write_file(f->db, junk, sizeof junk), 0);
     struct le_store *s = (struct le_store *)1;
@@ -202,7 +183,7 @@ static int collect_result(void *ud, const char *metric, double value, double se,
 }
 
 static void put_cell_should_store_results_once_and_mark_the_cell_done(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     int64_t mid = add_model(s, "0123abcd");
@@ -277,7 +258,7 @@ static void put_cell_should_store_results_once_and_mark_the_cell_done(void **sta
 }
 
 static void put_steps_should_keep_one_row_per_step(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     int64_t rid;
@@ -327,7 +308,7 @@ static int sweep_point_cb(void *ud, const struct le_store_sweep_point *p) {
 }
 
 static void sweep_cells_should_join_their_results_once_done(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     int64_t mid = add_model(s, "feedbeef"), rid;
@@ -393,7 +374,7 @@ static void fill_for_export(const char *db) {
 }
 
 static void export_should_write_quoted_csv_and_typed_json(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     fill_for_export(f->db);
     struct le_store *s;
     assert_int_equal(le_store_open_readonly(&s, f->db), 0);
@@ -460,7 +441,7 @@ static int write_cells(const char *db, const char *who, int n) {
 }
 
 static void two_processes_writing_at_once_should_lose_no_rows(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     enum { PER_CHILD = 200 };
     int go[2];
     assert_int_equal(pipe(go), 0);
@@ -556,7 +537,7 @@ static void kill_writer_mid_transaction(const char *db, const char *cell_key, in
 }
 
 static void writer_killed_mid_transaction_should_leave_a_sound_db_and_the_cell_not_done(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     le_store_close(s);
@@ -593,7 +574,7 @@ static void writer_killed_mid_transaction_should_leave_a_sound_db_and_the_cell_n
 }
 
 static void missing_or_unusable_directories_should_name_the_path(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     char p[4300];
     snprintf(p, sizeof p, "%s/no/such/dir/db.sqlite", f->dir);
@@ -620,7 +601,7 @@ static void missing_or_unusable_directories_should_name_the_path(void **state) {
 }
 
 static void read_only_directory_should_give_a_clear_error(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     char ro[4200], fresh[4300], existing[4300];
     snprintf(ro, sizeof ro, "%s/ro", f->dir);
     snprintf(fresh, sizeof fresh, "%s/new.sqlite", ro);
@@ -666,7 +647,7 @@ static void read_only_directory_should_give_a_clear_error(void **state) {
  * committing: the error names the system's reason, not only SQLite's generic
  * "disk I/O error", and the committed data stays sound. */
 static void full_disk_should_name_the_system_error(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     le_store_close(s);
@@ -719,7 +700,7 @@ static void full_disk_should_name_the_system_error(void **state) {
  * (lease 0 here: expired as soon as it is written) is taken over, and the
  * old claimant's renewal then reports the claim lost; a done cell is DONE. */
 static void cell_claims_should_hold_expire_and_end_with_the_cell(void **state) {
-    struct fixture *f = *state;
+    struct le_test_fx *f = *state;
     struct le_store *s;
     assert_int_equal(le_store_open(&s, f->db), 0);
     char key[65];
@@ -771,20 +752,24 @@ static void cell_claims_should_hold_expire_and_end_with_the_cell(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(cell_claims_should_hold_expire_and_end_with_the_cell, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_should_migrate_an_empty_file_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(store_should_reject_files_that_are_not_llamaeval_stores, setup, teardown),
+        cmocka_unit_test_setup_teardown(cell_claims_should_hold_expire_and_end_with_the_cell, setup,
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(store_should_migrate_an_empty_file_once, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(store_should_reject_files_that_are_not_llamaeval_stores, setup,
+                                        le_test_fx_teardown),
         cmocka_unit_test(cell_key_should_hash_the_three_parts_with_separators),
-        cmocka_unit_test_setup_teardown(put_cell_should_store_results_once_and_mark_the_cell_done, setup, teardown),
-        cmocka_unit_test_setup_teardown(put_steps_should_keep_one_row_per_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(sweep_cells_should_join_their_results_once_done, setup, teardown),
-        cmocka_unit_test_setup_teardown(export_should_write_quoted_csv_and_typed_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(two_processes_writing_at_once_should_lose_no_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(put_cell_should_store_results_once_and_mark_the_cell_done, setup,
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(put_steps_should_keep_one_row_per_step, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(sweep_cells_should_join_their_results_once_done, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(export_should_write_quoted_csv_and_typed_json, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(two_processes_writing_at_once_should_lose_no_rows, setup, le_test_fx_teardown),
         cmocka_unit_test_setup_teardown(writer_killed_mid_transaction_should_leave_a_sound_db_and_the_cell_not_done,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_or_unusable_directories_should_name_the_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(read_only_directory_should_give_a_clear_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(full_disk_should_name_the_system_error, setup, teardown),
+                                        setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(missing_or_unusable_directories_should_name_the_path, setup,
+                                        le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(read_only_directory_should_give_a_clear_error, setup, le_test_fx_teardown),
+        cmocka_unit_test_setup_teardown(full_disk_should_name_the_system_error, setup, le_test_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

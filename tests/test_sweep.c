@@ -293,11 +293,7 @@ static char **results_of(struct sw_env *e, const char *name, int *n) {
     assert_int_equal(le_test_sh(&out, "%s db export --db %s/%s.sqlite --format json -o %s", le_test_bin(), e->dir,
                                 name, path), 0);
     free(out);
-    size_t len;
-    char *text = le_test_read_file(path, &len);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
-    assert_non_null(j);
+    cJSON *j = le_test_read_json(NULL, path);
     *n = cJSON_GetArraySize(j);
     char **v = calloc((size_t)*n + 1, sizeof *v);
     int k = 0;

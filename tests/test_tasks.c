@@ -45,16 +45,6 @@
 
 /* ---- helpers ---- */
 
-static cJSON *read_json(const char *path) {
-    size_t n;
-    char *s = le_test_read_file(path, &n);
-    assert_non_null(s);
-    cJSON *j = cJSON_Parse(s);
-    free(s);
-    assert_non_null(j);
-    return j;
-}
-
 /* The non-empty lines of a JSONL fixture as a cJSON array. */
 static cJSON *read_jsonl(const char *path) {
     size_t n;
@@ -76,7 +66,7 @@ static cJSON *read_jsonl(const char *path) {
 
 static void pyrandom_should_match_python(void **state) {
     (void)state;
-    cJSON *root = read_json("tests/data/tasks/expected.json"), *e = cJSON_GetObjectItem(root, "pyrandom");
+    cJSON *root = le_test_read_json(NULL, "tests/data/tasks/expected.json"), *e = cJSON_GetObjectItem(root, "pyrandom");
     struct le_pyrandom g;
     le_pyrandom_seed(&g, 1234);
     cJSON *u = cJSON_GetObjectItem(e, "u32_seed1234");
@@ -193,7 +183,7 @@ static void check_set(cJSON *exp, const char *task, const char *fixture) {
 
 static void prompts_should_match_lm_eval_templates(void **state) {
     (void)state;
-    cJSON *exp = read_json("tests/data/tasks/expected.json");
+    cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/expected.json");
     check_set(exp, "hellaswag", "hellaswag.jsonl");
     check_set(exp, "piqa", "piqa.jsonl");
     check_set(exp, "arc_easy", "arc.jsonl");
@@ -203,6 +193,245 @@ static void prompts_should_match_lm_eval_templates(void **state) {
     check_set(exp, "siqa", "siqa.jsonl");
     check_set(exp, "lambada_openai", "lambada_openai.jsonl");
     cJSON_Delete(exp);
+}
+
+/* ---- mmlu, race and the generation tasks against lm-eval itself ---- */
+
+static const char *jstr_at(const cJSON *arr, int i) {
+    const cJSON *v = cJSON_GetArrayItem(arr, i);
+    assert_true(cJSON_IsString(v));
+    return v->valuestring;
+}
+
+/* Records for document d's requests: choice c scores -(c + 1) / 2 (choice 0
+ * is the argmax; greedy on even choices); a generation answers its first
+ * gold with a leading space. */
+static struct le_rec *fake_recs(const struct le_item *it) {
+    struct le_rec *r = calloc((size_t)it->n_req, sizeof *r);
+    for (int q = 0; q < it->n_req; q++) {
+        r[q].kind = it->kind;
+        r[q].choice = it->req[q].choice;
+        r[q].uncond = it->req[q].uncond;
+        r[q].gold = it->gold;
+        r[q].n_choices = it->n_choices;
+        r[q].group = it->group;
+        r[q].ll = -(it->req[q].choice + 1) / 2.0;
+        r[q].greedy = it->req[q].choice % 2 == 0;
+        r[q].ntok = r[q].nchars = r[q].nbytes = r[q].nwords = 1;
+        if (it->kind == LE_TASK_GEN) {
+            r[q].resp = malloc(strlen(it->targets[0]) + 2);
+            sprintf(r[q].resp, " %s", it->targets[0]);
+            r[q].golds = it->targets;
+            r[q].n_golds = it->n_targets;
+        }
+    }
+    return r;
+}
+
+static void check_lmeval_task(cJSON *exp, const char *dir, const char *task) {
+    cJSON *e = cJSON_GetObjectItem(exp, task);
+    assert_non_null(e);
+    cJSON *docs = cJSON_GetObjectItem(e, "docs"), *shots = cJSON_GetObjectItem(e, "shots");
+    cJSON *dh = cJSON_GetObjectItem(e, "doc_hash"), *gk = cJSON_GetObjectItem(e, "gen_kwargs");
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    for (cJSON *k = shots->child; k; k = k->next) {
+        struct le_task_opts o;
+        le_task_opts_default(&o);
+        o.ds = &ds;
+        o.num_fewshot = atoi(k->string);
+        struct le_taskset *ts = NULL;
+        if (le_task_load(&ts, task, &o))
+            fail_msg("%s %s-shot: %s", task, k->string, le_err_msg());
+        int n = cJSON_GetArraySize(docs);
+        assert_int_equal(ts->n_docs, n);
+        cJSON *reqs = cJSON_GetObjectItem(k, "requests"), *ph = cJSON_GetObjectItem(k, "prompt_hash");
+        for (int d = 0; d < n; d++) {
+            const struct le_item *it = &ts->items[d];
+            cJSON *rq = cJSON_GetArrayItem(reqs, d);
+            assert_int_equal(it->n_req, cJSON_GetArraySize(rq));
+            for (int q = 0; q < it->n_req; q++) {
+                cJSON *pair = cJSON_GetArrayItem(rq, q);
+                if (strcmp(it->req[q].context, jstr_at(pair, 0)))
+                    fail_msg("%s %s-shot doc %d request %d context:\n%s\n-- lm-eval --\n%s", task, k->string, d, q,
+                             it->req[q].context, jstr_at(pair, 0));
+                if (it->kind != LE_TASK_GEN)
+                    assert_string_equal(it->req[q].continuation, jstr_at(pair, 1));
+            }
+            /* the sample line: lm-eval's target and hashes */
+            struct le_rec *r = fake_recs(it);
+            char *lines = NULL;
+            assert_int_equal(le_task_sample_lines(ts, d, r, &lines), 0);
+            cJSON *line = cJSON_Parse(lines);
+            assert_non_null(line);
+            assert_string_equal(cJSON_GetObjectItem(line, "target")->valuestring,
+                                jstr_at(cJSON_GetObjectItem(e, "targets"), d));
+            assert_string_equal(cJSON_GetObjectItem(line, "target_hash")->valuestring,
+                                jstr_at(cJSON_GetObjectItem(e, "target_hash"), d));
+            assert_string_equal(cJSON_GetObjectItem(line, "prompt_hash")->valuestring, jstr_at(ph, d));
+            if (dh)
+                assert_string_equal(cJSON_GetObjectItem(line, "doc_hash")->valuestring, jstr_at(dh, d));
+            cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
+            assert_string_equal(cJSON_GetObjectItem(a0, "arg_0")->valuestring, it->req[0].context);
+            if (gk)
+                assert_true(cJSON_Compare(cJSON_GetObjectItem(a0, "arg_1"), gk, 1));
+            if (it->kind == LE_TASK_MC) { /* choice 0 wins: acc is 1.0 exactly when gold is 0 */
+                assert_non_null(strstr(lines, "\"resps\": [[[\"-0.5\", \"True\"]], [[\"-1.0\", \"False\"]], "));
+                assert_non_null(strstr(lines, it->gold == 0 ? "\"acc\": 1.0" : "\"acc\": 0.0"));
+            } else
+                assert_non_null(strstr(lines, "\"exact_match\": 1.0"));
+            cJSON_Delete(line);
+            free(lines);
+            for (int q = 0; q < it->n_req; q++)
+                free(r[q].resp);
+            free(r);
+        }
+        le_taskset_free(ts);
+    }
+}
+
+/* lmeval_expected.json is what lm-eval 0.4.13 (commit 4e7e0d4) builds for
+ * the dataset fixtures (gen_lmeval.py, run on that checkout): requests for
+ * each n-shot, str(target) and the --log_samples hashes. */
+static void tasks_should_build_what_lm_eval_builds(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
+    static const char *const tasks[] = {"mmlu", "race", "gsm8k", "gsm8k_cot", "triviaqa", "nq_open"};
+    for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
+        check_lmeval_task(exp, dir, tasks[i]);
+    /* MMLU's subjects and their groups are lm-eval's tags */
+    cJSON *tags = cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "mmlu"), "tags");
+    const struct le_task_info *mm = le_task_find("mmlu");
+    assert_int_equal(mm->n_groups, 57);
+    for (cJSON *t = tags->child; t; t = t->next) {
+        int g = 0;
+        while (g < mm->n_groups && strcmp(mm->group_name(g), t->string))
+            g++;
+        assert_true(g < mm->n_groups);
+        char tag[64];
+        snprintf(tag, sizeof tag, "mmlu_%s_tasks", mm->group_parent(g));
+        assert_string_equal(tag, t->valuestring);
+    }
+    cJSON_Delete(exp);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* MMLU's metrics by hand: subjects abstract_algebra (stem) {1, 0},
+ * philosophy (humanities) {1, 1}, marketing (other) {0, 0}, interleaved.
+ * mmlu = (0.5*2 + 1*2 + 0*2) / 6 = 0.5; pooled stderr = sqrt(((2-1) * 0.5^2
+ * * 2) / (6 - 3) / 6) = 1/6; stem 0.5 +- 0.5; humanities 1 +- 0; other 0 +- 0. */
+static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
+    (void)state;
+    const struct le_task_info *mm = le_task_find("mmlu");
+    const int subj[6] = {0, 45, 39, 0, 45, 39}, right[6] = {1, 1, 0, 0, 1, 0};
+    struct le_rec recs[24];
+    int64_t off[7];
+    memset(recs, 0, sizeof recs);
+    for (int d = 0; d < 6; d++) {
+        off[d] = 4 * d;
+        for (int c = 0; c < 4; c++) {
+            struct le_rec *r = &recs[4 * d + c];
+            r->kind = LE_TASK_MC;
+            r->choice = c;
+            r->n_choices = 4;
+            r->gold = right[d] ? 0 : 2;
+            r->group = subj[d];
+            r->ll = -1.0 - c;
+            r->ntok = r->nchars = r->nbytes = 1;
+        }
+    }
+    off[6] = 24;
+    struct le_metric m[64];
+    int n = 0;
+    assert_int_equal(le_task_metrics(mm, mm->metrics, recs, off, 6, NULL, m, 64, &n), 0);
+    assert_int_equal(n, 1 + 3 + 3);
+    static const char *const group[7] = {"", "humanities", "other", "stem", "abstract_algebra", "marketing",
+                                         "philosophy"};
+    static const double val[7] = {0.5, 1, 0, 0.5, 0.5, 0, 1}, se[7] = {1.0 / 6, 0, 0, 0.5, 0.5, 0, 0};
+    static const int cnt[7] = {6, 2, 2, 2, 2, 2, 2};
+    for (int i = 0; i < 7; i++) {
+        assert_string_equal(m[i].name, "acc");
+        assert_string_equal(m[i].group, group[i]);
+        assert_true(fabs(m[i].value - val[i]) < 1e-15);
+        assert_true(fabs(m[i].stderr_v - se[i]) < 1e-15);
+        assert_int_equal(m[i].n, cnt[i]);
+    }
+    /* a subject of one document has no stderr, nor have the groups above it */
+    off[1] = 4;
+    assert_int_equal(le_task_metrics(mm, mm->metrics, recs, off, 1, NULL, m, 64, &n), 0);
+    assert_int_equal(n, 3);
+    assert_true(isnan(m[0].stderr_v) && isnan(m[1].stderr_v) && isnan(m[2].stderr_v));
+    assert_true(m[0].value == 1.0);
+    /* --limit takes the first documents of each subject (lm-eval limits each subtask) */
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    o.num_fewshot = -1;
+    o.limit = 1;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "mmlu", &o), 0);
+    assert_int_equal(ts->num_fewshot, 5);
+    assert_int_equal(ts->n_docs, 3);
+    assert_int_equal(ts->n_docs_total, 7);
+    assert_int_equal(ts->items[1].group, 39);
+    assert_non_null(strstr(ts->items[2].req[0].context, "about philosophy.\n\nWho wrote the Republic?"));
+    le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* Sample lines of a loglikelihood task (lambada) and Python's float repr. */
+static void sample_logs_should_follow_lm_eval(void **state) {
+    (void)state;
+    static const struct {
+        double x;
+        const char *r;
+    } fr[] = {{0.1, "0.1"}, {1e-05, "1e-05"}, {100.0, "100.0"}, {1e16, "1e+16"}, {1.5e-7, "1.5e-07"},
+              {-0.0, "-0.0"}, {123456789012345678.0, "1.2345678901234568e+17"}, {0.0001, "0.0001"},
+              {1e22, "1e+22"}, {-2.5, "-2.5"}, {0.30000000000000004, "0.30000000000000004"},
+              {1234.5678, "1234.5678"}, {9999999999999998.0, "9999999999999998.0"}, {0.5, "0.5"}};
+    for (size_t i = 0; i < sizeof fr / sizeof fr[0]; i++) { /* repr() in CPython 3.11 */
+        char b[32];
+        le_py_float_repr(fr[i].x, b);
+        assert_string_equal(b, fr[i].r);
+    }
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "lambada_openai", &o), 0);
+    struct le_rec r = {.kind = LE_TASK_LL, .ll = -2.25, .greedy = 1, .ntok = 1, .group = -1};
+    char *lines = NULL;
+    assert_int_equal(le_task_sample_lines(ts, 0, &r, &lines), 0);
+    assert_non_null(strstr(lines, "\"resps\": [[[\"-2.25\", \"True\"]]], \"filtered_resps\": [[\"-2.25\", \"True\"]], "
+                                  "\"filter\": \"none\", \"metrics\": [\"perplexity\", \"acc\"], \"doc_hash\": \""));
+    assert_non_null(strstr(lines, "\"perplexity\": -2.25, \"acc\": 1}\n"));
+    cJSON *line = cJSON_Parse(lines);
+    assert_string_equal(cJSON_GetObjectItem(line, "target")->valuestring, ts->prompts[0].target);
+    cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
+    assert_string_equal(cJSON_GetObjectItem(a0, "arg_1")->valuestring, ts->prompts[0].target);
+    assert_true(cJSON_Compare(cJSON_GetObjectItem(line, "doc"), ts->prompts[0].doc, 1));
+    const char *head = "{\"doc_id\": 0, \"doc\": {";
+    assert_int_equal(strncmp(lines, head, strlen(head)), 0);
+    cJSON_Delete(line);
+    free(lines);
+    le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
 }
 
 static void formatters_should_reject_bad_documents(void **state) {
@@ -216,6 +445,31 @@ static void formatters_should_reject_bad_documents(void **state) {
     cJSON_Delete(d);
     d = cJSON_Parse("{\"question\":{\"stem\":\"q\",\"choices\":[{\"text\":\"a\",\"label\":\"A\"}]},\"answerKey\":\"Z\"}");
     assert_int_equal(le_task_find("arc_easy")->format(d, &p), LE_EFORMAT);
+    cJSON_Delete(d);
+    /* mmlu: a subject outside the 57, an answer past D, three choices; race:
+     * no problems, a last answer that is not a letter, three options */
+    static const char *const bad[][2] = {
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"astrology\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],\"answer\":0}"},
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],\"answer\":4}"},
+        {"mmlu", "{\"question\":\"q\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\"],\"answer\":\"A\"}"},
+        {"race", "{\"article\":\"a\",\"problems\":[]}"},
+        {"race", "{\"article\":\"a\",\"problems\":[{\"question\":\"q\",\"answer\":\"E\",\"options\":[\"a\",\"b\",\"c\",\"d\"]}]}"},
+        {"race", "{\"article\":\"a\",\"problems\":[{\"question\":\"q\",\"answer\":\"A\",\"options\":[\"a\",\"b\",\"c\"]}]}"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        d = cJSON_Parse(bad[i][1]);
+        assert_non_null(d);
+        if (le_task_find(bad[i][0])->format(d, &p) != LE_EFORMAT)
+            fail_msg("accepted: %s", bad[i][1]);
+        cJSON_Delete(d);
+    }
+    d = cJSON_Parse("{\"question\":\" \\u00a0Q?\\u3000\",\"subject\":\"anatomy\",\"choices\":[\"a\",\"b\",\"c\",\"d\"],"
+                    "\"answer\":\"D\"}");
+    assert_int_equal(le_task_find("mmlu")->format(d, &p), 0); /* question.strip(): Unicode spaces too */
+    assert_string_equal(p.query, "Q?\nA. a\nB. b\nC. c\nD. d\nAnswer:");
+    assert_int_equal(p.gold, 3);
+    assert_string_equal(p.description, "The following are multiple choice questions (with answers) about anatomy.\n\n");
+    le_prompt_clear(&p);
     cJSON_Delete(d);
     assert_non_null(le_task_find("social_iqa"));
     assert_null(le_task_find("nope"));
@@ -296,34 +550,10 @@ static void records_should_round_trip_json_exactly(void **state) {
 
 enum { T_NCTX = 64 };
 
-struct fixture {
-    char *dir, path[512];
-    struct le_model *m;
-    struct le_pool *pool2;
-};
-
 static int setup_model(void **state) {
-    struct fixture *f = calloc(1, sizeof *f);
-    f->dir = le_test_tmpdir();
-    snprintf(f->path, sizeof f->path, "%s/gen.gguf", f->dir);
     struct le_genmodel_cfg cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn = 64,
                                   .n_vocab = 512, .n_ctx = 256, .seed = 11};
-    if (le_genmodel_write(f->path, &cfg) || le_model_open(&f->m, f->path) || le_pool_new(&f->pool2, 2)) {
-        fprintf(stderr, "setup: %s\n", le_err_msg());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown_model(void **state) {
-    struct fixture *f = *state;
-    le_model_free(f->m);
-    le_pool_free(f->pool2);
-    le_test_rmdir(f->dir);
-    free(f->dir);
-    free(f);
-    return 0;
+    return le_genmodel_fx_setup(state, &cfg);
 }
 
 /* Naive log-probs: a fresh context from position 0, long double softmax. */
@@ -549,7 +779,7 @@ static void check_mc_metrics(const struct case_ *c, unsigned mask, double (*nll)
     }
 }
 
-static void run_case_and_check(struct fixture *f, struct le_runner *r, struct naive *nv, struct case_ *c) {
+static void run_case_and_check(struct le_genmodel_fx *f, struct le_runner *r, struct naive *nv, struct case_ *c) {
     const struct le_task_info *info = le_task_find(c->task);
     double nll[8][16];
     int ntk[8][16];
@@ -666,7 +896,7 @@ static void make_cases(struct case_ *cs) {
 }
 
 static void scores_should_equal_naive_computation(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1};
     assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
@@ -687,7 +917,7 @@ static void scores_should_equal_naive_computation(void **state) {
 
 /* Same bits for 1 and 2 threads, any order, and a cold or warm cache. */
 static void scores_should_not_depend_on_threads_or_order(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r1 = NULL, *r2 = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1}, ro2 = {T_NCTX, 5, -1};
     assert_int_equal(le_runner_new(&r1, f->m, NULL, &ro), 0);
@@ -721,7 +951,7 @@ static void scores_should_not_depend_on_threads_or_order(void **state) {
 
 /* The 4-choice benchmark: the shared context is evaluated once. */
 static void prefix_sharing_should_save_forward_tokens(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     struct le_runner *r = NULL;
     struct le_runner_opts ro = {T_NCTX, 16, -1};
     assert_int_equal(le_runner_new(&r, f->m, NULL, &ro), 0);
@@ -756,7 +986,7 @@ static void prefix_sharing_should_save_forward_tokens(void **state) {
 }
 
 static void encode_pair_should_follow_lm_eval(void **state) {
-    struct fixture *f = *state;
+    struct le_genmodel_fx *f = *state;
     const struct le_tok *t = le_model_tok(f->m);
     struct le_toks a = {0}, b = {0}, c = {0}, d = {0}, w = {0};
     /* trailing spaces of the context move to the continuation */
@@ -848,20 +1078,13 @@ static void dataset_tasks_should_load_upstream_fixtures(void **state) {
     (void)state;
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
     for (int i = 0; i < le_task_count(); i++) {
         const struct le_task_info *info = le_task_get(i);
         if (!info->dataset)
             continue;
         for (int k = 0; k <= 1; k++) {
-            struct le_task_opts o;
-            le_task_opts_default(&o);
-            o.ds = &ds;
-            o.num_fewshot = k;
             struct le_taskset *ts = NULL;
-            int rc = le_task_load(&ts, info->name, &o);
+            int rc = le_test_task_load(&ts, dir, info->name, k);
             if (rc)
                 fail_msg("%s %d-shot: %s", info->name, k, le_err_msg());
             assert_true(ts->n_docs > 0);
@@ -921,14 +1144,8 @@ static void gold_labels_out_of_range_should_be_refused_with_file_and_line(void *
                        "\"label\":1}\n{\"activity_label\":\"a\",\"ctx_a\":\"b\",\"ctx_b\":\"c\",\"endings\":"
                        "[\"w\",\"x\"],\"label\":99}\n";
     assert_int_equal(le_test_write_file(path, text, strlen(text)), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+    assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 0), LE_EFORMAT);
     assert_null(ts);
     if (!strstr(le_err_msg(), "hellaswag_val.jsonl:3") || !strstr(le_err_msg(), "\"label\""))
         fail_msg("message: %s", le_err_msg());
@@ -947,21 +1164,14 @@ static void failed_fewshot_load_should_not_leak_the_eval_prompts(void **state) {
     char path[4200];
     snprintf(path, sizeof path, "%s/hellaswag/hellaswag_train.jsonl", dir);
     assert_int_equal(le_test_write_file(path, "{not json\n", 10), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = 1;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT); /* warm-up */
+    assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 1), LE_EFORMAT); /* warm-up */
     assert_null(ts);
 #ifdef __GLIBC__
     size_t before = mallinfo2().uordblks;
 #endif
     for (int i = 0; i < 20; i++)
-        assert_int_equal(le_task_load(&ts, "hellaswag", &o), LE_EFORMAT);
+        assert_int_equal(le_test_task_load(&ts, dir, "hellaswag", 1), LE_EFORMAT);
 #ifdef __GLIBC__
     size_t after = mallinfo2().uordblks;
     if (after > before + 512)
@@ -976,6 +1186,9 @@ int main(void) {
         cmocka_unit_test(pyrandom_should_match_python),
         cmocka_unit_test(rolling_windows_should_match_lm_eval),
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
+        cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
+        cmocka_unit_test(mmlu_metrics_should_weight_subjects_by_size),
+        cmocka_unit_test(sample_logs_should_follow_lm_eval),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
         cmocka_unit_test(failed_fewshot_load_should_not_leak_the_eval_prompts),
@@ -983,10 +1196,12 @@ int main(void) {
         cmocka_unit_test(counts_should_follow_python),
         cmocka_unit_test(statistics_should_match_closed_forms),
         cmocka_unit_test(records_should_round_trip_json_exactly),
-        cmocka_unit_test_setup_teardown(encode_pair_should_follow_lm_eval, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(scores_should_equal_naive_computation, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(scores_should_not_depend_on_threads_or_order, setup_model, teardown_model),
-        cmocka_unit_test_setup_teardown(prefix_sharing_should_save_forward_tokens, setup_model, teardown_model),
+        cmocka_unit_test_setup_teardown(encode_pair_should_follow_lm_eval, setup_model, le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(scores_should_equal_naive_computation, setup_model, le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(scores_should_not_depend_on_threads_or_order, setup_model,
+                                        le_genmodel_fx_teardown),
+        cmocka_unit_test_setup_teardown(prefix_sharing_should_save_forward_tokens, setup_model,
+                                        le_genmodel_fx_teardown),
         cmocka_unit_test(brown_tasks_should_be_deterministic_per_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

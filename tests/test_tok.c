@@ -73,27 +73,6 @@ static struct le_tok *open_vocab(const char *rel) {
     return t;
 }
 
-/* Parses whitespace-separated decimal ids. */
-static int32_t *parse_ids(const char *s, size_t n, int64_t *count) {
-    int32_t *v = malloc((n / 2 + 2) * sizeof *v);
-    assert_non_null(v);
-    int64_t k = 0;
-    const char *p = s, *end = s + n;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-            p++;
-        if (p >= end)
-            break;
-        char *q;
-        long x = strtol(p, &q, 10);
-        assert_true(q > p);
-        v[k++] = (int32_t)x;
-        p = q;
-    }
-    *count = k;
-    return v;
-}
-
 #define SKIP_WITHOUT_ORACLE()                                                          \
     do {                                                                               \
         if (!le_test_oracle()) {                                                       \
@@ -425,64 +404,22 @@ static void random_bytes_should_encode_and_round_trip(void **state) {
 
 /* ---- oracle vectors --------------------------------------------------- */
 
-static void check_vectors(const char *vocab, const char *inp_rel, const char *out_rel) {
+static void check_vectors(const char *vocab) {
     struct le_tok *t = open_vocab(vocab);
-    char p1[4096], p2[4096];
-    size_t ni, no;
-    char *inp = le_test_read_file(le_test_oracle_path(p1, sizeof p1, inp_rel), &ni);
-    char *out = le_test_read_file(le_test_oracle_path(p2, sizeof p2, out_rel), &no);
-    assert_non_null(inp);
-    assert_non_null(out);
-    static const char sep[] = "\n__ggml_vocab_test__\n";
-    const size_t sl = sizeof sep - 1;
-    size_t pos = 0;
-    const char *line = out;
-    int n_tests = 0, n_bad = 0;
-    while (pos < ni) {
-        const char *m = memmem(inp + pos, ni - pos, sep, sl);
-        assert_non_null(m);
-        size_t len = (size_t)(m - (inp + pos));
-        const char *eol = memchr(line, '\n', (size_t)(out + no - line));
-        assert_non_null(eol);
-        int64_t n_want;
-        int32_t *want = parse_ids(line, (size_t)(eol - line), &n_want);
-        int64_t n_got;
-        int32_t *got = enc_all(t, inp + pos, len, 0, &n_got);
-        if (n_got != n_want || (n_want > 0 && memcmp(got, want, (size_t)n_want * sizeof *got) != 0)) {
-            n_bad++;
-            printf("%s test %d ('%.*s'): got", vocab, n_tests, (int)(len > 40 ? 40 : len), inp + pos);
-            for (int64_t i = 0; i < n_got && i < 40; i++)
-                printf(" %d", got[i]);
-            printf("\n  want");
-            for (int64_t i = 0; i < n_want && i < 40; i++)
-                printf(" %d", want[i]);
-            printf("\n");
-        }
-        free(want);
-        free(got);
-        line = eol + 1;
-        pos += len + sl;
-        n_tests++;
-    }
-    assert_int_equal(n_tests, 46);
-    assert_int_equal(n_bad, 0);
-    free(inp);
-    free(out);
+    le_test_tok_vectors(t, vocab, vocab);
     le_tok_free(t);
 }
 
 static void spm_should_match_llama_cpp_test_vectors(void **state) {
     (void)state;
     SKIP_WITHOUT_ORACLE();
-    check_vectors("tokenizer/ggml-vocab-llama-spm.gguf", "tokenizer/ggml-vocab-llama-spm.gguf.inp",
-                  "tokenizer/ggml-vocab-llama-spm.gguf.out");
+    check_vectors("tokenizer/ggml-vocab-llama-spm.gguf");
 }
 
 static void bpe_should_match_llama_cpp_gpt2_test_vectors(void **state) {
     (void)state;
     SKIP_WITHOUT_ORACLE();
-    check_vectors("tokenizer/ggml-vocab-gpt-2.gguf", "tokenizer/ggml-vocab-gpt-2.gguf.inp",
-                  "tokenizer/ggml-vocab-gpt-2.gguf.out");
+    check_vectors("tokenizer/ggml-vocab-gpt-2.gguf");
 }
 
 /* Encodes a file (optionally minus one trailing newline) with BOS and
@@ -498,7 +435,7 @@ static void check_file(const char *vocab, const char *text_rel, int drop_nl, con
     if (drop_nl && nt > 0 && text[nt - 1] == '\n')
         nt--;
     int64_t n_want, n_got;
-    int32_t *want = parse_ids(wtxt, nw, &n_want);
+    int32_t *want = le_test_parse_ids(wtxt, nw, &n_want);
     assert_int_equal(n_want, n_expect);
     int32_t *got = enc_all(t, text, nt, 1, &n_got);
     int64_t first_bad = -1;
@@ -572,7 +509,7 @@ static void oracle_a_should_tokenize_the_logits_sentence(void **state) {
     char *wtxt = le_test_read_file(le_test_oracle_path(p, sizeof p, "logits/tokens.txt"), &nw);
     assert_non_null(wtxt);
     int64_t n_want, n_got;
-    int32_t *want = parse_ids(wtxt, nw, &n_want);
+    int32_t *want = le_test_parse_ids(wtxt, nw, &n_want);
     assert_int_equal(n_want, 64);
     int32_t *got = enc_all(t, s, strlen(s), le_tok_add_bos(t), &n_got);
     assert_int_equal(n_got, 64);

@@ -40,18 +40,7 @@ static const struct {
 };
 #define LE_N_IMPL (sizeof le_impl_types / sizeof le_impl_types[0])
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng_u64(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-static float rng_normal(void) {
-    double u1 = ((rng_u64() >> 11) + 1.0) / 9007199254740993.0;
-    double u2 = (rng_u64() >> 11) / 9007199254740992.0;
-    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
-}
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull; /* le_test_xorshift, le_test_normal */
 static float f_from_bits(uint32_t u) {
     float f;
     memcpy(&f, &u, 4);
@@ -67,12 +56,12 @@ static uint32_t bits_of(float f) {
  * quantizers' rounding now and then). */
 static void fill_row(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i += 32) {
-        float scale = (float)ldexp(1.0, (int)(rng_u64() % 12) - 6);
+        float scale = (float)ldexp(1.0, (int)(le_test_xorshift(&rng_state) % 12) - 6);
         for (int64_t j = i; j < i + 32 && j < n; j++)
-            x[j] = rng_normal() * scale;
-        if (rng_u64() % 4 == 0 && i + 32 <= n) /* integer-ish block: ties */
+            x[j] = le_test_normal(&rng_state) * scale;
+        if (le_test_xorshift(&rng_state) % 4 == 0 && i + 32 <= n) /* integer-ish block: ties */
             for (int64_t j = i; j < i + 32; j++)
-                x[j] = (float)((int)(rng_u64() % 255) - 127) * 0.5f;
+                x[j] = (float)((int)(le_test_xorshift(&rng_state) % 255) - 127) * 0.5f;
     }
 }
 
@@ -230,9 +219,9 @@ static void fp32_to_fp16_should_match_f16c_on_random_bits(void **state) {
     static uint16_t a[n];
     for (int rep = 0; rep < 64; rep++) {
         for (int i = 0; i < n; i++) {
-            uint32_t u = (uint32_t)rng_u64();
+            uint32_t u = (uint32_t)le_test_xorshift(&rng_state);
             /* concentrate exponents around the half range */
-            uint32_t e = 96 + (uint32_t)(rng_u64() % 60);
+            uint32_t e = 96 + (uint32_t)(le_test_xorshift(&rng_state) % 60);
             x[i] = f_from_bits((u & 0x807fffffu) | (e << 23));
         }
         t->from_float(x, a, n);
@@ -264,7 +253,7 @@ static void bf16_should_round_trip_and_round_to_nearest_even(void **state) {
     static uint16_t a[n];
     for (int rep = 0; rep < 16; rep++) {
         for (int i = 0; i < n; i++)
-            x[i] = f_from_bits((uint32_t)rng_u64());
+            x[i] = f_from_bits((uint32_t)le_test_xorshift(&rng_state));
         x[0] = f_from_bits(0x7f800000u);
         x[1] = f_from_bits(0xff800001u);
         t->from_float(x, a, n);
@@ -373,7 +362,7 @@ static void k_quantizers_should_lose_less_with_more_bits(void **state) {
     static float x[n], f[n];
     static unsigned char q[n];
     for (int i = 0; i < n; i++)
-        x[i] = rng_normal();
+        x[i] = le_test_normal(&rng_state);
     double prev = INFINITY;
     for (int bits = 2; bits <= 6; bits++) {
         const struct le_type_traits *t = le_type_get(LE_TYPE_Q2_K + bits - 2);

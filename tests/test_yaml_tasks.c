@@ -27,20 +27,6 @@
 #include "le_tasks.h"
 #include "le_test.h"
 
-static struct le_taskset *load(const char *cache, const char *task, int k) {
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = cache;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = k;
-    struct le_taskset *ts = NULL;
-    if (le_task_load(&ts, task, &o))
-        fail_msg("%s: %s", task, le_err_msg());
-    return ts;
-}
-
 /* Runs every item and returns the metrics. */
 static int run_metrics(struct le_runner *r, const struct le_taskset *ts, struct le_metric *m, int cap) {
     int64_t total = 0;
@@ -83,7 +69,8 @@ static void yaml_copy_of_piqa_should_equal_the_builtin(void **state) {
     assert_int_equal(le_model_open(&m, path), 0);
     assert_int_equal(le_runner_new(&r, m, NULL, NULL), 0);
     for (int k = 0; k <= 1; k++) {
-        struct le_taskset *a = load(dir, "piqa", k), *b = load(dir, "tests/data/yaml/piqa_copy.yaml", k);
+        struct le_taskset *a = le_test_load_task(dir, "piqa", k),
+                          *b = le_test_load_task(dir, "tests/data/yaml/piqa_copy.yaml", k);
         assert_string_equal(b->info->name, "piqa_copy");
         assert_int_equal(a->n_docs, b->n_docs);
         for (int64_t d = 0; d < a->n_docs; d++) {
@@ -113,7 +100,7 @@ static void yaml_copy_of_piqa_should_equal_the_builtin(void **state) {
 
 static void yaml_generation_task_should_render_its_templates(void **state) {
     (void)state;
-    struct le_taskset *ts = load(NULL, "tests/data/yaml/capitals.yaml", -1); /* num_fewshot: 1 */
+    struct le_taskset *ts = le_test_load_task(NULL, "tests/data/yaml/capitals.yaml", -1); /* num_fewshot: 1 */
     assert_int_equal(ts->info->kind, LE_TASK_GEN);
     assert_int_equal(ts->num_fewshot, 1);
     assert_int_equal(ts->n_docs, 2);

@@ -164,6 +164,18 @@ static int hf_config(struct hf *h, cJSON *cfg, const char *cp, struct fmt_hp *hp
     return LE_OK;
 }
 
+struct hf_layers {
+    struct hf *h;
+    const struct fmt_hp *hp;
+};
+
+/* fmt_layer_tensors' map: arg 1 un-permutes the rows by heads, 2 by kv heads. */
+static int hf_layer_map(void *ud, const char *src, const char *dst, int64_t rows, int64_t cols, int arg) {
+    const struct hf_layers *L = ud;
+    int64_t ph = arg == 1 ? L->hp->n_heads : arg == 2 ? L->hp->n_kv_heads : 0;
+    return hf_map(L->h, src, dst, rows, cols, ph, 1);
+}
+
 static int hf_tensors(struct hf *h, const struct fmt_hp *hp, int64_t V) {
     int64_t D = hp->dim, F = hp->ffn, hd = D / hp->n_heads, KV = hp->n_kv_heads * hd, Q = hp->n_heads * hd;
     int rc;
@@ -171,32 +183,21 @@ static int hf_tensors(struct hf *h, const struct fmt_hp *hp, int64_t V) {
         (rc = hf_map(h, "model.norm.weight", "output_norm.weight", 0, D, 0, 1)) ||
         (rc = hf_map(h, "lm_head.weight", "output.weight", V, D, 0, 0)))
         return rc;
-    for (int64_t l = 0; l < hp->n_layers; l++) {
-        static const struct {
-            const char *src, *dst;
-            int rows, cols, perm; /* 0 none, 1 D, 2 F, 3 Q, 4 KV; perm 1 heads, 2 kv heads */
-        } m[] = {
-            {"input_layernorm.weight", "attn_norm.weight", 0, 1, 0},
-            {"post_attention_layernorm.weight", "ffn_norm.weight", 0, 1, 0},
-            {"self_attn.q_proj.weight", "attn_q.weight", 3, 1, 1},
-            {"self_attn.k_proj.weight", "attn_k.weight", 4, 1, 2},
-            {"self_attn.v_proj.weight", "attn_v.weight", 4, 1, 0},
-            {"self_attn.o_proj.weight", "attn_output.weight", 1, 3, 0},
-            {"mlp.gate_proj.weight", "ffn_gate.weight", 2, 1, 0},
-            {"mlp.up_proj.weight", "ffn_up.weight", 2, 1, 0},
-            {"mlp.down_proj.weight", "ffn_down.weight", 1, 2, 0},
-        };
-        const int64_t dims[] = {0, D, F, Q, KV};
-        for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
-            char src[160], dst[96];
-            snprintf(src, sizeof src, "model.layers.%lld.%s", (long long)l, m[i].src);
-            snprintf(dst, sizeof dst, "blk.%lld.%s", (long long)l, m[i].dst);
-            int64_t ph = m[i].perm == 1 ? hp->n_heads : m[i].perm == 2 ? hp->n_kv_heads : 0;
-            if ((rc = hf_map(h, src, dst, dims[m[i].rows], dims[m[i].cols], ph, 1)))
-                return rc;
-        }
-    }
-    return LE_OK;
+    /* rows, cols: 0 none, 1 D, 2 F, 3 Q, 4 KV; arg: the permutation (hf_layer_map) */
+    static const struct fmt_layer_tensor m[] = {
+        {"input_layernorm.weight", "attn_norm.weight", 0, 1, 0},
+        {"post_attention_layernorm.weight", "ffn_norm.weight", 0, 1, 0},
+        {"self_attn.q_proj.weight", "attn_q.weight", 3, 1, 1},
+        {"self_attn.k_proj.weight", "attn_k.weight", 4, 1, 2},
+        {"self_attn.v_proj.weight", "attn_v.weight", 4, 1, 0},
+        {"self_attn.o_proj.weight", "attn_output.weight", 1, 3, 0},
+        {"mlp.gate_proj.weight", "ffn_gate.weight", 2, 1, 0},
+        {"mlp.up_proj.weight", "ffn_up.weight", 2, 1, 0},
+        {"mlp.down_proj.weight", "ffn_down.weight", 1, 2, 0},
+    };
+    const int64_t dims[] = {0, D, F, Q, KV};
+    struct hf_layers L = {h, hp};
+    return fmt_layer_tensors(hp->n_layers, "model.layers", m, sizeof m / sizeof m[0], dims, hf_layer_map, &L);
 }
 
 int fmt_hf_open(struct fmt_b *b, const char *dir) {

@@ -126,6 +126,11 @@ static int meta_map(struct meta *m, const char *src, const char *dst, int axis, 
     return fmt_tensor_f(m->b, dst, t0->type, rows, cols, buf);
 }
 
+/* fmt_layer_tensors' map: arg is the axis the shards split (meta_map). */
+static int meta_layer_map(void *ud, const char *src, const char *dst, int64_t rows, int64_t cols, int arg) {
+    return meta_map(ud, src, dst, arg, rows, cols);
+}
+
 static int meta_tensors(struct meta *m, const struct fmt_hp *hp, int64_t V) {
     int64_t D = hp->dim, F = hp->ffn, KV = hp->n_kv_heads * (D / hp->n_heads);
     int rc;
@@ -133,28 +138,20 @@ static int meta_tensors(struct meta *m, const struct fmt_hp *hp, int64_t V) {
         (rc = meta_map(m, "norm.weight", "output_norm.weight", -1, 0, D)) ||
         (rc = meta_map(m, "output.weight", "output.weight", 0, V, D)))
         return rc;
-    for (int64_t l = 0; l < hp->n_layers; l++) {
-        static const struct { const char *src, *dst; int axis, rows, cols; } t[] = {
-            {"attention_norm.weight", "attn_norm.weight", -1, 0, 1},
-            {"ffn_norm.weight", "ffn_norm.weight", -1, 0, 1},
-            {"attention.wq.weight", "attn_q.weight", 0, 1, 1},
-            {"attention.wk.weight", "attn_k.weight", 0, 3, 1},
-            {"attention.wv.weight", "attn_v.weight", 0, 3, 1},
-            {"attention.wo.weight", "attn_output.weight", 1, 1, 1},
-            {"feed_forward.w1.weight", "ffn_gate.weight", 0, 2, 1},
-            {"feed_forward.w2.weight", "ffn_down.weight", 1, 1, 2},
-            {"feed_forward.w3.weight", "ffn_up.weight", 0, 2, 1},
-        };
-        const int64_t dims[] = {0, D, F, KV};
-        for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-            char src[128], dst[96];
-            snprintf(src, sizeof src, "layers.%lld.%s", (long long)l, t[i].src);
-            snprintf(dst, sizeof dst, "blk.%lld.%s", (long long)l, t[i].dst);
-            if ((rc = meta_map(m, src, dst, t[i].axis, dims[t[i].rows], dims[t[i].cols])))
-                return rc;
-        }
-    }
-    return LE_OK;
+    /* rows, cols: 0 none, 1 D, 2 F, 3 KV; arg: the shards' axis */
+    static const struct fmt_layer_tensor t[] = {
+        {"attention_norm.weight", "attn_norm.weight", 0, 1, -1},
+        {"ffn_norm.weight", "ffn_norm.weight", 0, 1, -1},
+        {"attention.wq.weight", "attn_q.weight", 1, 1, 0},
+        {"attention.wk.weight", "attn_k.weight", 3, 1, 0},
+        {"attention.wv.weight", "attn_v.weight", 3, 1, 0},
+        {"attention.wo.weight", "attn_output.weight", 1, 1, 1},
+        {"feed_forward.w1.weight", "ffn_gate.weight", 2, 1, 0},
+        {"feed_forward.w2.weight", "ffn_down.weight", 1, 2, 1},
+        {"feed_forward.w3.weight", "ffn_up.weight", 2, 1, 0},
+    };
+    const int64_t dims[] = {0, D, F, KV};
+    return fmt_layer_tensors(hp->n_layers, "layers", t, sizeof t / sizeof t[0], dims, meta_layer_map, m);
 }
 
 static int meta_params(struct meta *m, struct fmt_hp *hp, int64_t *V) {

@@ -188,6 +188,22 @@ int fmt_tensor_f(struct fmt_b *b, const char *name, int type, int64_t rows, int6
     return fmt_tensor(b, name, type, 2, ne, data);
 }
 
+int fmt_layer_tensors(int64_t n_layers, const char *prefix, const struct fmt_layer_tensor *t, size_t n,
+                      const int64_t *dims,
+                      int (*map)(void *ud, const char *src, const char *dst, int64_t rows, int64_t cols, int arg),
+                      void *ud) {
+    for (int64_t l = 0; l < n_layers; l++)
+        for (size_t i = 0; i < n; i++) {
+            char src[160], dst[96];
+            snprintf(src, sizeof src, "%s.%lld.%s", prefix, (long long)l, t[i].src);
+            snprintf(dst, sizeof dst, "blk.%lld.%s", (long long)l, t[i].dst);
+            int rc = map(ud, src, dst, dims[t[i].rows], dims[t[i].cols], t[i].arg);
+            if (rc)
+                return rc;
+        }
+    return LE_OK;
+}
+
 int64_t fmt_hf_row(int64_t r, int64_t rows, int64_t n_head) {
     int64_t hd = rows / n_head, half = hd / 2;
     int64_t h = r / hd, k = r % hd, i = k / 2, j = k % 2;

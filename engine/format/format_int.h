@@ -57,6 +57,21 @@ int fmt_tensor_unpermute(struct fmt_b *b, const char *name, int type, int64_t ro
 /* Row index in the HF layout of GGUF row r (head size hd = rows / n_head). */
 int64_t fmt_hf_row(int64_t r, int64_t rows, int64_t n_head);
 
+/* One per-layer tensor of a checkpoint: its name there (after "<prefix>.<l>.")
+ * and in the GGUF (after "blk.<l>."), its rows and columns as indexes into
+ * the reader's dims table (rows 0: a vector), and one number of the reader's
+ * own (HF: which heads permute its rows; Meta: the axis its shards split). */
+struct fmt_layer_tensor {
+    const char *src, *dst;
+    int rows, cols, arg;
+};
+/* Calls map(ud, src, dst, dims[rows], dims[cols], arg) for every layer and
+ * every one of the n tensors, in order; stops at map's first error. */
+int fmt_layer_tensors(int64_t n_layers, const char *prefix, const struct fmt_layer_tensor *t, size_t n,
+                      const int64_t *dims,
+                      int (*map)(void *ud, const char *src, const char *dst, int64_t rows, int64_t cols, int arg),
+                      void *ud);
+
 /* LLaMA hyperparameters -> llama.* keys (llama.cpp's names). */
 struct fmt_hp {
     int64_t dim, n_layers, n_heads, n_kv_heads, ffn, ctx;
