@@ -19,6 +19,7 @@
 #include "commands.h" /* le_cmd_bench */
 #include "le_bench.h" /* le_bench_pp */
 #include "le_err.h"
+#include "le_memplan.h" /* le_memplan_check: the plan before the context */
 #include "le_model.h" /* le_model_open, le_ctx_eval_from */
 #include "le_pool.h"  /* le_pool_new */
 #include "le_types.h" /* le_type_name */
@@ -184,6 +185,13 @@ int le_cmd_bench(int argc, char **argv) {
         return le_cli_fail_lib(rc);
     const struct le_model_info *mi = le_model_get_info(m);
     le_cli_check_ctx(NULL, model, n, mi->ctx_train); /* bench has no run to note it in */
+    int maxt = 1;
+    for (int i = 0; i < nt; i++)
+        maxt = tlist[i] > maxt ? tlist[i] : maxt;
+    if ((rc = le_memplan_check(m, (int)n, (int)n, maxt, 0))) {
+        le_model_free(m);
+        return le_cli_fail_lib(rc);
+    }
     double *tps = calloc((size_t)reps, sizeof *tps);
     if (!tps) {
         le_model_free(m);

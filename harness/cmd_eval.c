@@ -28,6 +28,7 @@
 #include "le_err.h"
 #include "le_fs.h"       /* le_mkdirs */
 #include "le_job.h"      /* the run, model identity, cells, samples, results */
+#include "le_memplan.h"  /* le_memplan_check: the plan before the runner */
 #include "le_format.h"   /* le_lora_spec_parse */
 #include "le_model.h"    /* le_model_open_ex */
 #include "le_pool.h"     /* le_pool_new */
@@ -539,13 +540,18 @@ static int le_eval_model(struct le_eval *E, const char *path) {
     int rc = le_model_open_ex(&m, path, &fo);
     if (!rc && !le_model_tok(m))
         rc = le_err_set(LE_EUNSUP, "%s has no tokenizer", path);
+    struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
+    int rn_ctx = 0, rn_batch = 0;
+    if (!rc) {
+        le_runner_sizes(m, &ro, &rn_ctx, &rn_batch);
+        rc = le_memplan_check(m, rn_ctx, rn_batch, le_pool_nthreads(E->pool), E->o.quiet);
+    }
     if (!rc)
         rc = le_job_hash_model(path, le_model_get_info(m)->file_size, !E->o.quiet, sha);
     if (!rc && E->o.n_lora)
         rc = le_job_hash_lora(sha, E->o.lora, E->o.n_lora, sha);
     if (!rc)
         rc = le_job_add_model(E->job, path, sha, le_model_get_info(m), &model_id);
-    struct le_runner_opts ro = {(int)E->o.ctx, (int)E->o.batch, (int)E->o.bos};
     if (!rc)
         rc = le_runner_new(&R, m, E->pool, &ro);
     if (!rc)

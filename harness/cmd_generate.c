@@ -10,6 +10,7 @@
 #include "cli.h"       /* le_cli_* */
 #include "commands.h"  /* le_cmd_generate */
 #include "le_err.h"
+#include "le_memplan.h" /* le_memplan_check: the plan before the runner */
 #include "le_model.h"  /* le_model_open */
 #include "le_pool.h"   /* le_pool_new */
 #include "le_tasks.h"  /* le_runner, le_runner_generate */
@@ -104,6 +105,11 @@ int le_cmd_generate(int argc, char **argv) {
     if (!rc)
         rc = le_pool_new(&pool, (int)threads);
     struct le_runner_opts ro = {(int)ctx, 0, -1};
+    int rn_ctx = 0, rn_batch = 0;
+    if (!rc) {
+        le_runner_sizes(m, &ro, &rn_ctx, &rn_batch);
+        rc = le_memplan_check(m, rn_ctx, rn_batch, le_pool_nthreads(pool), 0);
+    }
     if (!rc)
         rc = le_runner_new(&R, m, pool, &ro);
     if (!rc && max_tokens >= le_runner_n_ctx(R))

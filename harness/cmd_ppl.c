@@ -37,6 +37,7 @@
 #include "le_fs.h"       /* le_read_file */
 #include "le_job.h"      /* the run, the model, the result's cell */
 #include "le_format.h"   /* le_lora_spec_parse */
+#include "le_memplan.h"  /* le_memplan_check: the plan before the context */
 #include "le_model.h"    /* le_model_open_ex, le_ctx_* */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_ppl.h"      /* le_ppl_* */
@@ -389,14 +390,24 @@ static int le_ppl_record(struct le_ppl_state *s, const struct le_ppl_opts *o, co
     return rc;
 }
 
-/* Opens the model, reads and hashes the text, hashes the model. */
-static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size_t *len) {
+/* Opens the model, shows and checks its memory plan, reads and hashes the
+ * text, hashes the model (not with --db none: nothing is stored). */
+static int le_ppl_load(struct le_ppl_state *s, struct le_ppl_opts *o, size_t *len) {
     struct le_format_opts fo = {.lora = o->lora, .n_lora = o->n_lora};
     int rc = le_model_open_ex(&s->m, o->model, &fo);
     if (rc)
         return le_cli_fail_lib(rc);
     if (!le_model_tok(s->m))
         return le_cli_fail("%s has no tokenizer", o->model);
+    if (o->ctx == 0) { /* gptq, hf-stride, lmeval: the model's training context */
+        int64_t ct = le_model_get_info(s->m)->ctx_train;
+        o->ctx = ct >= 4 && ct <= (1 << 20) ? (long)ct : 2048;
+    }
+    if (o->batch == 0 || o->batch > o->ctx)
+        o->batch = o->ctx < 512 ? o->ctx : 512;
+    if ((rc = le_memplan_check(s->m, (int)o->ctx, (int)o->batch, o->threads > 0 ? (int)o->threads : le_ncpu(),
+                               o->quiet)))
+        return le_cli_fail_lib(rc);
     if ((rc = le_read_file(o->file, &s->text, len)))
         return le_cli_fail_lib(rc);
     if (o->conv == CONV_LLAMACPP && *len > 0 && s->text[*len - 1] == '\n') /* llama-perplexity drops one */
@@ -404,6 +415,8 @@ static int le_ppl_load(struct le_ppl_state *s, const struct le_ppl_opts *o, size
     uint8_t dg[32];
     le_sha256(s->text, *len, dg);
     le_sha256_hex(dg, s->text_sha);
+    if (!strcmp(o->db, "none")) /* the model's identity is for the store only */
+        return -1;
     uint64_t size = le_model_get_info(s->m)->file_size;
     if ((rc = le_job_hash_model(o->model, size, !o->quiet && size > ((uint64_t)64 << 20), s->model_sha)))
         return le_cli_fail_lib(rc);
@@ -506,16 +519,10 @@ static int le_ppl_prepare(struct le_ppl_state *s, struct le_ppl_opts *o, size_t 
         return le_cli_fail_lib(rc);
     if (s->n_docs < 1)
         return le_cli_fail("%s has no documents", o->file);
-    if (o->ctx == 0) {
-        int64_t ct = le_model_get_info(s->m)->ctx_train;
-        o->ctx = ct >= 4 && ct <= (1 << 20) ? (long)ct : 2048;
-    }
     if (o->conv == CONV_HF_STRIDE && o->stride == 0)
         o->stride = o->ctx / 2 > 0 ? o->ctx / 2 : 1;
     if (o->stride > o->ctx)
         return le_cli_usage(le_ppl_usage, "--stride %ld exceeds --ctx %ld", o->stride, o->ctx);
-    if (o->batch == 0 || o->batch > o->ctx)
-        o->batch = o->ctx < 512 ? o->ctx : 512;
     if (o->conv != CONV_LMEVAL) {
         const struct le_tok *t = le_model_tok(s->m);
         int add_bos = le_tok_add_bos(t) && le_tok_bos(t) >= 0;

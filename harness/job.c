@@ -29,9 +29,10 @@
 
 #include "le_err.h"
 #include "le_format.h"   /* struct le_lora_spec */
+#include "le_hashcache.h" /* model sha256s remembered by path, size, mtime */
 #include "le_model.h"    /* struct le_model_info */
 #include "le_progress.h" /* hashing progress */
-#include "le_sha256.h"   /* le_sha256_file_progress */
+#include "le_sha256.h"   /* directory and LoRA digests */
 #include "le_types.h"    /* le_type_name */
 
 #include <cjson/cJSON.h> /* le_job_config_canonical */
@@ -293,6 +294,13 @@ static int le_job_name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* A file's sha256 through the cache in the user's cache folder. */
+static int le_job_hash_file(const char *path, char sha[65]) {
+    char cache[4096];
+    const char *cf = le_hashcache_default(cache, sizeof cache) == LE_OK ? cache : NULL;
+    return le_hashcache_file(cf, path, NULL, NULL, sha, NULL);
+}
+
 /* A directory model (Hugging Face, Meta): sha256 over "name sha256\n" of
  * its regular files in name order (subdirectories are not part of it). */
 static int le_job_hash_dir(const char *path, char sha[65]) {
@@ -328,7 +336,7 @@ static int le_job_hash_dir(const char *path, char sha[65]) {
     for (size_t i = 0; !rc && i < n; i++) {
         char full[4096], h[65];
         snprintf(full, sizeof full, "%s/%s", path, names[i]);
-        if (!(rc = le_sha256_file(full, h))) {
+        if (!(rc = le_job_hash_file(full, h))) {
             le_sha256_update(&c, names[i], strlen(names[i]) + 1);
             le_sha256_update(&c, h, 64);
         }
@@ -367,10 +375,14 @@ int le_job_hash_model(const char *path, uint64_t size, int show_progress, char s
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return le_job_hash_dir(path, sha);
+    char cache[4096];
+    const char *cf = le_hashcache_default(cache, sizeof cache) == LE_OK ? cache : NULL;
+    if (le_hashcache_lookup(cf, path, sha))
+        return LE_OK;
     struct le_progress *prog = NULL;
     if (show_progress)
         le_progress_new(&prog, "hashing model", size, 0);
-    int rc = le_sha256_file_progress(path, sha, prog ? le_progress_callback : NULL, prog);
+    int rc = le_hashcache_file(cf, path, prog ? le_progress_callback : NULL, prog, sha, NULL);
     le_progress_finish(prog);
     return rc;
 }

@@ -131,8 +131,10 @@ void le_job_counts(const struct le_job *j, int64_t *from_store, int64_t *compute
 
 /* Functions to record models. */
 /* sha256 of a model file as lowercase hex; with show_progress a "hashing
- * model" progress line (le_progress) over size bytes. Needs no job: a client
- * may hash before it opens the store. */
+ * model" progress line (le_progress) over size bytes. Remembered by path,
+ * size, mtime and inode in the user's cache folder (le_hashcache.h), so an
+ * unchanged file is hashed once. Needs no job: a client may hash before it
+ * opens the store. */
 int le_job_hash_model(const char *path, uint64_t size, int show_progress, char sha[65]);
 /* (A directory model -- Hugging Face, Meta -- hashes as sha256 over its
  * files' names and sha256s.) The identity of a model with LoRA adapters

@@ -53,6 +53,9 @@ struct le_runner_opts {
 
 int le_runner_new(struct le_runner **out, struct le_model *m, struct le_pool *pool,
                   const struct le_runner_opts *o /* NULL = defaults */);
+/* The context size and batch le_runner_new makes for these options (o may
+ * be NULL), for a memory plan (le_ctx_mem_plan) before the runner exists. */
+void le_runner_sizes(const struct le_model *m, const struct le_runner_opts *o, int *n_ctx, int *n_batch);
 void le_runner_free(struct le_runner *r); /* NULL is fine */
 int le_runner_n_ctx(const struct le_runner *r);
 const struct le_tok *le_runner_tok(const struct le_runner *r);

@@ -128,6 +128,17 @@ done:
 
 /* ---- the runner ---- */
 
+void le_runner_sizes(const struct le_model *m, const struct le_runner_opts *o, int *n_ctx, int *n_batch) {
+    struct le_runner_opts d = {0, 0, -1};
+    const struct le_model_info *mi = le_model_get_info(m);
+    if (!o)
+        o = &d;
+    *n_ctx = o->n_ctx > 0 ? o->n_ctx : (mi->ctx_train > 0 && mi->ctx_train < 4096 ? (int)mi->ctx_train : 4096);
+    *n_batch = o->n_batch > 0 ? o->n_batch : (*n_ctx < 512 ? *n_ctx : 512);
+    if (*n_batch > *n_ctx)
+        *n_batch = *n_ctx;
+}
+
 int le_runner_new(struct le_runner **out, struct le_model *m, struct le_pool *pool,
                   const struct le_runner_opts *o) {
     *out = NULL;
@@ -141,10 +152,7 @@ int le_runner_new(struct le_runner **out, struct le_model *m, struct le_pool *po
     r->model = m;
     r->tok = le_model_tok(m);
     r->n_vocab = mi->n_vocab;
-    r->n_ctx = o->n_ctx > 0 ? o->n_ctx : (mi->ctx_train > 0 && mi->ctx_train < 4096 ? (int)mi->ctx_train : 4096);
-    r->n_batch = o->n_batch > 0 ? o->n_batch : (r->n_ctx < 512 ? r->n_ctx : 512);
-    if (r->n_batch > r->n_ctx)
-        r->n_batch = r->n_ctx;
+    le_runner_sizes(m, o, &r->n_ctx, &r->n_batch);
     r->add_bos = o->add_bos < 0 ? le_tok_add_bos(r->tok) : !!o->add_bos;
     int32_t bos = le_tok_bos(r->tok);
     r->prefix = bos >= 0 ? bos : le_tok_eos(r->tok);

@@ -59,6 +59,22 @@ double le_model_weight_bytes(const struct le_model *m);
  */
 int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, struct le_pool *pool);
 void le_ctx_free(struct le_ctx *c); /* NULL is fine */
+/*
+ * The memory a context of n_ctx positions, n_batch tokens per call and
+ * nthreads threads will hold, from the same sizes le_ctx_new allocates:
+ * weights = the model's file mapped (all of it paged in once every weight
+ * has been read; GGUF weights are used in place, never copied), kv = the K
+ * and V caches (float32), scratch = activations, logits of n_batch rows,
+ * RoPE table, attention scores and the matmul scratch. total is their sum:
+ * a bound on the process's resident memory besides code and small tables.
+ */
+struct le_ctx_mem {
+    uint64_t weights, kv, scratch, total;
+};
+int le_ctx_mem_plan(const struct le_model *m, int n_ctx, int n_batch, int nthreads, struct le_ctx_mem *out);
+/* LE_OK when plan->total <= avail bytes, else LE_ENOMEM with a message
+ * giving the plan, the available memory and what bounded it (source). */
+int le_ctx_mem_check(const struct le_ctx_mem *plan, int n_ctx, uint64_t avail, const char *source);
 int le_ctx_n_ctx(const struct le_ctx *c);
 int le_ctx_n_batch(const struct le_ctx *c);
 const struct le_model *le_ctx_model(const struct le_ctx *c);

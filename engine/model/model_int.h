@@ -41,6 +41,7 @@ struct le_model {
     const float *out_norm;     /* (D) */
     const float *rope_freqs;   /* (head_dim/2) frequency divisors, or NULL */
     struct le_layer *layers;   /* (L) */
+    int prefaulted;            /* the weights' pages were mapped in by a first le_ctx_new */
 };
 
 /* Attention layout constants: K is cached in blocks of LE_KBLK positions;
