@@ -363,28 +363,6 @@ LE_AVX2_INLINE void le_kx_ptile(const int T, const int R, const struct le_ksbx *
     }
 }
 
-/* Y <-> accumulators of R rows x the panel's real rows (the first segment
- * starts from zero; later ones continue from the partial sums in Y). */
-LE_AVX2_INLINE void le_kx_acc_io(const struct le_gemm_job *j, int64_t r, int64_t n0, const int R,
-                                 __m256 acc[LE_KPRT], int store) {
-    int64_t nc = j->N - n0 < LE_KPANEL ? j->N - n0 : LE_KPANEL;
-    for (int i = 0; i < R; i++) {
-        float t[LE_KPANEL] = {0};
-        if (store)
-            _mm256_storeu_ps(t, acc[i]);
-        for (int64_t c = 0; c < nc; c++) {
-            float *y = j->Y + (n0 + c) * j->ldy + r + i;
-            if (store)
-                *y = t[c];
-            else
-                t[c] = *y;
-        }
-        if (!store)
-            acc[i] = _mm256_loadu_ps(t);
-    }
-}
-
-/* Rows r..r+R-1 (unpacked in w) against every panel, super-blocks b0.. */
 LE_AVX2_INLINE void le_kx_prows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
                                 const struct le_ksbx *w, int64_t b0, int64_t ns) {
     const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_KPANEL - 1) / LE_KPANEL;
@@ -393,10 +371,10 @@ LE_AVX2_INLINE void le_kx_prows(const int T, const int R, const struct le_gemm_j
         if (b0 == 0) {
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
         } else {
-            le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 0);
+            le_panel8_acc_io(j, r, p * LE_KPANEL, R, acc, 0);
         }
         le_kx_ptile(T, R, w, ns, (const struct le_kpanel *)j->A + p * nb + b0, acc);
-        le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 1);
+        le_panel8_acc_io(j, r, p * LE_KPANEL, R, acc, 1);
     }
 }
 

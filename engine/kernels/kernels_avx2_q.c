@@ -303,27 +303,6 @@ LE_AVX2_INLINE void le_q_panel_tile(const int T, const int R, const uint8_t *wq,
     }
 }
 
-/* Y <-> accumulators of R rows x the panel's real rows (first segment starts
- * from zero; later segments continue from the partial sums kept in Y). */
-LE_AVX2_INLINE void le_q_acc_io(const struct le_gemm_job *j, int64_t r, int64_t n0, const int R, __m256 acc[LE_RT],
-                                int store) {
-    int64_t nc = j->N - n0 < LE_PANEL ? j->N - n0 : LE_PANEL;
-    for (int i = 0; i < R; i++) {
-        float t[LE_PANEL] = {0};
-        if (store)
-            _mm256_storeu_ps(t, acc[i]);
-        for (int64_t c = 0; c < nc; c++) {
-            float *y = j->Y + (n0 + c) * j->ldy + r + i;
-            if (store)
-                *y = t[c];
-            else
-                t[c] = *y;
-        }
-        if (!store)
-            acc[i] = _mm256_loadu_ps(t);
-    }
-}
-
 LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
                                     const uint8_t *wq, const float *wd, const float *wm, int64_t b0, int64_t ns) {
     const int64_t nb = j->K / LE_QK8_0, npan = (j->N + LE_PANEL - 1) / LE_PANEL;
@@ -333,10 +312,10 @@ LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_ge
         if (b0 == 0) {
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
         } else {
-            le_q_acc_io(j, r, p * LE_PANEL, R, acc, 0);
+            le_panel8_acc_io(j, r, p * LE_PANEL, R, acc, 0);
         }
         le_q_panel_tile(T, R, wq, wd, wm, ns, (const uint8_t *)j->A + (size_t)(p * nb + b0) * pb, acc);
-        le_q_acc_io(j, r, p * LE_PANEL, R, acc, 1);
+        le_panel8_acc_io(j, r, p * LE_PANEL, R, acc, 1);
     }
 }
 
