@@ -507,6 +507,7 @@ LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t
 #define LE_X512K_INLINE                                                                                         \
     static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LE_XKP 16    /* activation rows per panel */
+_Static_assert(LE_XKP == 16, "le_panel16_store takes 16-row panels");
 #define LE_XK_RCH 16 /* weight rows unpacked at a time */
 #define LE_XK_SEG 2  /* super-blocks per segment */
 #define LE_XK_RT 8   /* weight rows per tile */
@@ -643,15 +644,7 @@ LE_X512K_INLINE void le_xk_gemm(const int T, le_xk_tile_fn f8, le_xk_tile_fn f1,
                         f1(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
                 }
             }
-            for (int64_t p = p0; p < p1; p++) {
-                const float *pbuf = buf + (p - p0) * LE_XK_RCH * LE_XKP;
-                const int64_t nc = j->N - p * LE_XKP < LE_XKP ? j->N - p * LE_XKP : LE_XKP;
-                for (int64_t c = 0; c < nc; c++) {
-                    float *y = j->Y + (p * LE_XKP + c) * j->ldy + rc;
-                    for (int64_t i = 0; i < nr; i++)
-                        y[i] = pbuf[i * LE_XKP + c];
-                }
-            }
+            le_panel16_store(j, buf, LE_XK_RCH, p0, p1, rc, nr);
         }
     }
 }

@@ -28,12 +28,13 @@
  */
 #include "le_kernels.h"
 
-#include <immintrin.h>
+#include "kernels_avx2_inl.h" /* le_tr8x8, le_panel16_store */
 
 #define LE_X512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LE_X512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 #define LE_XQ_PANEL 16 /* activation rows per panel */
+_Static_assert(LE_XQ_PANEL == 16, "le_panel16_store takes 16-row panels");
 #define LE_XQ_RCH 16   /* weight rows unpacked at a time */
 #define LE_XQ_SEG 32   /* blocks per segment */
 #define LE_XQ_RT 8     /* weight rows per tile */
@@ -62,25 +63,6 @@ size_t le_x512q_act_bytes(int64_t K, int64_t N) {
     return (size_t)((N + LE_XQ_PANEL - 1) / LE_XQ_PANEL * (K / LE_QK8_0)) * sizeof(struct le_xpb);
 }
 
-/* 8x8 dword transpose: r[g] <- (r[0][g], ..., r[7][g]). */
-LE_X512_INLINE void le_xq_tr8x8(__m256i r[8]) {
-    __m256 t[8], u[8];
-    for (int i = 0; i < 4; i++) {
-        t[2 * i] = _mm256_unpacklo_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
-        t[2 * i + 1] = _mm256_unpackhi_ps(_mm256_castsi256_ps(r[2 * i]), _mm256_castsi256_ps(r[2 * i + 1]));
-    }
-    for (int i = 0; i < 2; i++) {
-        u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-        u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-        u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-        u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        r[i + 4] = _mm256_castps_si256(_mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
-}
-
 /* Panels [u0, u1) of X; corr = 8 (Q4_0) or 128 (Q8_0). */
 LE_X512 void le_x512q_act_convert(int q8, const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
     const int64_t nb = K / LE_QK8_0;
@@ -105,7 +87,7 @@ LE_X512 void le_x512q_act_convert(int q8, const float *X, void *A, int64_t K, in
                 __m256i v[8];
                 for (int c = 0; c < 8; c++)
                     v[c] = _mm256_load_si256((const __m256i *)qs[8 * h + c]);
-                le_xq_tr8x8(v);
+                le_tr8x8(v);
                 for (int g = 0; g < 8; g++)
                     _mm256_storeu_si256((__m256i *)&o->q[g][8 * h], v[g]);
             }
@@ -217,15 +199,7 @@ LE_X512 void le_x512q_gemm(int q8, const struct le_gemm_job *j, int64_t r0, int6
                         le_xq_tile1(wq + i * ns * 32, wd + i * ns, ns, P, pbuf + i * LE_XQ_PANEL, b0 == 0);
                 }
             }
-            for (int64_t p = p0; p < p1; p++) {
-                const float *pbuf = buf + (p - p0) * LE_XQ_RCH * LE_XQ_PANEL;
-                const int64_t nc = j->N - p * LE_XQ_PANEL < LE_XQ_PANEL ? j->N - p * LE_XQ_PANEL : LE_XQ_PANEL;
-                for (int64_t c = 0; c < nc; c++) {
-                    float *y = j->Y + (p * LE_XQ_PANEL + c) * j->ldy + rc;
-                    for (int64_t i = 0; i < nr; i++)
-                        y[i] = pbuf[i * LE_XQ_PANEL + c];
-                }
-            }
+            le_panel16_store(j, buf, LE_XQ_RCH, p0, p1, rc, nr);
         }
     }
 }
