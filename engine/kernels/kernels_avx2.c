@@ -232,7 +232,8 @@ static void le_gemm_tiles(const struct le_tileset *ts, const struct le_gemm_job 
 #define LE_X_RP 3        /* row pairs per tile */
 #define LE_X_C 8         /* columns per tile */
 #define LE_X_KC 512      /* k per block (weight buffer 6 x 512 floats) */
-#define LE_X_NB 128      /* activation rows per n-block (accumulator buffer 24 KiB) */
+#define LE_X_NB 64       /* activation rows per n-block */
+#define LE_X_RSUB 8      /* row tiles per sub-chunk (accumulator buffer 8 x 64 x 3 zmm: 96 KiB) */
 
 /* Rows [r, r+nr) (nr <= 6) of W, k in [k0, k0 + 8 ng), as floats: wb[(p * ng
  * + g) * 16 + l] = row r+2p (l < 8) or r+2p+1 (l >= 8) at k = k0 + 8g + l%8;
@@ -292,28 +293,34 @@ LE_AVX512_INLINE void le_x_tile(const int T, const int C, const struct le_gemm_j
     }
 }
 
-/* Rows [r0, r1) x all N: n-blocks of up to LE_X_NB activation rows; per
- * block and row tile, k in blocks of LE_X_KC: the weights of the k block
- * converted once (12 KiB, in L1), then every column tile passes over them
- * (activations of the k block, n-block x 2 KiB, in L2), its accumulators
- * kept in ab between k blocks (same operations in the same order). */
+/* Rows [r0, r1) x all N, in sub-chunks of up to LE_X_RSUB row tiles: per
+ * n-block of up to LE_X_NB activation rows and k block of LE_X_KC, every
+ * row tile of the sub-chunk converts its weights of the block (12 KiB, in
+ * L1) and passes every column tile over them. So the activations of one
+ * (n, k) block (n-block x 2 KiB) stay in L2 for all the row tiles that
+ * read them; the 8-lane accumulators wait in ab between k blocks (the same
+ * operations in the same order). */
 LE_AVX512_INLINE void le_x_gemm(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    const int64_t K8 = j->K & ~(int64_t)7, N = j->N;
+    const int64_t K8 = j->K & ~(int64_t)7, N = j->N, rsub = 2 * LE_X_RP * LE_X_RSUB;
     _Alignas(64) float wb[2 * LE_X_RP * LE_X_KC];
-    _Alignas(64) __m512 ab[LE_X_NB * LE_X_RP];
-    for (int64_t n0 = 0; n0 < N; n0 += LE_X_NB) {
-        const int64_t n1 = n0 + LE_X_NB < N ? n0 + LE_X_NB : N;
-        for (int64_t r = r0; r < r1; r += 2 * LE_X_RP) {
-            const int nr = r1 - r < 2 * LE_X_RP ? (int)(r1 - r) : 2 * LE_X_RP;
+    _Alignas(64) __m512 ab[LE_X_RSUB * LE_X_NB * LE_X_RP];
+    for (int64_t s0 = r0; s0 < r1; s0 += rsub) {
+        const int64_t s1 = s0 + rsub < r1 ? s0 + rsub : r1;
+        for (int64_t n0 = 0; n0 < N; n0 += LE_X_NB) {
+            const int64_t n1 = n0 + LE_X_NB < N ? n0 + LE_X_NB : N;
             for (int64_t k0 = 0; k0 < K8; k0 += LE_X_KC) {
                 const int64_t ng = (K8 - k0 < LE_X_KC ? K8 - k0 : LE_X_KC) / 8;
                 const int last = k0 + 8 * ng >= K8;
-                le_x_wconv(T, j, r, nr, k0, ng, wb);
-                int64_t n = n0;
-                for (; n + LE_X_C <= n1; n += LE_X_C)
-                    le_x_tile(T, LE_X_C, j, wb, r, nr, n, k0, ng, ab + (n - n0) * LE_X_RP, last);
-                for (; n < n1; n++)
-                    le_x_tile(T, 1, j, wb, r, nr, n, k0, ng, ab + (n - n0) * LE_X_RP, last);
+                for (int64_t r = s0; r < s1; r += 2 * LE_X_RP) {
+                    const int nr = s1 - r < 2 * LE_X_RP ? (int)(s1 - r) : 2 * LE_X_RP;
+                    __m512 *abr = ab + (r - s0) / (2 * LE_X_RP) * LE_X_NB * LE_X_RP;
+                    le_x_wconv(T, j, r, nr, k0, ng, wb);
+                    int64_t n = n0;
+                    for (; n + LE_X_C <= n1; n += LE_X_C)
+                        le_x_tile(T, LE_X_C, j, wb, r, nr, n, k0, ng, abr + (n - n0) * LE_X_RP, last);
+                    for (; n < n1; n++)
+                        le_x_tile(T, 1, j, wb, r, nr, n, k0, ng, abr + (n - n0) * LE_X_RP, last);
+                }
             }
         }
     }
