@@ -29,6 +29,9 @@
  * LE_KSEG super-blocks at a time (kept in L1) and passes every tile of up
  * to 4 activation rows over them, the partial sums of earlier segments kept
  * in Y (a float stored and reloaded is exact).
+ *
+ * On CPUs with AVX-512 VNNI, batches take 16-row panels and vpdpbusd
+ * instead (the same integers and float steps; see the section below).
  */
 #include "le_kernels.h"
 
@@ -363,28 +366,6 @@ LE_AVX2_INLINE void le_kx_ptile(const int T, const int R, const struct le_ksbx *
     }
 }
 
-/* Y <-> accumulators of R rows x the panel's real rows (the first segment
- * starts from zero; later ones continue from the partial sums in Y). */
-LE_AVX2_INLINE void le_kx_acc_io(const struct le_gemm_job *j, int64_t r, int64_t n0, const int R,
-                                 __m256 acc[LE_KPRT], int store) {
-    int64_t nc = j->N - n0 < LE_KPANEL ? j->N - n0 : LE_KPANEL;
-    for (int i = 0; i < R; i++) {
-        float t[LE_KPANEL] = {0};
-        if (store)
-            _mm256_storeu_ps(t, acc[i]);
-        for (int64_t c = 0; c < nc; c++) {
-            float *y = j->Y + (n0 + c) * j->ldy + r + i;
-            if (store)
-                *y = t[c];
-            else
-                t[c] = *y;
-        }
-        if (!store)
-            acc[i] = _mm256_loadu_ps(t);
-    }
-}
-
-/* Rows r..r+R-1 (unpacked in w) against every panel, super-blocks b0.. */
 LE_AVX2_INLINE void le_kx_prows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
                                 const struct le_ksbx *w, int64_t b0, int64_t ns) {
     const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_KPANEL - 1) / LE_KPANEL;
@@ -393,10 +374,10 @@ LE_AVX2_INLINE void le_kx_prows(const int T, const int R, const struct le_gemm_j
         if (b0 == 0) {
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
         } else {
-            le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 0);
+            le_panel8_acc_io(j, r, p * LE_KPANEL, R, acc, 0);
         }
         le_kx_ptile(T, R, w, ns, (const struct le_kpanel *)j->A + p * nb + b0, acc);
-        le_kx_acc_io(j, r, p * LE_KPANEL, R, acc, 1);
+        le_panel8_acc_io(j, r, p * LE_KPANEL, R, acc, 1);
     }
 }
 
@@ -508,20 +489,188 @@ LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t
     }
 }
 
+/* ---- batches on AVX-512 VNNI: 16-row panels, vpdpbusd ----
+ *
+ * The same exact integers per super-block and the same float steps as the
+ * panels above (so bit-identical results), with wider instructions: 16
+ * activation rows per panel (struct le_xkpanel: dword v of each row in one
+ * zmm), so a broadcast weight dword times a panel vector is one vpdpbusd
+ * (unsigned quants x signed activations into int32, exact) for 16 rows;
+ * each group's int32 sums are multiplied by its scale (vpmulld; groups of
+ * 32 for Q4_K/Q5_K, whose two halves share a scale) and summed; the bsums
+ * terms are vpdpwssd on int16 pairs. Weights unpacked as above (struct
+ * le_ksbx), LE_XK_RCH rows x LE_XK_SEG super-blocks at a time; partial
+ * sums of earlier segments in a float buffer, written to Y once per row
+ * chunk. Used when le_x512q_use(N) (kernels_x512_q.c) says so. */
+
+#define LE_X512K __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define LE_X512K_INLINE                                                                                         \
+    static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define LE_XKP 16    /* activation rows per panel */
+_Static_assert(LE_XKP == 16, "le_panel16_store takes 16-row panels");
+#define LE_XK_RCH 16 /* weight rows unpacked at a time */
+#define LE_XK_SEG 2  /* super-blocks per segment */
+#define LE_XK_RT 8   /* weight rows per tile */
+#define LE_XK_PG 32  /* panels per group (the float buffer: 512 columns) */
+
+struct le_xkpanel {
+    int32_t q[64][LE_XKP]; /* quants 4v..4v+3 of each row */
+    int32_t bs[8][LE_XKP]; /* bsums 2h, 2h+1 of each row */
+    float d[LE_XKP];
+};
+_Static_assert(sizeof(struct le_xkpanel) % 64 == 0, "panels keep 64-byte alignment");
+
+static size_t le_xk_act_bytes(int64_t K, int64_t N) {
+    return (size_t)((N + LE_XKP - 1) / LE_XKP * (K / LE_QK_K)) * sizeof(struct le_xkpanel);
+}
+
+LE_X512K static void le_xk_act_panels(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+    const int64_t nb = K / LE_QK_K;
+    le_block_q8_K y[LE_XKP];
+    for (int64_t u = u0; u < u1; u++) {
+        for (int64_t b = 0; b < nb; b++) {
+            for (int c = 0; c < LE_XKP; c++) {
+                int64_t n = u * LE_XKP + c;
+                if (n < N)
+                    le_kx_q8_K_block(X + n * K + b * LE_QK_K, &y[c]);
+                else
+                    memset(&y[c], 0, sizeof y[c]);
+            }
+            struct le_xkpanel *o = (struct le_xkpanel *)A + u * nb + b;
+            __m256i v[8];
+            for (int h = 0; h < 2; h++) {
+                for (int v0 = 0; v0 < 64; v0 += 8) {
+                    for (int c = 0; c < 8; c++)
+                        v[c] = _mm256_loadu_si256((const __m256i *)(y[8 * h + c].qs + 4 * v0));
+                    le_tr8x8(v);
+                    for (int g = 0; g < 8; g++)
+                        _mm256_storeu_si256((__m256i *)&o->q[v0 + g][8 * h], v[g]);
+                }
+                for (int c = 0; c < 8; c++)
+                    v[c] = _mm256_loadu_si256((const __m256i *)y[8 * h + c].bsums);
+                le_tr8x8(v);
+                for (int g = 0; g < 8; g++)
+                    _mm256_storeu_si256((__m256i *)&o->bs[g][8 * h], v[g]);
+            }
+            for (int c = 0; c < LE_XKP; c++)
+                o->d[c] = y[c].d;
+        }
+    }
+}
+
+/* R (<= LE_XK_RT) unpacked rows (w[i * LE_XK_SEG + s]) x one panel over ns
+ * super-blocks: acc[r] lane c is row r against activation row c. */
+LE_X512K_INLINE void le_xk_tile(const int T, const int R, const struct le_ksbx *w, int64_t ns,
+                                const struct le_xkpanel *P, __m512 acc[LE_XK_RT]) {
+    const int G = T == LE_KT_Q4 || T == LE_KT_Q5 ? 8 : 16; /* scale groups */
+    const int VPG = 64 / G;                                /* dwords per group */
+    for (int64_t s = 0; s < ns; s++) {
+        const struct le_xkpanel *pb = P + s;
+        __m512i is[LE_XK_RT];
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) is[r] = _mm512_setzero_si512();
+        _Pragma("GCC unroll 16") for (int g = 0; g < G; g++) {
+            __m512i t[LE_XK_RT];
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) t[r] = _mm512_setzero_si512();
+            _Pragma("GCC unroll 8") for (int k = 0; k < VPG; k++) {
+                const int v = g * VPG + k;
+                const __m512i a = _mm512_loadu_si512(pb->q[v]);
+                _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) t[r] = _mm512_dpbusd_epi32(
+                    t[r], _mm512_set1_epi32(le_kx_ld32(w[r * LE_XK_SEG + s].q + 4 * v)), a);
+            }
+            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) is[r] = _mm512_add_epi32(
+                is[r], _mm512_mullo_epi32(t[r], _mm512_set1_epi32(w[r * LE_XK_SEG + s].sc[g * (16 / G)])));
+        }
+        const __m512 dy = _mm512_loadu_ps(pb->d);
+        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) {
+            const struct le_ksbx *x = &w[r * LE_XK_SEG + s];
+            __m512i m = _mm512_setzero_si512(), o = _mm512_setzero_si512();
+            _Pragma("GCC unroll 8") for (int h = 0; h < 8; h++) {
+                const __m512i bs = _mm512_loadu_si512(pb->bs[h]);
+                if (LE_KOFF_SHIFT(T))
+                    o = _mm512_dpwssd_epi32(o, _mm512_set1_epi32(le_kx_ld32(&x->sc[2 * h])), bs);
+                if (LE_KHAS_MIN(T))
+                    m = _mm512_dpwssd_epi32(m, _mm512_set1_epi32(le_kx_ld32(&x->mn[2 * h])), bs);
+            }
+            __m512i isum = is[r];
+            if (LE_KOFF_SHIFT(T))
+                isum = _mm512_sub_epi32(isum, _mm512_slli_epi32(o, LE_KOFF_SHIFT(T)));
+            acc[r] = _mm512_add_ps(acc[r], _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(x->d), dy),
+                                                         _mm512_cvtepi32_ps(isum)));
+            if (LE_KHAS_MIN(T))
+                acc[r] = _mm512_sub_ps(acc[r], _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(x->dmin), dy),
+                                                             _mm512_cvtepi32_ps(m)));
+        }
+    }
+}
+
+/* Tile of R rows x one panel, partial sums in buf ([row][16]; zero at the
+ * first segment). */
+LE_X512K_INLINE void le_xk_tile_io(const int T, const int R, const struct le_ksbx *w, int64_t ns,
+                                   const struct le_xkpanel *P, float *buf, int first) {
+    __m512 acc[LE_XK_RT];
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) acc[r] =
+        first ? _mm512_setzero_ps() : _mm512_loadu_ps(buf + r * LE_XKP);
+    le_xk_tile(T, R, w, ns, P, acc);
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm512_storeu_ps(buf + r * LE_XKP, acc[r]);
+}
+
+typedef void (*le_xk_tile_fn)(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P, float *buf,
+                              int first);
+
+/* Rows [r0, r1) x all N. */
+LE_X512K_INLINE void le_xk_gemm(const int T, le_xk_tile_fn f8, le_xk_tile_fn f1, const struct le_gemm_job *j,
+                                int64_t r0, int64_t r1) {
+    struct le_ksbx wb[LE_XK_RCH * LE_XK_SEG];
+    _Alignas(64) float buf[LE_XK_PG * LE_XK_RCH * LE_XKP]; /* [panel][row][16] */
+    const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_XKP - 1) / LE_XKP;
+    const struct le_xkpanel *A = j->A;
+    for (int64_t rc = r0; rc < r1; rc += LE_XK_RCH) {
+        const int64_t nr = r1 - rc < LE_XK_RCH ? r1 - rc : LE_XK_RCH;
+        for (int64_t p0 = 0; p0 < npan; p0 += LE_XK_PG) {
+            const int64_t p1 = p0 + LE_XK_PG < npan ? p0 + LE_XK_PG : npan;
+            for (int64_t b0 = 0; b0 < nb; b0 += LE_XK_SEG) {
+                const int64_t ns = nb - b0 < LE_XK_SEG ? nb - b0 : LE_XK_SEG;
+                for (int64_t i = 0; i < nr; i++)
+                    for (int64_t s = 0; s < ns; s++)
+                        le_kx_unpack(T, (const char *)j->W + (rc + i) * j->w_row_bytes, b0 + s,
+                                     &wb[i * LE_XK_SEG + s]);
+                for (int64_t p = p0; p < p1; p++) {
+                    const struct le_xkpanel *P = A + p * nb + b0;
+                    float *pbuf = buf + (p - p0) * LE_XK_RCH * LE_XKP;
+                    int64_t i = 0;
+                    for (; i + LE_XK_RT <= nr; i += LE_XK_RT)
+                        f8(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
+                    for (; i < nr; i++)
+                        f1(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
+                }
+            }
+            le_panel16_store(j, buf, LE_XK_RCH, p0, p1, rc, nr);
+        }
+    }
+}
+
 /* ---- activations: rows of Q8_K (N < LE_KPANEL_MIN_N) or panels ---- */
 
 static size_t le_kx_act_row_bytes(int64_t K, int64_t N) {
     return N < LE_KPANEL_MIN_N ? (size_t)(K / LE_QK_K) * sizeof(le_block_q8_K) : 0;
 }
 static size_t le_kx_act_bytes(int64_t K, int64_t N) {
+    if (le_x512q_use(N))
+        return le_xk_act_bytes(K, N);
     if (N < LE_KPANEL_MIN_N)
         return le_kx_act_row_bytes(K, N) * (size_t)N;
     return (size_t)((N + LE_KPANEL - 1) / LE_KPANEL * (K / LE_QK_K)) * sizeof(struct le_kpanel);
 }
 static int64_t le_kx_act_unit(int64_t N) {
+    if (le_x512q_use(N))
+        return LE_XKP;
     return N < LE_KPANEL_MIN_N ? 1 : LE_KPANEL;
 }
 LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+    if (le_x512q_use(N)) {
+        le_xk_act_panels(X, A, K, N, u0, u1);
+        return;
+    }
     if (N >= LE_KPANEL_MIN_N) {
         for (int64_t u = u0; u < u1; u++)
             le_kx_act_panel(X, A, K, N, u);
@@ -544,9 +693,22 @@ LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_
                                            int64_t b0, int64_t ns) {                                          \
         le_kx_prows(T, 1, j, r, w, b0, ns);                                                                    \
     }                                                                                                          \
+    LE_X512K static void le_##name##_xtile8(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
+                                            float *buf, int first) {                                           \
+        le_xk_tile_io(T, LE_XK_RT, w, ns, P, buf, first);                                                      \
+    }                                                                                                          \
+    LE_X512K static void le_##name##_xtile1(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
+                                            float *buf, int first) {                                           \
+        le_xk_tile_io(T, 1, w, ns, P, buf, first);                                                             \
+    }                                                                                                          \
+    LE_X512K static void le_##name##_xgemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {              \
+        le_xk_gemm(T, le_##name##_xtile8, le_##name##_xtile1, j, r0, r1);                                      \
+    }                                                                                                          \
     LE_AVX2 static void le_gemm_##name(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                 \
         if (j->N < LE_KPANEL_MIN_N)                                                                            \
             le_kx_gemm(T, j, r0, r1);                                                                          \
+        else if (le_x512q_use(j->N))                                                                           \
+            le_##name##_xgemm(j, r0, r1);                                                                      \
         else                                                                                                   \
             le_kx_gemm_panels(T, le_##name##_prows4, le_##name##_prows1, j, r0, r1);                           \
     }                                                                                                          \

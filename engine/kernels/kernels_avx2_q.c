@@ -304,27 +304,6 @@ LE_AVX2_INLINE void le_q_panel_tile(const int T, const int R, const uint8_t *wq,
     }
 }
 
-/* Y <-> accumulators of R rows x the panel's real rows (first segment starts
- * from zero; later segments continue from the partial sums kept in Y). */
-LE_AVX2_INLINE void le_q_acc_io(const struct le_gemm_job *j, int64_t r, int64_t n0, const int R, __m256 acc[LE_RT],
-                                int store) {
-    int64_t nc = j->N - n0 < LE_PANEL ? j->N - n0 : LE_PANEL;
-    for (int i = 0; i < R; i++) {
-        float t[LE_PANEL] = {0};
-        if (store)
-            _mm256_storeu_ps(t, acc[i]);
-        for (int64_t c = 0; c < nc; c++) {
-            float *y = j->Y + (n0 + c) * j->ldy + r + i;
-            if (store)
-                *y = t[c];
-            else
-                t[c] = *y;
-        }
-        if (!store)
-            acc[i] = _mm256_loadu_ps(t);
-    }
-}
-
 LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_gemm_job *j, int64_t r,
                                     const uint8_t *wq, const float *wd, const float *wm, int64_t b0, int64_t ns) {
     const int64_t nb = j->K / LE_QK8_0, npan = (j->N + LE_PANEL - 1) / LE_PANEL;
@@ -334,10 +313,10 @@ LE_AVX2_INLINE void le_q_panel_rows(const int T, const int R, const struct le_ge
         if (b0 == 0) {
             _Pragma("GCC unroll 4") for (int i = 0; i < R; i++) acc[i] = _mm256_setzero_ps();
         } else {
-            le_q_acc_io(j, r, p * LE_PANEL, R, acc, 0);
+            le_panel8_acc_io(j, r, p * LE_PANEL, R, acc, 0);
         }
         le_q_panel_tile(T, R, wq, wd, wm, ns, (const uint8_t *)j->A + (size_t)(p * nb + b0) * pb, acc);
-        le_q_acc_io(j, r, p * LE_PANEL, R, acc, 1);
+        le_panel8_acc_io(j, r, p * LE_PANEL, R, acc, 1);
     }
 }
 
@@ -433,16 +412,27 @@ LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, co
 
 /* ---- per-type instances ---- */
 
-#define LE_Q_TYPE(name, T)                                                                                     \
+/* XQ: 1 (Q8_0) or 0 (Q4_0) when batches may take the AVX-512 VNNI path
+ * (kernels_x512_q.c, chosen per call by le_x512q_use), -1 never. */
+#define LE_Q_TYPE(name, T, XQ)                                                                                 \
+    static int le_##name##_x512(int64_t N) {                                                                   \
+        return XQ >= 0 && le_x512q_use(N);                                                                     \
+    }                                                                                                          \
     static size_t le_##name##_act_bytes(int64_t K, int64_t N) {                                                \
-        return le_q_act_bytes(T, K, N);                                                                        \
+        return le_##name##_x512(N) ? le_x512q_act_bytes(K, N) : le_q_act_bytes(T, K, N);                       \
+    }                                                                                                          \
+    static int64_t le_##name##_act_unit(int64_t N) {                                                           \
+        return le_##name##_x512(N) ? le_x512q_act_unit() : le_q_act_unit(N);                                   \
     }                                                                                                          \
     static size_t le_##name##_act_row_bytes(int64_t K, int64_t N) {                                            \
         return le_q_act_row_bytes(T, K, N);                                                                    \
     }                                                                                                          \
     LE_AVX2 static void le_##name##_act_convert(const float *X, void *A, int64_t K, int64_t N, int64_t u0,      \
                                                 int64_t u1) {                                                  \
-        le_q_act_convert(T, X, A, K, N, u0, u1);                                                               \
+        if (le_##name##_x512(N))                                                                               \
+            le_x512q_act_convert(XQ, X, A, K, N, u0, u1);                                                      \
+        else                                                                                                   \
+            le_q_act_convert(T, X, A, K, N, u0, u1);                                                           \
     }                                                                                                          \
     LE_AVX2 static void le_##name##_rows4(const struct le_gemm_job *j, int64_t r, const uint8_t *wq,           \
                                           const float *wd, const float *wm, int64_t b0, int64_t ns) {          \
@@ -455,18 +445,20 @@ LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, co
     LE_AVX2 static void le_##name##_gemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                \
         if (j->N < LE_PANEL_MIN_N)                                                                             \
             le_q_gemm_rowlanes(T, j, r0, r1);                                                                  \
+        else if (le_##name##_x512(j->N))                                                                       \
+            le_x512q_gemm(XQ, j, r0, r1);                                                                      \
         else                                                                                                   \
             le_q_gemm_panels(T, le_##name##_rows4, le_##name##_rows1, j, r0, r1);                              \
     }                                                                                                          \
-    const struct le_gemm_impl le_gemm_avx2_##name = {le_##name##_act_bytes, le_q_act_unit,                    \
+    const struct le_gemm_impl le_gemm_avx2_##name = {le_##name##_act_bytes, le_##name##_act_unit,             \
                                                      le_##name##_act_convert, le_##name##_act_row_bytes,       \
                                                      le_##name##_gemm};
 
-LE_Q_TYPE(q8_0, LE_Q_Q8_0)
-LE_Q_TYPE(q4_0, LE_Q_Q4_0)
-LE_Q_TYPE(q5_0, LE_Q_Q5_0)
-LE_Q_TYPE(q4_1, LE_Q_Q4_1)
-LE_Q_TYPE(q5_1, LE_Q_Q5_1)
+LE_Q_TYPE(q8_0, LE_Q_Q8_0, 1)
+LE_Q_TYPE(q4_0, LE_Q_Q4_0, 0)
+LE_Q_TYPE(q5_0, LE_Q_Q5_0, -1)
+LE_Q_TYPE(q4_1, LE_Q_Q4_1, -1)
+LE_Q_TYPE(q5_1, LE_Q_Q5_1, -1)
 
 LE_AVX2 void le_vec_dot_q8_0_q8_0_avx2(int n, float *s, const void *x, const void *y) {
     le_q_vec_dot(LE_Q_Q8_0, n, s, x, y);

@@ -289,6 +289,14 @@ extern const struct le_gemm_impl le_gemm_avx2_q8_0, le_gemm_avx2_q4_0, le_gemm_a
 void le_gemv_f32_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
 int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
 int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1);
+/* Batches of Q8_0 / Q4_0 (q8 = 1 / 0) on AVX-512 VNNI (kernels_x512_q.c):
+ * le_x512q_use(N) says whether the CPU and N take this path; activations
+ * in panels of le_x512q_act_unit() rows. Bit-identical to the AVX2 gemm. */
+int le_x512q_use(int64_t N);
+int64_t le_x512q_act_unit(void);
+size_t le_x512q_act_bytes(int64_t K, int64_t N);
+void le_x512q_act_convert(int q8, const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1);
+void le_x512q_gemm(int q8, const struct le_gemm_job *j, int64_t r0, int64_t r1);
 /* K-quants (kernels_avx2_k.c): gemms and dot products, bit-identical to the
  * reference ones. */
 extern const struct le_gemm_impl le_gemm_avx2_q2_K, le_gemm_avx2_q3_K, le_gemm_avx2_q4_K, le_gemm_avx2_q5_K,
