@@ -167,13 +167,15 @@ static void le_round_f16(float *v, int64_t n) {
  * rows copied whole and K transposed within its block (which stays in L1).
  * (q gets its RoPE in the attention item that owns it, while in L1.) */
 /* One row's K and V of kv head g into its own sequence's cache. */
-static void le_fwd_kv_row(const struct le_fwd_job *j, int64_t r, int64_t g) {
-    const struct le_ctx *c = j->c, *rc = le_row_ctx(j, r);
-    const struct le_model *m = c->m;
-    int64_t KV = m->kv_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads, p = le_row_pos(j, r);
-    float *kb = rc->k_cache + (((int64_t)j->layer * n_kv + g) * rc->n_ctx16 + p / LE_KBLK * LE_KBLK) * hd;
-    float *vc = rc->v_cache + ((int64_t)j->layer * n_kv + g) * rc->n_ctx * hd;
-    float *kr = c->kbuf + r * KV + g * hd, *vr = c->vbuf + r * KV + g * hd;
+/* Position p's K (RoPE'd, rounded like the cache) and V rows of kv head g
+ * into cc's caches: V row-major, K transposed in blocks of LE_KBLK
+ * positions. c supplies the RoPE table and the cache precision. */
+static void le_fwd_kv_put(const struct le_fwd_job *j, const struct le_ctx *cc, int64_t g, int64_t p, float *kr,
+                          float *vr) {
+    const struct le_ctx *c = j->c;
+    int64_t hd = c->m->info.head_dim, n_kv = c->m->info.n_kv_heads;
+    float *kb = cc->k_cache + (((int64_t)j->layer * n_kv + g) * cc->n_ctx16 + p / LE_KBLK * LE_KBLK) * hd;
+    float *vc = cc->v_cache + ((int64_t)j->layer * n_kv + g) * cc->n_ctx * hd;
     j->k->ops->rope(kr, c->rope + p * hd, 1, hd);
     if (c->kv_f16) {
         le_round_f16(kr, hd);
@@ -182,6 +184,12 @@ static void le_fwd_kv_row(const struct le_fwd_job *j, int64_t r, int64_t g) {
     memcpy(vc + p * hd, vr, (size_t)hd * sizeof(float));
     for (int64_t d = 0; d < hd; d++)
         kb[d * LE_KBLK + p % LE_KBLK] = kr[d];
+}
+
+static void le_fwd_kv_row(const struct le_fwd_job *j, int64_t r, int64_t g) {
+    const struct le_ctx *c = j->c;
+    int64_t KV = c->m->kv_dim, hd = c->m->info.head_dim;
+    le_fwd_kv_put(j, le_row_ctx(j, r), g, le_row_pos(j, r), c->kbuf + r * KV + g * hd, c->vbuf + r * KV + g * hd);
 }
 
 static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
@@ -195,26 +203,15 @@ static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
     }
     const struct le_model *m = c->m;
     int64_t KV = m->kv_dim, hd = m->info.head_dim, n_kv = m->info.n_kv_heads;
-    int64_t T = c->n_ctx, T16 = c->n_ctx16, pos = j->pos, end = pos + j->n;
+    int64_t pos = j->pos, end = pos + j->n;
     int64_t pb0 = pos / LE_KBLK, npb = (end + LE_KBLK - 1) / LE_KBLK - pb0;
     int64_t it;
     while ((it = le_team_take(me, n_kv * npb)) >= 0) {
         int64_t g = it / npb, pb = pb0 + it % npb;
-        float *kb = c->k_cache + (((int64_t)j->layer * n_kv + g) * T16 + pb * LE_KBLK) * hd;
-        float *vc = c->v_cache + ((int64_t)j->layer * n_kv + g) * T * hd;
         int64_t p0 = pb * LE_KBLK > pos ? pb * LE_KBLK : pos;
         int64_t p1 = pb * LE_KBLK + LE_KBLK < end ? pb * LE_KBLK + LE_KBLK : end;
-        for (int64_t p = p0; p < p1; p++) {
-            float *kr = c->kbuf + (p - pos) * KV + g * hd, *vr = c->vbuf + (p - pos) * KV + g * hd;
-            j->k->ops->rope(kr, c->rope + p * hd, 1, hd);
-            if (c->kv_f16) {
-                le_round_f16(kr, hd);
-                le_round_f16(vr, hd);
-            }
-            memcpy(vc + p * hd, vr, (size_t)hd * sizeof(float));
-            for (int64_t d = 0; d < hd; d++)
-                kb[d * LE_KBLK + p % LE_KBLK] = kr[d];
-        }
+        for (int64_t p = p0; p < p1; p++)
+            le_fwd_kv_put(j, c, g, p, c->kbuf + (p - pos) * KV + g * hd, c->vbuf + (p - pos) * KV + g * hd);
     }
     le_team_barrier(me);
 }
