@@ -406,14 +406,7 @@ static void sample_logs_should_follow_lm_eval(void **state) {
     }
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "lambada_openai", &o), 0);
+    struct le_taskset *ts = le_test_load_task(dir, "lambada_openai", 0);
     struct le_rec r = {.kind = LE_TASK_LL, .ll = -2.25, .greedy = 1, .ntok = 1, .group = -1};
     char *lines = NULL;
     assert_int_equal(le_task_sample_lines(ts, 0, &r, &lines), 0);
