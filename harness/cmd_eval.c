@@ -245,14 +245,15 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
         const struct le_taskcell *t = &E->tasks[i];
         const struct le_task_info *in = t->ts->info;
         cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
-        cJSON_AddStringToObject(r, "alias", in->name);
+        const char *pre = in->subtask_prefix ? in->subtask_prefix : in->name; /* sub-tasks: pre_<sub-task> */
+        cJSON_AddStringToObject(r, "alias", in->part ? in->part : in->name);  /* lm-eval's group/task_alias */
         for (int m = 0; m < t->n_met; m++) {
             char k[160];
             const char *flt = t->met[m].filter[0] ? t->met[m].filter : "none";
             cJSON *dst = r;
             if (t->met[m].group[0]) { /* a group's aggregate: its own results entry, as lm-eval's groups */
                 char gname[128];
-                snprintf(gname, sizeof gname, "%s_%s", in->name, t->met[m].group);
+                snprintf(gname, sizeof gname, "%s_%s", pre, t->met[m].group);
                 dst = cJSON_GetObjectItemCaseSensitive(res, gname);
                 if (!dst) {
                     dst = cJSON_AddObjectToObject(res, gname);
@@ -271,8 +272,8 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
                 char leaf[128], par[128];
                 if (strcmp(t->met[m].group, in->group_name(g)) || strcmp(t->met[m].name, t->met[0].name))
                     continue;
-                snprintf(leaf, sizeof leaf, "%s_%s", in->name, in->group_name(g));
-                snprintf(par, sizeof par, "%s_%s", in->name, in->group_parent(g));
+                snprintf(leaf, sizeof leaf, "%s_%s", pre, in->group_name(g));
+                snprintf(par, sizeof par, "%s_%s", pre, in->group_parent(g));
                 cJSON *pl = cJSON_GetObjectItemCaseSensitive(gs, par);
                 if (!pl) {
                     pl = cJSON_AddArrayToObject(gs, par);
@@ -630,7 +631,7 @@ static char *le_eval_help_text(void) {
 }
 
 static void le_eval_list_row(const struct le_task_info *t, const char *from) {
-    printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
+    printf("%-21s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
            from ? from : t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
 }
 
@@ -667,9 +668,26 @@ static int le_eval_list_yaml(void *ud, const char *path, const struct le_task_in
 
 /* `eval --tasks list`: every task with its output type, n-shot and dataset. */
 static int le_eval_list_tasks(const char *include) {
-    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
+    printf("%-21s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
     for (int i = 0; i < le_task_count(); i++)
         le_eval_list_row(le_task_get(i), NULL);
+    /* the parts lm-eval names: its groups one a row (mmlu_stem, ...); the
+     * subjects (mmlu_<subject>) as one row, 57 rows would flood the list */
+    const struct le_task_info *sub = NULL;
+    int n_sub = 0;
+    for (int i = 0; i < le_task_part_count(); i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        if (t->n_groups > 0)
+            le_eval_list_row(t, NULL);
+        else if (n_sub++ == 0)
+            sub = t;
+    }
+    if (sub) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_<subject>", sub->subtask_prefix);
+        printf("%-21s %-22s %-6d %-16s %-10s (%d subjects, e.g. %s)\n", name, le_eval_output_type(sub->kind),
+               sub->default_fewshot, sub->dataset, sub->eval_split, n_sub, sub->name);
+    }
     int rc = le_eval_scan_yaml(include, le_eval_list_yaml, NULL);
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
@@ -728,6 +746,8 @@ static int le_eval_unknown_task(const char *name, const char *include) {
     struct le_eval_near n = {name, "", 1 << 20};
     for (int i = 0; i < le_task_count(); i++)
         le_eval_near_yaml(&n, NULL, le_task_get(i));
+    for (int i = 0; i < le_task_part_count(); i++)
+        le_eval_near_yaml(&n, NULL, le_task_part_get(i));
     le_eval_scan_yaml(include, le_eval_near_yaml, &n);
     const char *best = n.best[0] ? n.best : NULL;
     int bd = n.bd;

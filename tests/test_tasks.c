@@ -299,7 +299,9 @@ static void tasks_should_build_what_lm_eval_builds(void **state) {
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
     cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
-    static const char *const tasks[] = {"mmlu", "race", "gsm8k", "gsm8k_cot", "triviaqa", "nq_open"};
+    static const char *const tasks[] = {"mmlu",           "mmlu_stem",   "mmlu_other",  "mmlu_humanities",
+                                        "mmlu_abstract_algebra", "mmlu_marketing", "mmlu_philosophy", "race",
+                                        "gsm8k",          "gsm8k_cot",   "triviaqa",    "nq_open"};
     for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
         check_lmeval_task(exp, dir, tasks[i]);
     /* MMLU's subjects and their groups are lm-eval's tags */
@@ -385,6 +387,80 @@ static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
     assert_int_equal(ts->items[1].group, 39);
     assert_non_null(strstr(ts->items[2].req[0].context, "about philosophy.\n\nWho wrote the Republic?"));
     le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* lm-eval's MMLU groups and subjects as tasks of their own (their requests
+ * are checked against lm-eval in tasks_should_build_what_lm_eval_builds).
+ * Metrics by hand on abstract_algebra {1, 0}: mmlu_stem = its one subject, 0.5 +- 0.5 (pooled over one sub-task: the
+ * subject's own stderr), reported with the subject below it and no group
+ * above; mmlu_abstract_algebra: a plain task, acc 0.5 +- 0.5. */
+static void mmlu_groups_and_subjects_should_be_tasks_of_their_own(void **state) {
+    (void)state;
+    const struct le_task_info *stem = le_task_find("mmlu_stem"), *aa = le_task_find("mmlu_abstract_algebra");
+    assert_non_null(stem);
+    assert_non_null(aa);
+    assert_string_equal(stem->part, "stem");
+    assert_int_equal(aa->n_groups, 0);
+    int n_groups = 0, n_subjects = 0;
+    for (int i = 0; i < le_task_part_count(); i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        assert_ptr_equal(le_task_find(t->name), t);
+        n_groups += t->n_groups > 0;
+        n_subjects += t->n_groups == 0;
+    }
+    assert_int_equal(n_groups, 4);
+    assert_int_equal(n_subjects, 57);
+    /* the stem documents (abstract_algebra {1, 0}) as mmlu_stem loads them */
+    struct le_rec stem_recs[8];
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < 4; c++)
+            stem_recs[4 * d + c] = (struct le_rec){.kind = LE_TASK_MC, .choice = c, .n_choices = 4,
+                                                   .gold = d == 0 ? 0 : 2, .group = 0, .ll = -1.0 - c, .ntok = 1,
+                                                   .nchars = 1, .nbytes = 1};
+    const int64_t stem_off[3] = {0, 4, 8};
+    struct le_metric m[16];
+    int n = 0;
+    assert_int_equal(le_task_metrics(stem, stem->metrics, stem_recs, stem_off, 2, NULL, m, 16, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].group, "");
+    assert_string_equal(m[1].group, "abstract_algebra");
+    for (int i = 0; i < 2; i++) {
+        assert_true(fabs(m[i].value - 0.5) < 1e-15 && fabs(m[i].stderr_v - 0.5) < 1e-15);
+        assert_int_equal(m[i].n, 2);
+    }
+    assert_int_equal(le_task_metrics(aa, aa->metrics, stem_recs, stem_off, 2, NULL, m, 16, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].group, "");
+    assert_true(fabs(m[0].value - 0.5) < 1e-15 && fabs(m[0].stderr_v - 0.5) < 1e-15);
+    /* loading: only the part's documents, --limit per subject, and a part
+     * without documents in the split is an error */
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    o.num_fewshot = -1;
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_task_load(&ts, "mmlu_humanities", &o), 0);
+    assert_int_equal(ts->num_fewshot, 5);
+    assert_int_equal(ts->n_docs, 2);
+    assert_int_equal(ts->n_docs_total, 2);
+    for (int64_t d = 0; d < ts->n_docs; d++)
+        assert_string_equal(stem->group_parent(ts->items[d].group), "humanities");
+    le_taskset_free(ts);
+    o.limit = 1;
+    assert_int_equal(le_task_load(&ts, "mmlu_marketing", &o), 0);
+    assert_int_equal(ts->n_docs, 1);
+    assert_int_equal(ts->n_docs_total, 2);
+    assert_non_null(strstr(ts->items[0].req[0].context, "about marketing.\n\n"));
+    le_taskset_free(ts);
+    assert_int_equal(le_task_load(&ts, "mmlu_social_sciences", &o), LE_ENOTFOUND);
+    assert_null(ts);
     le_test_rmdir(dir);
     free(dir);
 }
@@ -1181,6 +1257,7 @@ int main(void) {
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
         cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
         cmocka_unit_test(mmlu_metrics_should_weight_subjects_by_size),
+        cmocka_unit_test(mmlu_groups_and_subjects_should_be_tasks_of_their_own),
         cmocka_unit_test(sample_logs_should_follow_lm_eval),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
