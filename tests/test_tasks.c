@@ -270,6 +270,7 @@ static void check_lmeval_task(cJSON *exp, const char *dir, const char *task) {
             assert_string_equal(cJSON_GetObjectItem(line, "target_hash")->valuestring,
                                 jstr_at(cJSON_GetObjectItem(e, "target_hash"), d));
             assert_string_equal(cJSON_GetObjectItem(line, "prompt_hash")->valuestring, jstr_at(ph, d));
+            assert_int_equal(cJSON_GetObjectItem(line, "doc_id")->valueint, d); /* enumerate(eval_docs) */
             if (dh)
                 assert_string_equal(cJSON_GetObjectItem(line, "doc_hash")->valuestring, jstr_at(dh, d));
             cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
@@ -387,6 +388,58 @@ static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
     assert_int_equal(ts->items[1].group, 39);
     assert_non_null(strstr(ts->items[2].req[0].context, "about philosophy.\n\nWho wrote the Republic?"));
     le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* RACE in lm-eval's order (lm-eval 0.4.13, commit 4e7e0d4): documents are
+ * articles in EleutherAI/race's order (the race script's sorted files "1",
+ * "10", "2", questions grouped by article text: 10.txt and 2.txt share one);
+ * each document's last problem is the one evaluated, the earlier ones its
+ * context (preprocess_race.py); doc_id is the index (enumerate(eval_docs));
+ * --limit n evaluates the first n (islice) and, the few-shot pool being the
+ * test split with the document itself not left out (race.yaml names no
+ * fewshot_split), draws the same examples for them as without a limit (one
+ * random.Random(1234) sampling doc after doc). */
+static void race_should_keep_lm_evals_document_order(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    cJSON *root = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
+    cJSON *exp = cJSON_GetObjectItem(root, "race");
+    cJSON *docs = cJSON_GetObjectItem(exp, "docs");
+    struct le_taskset *all = NULL, *one = NULL;
+    assert_int_equal(le_test_task_load(&all, dir, "race", 1), 0);
+    assert_int_equal(all->n_docs, 2);
+    assert_int_equal(cJSON_GetArraySize(docs), 2);
+    /* document 1 is 10.txt's question then 2.txt's two; the last (2.txt's
+     * second) is evaluated, the others answered in its context (a "  _  ."
+     * question filled in with its answer) */
+    const struct le_item *it = &all->items[1];
+    assert_non_null(strstr(it->req[0].context, "\n\nQuestion: According to experts, what can help students sleep?\n"
+                                               "Answer: take a short walk\nExperts suggest putting phones away an "
+                                               "hour before bed\nWhat is the main idea?"));
+    assert_string_equal(strrchr(it->req[0].context, '\n'), "\nWhat is the main idea?");
+    for (int d = 0; d < 2; d++) {
+        cJSON *rq = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "shots"), "1"),
+                                                           "requests"), d);
+        assert_string_equal(all->items[d].req[0].context, jstr_at(cJSON_GetArrayItem(rq, 0), 0));
+    }
+    struct le_ds_opts ds = {0};
+    ds.cache_dir = dir;
+    ds.offline = 1;
+    struct le_task_opts o;
+    le_task_opts_default(&o);
+    o.ds = &ds;
+    o.num_fewshot = 1;
+    o.limit = 1;
+    assert_int_equal(le_task_load(&one, "race", &o), 0);
+    assert_int_equal(one->n_docs, 1);
+    assert_int_equal(one->n_docs_total, 2);
+    assert_string_equal(one->items[0].req[0].context, all->items[0].req[0].context);
+    le_taskset_free(one);
+    le_taskset_free(all);
+    cJSON_Delete(root);
     le_test_rmdir(dir);
     free(dir);
 }
@@ -1258,6 +1311,7 @@ int main(void) {
         cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
         cmocka_unit_test(mmlu_metrics_should_weight_subjects_by_size),
         cmocka_unit_test(mmlu_groups_and_subjects_should_be_tasks_of_their_own),
+        cmocka_unit_test(race_should_keep_lm_evals_document_order),
         cmocka_unit_test(sample_logs_should_follow_lm_eval),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),
