@@ -103,16 +103,6 @@ struct le_eval_opts {
     int log_samples, offline, quiet;
 };
 
-static int le_eval_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !*s || *end || *s == '-')
-        return le_cli_usage(p->usage, "%s expects a non-negative integer, got '%s'", flag, s), -1;
-    *out = v;
-    return 0;
-}
-
 static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *help) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},     {"tasks", required_argument, 0, 'T'},
@@ -157,8 +147,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case 'b': if (le_cli_int(&p, "--batch", optarg, 1, 1 << 20, &o->batch)) return LE_EXIT_USAGE; break;
         case 'B': if (le_cli_int(&p, "--bootstrap-iters", optarg, 0, 10000000, &o->boot)) return LE_EXIT_USAGE; break;
         case 'f': if (le_cli_int(&p, "--flush-every", optarg, 1, 1 << 20, &o->flush)) return LE_EXIT_USAGE; break;
-        case 's': if (le_eval_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
-        case 'F': if (le_eval_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
+        case 's': if (le_cli_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
+        case 'F': if (le_cli_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
         case 'S':
             if (!strcmp(optarg, "on") || !strcmp(optarg, "off"))
                 o->bos = !strcmp(optarg, "on");
