@@ -372,16 +372,8 @@ static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
     /* --limit takes the first documents of each subject (lm-eval limits each subtask) */
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = -1;
-    o.limit = 1;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "mmlu", &o), 0);
+    assert_int_equal(le_test_task_load_limit(&ts, dir, "mmlu", -1, 1), 0);
     assert_int_equal(ts->num_fewshot, 5);
     assert_int_equal(ts->n_docs, 3);
     assert_int_equal(ts->n_docs_total, 7);
@@ -425,15 +417,7 @@ static void race_should_keep_lm_evals_document_order(void **state) {
                                                            "requests"), d);
         assert_string_equal(all->items[d].req[0].context, jstr_at(cJSON_GetArrayItem(rq, 0), 0));
     }
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = 1;
-    o.limit = 1;
-    assert_int_equal(le_task_load(&one, "race", &o), 0);
+    assert_int_equal(le_test_task_load_limit(&one, dir, "race", 1, 1), 0);
     assert_int_equal(one->n_docs, 1);
     assert_int_equal(one->n_docs_total, 2);
     assert_string_equal(one->items[0].req[0].context, all->items[0].req[0].context);
@@ -491,28 +475,20 @@ static void mmlu_groups_and_subjects_should_be_tasks_of_their_own(void **state) 
      * without documents in the split is an error */
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = -1;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "mmlu_humanities", &o), 0);
+    assert_int_equal(le_test_task_load(&ts, dir, "mmlu_humanities", -1), 0);
     assert_int_equal(ts->num_fewshot, 5);
     assert_int_equal(ts->n_docs, 2);
     assert_int_equal(ts->n_docs_total, 2);
     for (int64_t d = 0; d < ts->n_docs; d++)
         assert_string_equal(stem->group_parent(ts->items[d].group), "humanities");
     le_taskset_free(ts);
-    o.limit = 1;
-    assert_int_equal(le_task_load(&ts, "mmlu_marketing", &o), 0);
+    assert_int_equal(le_test_task_load_limit(&ts, dir, "mmlu_marketing", -1, 1), 0);
     assert_int_equal(ts->n_docs, 1);
     assert_int_equal(ts->n_docs_total, 2);
     assert_non_null(strstr(ts->items[0].req[0].context, "about marketing.\n\n"));
     le_taskset_free(ts);
-    assert_int_equal(le_task_load(&ts, "mmlu_social_sciences", &o), LE_ENOTFOUND);
+    assert_int_equal(le_test_task_load(&ts, dir, "mmlu_social_sciences", -1), LE_ENOTFOUND);
     assert_null(ts);
     le_test_rmdir(dir);
     free(dir);
