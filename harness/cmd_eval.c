@@ -210,7 +210,23 @@ struct le_eval {
 
 /* ---- output: results JSON, samples, markdown table ---- */
 
+/* A task's results and group lists can meet another task's (--tasks
+ * mmlu,mmlu_stem: mmlu's group mmlu_stem and the task mmlu_stem hold the
+ * same numbers): entries are found or made, lists hold each name once,
+ * numbers set once per key. */
+static cJSON *le_eval_entry(cJSON *parent, const char *name, int array) {
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(parent, name);
+    return e ? e : array ? cJSON_AddArrayToObject(parent, name) : cJSON_AddObjectToObject(parent, name);
+}
+
+static void le_eval_list_add(cJSON *list, const char *name) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) if (cJSON_IsString(e) && !strcmp(e->valuestring, name)) return;
+    cJSON_AddItemToArray(list, cJSON_CreateString(name));
+}
+
 static void le_eval_add_num(cJSON *o, const char *k, double v) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
     if (isfinite(v))
         cJSON_AddNumberToObject(o, k, v);
     else
@@ -234,9 +250,10 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
     for (int i = 0; i < E->n_tasks; i++) {
         const struct le_taskcell *t = &E->tasks[i];
         const struct le_task_info *in = t->ts->info;
-        cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
+        cJSON *r = le_eval_entry(res, in->name, 0), *h = cJSON_AddObjectToObject(hib, in->name);
         const char *pre = in->subtask_prefix ? in->subtask_prefix : in->name; /* sub-tasks: pre_<sub-task> */
-        cJSON_AddStringToObject(r, "alias", in->part ? in->part : in->name);  /* lm-eval's group/task_alias */
+        if (!cJSON_GetObjectItemCaseSensitive(r, "alias")) /* lm-eval's group_alias / task_alias */
+            cJSON_AddStringToObject(r, "alias", in->part ? in->part : in->name);
         for (int m = 0; m < t->n_met; m++) {
             char k[160];
             const char *flt = t->met[m].filter[0] ? t->met[m].filter : "none";
@@ -244,11 +261,9 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             if (t->met[m].group[0]) { /* a group's aggregate: its own results entry, as lm-eval's groups */
                 char gname[128];
                 snprintf(gname, sizeof gname, "%s_%s", pre, t->met[m].group);
-                dst = cJSON_GetObjectItemCaseSensitive(res, gname);
-                if (!dst) {
-                    dst = cJSON_AddObjectToObject(res, gname);
+                dst = le_eval_entry(res, gname, 0);
+                if (!cJSON_GetObjectItemCaseSensitive(dst, "alias"))
                     cJSON_AddStringToObject(dst, "alias", t->met[m].group);
-                }
             }
             snprintf(k, sizeof k, "%s,%s", t->met[m].name, flt);
             le_eval_add_num(dst, k, t->met[m].value);
@@ -256,7 +271,7 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
-        cJSON *sub = cJSON_AddArrayToObject(gs, in->name);
+        cJSON *sub = le_eval_entry(gs, in->name, 1);
         for (int m = 0; m < t->n_met && in->n_groups > 0 && in->group_parent; m++) /* MMLU: groups, subjects */
             for (int g = 0; g < in->n_groups; g++) {
                 char leaf[128], par[128];
@@ -264,12 +279,9 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
                     continue;
                 snprintf(leaf, sizeof leaf, "%s_%s", pre, in->group_name(g));
                 snprintf(par, sizeof par, "%s_%s", pre, in->group_parent(g));
-                cJSON *pl = cJSON_GetObjectItemCaseSensitive(gs, par);
-                if (!pl) {
-                    pl = cJSON_AddArrayToObject(gs, par);
-                    cJSON_AddItemToArray(sub, cJSON_CreateString(par));
-                }
-                cJSON_AddItemToArray(pl, cJSON_CreateString(leaf));
+                if (strcmp(par, in->name)) /* a task that is one group lists its sub-tasks itself */
+                    le_eval_list_add(sub, par);
+                le_eval_list_add(le_eval_entry(gs, par, 1), leaf);
             }
         cJSON *c = cJSON_AddObjectToObject(cf, in->name);
         cJSON_AddStringToObject(c, "task", in->name);

@@ -304,6 +304,30 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
                         "mmlu_philosophy");
     assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), "mmlu_stem"));
     cJSON_Delete(p);
+    /* mmlu with one of its groups: each name once in results and in group_subtasks */
+    rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu,mmlu_humanities --num-fewshot 1 "
+                          "--ctx 256 --offline --quiet --db none --output-path q.json", f->fx.dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval of mmlu and a group failed (%d): %s", rc, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/q.json", f->fx.dir);
+    s = le_test_read_file(path, NULL);
+    p = cJSON_Parse(s);
+    free(s);
+    assert_non_null(p);
+    int n_res = 0, n_gs = 0, n_acc = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, "results")) n_res += !strcmp(e->string, "mmlu_humanities");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, "group_subtasks")) n_gs += !strcmp(e->string, "mmlu_humanities");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), "mmlu_humanities"))
+        n_acc += !strcmp(e->string, "acc,none");
+    assert_int_equal(n_res, 1);
+    assert_int_equal(n_gs, 1);
+    assert_int_equal(n_acc, 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "group_subtasks"), "mmlu_humanities")),
+                     1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "group_subtasks"), "mmlu")), 3);
+    cJSON_Delete(p);
     /* listed without flooding the list; a near miss gets its name */
     assert_int_equal(le_test_sh(&out, "'%s' eval --tasks list", le_test_bin()), 0);
     assert_non_null(strstr(out, "\nmmlu_stem "));
