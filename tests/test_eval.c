@@ -306,7 +306,8 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
     cJSON_Delete(p);
     /* mmlu with one of its groups: each name once in results and in group_subtasks */
     rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu,mmlu_humanities --num-fewshot 1 "
-                          "--ctx 256 --offline --quiet --db none --output-path q.json", f->fx.dir, f->env, le_test_bin());
+                          "--ctx 256 --offline --quiet --db none --output-path q.json",
+                    f->fx.dir, f->env, le_test_bin());
     if (rc)
         fail_msg("eval of mmlu and a group failed (%d): %s", rc, out);
     free(out);
@@ -324,9 +325,9 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
     assert_int_equal(n_res, 1);
     assert_int_equal(n_gs, 1);
     assert_int_equal(n_acc, 1);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "group_subtasks"), "mmlu_humanities")),
-                     1);
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "group_subtasks"), "mmlu")), 3);
+    cJSON *pgs = cJSON_GetObjectItem(p, "group_subtasks");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pgs, "mmlu_humanities")), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pgs, "mmlu")), 3);
     cJSON_Delete(p);
     /* listed without flooding the list; a near miss gets its name */
     assert_int_equal(le_test_sh(&out, "'%s' eval --tasks list", le_test_bin()), 0);
