@@ -616,7 +616,7 @@ static void le_eval_free(struct le_eval *E) {
 }
 
 static char *le_eval_help_text(void) {
-    size_t n = strlen(le_eval_usage) + strlen(le_eval_help_head) + 64 * (size_t)le_task_count() + 8;
+    size_t n = strlen(le_eval_usage) + strlen(le_eval_help_head) + 64 * (size_t)le_task_count() + 200;
     char *h = malloc(n);
     if (!h)
         return NULL;
@@ -629,6 +629,16 @@ static char *le_eval_help_text(void) {
                                : t->kind == LE_TASK_GEN ? "generation (greedy), exact match"
                                                         : "perplexity (rolling windows)");
     }
+    const char *pre = NULL; /* the parts lm-eval names: groups, then <prefix>_<subject> */
+    for (int i = 0; i < le_task_part_count() && at < n; i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        if (t->n_groups > 0)
+            at += (size_t)snprintf(h + at, n - at, "%s%s", pre ? ", " : "  ", t->name);
+        pre = t->subtask_prefix;
+    }
+    if (pre && at < n)
+        snprintf(h + at, n - at, ", %s_<subject>:\n%19sparts of %s as lm-eval names them (--tasks list)\n", pre, "",
+                 pre);
     return h;
 }
 
