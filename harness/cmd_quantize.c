@@ -193,8 +193,8 @@ static int le_quantize_gptq(const char *in, const char *out, long bits, long gro
     printf("%s: GPTQ %ld-bit (%s%s, %ld windows of %ld tokens from %s, seed %llu), %lld tensors (%lld converted, "
            "%lld fell back to another type), %.2f MiB -> %.2f MiB\n",
            out, bits, le_type_name(gt), gp->act_order ? ", act-order" : "", gc->windows, gc->ctx, gc->calib,
-           (unsigned long long)gc->seed, (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback, st.bytes_in / 1048576.0,
-           st.bytes_out / 1048576.0);
+           (unsigned long long)gc->seed, (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback,
+           st.bytes_in / 1048576.0, st.bytes_out / 1048576.0);
     return LE_EXIT_OK;
 }
 

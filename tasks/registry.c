@@ -6,7 +6,10 @@
  * validation_split; few-shot examples come from training_split), the
  * lm-eval version, the output kind, the formatter (prompts.c) or generator
  * (brown_tasks.c), and the metrics reported. Adding a task = adding a row
- * (and a formatter when its prompt is new).
+ * (and a formatter when its prompt is new). A second table holds the parts
+ * of a task that lm-eval names as tasks of their own (mmlu_stem, ...,
+ * mmlu_<subject>): the same row restricted to their documents (.part),
+ * found by name but listed apart.
  */
 #include "tasks_int.h" /* the MMLU subjects, le_fmt_mmlu, le_fmt_race */
 
