@@ -31,7 +31,7 @@ struct le_pool;
 /*
  * GEMM: C[M][N] = (acc ? C : 0) + sum_k A(m,k) * B(k,n), where
  * A(m,k) = A[m*rsa + k*csa], B(k,n) = B[k*rsb + n*csb], C row stride ldc.
- * scratch: le_tg_gemm_scratch(M, N, K) floats, 32-byte aligned.
+ * One call of le_sgemm (le_sgemm.h); scratch is unused (le_tg_gemm_scratch is 0).
  */
 size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K);
 void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,

@@ -1,0 +1,418 @@
+/*
+ * sgemm: the one float32 GEMM (le_sgemm.h) behind inference batches of
+ * F32/F16/BF16 weights and training's three matmul forms.
+ *
+ * Design (GotoBLAS-style, simplified): C is computed in column panels of NP
+ * columns (64 on AVX-512, 16 on AVX2 and scalar). Per panel and K block of
+ * KC, B is packed k-major into a stack buffer (KC x NP floats: 32 KiB on
+ * AVX-512, 16 KiB on AVX2, inside L1), widened from F16/BF16 on the way;
+ * then every row tile of MR = 6 rows of A runs the micro-kernel over it,
+ * with A read in place through its strides (broadcast one element per row
+ * and k) and the C tile loaded/stored once per K block. For inference the
+ * weight rows are B's columns: each weight element is read and converted
+ * once per call and reused by all M tokens, and the conversion (a 16 x 16
+ * in-register transpose for rows of contiguous k) is off the FMA loop.
+ *
+ * Micro-kernels: AVX-512 6 x 64 (24 zmm accumulators; per k, 4 loads of B
+ * and 6 broadcasts of A feed 24 FMAs; narrower panels at the right edge use
+ * 6 x 16/32/48 and masked C access), AVX2 6 x 16 (12 ymm), and a scalar twin.
+ * Every path computes each element as ONE fmaf chain over k = 0..K-1 from
+ * C (accumulate) or 0; C is float between K blocks, so blocking, tile
+ * shapes and thread splits cannot change a bit.
+ *
+ * Workload: prompt processing (M = 4..512 tokens, N = 288..32000 weight rows,
+ * K = 288..13824) and training (M, N, K = 64..1024).
+ */
+#include "le_sgemm.h"
+
+#include "le_cpu.h"   /* le_cpu_avx2 */
+#include "le_pool.h"  /* le_pool_run, le_pool_nthreads */
+#include "le_types.h" /* le_fp16_to_fp32, le_bf16_to_fp32 */
+
+#include <immintrin.h>
+#include <math.h> /* fmaf */
+#include <stdatomic.h>
+#include <string.h>
+
+#define MR 6
+#define KC 128
+#define NP_MAX 64
+
+#define X512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define X512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define XAVX2 __attribute__((target("avx2,fma,f16c")))
+#define XAVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
+
+int le_sgemm_best(void) {
+    static atomic_int best = -1;
+    int b = atomic_load_explicit(&best, memory_order_relaxed);
+    if (b < 0) {
+        __builtin_cpu_init();
+        b = !le_cpu_avx2() ? LE_SGEMM_SCALAR
+            : __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
+                ? LE_SGEMM_AVX512
+                : LE_SGEMM_AVX2;
+        atomic_store_explicit(&best, b, memory_order_relaxed);
+    }
+    return b;
+}
+
+/* ---- packing B: dst[k * np + j] = B(k0 + k, n0 + j), 0 for j >= nc ---- */
+
+static float le_sg_b1(const struct le_sgemm_op *op, int64_t k, int64_t n) {
+    int64_t i = k * op->rsb + n * op->csb;
+    if (op->btype == LE_SGEMM_F32)
+        return ((const float *)op->B)[i];
+    uint16_t h = ((const uint16_t *)op->B)[i];
+    return op->btype == LE_SGEMM_F16 ? le_fp16_to_fp32(h) : le_bf16_to_fp32(h);
+}
+
+static void le_sg_pack_scalar(const struct le_sgemm_op *op, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int np,
+                              float *dst, int64_t kf, int jf) {
+    /* only k >= kf or j >= jf (the rest was packed by a SIMD path) */
+    for (int64_t k = 0; k < kc; k++)
+        for (int j = k >= kf ? 0 : jf; j < np; j++)
+            dst[k * np + j] = j < nc ? le_sg_b1(op, k0 + k, n0 + j) : 0.0f;
+}
+
+/* 16 values of row n at k..k+16 (B(k.., n) contiguous: rsb == 1), widened. */
+X512_INLINE __m512 le_sg_ld16(int bt, const void *B, int64_t i) {
+    if (bt == LE_SGEMM_F32)
+        return _mm512_loadu_ps((const float *)B + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)B + i));
+    if (bt == LE_SGEMM_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+X512_INLINE void le_sg_pf_b(int bt, const void *B, int64_t i) {
+    __builtin_prefetch((const char *)B + i * (bt == LE_SGEMM_F32 ? 4 : 2), 0, 3);
+}
+
+/* r[i] = row i (16 k) -> r[k] = 16 rows at k. */
+X512_INLINE void le_sg_tr16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+        u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+    }
+    /* u[4L + j], lane l: rows 4L..4L+3 at k = 4l + j */
+    for (int j = 0; j < 4; j++) {
+        __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x44), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xEE);
+        __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xEE);
+        r[0 + j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[4 + j] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[8 + j] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[12 + j] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
+X512 static void le_sg_pack_x512(const struct le_sgemm_op *op, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                                 int np, float *dst) {
+    const int bt = op->btype;
+    if (op->rsb == 1) { /* columns are rows of contiguous k: transpose 16 x 16 blocks */
+        const int64_t kf = kc & ~(int64_t)15;
+        const int jf = (int)(nc & ~(int64_t)15);
+        /* each row first, whole (one sequential stream at a time: what the
+         * hardware prefetcher follows, even across 4 KiB pages), widened into
+         * a row-major L1 buffer; then the 16 x 16 transposes from there */
+        _Alignas(64) float rows[NP_MAX * KC];
+        for (int j = 0; j < jf; j++) {
+            const int64_t src = (n0 + j) * op->csb + k0;
+            if (k0 + 2 * KC <= op->K) /* this row's block after next: in L2 when needed */
+                for (int64_t k = 0; k < KC; k += 64 / (bt == LE_SGEMM_F32 ? 4 : 2))
+                    le_sg_pf_b(bt, op->B, src + 2 * KC + k);
+            for (int64_t k = 0; k < kf; k += 16)
+                _mm512_store_ps(rows + j * KC + k, le_sg_ld16(bt, op->B, src + k));
+        }
+        for (int j = 0; j < jf; j += 16)
+            for (int64_t k = 0; k < kf; k += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = _mm512_load_ps(rows + (j + i) * KC + k);
+                le_sg_tr16(r);
+                for (int i = 0; i < 16; i++)
+                    _mm512_store_ps(dst + (k + i) * np + j, r[i]);
+            }
+        le_sg_pack_scalar(op, k0, kc, n0, nc, np, dst, kf, jf);
+        return;
+    }
+    if (op->csb == 1) { /* rows of contiguous n */
+        const int64_t nf = nc & ~(int64_t)15;
+        for (int64_t k = 0; k < kc; k++) {
+            int64_t j = 0;
+            for (; j < nf; j += 16)
+                _mm512_store_ps(dst + k * np + j, le_sg_ld16(bt, op->B, (k0 + k) * op->rsb + n0 + j));
+            for (; j < np; j++)
+                dst[k * np + j] = j < nc ? le_sg_b1(op, k0 + k, n0 + j) : 0.0f;
+        }
+        return;
+    }
+    le_sg_pack_scalar(op, k0, kc, n0, nc, np, dst, 0, 0);
+}
+
+/* ---- micro-kernels: c (mr x nc, stride ldc) (+)= a . b over kc ---- */
+
+/* AVX-512: mr rows x NV zmm columns; msk[v] selects the valid columns. */
+X512_INLINE void le_sg_k512(const int mr, const int NV, int64_t kc, const float *a, int64_t rsa, int64_t csa,
+                            const float *b, float *c, int64_t ldc, int load, const __mmask16 *msk) {
+    __m512 acc[MR][4];
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
+            acc[r][v] = load ? _mm512_maskz_loadu_ps(msk[v], c + r * ldc + 16 * v) : _mm512_setzero_ps();
+    const float *ap[MR];
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * rsa;
+    _Pragma("GCC unroll 2") for (int64_t k = 0; k < kc; k++) {
+        __m512 bv[4];
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + k * NV * 16 + 16 * v);
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
+            __m512 x = _mm512_set1_ps(ap[r][k * csa]);
+            _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
+        }
+    }
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
+            _mm512_mask_storeu_ps(c + r * ldc + 16 * v, msk[v], acc[r][v]);
+}
+
+#define LE_SG_K512_NV(NV)                                                                                         \
+    X512 static void le_sg_k512_##NV(int mr, int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b, \
+                                     float *c, int64_t ldc, int load, const __mmask16 *msk) {                    \
+        switch (mr) {                                                                                             \
+        case 6: le_sg_k512(6, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 5: le_sg_k512(5, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 4: le_sg_k512(4, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 3: le_sg_k512(3, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 2: le_sg_k512(2, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        default: le_sg_k512(1, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                 \
+        }                                                                                                         \
+    }
+LE_SG_K512_NV(1)
+LE_SG_K512_NV(2)
+LE_SG_K512_NV(3)
+LE_SG_K512_NV(4)
+
+/* AVX2: mr rows x 16 columns (all 16 computed; the caller handles nc < 16). */
+XAVX2_INLINE void le_sg_k256(const int mr, int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b,
+                             float *c, int64_t ldc, int load) {
+    __m256 acc[MR][2];
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) for (int v = 0; v < 2; v++) acc[r][v] =
+        load ? _mm256_loadu_ps(c + r * ldc + 8 * v) : _mm256_setzero_ps();
+    const float *ap[MR];
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * rsa;
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b + k * 16), b1 = _mm256_load_ps(b + k * 16 + 8);
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
+            __m256 x = _mm256_broadcast_ss(ap[r] + k * csa);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) for (int v = 0; v < 2; v++)
+        _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
+}
+
+XAVX2 static void le_sg_k256_any(int mr, int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b,
+                                 float *c, int64_t ldc, int load) {
+    switch (mr) {
+    case 6: le_sg_k256(6, kc, a, rsa, csa, b, c, ldc, load); break;
+    case 5: le_sg_k256(5, kc, a, rsa, csa, b, c, ldc, load); break;
+    case 4: le_sg_k256(4, kc, a, rsa, csa, b, c, ldc, load); break;
+    case 3: le_sg_k256(3, kc, a, rsa, csa, b, c, ldc, load); break;
+    case 2: le_sg_k256(2, kc, a, rsa, csa, b, c, ldc, load); break;
+    default: le_sg_k256(1, kc, a, rsa, csa, b, c, ldc, load); break;
+    }
+}
+
+/* The scalar twin: the same chain per element. */
+static void le_sg_kscalar(int mr, int nc, int np, int64_t kc, const float *a, int64_t rsa, int64_t csa,
+                          const float *b, float *c, int64_t ldc, int load) {
+    for (int r = 0; r < mr; r++)
+        for (int j = 0; j < nc; j++) {
+            float s = load ? c[r * ldc + j] : 0.0f;
+            for (int64_t k = 0; k < kc; k++)
+                s = fmaf(a[r * rsa + k * csa], b[k * np + j], s);
+            c[r * ldc + j] = s;
+        }
+}
+
+/* ---- prefetching the next B block into L2 while the tiles run ----
+ * The weight rows of one block are nc lines of kc elements, 2-22 KiB apart:
+ * too many streams for the hardware prefetcher, so the tiles of one block
+ * pull in the next block's lines, a few per tile. */
+
+struct le_sg_pf {
+    const char *p;     /* first element of the first source row */
+    int64_t stride;    /* bytes between source rows */
+    int64_t rows, len; /* source rows; bytes per row */
+    int64_t row, off;  /* next line to fetch */
+};
+
+static void le_sg_pf_init(struct le_sg_pf *f, const struct le_sgemm_op *op, int64_t k0, int64_t kc, int64_t n0,
+                          int64_t nc) {
+    const int64_t es = op->btype == LE_SGEMM_F32 ? 4 : 2;
+    memset(f, 0, sizeof *f);
+    if (op->rsb == 1) /* rows of contiguous k */
+        *f = (struct le_sg_pf){(const char *)op->B + (n0 * op->csb + k0) * es, op->csb * es, nc, kc * es, 0, 0};
+    else if (op->csb == 1) /* rows of contiguous n */
+        *f = (struct le_sg_pf){(const char *)op->B + (k0 * op->rsb + n0) * es, op->rsb * es, kc, nc * es, 0, 0};
+}
+
+static inline void le_sg_pf_step(struct le_sg_pf *f, int64_t count) {
+    for (; count > 0 && f->row < f->rows; count--) {
+        __builtin_prefetch(f->p + f->row * f->stride + f->off, 0, 2);
+        f->off += 64;
+        if (f->off >= f->len)
+            f->row++, f->off = 0;
+    }
+}
+
+/* ---- the driver of one rectangle ---- */
+
+X512 static void le_sg_tiles_x512(const struct le_sgemm_op *op, int64_t m0, int64_t m1, int64_t n, int nc,
+                                  int64_t k0, int64_t kc, const float *bp, int load, struct le_sg_pf *pf) {
+    const int64_t tiles = (m1 - m0 + MR - 1) / MR;
+    const int64_t per = (pf->rows * ((pf->len + 63) / 64) + tiles - 1) / tiles;
+    const int nv = (nc + 15) / 16;
+    __mmask16 msk[4];
+    for (int v = 0; v < 4; v++) {
+        int left = nc - 16 * v;
+        msk[v] = left >= 16 ? (__mmask16)0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+    }
+    for (int64_t m = m0; m < m1; m += MR) {
+        int mr = m1 - m < MR ? (int)(m1 - m) : MR;
+        const float *a = op->A + m * op->rsa + k0 * op->csa;
+        float *c = op->C + m * op->ldc + n;
+        le_sg_pf_step(pf, per);
+        switch (nv) {
+        case 4: le_sg_k512_4(mr, kc, a, op->rsa, op->csa, bp, c, op->ldc, load, msk); break;
+        case 3: le_sg_k512_3(mr, kc, a, op->rsa, op->csa, bp, c, op->ldc, load, msk); break;
+        case 2: le_sg_k512_2(mr, kc, a, op->rsa, op->csa, bp, c, op->ldc, load, msk); break;
+        default: le_sg_k512_1(mr, kc, a, op->rsa, op->csa, bp, c, op->ldc, load, msk); break;
+        }
+    }
+}
+
+static void le_sg_tiles_16(int isa, const struct le_sgemm_op *op, int64_t m0, int64_t m1, int64_t n, int nc,
+                           int64_t k0, int64_t kc, const float *bp, int load) {
+    for (int64_t m = m0; m < m1; m += MR) {
+        int mr = m1 - m < MR ? (int)(m1 - m) : MR;
+        const float *a = op->A + m * op->rsa + k0 * op->csa;
+        float *c = op->C + m * op->ldc + n;
+        if (isa == LE_SGEMM_SCALAR) {
+            le_sg_kscalar(mr, nc, 16, kc, a, op->rsa, op->csa, bp, c, op->ldc, load);
+        } else if (nc == 16) {
+            le_sg_k256_any(mr, kc, a, op->rsa, op->csa, bp, c, op->ldc, load);
+        } else { /* right edge through a 6 x 16 buffer */
+            float t[MR * 16];
+            memset(t, 0, sizeof t);
+            if (load)
+                for (int r = 0; r < mr; r++)
+                    memcpy(t + r * 16, c + r * op->ldc, (size_t)nc * sizeof(float));
+            le_sg_k256_any(mr, kc, a, op->rsa, op->csa, bp, t, 16, load);
+            for (int r = 0; r < mr; r++)
+                memcpy(c + r * op->ldc, t + r * 16, (size_t)nc * sizeof(float));
+        }
+    }
+}
+
+void le_sgemm_rect(int isa, const struct le_sgemm_op *op, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    if (m1 <= m0 || n1 <= n0)
+        return;
+    if (op->K <= 0) {
+        if (!op->acc)
+            for (int64_t m = m0; m < m1; m++)
+                memset(op->C + m * op->ldc + n0, 0, (size_t)(n1 - n0) * sizeof(float));
+        return;
+    }
+    if (isa > le_sgemm_best())
+        isa = le_sgemm_best();
+    const int np = isa == LE_SGEMM_AVX512 ? 64 : 16;
+    _Alignas(64) float bp[KC * NP_MAX];
+    for (int64_t n = n0; n < n1; n += np) {
+        const int nc = n1 - n < np ? (int)(n1 - n) : np;
+        /* narrow right edges pack only the zmm they use */
+        const int npk = isa == LE_SGEMM_AVX512 ? (nc + 15) / 16 * 16 : np;
+        for (int64_t k0 = 0; k0 < op->K; k0 += KC) {
+            const int64_t kc = op->K - k0 < KC ? op->K - k0 : KC;
+            const int load = op->acc || k0 > 0;
+            if (isa == LE_SGEMM_AVX512) {
+                struct le_sg_pf pf; /* the next block: same panel, next k; or the next panel's first */
+                if (k0 + KC < op->K)
+                    le_sg_pf_init(&pf, op, k0 + KC, op->K - k0 - KC < KC ? op->K - k0 - KC : KC, n, nc);
+                else
+                    le_sg_pf_init(&pf, op, 0, op->K < KC ? op->K : KC, n + np, n1 - n - np < np ? n1 - n - np : np);
+                le_sg_pack_x512(op, k0, kc, n, nc, npk, bp);
+                le_sg_tiles_x512(op, m0, m1, n, nc, k0, kc, bp, load, &pf);
+            } else {
+                le_sg_pack_scalar(op, k0, kc, n, nc, npk, bp, 0, 0);
+                le_sg_tiles_16(isa, op, m0, m1, n, nc, k0, kc, bp, load);
+            }
+        }
+    }
+}
+
+/* ---- threads: tasks of (row chunk x column chunk) from a counter ---- */
+
+struct le_sg_task {
+    const struct le_sgemm_op *op;
+    int isa;
+    int64_t mb, nb, ntm, ntn; /* task = mb rows x nb columns; the grid */
+    atomic_int_fast64_t next;
+};
+
+static void le_sg_worker(void *arg, int ith, int nth) {
+    (void)ith, (void)nth;
+    struct le_sg_task *t = arg;
+    for (;;) {
+        int64_t i = atomic_fetch_add(&t->next, 1);
+        if (i >= t->ntm * t->ntn)
+            return;
+        int64_t m0 = i / t->ntn * t->mb, n0 = i % t->ntn * t->nb;
+        int64_t m1 = m0 + t->mb < t->op->M ? m0 + t->mb : t->op->M;
+        int64_t n1 = n0 + t->nb < t->op->N ? n0 + t->nb : t->op->N;
+        le_sgemm_rect(t->isa, t->op, m0, m1, n0, n1);
+    }
+}
+
+void le_sgemm(struct le_pool *pool, int isa, const struct le_sgemm_op *op) {
+    if (op->M <= 0 || op->N <= 0)
+        return;
+    int nth = pool ? le_pool_nthreads(pool) : 1;
+    /* Task sizes only balance load (no result depends on them): columns in
+     * whole panels, so B is packed once per task; rows split further until
+     * there are ~4 tasks per thread. */
+    int64_t np = 64, nb = (op->N + np - 1) / np * np, mb = (op->M + MR - 1) / MR * MR;
+    if (nb > 256)
+        nb = 256;
+    while (((op->M + mb - 1) / mb) * ((op->N + nb - 1) / nb) < 4 * nth && (mb > MR || nb > np)) {
+        if (mb > 8 * MR || nb <= np)
+            mb = (mb / 2 + MR - 1) / MR * MR;
+        else
+            nb = (nb / 2 + np - 1) / np * np;
+    }
+    struct le_sg_task t = {.op = op, .isa = isa, .mb = mb, .nb = nb,
+                           .ntm = (op->M + mb - 1) / mb, .ntn = (op->N + nb - 1) / nb};
+    atomic_init(&t.next, 0);
+    if (nth == 1)
+        le_sg_worker(&t, 0, 1);
+    else
+        le_pool_run(pool, le_sg_worker, &t);
+}
+
+void le_sgemm_ref(const struct le_sgemm_op *op) {
+    for (int64_t m = 0; m < op->M; m++)
+        for (int64_t n = 0; n < op->N; n++) {
+            float s = op->acc ? op->C[m * op->ldc + n] : 0.0f;
+            for (int64_t k = 0; k < op->K; k++)
+                s = fmaf(op->A[m * op->rsa + k * op->csa], le_sg_b1(op, k, n), s);
+            op->C[m * op->ldc + n] = s;
+        }
+}
