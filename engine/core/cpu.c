@@ -1,6 +1,6 @@
 /*
  * cpu: the one CPU feature probe (le_cpu.h). CPUID through GCC's builtins
- * (__builtin_cpu_supports for the AVX2 tier, __get_cpuid_count for SHA-NI,
+ * (__builtin_cpu_supports for the AVX2, AVX-512 and VNNI tiers, __get_cpuid_count for SHA-NI,
  * which the builtin does not name), computed on first use and cached in an
  * atomic: a property of the machine, so every thread may compute it and all
  * get the same value.
@@ -17,6 +17,13 @@ static unsigned le_cpu_probe(void) {
     __builtin_cpu_init(); /* idempotent; needed when called from a constructor */
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         f |= LE_CPU_AVX2;
+    if ((f & LE_CPU_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        f |= LE_CPU_AVX512;
+    if ((f & LE_CPU_AVX512) && __builtin_cpu_supports("avx512vnni"))
+        f |= LE_CPU_AVX512VNNI;
+    if ((f & LE_CPU_AVX2) && __builtin_cpu_supports("avxvnni"))
+        f |= LE_CPU_AVXVNNI;
     unsigned a, b, c, d;
     if (__get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_1) && (c & bit_SSSE3) &&
         __get_cpuid_count(7, 0, &a, &b, &c, &d) && ((b >> 29) & 1)) /* CPUID.(EAX=7,ECX=0):EBX.SHA */

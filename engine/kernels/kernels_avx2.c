@@ -24,6 +24,7 @@
  * per-element operations, two elements per zmm, weights widened once per
  * row tile; about 1.7x the AVX2 tile's GFLOPS on Zen 5 (tool_mmbench).
  */
+#include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
 
 #include <immintrin.h> /* AVX2, FMA, F16C intrinsics */
@@ -338,7 +339,7 @@ LE_AVX512 static void le_x_gemm_bf16(const struct le_gemm_job *j, int64_t r0, in
 
 /* The AVX-512 path for batches (decode keeps the AVX2 gemv). */
 static int le_x_use(const struct le_gemm_job *j) {
-    return j->N >= 4 && j->K >= 8 && __builtin_cpu_supports("avx512f");
+    return j->N >= 4 && j->K >= 8 && le_cpu_has(LE_CPU_AVX512);
 }
 
 static void le_gemm_f32(const struct le_gemm_job *j, int64_t r0, int64_t r1) {

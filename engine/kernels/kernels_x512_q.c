@@ -26,6 +26,7 @@
  * Working set per segment: the weight buffer and one panel segment (20
  * KiB) in L1, the batch's panel segments (N/16 x 20 KiB) in L2.
  */
+#include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
 
 #include "kernels_avx2_inl.h" /* le_tr8x8, le_panel16_store */
@@ -51,8 +52,7 @@ struct le_xpb {
 _Static_assert(sizeof(struct le_xpb) == 640, "panel block is 640 bytes");
 
 int le_x512q_use(int64_t N) {
-    return N >= 4 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+    return N >= 4 && le_cpu_has(LE_CPU_AVX512VNNI);
 }
 
 int64_t le_x512q_act_unit(void) {

@@ -25,7 +25,7 @@
  */
 #include "le_sgemm.h"
 
-#include "le_cpu.h"   /* le_cpu_avx2 */
+#include "le_cpu.h"   /* le_cpu_avx2, le_cpu_has */
 #include "le_pool.h"  /* le_pool_run, le_pool_nthreads */
 #include "le_types.h" /* le_fp16_to_fp32, le_bf16_to_fp32 */
 
@@ -44,18 +44,7 @@
 #define XAVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
 int le_sgemm_best(void) {
-    static atomic_int best = -1;
-    int b = atomic_load_explicit(&best, memory_order_relaxed);
-    if (b < 0) {
-        __builtin_cpu_init();
-        b = !le_cpu_avx2() ? LE_SGEMM_SCALAR
-            : __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")
-                ? LE_SGEMM_AVX512
-                : LE_SGEMM_AVX2;
-        atomic_store_explicit(&best, b, memory_order_relaxed);
-    }
-    return b;
+    return !le_cpu_avx2() ? LE_SGEMM_SCALAR : le_cpu_has(LE_CPU_AVX512) ? LE_SGEMM_AVX512 : LE_SGEMM_AVX2;
 }
 
 /* ---- packing B: dst[k * np + j] = B(k0 + k, n0 + j), 0 for j >= nc ---- */
