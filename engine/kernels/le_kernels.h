@@ -345,5 +345,13 @@ typedef void (*le_mm_prep_fn)(void *arg, int64_t r0, int64_t r1);
 int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                    const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
                    void *prep_arg);
+/*
+ * The same, but every member converts all of X into its OWN scratch (each
+ * member passes its own; sized by le_matmul_scratch_size) and goes straight
+ * to the gemm: no barrier before it, for a few rows (decode) where
+ * converting them is cheaper than the members meeting. Y is the same.
+ */
+int le_matmul_team_own(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                       const struct le_matmul_out *outs, int n_out, void *scratch);
 
 #endif

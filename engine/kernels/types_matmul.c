@@ -142,9 +142,10 @@ static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, con
     le_team_barrier(me);
 }
 
-int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
-                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
-                   void *prep_arg) {
+/* own = 0: le_matmul_team; own = 1: le_matmul_team_own (no prep). */
+static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                          const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                          void *prep_arg, int own) {
     struct le_mm_plan plan;
     int64_t total_rows;
     int work;
@@ -154,7 +155,14 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
     void *A = plan.act_bytes && work
                   ? (void *)(((uintptr_t)scratch + LE_SCRATCH_ALIGN - 1) & ~(uintptr_t)(LE_SCRATCH_ALIGN - 1))
                   : (void *)X;
-    if (N > 0 && (prep || (work && plan.act_bytes)))
+    if (own && work && plan.act_bytes) { /* all of X, by this member, into its own scratch */
+        int64_t nunits = le_div_up(N, plan.unit);
+        if (plan.impl)
+            plan.impl->act_convert(X, A, K, N, 0, nunits);
+        else
+            for (int64_t n = 0; n < N; n++)
+                plan.vdt->from_float_act(X + n * K, (char *)A + n * plan.a_row_bytes, K);
+    } else if (!own && N > 0 && (prep || (work && plan.act_bytes)))
         le_mm_convert(me, &plan, X, work ? A : NULL, K, N, prep, prep_arg);
     if (!work)
         return LE_OK;
@@ -186,6 +194,17 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
     }
     le_team_barrier(me);
     return LE_OK;
+}
+
+int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                   void *prep_arg) {
+    return le_mm_team_run(me, wtype, K, X, N, outs, n_out, scratch, prep, prep_arg, 0);
+}
+
+int le_matmul_team_own(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                       const struct le_matmul_out *outs, int n_out, void *scratch) {
+    return le_mm_team_run(me, wtype, K, X, N, outs, n_out, scratch, NULL, NULL, 1);
 }
 
 /* ---- run: on a pool ---- */
