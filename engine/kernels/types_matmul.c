@@ -142,6 +142,46 @@ static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, con
     le_team_barrier(me);
 }
 
+/* The gemm of rows [a, b) of the outputs' rows laid end to end. */
+static void le_mm_gemm_span(const struct le_mm_plan *pl, struct le_gemm_job *job, const struct le_matmul_out *outs,
+                            int n_out, int64_t a, int64_t b) {
+    for (int o = 0, o0 = 0; o < n_out && a < b; o0 += (int)outs[o].rows, o++) {
+        int64_t lo = a - o0, hi = b - o0 < outs[o].rows ? b - o0 : outs[o].rows;
+        if (hi <= 0 || lo >= outs[o].rows)
+            continue;
+        lo = lo > 0 ? lo : 0;
+        if (pl->impl)
+            pl->impl->gemm(&job[o], lo, hi);
+        else
+            le_ref_gemm(&job[o], lo, hi);
+    }
+}
+
+/* The gemm for a few activation rows (decode: each weight byte is read
+ * once per call, so the rate is the memory's): the outputs' rows, laid end
+ * to end, split into one contiguous range per member (multiples of 8 rows:
+ * equal bytes, all rows having the weight type's size), each range in
+ * chunks of 64 rows that its member takes in order -- so one member reads
+ * one stream, and the kernel's prefetch of the next 8 rows is the rows it
+ * reads next -- then the chunks left in the others' ranges (a member
+ * preempted or slower leaves the rest of its range to the others). */
+#define LE_MM_RANGE_CHUNK 64
+static void le_mm_gemm_ranges(struct le_member *me, const struct le_mm_plan *pl, struct le_gemm_job *job,
+                              const struct le_matmul_out *outs, int n_out, int64_t total) {
+    int nth = me->t->nth;
+    int64_t tiles = le_div_up(total, 8);
+    for (int k = 0; k < nth; k++) {
+        int m = (me->ith + k) % nth; /* own range first */
+        int64_t lo = tiles * m / nth * 8, hi = tiles * (m + 1) / nth * 8;
+        hi = hi < total ? hi : total;
+        int64_t nch = hi > lo ? le_div_up(hi - lo, LE_MM_RANGE_CHUNK) : 0;
+        for (int64_t c; (c = le_team_take_on(me, m, nch)) >= 0;) {
+            int64_t a = lo + c * LE_MM_RANGE_CHUNK;
+            le_mm_gemm_span(pl, job, outs, n_out, a, a + LE_MM_RANGE_CHUNK < hi ? a + LE_MM_RANGE_CHUNK : hi);
+        }
+    }
+}
+
 /* own = 0: le_matmul_team; own = 1: le_matmul_team_own (no prep). */
 static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                           const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
@@ -180,6 +220,11 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
                                       .ldy = outs[i].rows,
                                       .vec_dot = plan.vec_dot};
         first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
+    }
+    if (own && me->t->nth <= LE_TEAM_OWN) {
+        le_mm_gemm_ranges(me, &plan, job, outs, n_out, total_rows);
+        le_team_barrier(me);
+        return LE_OK;
     }
     int o = 0;
     for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
