@@ -14,6 +14,11 @@
  * operation sequence (the same as the table's vec_dot), so Y is
  * bit-identical for any thread count, N, or chunking.
  *
+ * le_matmul_team_own (decode, a row or a few): every member converts X into
+ * its own scratch (no phase 1, no barrier), and the rows are split into one
+ * contiguous range per member, taken in chunks, first its own, then what is
+ * left of the others' (le_mm_gemm_ranges).
+ *
  * Paths, both from the weight type's row of the type table (le_type_get):
  * its gemm (AVX2, kernels_avx2*.c) when the CPU has AVX2+FMA+F16C and the
  * row has one, otherwise a generic gemm calling the row's vec_dot per

@@ -33,6 +33,16 @@
  * The norm after the last layer is fused into the output matmul; the
  * embedding into the first layer's norm.
  *
+ * Single-token decode (n = 1, logits wanted: le_fwd_decode) has its own
+ * member loop with 5 barriers per layer instead of 9: each member keeps a
+ * private copy of the residual stream and computes the norms, SwiGLU and
+ * the activations' conversion itself (a few thousand floats: cheaper than a
+ * meeting), phase 2 is folded into 3 (an attention item puts its kv head's
+ * K/V first), and each matmul splits its rows into one contiguous range
+ * per member (le_matmul_team_own) so every thread streams its own weights.
+ * The phases: q/k/v | K/V + attention | Wo | gate/up | down. Batched
+ * decode folds phase 2 into 3 the same way.
+ *
  * Batched decode (le_forward_rows, le_ctx_decode_batch): the n rows are
  * one token each of n sequences, each with its own context's cache and
  * position; the matmuls are the same (each weight read once for all rows),
