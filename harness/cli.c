@@ -91,6 +91,18 @@ int le_cli_int(const struct le_cli_parser *p, const char *flag, const char *s, l
     return 0;
 }
 
+int le_cli_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !*s || *end || *s == '-') {
+        le_cli_usage(p->usage, "%s expects a non-negative integer, got '%s'", flag, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int le_cli_double(const struct le_cli_parser *p, const char *flag, const char *s, double *out) {
     char *end;
     errno = 0;

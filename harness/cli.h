@@ -75,5 +75,7 @@ int le_cli_optind(void);
 /* Parsing of numeric flag values; on failure print a usage error (return 0/-1). */
 int le_cli_int(const struct le_cli_parser *p, const char *flag, const char *s, long lo, long hi, long *out);
 int le_cli_double(const struct le_cli_parser *p, const char *flag, const char *s, double *out);
+/* A non-negative integer up to 2^64 - 1 (seeds). */
+int le_cli_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out);
 
 #endif

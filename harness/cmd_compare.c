@@ -17,6 +17,11 @@
  * With --tasks, each multiple-choice task is scored on the base and on every
  * quantized model (eval's task cells, shared with `eval`), and the paired
  * answers give the accuracy change and McNemar's exact p.
+ * Memory: as ppl and eval, the plan is shown and checked before any context
+ * is made (le_memplan.h): the text pass's contexts of the base and of every
+ * model still to compare together, each speed run's as bench plans it (a
+ * run that does not fit only loses its speed), each model's task runner;
+ * --ctx beyond the base's training context is warned about and noted.
  *
  * Store: one cell of task "compare" per quantized model (its model row;
  * config: base_sha256, quant, method, bits, group, convention, ctx, kv,
@@ -41,6 +46,7 @@
 #include "le_err.h"
 #include "le_gguf.h"     /* tensor sizes for bits per weight, quantize keys */
 #include "le_job.h"      /* the run, models, cells */
+#include "le_memplan.h"  /* le_memplan_check*: the plan before the contexts */
 #include "le_model.h"    /* le_model_open, le_ctx_* */
 #include "le_pool.h"     /* le_pool_new */
 #include "le_progress.h" /* the chunk progress line */
@@ -539,8 +545,13 @@ static void le_cmp_speed(struct le_cmp_run *R, struct le_cmp_model *M) {
     if (R->o.speed_reps <= 0)
         return;
     double tps[1000];
-    int reps = (int)R->o.speed_reps;
-    if (le_bench_pp(M->m, le_pool_nthreads(R->pool), (int)R->o.n_prompt, reps, tps))
+    int reps = (int)R->o.speed_reps, n = (int)R->o.n_prompt, nt = le_pool_nthreads(R->pool);
+    if (le_memplan_check(M->m, n, n, nt, 1)) { /* bench's context, as bench plans it */
+        if (!R->o.quiet)
+            fprintf(stderr, "llamaeval: warning: %s: no speed: %s\n", M->path, le_err_msg());
+        return;
+    }
+    if (le_bench_pp(M->m, nt, n, reps, tps))
         return; /* no speed is not a failure of the comparison */
     for (int i = 1; i < reps; i++) /* insertion sort: a handful of values */
         for (int j = i; j > 0 && tps[j] < tps[j - 1]; j--) {
@@ -568,6 +579,19 @@ static int le_cmp_pass(struct le_cmp_run *R) {
         return le_cli_fail("the text has %lld tokens; --ctx %ld needs at least %ld", (long long)toks.n, R->o.ctx,
                            2 * R->o.ctx);
     }
+    /* the base and every pending model hold a context at once: their plans
+     * together, checked before anything is allocated (as ppl does) */
+    const struct le_model *pm[LE_CMP_MAX + 1] = {R->base.m};
+    np = 1;
+    for (int k = 0; k < R->nq; k++)
+        if (R->q[k].pending)
+            pm[np++] = R->q[k].m;
+    if ((rc = le_cli_check_ctx(R->job, R->base.path, R->o.ctx, le_model_get_info(R->base.m)->ctx_train)) ||
+        (rc = le_memplan_check_models(pm, np, (int)R->o.ctx, (int)R->o.batch, le_pool_nthreads(R->pool),
+                                      (int)R->o.quiet))) {
+        le_toks_free(&toks);
+        return le_cli_fail_lib(rc);
+    }
     rc = le_ctx_new(&R->base.ctx, R->base.m, (int)R->o.ctx, (int)R->o.batch, R->pool);
     np = 0;
     for (int k = 0; k < R->nq && !rc; k++)
@@ -593,6 +617,13 @@ static int le_cmp_pass(struct le_cmp_run *R) {
     if (!rc && !R->o.quiet)
         fprintf(stderr, "llamaeval: %d models x %d chunks in %.1f s\n", np + 1, n_chunks, le_cli_now() - t0);
     le_toks_free(&toks);
+    /* the pass's contexts go before the speed runs make theirs */
+    le_ctx_free(R->base.ctx);
+    R->base.ctx = NULL;
+    for (int k = 0; k < R->nq; k++) {
+        le_ctx_free(R->q[k].ctx);
+        R->q[k].ctx = NULL;
+    }
     for (int k = 0; k < R->nq && !rc; k++) {
         struct le_cmp_model *M = &R->q[k];
         if (!M->pending)
@@ -728,7 +759,19 @@ static int le_cmp_tasks(struct le_cmp_run *R) {
     /* eval's defaults, so these are the very cells `eval` records */
     struct le_taskcell_opts to = {.fewshot_seed = 1234, .seed = 1234, .limit = R->o.limit, .boot = 1000,
                                   .flush = 64, .uncond = -1, .offline = 1, .quiet = R->o.quiet};
+    /* one runner at a time, eval's context: each model's plan, as eval shows it */
+    struct le_runner_opts ro = {0, 0, -1};
     int rc = LE_OK;
+    for (int k = -1; k < R->nq && !rc; k++) {
+        const struct le_model *m = k < 0 ? R->base.m : R->q[k].m;
+        int rn_ctx, rn_batch;
+        le_runner_sizes(m, &ro, &rn_ctx, &rn_batch);
+        rc = le_memplan_check(m, rn_ctx, rn_batch, le_pool_nthreads(R->pool), (int)R->o.quiet);
+    }
+    if (rc) {
+        free(list);
+        return le_cli_fail_lib(rc);
+    }
     printf("\n");
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name && !rc; name = strtok_r(NULL, ",", &save)) {
         struct le_taskcell t = {0};
@@ -800,11 +843,7 @@ int le_cmd_compare(int argc, char **argv) {
     rc = le_job_end(R.job, LE_OK);
     R.job = NULL;
     rc = rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
-done:
-    if (R.job && rc != LE_EXIT_OK) {
-        le_job_end(R.job, LE_EINVAL);
-        R.job = NULL;
-    }
+done: /* a failed run's job is ended in le_cmp_free_run, after its cells are released */
     le_cmp_free_run(&R);
     return rc;
 }

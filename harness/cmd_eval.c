@@ -107,16 +107,6 @@ struct le_eval_opts {
     int log_samples, offline, quiet;
 };
 
-static int le_eval_u64(const struct le_cli_parser *p, const char *flag, const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || !*s || *end || *s == '-')
-        return le_cli_usage(p->usage, "%s expects a non-negative integer, got '%s'", flag, s), -1;
-    *out = v;
-    return 0;
-}
-
 static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *help) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},     {"tasks", required_argument, 0, 'T'},
@@ -134,8 +124,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
-    *o = (struct le_eval_opts){.db = "results.sqlite", .k = -1, .boot = 1000, .flush = 64, .bos = -1, .seed = 1234, .gen_batch = 8,
-                               .fewshot_seed = 1234, .answer_norm = "default"};
+    *o = (struct le_eval_opts){.db = "results.sqlite", .k = -1, .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
+                               .fewshot_seed = 1234, .answer_norm = "default", .gen_batch = 8};
     int c;
     while ((c = le_cli_next(&p)) != -1) {
         switch (c) {
@@ -163,8 +153,8 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case 'B': if (le_cli_int(&p, "--bootstrap-iters", optarg, 0, 10000000, &o->boot)) return LE_EXIT_USAGE; break;
         case 'f': if (le_cli_int(&p, "--flush-every", optarg, 1, 1 << 20, &o->flush)) return LE_EXIT_USAGE; break;
         case 'G': if (le_cli_int(&p, "--gen-batch", optarg, 1, 256, &o->gen_batch)) return LE_EXIT_USAGE; break;
-        case 's': if (le_eval_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
-        case 'F': if (le_eval_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
+        case 's': if (le_cli_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
+        case 'F': if (le_cli_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
         case 'S':
             if (!strcmp(optarg, "on") || !strcmp(optarg, "off"))
                 o->bos = !strcmp(optarg, "on");
@@ -226,7 +216,23 @@ struct le_eval {
 
 /* ---- output: results JSON, samples, markdown table ---- */
 
+/* A task's results and group lists can meet another task's (--tasks
+ * mmlu,mmlu_stem: mmlu's group mmlu_stem and the task mmlu_stem hold the
+ * same numbers): entries are found or made, lists hold each name once,
+ * numbers set once per key. */
+static cJSON *le_eval_entry(cJSON *parent, const char *name, int array) {
+    cJSON *e = cJSON_GetObjectItemCaseSensitive(parent, name);
+    return e ? e : array ? cJSON_AddArrayToObject(parent, name) : cJSON_AddObjectToObject(parent, name);
+}
+
+static void le_eval_list_add(cJSON *list, const char *name) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) if (cJSON_IsString(e) && !strcmp(e->valuestring, name)) return;
+    cJSON_AddItemToArray(list, cJSON_CreateString(name));
+}
+
 static void le_eval_add_num(cJSON *o, const char *k, double v) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, k);
     if (isfinite(v))
         cJSON_AddNumberToObject(o, k, v);
     else
@@ -250,20 +256,20 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
     for (int i = 0; i < E->n_tasks; i++) {
         const struct le_taskcell *t = &E->tasks[i];
         const struct le_task_info *in = t->ts->info;
-        cJSON *r = cJSON_AddObjectToObject(res, in->name), *h = cJSON_AddObjectToObject(hib, in->name);
-        cJSON_AddStringToObject(r, "alias", in->name);
+        cJSON *r = le_eval_entry(res, in->name, 0), *h = cJSON_AddObjectToObject(hib, in->name);
+        const char *pre = in->subtask_prefix ? in->subtask_prefix : in->name; /* sub-tasks: pre_<sub-task> */
+        if (!cJSON_GetObjectItemCaseSensitive(r, "alias")) /* lm-eval's group_alias / task_alias */
+            cJSON_AddStringToObject(r, "alias", in->part ? in->part : in->name);
         for (int m = 0; m < t->n_met; m++) {
             char k[160];
             const char *flt = t->met[m].filter[0] ? t->met[m].filter : "none";
             cJSON *dst = r;
             if (t->met[m].group[0]) { /* a group's aggregate: its own results entry, as lm-eval's groups */
                 char gname[128];
-                snprintf(gname, sizeof gname, "%s_%s", in->name, t->met[m].group);
-                dst = cJSON_GetObjectItemCaseSensitive(res, gname);
-                if (!dst) {
-                    dst = cJSON_AddObjectToObject(res, gname);
+                snprintf(gname, sizeof gname, "%s_%s", pre, t->met[m].group);
+                dst = le_eval_entry(res, gname, 0);
+                if (!cJSON_GetObjectItemCaseSensitive(dst, "alias"))
                     cJSON_AddStringToObject(dst, "alias", t->met[m].group);
-                }
             }
             snprintf(k, sizeof k, "%s,%s", t->met[m].name, flt);
             le_eval_add_num(dst, k, t->met[m].value);
@@ -271,20 +277,17 @@ static cJSON *le_eval_results_json(const struct le_eval *E, const char *model, c
             le_eval_add_num(dst, k, t->met[m].stderr_v);
             cJSON_AddBoolToObject(h, t->met[m].name, t->met[m].higher_is_better);
         }
-        cJSON *sub = cJSON_AddArrayToObject(gs, in->name);
+        cJSON *sub = le_eval_entry(gs, in->name, 1);
         for (int m = 0; m < t->n_met && in->n_groups > 0 && in->group_parent; m++) /* MMLU: groups, subjects */
             for (int g = 0; g < in->n_groups; g++) {
                 char leaf[128], par[128];
                 if (strcmp(t->met[m].group, in->group_name(g)) || strcmp(t->met[m].name, t->met[0].name))
                     continue;
-                snprintf(leaf, sizeof leaf, "%s_%s", in->name, in->group_name(g));
-                snprintf(par, sizeof par, "%s_%s", in->name, in->group_parent(g));
-                cJSON *pl = cJSON_GetObjectItemCaseSensitive(gs, par);
-                if (!pl) {
-                    pl = cJSON_AddArrayToObject(gs, par);
-                    cJSON_AddItemToArray(sub, cJSON_CreateString(par));
-                }
-                cJSON_AddItemToArray(pl, cJSON_CreateString(leaf));
+                snprintf(leaf, sizeof leaf, "%s_%s", pre, in->group_name(g));
+                snprintf(par, sizeof par, "%s_%s", pre, in->group_parent(g));
+                if (strcmp(par, in->name)) /* a task that is one group lists its sub-tasks itself */
+                    le_eval_list_add(sub, par);
+                le_eval_list_add(le_eval_entry(gs, par, 1), leaf);
             }
         cJSON *c = cJSON_AddObjectToObject(cf, in->name);
         cJSON_AddStringToObject(c, "task", in->name);
@@ -619,7 +622,7 @@ static void le_eval_free(struct le_eval *E) {
 }
 
 static char *le_eval_help_text(void) {
-    size_t n = strlen(le_eval_usage) + strlen(le_eval_help_head) + 64 * (size_t)le_task_count() + 8;
+    size_t n = strlen(le_eval_usage) + strlen(le_eval_help_head) + 64 * (size_t)le_task_count() + 200;
     char *h = malloc(n);
     if (!h)
         return NULL;
@@ -632,11 +635,21 @@ static char *le_eval_help_text(void) {
                                : t->kind == LE_TASK_GEN ? "generation (greedy), exact match"
                                                         : "perplexity (rolling windows)");
     }
+    const char *pre = NULL; /* the parts lm-eval names: groups, then <prefix>_<subject> */
+    for (int i = 0; i < le_task_part_count() && at < n; i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        if (t->n_groups > 0)
+            at += (size_t)snprintf(h + at, n - at, "%s%s", pre ? ", " : "  ", t->name);
+        pre = t->subtask_prefix;
+    }
+    if (pre && at < n)
+        snprintf(h + at, n - at, ", %s_<subject>:\n%19sparts of %s as lm-eval names them (--tasks list)\n", pre, "",
+                 pre);
     return h;
 }
 
 static void le_eval_list_row(const struct le_task_info *t, const char *from) {
-    printf("%-16s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
+    printf("%-21s %-22s %-6d %-16s %s\n", t->name, le_eval_output_type(t->kind), t->default_fewshot,
            from ? from : t->dataset ? t->dataset : "brown (built-in)", t->eval_split);
 }
 
@@ -673,9 +686,26 @@ static int le_eval_list_yaml(void *ud, const char *path, const struct le_task_in
 
 /* `eval --tasks list`: every task with its output type, n-shot and dataset. */
 static int le_eval_list_tasks(const char *include) {
-    printf("%-16s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
+    printf("%-21s %-22s %-6s %-16s %s\n", "task", "output_type", "n-shot", "dataset", "split");
     for (int i = 0; i < le_task_count(); i++)
         le_eval_list_row(le_task_get(i), NULL);
+    /* the parts lm-eval names: its groups one a row (mmlu_stem, ...); the
+     * subjects (mmlu_<subject>) as one row, 57 rows would flood the list */
+    const struct le_task_info *sub = NULL;
+    int n_sub = 0;
+    for (int i = 0; i < le_task_part_count(); i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        if (t->n_groups > 0)
+            le_eval_list_row(t, NULL);
+        else if (n_sub++ == 0)
+            sub = t;
+    }
+    if (sub) {
+        char name[64];
+        snprintf(name, sizeof name, "%s_<subject>", sub->subtask_prefix);
+        printf("%-21s %-22s %-6d %-16s %-10s (%d subjects, e.g. %s)\n", name, le_eval_output_type(sub->kind),
+               sub->default_fewshot, sub->dataset, sub->eval_split, n_sub, sub->name);
+    }
     int rc = le_eval_scan_yaml(include, le_eval_list_yaml, NULL);
     return rc ? le_cli_fail_lib(rc) : LE_EXIT_OK;
 }
@@ -734,6 +764,8 @@ static int le_eval_unknown_task(const char *name, const char *include) {
     struct le_eval_near n = {name, "", 1 << 20};
     for (int i = 0; i < le_task_count(); i++)
         le_eval_near_yaml(&n, NULL, le_task_get(i));
+    for (int i = 0; i < le_task_part_count(); i++)
+        le_eval_near_yaml(&n, NULL, le_task_part_get(i));
     le_eval_scan_yaml(include, le_eval_near_yaml, &n);
     const char *best = n.best[0] ? n.best : NULL;
     int bd = n.bd;

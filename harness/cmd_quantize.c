@@ -103,7 +103,7 @@ static void le_gptq_progress(void *ud, const struct le_gptq_event *ev) {
 struct le_gptq_cli {
     const char *calib;
     long windows, ctx;
-    unsigned long long seed;
+    uint64_t seed;
 };
 
 /* Calibration windows from Brown's training split or a text file, tokenized
@@ -192,9 +192,9 @@ static int le_quantize_gptq(const char *in, const char *out, long bits, long gro
         return le_cli_fail_lib(rc);
     printf("%s: GPTQ %ld-bit (%s%s, %ld windows of %ld tokens from %s, seed %llu), %lld tensors (%lld converted, "
            "%lld fell back to another type), %.2f MiB -> %.2f MiB\n",
-           out, bits, le_type_name(gt), gp->act_order ? ", act-order" : "", gc->windows, gc->ctx, gc->calib, gc->seed,
-           (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback, st.bytes_in / 1048576.0,
-           st.bytes_out / 1048576.0);
+           out, bits, le_type_name(gt), gp->act_order ? ", act-order" : "", gc->windows, gc->ctx, gc->calib,
+           (unsigned long long)gc->seed, (long long)st.n_tensors, (long long)st.n_quantized, (long long)st.n_fallback,
+           st.bytes_in / 1048576.0, st.bytes_out / 1048576.0);
     return LE_EXIT_OK;
 }
 
@@ -219,7 +219,6 @@ int le_cmd_quantize(int argc, char **argv) {
     struct le_gptq_params gp = {0};
     struct le_gptq_cli gc = {.calib = "brown", .windows = 128};
     int c, gptq_flag = 0;
-    char *end;
     while ((c = le_cli_next(&p)) != -1) {
         switch (c) {
         case LE_CLI_HELP: return LE_EXIT_OK;
@@ -243,11 +242,7 @@ int le_cmd_quantize(int argc, char **argv) {
         case 'c': gc.calib = optarg, gptq_flag = 1; break;
         case 'w': if (le_cli_int(&p, "--calib-windows", optarg, 1, 1 << 20, &gc.windows)) return LE_EXIT_USAGE; gptq_flag = 1; break;
         case 'x': if (le_cli_int(&p, "--calib-ctx", optarg, 2, 1 << 16, &gc.ctx)) return LE_EXIT_USAGE; gptq_flag = 1; break;
-        case 'e':
-            gc.seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || *optarg == '-') return le_cli_usage(le_quantize_usage, "--seed needs a non-negative integer");
-            gptq_flag = 1;
-            break;
+        case 'e': if (le_cli_u64(&p, "--seed", optarg, &gc.seed)) return LE_EXIT_USAGE; gptq_flag = 1; break;
         default: return le_cli_usage(le_quantize_usage, "unexpected option");
         }
     }

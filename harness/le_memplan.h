@@ -7,7 +7,8 @@
  * paged in, so a context too large fails in a second with a clear error
  * instead of swapping or being killed.
  *
- * For ppl, eval, bench and generate. In the test build the environment
+ * For ppl, eval, bench, generate and compare (several models at once, a
+ * context each: their plans summed). In the test build the environment
  * variable LE_TEST_MEM_ROOT names a folder read in place of / for
  * /proc/meminfo and the cgroup files (le_mem_available's root), so tests
  * can make any amount of memory "available".
@@ -23,5 +24,10 @@ struct le_model;
  * memory. When the available memory cannot be read the plan is printed and
  * nothing is refused. */
 int le_memplan_check(const struct le_model *m, int n_ctx, int n_batch, int nthreads, int quiet);
+/* The same for n models used together, each with its own context of n_ctx
+ * and n_batch (compare's text pass): the sum of their plans, the line
+ * saying "for N models" when n > 1. */
+int le_memplan_check_models(const struct le_model *const *m, int n, int n_ctx, int n_batch, int nthreads,
+                            int quiet);
 
 #endif

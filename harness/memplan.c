@@ -13,11 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h> /* getenv: the test seam */
 
-int le_memplan_check(const struct le_model *m, int n_ctx, int n_batch, int nthreads, int quiet) {
-    struct le_ctx_mem p;
-    int rc = le_ctx_mem_plan(m, n_ctx, n_batch, nthreads, &p);
-    if (rc)
-        return rc;
+int le_memplan_check_models(const struct le_model *const *m, int n, int n_ctx, int n_batch, int nthreads,
+                            int quiet) {
+    struct le_ctx_mem p = {0};
+    for (int i = 0; i < n; i++) {
+        struct le_ctx_mem one;
+        int rc = le_ctx_mem_plan(m[i], n_ctx, n_batch, nthreads, &one);
+        if (rc)
+            return rc;
+        p.weights += one.weights;
+        p.kv += one.kv;
+        p.scratch += one.scratch;
+        p.total += one.total;
+    }
     const char *root = "";
 #ifdef LE_TESTING /* a seam of the test build only */
     const char *r = getenv("LE_TEST_MEM_ROOT");
@@ -28,16 +36,25 @@ int le_memplan_check(const struct le_model *m, int n_ctx, int n_batch, int nthre
     int src = 0;
     int known = le_mem_available(root, &avail, &src) == LE_OK;
     if (!quiet) {
-        char w[32], k[32], s[32], t[32], a[48] = "";
+        char w[32], k[32], s[32], t[32], a[48] = "", models[32] = "";
         le_mem_fmt(p.weights, w, sizeof w);
         le_mem_fmt(p.kv, k, sizeof k);
         le_mem_fmt(p.scratch, s, sizeof s);
         le_mem_fmt(p.total, t, sizeof t);
         if (known)
             le_mem_fmt(avail, a, sizeof a);
-        fprintf(stderr, "llamaeval: memory: weights %s mapped + KV cache %s + scratch %s = %s (%s%s%s)\n", w, k, s, t,
-                known ? a : "available memory unknown", known ? " available, " : "",
+        if (n > 1)
+            snprintf(models, sizeof models, " for %d models", n);
+        fprintf(stderr, "llamaeval: memory: weights %s mapped + KV cache %s + scratch %s = %s%s (%s%s%s)\n", w, k, s,
+                t, models, known ? a : "available memory unknown", known ? " available, " : "",
                 known ? le_mem_source_name(src) : "");
     }
-    return known ? le_ctx_mem_check(&p, n_ctx, avail, le_mem_source_name(src)) : LE_OK;
+    if (!known)
+        return LE_OK;
+    int rc = le_ctx_mem_check(&p, n_ctx, avail, le_mem_source_name(src));
+    return rc && n > 1 ? le_err_wrap(rc, "%d models at once", n) : rc;
+}
+
+int le_memplan_check(const struct le_model *m, int n_ctx, int n_batch, int nthreads, int quiet) {
+    return le_memplan_check_models(&m, 1, n_ctx, n_batch, nthreads, quiet);
 }

@@ -424,6 +424,12 @@ struct le_task_info {
     int n_groups;
     const char *(*group_name)(int i);   /* sub-task i's name (MMLU: its subject) */
     const char *(*group_parent)(int i); /* the group sub-task i belongs to (MMLU: stem, ...) */
+    /* one part of a task with sub-tasks, as lm-eval names its groups and
+     * sub-tasks (mmlu_stem, mmlu_abstract_algebra): only the documents whose
+     * sub-task (group_name) or its group (group_parent) is `part`; the
+     * sub-tasks are reported as subtask_prefix_<sub-task> */
+    const char *part;
+    const char *subtask_prefix;
     /* a pool that is the evaluated split, sampled without leaving the
      * evaluated document out (lm-eval when the YAML names no fewshot_split) */
     int fewshot_keep_self;
@@ -445,6 +451,10 @@ struct le_task_info {
 int le_task_count(void);
 const struct le_task_info *le_task_get(int i);
 const struct le_task_info *le_task_find(const char *name); /* NULL if unknown */
+/* The parts of tasks that have their own names (lm-eval's mmlu_stem, ...,
+ * mmlu_<subject>: info->part set): found by le_task_find, listed apart. */
+int le_task_part_count(void);
+const struct le_task_info *le_task_part_get(int i);
 
 struct le_task_opts {
     int num_fewshot;          /* 0 = zero-shot, -1 = the task's default */

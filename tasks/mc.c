@@ -519,7 +519,8 @@ static double pooled_stderr(const double *se, const int64_t *size, int k) {
  * mean_stderr of its documents' scores; the task and each parent group
  * (in name order) aggregate their sub-tasks weighted by size
  * (aggregate_subtask_metrics) with pooled_stderr, as lm-eval's groups with
- * weight_by_size: true. Only sub-tasks with documents take part. */
+ * weight_by_size: true. Only sub-tasks with documents take part. A task
+ * that is one group (mmlu_stem) reports itself and its sub-tasks. */
 static int grouped_metric(const struct le_task_info *info, const char *name, const struct le_rec *recs,
                           const int64_t *off, int64_t n_docs, const double *sc, struct le_metric *out, int cap,
                           int *n) {
@@ -560,7 +561,7 @@ static int grouped_metric(const struct le_task_info *info, const char *name, con
     }
     double vse[LE_MMLU_MAX_GROUPS];
     int64_t vsz[LE_MMLU_MAX_GROUPS];
-    for (int p = -1; p < np && !rc; p++) {
+    for (int p = -1; p < (info->part ? 0 : np) && !rc; p++) { /* a part (mmlu_stem) is its own group */
         double num = 0;
         int k = 0;
         for (int g = 0; g < G && k < LE_MMLU_MAX_GROUPS; g++)

@@ -336,15 +336,23 @@ static void le_strip(const char *s, size_t *a, size_t *b) {
     }
 }
 
-/* s.replace(old, new): non-overlapping, left to right, as Python's. */
-static void le_replace(const struct le_buf *in, const char *old, const char *new, struct le_buf *out) {
-    size_t lo = strlen(old), ln = strlen(new), i = 0;
+/* Empties out for a rewrite of in (an empty string, not NULL); 0 when
+ * either is out of memory (out marked so: the rewrite is skipped). */
+static int le_rewrite_begin(const struct le_buf *in, struct le_buf *out) {
     out->n = 0;
     le_buf_put(out, "", 0);
     if (in->oom || out->oom) {
         out->oom = 1;
-        return;
+        return 0;
     }
+    return 1;
+}
+
+/* s.replace(old, new): non-overlapping, left to right, as Python's. */
+static void le_replace(const struct le_buf *in, const char *old, const char *new, struct le_buf *out) {
+    size_t lo = strlen(old), ln = strlen(new), i = 0;
+    if (!le_rewrite_begin(in, out))
+        return;
     while (i < in->n) {
         const char *hit = lo <= in->n - i ? memmem(in->p + i, in->n - i, old, lo) : NULL;
         if (!hit) {
@@ -363,12 +371,8 @@ static void le_replace(const struct le_buf *in, const char *old, const char *new
  * scanning goes on after that C. */
 static void le_sub_pair(const struct le_buf *in, char o, char c, struct le_buf *out) {
     size_t i = 0, mark = 0;
-    out->n = 0;
-    le_buf_put(out, "", 0);
-    if (in->oom || out->oom) {
-        out->oom = 1;
+    if (!le_rewrite_begin(in, out))
         return;
-    }
     while (i < in->n) {
         if (in->p[i] != o) {
             i++;
@@ -390,12 +394,8 @@ static void le_sub_pair(const struct le_buf *in, char o, char c, struct le_buf *
 /* re.sub(r"/' [0-9]/", r"/'[0-9]/", s): the replacement is that literal text. */
 static void le_sub_slash_digit(const struct le_buf *in, struct le_buf *out) {
     size_t i = 0, mark = 0;
-    out->n = 0;
-    le_buf_put(out, "", 0);
-    if (in->oom || out->oom) {
-        out->oom = 1;
+    if (!le_rewrite_begin(in, out))
         return;
-    }
     while (i + 5 <= in->n) {
         const char *p = in->p + i;
         if (p[0] == '/' && p[1] == '\'' && p[2] == ' ' && p[3] >= '0' && p[3] <= '9' && p[4] == '/') {

@@ -6,7 +6,10 @@
  * validation_split; few-shot examples come from training_split), the
  * lm-eval version, the output kind, the formatter (prompts.c) or generator
  * (brown_tasks.c), and the metrics reported. Adding a task = adding a row
- * (and a formatter when its prompt is new).
+ * (and a formatter when its prompt is new). A second table holds the parts
+ * of a task that lm-eval names as tasks of their own (mmlu_stem, ...,
+ * mmlu_<subject>): the same row restricted to their documents (.part),
+ * found by name but listed apart.
  */
 #include "tasks_int.h" /* the MMLU subjects, le_fmt_mmlu, le_fmt_race */
 
@@ -62,6 +65,12 @@ static const char gsm8k_cot_samples[] =
     "{\"question\": \"Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf balls did he have at the end of wednesday?\", \"target\": \"Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, he had 35 - 2 = 33 golf balls. The answer is 33.\"},"
     "{\"question\": \"Olivia has $23. She bought five bagels for $3 each. How much money does she have left?\", \"target\": \"Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars left. 23 - 15 is 8. The answer is 8.\"}"
     "]";
+
+/* What every MMLU task (the whole, a group, a subject) shares. */
+#define MMLU_FIELDS                                                                                          \
+    .dataset = "mmlu", .eval_split = "test", .fewshot_split = "dev", .kind = LE_TASK_MC, .target_delimiter = " ", \
+    .metrics = LE_M_ACC, .format = le_fmt_mmlu, .default_fewshot = 5, .fewshot_first_n = 1,                     \
+    .group_name = le_mmlu_subject, .group_parent = le_mmlu_category, .subtask_prefix = "mmlu"
 
 static const struct le_task_info le_tasks[] = {
     {.name = "hellaswag", .dataset = "hellaswag", .eval_split = "validation", .fewshot_split = "train",
@@ -124,11 +133,9 @@ static const struct le_task_info le_tasks[] = {
      * weighted by size (_mmlu*.yaml aggregate_metric_list); few-shot
      * first_n from each subject's dev split. The YAML sets no num_fewshot
      * (lm-eval runs 0-shot unless told); 5 is the default here, as in the
-     * MMLU paper and the LLaMA paper's Table 9. */
-    {.name = "mmlu", .dataset = "mmlu", .eval_split = "test", .fewshot_split = "dev", .version = 1.0,
-     .kind = LE_TASK_MC, .target_delimiter = " ", .metrics = LE_M_ACC, .format = le_fmt_mmlu, .default_fewshot = 5,
-     .fewshot_first_n = 1, .n_groups = LE_MMLU_N_SUBJECTS, .group_name = le_mmlu_subject,
-     .group_parent = le_mmlu_category},
+     * MMLU paper and the LLaMA paper's Table 9. Its groups and subjects on
+     * their own are in le_task_parts below. */
+    {.name = "mmlu", .version = 1.0, MMLU_FIELDS, .n_groups = LE_MMLU_N_SUBJECTS},
     /* race: lm_eval/tasks/race/race.yaml (EleutherAI/race "high", test
      * split, no few-shot split: examples come from the test split itself,
      * the evaluated document not left out). 0-shot as the LLaMA paper. */
@@ -143,6 +150,20 @@ static const struct le_task_info le_tasks[] = {
      .metrics = LE_M_ACC | LE_M_ACC_TOK, .generate = le_brown_gen_swap},
 };
 static const int le_n_tasks = (int)(sizeof le_tasks / sizeof le_tasks[0]);
+
+/* The parts of MMLU lm-eval names: the groups of _mmlu_<group>.yaml (group
+ * mmlu_<group>, its tag's subjects aggregated by size, metadata.version 2)
+ * in _mmlu.yaml's order, then the subjects mmlu_<subject>.yaml (version 1.0
+ * of _default_template_yaml), each a task of its own: its documents, its
+ * dev split's first five as few-shot, plain acc. */
+#define MMLU_GROUP(g) {.name = "mmlu_" #g, .version = 2.0, MMLU_FIELDS, .n_groups = LE_MMLU_N_SUBJECTS, .part = #g},
+#define MMLU_SUBJECT(s, g) {.name = "mmlu_" #s, .version = 1.0, MMLU_FIELDS, .part = #s},
+static const struct le_task_info le_task_parts[] = {
+    MMLU_GROUP(stem) MMLU_GROUP(other) MMLU_GROUP(social_sciences) MMLU_GROUP(humanities)
+    LE_MMLU_SUBJECTS(MMLU_SUBJECT)};
+#undef MMLU_GROUP
+#undef MMLU_SUBJECT
+static const int le_n_task_parts = (int)(sizeof le_task_parts / sizeof le_task_parts[0]);
 
 /* lm-eval's names for the same tasks. */
 static const char *const le_task_alias[][2] = {
@@ -160,7 +181,16 @@ const struct le_task_info *le_task_find(const char *name) {
     for (int i = 0; i < le_n_tasks; i++)
         if (!strcmp(name, le_tasks[i].name))
             return &le_tasks[i];
+    for (int i = 0; i < le_n_task_parts; i++)
+        if (!strcmp(name, le_task_parts[i].name))
+            return &le_task_parts[i];
     return NULL;
+}
+
+int le_task_part_count(void) { return le_n_task_parts; }
+
+const struct le_task_info *le_task_part_get(int i) {
+    return i >= 0 && i < le_n_task_parts ? &le_task_parts[i] : NULL;
 }
 
 void le_task_opts_default(struct le_task_opts *o) {
@@ -265,15 +295,13 @@ static int fixed_prompts(const struct le_task_info *info, struct le_prompt **out
 
 static int task_load_info(struct le_taskset **out, const struct le_task_info *info, const struct le_task_opts *op);
 
-/* lm-eval's --limit on a group of sub-tasks (MMLU): the first `limit`
- * documents of each sub-task, in order; the others are freed. */
-static int limit_per_group(const struct le_task_info *info, struct le_prompt *p, int64_t *n, int64_t limit) {
-    int64_t *seen = calloc((size_t)info->n_groups + 1, sizeof *seen), k = 0;
-    if (!seen)
-        return le_err_set(LE_ENOMEM, "out of memory");
-    for (int64_t i = 0; i < *n; i++) {
-        int g = p[i].group >= 0 && p[i].group < info->n_groups ? p[i].group : info->n_groups;
-        if (seen[g]++ >= limit) {
+/* Keeps the prompts keep() accepts (asked in order), moved to the front;
+ * frees the others. Returns how many are kept. */
+static int64_t prompts_keep(struct le_prompt *p, int64_t n, int (*keep)(void *ud, const struct le_prompt *p),
+                            void *ud) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (!keep(ud, &p[i])) {
             le_prompt_clear(&p[i]);
             continue;
         }
@@ -283,9 +311,36 @@ static int limit_per_group(const struct le_task_info *info, struct le_prompt *p,
         }
         k++;
     }
-    free(seen);
-    *n = k;
+    return k;
+}
+
+/* lm-eval's --limit on a group of sub-tasks (MMLU): the first `limit`
+ * documents of each sub-task, in order. */
+struct limit_state {
+    int n_groups;
+    int64_t limit, *seen;
+};
+
+static int keep_first_of_group(void *ud, const struct le_prompt *p) {
+    struct limit_state *s = ud;
+    int g = p->group >= 0 && p->group < s->n_groups ? p->group : s->n_groups;
+    return s->seen[g]++ < s->limit;
+}
+
+static int limit_per_group(const struct le_task_info *info, struct le_prompt *p, int64_t *n, int64_t limit) {
+    struct limit_state s = {info->n_groups, limit, calloc((size_t)info->n_groups + 1, sizeof *s.seen)};
+    if (!s.seen)
+        return le_err_set(LE_ENOMEM, "out of memory");
+    *n = prompts_keep(p, *n, keep_first_of_group, &s);
+    free(s.seen);
     return LE_OK;
+}
+
+/* Whether a prompt belongs to info->part: its sub-task or that one's group. */
+static int keep_in_part(void *ud, const struct le_prompt *p) {
+    const struct le_task_info *info = ud;
+    const char *sub = p->group >= 0 ? info->group_name(p->group) : NULL;
+    return sub && (!strcmp(sub, info->part) || !strcmp(info->group_parent(p->group), info->part));
 }
 
 int le_task_load(struct le_taskset **out, const char *name, const struct le_task_opts *o_in) {
@@ -327,14 +382,19 @@ static int task_load_info(struct le_taskset **out, const struct le_task_info *in
         n_total = n_eval;
     } else {
         /* The few-shot pool is the evaluated split itself: format all of it. */
-        int64_t lim = (o.num_fewshot > 0 && pool_is_eval) || info->n_groups > 0 ? 0 : o.limit;
+        int64_t lim = (o.num_fewshot > 0 && pool_is_eval) || info->n_groups > 0 || info->part ? 0 : o.limit;
         rc = load_prompts(info, info->eval_split, &o, lim, &eval, &n_eval, &n_total);
+        if (!rc && info->part && (n_total = n_eval = prompts_keep(eval, n_eval, keep_in_part, (void *)info)) == 0)
+            rc = le_err_set(LE_ENOTFOUND, "%s: the %s split has no documents of %s", info->name, info->eval_split,
+                            info->part);
         if (!rc && info->n_groups > 0 && o.limit > 0)
             rc = limit_per_group(info, eval, &n_eval, o.limit);
         if (!rc && o.num_fewshot > 0 && info->fewshot_docs_json)
             rc = fixed_prompts(info, &pool, &n_pool);
         else if (!rc && o.num_fewshot > 0 && !pool_is_eval)
             rc = load_prompts(info, info->fewshot_split, &o, 0, &pool, &n_pool, NULL);
+        if (!rc && info->part && pool)
+            n_pool = prompts_keep(pool, n_pool, keep_in_part, (void *)info);
     }
     if (rc) { /* the failed step left its own output NULL; free what was loaded before it */
         prompts_free(eval, n_eval);

@@ -48,6 +48,31 @@ void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res);
 struct le_ctx;
 int le_ppl_chunk_rows(struct le_ctx *c, const int32_t *chunk, int ctx,
                       int (*row)(void *ud, int pos, const float *logits), void *ud);
+/* MMLU's 57 subjects and the group of each (the "tag" mmlu_<group>_tasks of
+ * lm_eval/tasks/mmlu/default/mmlu_<subject>.yaml), in name order: X(subject,
+ * group) per subject. prompts_mc.c builds its table and registry.c the
+ * mmlu_<subject> tasks from this one list. */
+#define LE_MMLU_SUBJECTS(X) \
+    X(abstract_algebra, stem) X(anatomy, stem) X(astronomy, stem) X(business_ethics, other) \
+    X(clinical_knowledge, other) X(college_biology, stem) X(college_chemistry, stem) \
+    X(college_computer_science, stem) X(college_mathematics, stem) X(college_medicine, other) \
+    X(college_physics, stem) X(computer_security, stem) X(conceptual_physics, stem) \
+    X(econometrics, social_sciences) X(electrical_engineering, stem) X(elementary_mathematics, stem) \
+    X(formal_logic, humanities) X(global_facts, other) X(high_school_biology, stem) \
+    X(high_school_chemistry, stem) X(high_school_computer_science, stem) \
+    X(high_school_european_history, humanities) X(high_school_geography, social_sciences) \
+    X(high_school_government_and_politics, social_sciences) X(high_school_macroeconomics, social_sciences) \
+    X(high_school_mathematics, stem) X(high_school_microeconomics, social_sciences) X(high_school_physics, stem) \
+    X(high_school_psychology, social_sciences) X(high_school_statistics, stem) \
+    X(high_school_us_history, humanities) X(high_school_world_history, humanities) X(human_aging, other) \
+    X(human_sexuality, social_sciences) X(international_law, humanities) X(jurisprudence, humanities) \
+    X(logical_fallacies, humanities) X(machine_learning, stem) X(management, other) X(marketing, other) \
+    X(medical_genetics, other) X(miscellaneous, other) X(moral_disputes, humanities) \
+    X(moral_scenarios, humanities) X(nutrition, other) X(philosophy, humanities) X(prehistory, humanities) \
+    X(professional_accounting, other) X(professional_law, humanities) X(professional_medicine, other) \
+    X(professional_psychology, social_sciences) X(public_relations, social_sciences) \
+    X(security_studies, social_sciences) X(sociology, social_sciences) X(us_foreign_policy, social_sciences) \
+    X(virology, other) X(world_religions, humanities)
 /* MMLU's 57 subjects (prompts_mc.c): name and lm-eval group, by index. */
 enum { LE_MMLU_N_SUBJECTS = 57 };
 const char *le_mmlu_subject(int i);

@@ -135,7 +135,7 @@ int le_genmodel_fx_teardown(void **state) {
     return 0;
 }
 
-int le_test_task_load(struct le_taskset **ts, const char *cache, const char *task, int k) {
+int le_test_task_load_limit(struct le_taskset **ts, const char *cache, const char *task, int k, int64_t limit) {
     struct le_ds_opts ds = {0};
     ds.cache_dir = cache;
     ds.offline = 1;
@@ -143,8 +143,13 @@ int le_test_task_load(struct le_taskset **ts, const char *cache, const char *tas
     le_task_opts_default(&o);
     o.ds = &ds;
     o.num_fewshot = k;
+    o.limit = limit;
     *ts = NULL;
     return le_task_load(ts, task, &o);
+}
+
+int le_test_task_load(struct le_taskset **ts, const char *cache, const char *task, int k) {
+    return le_test_task_load_limit(ts, cache, task, k, 0);
 }
 
 struct le_taskset *le_test_load_task(const char *cache, const char *task, int k) {

@@ -54,6 +54,8 @@ struct le_taskset;
 int le_test_task_load(struct le_taskset **ts, const char *cache, const char *task, int k);
 /* The same, failing the test with the message if it cannot. */
 struct le_taskset *le_test_load_task(const char *cache, const char *task, int k);
+/* le_test_task_load with --limit (the first `limit` documents; 0 = all). */
+int le_test_task_load_limit(struct le_taskset **ts, const char *cache, const char *task, int k, int64_t limit);
 /* Whitespace-separated decimal ids as a malloc'ed array (asserts). */
 int32_t *le_test_parse_ids(const char *s, size_t n, int64_t *count);
 /* llama.cpp's tokenizer test vectors: base.inp holds the texts separated by

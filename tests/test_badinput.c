@@ -150,13 +150,9 @@ static void run_free(struct run *r) {
 /* Runs a shell snippet (printf format; the binary is passed as bin()) in
  * F.dir, capturing stdout and stderr apart. LE_TEST_VERBOSE=1 prints every
  * command with its status, time and stderr. */
-static void run(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void run(struct run *r, const char *fmt, ...) {
+static void run_v(struct run *r, const char *fmt, va_list ap) {
     char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
     memset(r, 0, sizeof *r);
     r->cmd = strdup(cmd);
     char *sh = NULL;
@@ -178,6 +174,14 @@ static void run(struct run *r, const char *fmt, ...) {
         print_message("$ %s\n  -> %d (%.2f s): %s", cmd, r->st,
                       (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
                       r->err[0] ? r->err : "\n");
+}
+
+static void run(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run(struct run *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    run_v(r, fmt, ap);
+    va_end(ap);
 }
 
 /* The error lines of stderr; *n gets their count; returns the first. */
@@ -269,6 +273,20 @@ static int expect_error_(const struct run *r, int code, const char *need1, const
         ok = 0;
     }
     return ok;
+}
+
+/* run, then expect_error on it: the command must fail with code and name
+ * need1 and need2 in its one error line. */
+static void run_fails(int code, const char *need1, const char *need2, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void run_fails(int code, const char *need1, const char *need2, const char *fmt, ...) {
+    struct run r;
+    va_list ap;
+    va_start(ap, fmt);
+    run_v(&r, fmt, ap);
+    va_end(ap);
+    expect_error(&r, code, need1, need2);
+    run_free(&r);
 }
 
 static int expect_ok(const struct run *r) {
@@ -701,11 +719,9 @@ static void bad_models_ppl_should_fail_cleanly_and_keep_the_store(void **state) 
     for (int i = 0; i < F.nm; i++) {
         if (!F.m[i].core)
             continue;
-        struct run r;
-        run(&r, "'%s' ppl --model '%s' --file text.txt --ctx 16 --threads 1 --quiet --db ppl.sqlite", bin(),
-            F.m[i].path);
-        expect_error(&r, 1, need_of(&F.m[i]), NULL);
-        run_free(&r);
+        run_fails(1, need_of(&F.m[i]), NULL,
+                  "'%s' ppl --model '%s' --file text.txt --ctx 16 --threads 1 --quiet --db ppl.sqlite", bin(),
+                  F.m[i].path);
     }
     expect_store_intact("ppl.sqlite", 1, "ppl with bad models");
     finish();
@@ -748,10 +764,8 @@ static void bad_models_bench_should_fail_cleanly(void **state) {
     for (int i = 0; i < F.nm; i++) {
         if (!F.m[i].core)
             continue;
-        struct run r;
-        run(&r, "'%s' bench --model '%s' --n-prompt 8 --reps 1 --threads 1", bin(), F.m[i].path);
-        expect_error(&r, 1, need_of(&F.m[i]), NULL);
-        run_free(&r);
+        run_fails(1, need_of(&F.m[i]), NULL, "'%s' bench --model '%s' --n-prompt 8 --reps 1 --threads 1", bin(),
+                  F.m[i].path);
     }
     finish();
 }
@@ -769,15 +783,10 @@ static void model_without_tokenizer_should_work_where_it_can(void **state) {
     run(&r, "'%s' bench --model notok.gguf --n-prompt 8 --reps 1 --threads 1", bin());
     expect_ok(&r);
     run_free(&r);
-    run(&r, "'%s' tokenize notok.gguf --text hi", bin());
-    expect_error(&r, 1, "notok.gguf", "tokenizer");
-    run_free(&r);
-    run(&r, "'%s' ppl --model notok.gguf --file text.txt --ctx 16 --quiet --db notok.sqlite", bin());
-    expect_error(&r, 1, "notok.gguf", "tokenizer");
-    run_free(&r);
-    run(&r, EVAL_GOOD_M " --limit 1 --db notok.sqlite", bin(), "notok.gguf");
-    expect_error(&r, 1, "notok.gguf", "tokenizer");
-    run_free(&r);
+    run_fails(1, "notok.gguf", "tokenizer", "'%s' tokenize notok.gguf --text hi", bin());
+    run_fails(1, "notok.gguf", "tokenizer",
+              "'%s' ppl --model notok.gguf --file text.txt --ctx 16 --quiet --db notok.sqlite", bin());
+    run_fails(1, "notok.gguf", "tokenizer", EVAL_GOOD_M " --limit 1 --db notok.sqlite", bin(), "notok.gguf");
     expect_store_intact("notok.sqlite", 1, "a model without a tokenizer");
     finish();
 }
@@ -806,12 +815,8 @@ static void invalid_utf8_should_tokenize_as_llama_cpp_does(void **state) {
     if (expect_ok(&r) && strcmp(r.out, "1\n") != 0)
         failf("[%s] empty file gives '%s', want BOS only", r.cmd, r.out);
     run_free(&r);
-    run(&r, "'%s' tokenize good.gguf --file nosuch.txt", bin());
-    expect_error(&r, 1, "nosuch.txt", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenize good.gguf --file adir.gguf", bin());
-    expect_error(&r, 1, "adir.gguf", NULL);
-    run_free(&r);
+    run_fails(1, "nosuch.txt", NULL, "'%s' tokenize good.gguf --file nosuch.txt", bin());
+    run_fails(1, "adir.gguf", NULL, "'%s' tokenize good.gguf --file adir.gguf", bin());
     finish();
 }
 
@@ -820,25 +825,17 @@ static void ppl_text_problems_should_fail_cleanly(void **state) {
     begin();
     copy_ref("ppltext.sqlite");
     struct run r;
-    run(&r, "'%s' ppl --model good.gguf --file short.txt --ctx 16 --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 1, "short.txt", "16");
-    run_free(&r);
-    run(&r, "'%s' ppl --model good.gguf --file empty.txt --ctx 16 --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 1, "empty.txt", NULL);
-    run_free(&r);
-    run(&r, "'%s' ppl --model good.gguf --file nosuch.txt --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 1, "nosuch.txt", NULL);
-    run_free(&r);
-    run(&r, "'%s' ppl --model good.gguf --file adir.gguf --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 1, "adir.gguf", NULL);
-    run_free(&r);
-    run(&r, "'%s' ppl --model good.gguf --file text.txt --ctx 2 --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 2, "--ctx", NULL);
-    run_free(&r);
+    run_fails(1, "short.txt", "16", "'%s' ppl --model good.gguf --file short.txt --ctx 16 --quiet --db ppltext.sqlite",
+              bin());
+    run_fails(1, "empty.txt", NULL, "'%s' ppl --model good.gguf --file empty.txt --ctx 16 --quiet --db ppltext.sqlite",
+              bin());
+    run_fails(1, "nosuch.txt", NULL, "'%s' ppl --model good.gguf --file nosuch.txt --quiet --db ppltext.sqlite", bin());
+    run_fails(1, "adir.gguf", NULL, "'%s' ppl --model good.gguf --file adir.gguf --quiet --db ppltext.sqlite", bin());
+    run_fails(2, "--ctx", NULL, "'%s' ppl --model good.gguf --file text.txt --ctx 2 --quiet --db ppltext.sqlite",
+              bin());
     /* more context than the text has tokens for one chunk */
-    run(&r, "'%s' ppl --model good.gguf --file text.txt --ctx 100000 --quiet --db ppltext.sqlite", bin());
-    expect_error(&r, 1, "text.txt", NULL);
-    run_free(&r);
+    run_fails(1, "text.txt", NULL,
+              "'%s' ppl --model good.gguf --file text.txt --ctx 100000 --quiet --db ppltext.sqlite", bin());
     expect_store_intact("ppltext.sqlite", 1, "ppl with bad texts");
     /* invalid UTF-8 is tokenized (byte fallback), so ppl works */
     run(&r, "'%s' ppl --model good.gguf --file badutf8.txt --ctx 16 --threads 1 --quiet --db ppltext.sqlite",
@@ -859,28 +856,13 @@ static void eval_bad_options_should_be_usage_errors(void **state) {
     (void)state;
     begin();
     copy_ref("opts.sqlite");
-    struct run r;
-    run(&r, EVAL_GOOD " --tasks nosuchtask --db opts.sqlite", bin());
-    expect_error(&r, 2, "nosuchtask", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --tasks hellaswag,nosuchtask --db opts.sqlite", bin());
-    expect_error(&r, 2, "nosuchtask", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --limit 0 --db opts.sqlite", bin());
-    expect_error(&r, 2, "--limit", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --limit -3 --db opts.sqlite", bin());
-    expect_error(&r, 2, "--limit", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --limit x --db opts.sqlite", bin());
-    expect_error(&r, 2, "--limit", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --num-fewshot -1 --db opts.sqlite", bin());
-    expect_error(&r, 2, "--num-fewshot", NULL);
-    run_free(&r);
-    run(&r, "'%s' eval --model good.gguf --tasks , --db opts.sqlite", bin());
-    expect_error(&r, 2, NULL, NULL);
-    run_free(&r);
+    run_fails(2, "nosuchtask", NULL, EVAL_GOOD " --tasks nosuchtask --db opts.sqlite", bin());
+    run_fails(2, "nosuchtask", NULL, EVAL_GOOD " --tasks hellaswag,nosuchtask --db opts.sqlite", bin());
+    run_fails(2, "--limit", NULL, EVAL_GOOD " --limit 0 --db opts.sqlite", bin());
+    run_fails(2, "--limit", NULL, EVAL_GOOD " --limit -3 --db opts.sqlite", bin());
+    run_fails(2, "--limit", NULL, EVAL_GOOD " --limit x --db opts.sqlite", bin());
+    run_fails(2, "--num-fewshot", NULL, EVAL_GOOD " --num-fewshot -1 --db opts.sqlite", bin());
+    run_fails(2, NULL, NULL, "'%s' eval --model good.gguf --tasks , --db opts.sqlite", bin());
     expect_store_intact("opts.sqlite", 1, "eval usage errors");
     finish();
 }
@@ -890,20 +872,13 @@ static void eval_unwritable_outputs_should_fail_cleanly(void **state) {
     begin();
     spit("notadir", "x", 1);
     struct run r;
-    run(&r, EVAL_GOOD " --limit 1 --db notadir/x.sqlite", bin());
-    expect_error(&r, 1, "notadir/x.sqlite", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --limit 1 --db adir.gguf", bin());
-    expect_error(&r, 1, "adir.gguf", NULL);
-    run_free(&r);
+    run_fails(1, "notadir/x.sqlite", NULL, EVAL_GOOD " --limit 1 --db notadir/x.sqlite", bin());
+    run_fails(1, "adir.gguf", NULL, EVAL_GOOD " --limit 1 --db adir.gguf", bin());
     /* the output fails after the store got the results: those are kept */
     copy_ref("out.sqlite");
-    run(&r, EVAL_GOOD " --limit 1 --db out.sqlite --output-path notadir/out", bin());
-    expect_error(&r, 1, "notadir", NULL);
-    run_free(&r);
-    run(&r, EVAL_GOOD " --limit 1 --db out.sqlite --output-path notadir/r.json --log-samples", bin());
-    expect_error(&r, 1, "notadir", NULL);
-    run_free(&r);
+    run_fails(1, "notadir", NULL, EVAL_GOOD " --limit 1 --db out.sqlite --output-path notadir/out", bin());
+    run_fails(1, "notadir", NULL, EVAL_GOOD " --limit 1 --db out.sqlite --output-path notadir/r.json --log-samples",
+              bin());
     run(&r, EVAL_GOOD " --limit 1 --db out.sqlite --output-path adir.gguf/sub/r.json", bin());
     expect_ok(&r); /* directories are created */
     run_free(&r);
@@ -929,10 +904,7 @@ static void random_bytes_store_should_be_refused_and_never_overwritten(void **st
         "'%s' db init --db good.gguf",
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        struct run r;
-        run(&r, cmds[i], bin());
-        expect_error(&r, 1, i < 5 ? "junk.db" : "good.gguf", NULL);
-        run_free(&r);
+        run_fails(1, i < 5 ? "junk.db" : "good.gguf", NULL, cmds[i], bin());
         size_t n = 0;
         char *now = slurp("junk.db", &n);
         if (!now || n != sizeof junk || memcmp(now, junk, n) != 0)
@@ -950,30 +922,18 @@ static void db_commands_on_missing_and_bad_files_should_fail_cleanly(void **stat
     (void)state;
     begin();
     struct run r;
-    run(&r, "'%s' db info --db nosuch.sqlite", bin());
-    expect_error(&r, 1, "nosuch.sqlite", NULL);
-    run_free(&r);
-    run(&r, "'%s' db export --db nosuch.sqlite", bin());
-    expect_error(&r, 1, "nosuch.sqlite", NULL);
-    run_free(&r);
+    run_fails(1, "nosuch.sqlite", NULL, "'%s' db info --db nosuch.sqlite", bin());
+    run_fails(1, "nosuch.sqlite", NULL, "'%s' db export --db nosuch.sqlite", bin());
     if (exists("nosuch.sqlite"))
         failf("db info/export created nosuch.sqlite");
-    run(&r, "'%s' db info --db adir.gguf", bin());
-    expect_error(&r, 1, "adir.gguf", NULL);
-    run_free(&r);
-    run(&r, "'%s' db init --db notadir/x.sqlite", bin());
-    expect_error(&r, 1, "notadir/x.sqlite", NULL);
-    run_free(&r);
+    run_fails(1, "adir.gguf", NULL, "'%s' db info --db adir.gguf", bin());
+    run_fails(1, "notadir/x.sqlite", NULL, "'%s' db init --db notadir/x.sqlite", bin());
     spit("empty.sqlite", "", 0);
     run(&r, "'%s' db info --db empty.sqlite", bin());
     expect_ok_or_error(&r); /* an empty file is an empty SQLite database */
     run_free(&r);
-    run(&r, "'%s' db export --db ref.sqlite --format xml", bin());
-    expect_error(&r, 2, "xml", NULL);
-    run_free(&r);
-    run(&r, "'%s' db export --db ref.sqlite --output notadir/x.csv", bin());
-    expect_error(&r, 1, "notadir/x.csv", NULL);
-    run_free(&r);
+    run_fails(2, "xml", NULL, "'%s' db export --db ref.sqlite --format xml", bin());
+    run_fails(1, "notadir/x.csv", NULL, "'%s' db export --db ref.sqlite --output notadir/x.csv", bin());
     /* a store cut in half: whatever SQLite can still read, or a clean error */
     size_t n = 0;
     char *db = slurp("ref.sqlite", &n);
@@ -1020,23 +980,12 @@ static void bad_jsonl_in_the_cache_should_name_file_and_line(void **state) {
 static void fetch_unknown_and_offline_should_fail_cleanly(void **state) {
     (void)state;
     begin();
-    struct run r;
-    run(&r, "LLAMAEVAL_CACHE=cache_empty '%s' fetch nosuchset", bin());
-    expect_error(&r, 2, "nosuchset", NULL);
-    run_free(&r);
-    run(&r, "LLAMAEVAL_CACHE=cache_empty '%s' fetch hellaswag nosuchset --offline", bin());
-    expect_error(&r, 2, "nosuchset", NULL);
-    run_free(&r);
-    run(&r, "LLAMAEVAL_CACHE=cache_empty '%s' fetch hellaswag --offline --quiet", bin());
-    expect_error(&r, 1, "hellaswag", NULL);
-    run_free(&r);
-    run(&r, "LLAMAEVAL_CACHE=cache_empty '%s' fetch --offline", bin());
-    expect_error(&r, 2, NULL, NULL);
-    run_free(&r);
+    run_fails(2, "nosuchset", NULL, "LLAMAEVAL_CACHE=cache_empty '%s' fetch nosuchset", bin());
+    run_fails(2, "nosuchset", NULL, "LLAMAEVAL_CACHE=cache_empty '%s' fetch hellaswag nosuchset --offline", bin());
+    run_fails(1, "hellaswag", NULL, "LLAMAEVAL_CACHE=cache_empty '%s' fetch hellaswag --offline --quiet", bin());
+    run_fails(2, NULL, NULL, "LLAMAEVAL_CACHE=cache_empty '%s' fetch --offline", bin());
     /* a cache folder that is a file */
-    run(&r, "'%s' fetch hellaswag --offline --quiet --cache notadir", bin());
-    expect_error(&r, 1, NULL, NULL);
-    run_free(&r);
+    run_fails(1, NULL, NULL, "'%s' fetch hellaswag --offline --quiet --cache notadir", bin());
     finish();
 }
 
@@ -1074,15 +1023,13 @@ static void full_disk_while_writing_the_store_should_fail_cleanly(void **state) 
         struct run r;
         /* tiny limit: the first WAL frame does not fit */
         copy_ref("full1.sqlite");
-        run(&r, "%sulimit -f 4; " EVAL_GOOD " --limit 2 --db full1.sqlite", pre, bin());
-        expect_error(&r, 1, "full1.sqlite", "File too large");
-        run_free(&r);
+        run_fails(1, "full1.sqlite", "File too large", "%sulimit -f 4; " EVAL_GOOD " --limit 2 --db full1.sqlite", pre,
+                  bin());
         expect_store_intact("full1.sqlite", 1, "eval on a full disk");
         copy_ref("full2.sqlite");
-        run(&r, "%sulimit -f 4; '%s' ppl --model good.gguf --file badutf8.txt --ctx 16 --quiet --db full2.sqlite",
-            pre, bin());
-        expect_error(&r, 1, "full2.sqlite", "File too large");
-        run_free(&r);
+        run_fails(1, "full2.sqlite", "File too large",
+                  "%sulimit -f 4; '%s' ppl --model good.gguf --file badutf8.txt --ctx 16 --quiet --db full2.sqlite",
+                  pre, bin());
         expect_store_intact("full2.sqlite", 1, "ppl on a full disk");
         /* a limit reached midway through the samples (45 documents, 4 per
          * transaction): a clean error, what was committed stays, and a rerun
@@ -1109,9 +1056,8 @@ static void full_disk_while_writing_the_store_should_fail_cleanly(void **state) 
         free(a);
         free(b);
         /* a new store that cannot even get its schema */
-        run(&r, "rm -f new.sqlite*; %sulimit -f 1; '%s' db init --db new.sqlite", pre, bin());
-        expect_error(&r, 1, "new.sqlite", "File too large");
-        run_free(&r);
+        run_fails(1, "new.sqlite", "File too large", "rm -f new.sqlite*; %sulimit -f 1; '%s' db init --db new.sqlite",
+                  pre, bin());
     }
     finish();
 }
@@ -1210,12 +1156,9 @@ static void train_bad_configs_should_be_refused(void **state) {
         {"--config unknown.json --out t.gguf", 2, "dimm"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct run r;
         char cmd[1024];
         snprintf(cmd, sizeof cmd, TRAIN "%s", bin(), cases[i].args);
-        run(&r, "%s", cmd);
-        expect_error(&r, cases[i].code, cases[i].need, NULL);
-        run_free(&r);
+        run_fails(cases[i].code, cases[i].need, NULL, "%s", cmd);
         if (exists("t.gguf") || exists("t.gguf.opt"))
             failf("train %s wrote t.gguf before refusing", cases[i].args);
     }
@@ -1225,18 +1168,14 @@ static void train_bad_configs_should_be_refused(void **state) {
                                 {"no_vocab_tokens.gguf", "tokenizer.ggml.tokens"},
                                 {"zero_bytes.gguf", "zero_bytes.gguf"}};
     for (size_t i = 0; i < sizeof tok_bad / sizeof tok_bad[0]; i++) {
-        struct run r;
-        run(&r, "'%s' train --tokenizer %s --dim 16 --layers 1 --heads 2 --ctx 16 --quiet --out t.gguf",
-            bin(), tok_bad[i][0]);
-        expect_error(&r, 1, tok_bad[i][1], NULL);
-        run_free(&r);
+        run_fails(1, tok_bad[i][1], NULL,
+                  "'%s' train --tokenizer %s --dim 16 --layers 1 --heads 2 --ctx 16 --quiet --out t.gguf", bin(),
+                  tok_bad[i][0]);
     }
-    struct run r;
-    run(&r, TRAIN "--dim 16 --layers 1 --heads 2 --ctx 16 --tokens 512 --batch-tokens 256 --train-file nosuch.txt "
-                  "--out t.gguf",
-        bin());
-    expect_error(&r, 1, "nosuch.txt", NULL);
-    run_free(&r);
+    run_fails(1, "nosuch.txt", NULL,
+              TRAIN "--dim 16 --layers 1 --heads 2 --ctx 16 --tokens 512 --batch-tokens 256 --train-file nosuch.txt "
+                    "--out t.gguf",
+              bin());
     finish();
 }
 
@@ -1245,21 +1184,13 @@ static void tokenizer_train_bad_input_should_fail_cleanly(void **state) {
     begin();
     spit("notadir", "x", 1);
     struct run r;
-    run(&r, "'%s' tokenizer train --corpus text.txt --vocab 10 --out tk.gguf", bin());
-    expect_error(&r, 2, "--vocab", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenizer train --corpus nosuch.txt --vocab 300 --quiet --out tk.gguf", bin());
-    expect_error(&r, 1, "nosuch.txt", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenizer train --corpus text.txt --vocab 300 --quiet --out notadir/tk.gguf", bin());
-    expect_error(&r, 1, "notadir/tk.gguf", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenizer train --corpus adir.gguf --vocab 300 --quiet --out tk.gguf", bin());
-    expect_error(&r, 1, "adir.gguf", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenizer nosuch", bin());
-    expect_error(&r, 2, "nosuch", NULL);
-    run_free(&r);
+    run_fails(2, "--vocab", NULL, "'%s' tokenizer train --corpus text.txt --vocab 10 --out tk.gguf", bin());
+    run_fails(1, "nosuch.txt", NULL, "'%s' tokenizer train --corpus nosuch.txt --vocab 300 --quiet --out tk.gguf",
+              bin());
+    run_fails(1, "notadir/tk.gguf", NULL,
+              "'%s' tokenizer train --corpus text.txt --vocab 300 --quiet --out notadir/tk.gguf", bin());
+    run_fails(1, "adir.gguf", NULL, "'%s' tokenizer train --corpus adir.gguf --vocab 300 --quiet --out tk.gguf", bin());
+    run_fails(2, "nosuch", NULL, "'%s' tokenizer nosuch", bin());
     if (exists("tk.gguf"))
         failf("a refused tokenizer train wrote tk.gguf");
     /* invalid UTF-8 and empty corpora: a tokenizer, or a clean error */
@@ -1273,12 +1204,9 @@ static void tokenizer_train_bad_input_should_fail_cleanly(void **state) {
     run_free(&r);
     /* issue 12, item 12: an empty corpus and a vocabulary with no room for a
      * merge are refused; `info` reads the tokenizer file train writes */
-    run(&r, "'%s' tokenizer train --corpus empty.txt --vocab 300 --quiet --out tke.gguf", bin());
-    expect_error(&r, 1, "empty", NULL);
-    run_free(&r);
-    run(&r, "'%s' tokenizer train --corpus text.txt --vocab 260 --quiet --out tke.gguf", bin());
-    expect_error(&r, 1, "no room for a merge", NULL);
-    run_free(&r);
+    run_fails(1, "empty", NULL, "'%s' tokenizer train --corpus empty.txt --vocab 300 --quiet --out tke.gguf", bin());
+    run_fails(1, "no room for a merge", NULL,
+              "'%s' tokenizer train --corpus text.txt --vocab 260 --quiet --out tke.gguf", bin());
     if (exists("tke.gguf"))
         failf("a refused tokenizer train wrote tke.gguf");
     run(&r, "'%s' tokenizer train --corpus text.txt --vocab 300 --quiet --out tkv.gguf", bin());

@@ -74,6 +74,19 @@ static void unknown_flags_should_exit_2(void **state) {
     free(out);
 }
 
+/* Seeds are 64-bit: one parser (le_cli_u64) for eval and quantize, which
+ * refuses negative, empty and out-of-range values alike. */
+static void seeds_should_be_parsed_as_64_bit_integers(void **state) {
+    (void)state;
+    static const char *const bad[] = {"-1", "", "12x", "18446744073709551616"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        free(le_test_sh_expect(2, "--seed expects a non-negative integer",
+                               "'%s' quantize in.gguf out.gguf --method gptq --bits 4 --seed '%s'", bin(), bad[i]));
+        free(le_test_sh_expect(2, "--fewshot-seed expects a non-negative integer",
+                               "'%s' eval --model m.gguf --tasks piqa --fewshot-seed '%s'", bin(), bad[i]));
+    }
+}
+
 static void every_listed_command_should_have_help(void **state) {
     (void)state;
     char *out = NULL;
@@ -193,6 +206,7 @@ int main(void) {
         cmocka_unit_test(version_should_print_the_version),
         cmocka_unit_test(unknown_command_should_exit_2_with_a_usage_line_on_stderr),
         cmocka_unit_test(unknown_flags_should_exit_2),
+        cmocka_unit_test(seeds_should_be_parsed_as_64_bit_integers),
         cmocka_unit_test(every_listed_command_should_have_help),
         cmocka_unit_test(db_init_and_info_should_work_on_a_temp_file),
         cmocka_unit_test(shipped_binary_should_carry_no_test_seams),

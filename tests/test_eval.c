@@ -349,6 +349,70 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
                         "mmlu_philosophy");
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "llamaeval_requests"), "mmlu"),
                                     "from_store")->type == cJSON_True);
+    /* lm-eval's names for a group and a subject: the same numbers as those
+     * parts of mmlu (same requests, same aggregation), named alike */
+    int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu_humanities,mmlu_marketing "
+                              "--num-fewshot 1 --ctx 256 --offline --quiet --db none --output-path p.json",
+                        f->fx.dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval of mmlu parts failed (%d): %s", rc, out);
+    free(out);
+    char path[700];
+    snprintf(path, sizeof path, "%s/p.json", f->fx.dir);
+    char *s = le_test_read_file(path, NULL);
+    cJSON *p = cJSON_Parse(s);
+    free(s);
+    assert_non_null(p);
+    static const char *const part[] = {"mmlu_humanities", "mmlu_philosophy", "mmlu_marketing"};
+    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++)
+        for (const char *k = "acc,none"; k; k = strcmp(k, "acc,none") ? NULL : "acc_stderr,none") {
+            cJSON *a = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(res[0], "results"), part[i]), k);
+            cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), part[i]), k);
+            if (!a || !b || !cJSON_Compare(a, b, 1))
+                fail_msg("%s %s differs from mmlu's", part[i], k);
+        }
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), "mmlu_humanities"),
+                                            "alias")->valuestring, "humanities");
+    gs = cJSON_GetObjectItem(p, "group_subtasks");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(gs, "mmlu_humanities")), 1);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gs, "mmlu_humanities"), 0)->valuestring,
+                        "mmlu_philosophy");
+    assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), "mmlu_stem"));
+    cJSON_Delete(p);
+    /* mmlu with one of its groups: each name once in results and in group_subtasks */
+    rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu,mmlu_humanities --num-fewshot 1 "
+                          "--ctx 256 --offline --quiet --db none --output-path q.json",
+                    f->fx.dir, f->env, le_test_bin());
+    if (rc)
+        fail_msg("eval of mmlu and a group failed (%d): %s", rc, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/q.json", f->fx.dir);
+    s = le_test_read_file(path, NULL);
+    p = cJSON_Parse(s);
+    free(s);
+    assert_non_null(p);
+    int n_res = 0, n_gs = 0, n_acc = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, "results")) n_res += !strcmp(e->string, "mmlu_humanities");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(p, "group_subtasks")) n_gs += !strcmp(e->string, "mmlu_humanities");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(cJSON_GetObjectItem(p, "results"), "mmlu_humanities"))
+        n_acc += !strcmp(e->string, "acc,none");
+    assert_int_equal(n_res, 1);
+    assert_int_equal(n_gs, 1);
+    assert_int_equal(n_acc, 1);
+    cJSON *pgs = cJSON_GetObjectItem(p, "group_subtasks");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pgs, "mmlu_humanities")), 1);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(pgs, "mmlu")), 3);
+    cJSON_Delete(p);
+    /* listed without flooding the list; a near miss gets its name */
+    assert_int_equal(le_test_sh(&out, "'%s' eval --tasks list", le_test_bin()), 0);
+    assert_non_null(strstr(out, "\nmmlu_stem "));
+    assert_non_null(strstr(out, "\nmmlu_<subject> "));
+    assert_null(strstr(out, "mmlu_anatomy "));
+    free(out);
+    assert_int_equal(le_test_sh(&out, "'%s' eval --model gen.gguf --tasks mmlu_abstract_algebr", le_test_bin()), 2);
+    assert_non_null(strstr(out, "did you mean 'mmlu_abstract_algebra'?"));
+    free(out);
     cJSON_Delete(res[0]);
     cJSON_Delete(res[1]);
 }

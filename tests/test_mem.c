@@ -242,6 +242,53 @@ static void commands_should_print_the_plan_and_refuse_what_does_not_fit(void **s
     free(out);
 }
 
+/* compare as the others: its text pass holds a context for the base and
+ * for each quantized model at once (their plans summed, "for 2 models"),
+ * its tasks one runner of eval's size at a time; each refused with one
+ * error line when it does not fit, and shown when it does. */
+static void compare_should_print_its_plan_and_refuse_what_does_not_fit(void **state) {
+    struct fixture *f = *state;
+    char root[700];
+    snprintf(root, sizeof root, "%s/fakeroot", f->dir);
+    put(root, "/proc/meminfo", "MemTotal: 1000 kB\nMemAvailable:     300 kB\n");
+    static const struct {
+        const char *args, *need;
+    } cases[] = {
+        {"--file '%s' --ctx 64", "llamaeval: error: 2 models at once: a context of 64 positions needs"},
+        {"--tasks brown-cloze --limit 1", "llamaeval: error: a context of 256 positions needs"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[1000], *out = NULL;
+        snprintf(args, sizeof args, cases[i].args, f->text);
+        int st = le_test_sh(&out,
+                            "LE_TEST_MEM_ROOT='%s' '%s' compare --base '%s' --quant '%s' %s --threads 1 --db none "
+                            "--speed-reps 0 2>&1 >/dev/null",
+                            root, le_test_bin(), f->path, f->path, args);
+        assert_non_null(out);
+        if (st != 1 || !strstr(out, "llamaeval: memory: weights ") || !strstr(out, cases[i].need))
+            fail_msg("compare %s: exit %d, stderr:\n%s", args, st, out);
+        assert_null(strstr(strstr(out, "llamaeval: error: ") + 1, "llamaeval: error: "));
+        if (i == 0)
+            assert_non_null(strstr(out, " for 2 models ("));
+        free(out);
+    }
+    put(root, "/proc/meminfo", "MemTotal: 100000000 kB\nMemAvailable: 90000000 kB\n");
+    /* a failure after the cells began (a text too short for --ctx) ends the
+     * run cleanly: it crashed, the job closed before its cells were released */
+    char *out = le_test_sh_expect(1, "needs at least 1024",
+                                  "LE_TEST_MEM_ROOT='%s' '%s' compare --base '%s' --quant '%s' --file '%s' --ctx 512 "
+                                  "--threads 1 --db '%s/c.sqlite' --speed-reps 0 2>&1 >/dev/null",
+                                  root, le_test_bin(), f->path, f->path, f->text, f->dir);
+    free(out);
+    int st = le_test_sh(&out,
+                        "LE_TEST_MEM_ROOT='%s' '%s' compare --base '%s' --quant '%s' --file '%s' --ctx 64 "
+                        "--threads 1 --db none --speed-reps 0 2>&1 >/dev/null",
+                        root, le_test_bin(), f->path, f->path, f->text);
+    if (st != 0 || !strstr(out, "for 2 models (") || !strstr(out, " available, MemAvailable)"))
+        fail_msg("compare with room: exit %d:\n%s", st, out);
+    free(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(available_should_be_meminfo_without_a_cgroup_limit),
@@ -251,6 +298,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(plan_should_count_the_file_the_kv_cache_and_the_scratch, setup, teardown),
         cmocka_unit_test_setup_teardown(check_should_refuse_a_plan_over_the_available_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(commands_should_print_the_plan_and_refuse_what_does_not_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(compare_should_print_its_plan_and_refuse_what_does_not_fit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -660,19 +660,11 @@ static void info_command_should_print_the_model(void **state) {
     (void)state;
     char path[4096], *out = NULL;
     gen("cmd-info", &shapes[1].cfg, path, sizeof path);
-    int rc = le_test_sh(&out, "%s info %s", le_test_bin(), path);
-    if (rc != 0)
-        print_message("%s", out ? out : "");
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "llama"));
-    assert_non_null(strstr(out, "tied"));
-    assert_non_null(strstr(out, "f32: 20"));
-    assert_non_null(strstr(out, "kv heads 2"));
+    out = le_test_sh_expect(0, NULL, "%s info %s", le_test_bin(), path);
+    static const char *const want[] = {"llama", "tied", "f32: 20", "kv heads 2"};
+    le_test_assert_has(out, want, sizeof want / sizeof want[0]);
     free(out);
-    rc = le_test_sh(&out, "%s info %s/missing.gguf", le_test_bin(), le_test_dir());
-    assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "llamaeval: error:"));
-    free(out);
+    free(le_test_sh_expect(1, "llamaeval: error:", "%s info %s/missing.gguf", le_test_bin(), le_test_dir()));
 }
 
 static void tokenize_command_should_print_ids_with_bos(void **state) {
@@ -719,26 +711,20 @@ static void ppl_command_should_print_and_record_perplexity(void **state) {
     for (int i = 0; i < 40; i++)
         fprintf(f, "the committee said on friday that the new bridge over the river would be finished.\n");
     fclose(f);
-    int rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 32 --batch 16 --threads 2 --db %s", le_test_bin(),
-                        path, text, db);
-    if (rc != 0)
-        print_message("%s", out ? out : "");
-    assert_int_equal(rc, 0);
+    out = le_test_sh_expect(0, "PPL = ", "%s ppl --model %s --file %s --ctx 32 --batch 16 --threads 2 --db %s",
+                            le_test_bin(), path, text, db);
     assert_non_null(strstr(out, "[1]"));
-    assert_non_null(strstr(out, "PPL = "));
     double ppl = atof(strstr(out, "PPL = ") + 6);
     assert_true(ppl > 30 && ppl < 3000); /* random weights: about the vocabulary size */
     free(out);
     /* Same number for another batch size and thread count (--db none: computed
      * again, where the store would give back the stored result). */
-    rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 32 --batch 32 --threads 1 --db none --quiet",
-                    le_test_bin(), path, text);
-    assert_int_equal(rc, 0);
+    out = le_test_sh_expect(0, "PPL = ",
+                            "%s ppl --model %s --file %s --ctx 32 --batch 32 --threads 1 --db none --quiet",
+                            le_test_bin(), path, text);
     assert_true(atof(strstr(out, "PPL = ") + 6) == ppl);
     free(out);
-    rc = le_test_sh(&out, "%s ppl --model %s --file %s --ctx 4096 --db %s", le_test_bin(), path, text, db);
-    assert_int_equal(rc, 1);
-    free(out);
+    free(le_test_sh_expect(1, NULL, "%s ppl --model %s --file %s --ctx 4096 --db %s", le_test_bin(), path, text, db));
 }
 
 int main(void) {

@@ -402,36 +402,23 @@ static void quantize_command_should_report_each_tensor(void **state) {
     (void)state;
     char in[4096], *out = NULL;
     gen("cmd-f32", &kcfg, in, sizeof in);
-    int rc = le_test_sh(&out, "%s quantize %s %s/cmd-q5_k_m.gguf --type q5_k_m --threads 2", le_test_bin(), in,
-                        le_test_dir());
-    if (rc)
-        print_message("%s", out ? out : "");
-    assert_int_equal(rc, 0);
-    assert_non_null(strstr(out, "blk.1.ffn_down.weight"));
-    assert_non_null(strstr(out, "converting to q6_K"));
-    assert_non_null(strstr(out, "[  21/  21]"));
-    assert_non_null(strstr(out, "Q5_K_M"));
+    out = le_test_sh_expect(0, NULL, "%s quantize %s %s/cmd-q5_k_m.gguf --type q5_k_m --threads 2", le_test_bin(),
+                            in, le_test_dir());
+    static const char *const want[] = {"blk.1.ffn_down.weight", "converting to q6_K", "[  21/  21]", "Q5_K_M"};
+    le_test_assert_has(out, want, sizeof want / sizeof want[0]);
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/x.gguf --type q4_k_m --pure --quiet", le_test_bin(), in, le_test_dir());
-    assert_int_equal(rc, 0);
+    out = le_test_sh_expect(0, "(pure)", "%s quantize %s %s/x.gguf --type q4_k_m --pure --quiet", le_test_bin(), in,
+                            le_test_dir());
     assert_null(strstr(out, "converting"));
-    assert_non_null(strstr(out, "(pure)"));
     free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/y.gguf --type iq9", le_test_bin(), in, le_test_dir());
-    assert_int_equal(rc, 2);
-    assert_non_null(strstr(out, "llamaeval: error: unknown --type"));
-    free(out);
-    rc = le_test_sh(&out, "%s quantize %s --type q4_0", le_test_bin(), in);
-    assert_int_equal(rc, 2);
-    free(out);
-    rc = le_test_sh(&out, "%s quantize %s/x.gguf %s/z.gguf --type q4_0", le_test_bin(), le_test_dir(), le_test_dir());
-    assert_int_equal(rc, 1); /* x.gguf is Q4_K: requantizing needs the flag */
-    assert_non_null(strstr(out, "--allow-requantize"));
-    free(out);
-    rc = le_test_sh(&out, "%s quantize %s %s/missing/z.gguf --type q4_0", le_test_bin(), in, le_test_dir());
-    assert_int_equal(rc, 1);
-    assert_non_null(strstr(out, "llamaeval: error:"));
-    free(out);
+    free(le_test_sh_expect(2, "llamaeval: error: unknown --type", "%s quantize %s %s/y.gguf --type iq9",
+                           le_test_bin(), in, le_test_dir()));
+    free(le_test_sh_expect(2, NULL, "%s quantize %s --type q4_0", le_test_bin(), in));
+    /* x.gguf is Q4_K: requantizing needs the flag */
+    free(le_test_sh_expect(1, "--allow-requantize", "%s quantize %s/x.gguf %s/z.gguf --type q4_0", le_test_bin(),
+                           le_test_dir(), le_test_dir()));
+    free(le_test_sh_expect(1, "llamaeval: error:", "%s quantize %s %s/missing/z.gguf --type q4_0", le_test_bin(), in,
+                           le_test_dir()));
 }
 
 /* ---- golden: llama-quantize's files ---- */

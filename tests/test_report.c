@@ -119,13 +119,22 @@ static void assert_text(cJSON *cell, const char *fmt, double v) {
 
 static void build(struct fixture *f) { assert_int_equal(le_repdb_build(f->fx.db, &f->e), 0); }
 
-static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **state) {
-    struct fixture *f = *state;
+/* Builds the fixture store, runs report with extra (it must succeed) and
+ * returns report.json parsed (cJSON_Delete it). */
+static cJSON *report_json(struct fixture *f, const char *extra) {
     build(f);
     char *out = NULL;
-    assert_int_equal(run_report(f, &out, "--format json,csv,md --compare-published --no-figures --only eval,ppl"), 0);
+    int rc = run_report(f, &out, extra);
+    if (rc)
+        fail_msg("report %s: exit %d\n%s", extra, rc, out ? out : "");
     free(out);
-    cJSON *root = load_json(f), *t = table_of(root, "zeroshot");
+    return load_json(f);
+}
+
+static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **state) {
+    struct fixture *f = *state;
+    cJSON *root = report_json(f, "--format json,csv,md --compare-published --no-figures --only eval,ppl");
+    cJSON *t = table_of(root, "zeroshot");
     assert_non_null(t);
     /* HellaSwag: the newest zero-shot cell's acc_norm; not 0.25 (older), not 0.77 (5-shot). */
     cJSON *hs = cell_of(t, "alpha", "HellaSwag");
@@ -175,11 +184,7 @@ static void report_zeroshot_table_should_show_the_newest_zero_shot_cell(void **s
 
 static void report_ppl_quant_and_sweep_tables_should_hold_the_stored_numbers(void **state) {
     struct fixture *f = *state;
-    build(f);
-    char *out = NULL;
-    assert_int_equal(run_report(f, &out, "--format json --compare-published --no-figures"), 0);
-    free(out);
-    cJSON *root = load_json(f), *t = table_of(root, "perplexity");
+    cJSON *root = report_json(f, "--format json --compare-published --no-figures"), *t = table_of(root, "perplexity");
     assert_non_null(t);
     assert_true(value_of(cell_of(t, "alpha", "llamacpp ctx 512")) == f->e.ppl_alpha_512);
     assert_true(value_of(cell_of(t, "beta", "llamacpp ctx 512")) == f->e.ppl_beta_512);

@@ -270,6 +270,7 @@ static void check_lmeval_task(cJSON *exp, const char *dir, const char *task) {
             assert_string_equal(cJSON_GetObjectItem(line, "target_hash")->valuestring,
                                 jstr_at(cJSON_GetObjectItem(e, "target_hash"), d));
             assert_string_equal(cJSON_GetObjectItem(line, "prompt_hash")->valuestring, jstr_at(ph, d));
+            assert_int_equal(cJSON_GetObjectItem(line, "doc_id")->valueint, d); /* enumerate(eval_docs) */
             if (dh)
                 assert_string_equal(cJSON_GetObjectItem(line, "doc_hash")->valuestring, jstr_at(dh, d));
             cJSON *a0 = cJSON_GetObjectItem(cJSON_GetObjectItem(line, "arguments"), "gen_args_0");
@@ -299,7 +300,9 @@ static void tasks_should_build_what_lm_eval_builds(void **state) {
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
     cJSON *exp = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
-    static const char *const tasks[] = {"mmlu", "race", "gsm8k", "gsm8k_cot", "triviaqa", "nq_open"};
+    static const char *const tasks[] = {"mmlu",           "mmlu_stem",   "mmlu_other",  "mmlu_humanities",
+                                        "mmlu_abstract_algebra", "mmlu_marketing", "mmlu_philosophy", "race",
+                                        "gsm8k",          "gsm8k_cot",   "triviaqa",    "nq_open"};
     for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++)
         check_lmeval_task(exp, dir, tasks[i]);
     /* MMLU's subjects and their groups are lm-eval's tags */
@@ -369,22 +372,124 @@ static void mmlu_metrics_should_weight_subjects_by_size(void **state) {
     /* --limit takes the first documents of each subject (lm-eval limits each subtask) */
     char *dir = le_test_tmpdir();
     assert_int_equal(le_dsfix_build(dir, 0), 0);
-    struct le_ds_opts ds = {0};
-    ds.cache_dir = dir;
-    ds.offline = 1;
-    struct le_task_opts o;
-    le_task_opts_default(&o);
-    o.ds = &ds;
-    o.num_fewshot = -1;
-    o.limit = 1;
     struct le_taskset *ts = NULL;
-    assert_int_equal(le_task_load(&ts, "mmlu", &o), 0);
+    assert_int_equal(le_test_task_load_limit(&ts, dir, "mmlu", -1, 1), 0);
     assert_int_equal(ts->num_fewshot, 5);
     assert_int_equal(ts->n_docs, 3);
     assert_int_equal(ts->n_docs_total, 7);
     assert_int_equal(ts->items[1].group, 39);
     assert_non_null(strstr(ts->items[2].req[0].context, "about philosophy.\n\nWho wrote the Republic?"));
     le_taskset_free(ts);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* RACE in lm-eval's order (lm-eval 0.4.13, commit 4e7e0d4): documents are
+ * articles in EleutherAI/race's order (the race script's sorted files "1",
+ * "10", "2", questions grouped by article text: 10.txt and 2.txt share one);
+ * each document's last problem is the one evaluated, the earlier ones its
+ * context (preprocess_race.py); doc_id is the index (enumerate(eval_docs));
+ * --limit n evaluates the first n (islice) and, the few-shot pool being the
+ * test split with the document itself not left out (race.yaml names no
+ * fewshot_split), draws the same examples for them as without a limit (one
+ * random.Random(1234) sampling doc after doc). */
+static void race_should_keep_lm_evals_document_order(void **state) {
+    (void)state;
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    cJSON *root = le_test_read_json(NULL, "tests/data/tasks/lmeval_expected.json");
+    cJSON *exp = cJSON_GetObjectItem(root, "race");
+    cJSON *docs = cJSON_GetObjectItem(exp, "docs");
+    struct le_taskset *all = NULL, *one = NULL;
+    assert_int_equal(le_test_task_load(&all, dir, "race", 1), 0);
+    assert_int_equal(all->n_docs, 2);
+    assert_int_equal(cJSON_GetArraySize(docs), 2);
+    /* document 1 is 10.txt's question then 2.txt's two; the last (2.txt's
+     * second) is evaluated, the others answered in its context (a "  _  ."
+     * question filled in with its answer) */
+    const struct le_item *it = &all->items[1];
+    assert_non_null(strstr(it->req[0].context, "\n\nQuestion: According to experts, what can help students sleep?\n"
+                                               "Answer: take a short walk\nExperts suggest putting phones away an "
+                                               "hour before bed\nWhat is the main idea?"));
+    assert_string_equal(strrchr(it->req[0].context, '\n'), "\nWhat is the main idea?");
+    for (int d = 0; d < 2; d++) {
+        cJSON *rq = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(exp, "shots"), "1"),
+                                                           "requests"), d);
+        assert_string_equal(all->items[d].req[0].context, jstr_at(cJSON_GetArrayItem(rq, 0), 0));
+    }
+    assert_int_equal(le_test_task_load_limit(&one, dir, "race", 1, 1), 0);
+    assert_int_equal(one->n_docs, 1);
+    assert_int_equal(one->n_docs_total, 2);
+    assert_string_equal(one->items[0].req[0].context, all->items[0].req[0].context);
+    le_taskset_free(one);
+    le_taskset_free(all);
+    cJSON_Delete(root);
+    le_test_rmdir(dir);
+    free(dir);
+}
+
+/* lm-eval's MMLU groups and subjects as tasks of their own (their requests
+ * are checked against lm-eval in tasks_should_build_what_lm_eval_builds).
+ * Metrics by hand on abstract_algebra {1, 0}: mmlu_stem = its one subject, 0.5 +- 0.5 (pooled over one sub-task: the
+ * subject's own stderr), reported with the subject below it and no group
+ * above; mmlu_abstract_algebra: a plain task, acc 0.5 +- 0.5. */
+static void mmlu_groups_and_subjects_should_be_tasks_of_their_own(void **state) {
+    (void)state;
+    const struct le_task_info *stem = le_task_find("mmlu_stem"), *aa = le_task_find("mmlu_abstract_algebra");
+    assert_non_null(stem);
+    assert_non_null(aa);
+    assert_string_equal(stem->part, "stem");
+    assert_int_equal(aa->n_groups, 0);
+    int n_groups = 0, n_subjects = 0;
+    for (int i = 0; i < le_task_part_count(); i++) {
+        const struct le_task_info *t = le_task_part_get(i);
+        assert_ptr_equal(le_task_find(t->name), t);
+        n_groups += t->n_groups > 0;
+        n_subjects += t->n_groups == 0;
+    }
+    assert_int_equal(n_groups, 4);
+    assert_int_equal(n_subjects, 57);
+    /* the stem documents (abstract_algebra {1, 0}) as mmlu_stem loads them */
+    struct le_rec stem_recs[8];
+    for (int d = 0; d < 2; d++)
+        for (int c = 0; c < 4; c++)
+            stem_recs[4 * d + c] = (struct le_rec){.kind = LE_TASK_MC, .choice = c, .n_choices = 4,
+                                                   .gold = d == 0 ? 0 : 2, .group = 0, .ll = -1.0 - c, .ntok = 1,
+                                                   .nchars = 1, .nbytes = 1};
+    const int64_t stem_off[3] = {0, 4, 8};
+    struct le_metric m[16];
+    int n = 0;
+    assert_int_equal(le_task_metrics(stem, stem->metrics, stem_recs, stem_off, 2, NULL, m, 16, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].group, "");
+    assert_string_equal(m[1].group, "abstract_algebra");
+    for (int i = 0; i < 2; i++) {
+        assert_true(fabs(m[i].value - 0.5) < 1e-15 && fabs(m[i].stderr_v - 0.5) < 1e-15);
+        assert_int_equal(m[i].n, 2);
+    }
+    assert_int_equal(le_task_metrics(aa, aa->metrics, stem_recs, stem_off, 2, NULL, m, 16, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].group, "");
+    assert_true(fabs(m[0].value - 0.5) < 1e-15 && fabs(m[0].stderr_v - 0.5) < 1e-15);
+    /* loading: only the part's documents, --limit per subject, and a part
+     * without documents in the split is an error */
+    char *dir = le_test_tmpdir();
+    assert_int_equal(le_dsfix_build(dir, 0), 0);
+    struct le_taskset *ts = NULL;
+    assert_int_equal(le_test_task_load(&ts, dir, "mmlu_humanities", -1), 0);
+    assert_int_equal(ts->num_fewshot, 5);
+    assert_int_equal(ts->n_docs, 2);
+    assert_int_equal(ts->n_docs_total, 2);
+    for (int64_t d = 0; d < ts->n_docs; d++)
+        assert_string_equal(stem->group_parent(ts->items[d].group), "humanities");
+    le_taskset_free(ts);
+    assert_int_equal(le_test_task_load_limit(&ts, dir, "mmlu_marketing", -1, 1), 0);
+    assert_int_equal(ts->n_docs, 1);
+    assert_int_equal(ts->n_docs_total, 2);
+    assert_non_null(strstr(ts->items[0].req[0].context, "about marketing.\n\n"));
+    le_taskset_free(ts);
+    assert_int_equal(le_test_task_load(&ts, dir, "mmlu_social_sciences", -1), LE_ENOTFOUND);
+    assert_null(ts);
     le_test_rmdir(dir);
     free(dir);
 }
@@ -1181,6 +1286,8 @@ int main(void) {
         cmocka_unit_test(prompts_should_match_lm_eval_templates),
         cmocka_unit_test(tasks_should_build_what_lm_eval_builds),
         cmocka_unit_test(mmlu_metrics_should_weight_subjects_by_size),
+        cmocka_unit_test(mmlu_groups_and_subjects_should_be_tasks_of_their_own),
+        cmocka_unit_test(race_should_keep_lm_evals_document_order),
         cmocka_unit_test(sample_logs_should_follow_lm_eval),
         cmocka_unit_test(formatters_should_reject_bad_documents),
         cmocka_unit_test(gold_labels_out_of_range_should_be_refused_with_file_and_line),

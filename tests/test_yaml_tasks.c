@@ -170,8 +170,8 @@ static void eval_should_list_and_suggest_tasks(void **state) {
     char *out = NULL, *dir = le_test_tmpdir();
     assert_int_equal(le_test_sh(NULL, "cp tests/data/yaml/capitals* '%s'/", dir), 0);
     assert_int_equal(le_test_sh(&out, "'%s' eval --tasks list --include-path '%s'", le_test_bin(), dir), 0);
-    assert_non_null(strstr(out, "capitals         generate_until         1"));
-    assert_non_null(strstr(out, "gsm8k_cot        generate_until         8      gsm8k"));
+    assert_non_null(strstr(out, "capitals              generate_until         1"));
+    assert_non_null(strstr(out, "gsm8k_cot             generate_until         8      gsm8k"));
     free(out);
     assert_int_equal(le_test_sh(&out, "'%s' eval --model m.gguf --tasks gsm8kk", le_test_bin()), 2);
     assert_non_null(strstr(out, "unknown task 'gsm8kk'; did you mean 'gsm8k'?"));

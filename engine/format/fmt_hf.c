@@ -213,8 +213,7 @@ int fmt_hf_open(struct fmt_b *b, const char *dir) {
         rc = hf_files(&h);
     if (!rc) {
         const struct fmt_st_tensor *q = hf_find(&h, "model.layers.0.self_attn.q_proj.weight");
-        int ty = q ? q->type : LE_TYPE_F32;
-        hp.ftype = ty == LE_TYPE_F32 ? 0 : ty == LE_TYPE_F16 ? 1 : 32;
+        hp.ftype = fmt_ftype_of(q ? q->type : LE_TYPE_F32);
         rc = fmt_llama_kv(b, &hp);
     }
     if (!rc)

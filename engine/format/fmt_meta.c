@@ -185,7 +185,7 @@ static int meta_params(struct meta *m, struct fmt_hp *hp, int64_t *V) {
     hp->ffn = w1->shape[0] * m->n_shards;
     const char *base = strrchr(m->dir, '/');
     hp->name = base && base[1] ? base + 1 : m->dir;
-    hp->ftype = w1->type == LE_TYPE_F32 ? 0 : w1->type == LE_TYPE_F16 ? 1 : 32;
+    hp->ftype = fmt_ftype_of(w1->type);
     return LE_OK;
 }
 

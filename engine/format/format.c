@@ -224,6 +224,8 @@ int fmt_tensor_unpermute(struct fmt_b *b, const char *name, int type, int64_t ro
     return fmt_tensor_f(b, name, type, rows, cols, c);
 }
 
+int fmt_ftype_of(int type) { return type == LE_TYPE_F32 ? 0 : type == LE_TYPE_F16 ? 1 : 32; }
+
 int fmt_llama_kv(struct fmt_b *b, const struct fmt_hp *hp) {
     struct le_gguf_writer *w = b->w;
     int rc;

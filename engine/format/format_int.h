@@ -80,6 +80,9 @@ struct fmt_hp {
     int ftype; /* general.file_type or -1 */
 };
 int fmt_llama_kv(struct fmt_b *b, const struct fmt_hp *hp);
+/* general.file_type of a checkpoint whose weights are stored as `type`
+ * (llama.cpp's ftype: F32 0, F16 1, else BF16 32). */
+int fmt_ftype_of(int type);
 
 /* Element types of stored floats (F32, F16, BF16) to float. */
 float fmt_to_f32(int type, const void *data, int64_t i);

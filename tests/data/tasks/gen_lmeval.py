@@ -1,5 +1,6 @@
 # Generates lmeval_expected.json: what lm-evaluation-harness builds for the
-# dataset fixtures of mmlu, race, gsm8k, gsm8k_cot, triviaqa and nq_open --
+# dataset fixtures of mmlu (and its groups mmlu_<group> and subjects
+# mmlu_<subject> run on their own), race, gsm8k, gsm8k_cot, triviaqa and nq_open --
 # the documents as lm-eval loads them, the requests (context, continuation)
 # for several n-shot settings, str(target), and the three hashes of its
 # --log_samples lines.
@@ -134,9 +135,24 @@ groups = {d["subject"]: task_yaml("mmlu/default/mmlu_%s.yaml" % d["subject"])["t
 mmlu = Task(lambda d: render(tmpl["doc_to_text"], d), lambda d: doc_to_target(tmpl["doc_to_target"], d, True),
             lambda d: tmpl["doc_to_choice"])
 out = {"lm_eval": {"version": "0.4.13.dev0", "commit": "4e7e0d47f33bc71070c1d38394bafbb52b117163"}}
-first_n = lambda k: [[x for x in dev if x["subject"] == d["subject"]][:k] for d in test]  # FirstNSampler
-out["mmlu"] = record(mmlu, test, {0: (first_n(0), descs), 1: (first_n(1), descs), 5: (first_n(5), descs)})
+def mmlu_record(docs):
+    first_n = lambda k: [[x for x in dev if x["subject"] == d["subject"]][:k] for d in docs]  # FirstNSampler
+    ds = [task_yaml("mmlu/default/mmlu_%s.yaml" % d["subject"])["description"] for d in docs]
+    return record(mmlu, docs, {0: (first_n(0), ds), 1: (first_n(1), ds), 5: (first_n(5), ds)})
+out["mmlu"] = mmlu_record(test)
 out["mmlu"]["tags"] = groups
+# lm-eval's groups (_mmlu_<group>.yaml: group mmlu_<group>, task [its tag])
+# and subjects (mmlu_<subject>.yaml) run on their own: the same requests for
+# their documents (subjects in name order); "subtasks" the group's subjects.
+for g in ("stem", "other", "social_sciences", "humanities"):
+    gy = task_yaml("mmlu/default/_mmlu_%s.yaml" % g)
+    docs = [d for d in test if groups[d["subject"]] in gy["task"]]
+    if docs:
+        out[gy["group"]] = mmlu_record(docs)
+        out[gy["group"]]["subtasks"] = sorted({task_yaml("mmlu/default/mmlu_%s.yaml" % d["subject"])["task"]
+                                               for d in docs})
+for subj in sorted(groups):
+    out[task_yaml("mmlu/default/mmlu_%s.yaml" % subj)["task"]] = mmlu_record([d for d in test if d["subject"] == subj])
 
 # ---- race ----
 spec = importlib.util.spec_from_file_location("preprocess_race", os.path.join(LM, "lm_eval/tasks/race/preprocess_race.py"))
