@@ -84,6 +84,9 @@ static const char *le_eval_help_head =
     "                      itself when it ends in .json (one model)\n"
     "  --log-samples       also write samples_<task>_<date>.jsonl next to the results\n"
     "  --flush-every N     samples per store transaction (default 64)\n"
+    "  --gen-batch N       generate_until documents decoded together (default 8;\n"
+    "                      fewer where their KV caches would pass 1 GiB; 1: one at\n"
+    "                      a time; the results are the same)\n"
     "  --offline           use the dataset cache only, never the network\n"
     "  --quiet             no progress, only the tables\n"
     "  --slurm             a Slurm job array, one task per (model, task), each into\n"
@@ -99,6 +102,7 @@ struct le_eval_opts {
     struct le_lora_spec lora[LE_EVAL_MAX_LORA]; /* --lora: merged into every model at open */
     int n_lora;
     long k, limit, threads, ctx, batch, boot, flush, bos;
+    long gen_batch; /* --gen-batch */
     uint64_t seed, fewshot_seed;
     int log_samples, offline, quiet;
 };
@@ -116,11 +120,12 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         {"bos", required_argument, 0, 'S'},       {"answer-norm", required_argument, 0, 'A'},
         {"include-path", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},            {"lora", required_argument, 0, 'R'},
+        {"gen-batch", required_argument, 0, 'G'},
         {0, 0, 0, 0},
     };
     struct le_cli_parser p = {argc, argv, ":h", opts, le_eval_usage, help, 0};
     *o = (struct le_eval_opts){.db = "results.sqlite", .k = -1, .boot = 1000, .flush = 64, .bos = -1, .seed = 1234,
-                               .fewshot_seed = 1234, .answer_norm = "default"};
+                               .fewshot_seed = 1234, .answer_norm = "default", .gen_batch = 8};
     int c;
     while ((c = le_cli_next(&p)) != -1) {
         switch (c) {
@@ -147,6 +152,7 @@ static int le_eval_parse(int argc, char **argv, struct le_eval_opts *o, char *he
         case 'b': if (le_cli_int(&p, "--batch", optarg, 1, 1 << 20, &o->batch)) return LE_EXIT_USAGE; break;
         case 'B': if (le_cli_int(&p, "--bootstrap-iters", optarg, 0, 10000000, &o->boot)) return LE_EXIT_USAGE; break;
         case 'f': if (le_cli_int(&p, "--flush-every", optarg, 1, 1 << 20, &o->flush)) return LE_EXIT_USAGE; break;
+        case 'G': if (le_cli_int(&p, "--gen-batch", optarg, 1, 256, &o->gen_batch)) return LE_EXIT_USAGE; break;
         case 's': if (le_cli_u64(&p, "--seed", optarg, &o->seed)) return LE_EXIT_USAGE; break;
         case 'F': if (le_cli_u64(&p, "--fewshot-seed", optarg, &o->fewshot_seed)) return LE_EXIT_USAGE; break;
         case 'S':
@@ -805,6 +811,7 @@ int le_cmd_eval(int argc, char **argv) {
     E.to = (struct le_taskcell_opts){
         .num_fewshot = (int)E.o.k, .fewshot_seed = E.o.fewshot_seed, .seed = E.o.seed, .limit = E.o.limit,
         .boot = E.o.boot, .flush = E.o.flush, .offline = E.o.offline, .quiet = E.o.quiet,
+        .gen_batch = E.o.gen_batch,
         .uncond = !strcmp(E.o.answer_norm, "all") ? 1 : !strcmp(E.o.answer_norm, "none") ? 0 : -1};
     if (!rc)
         rc = le_eval_load_tasks(&E, tasks, nt);

@@ -31,7 +31,10 @@ struct le_taskcell_opts {
     int uncond;                  /* the "Answer:"-conditioned score: 1 all, 0 none, -1 the task's default */
     int offline;                 /* dataset cache only */
     int quiet;                   /* no progress or notes on stderr */
+    long gen_batch;              /* generate_until documents decoded together (0, 1: one at a time); bounded
+                                  * further so that their KV caches stay within LE_TC_GEN_MEM bytes */
 };
+#define LE_TC_GEN_MEM (1ull << 30)
 
 struct le_taskcell {
     const char *name;     /* the task's registered name */

@@ -8,6 +8,7 @@
 
 #include "le_datasets.h" /* struct le_ds_opts */
 #include "le_err.h"
+#include "le_model.h"    /* le_ctx_mem_plan */
 #include "le_progress.h" /* per-task progress */
 #include "le_sha256.h"   /* the requests' hash */
 
@@ -117,32 +118,72 @@ static int le_tc_flush(struct le_job *job, struct le_job_cell *cell, struct le_s
     return rc;
 }
 
-/* Scores the missing documents of a cell, committing samples as it goes. */
+/* Whether document d still needs scoring. */
+static int le_tc_missing(const struct le_taskcell *t, const char *have, int64_t d) {
+    for (int q = 0; q < t->ts->items[d].n_req; q++)
+        if (!have[t->off[d] + q])
+            return 1;
+    return 0;
+}
+
+/* How many generate_until documents to decode together: o->gen_batch, at
+ * most as many as LE_TC_GEN_MEM bytes of their contexts (KV cache and
+ * buffers, le_ctx_mem_plan) hold, at least 1. */
+static int le_tc_gen_batch(const struct le_taskcell_opts *o, struct le_runner *R) {
+    int b = o->gen_batch > 1 ? (o->gen_batch < 256 ? (int)o->gen_batch : 256) : 1;
+    struct le_ctx_mem mp;
+    while (b > 1 && (le_ctx_mem_plan(le_runner_model(R), le_runner_n_ctx(R), b, 1, &mp) != LE_OK ||
+                     (uint64_t)b * (mp.kv + mp.scratch) > LE_TC_GEN_MEM))
+        b--;
+    return b;
+}
+
+/* Scores the missing documents of a cell, committing samples as it goes:
+ * consecutive missing generate_until documents of one configuration are
+ * decoded together (le_items_run_gen) in groups of le_tc_gen_batch; the
+ * records and their commits are the same, document by document. */
 static int le_tc_score(const struct le_taskcell_opts *o, struct le_job *job, struct le_runner *R, struct le_taskcell *t, struct le_job_cell *cell,
                          const char *have) {
     const struct le_taskset *ts = t->ts;
-    int cap = (int)o->flush, nbuf = 0, rc = LE_OK;
+    int cap = (int)o->flush, nbuf = 0, rc = LE_OK, gb = le_tc_gen_batch(o, R);
     for (int64_t d = 0; d < ts->n_docs; d++) /* room for one more document past the flush mark */
         if (ts->items[d].n_req > cap - (int)o->flush)
             cap = (int)o->flush + ts->items[d].n_req;
     struct le_store_sample *buf = calloc((size_t)cap, sizeof *buf);
-    if (!buf)
+    const struct le_item **grp = calloc((size_t)gb, sizeof *grp);
+    struct le_rec **grec = calloc((size_t)gb, sizeof *grec);
+    if (!buf || !grp || !grec) {
+        free(buf);
+        free(grp);
+        free(grec);
         return le_err_set(LE_ENOMEM, "out of memory");
+    }
     struct le_progress *prog = NULL;
     le_progress_new(&prog, ts->info->name, (uint64_t)ts->n_docs, o->quiet);
     for (int64_t d = 0; d < ts->n_docs && !rc; d++) {
         const struct le_item *it = &ts->items[d];
-        int complete = 1;
-        for (int q = 0; q < it->n_req; q++)
-            complete &= have[t->off[d] + q];
-        if (!complete) {
-            struct le_rec *r = &t->recs[t->off[d]];
-            for (int q = 0; q < it->n_req; q++)
-                le_rec_clear(&r[q]);
-            rc = le_item_run(R, it, r);
-            if (!rc && nbuf + it->n_req > cap && (rc = le_tc_flush(job, cell, buf, &nbuf)))
+        int ng = 0; /* documents d .. d + ng - 1 scored now */
+        if (le_tc_missing(t, have, d)) {
+            int lim = it->kind == LE_TASK_GEN && it->n_req == 1 ? gb : 1;
+            for (int64_t e = d; e < ts->n_docs && ng < lim; e++, ng++) {
+                const struct le_item *ie = &ts->items[e];
+                if (e > d && (!le_tc_missing(t, have, e) || ie->kind != LE_TASK_GEN || ie->n_req != 1 ||
+                              ie->gen != it->gen))
+                    break;
+                grp[ng] = ie;
+                grec[ng] = &t->recs[t->off[e]];
+                for (int q = 0; q < ie->n_req; q++)
+                    le_rec_clear(&grec[ng][q]);
+            }
+            rc = ng > 1 ? le_items_run_gen(R, grp, ng, grec) : le_item_run(R, it, grec[0]);
+        }
+        for (int k = 0; k < ng && !rc; k++) {
+            const struct le_item *ik = grp[k];
+            struct le_rec *r = grec[k];
+            int64_t dk = d + k;
+            if (nbuf + ik->n_req > cap && (rc = le_tc_flush(job, cell, buf, &nbuf)))
                 break;
-            for (int q = 0; q < it->n_req && !rc; q++) {
+            for (int q = 0; q < ik->n_req && !rc; q++) {
                 char *js = le_rec_to_json(&r[q]);
                 if (!js) {
                     rc = le_err_set(LE_ENOMEM, "out of memory");
@@ -151,11 +192,14 @@ static int le_tc_score(const struct le_taskcell_opts *o, struct le_job *job, str
                 /* Use the record as the store will give it back: bit-identical on resume. */
                 le_rec_clear(&r[q]);
                 rc = le_rec_from_json(js, &r[q]);
-                buf[nbuf++] = (struct le_store_sample){.doc = d, .req = q, .json = js};
+                buf[nbuf++] = (struct le_store_sample){.doc = dk, .req = q, .json = js};
             }
-            if (!rc && (nbuf >= o->flush || it->kind == LE_TASK_ROLLING))
+            if (!rc && (nbuf >= o->flush || ik->kind == LE_TASK_ROLLING))
                 rc = le_tc_flush(job, cell, buf, &nbuf);
+            if (k + 1 < ng)
+                le_progress_update(prog, (uint64_t)dk + 1);
         }
+        d += ng > 1 ? ng - 1 : 0;
         le_progress_update(prog, (uint64_t)d + 1);
     }
     if (!rc)
@@ -163,6 +207,8 @@ static int le_tc_score(const struct le_taskcell_opts *o, struct le_job *job, str
     for (int i = 0; i < nbuf; i++)
         free((char *)buf[i].json);
     free(buf);
+    free(grp);
+    free(grec);
     le_progress_finish(prog);
     return rc;
 }

@@ -326,7 +326,9 @@ int le_runner_generate_batch(struct le_runner *r, const int32_t *const *ctx, con
     struct le_ctx **cs = calloc((size_t)nreq, sizeof *cs), **act = calloc((size_t)nreq, sizeof *act);
     float *rows = malloc((size_t)nreq * (size_t)r->n_vocab * sizeof *rows);
     int32_t *tok = malloc((size_t)nreq * sizeof *tok);
-    int *idx = malloc((size_t)nreq * sizeof *idx), nb = r->n_batch > nreq ? r->n_batch : nreq;
+    /* the request's own contexts evaluate at most nreq rows per pass (the
+     * prefill runs in the runner's) */
+    int *idx = malloc((size_t)nreq * sizeof *idx), nb = nreq;
     int rc = s && cs && act && rows && tok && idx ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
     int begun = 0;
     /* Each request through the runner (its cache keeps the prefix shared
@@ -391,18 +393,24 @@ int le_runner_generate_batch(struct le_runner *r, const int32_t *const *ctx, con
     return rc;
 }
 
-int le_runner_generate(struct le_runner *r, const char *context, const struct le_gen_opts *o,
-                       struct le_gen_result *res) {
-    struct le_toks t = {0};
-    int rc = le_tokenize(r->tok, context, strlen(context), r->add_bos, &t);
-    if (!rc && t.n == 0) { /* an empty context without BOS: condition on the prefix token */
-        le_toks_free(&t);
-        rc = le_tokenize(r->tok, "", 0, 0, &t);
-        if (!rc && t.cap >= 1) {
-            t.ids[0] = r->prefix;
-            t.n = 1;
+int le_runner_gen_encode(const struct le_runner *r, const char *context, struct le_toks *t) {
+    *t = (struct le_toks){0};
+    int rc = le_tokenize(r->tok, context, strlen(context), r->add_bos, t);
+    if (!rc && t->n == 0) { /* an empty context without BOS: condition on the prefix token */
+        le_toks_free(t);
+        rc = le_tokenize(r->tok, "", 0, 0, t);
+        if (!rc && t->cap >= 1) {
+            t->ids[0] = r->prefix;
+            t->n = 1;
         }
     }
+    return rc;
+}
+
+int le_runner_generate(struct le_runner *r, const char *context, const struct le_gen_opts *o,
+                       struct le_gen_result *res) {
+    struct le_toks t;
+    int rc = le_runner_gen_encode(r, context, &t);
     if (!rc)
         rc = le_runner_generate_tokens(r, t.ids, t.n, o, res);
     else

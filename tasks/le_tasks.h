@@ -58,6 +58,7 @@ int le_runner_new(struct le_runner **out, struct le_model *m, struct le_pool *po
 void le_runner_sizes(const struct le_model *m, const struct le_runner_opts *o, int *n_ctx, int *n_batch);
 void le_runner_free(struct le_runner *r); /* NULL is fine */
 int le_runner_n_ctx(const struct le_runner *r);
+const struct le_model *le_runner_model(const struct le_runner *r);
 const struct le_tok *le_runner_tok(const struct le_runner *r);
 /* The prefix token of empty contexts and rolling windows: BOS, else EOS. */
 int32_t le_runner_prefix_token(const struct le_runner *r);
@@ -358,6 +359,12 @@ struct le_rec {
 void le_rec_clear(struct le_rec *rec); /* frees resp and golds, zeroes them */
 /* Scores every request of the item into recs[it->n_req]. */
 int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs);
+/* n generate_until items at once (one request each, the same generation
+ * kwargs -- it->gen -- as the first): the contexts are decoded together
+ * (le_runner_generate_batch), and recs[i] (its[i]->n_req records) gets what
+ * le_item_run(r, its[i], recs[i]) gives, byte for byte. Memory: one KV
+ * cache per item (le_runner_generate_batch), so callers bound n. */
+int le_items_run_gen(struct le_runner *r, const struct le_item *const *its, int n, struct le_rec *const *recs);
 /* Record <-> JSON (doubles printed with 17 significant digits: exact round
  * trip). le_rec_from_json overwrites rec (a new resp or NULL: free the old
  * one first). */

@@ -89,22 +89,23 @@ void le_rec_clear(struct le_rec *c) {
     c->n_golds = 0;
 }
 
-/* A generate_until item: greedy continuation of its context. */
-static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec *c) {
+/* A generate_until item's options: lm-eval's generation_kwargs. */
+static struct le_gen_opts gen_opts(const struct le_item *it) {
     struct le_gen_opts o = {0};
     if (it->gen) {
         o.until = it->gen->until;
         o.n_until = it->gen->n_until;
         o.max_gen_toks = it->gen->max_gen_toks;
     }
-    struct le_gen_result g;
-    int rc = le_runner_generate(r, it->req[0].context, &o, &g);
-    if (rc)
-        return rc;
-    c->resp = g.text;
-    g.text = NULL;
-    c->ntok = g.n_ids;
-    le_gen_result_clear(&g);
+    return o;
+}
+
+/* The record of a generate_until item from its result (taken, cleared). */
+static int gen_rec(const struct le_item *it, struct le_gen_result *g, struct le_rec *c) {
+    c->resp = g->text;
+    g->text = NULL;
+    c->ntok = g->n_ids;
+    le_gen_result_clear(g);
     c->golds = calloc((size_t)(it->n_targets > 0 ? it->n_targets : 1), sizeof *c->golds);
     if (!c->golds)
         return le_err_set(LE_ENOMEM, "out of memory");
@@ -118,6 +119,14 @@ static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec 
     return LE_OK;
 }
 
+/* A generate_until item: greedy continuation of its context. */
+static int gen_run(struct le_runner *r, const struct le_item *it, struct le_rec *c) {
+    struct le_gen_opts o = gen_opts(it);
+    struct le_gen_result g;
+    int rc = le_runner_generate(r, it->req[0].context, &o, &g);
+    return rc ? rc : gen_rec(it, &g, c);
+}
+
 void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res) {
     c->ll = res->logprob;
     c->sumsq = res->sumsq;
@@ -125,7 +134,8 @@ void le_rec_set_ll(struct le_rec *c, const struct le_ll_result *res) {
     c->greedy = res->is_greedy;
 }
 
-int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
+/* The request fields of an item's records (before scoring). */
+static void item_recs_init(const struct le_item *it, struct le_rec *recs) {
     for (int i = 0; i < it->n_req; i++) {
         const struct le_request *q = &it->req[i];
         struct le_rec *c = &recs[i];
@@ -140,6 +150,47 @@ int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *re
         c->nbytes = q->nbytes;
         c->nwords = q->nwords;
     }
+}
+
+int le_items_run_gen(struct le_runner *r, const struct le_item *const *its, int n, struct le_rec *const *recs) {
+    if (n < 1)
+        return le_err_set(LE_EINVAL, "batched generation of %d items", n);
+    for (int i = 0; i < n; i++)
+        if (its[i]->kind != LE_TASK_GEN || its[i]->n_req != 1 || its[i]->gen != its[0]->gen)
+            return le_err_set(LE_EINVAL, "batched generation: item %d is not generate_until with the first's "
+                              "generation_kwargs", i);
+    for (int i = 0; i < n; i++)
+        item_recs_init(its[i], recs[i]);
+    if (n == 1)
+        return gen_run(r, its[0], recs[0]);
+    struct le_toks *t = calloc((size_t)n, sizeof *t);
+    const int32_t **ids = calloc((size_t)n, sizeof *ids);
+    int64_t *len = calloc((size_t)n, sizeof *len);
+    struct le_gen_result *g = calloc((size_t)n, sizeof *g);
+    int rc = t && ids && len && g ? LE_OK : le_err_set(LE_ENOMEM, "out of memory");
+    for (int i = 0; i < n && !rc; i++) {
+        rc = le_runner_gen_encode(r, its[i]->req[0].context, &t[i]);
+        ids[i] = t[i].ids;
+        len[i] = t[i].n;
+    }
+    struct le_gen_opts o = gen_opts(its[0]);
+    if (!rc)
+        rc = le_runner_generate_batch(r, ids, len, n, &o, g);
+    for (int i = 0; i < n && !rc; i++)
+        rc = gen_rec(its[i], &g[i], recs[i]);
+    for (int i = 0; g && i < n; i++)
+        le_gen_result_clear(&g[i]);
+    for (int i = 0; t && i < n; i++)
+        le_toks_free(&t[i]);
+    free(t);
+    free(ids);
+    free(len);
+    free(g);
+    return rc;
+}
+
+int le_item_run(struct le_runner *r, const struct le_item *it, struct le_rec *recs) {
+    item_recs_init(it, recs);
     if (it->kind == LE_TASK_GEN)
         return gen_run(r, it, &recs[0]);
     if (it->kind == LE_TASK_ROLLING) {

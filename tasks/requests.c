@@ -186,6 +186,7 @@ void le_runner_free(struct le_runner *r) {
 }
 
 int le_runner_n_ctx(const struct le_runner *r) { return r->n_ctx; }
+const struct le_model *le_runner_model(const struct le_runner *r) { return r->model; }
 const struct le_tok *le_runner_tok(const struct le_runner *r) { return r->tok; }
 int32_t le_runner_prefix_token(const struct le_runner *r) { return r->prefix; }
 int le_runner_add_bos(const struct le_runner *r) { return r->add_bos; }

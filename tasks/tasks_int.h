@@ -26,6 +26,11 @@ struct le_runner {
  * through le_ctx_logits' last row: *row). Counts into the stats. */
 int le_runner_prefill(struct le_runner *r, const int32_t *tokens, int64_t n, const float **row);
 
+/* A generate_until context as le_runner_generate encodes it (BOS as the
+ * runner adds it; an empty context is the prefix token); *t freed by the
+ * caller (le_toks_free). */
+int le_runner_gen_encode(const struct le_runner *r, const char *context, struct le_toks *t);
+
 /* The built-in Brown tasks' generators (le_task_info.generate; brown_tasks.c). */
 int le_brown_gen_ppl(const struct le_task_opts *o, struct le_prompt **eval, int64_t *n_eval,
                      struct le_prompt **pool, int64_t *n_pool);

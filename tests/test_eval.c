@@ -12,6 +12,8 @@
  * - Usage errors exit 2, bad requests exit 1.
  * - Two evals on the same cells queue up (claims): each cell computed once.
  * - --db none prints the table a store-backed run prints and writes no file.
+ * - --gen-batch: generate_until documents decoded together give the same
+ *   samples, numbers and sample logs, 1 and 2 threads, killed and resumed.
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -185,6 +187,79 @@ static void eval_should_resume_after_sigkill_with_same_results(void **state) {
     free(rb);
     free(rcx);
     free(table_a);
+}
+
+/* generate_until documents decoded together (--gen-batch) give the samples
+ * (continuations), the stored numbers and the sample logs of decoding them
+ * one at a time, for 1 and 2 threads, and resume after a kill as today. */
+static void batched_generation_should_give_the_unbatched_results(void **state) {
+    struct fx *f = *state;
+    char *out = NULL;
+    static const char *const words[] = {"river", "stone", "a", "the quick brown fox", "seven", "", "blue sky and",
+                                        "x y z", "mountain"};
+    char path[1024];
+    snprintf(path, sizeof path, "%s/gen.jsonl", f->fx.dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        fprintf(fp, "{\"q\": \"%s\", \"a\": \"%s\"}\n", words[i], words[(i + 1) % 9]);
+    fclose(fp);
+    snprintf(path, sizeof path, "%s/gen.yaml", f->fx.dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("task: gen\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: gen.jsonl\ntest_split: test\n"
+          "output_type: generate_until\ndoc_to_text: \"Q: {{q}}\\nA:\"\ndoc_to_target: a\n"
+          "generation_kwargs:\n  until:\n    - \"e\"\n    - \"\\n\"\n  max_gen_toks: 9\n"
+          "metric_list:\n  - metric: exact_match\n",
+          fp);
+    fclose(fp);
+#define GEN_EVAL "cd '%s' && %s %s '%s' eval --model gen.gguf --tasks gen.yaml --ctx 96 --quiet --flush-every 2 "
+    static const char *const runs[][3] = {
+        {"", "g1", "--gen-batch 1 --threads 1"},
+        {"", "g2", "--gen-batch 4 --threads 1"},
+        {"", "g3", "--gen-batch 3 --threads 2"},
+        {"LE_TEST_KILL_AFTER=4", "g4", "--gen-batch 3 --threads 2"},
+    };
+    char *rows[4], *samples[4];
+    for (int i = 0; i < 4; i++) {
+        int rc = le_test_sh(&out, GEN_EVAL "--db %s.sqlite --log-samples --output-path %s %s", f->fx.dir, f->env,
+                            runs[i][0], le_test_bin(), runs[i][1], runs[i][1], runs[i][2]);
+        free(out);
+        if (i == 3) { /* killed after 4 committed samples, then resumed */
+            assert_int_equal(rc, 128 + 9);
+            assert_true(table_rows(f, "g4.sqlite", "samples") >= 4);
+            assert_true(table_rows(f, "g4.sqlite", "samples") < 9);
+            rc = le_test_sh(&out, GEN_EVAL "--db g4.sqlite --log-samples --output-path g4 %s", f->fx.dir, f->env, "",
+                            le_test_bin(), runs[i][2]);
+            free(out);
+        }
+        assert_int_equal(rc, 0);
+        char db[32];
+        snprintf(db, sizeof db, "%s.sqlite", runs[i][1]);
+        int n;
+        rows[i] = export_rows(f, db, &n);
+        assert_true(n >= 1);
+        assert_int_equal(table_rows(f, db, "samples"), 9);
+        /* the sample log: every line but the date-stamped file name */
+        assert_int_equal(le_test_sh(&samples[i], "cat '%s'/%s/*/samples_gen_*.jsonl", f->fx.dir, runs[i][1]), 0);
+        assert_int_equal(le_test_sh(&out, "cat '%s'/%s/*/samples_gen_*.jsonl | wc -l", f->fx.dir, runs[i][1]), 0);
+        assert_int_equal(atoi(out), 9);
+        free(out);
+        if (i > 0) {
+            assert_string_equal(rows[i], rows[0]);
+            assert_string_equal(samples[i], samples[0]);
+        }
+    }
+    /* the model generates something: not every response is empty */
+    int nonempty = 0;
+    for (const char *p = samples[0]; (p = strstr(p, "\"resps\": [[\"")); p++)
+        nonempty += p[strlen("\"resps\": [[\"")] != '"';
+    assert_true(nonempty >= 3);
+    for (int i = 0; i < 4; i++) {
+        free(rows[i]);
+        free(samples[i]);
+    }
+#undef GEN_EVAL
 }
 
 static void eval_should_write_lm_eval_results_json(void **state) {
@@ -525,6 +600,7 @@ int main(void) {
         cmocka_unit_test(two_evals_on_the_same_cells_should_queue_and_compute_each_once),
         cmocka_unit_test(eval_should_resume_after_sigkill_with_same_results),
         cmocka_unit_test(eval_should_write_lm_eval_results_json),
+        cmocka_unit_test(batched_generation_should_give_the_unbatched_results),
         cmocka_unit_test(mmlu_groups_should_be_reported_and_come_back_from_the_store),
         cmocka_unit_test(eval_should_reject_bad_usage),
         cmocka_unit_test(eval_ctx_beyond_training_should_warn),

@@ -49,7 +49,9 @@ static void random_tokens(int32_t *t, int n, int n_vocab, uint64_t seed) {
 }
 
 /* Engine logits for tokens (one batch) with a pool of nth threads. */
-static float *engine_logits(const char *path, const int32_t *tok, int n, int nth) {
+/* All n rows of logits, evaluated at once, or (one_by_one) one token per
+ * call: single-token decode. */
+static float *engine_logits_by(const char *path, const int32_t *tok, int n, int nth, int one_by_one) {
     struct le_model *m;
     struct le_pool *pool;
     struct le_ctx *c;
@@ -59,15 +61,26 @@ static float *engine_logits(const char *path, const int32_t *tok, int n, int nth
     assert_int_equal(rc, 0);
     assert_int_equal(le_pool_new(&pool, nth), 0);
     assert_int_equal(le_ctx_new(&c, m, n, n, pool), 0);
-    assert_int_equal(le_ctx_eval(c, tok, n, 0, 1), 0);
     int64_t V = le_model_get_info(m)->n_vocab;
     float *out = malloc(sizeof(float) * (size_t)(n * V));
     assert_non_null(out);
-    memcpy(out, le_ctx_logits(c), sizeof(float) * (size_t)(n * V));
+    if (one_by_one) {
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(le_ctx_eval(c, tok + i, 1, i, 1), 0);
+            memcpy(out + (int64_t)i * V, le_ctx_logits(c), sizeof(float) * (size_t)V);
+        }
+    } else {
+        assert_int_equal(le_ctx_eval(c, tok, n, 0, 1), 0);
+        memcpy(out, le_ctx_logits(c), sizeof(float) * (size_t)(n * V));
+    }
     le_ctx_free(c);
     le_pool_free(pool);
     le_model_free(m);
     return out;
+}
+
+static float *engine_logits(const char *path, const int32_t *tok, int n, int nth) {
+    return engine_logits_by(path, tok, n, nth, 0);
 }
 
 /* max over rows of max|engine - ref| / max|ref row| */
@@ -229,6 +242,7 @@ static void mixed_q4_0_file_with_q6_k_embeddings_should_load(void **state) {
     assert_true(rel <= 6e-2);
 }
 
+/* ... and evaluated one token at a time (decode) with 1, 2 and 3 threads. */
 static void logits_should_be_identical_for_1_2_and_3_threads(void **state) {
     (void)state;
     char path[4096];
@@ -245,6 +259,13 @@ static void logits_should_be_identical_for_1_2_and_3_threads(void **state) {
         size_t bytes = sizeof(float) * 48 * (size_t)cfg.n_vocab;
         assert_memory_equal(a, b, bytes);
         assert_memory_equal(a, c, bytes);
+        /* single-token decode (its own path: fewer barriers, per-thread
+         * norms and conversions) gives the same rows, 1, 2 and 3 threads */
+        for (int nth = 1; nth <= 3; nth++) {
+            float *d = engine_logits_by(path, tok, 48, nth, 1);
+            assert_memory_equal(a, d, bytes);
+            free(d);
+        }
         free(a);
         free(b);
         free(c);

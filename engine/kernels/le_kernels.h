@@ -313,17 +313,22 @@ void le_vec_dot_q6_K_q8_K_avx2(int n, float *s, const void *x, const void *y);
  * barriers; each member holds its own le_member (base = where the current
  * phase's items start in the counter).
  */
+#define LE_TEAM_OWN 16 /* members with counters of their own (le_team_take_on) */
 struct le_team {
     int nth;
     _Alignas(64) atomic_int arrived;
     _Alignas(64) atomic_int gen;
     atomic_int sleepers;
     _Alignas(64) atomic_int_fast64_t next;
+    struct {
+        _Alignas(64) atomic_int_fast64_t n;
+    } own[LE_TEAM_OWN];
 };
 struct le_member {
     struct le_team *t;
     int ith;
     int64_t base;
+    int64_t obase[LE_TEAM_OWN]; /* le_team_take_on's bases, one per counter */
 };
 void le_team_init(struct le_team *t, int nth);
 void le_team_barrier(struct le_member *me);
@@ -331,6 +336,12 @@ void le_team_barrier(struct le_member *me);
  * left; every member calls it until it returns -1, then meets the others
  * at a barrier before the next phase takes items. */
 int64_t le_team_take(struct le_member *me, int64_t count);
+/* The same on counter k < min(nth, LE_TEAM_OWN) of the team's own-range
+ * counters (work split into one range per member, each member first
+ * taking from its own, then from the others'): within a phase every member
+ * takes from each counter it uses until that returns -1, and uses either
+ * all of them or none. */
+int64_t le_team_take_on(struct le_member *me, int k, int64_t count);
 
 /* Applied to activation rows [r0, r1) just before a matmul reads them
  * (e.g. the norm producing them), once per row. */
@@ -345,5 +356,13 @@ typedef void (*le_mm_prep_fn)(void *arg, int64_t r0, int64_t r1);
 int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                    const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
                    void *prep_arg);
+/*
+ * The same, but every member converts all of X into its OWN scratch (each
+ * member passes its own; sized by le_matmul_scratch_size) and goes straight
+ * to the gemm: no barrier before it, for a few rows (decode) where
+ * converting them is cheaper than the members meeting. Y is the same.
+ */
+int le_matmul_team_own(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                       const struct le_matmul_out *outs, int n_out, void *scratch);
 
 #endif

@@ -24,7 +24,10 @@
  * every member makes exactly one failing take per phase, so after a phase
  * of `count` items the counter has advanced by count + nth, which each
  * member adds to its own base (le_team_take). The barrier that ends the
- * phase keeps the phases' takes apart.
+ * phase keeps the phases' takes apart. le_team_take_on does the same on
+ * one counter per member (ranges of work owned by members, which the
+ * others take from once their own is done): every member makes one failing
+ * take on each counter per phase that uses them.
  */
 #include "le_kernels.h"
 
@@ -55,6 +58,8 @@ void le_team_init(struct le_team *t, int nth) {
     atomic_init(&t->gen, 0);
     atomic_init(&t->sleepers, 0);
     atomic_init(&t->next, 0);
+    for (int k = 0; k < LE_TEAM_OWN; k++)
+        atomic_init(&t->own[k].n, 0);
 }
 
 void le_team_barrier(struct le_member *me) {
@@ -92,5 +97,13 @@ int64_t le_team_take(struct le_member *me, int64_t count) {
     if (c < count)
         return c;
     me->base += count + me->t->nth;
+    return -1;
+}
+
+int64_t le_team_take_on(struct le_member *me, int k, int64_t count) {
+    int64_t c = (int64_t)atomic_fetch_add_explicit(&me->t->own[k].n, 1, memory_order_relaxed) - me->obase[k];
+    if (c < count)
+        return c;
+    me->obase[k] += count + me->t->nth;
     return -1;
 }

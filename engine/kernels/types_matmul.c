@@ -14,6 +14,11 @@
  * operation sequence (the same as the table's vec_dot), so Y is
  * bit-identical for any thread count, N, or chunking.
  *
+ * le_matmul_team_own (decode, a row or a few): every member converts X into
+ * its own scratch (no phase 1, no barrier), and the rows are split into one
+ * contiguous range per member, taken in chunks, first its own, then what is
+ * left of the others' (le_mm_gemm_ranges).
+ *
  * Paths, both from the weight type's row of the type table (le_type_get):
  * its gemm (AVX2, kernels_avx2*.c) when the CPU has AVX2+FMA+F16C and the
  * row has one, otherwise a generic gemm calling the row's vec_dot per
@@ -142,9 +147,50 @@ static void le_mm_convert(struct le_member *me, const struct le_mm_plan *pl, con
     le_team_barrier(me);
 }
 
-int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
-                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
-                   void *prep_arg) {
+/* The gemm of rows [a, b) of the outputs' rows laid end to end. */
+static void le_mm_gemm_span(const struct le_mm_plan *pl, struct le_gemm_job *job, const struct le_matmul_out *outs,
+                            int n_out, int64_t a, int64_t b) {
+    for (int o = 0, o0 = 0; o < n_out && a < b; o0 += (int)outs[o].rows, o++) {
+        int64_t lo = a - o0, hi = b - o0 < outs[o].rows ? b - o0 : outs[o].rows;
+        if (hi <= 0 || lo >= outs[o].rows)
+            continue;
+        lo = lo > 0 ? lo : 0;
+        if (pl->impl)
+            pl->impl->gemm(&job[o], lo, hi);
+        else
+            le_ref_gemm(&job[o], lo, hi);
+    }
+}
+
+/* The gemm for a few activation rows (decode: each weight byte is read
+ * once per call, so the rate is the memory's): the outputs' rows, laid end
+ * to end, split into one contiguous range per member (multiples of 8 rows:
+ * equal bytes, all rows having the weight type's size), each range in
+ * chunks of 64 rows that its member takes in order -- so one member reads
+ * one stream, and the kernel's prefetch of the next 8 rows is the rows it
+ * reads next -- then the chunks left in the others' ranges (a member
+ * preempted or slower leaves the rest of its range to the others). */
+#define LE_MM_RANGE_CHUNK 64
+static void le_mm_gemm_ranges(struct le_member *me, const struct le_mm_plan *pl, struct le_gemm_job *job,
+                              const struct le_matmul_out *outs, int n_out, int64_t total) {
+    int nth = me->t->nth;
+    int64_t tiles = le_div_up(total, 8);
+    for (int k = 0; k < nth; k++) {
+        int m = (me->ith + k) % nth; /* own range first */
+        int64_t lo = tiles * m / nth * 8, hi = tiles * (m + 1) / nth * 8;
+        hi = hi < total ? hi : total;
+        int64_t nch = hi > lo ? le_div_up(hi - lo, LE_MM_RANGE_CHUNK) : 0;
+        for (int64_t c; (c = le_team_take_on(me, m, nch)) >= 0;) {
+            int64_t a = lo + c * LE_MM_RANGE_CHUNK;
+            le_mm_gemm_span(pl, job, outs, n_out, a, a + LE_MM_RANGE_CHUNK < hi ? a + LE_MM_RANGE_CHUNK : hi);
+        }
+    }
+}
+
+/* own = 0: le_matmul_team; own = 1: le_matmul_team_own (no prep). */
+static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                          const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                          void *prep_arg, int own) {
     struct le_mm_plan plan;
     int64_t total_rows;
     int work;
@@ -154,7 +200,14 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
     void *A = plan.act_bytes && work
                   ? (void *)(((uintptr_t)scratch + LE_SCRATCH_ALIGN - 1) & ~(uintptr_t)(LE_SCRATCH_ALIGN - 1))
                   : (void *)X;
-    if (N > 0 && (prep || (work && plan.act_bytes)))
+    if (own && work && plan.act_bytes) { /* all of X, by this member, into its own scratch */
+        int64_t nunits = le_div_up(N, plan.unit);
+        if (plan.impl)
+            plan.impl->act_convert(X, A, K, N, 0, nunits);
+        else
+            for (int64_t n = 0; n < N; n++)
+                plan.vdt->from_float_act(X + n * K, (char *)A + n * plan.a_row_bytes, K);
+    } else if (!own && N > 0 && (prep || (work && plan.act_bytes)))
         le_mm_convert(me, &plan, X, work ? A : NULL, K, N, prep, prep_arg);
     if (!work)
         return LE_OK;
@@ -173,6 +226,11 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
                                       .vec_dot = plan.vec_dot};
         first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
     }
+    if (own && me->t->nth <= LE_TEAM_OWN) {
+        le_mm_gemm_ranges(me, &plan, job, outs, n_out, total_rows);
+        le_team_barrier(me);
+        return LE_OK;
+    }
     int o = 0;
     for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
         while (c >= first[o + 1]) /* a member's chunks come in increasing order */
@@ -186,6 +244,17 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
     }
     le_team_barrier(me);
     return LE_OK;
+}
+
+int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                   const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
+                   void *prep_arg) {
+    return le_mm_team_run(me, wtype, K, X, N, outs, n_out, scratch, prep, prep_arg, 0);
+}
+
+int le_matmul_team_own(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
+                       const struct le_matmul_out *outs, int n_out, void *scratch) {
+    return le_mm_team_run(me, wtype, K, X, N, outs, n_out, scratch, NULL, NULL, 1);
 }
 
 /* ---- run: on a pool ---- */

@@ -33,6 +33,16 @@
  * The norm after the last layer is fused into the output matmul; the
  * embedding into the first layer's norm.
  *
+ * Single-token decode (n = 1, logits wanted: le_fwd_decode) has its own
+ * member loop with 5 barriers per layer instead of 9: each member keeps a
+ * private copy of the residual stream and computes the norms, SwiGLU and
+ * the activations' conversion itself (a few thousand floats: cheaper than a
+ * meeting), phase 2 is folded into 3 (an attention item puts its kv head's
+ * K/V first), and each matmul splits its rows into one contiguous range
+ * per member (le_matmul_team_own) so every thread streams its own weights.
+ * The phases: q/k/v | K/V + attention | Wo | gate/up | down. Batched
+ * decode folds phase 2 into 3 the same way.
+ *
  * Batched decode (le_forward_rows, le_ctx_decode_batch): the n rows are
  * one token each of n sequences, each with its own context's cache and
  * position; the matmuls are the same (each weight read once for all rows),
@@ -192,6 +202,15 @@ static void le_fwd_kv_row(const struct le_fwd_job *j, int64_t r, int64_t g) {
     le_fwd_kv_put(j, le_row_ctx(j, r), g, le_row_pos(j, r), c->kbuf + r * KV + g * hd, c->vbuf + r * KV + g * hd);
 }
 
+/* Decode (one token per sequence, every row past the cache): each
+ * attention item (one row, one kv head) puts that row's K/V of the head
+ * into its cache first, so no phase and no barrier of its own (phase 2
+ * folded into 3). The values are the same: an item reads only its own
+ * sequence's cache, whose new row it has just written. */
+static int le_fwd_kv_fused(const struct le_fwd_job *j) {
+    return j->r0 == 0 && (j->rows_c || j->n == 1);
+}
+
 static void le_fwd_rope_kv(struct le_member *me, const struct le_fwd_job *j) {
     struct le_ctx *c = j->c;
     if (j->rows_c) { /* batched decode: items (kv head, row) */
@@ -314,13 +333,16 @@ static void le_fwd_attn(struct le_member *me, const struct le_fwd_job *j) {
     int64_t total = (j->n - j->r0) * n_rep, qb = LE_ATT_QB, it;
     while (qb > 4 && (total + qb - 1) / qb * n_kv < 4 * me->t->nth)
         qb /= 2;
-    if (j->rows_c) /* batched decode: one row (sequence) per item */
+    int fuse = le_fwd_kv_fused(j);
+    if (fuse) /* decode: one row (sequence) per item, its K/V put first */
         qb = n_rep;
     int64_t tiles = (total + qb - 1) / qb;
     float *sbuf = c->scores + (int64_t)me->ith * LE_ATT_QB * c->n_ctx16; /* this worker's scores */
     while ((it = le_team_take(me, tiles * n_kv)) >= 0) {
         int64_t t = it / n_kv, g = it % n_kv;
         int64_t i1 = total - t * qb, i0 = i1 - qb < 0 ? 0 : i1 - qb;
+        if (fuse)
+            le_fwd_kv_row(j, j->r0 + i0 / n_rep, g);
         le_attn_item(j, i0, i1, g, sbuf);
     }
     le_team_barrier(me);
@@ -378,7 +400,8 @@ static int le_fwd_layer(struct le_member *me, struct le_fwd_job *j, int il, int 
         rc = LE_MM(me, j, c->xn, 0, &attn_norm, {&L->wk, c->kbuf, KV}, {&L->wv, c->vbuf, KV});
     if (rc || (r0 > 0 && r0 < j->n && (rc = LE_MM(me, j, c->xn, r0, NULL, {&L->wq, c->q, Q}))))
         return rc;
-    le_fwd_rope_kv(me, j);
+    if (!le_fwd_kv_fused(j))
+        le_fwd_rope_kv(me, j);
     if (r0 == j->n)
         return LE_OK;
     le_fwd_attn(me, j);
@@ -389,6 +412,73 @@ static int le_fwd_layer(struct le_member *me, struct le_fwd_job *j, int il, int 
     return LE_OK;
 }
 
+/* le_fwd_mm with every member converting X into its own scratch
+ * (le_matmul_team_own): no barrier before each group's gemm. */
+static int le_fwd_mm_own(struct le_member *me, const struct le_wmat *const *w, float *const *Y, int n, const float *X,
+                         void *scratch) {
+    for (int i = 0; i < n;) {
+        struct le_matmul_out o[4];
+        int k = 0;
+        for (; i + k < n && k < 4 && w[i + k]->type == w[i]->type && w[i + k]->cols == w[i]->cols; k++)
+            o[k] = (struct le_matmul_out){.W = w[i + k]->data, .rows = w[i + k]->rows, .Y = Y[i + k]};
+        int rc = le_matmul_team_own(me, w[i]->type, w[i]->cols, X, 1, o, k, scratch);
+        if (rc)
+            return le_err_wrap(rc, "matmul %s", w[i]->name);
+        i += k;
+    }
+    return LE_OK;
+}
+
+/*
+ * Single-token decode (one row, logits wanted): the pass with 5 barriers
+ * per layer instead of 9. Every member keeps its own copy of the residual
+ * stream and computes the element-wise ops that feed a matmul (embedding,
+ * add + RMSNorm, SwiGLU) and the activations' conversion itself, into its
+ * own buffers (c->priv), so only the matmuls and attention are shared
+ * phases: q/k/v | K/V put + attention | Wo | gate/up | down. Each op is
+ * the same function on the same values as in le_fwd_layer's hooks (one row
+ * there too), so the logits are bit-identical to the general path's, for
+ * any thread count. c->x is not written.
+ */
+static int le_fwd_decode(struct le_member *me, struct le_fwd_job *j) {
+    struct le_ctx *c = j->c;
+    const struct le_model *m = c->m;
+    const struct le_ops *ops = j->k->ops;
+    int64_t D = m->info.dim, F = m->info.ffn, DF = D > F ? D : F;
+    float eps = m->info.eps;
+    float *px = c->priv + me->ith * c->priv_stride, *pxn = px + (D + 15) / 16 * 16;
+    void *pa = pxn + (DF + 15) / 16 * 16;
+    const struct le_type_traits *tt = le_type_get(m->embd.type);
+    tt->to_float((const char *)m->embd.data + (size_t)j->tokens[0] * le_type_row_size(m->embd.type, D), px, D);
+    int rc = LE_OK;
+    for (int il = 0; il < (int)m->info.n_layers && !rc; il++) {
+        const struct le_layer *L = &m->layers[il];
+        j->layer = il;
+        j->r0 = 0;
+        ops->add_rmsnorm(px, il == 0 ? NULL : c->xn, L->attn_norm, pxn, D, eps);
+        const struct le_wmat *wqkv[3] = {&L->wk, &L->wv, &L->wq}, *wo[1] = {&L->wo}, *wgu[2] = {&L->wgate, &L->wup},
+                             *wd[1] = {&L->wdown};
+        float *yqkv[3] = {c->kbuf, c->vbuf, c->q}, *yo[1] = {c->xn}, *ygu[2] = {c->hg, c->hu};
+        if ((rc = le_fwd_mm_own(me, wqkv, yqkv, 3, pxn, pa)))
+            break;
+        le_fwd_attn(me, j);
+        if ((rc = le_fwd_mm_own(me, wo, yo, 1, c->att, pa)))
+            break;
+        ops->add_rmsnorm(px, c->xn, L->ffn_norm, pxn, D, eps);
+        if ((rc = le_fwd_mm_own(me, wgu, ygu, 2, pxn, pa)))
+            break;
+        ops->swiglu(pxn, c->hg, c->hu, F);
+        rc = le_fwd_mm_own(me, wd, yo, 1, pxn, pa);
+    }
+    if (!rc) { /* add + output_norm -> logits */
+        const struct le_wmat *wout[1] = {&m->out};
+        float *ylog[1] = {c->logits};
+        ops->add_rmsnorm(px, c->xn, m->out_norm, pxn, D, eps);
+        rc = le_fwd_mm_own(me, wout, ylog, 1, pxn, pa);
+    }
+    return rc;
+}
+
 static void le_fwd_member(void *arg, int ith, int nth) {
     (void)nth;
     struct le_fwd_shared *sh = arg;
@@ -397,6 +487,12 @@ static void le_fwd_member(void *arg, int ith, int nth) {
     const struct le_model *m = c->m;
     struct le_member me = {.t = &sh->team, .ith = ith, .base = 0};
     int nl = (int)m->info.n_layers, rc = LE_OK;
+    if (j->n == 1 && !j->rows_c && j->first_out == 0) {
+        rc = le_fwd_decode(&me, j);
+        if (ith == 0)
+            sh->rc = rc;
+        return;
+    }
     for (int il = 0; il < nl && !rc; il++)
         rc = le_fwd_layer(&me, j, il, il == nl - 1 ? j->first_out : 0);
     if (!rc && j->first_out < j->n) { /* add + output_norm -> logits = xn Wout^T */

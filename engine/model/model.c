@@ -361,7 +361,15 @@ static size_t le_ctx_mm_scratch(const struct le_model *m, int64_t n) {
 
 /* The float buffers of a context, in the order le_ctx_sizes lists them. */
 enum { LE_CB_K, LE_CB_V, LE_CB_KBUF, LE_CB_VBUF, LE_CB_ROPE, LE_CB_X, LE_CB_XN, LE_CB_Q, LE_CB_ATT, LE_CB_HG,
-       LE_CB_HU, LE_CB_SCORES, LE_CB_LOGITS, LE_CB_N };
+       LE_CB_HU, LE_CB_SCORES, LE_CB_LOGITS, LE_CB_PRIV, LE_CB_N };
+
+/* Floats of one worker's private decode buffers (model_int.h: priv), each
+ * part a multiple of 16 floats (64 bytes). */
+static size_t le_ctx_priv_stride(const struct le_model *m) {
+    size_t D = (size_t)m->info.dim, F = (size_t)m->info.ffn, DF = D > F ? D : F;
+    size_t conv = (le_ctx_mm_scratch(m, 1) + 64 + 3) / 4; /* bytes, aligned to 64 inside */
+    return (D + 15) / 16 * 16 + (DF + 15) / 16 * 16 + (conv + 15) / 16 * 16;
+}
 
 /* Floats of each buffer (model_int.h gives their shapes); the one place
  * both le_ctx_new and le_ctx_mem_plan take them from. n_batch <= n_ctx. */
@@ -380,6 +388,7 @@ static void le_ctx_sizes(const struct le_model *m, int n_ctx, int n_batch, int n
     sz[LE_CB_HG] = sz[LE_CB_HU] = B * F;
     sz[LE_CB_SCORES] = (size_t)nth * LE_ATT_QB * T16;
     sz[LE_CB_LOGITS] = B * V;
+    sz[LE_CB_PRIV] = (size_t)nth * le_ctx_priv_stride(m);
 }
 
 int le_ctx_mem_plan(const struct le_model *m, int n_ctx, int n_batch, int nthreads, struct le_ctx_mem *out) {
@@ -482,10 +491,11 @@ int le_ctx_new(struct le_ctx **out, struct le_model *m, int n_ctx, int n_batch, 
     size_t sz[LE_CB_N];
     le_ctx_sizes(m, n_ctx, n_batch, c->nth, sz);
     float **bufs[LE_CB_N] = {&c->k_cache, &c->v_cache, &c->kbuf, &c->vbuf, &c->rope, &c->x, &c->xn,
-                             &c->q, &c->att, &c->hg, &c->hu, &c->scores, &c->logits};
+                             &c->q, &c->att, &c->hg, &c->hu, &c->scores, &c->logits, &c->priv};
     int fail = 0;
     for (int i = 0; i < LE_CB_N; i++)
         *bufs[i] = le_ctx_alloc(sz[i], &fail);
+    c->priv_stride = (int64_t)le_ctx_priv_stride(m);
     c->mm_scratch_size = le_ctx_mm_scratch(m, (int64_t)n_batch);
     c->mm_scratch = aligned_alloc(64, (c->mm_scratch_size + 64) / 64 * 64);
     if (fail || !c->mm_scratch) {
@@ -518,6 +528,7 @@ void le_ctx_free(struct le_ctx *c) {
     free(c->hu);
     free(c->scores);
     free(c->logits);
+    free(c->priv);
     free(c->mm_scratch);
     free(c);
 }

@@ -87,6 +87,10 @@ struct le_ctx {
     float *hg, *hu;           /* (B, F) gate, up */
     float *scores;            /* (nth, LE_ATT_QB, T16) per-thread attention scores */
     float *logits;            /* (B, V) */
+    float *priv;              /* (nth, priv_stride) per-worker decode buffers (forward.c,
+                                 le_fwd_decode): residual x (D), normed input (max(D, F)),
+                                 the matmul's converted activations */
+    int64_t priv_stride;
     void *mm_scratch;
     size_t mm_scratch_size;
 };
