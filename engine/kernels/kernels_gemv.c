@@ -31,6 +31,7 @@
  * Q8_0: one row's block per vector, sign trick for vpmaddubsw, and the
  * 8-row hadd tree with a lane exchange.
  */
+#include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
 
 #include "kernels_avx2_inl.h" /* LE_AVX2 */
@@ -245,8 +246,8 @@ LE_GV_VNNI static int le_gv_q8_0_plain(const struct le_gemm_job *j, int64_t r0, 
 }
 
 int le_gemv_q4_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    return __builtin_cpu_supports("avxvnni") ? le_gv_q4_0_vnni(j, r0, r1) : le_gv_q4_0_plain(j, r0, r1);
+    return le_cpu_has(LE_CPU_AVXVNNI) ? le_gv_q4_0_vnni(j, r0, r1) : le_gv_q4_0_plain(j, r0, r1);
 }
 int le_gemv_q8_0_avx2(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    return __builtin_cpu_supports("avxvnni") ? le_gv_q8_0_vnni(j, r0, r1) : le_gv_q8_0_plain(j, r0, r1);
+    return le_cpu_has(LE_CPU_AVXVNNI) ? le_gv_q8_0_vnni(j, r0, r1) : le_gv_q8_0_plain(j, r0, r1);
 }
