@@ -366,16 +366,25 @@ static int le_eval_write_text(const char *path, const char *text) {
 }
 
 /* samples_<task>_<date>.jsonl: one line per document (per filter for
- * generation tasks), in lm-eval's schema. */
-static int le_eval_write_samples(const struct le_taskcell *t, const char *path) {
+ * generation tasks), in lm-eval's schema; only the documents of sub-task
+ * `group` (>= 0: MMLU's subjects, numbered from 0 within it; no file for a
+ * sub-task without documents), or all (-1). */
+static int le_eval_write_samples(const struct le_taskcell *t, int group, const char *path) {
+    const struct le_taskset *ts = t->ts;
+    int64_t n = 0;
+    for (int64_t d = 0; d < ts->n_docs; d++)
+        n += group < 0 || ts->prompts[d].group == group;
+    if (!n && group >= 0)
+        return LE_OK;
     FILE *f = fopen(path, "wb");
     if (!f)
         return le_err_set(LE_EIO, "cannot write %s: %s", path, strerror(errno));
-    const struct le_taskset *ts = t->ts;
     int rc = LE_OK;
-    for (int64_t d = 0; d < ts->n_docs && !rc; d++) { /* lm-eval's schema (tasks/samples.c) */
+    for (int64_t d = 0, id = 0; d < ts->n_docs && !rc; d++) { /* lm-eval's schema (tasks/samples.c) */
+        if (group >= 0 && ts->prompts[d].group != group)
+            continue;
         char *lines = NULL;
-        rc = le_task_sample_lines(ts, d, &t->recs[t->off[d]], &lines);
+        rc = le_task_sample_lines(ts, d, id++, &t->recs[t->off[d]], &lines);
         if (!rc)
             fputs(lines, f);
         free(lines);
@@ -422,9 +431,20 @@ static int le_eval_write_outputs(const struct le_eval *E, const char *model, cJS
     char *text = cJSON_Print(root);
     int rc = text ? le_eval_write_text(path, text) : le_err_set(LE_ENOMEM, "out of memory");
     free(text);
+    /* as lm-eval: one file per task, and per sub-task of a task that has
+     * them (samples_mmlu_abstract_algebra_..., never samples_mmlu_...) */
     for (int i = 0; i < E->n_tasks && !rc && E->o.log_samples; i++) {
-        snprintf(path, sizeof path, "%s/samples_%s_%s.jsonl", dir, E->tasks[i].ts->info->name, stamp);
-        rc = le_eval_write_samples(&E->tasks[i], path);
+        const struct le_task_info *in = E->tasks[i].ts->info;
+        if (in->n_groups <= 0 || !in->group_name) {
+            snprintf(path, sizeof path, "%s/samples_%s_%s.jsonl", dir, in->name, stamp);
+            rc = le_eval_write_samples(&E->tasks[i], -1, path);
+            continue;
+        }
+        const char *pre = in->subtask_prefix ? in->subtask_prefix : in->name;
+        for (int g = 0; g < in->n_groups && !rc; g++) {
+            snprintf(path, sizeof path, "%s/samples_%s_%s_%s.jsonl", dir, pre, in->group_name(g), stamp);
+            rc = le_eval_write_samples(&E->tasks[i], g, path);
+        }
     }
     return rc;
 }

@@ -519,9 +519,13 @@ void le_items_free(struct le_item *items, int64_t n);
  * document d of ts (one per filter, each ending in "\n"), its records
  * recs[0 .. items[d].n_req); *out malloc'ed. lm-eval 0.4.13's schema: doc_id,
  * doc, target, arguments, resps, filtered_resps, filter, metrics, doc_hash,
- * prompt_hash, target_hash and the per-document metric values.
+ * prompt_hash, target_hash and the per-document metric values. doc_id is the
+ * document's index in its lm-eval task: d, or, for a task with sub-tasks
+ * (MMLU), its index within its sub-task, whose samples lm-eval writes to a
+ * file of their own.
  */
-int le_task_sample_lines(const struct le_taskset *ts, int64_t d, const struct le_rec *recs, char **out);
+int le_task_sample_lines(const struct le_taskset *ts, int64_t d, int64_t doc_id, const struct le_rec *recs,
+                         char **out);
 /* Python's repr() of a float ("0.1", "1e-05", "100.0", "nan"). */
 void le_py_float_repr(double x, char out[32]);
 

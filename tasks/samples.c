@@ -336,8 +336,8 @@ static cJSON *doc_of(const struct le_prompt *p) {
     return d;
 }
 
-static int sample_line(const struct le_taskset *ts, int64_t d, const struct le_rec *r, const struct le_filter *flt,
-                       struct le_buf *out) {
+static int sample_line(const struct le_taskset *ts, int64_t d, int64_t doc_id, const struct le_rec *r,
+                       const struct le_filter *flt, struct le_buf *out) {
     const struct le_task_info *in = ts->info;
     const struct le_item *it = &ts->items[d];
     const struct le_prompt *p = &ts->prompts[d];
@@ -349,7 +349,7 @@ static int sample_line(const struct le_taskset *ts, int64_t d, const struct le_r
         free(tgt);
         return le_err_set(LE_ENOMEM, "out of memory");
     }
-    cJSON_AddNumberToObject(o, "doc_id", (double)d);
+    cJSON_AddNumberToObject(o, "doc_id", (double)doc_id);
     cJSON_AddItemToObject(o, "doc", doc);
     cJSON_AddStringToObject(o, "target", tgt);
     cJSON *args = cJSON_AddObjectToObject(o, "arguments");
@@ -417,7 +417,8 @@ static int sample_line(const struct le_taskset *ts, int64_t d, const struct le_r
     return rc;
 }
 
-int le_task_sample_lines(const struct le_taskset *ts, int64_t d, const struct le_rec *recs, char **out) {
+int le_task_sample_lines(const struct le_taskset *ts, int64_t d, int64_t doc_id, const struct le_rec *recs,
+                         char **out) {
     *out = NULL;
     if (d < 0 || d >= ts->n_docs)
         return le_err_set(LE_EINVAL, "no document %lld", (long long)d);
@@ -428,7 +429,7 @@ int le_task_sample_lines(const struct le_taskset *ts, int64_t d, const struct le
     le_buf_put(&b, "", 0);
     int rc = LE_OK;
     for (int f = 0; f < nf && !rc; f++)
-        rc = sample_line(ts, d, recs, in->kind == LE_TASK_GEN && in->n_filters > 0 ? &in->filters[f] : &none, &b);
+        rc = sample_line(ts, d, doc_id, recs, in->kind == LE_TASK_GEN && in->n_filters > 0 ? &in->filters[f] : &none, &b);
     if (!rc && b.oom)
         rc = le_err_set(LE_ENOMEM, "out of memory");
     if (!rc)

@@ -319,8 +319,8 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
     cJSON *res[2];
     for (int k = 0; k < 2; k++) {
         int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu --num-fewshot 1 --ctx 256 "
-                                  "--offline --quiet --db m.sqlite --output-path m%d.json", f->fx.dir, f->env,
-                            le_test_bin(), k);
+                                  "--offline --quiet --db m.sqlite --output-path m%d.json%s", f->fx.dir, f->env,
+                            le_test_bin(), k, k ? "" : " --log-samples");
         if (rc)
             fail_msg("eval failed (%d): %s", rc, out);
         if (k == 1)
@@ -349,6 +349,16 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
                         "mmlu_philosophy");
     assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(res[1], "llamaeval_requests"), "mmlu"),
                                     "from_store")->type == cJSON_True);
+    /* sample logs as lm-eval writes them: one file per subject (3, 2, 2
+     * documents in the fixture), doc_id from 0 within each, none for mmlu */
+    assert_int_equal(le_test_sh(&out, "cd '%s' && ls samples_mmlu*.jsonl | sed 's/_20[0-9T.-]*jsonl$//' && "
+                                      "for s in abstract_algebra marketing philosophy; do "
+                                      "grep -o '\"doc_id\": [0-9]*' samples_mmlu_${s}_*.jsonl | tr '\\n' ' '; done",
+                                f->fx.dir), 0);
+    assert_string_equal(out, "samples_mmlu_abstract_algebra\nsamples_mmlu_marketing\nsamples_mmlu_philosophy\n"
+                             "\"doc_id\": 0 \"doc_id\": 1 \"doc_id\": 2 \"doc_id\": 0 \"doc_id\": 1 "
+                             "\"doc_id\": 0 \"doc_id\": 1 ");
+    free(out);
     /* lm-eval's names for a group and a subject: the same numbers as those
      * parts of mmlu (same requests, same aggregation), named alike */
     int rc = le_test_sh(&out, "cd '%s' && %s '%s' eval --model gen.gguf --tasks mmlu_humanities,mmlu_marketing "

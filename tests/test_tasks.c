@@ -262,7 +262,7 @@ static void check_lmeval_task(cJSON *exp, const char *dir, const char *task) {
             /* the sample line: lm-eval's target and hashes */
             struct le_rec *r = fake_recs(it);
             char *lines = NULL;
-            assert_int_equal(le_task_sample_lines(ts, d, r, &lines), 0);
+            assert_int_equal(le_task_sample_lines(ts, d, d, r, &lines), 0);
             cJSON *line = cJSON_Parse(lines);
             assert_non_null(line);
             assert_string_equal(cJSON_GetObjectItem(line, "target")->valuestring,
@@ -514,7 +514,7 @@ static void sample_logs_should_follow_lm_eval(void **state) {
     struct le_taskset *ts = le_test_load_task(dir, "lambada_openai", 0);
     struct le_rec r = {.kind = LE_TASK_LL, .ll = -2.25, .greedy = 1, .ntok = 1, .group = -1};
     char *lines = NULL;
-    assert_int_equal(le_task_sample_lines(ts, 0, &r, &lines), 0);
+    assert_int_equal(le_task_sample_lines(ts, 0, 0, &r, &lines), 0);
     assert_non_null(strstr(lines, "\"resps\": [[[\"-2.25\", \"True\"]]], \"filtered_resps\": [[\"-2.25\", \"True\"]], "
                                   "\"filter\": \"none\", \"metrics\": [\"perplexity\", \"acc\"], \"doc_hash\": \""));
     assert_non_null(strstr(lines, "\"perplexity\": -2.25, \"acc\": 1}\n"));
