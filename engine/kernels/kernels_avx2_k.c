@@ -243,9 +243,110 @@ LE_AVX2_INLINE void le_kx_tile(const int T, const int C, const struct le_ksbx *w
     }
 }
 
+/* ---- decode (N = 1) ---- */
+
+/* Q4_K rows [r0, r1) against one Q8_K activation row, fused: each
+ * super-block's nibbles and 6-bit scales are expanded in registers and
+ * multiplied at once, with no trip through a le_ksbx (which cost as much as
+ * the dot product at N = 1). The integer sums are exact, so they equal
+ * le_kx_block's whatever the order, and the float steps are le_kx_tile's
+ * C = 1 steps in the same order: bit-identical to the unpacking path. */
+LE_AVX2_INLINE void le_kx_gemv_q4(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    const int64_t nb = j->K / LE_QK_K;
+    const le_block_q8_K *y = (const le_block_q8_K *)j->A;
+    for (int64_t r = r0; r < r1; r++) {
+        const le_block_q4_K *x = (const le_block_q4_K *)((const char *)j->W + r * j->w_row_bytes);
+        float a0 = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            if (b + 2 < nb)
+                _mm_prefetch((const char *)(x + b + 2), _MM_HINT_T0);
+            /* the 8 scales and 8 mins of the 12 packed bytes, 4 at a time
+             * (le_kx_scale_min's rule): u[0..1] scales, u[2..3] mins */
+            uint32_t u[4];
+            memcpy(u, x[b].scales, 12);
+            u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+            const uint32_t m03 = u[1] & 0x3f3f3f3fu;
+            u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+            u[2] = m03;
+            u[0] &= 0x3f3f3f3fu;
+            const __m128i sm = _mm_loadu_si128((const __m128i *)u);
+            const __m256i sc2 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+            __m256i acc = _mm256_setzero_si256();
+            for (int g = 0; g < 4; g++) {
+                const __m256i v = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
+                const __m256i lo = le_kx_bits(v, 0, 0xF), hi = le_kx_bits(v, 4, 0xF);
+                const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g)));
+                const __m256i p1 =
+                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g + 32)));
+                const __m256i s0 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)(4 * g | (4 * g + 1) << 8)));
+                const __m256i s1 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)((4 * g + 2) | (4 * g + 3) << 8)));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, s0));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, s1));
+            }
+            /* mins x (bsums of each 32): exact int32 */
+            const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
+                                              _mm_loadu_si128((const __m128i *)y[b].bsums + 1));
+            __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bs);
+            mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0x4e));
+            mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0xb1));
+            const int32_t msum = _mm_cvtsi128_si32(mp);
+            const float d = _cvtsh_ss(x[b].d), dmin = _cvtsh_ss(x[b].dmin);
+            a0 += (d * y[b].d) * (float)le_kx_hsum1(acc);
+            a0 -= (dmin * y[b].d) * (float)msum;
+        }
+        j->Y[r] = a0;
+    }
+}
+
+/* Q6_K rows [r0, r1) against one Q8_K row, fused as le_kx_gemv_q4: 6-bit
+ * quants from ql/qh in registers, the 16-element scales spread per 32
+ * quants as le_kx_unpack does, the -32 offset taken off through bsums as
+ * le_kx_block does; the same exact integer sum, the same float steps. */
+LE_AVX2_INLINE void le_kx_gemv_q6(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    const int64_t nb = j->K / LE_QK_K;
+    const le_block_q8_K *y = (const le_block_q8_K *)j->A;
+    for (int64_t r = r0; r < r1; r++) {
+        const le_block_q6_K *x = (const le_block_q6_K *)((const char *)j->W + r * j->w_row_bytes);
+        float a0 = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            for (int l = 0; l < 4 && b + 1 < nb; l++) /* the next super-block's 210 bytes */
+                _mm_prefetch((const char *)(x + b + 1) + 64 * l, _MM_HINT_T0);
+            __m256i acc = _mm256_setzero_si256();
+            for (int n = 0; n < 2; n++) {
+                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * n));
+                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * n + 32));
+                const __m256i h = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * n));
+                for (int k = 0; k < 4; k++) {
+                    const int v = 4 * n + k;
+                    const __m256i q = _mm256_or_si256(le_kx_bits(k & 1 ? l1 : l0, k < 2 ? 0 : 4, 0xF),
+                                                      _mm256_slli_epi16(le_kx_bits(h, 2 * k, 3), 4));
+                    const __m256i sv = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[2 * v + 1]),
+                                                        _mm_set1_epi16(x[b].scales[2 * v]));
+                    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y[b].qs + 32 * v)));
+                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sv));
+                }
+            }
+            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
+            acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5));
+            const float d = _cvtsh_ss(x[b].d);
+            a0 += (d * y[b].d) * (float)le_kx_hsum1(acc);
+        }
+        j->Y[r] = a0;
+    }
+}
+
 /* ---- gemm ---- */
 
 LE_AVX2_INLINE void le_kx_gemm(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    if (T == LE_KT_Q4 && j->N == 1) {
+        le_kx_gemv_q4(j, r0, r1);
+        return;
+    }
+    if (T == LE_KT_Q6 && j->N == 1) {
+        le_kx_gemv_q6(j, r0, r1);
+        return;
+    }
     struct le_ksbx buf[LE_KROWS][LE_KSEG];
     const int64_t nb = j->K / LE_QK_K;
     for (int64_t rc = r0; rc < r1; rc += LE_KROWS) {
