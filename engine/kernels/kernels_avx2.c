@@ -26,9 +26,11 @@
  */
 #include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
+#include "le_sgemm.h" /* le_sgemm_l8_*: batches on AVX-512 */
 
 #include <immintrin.h> /* AVX2, FMA, F16C intrinsics */
 #include <math.h>      /* fmaf */
+#include <string.h>    /* memcpy */
 
 #define LE_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define LE_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
@@ -216,149 +218,56 @@ static void le_gemm_tiles(const struct le_tileset *ts, const struct le_gemm_job 
     }
 }
 
-/* ---- AVX-512 (when the CPU has it): the same per-element arithmetic ----
- *
- * A zmm accumulator holds two elements' 8-lane accumulators: lanes 0-7 row
- * r, lanes 8-15 row r+1, both against column n. So one FMA advances two
- * elements by exactly the AVX2 step (fma of 8 lanes), and the reduction
- * (le_tile_store on the two 256-bit halves) is the same tree: results are
- * bit-identical to the AVX2 path and the reference. Weights are converted
- * (F16/BF16 widened, F32 copied) once per row tile, k block and n-block
- * into a buffer of row pairs interleaved per 8 k, off the FMA loop; activations
- * stay row-major and are broadcast 8 at a time. Tile: 3 row pairs (6
- * rows) x 8 columns = 24 zmm accumulators. */
+/* ---- batches on AVX-512: le_sgemm's inference form (sgemm.c) ----
+ * The 8-lane contract above is le_sgemm.h's inference form, so batches run
+ * on the one f32 micro-kernel (6 x 64, B packed per 64 weight rows and
+ * widened once per batch) with bit-identical results; the activations are
+ * converted lane-major for it (le_act_l8). */
 
-#define LE_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
-#define LE_AVX512_INLINE static inline __attribute__((always_inline, target("avx512f,avx2,fma,f16c")))
-#define LE_X_RP 3        /* row pairs per tile */
-#define LE_X_C 8         /* columns per tile */
-#define LE_X_KC 512      /* k per block (weight buffer 6 x 512 floats) */
-#define LE_X_NB 64       /* activation rows per n-block */
-#define LE_X_RSUB 8      /* row tiles per sub-chunk (accumulator buffer 8 x 64 x 3 zmm: 96 KiB) */
-
-/* Rows [r, r+nr) (nr <= 6) of W, k in [k0, k0 + 8 ng), as floats: wb[(p * ng
- * + g) * 16 + l] = row r+2p (l < 8) or r+2p+1 (l >= 8) at k = k0 + 8g + l%8;
- * missing rows 0. */
-LE_AVX512_INLINE void le_x_wconv(const int T, const struct le_gemm_job *j, int64_t r, int nr, int64_t k0, int64_t ng,
-                                 float *wb) {
-    for (int p = 0; p < LE_X_RP; p++) {
-        const char *w0 = (const char *)j->W + (r + 2 * p) * j->w_row_bytes, *w1 = w0 + j->w_row_bytes;
-        float *o = wb + p * ng * 16;
-        for (int64_t g = 0; g < ng; g++) {
-            __m256 a = 2 * p < nr ? le_ldw(T, w0, k0 + 8 * g) : _mm256_setzero_ps();
-            __m256 b = 2 * p + 1 < nr ? le_ldw(T, w1, k0 + 8 * g) : _mm256_setzero_ps();
-            _mm512_storeu_ps(o + g * 16, _mm512_insertf32x4(_mm512_insertf32x4(_mm512_castps256_ps512(a),
-                                 _mm256_extractf128_ps(b, 0), 2), _mm256_extractf128_ps(b, 1), 3));
-        }
-    }
+static int le_l8_use(int64_t K, int64_t N) {
+    return N >= 4 && K >= 8 && le_cpu_has(LE_CPU_AVX512);
 }
 
-LE_AVX512_INLINE __m256 le_x_half(__m512 v, int hi) {
-    return hi ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)) : _mm512_castps512_ps256(v);
+/* No memory for the batch's partial sums: rows of X six at a time (the
+ * least work buffer, on this frame only). */
+__attribute__((noinline)) static void le_l8_gemm_small(const struct le_sgemm_l8_op *op, int64_t r0, int64_t r1) {
+    _Alignas(64) char small[LE_SGEMM_L8_WORK_MIN];
+    le_sgemm_l8_rect(LE_SGEMM_AVX512, op, r0, r1, small, sizeof small);
 }
 
-/* nr rows (buffer wb: k in [k0, k0 + 8 ng)) x C columns from n. The 8-lane
- * accumulators continue from ab (unless k0 == 0) and go back there, or,
- * after the last k block (last), are reduced and stored with
- * le_tile_store (4 columns at a time). */
-LE_AVX512_INLINE void le_x_tile(const int T, const int C, const struct le_gemm_job *j, const float *wb, int64_t r,
-                                int nr, int64_t n, int64_t k0, int64_t ng, __m512 *ab, int last) {
-    const size_t lda = j->a_row_bytes / sizeof(float);
-    const float *A = (const float *)((const char *)j->A + n * j->a_row_bytes);
-    __m512 acc[LE_X_RP][LE_X_C];
-    _Pragma("GCC unroll 3") for (int p = 0; p < LE_X_RP; p++)
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) acc[p][c] =
-            k0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps((const float *)&ab[c * LE_X_RP + p]);
-    const float *Ak = A + k0;
-    for (int64_t g = 0; g < ng; g++) {
-        __m512 w[LE_X_RP];
-        _Pragma("GCC unroll 3") for (int p = 0; p < LE_X_RP; p++) w[p] = _mm512_loadu_ps(wb + (p * ng + g) * 16);
-        _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) {
-            __m512 a = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(Ak + c * lda + 8 * g))));
-            _Pragma("GCC unroll 3") for (int p = 0; p < LE_X_RP; p++) acc[p][c] = _mm512_fmadd_ps(w[p], a, acc[p][c]);
-        }
-    }
-    if (!last) {
-        _Pragma("GCC unroll 3") for (int p = 0; p < LE_X_RP; p++)
-            _Pragma("GCC unroll 8") for (int c = 0; c < C; c++) _mm512_store_ps((float *)&ab[c * LE_X_RP + p], acc[p][c]);
-        return;
-    }
-    const char *W = (const char *)j->W + r * j->w_row_bytes;
-    for (int c0 = 0; c0 < C; c0 += 4) {
-        __m256 h[LE_MAXR][LE_MAXC];
-        const int cc = C - c0 < 4 ? C - c0 : 4;
-        for (int i = 0; i < 2 * LE_X_RP; i++)
-            for (int c = 0; c < cc; c++)
-                h[i][c] = le_x_half(acc[i / 2][c0 + c], i % 2);
-        le_tile_store(j, h, r, n + c0, nr, cc, T, W, A + c0 * lda, lda);
-    }
+static void le_l8_gemm(int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+    const int bt = T == LE_K_F32 ? LE_SGEMM_F32 : T == LE_K_F16 ? LE_SGEMM_F16 : LE_SGEMM_BF16;
+    const struct le_sgemm_l8_op op = {.M = j->N, .N = r1, .K = j->K, .A = j->A,
+                                      .lda = (int64_t)(j->a_row_bytes / sizeof(float)), .btype = bt, .W = j->W,
+                                      .ldw = (int64_t)(j->w_row_bytes / (T == LE_K_F32 ? 4 : 2)), .Y = j->Y,
+                                      .ldy = j->ldy};
+    if (j->work && j->work_bytes >= LE_SGEMM_L8_WORK_MIN)
+        le_sgemm_l8_rect(LE_SGEMM_AVX512, &op, r0, r1, j->work, j->work_bytes);
+    else
+        le_l8_gemm_small(&op, r0, r1);
 }
 
-/* Rows [r0, r1) x all N, in sub-chunks of up to LE_X_RSUB row tiles: per
- * n-block of up to LE_X_NB activation rows and k block of LE_X_KC, every
- * row tile of the sub-chunk converts its weights of the block (12 KiB, in
- * L1) and passes every column tile over them. So the activations of one
- * (n, k) block (n-block x 2 KiB) stay in L2 for all the row tiles that
- * read them; the 8-lane accumulators wait in ab between k blocks (the same
- * operations in the same order). */
-LE_AVX512_INLINE void le_x_gemm(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    const int64_t K8 = j->K & ~(int64_t)7, N = j->N, rsub = 2 * LE_X_RP * LE_X_RSUB;
-    _Alignas(64) float wb[2 * LE_X_RP * LE_X_KC];
-    _Alignas(64) __m512 ab[LE_X_RSUB * LE_X_NB * LE_X_RP];
-    for (int64_t s0 = r0; s0 < r1; s0 += rsub) {
-        const int64_t s1 = s0 + rsub < r1 ? s0 + rsub : r1;
-        for (int64_t n0 = 0; n0 < N; n0 += LE_X_NB) {
-            const int64_t n1 = n0 + LE_X_NB < N ? n0 + LE_X_NB : N;
-            for (int64_t k0 = 0; k0 < K8; k0 += LE_X_KC) {
-                const int64_t ng = (K8 - k0 < LE_X_KC ? K8 - k0 : LE_X_KC) / 8;
-                const int last = k0 + 8 * ng >= K8;
-                for (int64_t r = s0; r < s1; r += 2 * LE_X_RP) {
-                    const int nr = s1 - r < 2 * LE_X_RP ? (int)(s1 - r) : 2 * LE_X_RP;
-                    __m512 *abr = ab + (r - s0) / (2 * LE_X_RP) * LE_X_NB * LE_X_RP;
-                    le_x_wconv(T, j, r, nr, k0, ng, wb);
-                    int64_t n = n0;
-                    for (; n + LE_X_C <= n1; n += LE_X_C)
-                        le_x_tile(T, LE_X_C, j, wb, r, nr, n, k0, ng, abr + (n - n0) * LE_X_RP, last);
-                    for (; n < n1; n++)
-                        le_x_tile(T, 1, j, wb, r, nr, n, k0, ng, abr + (n - n0) * LE_X_RP, last);
-                }
-            }
-        }
-    }
-}
-
-LE_AVX512 static void le_x_gemm_f32(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    le_x_gemm(LE_K_F32, j, r0, r1);
-}
-LE_AVX512 static void le_x_gemm_f16(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    le_x_gemm(LE_K_F16, j, r0, r1);
-}
-LE_AVX512 static void le_x_gemm_bf16(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    le_x_gemm(LE_K_BF16, j, r0, r1);
-}
-
-/* The AVX-512 path for batches (decode keeps the AVX2 gemv). */
-static int le_x_use(const struct le_gemm_job *j) {
-    return j->N >= 4 && j->K >= 8 && le_cpu_has(LE_CPU_AVX512);
+static size_t le_l8_work_bytes(int64_t K, int64_t N) {
+    return le_l8_use(K, N) ? le_sgemm_l8_work_bytes(N) : 0;
 }
 
 static void le_gemm_f32(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     if (j->N == 1)
         le_gemv_f32_avx2(j, r0, r1); /* decode: kernels_gemv.c */
-    else if (le_x_use(j))
-        le_x_gemm_f32(j, r0, r1);
+    else if (le_l8_use(j->K, j->N))
+        le_l8_gemm(LE_K_F32, j, r0, r1);
     else
         le_gemm_tiles(&le_ts_f32, j, r0, r1);
 }
 static void le_gemm_f16(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (le_x_use(j))
-        le_x_gemm_f16(j, r0, r1);
+    if (le_l8_use(j->K, j->N))
+        le_l8_gemm(LE_K_F16, j, r0, r1);
     else
         le_gemm_tiles(&le_ts_f16, j, r0, r1);
 }
 static void le_gemm_bf16(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (le_x_use(j))
-        le_x_gemm_bf16(j, r0, r1);
+    if (le_l8_use(j->K, j->N))
+        le_l8_gemm(LE_K_BF16, j, r0, r1);
     else
         le_gemm_tiles(&le_ts_bf16, j, r0, r1);
 }
@@ -379,47 +288,76 @@ static int64_t le_act_unit_1(int64_t N) {
     (void)N;
     return 1;
 }
-static size_t le_act_row_bytes_f32(int64_t K, int64_t N) {
-    (void)N;
-    return (size_t)K * sizeof(float);
-}
 static size_t le_act_row_bytes_pad(int64_t K, int64_t N) {
     (void)N;
     return (size_t)le_act_ld(K) * sizeof(float);
 }
 
-/* F16 activations kept as floats holding exactly the F16-rounded values. */
-LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
-    (void)N;
-    for (int64_t n = n0; n < n1; n++) {
-        const float *x = X + n * K;
-        float *a = (float *)A + n * le_act_ld(K);
-        int64_t k = 0;
-        for (; k + 8 <= K; k += 8)
-            _mm256_storeu_ps(a + k, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + k), 0)));
-        for (; k < K; k++)
-            a[k] = le_h2f(le_fp32_to_fp16(x[k]));
-    }
+static size_t le_act_bytes_f32(int64_t K, int64_t N) { /* batches on le_sgemm: lane-major */
+    return le_l8_use(K, N) ? le_act_bytes_pad(K, N) : 0;
+}
+static size_t le_act_row_bytes_f32(int64_t K, int64_t N) {
+    return le_l8_use(K, N) ? le_act_row_bytes_pad(K, N) : (size_t)K * sizeof(float);
 }
 
-/* BF16 activations as floats holding exactly the BF16-rounded values. */
-LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
-    (void)N;
-    uint16_t h[256];
-    for (int64_t n = n0; n < n1; n++) {
-        for (int64_t k0 = 0; k0 < K; k0 += 256) {
-            int64_t m = K - k0 < 256 ? K - k0 : 256;
-            le_bf16_from_float_avx2(X + n * K + k0, h, m);
-            le_bf16_to_float_avx2(h, (float *)A + n * le_act_ld(K) + k0, m);
+/* y[0..n) = x rounded to the weight type (F16/BF16, kept as the exactly
+ * representable floats); F32 copies. */
+LE_AVX2_INLINE void le_act_round(const int T, const float *x, float *y, int64_t n) {
+    int64_t k = 0;
+    if (T == LE_K_F32) {
+        memcpy(y, x, (size_t)n * sizeof(float));
+    } else if (T == LE_K_F16) {
+        for (; k + 8 <= n; k += 8)
+            _mm256_storeu_ps(y + k, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + k), 0)));
+        for (; k < n; k++)
+            y[k] = le_h2f(le_fp32_to_fp16(x[k]));
+    } else {
+        uint16_t h[256];
+        for (; k < n; k += 256) {
+            int64_t m = n - k < 256 ? n - k : 256;
+            le_bf16_from_float_avx2(x + k, h, m);
+            le_bf16_to_float_avx2(h, y + k, m);
         }
     }
 }
 
-const struct le_gemm_impl le_gemm_avx2_f32 = {NULL, le_act_unit_1, NULL, le_act_row_bytes_f32, le_gemm_f32};
-const struct le_gemm_impl le_gemm_avx2_f16 = {le_act_bytes_pad, le_act_unit_1, le_act_f16, le_act_row_bytes_pad,
-                                              le_gemm_f16};
-const struct le_gemm_impl le_gemm_avx2_bf16 = {le_act_bytes_pad, le_act_unit_1, le_act_bf16, le_act_row_bytes_pad,
-                                               le_gemm_bf16};
+/* Rows [n0, n1) of X, rounded to the weight type: row-major, or lane-major
+ * (le_sgemm_l8_act) for the batches that run on le_sgemm. */
+LE_AVX2_INLINE void le_act_conv(const int T, const float *X, void *A, int64_t K, int64_t N, int64_t n0,
+                                int64_t n1) {
+    const int l8 = le_l8_use(K, N);
+    _Alignas(32) float t[512];
+    for (int64_t n = n0; n < n1; n++) {
+        const float *x = X + n * K;
+        float *a = (float *)A + n * le_act_ld(K);
+        if (!l8) {
+            le_act_round(T, x, a, K);
+            continue;
+        }
+        for (int64_t k0 = 0; k0 < K; k0 += 512) {
+            const int64_t m = K - k0 < 512 ? K - k0 : 512;
+            le_act_round(T, x + k0, t, m);
+            le_sgemm_l8_act(t, a, K, k0, m);
+        }
+    }
+}
+
+LE_AVX2 static void le_act_f32(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+    le_act_conv(LE_K_F32, X, A, K, N, n0, n1);
+}
+LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+    le_act_conv(LE_K_F16, X, A, K, N, n0, n1);
+}
+LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+    le_act_conv(LE_K_BF16, X, A, K, N, n0, n1);
+}
+
+const struct le_gemm_impl le_gemm_avx2_f32 = {le_act_bytes_f32,     le_act_unit_1, le_act_f32,
+                                              le_act_row_bytes_f32, le_gemm_f32,   le_l8_work_bytes};
+const struct le_gemm_impl le_gemm_avx2_f16 = {le_act_bytes_pad,     le_act_unit_1, le_act_f16,
+                                              le_act_row_bytes_pad, le_gemm_f16,   le_l8_work_bytes};
+const struct le_gemm_impl le_gemm_avx2_bf16 = {le_act_bytes_pad,     le_act_unit_1, le_act_bf16,
+                                               le_act_row_bytes_pad, le_gemm_bf16, le_l8_work_bytes};
 
 /* ---- vec_dot: one element through the same tile code ---- */
 

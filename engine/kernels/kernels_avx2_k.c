@@ -814,7 +814,7 @@ LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_
             le_kx_gemm_panels(T, le_##name##_prows4, le_##name##_prows1, j, r0, r1);                           \
     }                                                                                                          \
     const struct le_gemm_impl le_gemm_avx2_##name = {le_kx_act_bytes, le_kx_act_unit, le_kx_act_convert,       \
-                                                     le_kx_act_row_bytes, le_gemm_##name};                     \
+                                                     le_kx_act_row_bytes, le_gemm_##name, NULL};               \
     LE_AVX2 void le_vec_dot_##name##_q8_K_avx2(int n, float *s, const void *x, const void *y) {               \
         le_kx_vec_dot(T, n, s, x, y);                                                                          \
     }

@@ -452,7 +452,7 @@ LE_AVX2_INLINE void le_q_vec_dot(const int T, int n, float *s, const void *x, co
     }                                                                                                          \
     const struct le_gemm_impl le_gemm_avx2_##name = {le_##name##_act_bytes, le_##name##_act_unit,             \
                                                      le_##name##_act_convert, le_##name##_act_row_bytes,       \
-                                                     le_##name##_gemm};
+                                                     le_##name##_gemm, NULL};
 
 LE_Q_TYPE(q8_0, LE_Q_Q8_0, 1)
 LE_Q_TYPE(q4_0, LE_Q_Q4_0, 0)

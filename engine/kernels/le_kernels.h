@@ -238,6 +238,8 @@ struct le_gemm_job {
     float *Y;
     int64_t ldy;        /* = rows */
     le_vec_dot_fn vec_dot; /* for the generic (per-element) gemm */
+    void *work;            /* the impl's work buffer for this member (64-byte aligned), or NULL */
+    size_t work_bytes;
 };
 
 /*
@@ -255,6 +257,10 @@ struct le_gemm_impl {
     /* a_row_bytes for the job (row-major layouts), else 0. */
     size_t (*act_row_bytes)(int64_t K, int64_t N);
     void (*gemm)(const struct le_gemm_job *job, int64_t r0, int64_t r1);
+    /* Bytes of work buffer the gemm wants per member (NULL: none); the
+     * driver allocates it once per call and member, and the gemm copes
+     * (more slowly) when it could not. */
+    size_t (*work_bytes)(int64_t K, int64_t N);
 };
 
 /* AVX2 kernels (kernels_avx2.c); only call when le_cpu_avx2() (le_cpu.h). */

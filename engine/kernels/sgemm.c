@@ -28,6 +28,8 @@
 #include "le_cpu.h"   /* le_cpu_avx2, le_cpu_has */
 #include "le_pool.h"  /* le_pool_run, le_pool_nthreads */
 #include "le_types.h" /* le_fp16_to_fp32, le_bf16_to_fp32 */
+#include "le_kernels.h"
+#include "kernels_avx2_inl.h" /* le_tr8x8 */
 
 #include <immintrin.h>
 #include <math.h> /* fmaf */
@@ -403,5 +405,220 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
             for (int64_t k = 0; k < op->K; k++)
                 s = fmaf(op->A[m * op->rsa + k * op->csa], le_sg_b1(op, k, n), s);
             op->C[m * op->ldc + n] = s;
+        }
+}
+
+/* ---- the inference form: 8 lane chains per element (le_sgemm.h) ----
+ * Per column panel and K block of L8_G groups of 8: B packs the panel's
+ * weight rows into 8 lane panels (lane l: k = 8g + l, g in the block), each
+ * k-major like the training form's; every tile of MR rows of X then runs the
+ * micro-kernel once per lane over its lane panel, reading X's lane segment
+ * (contiguous in the lane-major layout), its accumulators continuing from
+ * the lane's partial tile in the work buffer. After the last block the 8
+ * partials of each element go through the fixed tree, then the K tail. */
+
+#define L8_G 64 /* groups of 8 per K block: 8 lane panels of 64 x 64 floats */
+
+static float le_sg_w1(int bt, const void *W, int64_t i) {
+    if (bt == LE_SGEMM_F32)
+        return ((const float *)W)[i];
+    uint16_t h = ((const uint16_t *)W)[i];
+    return bt == LE_SGEMM_F16 ? le_fp16_to_fp32(h) : le_bf16_to_fp32(h);
+}
+
+XAVX2 static void le_sg_l8_act_avx2(const float *xc, float *a, int64_t G, int64_t g0, int64_t ng8) {
+    for (int64_t g = 0; g < ng8; g += 8) {
+        __m256i r[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = _mm256_castps_si256(_mm256_loadu_ps(xc + 8 * (g + i)));
+        le_tr8x8(r); /* r[l] = lane l of groups g..g+8 */
+        for (int l = 0; l < 8; l++)
+            _mm256_storeu_ps(a + l * G + g0 + g, _mm256_castsi256_ps(r[l]));
+    }
+}
+
+void le_sgemm_l8_act(const float *xc, float *a, int64_t K, int64_t k0, int64_t kn) {
+    const int64_t G = K / 8, K8 = 8 * G;
+    int64_t full = k0 + kn <= K8 ? kn : K8 > k0 ? K8 - k0 : 0; /* whole groups in this part */
+    int64_t ng8 = le_cpu_avx2() ? full / 64 * 8 : 0, g0 = k0 / 8;
+    if (ng8)
+        le_sg_l8_act_avx2(xc, a, G, g0, ng8);
+    for (int64_t k = 8 * ng8; k < full; k++)
+        a[(k % 8) * G + g0 + k / 8] = xc[k];
+    for (int64_t k = full; k < kn; k++) /* the tail stays in place */
+        a[k0 + k] = xc[k];
+}
+
+/* floats between lane panels: padded by 4 lines so the 8 lanes' stores of
+ * one transpose do not all fall into one L1 set */
+#define L8_LS(gc, np) ((gc) * (np) + 64)
+#define L8_RK 256 /* k per widened row chunk in the pack (16 rows: 16 KiB) */
+
+_Static_assert((MR * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX) + 16 * L8_RK) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
+               "LE_SGEMM_L8_WORK_MIN is le_sgemm_l8_work_bytes(MR)");
+
+size_t le_sgemm_l8_work_bytes(int64_t M) {
+    /* partial tiles (M x 8 lanes x 64) + packed block + 16 widened row chunks */
+    return ((size_t)M * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX) + 16 * L8_RK) * sizeof(float);
+}
+
+/* dst[l * L8_LS(gc, np) + g * np + j] = W[n0 + j][8 (g0 + g) + l]; 0 for j >= nc. */
+static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
+                                 int np, float *dst, int64_t kf, int jf) {
+    for (int64_t k = 0; k < 8 * gc; k++)
+        for (int j = k >= kf ? 0 : jf; j < np; j++)
+            dst[(k % 8) * L8_LS(gc, np) + k / 8 * np + j] =
+                j < nc ? le_sg_w1(op->btype, op->W, (n0 + j) * op->ldw + 8 * g0 + k) : 0.0f;
+}
+
+X512 static void le_sg_l8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
+                                    int np, float *dst, float *rows) {
+    const int bt = op->btype;
+    const int64_t kc = 8 * gc, kf = kc & ~(int64_t)15;
+    const int jf = nc & ~15;
+    for (int j0 = 0; j0 < jf; j0 += 16)
+        for (int64_t k0 = 0; k0 < kf; k0 += L8_RK) {
+            const int64_t kn = kf - k0 < L8_RK ? kf - k0 : L8_RK;
+            for (int i = 0; i < 16; i++) { /* each row's chunk whole first: one stream at a time */
+                const int64_t src = (n0 + j0 + i) * op->ldw + 8 * g0 + k0;
+                for (int64_t k = 0; k < kn; k += 16)
+                    _mm512_store_ps(rows + i * L8_RK + k, le_sg_ld16(bt, op->W, src + k));
+            }
+            for (int64_t k = 0; k < kn; k += 16) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++)
+                    r[i] = _mm512_load_ps(rows + i * L8_RK + k);
+                le_sg_tr16(r); /* r[t] = the 16 rows at k0 + k + t */
+                for (int t = 0; t < 16; t++) {
+                    const int64_t kk = k0 + k + t;
+                    _mm512_store_ps(dst + (kk % 8) * L8_LS(gc, np) + kk / 8 * np + j0, r[t]);
+                }
+            }
+        }
+    le_sg_l8_pack_scalar(op, g0, gc, n0, nc, np, dst, kf, jf);
+}
+
+/* s = tree of the 8 partials of element (m, j), then the K tail. */
+static float le_sg_l8_finish1(const struct le_sgemm_l8_op *op, const float *pm, int np, int64_t m, int64_t n,
+                              int j) {
+    const int64_t K8 = op->K / 8 * 8;
+    float s = 0.0f;
+    if (K8) {
+        const float *p = pm + j;
+        s = ((p[0] + p[np]) + (p[2 * np] + p[3 * np])) + ((p[4 * np] + p[5 * np]) + (p[6 * np] + p[7 * np]));
+    }
+    const float *a = op->A + m * op->lda;
+    for (int64_t k = K8; k < op->K; k++)
+        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), a[k], s);
+    return s;
+}
+
+X512 static void le_sg_l8_finish_x512(const struct le_sgemm_l8_op *op, const float *part, int64_t n, int nc) {
+    const int np = NP_MAX;
+    for (int64_t m = 0; m < op->M; m++) {
+        const float *pm = part + m * 8 * np;
+        float *y = op->Y + m * op->ldy + n;
+        if (op->K % 8 || op->K < 8) {
+            for (int j = 0; j < nc; j++)
+                y[j] = le_sg_l8_finish1(op, pm, np, m, n + j, j);
+            continue;
+        }
+        for (int j = 0; j < nc; j += 16) {
+            __m512 p[8];
+            for (int l = 0; l < 8; l++)
+                p[l] = _mm512_load_ps(pm + l * np + j);
+            __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p[0], p[1]), _mm512_add_ps(p[2], p[3])),
+                                     _mm512_add_ps(_mm512_add_ps(p[4], p[5]), _mm512_add_ps(p[6], p[7])));
+            int left = nc - j;
+            _mm512_mask_storeu_ps(y + j, left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1), s);
+        }
+    }
+}
+
+static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work) {
+    const int64_t G = op->K / 8;
+    const int np = isa == LE_SGEMM_AVX512 ? 64 : 16;
+    float *part = work, *bp = part + op->M * 8 * NP_MAX, *rows = bp + 8 * L8_LS(L8_G, NP_MAX);
+    const __mmask16 all[4] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+    for (int64_t n = n0; n < n1; n += np) {
+        const int nc = n1 - n < np ? (int)(n1 - n) : np;
+        const int npk = isa == LE_SGEMM_AVX512 ? (nc + 15) / 16 * 16 : np, nv = npk / 16;
+        for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
+            const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
+            if (isa == LE_SGEMM_AVX512)
+                le_sg_l8_pack_x512(op, g0, gc, n, nc, npk, bp, rows);
+            else
+                le_sg_l8_pack_scalar(op, g0, gc, n, nc, npk, bp, 0, 0);
+            /* the next block's weights (this panel's next K block, else the
+             * next panel's first) come into L2 a few lines per tile */
+            struct le_sg_pf pf = {0};
+            const int64_t es = op->btype == LE_SGEMM_F32 ? 4 : 2;
+            if (g0 + gc < G)
+                pf = (struct le_sg_pf){(const char *)op->W + (n * op->ldw + 8 * (g0 + gc)) * es, op->ldw * es, nc,
+                                       8 * (G - g0 - gc < L8_G ? G - g0 - gc : L8_G) * es, 0, 0};
+            else if (n + np < n1)
+                pf = (struct le_sg_pf){(const char *)op->W + (n + np) * op->ldw * es, op->ldw * es,
+                                       n1 - n - np < np ? n1 - n - np : np, 8 * (G < L8_G ? G : L8_G) * es, 0, 0};
+            const int64_t calls = 8 * ((op->M + MR - 1) / MR);
+            const int64_t per = (pf.rows * ((pf.len + 63) / 64) + calls - 1) / calls;
+            for (int l = 0; l < 8; l++) /* a lane panel (32 KiB) stays in L1 for every tile */
+                for (int64_t m = 0; m < op->M; m += MR) {
+                    const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
+                    le_sg_pf_step(&pf, per);
+                    const float *a = op->A + m * op->lda + l * G + g0, *b = bp + l * L8_LS(gc, npk);
+                    float *c = part + (m * 8 + l) * NP_MAX;
+                    const int64_t ldc = 8 * NP_MAX;
+                    if (isa == LE_SGEMM_SCALAR)
+                        le_sg_kscalar(mr, npk, npk, gc, a, op->lda, 1, b, c, ldc, g0 > 0);
+                    else if (isa == LE_SGEMM_AVX2)
+                        le_sg_k256_any(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0);
+                    else
+                        switch (nv) {
+                        case 4: le_sg_k512_4(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0, all); break;
+                        case 3: le_sg_k512_3(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0, all); break;
+                        case 2: le_sg_k512_2(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0, all); break;
+                        default: le_sg_k512_1(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0, all); break;
+                        }
+                }
+        }
+        if (isa == LE_SGEMM_AVX512 && G > 0)
+            le_sg_l8_finish_x512(op, part, n, nc);
+        else
+            for (int64_t m = 0; m < op->M; m++)
+                for (int j = 0; j < nc; j++)
+                    op->Y[m * op->ldy + n + j] = le_sg_l8_finish1(op, part + m * 8 * NP_MAX, NP_MAX, m, n + j, j);
+    }
+}
+
+void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work,
+                      size_t work_bytes) {
+    if (op->M <= 0 || n1 <= n0)
+        return;
+    if (isa > le_sgemm_best())
+        isa = le_sgemm_best();
+    /* rows of X in chunks whose partial tiles fit the work buffer */
+    const size_t per = MR * 8 * NP_MAX * sizeof(float), fixed = le_sgemm_l8_work_bytes(0);
+    int64_t mc = work_bytes >= fixed + per ? (int64_t)((work_bytes - fixed) / per) * MR : MR;
+    for (int64_t m = 0; m < op->M; m += mc) {
+        struct le_sgemm_l8_op sub = *op;
+        sub.M = op->M - m < mc ? op->M - m : mc;
+        sub.A = op->A + m * op->lda;
+        sub.Y = op->Y + m * op->ldy;
+        le_sg_l8_rect(isa, &sub, n0, n1, work);
+    }
+}
+
+void le_sgemm_l8_ref(const struct le_sgemm_l8_op *op, const float *X, int64_t ldx) {
+    const int64_t K8 = op->K / 8 * 8;
+    for (int64_t m = 0; m < op->M; m++)
+        for (int64_t n = 0; n < op->N; n++) {
+            const float *x = X + m * ldx;
+            float p[8] = {0};
+            for (int64_t k = 0; k < K8; k++)
+                p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], p[k % 8]);
+            float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+            for (int64_t k = K8; k < op->K; k++)
+                s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
+            op->Y[m * op->ldy + n] = s;
         }
 }

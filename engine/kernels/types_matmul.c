@@ -30,6 +30,8 @@
 #include "le_pool.h"
 #include "le_types.h"
 
+#include <stdlib.h> /* aligned_alloc, free */
+
 #define LE_SCRATCH_ALIGN 64
 
 /* ---- generic path: activations in vec_dot_type, one vec_dot per output ---- */
@@ -214,20 +216,24 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
 
     struct le_gemm_job job[LE_MM_MAX_OUT];
     int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
-    /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread. */
+    /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread; 64 (one
+     * whole panel) for the gemms with a work buffer (le_sgemm's). */
+    const size_t wb = plan.impl && plan.impl->work_bytes ? plan.impl->work_bytes(K, N) : 0;
+    void *wk = wb ? aligned_alloc(64, (wb + 63) & ~(size_t)63) : NULL; /* NULL: the gemm's slow way */
     int64_t chunk = le_div_up(total_rows, 8 * me->t->nth);
     chunk = (chunk + 7) / 8 * 8;
-    chunk = chunk > 64 ? 64 : chunk;
+    chunk = chunk > 64 || wb ? 64 : chunk;
     first[0] = 0;
     for (int i = 0; i < n_out; i++) {
         job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = A,
                                       .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
                                       .ldy = outs[i].rows,
-                                      .vec_dot = plan.vec_dot};
+                                      .vec_dot = plan.vec_dot, .work = wk, .work_bytes = wk ? wb : 0};
         first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
     }
     if (own && me->t->nth <= LE_TEAM_OWN) {
         le_mm_gemm_ranges(me, &plan, job, outs, n_out, total_rows);
+        free(wk);
         le_team_barrier(me);
         return LE_OK;
     }
@@ -242,6 +248,7 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
         else
             le_ref_gemm(&job[o], r0, r1);
     }
+    free(wk);
     le_team_barrier(me);
     return LE_OK;
 }
