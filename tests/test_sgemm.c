@@ -10,6 +10,11 @@
  *   product (so the contract computes the right thing).
  * - The threaded driver gives the same bits for 1 and 3 threads and for
  *   sub-rectangles computed separately.
+ * - The inference form (8 lane chains, le_sgemm_l8_*) equals its plain-C
+ *   contract bit for bit on every path, for F32/F16/BF16 weights, K with
+ *   and without a tail of K % 8, K blocks crossed, ragged M and N, column
+ *   sub-ranges, and the smallest work buffer (rows in chunks); and that
+ *   contract is the 8-lane sum of le_kernels.h (le_matmul's, decode's).
  */
 // ctest-labels: unit
 #include <setjmp.h>
@@ -174,8 +179,70 @@ static void sgemm_should_not_depend_on_threads_or_rectangles(void **state) {
     le_pool_free(pool);
 }
 
+/* The inference form against le_sgemm_l8_ref: X row-major (row stride
+ * K + 3), converted lane-major into A with a padded row stride. */
+static void sgemm_l8_paths_should_equal_their_contract_bit_for_bit(void **state) {
+    (void)state;
+    static const int64_t sh[][3] = {{1, 1, 8}, {6, 64, 512}, {7, 65, 1029}, {13, 17, 300}, {5, 130, 31},
+                                    {25, 200, 1100}, {4, 16, 7}, {3, 1, 40}, {9, 70, 8}};
+    const int best = le_sgemm_best();
+    for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++)
+        for (int bt = 0; bt < 3; bt++) {
+            const int64_t M = sh[si][0], N = sh[si][1], K = sh[si][2], ldx = K + 3, lda = K + 21;
+            float *X = malloc((size_t)(M * ldx) * sizeof(float)), *A = malloc((size_t)(M * lda) * sizeof(float));
+            const size_t es = bt == LE_SGEMM_F32 ? 4 : 2;
+            void *W = malloc((size_t)(N * (K + 1)) * es);
+            for (int64_t i = 0; i < M * ldx; i++)
+                X[i] = frand();
+            for (int64_t i = 0; i < N * (K + 1); i++) {
+                float v = frand();
+                if (bt == LE_SGEMM_F32)
+                    ((float *)W)[i] = v;
+                else
+                    ((uint16_t *)W)[i] = bt == LE_SGEMM_F16 ? le_fp32_to_fp16(v) : le_fp32_to_bf16(v);
+            }
+            for (int64_t m = 0; m < M; m++) /* in two parts, as a rounding caller passes it */
+                for (int64_t k0 = 0; k0 < K; k0 += 520)
+                    le_sgemm_l8_act(X + m * ldx + k0, A + m * lda, K, k0, K - k0 < 520 ? K - k0 : 520);
+            const size_t ysz = (size_t)(M * N) * sizeof(float);
+            float *R = malloc(ysz), *Y = malloc(ysz);
+            struct le_sgemm_l8_op op = {.M = M, .N = N, .K = K, .A = A, .lda = lda, .btype = bt, .W = W,
+                                        .ldw = K + 1, .Y = R, .ldy = N};
+            le_sgemm_l8_ref(&op, X, ldx);
+            /* the contract is le_kernels.h's: lane l sums k = l mod 8 */
+            const float *w0 = W;
+            if (bt == LE_SGEMM_F32 && K >= 8) {
+                float p[8] = {0};
+                for (int64_t k = 0; k < K / 8 * 8; k++)
+                    p[k % 8] = fmaf(w0[k], X[k], p[k % 8]);
+                float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+                for (int64_t k = K / 8 * 8; k < K; k++)
+                    s = fmaf(w0[k], X[k], s);
+                assert_true(s == R[0]);
+            }
+            size_t wbig = le_sgemm_l8_work_bytes(M), wmin = LE_SGEMM_L8_WORK_MIN;
+            const size_t wsz = wbig > wmin ? wbig : wmin;
+            void *work = aligned_alloc(64, (wsz + 63) / 64 * 64);
+            for (int isa = LE_SGEMM_SCALAR; isa <= best; isa++)
+                for (int small = 0; small < 2; small++) {
+                    memset(Y, 0xff, ysz);
+                    op.Y = Y;
+                    size_t wb = small ? wmin : wsz;
+                    int64_t nc = small ? N / 3 + 1 : N; /* column sub-ranges */
+                    for (int64_t n = 0; n < N; n += nc)
+                        le_sgemm_l8_rect(isa, &op, n, n + nc < N ? n + nc : N, work, wb);
+                    if (memcmp(Y, R, ysz) != 0)
+                        fail_msg("l8 isa %d btype %d small %d shape %lld %lld %lld differs", isa, bt, small,
+                                 (long long)M, (long long)N, (long long)K);
+                }
+            op.Y = R;
+            free(work), free(X), free(A), free(W), free(R), free(Y);
+        }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sgemm_l8_paths_should_equal_their_contract_bit_for_bit),
         cmocka_unit_test(sgemm_paths_should_equal_the_reference_bit_for_bit),
         cmocka_unit_test(sgemm_reference_should_be_close_to_double),
         cmocka_unit_test(sgemm_should_not_depend_on_threads_or_rectangles),

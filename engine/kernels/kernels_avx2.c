@@ -20,9 +20,9 @@
  * Workload: prompt processing, N = 64..512 activation rows against weight
  * matrices of 288..32000 rows and K = 288..11008.
  *
- * Batches on a CPU with AVX-512F take the le_x_* path (below): the same
- * per-element operations, two elements per zmm, weights widened once per
- * row tile; about 1.7x the AVX2 tile's GFLOPS on Zen 5 (tool_mmbench).
+ * Batches on a CPU with AVX-512F run on le_sgemm's micro-kernel (sgemm.c,
+ * its inference form: the same 8 lane chains per element, one per lane run
+ * as an sgemm chain), with the activations converted lane-major for it.
  */
 #include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
