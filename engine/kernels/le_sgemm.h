@@ -87,7 +87,7 @@ void le_sgemm_l8_act(const float *xc, float *a, int64_t K, int64_t k0, int64_t k
 size_t le_sgemm_l8_work_bytes(int64_t M);
 
 /* le_sgemm_l8_work_bytes(6): the least work buffer (for a stack fallback). */
-#define LE_SGEMM_L8_WORK_MIN ((6 * 8 * 64 + 8 * (64 * 64 + 64) + 16 * 256) * 4)
+#define LE_SGEMM_L8_WORK_MIN ((6 * 8 * 64 + 8 * (128 * 64 + 64)) * 4)
 
 /* Columns [n0, n1) of Y (all M rows) on the calling thread, path `isa`.
  * work: 64-byte aligned, work_bytes >= le_sgemm_l8_work_bytes(6); with

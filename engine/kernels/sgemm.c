@@ -84,18 +84,18 @@ X512_INLINE void le_sg_pf_b(int bt, const void *B, int64_t i) {
 /* r[i] = row i (16 k) -> r[k] = 16 rows at k. */
 X512_INLINE void le_sg_tr16(__m512 r[16]) {
     __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    for (int i = 0; i < 4; i++) {
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
         u[4 * i + 0] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
         u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
         u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
         u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
     }
     /* u[4L + j], lane l: rows 4L..4L+3 at k = 4l + j */
-    for (int j = 0; j < 4; j++) {
+    _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
         __m512 v0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x44), v1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xEE);
         __m512 v2 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xEE);
         r[0 + j] = _mm512_shuffle_f32x4(v0, v2, 0x88);
@@ -417,7 +417,7 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
  * the lane's partial tile in the work buffer. After the last block the 8
  * partials of each element go through the fixed tree, then the K tail. */
 
-#define L8_G 64 /* groups of 8 per K block: 8 lane panels of 64 x 64 floats */
+#define L8_G 128 /* groups of 8 per K block: 8 lane panels of 128 x 64 floats */
 
 static float le_sg_w1(int bt, const void *W, int64_t i) {
     if (bt == LE_SGEMM_F32)
@@ -452,14 +452,13 @@ void le_sgemm_l8_act(const float *xc, float *a, int64_t K, int64_t k0, int64_t k
 /* floats between lane panels: padded by 4 lines so the 8 lanes' stores of
  * one transpose do not all fall into one L1 set */
 #define L8_LS(gc, np) ((gc) * (np) + 64)
-#define L8_RK 256 /* k per widened row chunk in the pack (16 rows: 16 KiB) */
 
-_Static_assert((MR * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX) + 16 * L8_RK) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
+_Static_assert((MR * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX)) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
                "LE_SGEMM_L8_WORK_MIN is le_sgemm_l8_work_bytes(MR)");
 
 size_t le_sgemm_l8_work_bytes(int64_t M) {
-    /* partial tiles (M x 8 lanes x 64) + packed block + 16 widened row chunks */
-    return ((size_t)M * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX) + 16 * L8_RK) * sizeof(float);
+    /* partial tiles (M x 8 lanes x 64) + the packed block */
+    return ((size_t)M * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX)) * sizeof(float);
 }
 
 /* dst[l * L8_LS(gc, np) + g * np + j] = W[n0 + j][8 (g0 + g) + l]; 0 for j >= nc. */
@@ -471,31 +470,37 @@ static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, in
                 j < nc ? le_sg_w1(op->btype, op->W, (n0 + j) * op->ldw + 8 * g0 + k) : 0.0f;
 }
 
-X512 static void le_sg_l8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
-                                    int np, float *dst, float *rows) {
-    const int bt = op->btype;
-    const int64_t kc = 8 * gc, kf = kc & ~(int64_t)15;
+/* 16 rows x 16 k at a time, straight from W (the block was prefetched into
+ * L2 while the previous one ran), transposed in registers, each k vector
+ * stored into its lane panel. */
+X512_INLINE void le_sg_l8_pack16(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
+                                 int nc, int np, float *dst) {
+    const int64_t kf = 8 * gc & ~(int64_t)15;
     const int jf = nc & ~15;
-    for (int j0 = 0; j0 < jf; j0 += 16)
-        for (int64_t k0 = 0; k0 < kf; k0 += L8_RK) {
-            const int64_t kn = kf - k0 < L8_RK ? kf - k0 : L8_RK;
-            for (int i = 0; i < 16; i++) { /* each row's chunk whole first: one stream at a time */
-                const int64_t src = (n0 + j0 + i) * op->ldw + 8 * g0 + k0;
-                for (int64_t k = 0; k < kn; k += 16)
-                    _mm512_store_ps(rows + i * L8_RK + k, le_sg_ld16(bt, op->W, src + k));
-            }
-            for (int64_t k = 0; k < kn; k += 16) {
-                __m512 r[16];
-                for (int i = 0; i < 16; i++)
-                    r[i] = _mm512_load_ps(rows + i * L8_RK + k);
-                le_sg_tr16(r); /* r[t] = the 16 rows at k0 + k + t */
-                for (int t = 0; t < 16; t++) {
-                    const int64_t kk = k0 + k + t;
-                    _mm512_store_ps(dst + (kk % 8) * L8_LS(gc, np) + kk / 8 * np + j0, r[t]);
-                }
-            }
+    int64_t off[16]; /* k = 16q + t goes to lane t % 8, group 2q + t / 8 */
+    for (int t = 0; t < 16; t++)
+        off[t] = (t % 8) * L8_LS(gc, np) + (t / 8) * np;
+    for (int j0 = 0; j0 < jf; j0 += 16) {
+        const int64_t src = (n0 + j0) * op->ldw + 8 * g0;
+        for (int64_t k = 0; k < kf; k += 16) {
+            __m512 r[16];
+            _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) r[i] = le_sg_ld16(bt, op->W, src + i * op->ldw + k);
+            le_sg_tr16(r); /* r[t] = the 16 rows at k + t */
+            float *d = dst + k / 8 * np + j0;
+            _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) _mm512_store_ps(d + off[t], r[t]);
         }
+    }
     le_sg_l8_pack_scalar(op, g0, gc, n0, nc, np, dst, kf, jf);
+}
+
+X512 static void le_sg_l8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
+                                    int np, float *dst) {
+    if (op->btype == LE_SGEMM_F16)
+        le_sg_l8_pack16(LE_SGEMM_F16, op, g0, gc, n0, nc, np, dst);
+    else if (op->btype == LE_SGEMM_BF16)
+        le_sg_l8_pack16(LE_SGEMM_BF16, op, g0, gc, n0, nc, np, dst);
+    else
+        le_sg_l8_pack16(LE_SGEMM_F32, op, g0, gc, n0, nc, np, dst);
 }
 
 /* s = tree of the 8 partials of element (m, j), then the K tail. */
@@ -538,7 +543,7 @@ X512 static void le_sg_l8_finish_x512(const struct le_sgemm_l8_op *op, const flo
 static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work) {
     const int64_t G = op->K / 8;
     const int np = isa == LE_SGEMM_AVX512 ? 64 : 16;
-    float *part = work, *bp = part + op->M * 8 * NP_MAX, *rows = bp + 8 * L8_LS(L8_G, NP_MAX);
+    float *part = work, *bp = part + op->M * 8 * NP_MAX;
     const __mmask16 all[4] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
     for (int64_t n = n0; n < n1; n += np) {
         const int nc = n1 - n < np ? (int)(n1 - n) : np;
@@ -546,7 +551,7 @@ static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, 
         for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
             const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
             if (isa == LE_SGEMM_AVX512)
-                le_sg_l8_pack_x512(op, g0, gc, n, nc, npk, bp, rows);
+                le_sg_l8_pack_x512(op, g0, gc, n, nc, npk, bp);
             else
                 le_sg_l8_pack_scalar(op, g0, gc, n, nc, npk, bp, 0, 0);
             /* the next block's weights (this panel's next K block, else the
@@ -566,6 +571,10 @@ static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, 
                     const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
                     le_sg_pf_step(&pf, per);
                     const float *a = op->A + m * op->lda + l * G + g0, *b = bp + l * L8_LS(gc, npk);
+                    if (m + MR < op->M) /* the next tile's X segments: short runs, too short for the hardware */
+                        for (int r = 0; r < MR && m + MR + r < op->M; r++)
+                            for (int64_t k = 0; k < gc; k += 16)
+                                __builtin_prefetch(a + (MR + r) * op->lda + k, 0, 3);
                     float *c = part + (m * 8 + l) * NP_MAX;
                     const int64_t ldc = 8 * NP_MAX;
                     if (isa == LE_SGEMM_SCALAR)
