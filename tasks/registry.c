@@ -134,8 +134,9 @@ static const struct le_task_info le_tasks[] = {
      * first_n from each subject's dev split. The YAML sets no num_fewshot
      * (lm-eval runs 0-shot unless told); 5 is the default here, as in the
      * MMLU paper and the LLaMA paper's Table 9. Its groups and subjects on
-     * their own are in le_task_parts below. */
-    {.name = "mmlu", .version = 1.0, MMLU_FIELDS, .n_groups = LE_MMLU_N_SUBJECTS},
+     * their own are in le_task_parts below. Version 2: _mmlu.yaml's
+     * metadata.version (the subjects' own, 1.0, is their template's). */
+    {.name = "mmlu", .version = 2.0, MMLU_FIELDS, .n_groups = LE_MMLU_N_SUBJECTS},
     /* race: lm_eval/tasks/race/race.yaml (EleutherAI/race "high", test
      * split, no few-shot split: examples come from the test split itself,
      * the evaluated document not left out). 0-shot as the LLaMA paper. */

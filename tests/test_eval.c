@@ -343,6 +343,8 @@ static void mmlu_groups_should_be_reported_and_come_back_from_the_store(void **s
             fail_msg("no results for %s", keys[i]);
         assert_true(cJSON_Compare(a, b, 1));
     }
+    /* versions as lm-eval's: the mmlu group's metadata.version is 2 */
+    assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(res[0], "versions"), "mmlu")->valuedouble == 2.0);
     cJSON *gs = cJSON_GetObjectItem(res[0], "group_subtasks");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(gs, "mmlu")), 3);
     assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(gs, "mmlu_humanities"), 0)->valuestring,
