@@ -263,37 +263,30 @@ LE_AVX2_INLINE void le_kx_prefetch(const void *x, int lines) {
  * returns a0 with the two float steps applied. */
 LE_AVX2_INLINE float le_kx_sb_q45(const int T, const char *row, int64_t b, int64_t nb, const le_block_q8_K *y,
                                   float a0) {
-    const uint8_t *qs, *scales;
-    uint16_t dh, dminh;
-    __m256i qh = _mm256_setzero_si256();
-    if (T == LE_KT_Q4) {
-        const le_block_q4_K *x = (const le_block_q4_K *)row + b;
-        if (b + 2 < nb)
-            _mm_prefetch((const char *)(x + 2), _MM_HINT_T0);
-        qs = x->qs, scales = x->scales, dh = x->d, dminh = x->dmin;
-    } else {
-        const le_block_q5_K *x = (const le_block_q5_K *)row + b;
-        if (b + 1 < nb)
-            le_kx_prefetch(x + 1, 3); /* 176 bytes */
-        qs = x->qs, scales = x->scales, dh = x->d, dminh = x->dmin;
-        qh = _mm256_loadu_si256((const __m256i *)x->qh);
-    }
+    const le_block_q4_K *x4 = (const le_block_q4_K *)row + b;
+    const le_block_q5_K *x5 = (const le_block_q5_K *)row + b;
+    const uint8_t *qs = T == LE_KT_Q4 ? x4->qs : x5->qs, *scales = T == LE_KT_Q4 ? x4->scales : x5->scales;
+    if (T == LE_KT_Q4 && b + 2 < nb)
+        _mm_prefetch((const char *)(x4 + 2), _MM_HINT_T0);
+    if (T == LE_KT_Q5 && b + 1 < nb)
+        le_kx_prefetch(x5 + 1, 3); /* 176 bytes */
     /* the 8 scales and 8 mins, 4 at a time (le_kx_scale_min's rule):
-     * u[0..1] scales, u[2..3] mins */
-    uint32_t u[4];
-    memcpy(u, scales, 12);
-    u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-    const uint32_t m03 = u[1] & 0x3f3f3f3fu;
-    u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-    u[2] = m03;
-    u[0] &= 0x3f3f3f3fu;
-    const __m128i sm = _mm_loadu_si128((const __m128i *)u);
+     * u0, u1 the scales, u2, u3 the mins */
+    uint32_t u0, u1, u2;
+    memcpy(&u0, scales, 4), memcpy(&u1, scales + 4, 4), memcpy(&u2, scales + 8, 4);
+    const uint32_t u3 = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    const uint32_t m03 = u1 & 0x3f3f3f3fu;
+    u1 = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    u2 = m03;
+    u0 &= 0x3f3f3f3fu;
+    const __m128i sm = _mm_setr_epi32((int)u0, (int)u1, (int)u2, (int)u3);
     const __m256i sc2 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     __m256i acc = _mm256_setzero_si256();
-    for (int g = 0; g < 4; g++) {
+    _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
         const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
         __m256i lo = le_kx_bits(v, 0, 0xF), hi = le_kx_bits(v, 4, 0xF);
         if (T == LE_KT_Q5) { /* bits 2g (low nibbles) and 2g+1 (high) of qh as bit 4 */
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)x5->qh);
             lo = _mm256_or_si256(lo, _mm256_slli_epi16(le_kx_bits(qh, 2 * g, 1), 4));
             hi = _mm256_or_si256(hi, _mm256_slli_epi16(le_kx_bits(qh, 2 * g + 1, 1), 4));
         }
@@ -311,7 +304,7 @@ LE_AVX2_INLINE float le_kx_sb_q45(const int T, const char *row, int64_t b, int64
     mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0x4e));
     mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0xb1));
     const int32_t msum = _mm_cvtsi128_si32(mp);
-    const float d = _cvtsh_ss(dh), dmin = _cvtsh_ss(dminh);
+    const float d = _cvtsh_ss(T == LE_KT_Q4 ? x4->d : x5->d), dmin = _cvtsh_ss(T == LE_KT_Q4 ? x4->dmin : x5->dmin);
     a0 += (d * y->d) * (float)le_kx_hsum1(acc);
     a0 -= (dmin * y->d) * (float)msum;
     return a0;
@@ -335,45 +328,40 @@ LE_AVX2_INLINE __m256i le_kx_spread(__m256i lo, __m256i hi, int v) {
  * bsums as le_kx_block does. */
 LE_AVX2_INLINE float le_kx_sb_q23(const int T, const char *row, int64_t b, int64_t nb, const le_block_q8_K *y,
                                   float a0) {
-    const uint8_t *qs;
+    const le_block_q2_K *x2 = (const le_block_q2_K *)row + b;
+    const le_block_q3_K *x3 = (const le_block_q3_K *)row + b;
+    const uint8_t *qs = T == LE_KT_Q2 ? x2->qs : x3->qs;
     __m128i sc8, mn8 = _mm_setzero_si128(); /* 16 scales, 16 mins as bytes */
-    __m256i hm = _mm256_setzero_si256();
-    uint16_t dh, dminh = 0;
     if (T == LE_KT_Q2) {
-        const le_block_q2_K *x = (const le_block_q2_K *)row + b;
         if (b + 1 < nb)
-            le_kx_prefetch(x + 1, 2); /* 84 bytes */
-        const __m128i s = _mm_loadu_si128((const __m128i *)x->scales);
+            le_kx_prefetch(x2 + 1, 2); /* 84 bytes */
+        const __m128i s = _mm_loadu_si128((const __m128i *)x2->scales);
         sc8 = _mm_and_si128(s, _mm_set1_epi8(0xF));
         mn8 = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0xF));
-        qs = x->qs, dh = x->d, dminh = x->dmin;
     } else {
-        const le_block_q3_K *x = (const le_block_q3_K *)row + b;
         if (b + 1 < nb)
-            le_kx_prefetch(x + 1, 2); /* 110 bytes */
+            le_kx_prefetch(x3 + 1, 2); /* 110 bytes */
         /* scale g: bits 0-3 from the low nibble of byte g (g < 8) or the
          * high one of byte g - 8, bits 4-5 from byte 8 + g % 4 at 2 (g / 4);
          * minus 32 (le_q3_K_unpack's rule), 4 at a time */
-        uint32_t u[4];
-        memcpy(u, x->scales, 12);
-        const uint32_t t = u[2];
-        u[2] = ((u[0] >> 4) & 0x0f0f0f0fu) | (((t >> 4) & 0x03030303u) << 4);
-        u[3] = ((u[1] >> 4) & 0x0f0f0f0fu) | (((t >> 6) & 0x03030303u) << 4);
-        u[0] = (u[0] & 0x0f0f0f0fu) | ((t & 0x03030303u) << 4);
-        u[1] = (u[1] & 0x0f0f0f0fu) | (((t >> 2) & 0x03030303u) << 4);
-        sc8 = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)u), _mm_set1_epi8(32));
-        hm = _mm256_loadu_si256((const __m256i *)x->hmask);
-        qs = x->qs, dh = x->d;
+        uint32_t u0, u1, t;
+        memcpy(&u0, x3->scales, 4), memcpy(&u1, x3->scales + 4, 4), memcpy(&t, x3->scales + 8, 4);
+        const uint32_t s2 = ((u0 >> 4) & 0x0f0f0f0fu) | (((t >> 4) & 0x03030303u) << 4);
+        const uint32_t s3 = ((u1 >> 4) & 0x0f0f0f0fu) | (((t >> 6) & 0x03030303u) << 4);
+        const uint32_t s0 = (u0 & 0x0f0f0f0fu) | ((t & 0x03030303u) << 4);
+        const uint32_t s1 = (u1 & 0x0f0f0f0fu) | (((t >> 2) & 0x03030303u) << 4);
+        sc8 = _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
     }
     const __m256i sc = _mm256_cvtepi8_epi16(sc8); /* Q2_K's are < 16: signed = unsigned */
     const __m256i slo = _mm256_permute2x128_si256(sc, sc, 0x00), shi = _mm256_permute2x128_si256(sc, sc, 0x11);
     __m256i acc = _mm256_setzero_si256();
-    for (int n = 0; n < 2; n++) {
+    _Pragma("GCC unroll 2") for (int n = 0; n < 2; n++) {
         const __m256i q2 = _mm256_loadu_si256((const __m256i *)(qs + 32 * n));
-        for (int k = 0; k < 4; k++) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
             const int v = 4 * n + k;
             __m256i q = le_kx_bits(q2, 2 * k, 3);
             if (T == LE_KT_Q3) { /* bit v of hmask as bit 2 */
+                const __m256i hm = _mm256_loadu_si256((const __m256i *)x3->hmask);
                 const __m256i h = _mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << v)));
                 q = _mm256_or_si256(q, v < 2 ? _mm256_slli_epi16(h, 2 - v) : _mm256_srli_epi16(h, v - 2));
             }
@@ -382,13 +370,13 @@ LE_AVX2_INLINE float le_kx_sb_q23(const int T, const char *row, int64_t b, int64
         }
     }
     const __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
-    const float d = _cvtsh_ss(dh);
+    const float d = _cvtsh_ss(T == LE_KT_Q2 ? x2->d : x3->d);
     if (T == LE_KT_Q3) {
         acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 2));
         return a0 + (d * y->d) * (float)le_kx_hsum1(acc);
     }
     const int32_t msum = le_kx_hsum1(_mm256_madd_epi16(_mm256_cvtepu8_epi16(mn8), bs));
-    const float dmin = _cvtsh_ss(dminh);
+    const float dmin = _cvtsh_ss(x2->dmin);
     a0 += (d * y->d) * (float)le_kx_hsum1(acc);
     a0 -= (dmin * y->d) * (float)msum;
     return a0;
@@ -402,11 +390,11 @@ LE_AVX2_INLINE float le_kx_sb_q6(const char *row, int64_t b, int64_t nb, const l
     if (b + 1 < nb)
         le_kx_prefetch(x + 1, 4); /* 210 bytes */
     __m256i acc = _mm256_setzero_si256();
-    for (int n = 0; n < 2; n++) {
+    _Pragma("GCC unroll 2") for (int n = 0; n < 2; n++) {
         const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n));
         const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n + 32));
         const __m256i h = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * n));
-        for (int k = 0; k < 4; k++) {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
             const int v = 4 * n + k;
             const __m256i q = _mm256_or_si256(le_kx_bits(k & 1 ? l1 : l0, k < 2 ? 0 : 4, 0xF),
                                               _mm256_slli_epi16(le_kx_bits(h, 2 * k, 3), 4));
