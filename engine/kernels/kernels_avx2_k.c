@@ -698,7 +698,7 @@ LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t
 #define LE_X512K_INLINE                                                                                         \
     static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LE_XKP 16    /* activation rows per panel */
-_Static_assert(LE_XKP == 16, "le_panel16_store takes 16-row panels");
+_Static_assert(LE_XKP == 16, "le_panel16_gemm takes 16-row panels");
 #define LE_XK_RCH 16 /* weight rows unpacked at a time */
 #define LE_XK_SEG 2  /* super-blocks per segment */
 #define LE_XK_RT 8   /* weight rows per tile */
@@ -799,45 +799,30 @@ LE_X512K_INLINE void le_xk_tile(const int T, const int R, const struct le_ksbx *
 LE_X512K_INLINE void le_xk_tile_io(const int T, const int R, const struct le_ksbx *w, int64_t ns,
                                    const struct le_xkpanel *P, float *buf, int first) {
     __m512 acc[LE_XK_RT];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) acc[r] =
-        first ? _mm512_setzero_ps() : _mm512_loadu_ps(buf + r * LE_XKP);
+    le_panel16_acc_load(acc, R, buf, first);
     le_xk_tile(T, R, w, ns, P, acc);
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm512_storeu_ps(buf + r * LE_XKP, acc[r]);
+    le_panel16_acc_store(acc, R, buf);
 }
 
-typedef void (*le_xk_tile_fn)(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P, float *buf,
-                              int first);
+/* What the tiles and the unpacking of a type's le_xk gemm share. */
+struct le_xk_ctx {
+    const struct le_gemm_job *j;
+    const struct le_xkpanel *A;
+    struct le_ksbx *wb; /* [row][segment] */
+    int64_t nb;
+};
 
-/* Rows [r0, r1) x all N. */
-LE_X512K_INLINE void le_xk_gemm(const int T, le_xk_tile_fn f8, le_xk_tile_fn f1, const struct le_gemm_job *j,
-                                int64_t r0, int64_t r1) {
-    struct le_ksbx wb[LE_XK_RCH * LE_XK_SEG];
-    _Alignas(64) float buf[LE_XK_PG * LE_XK_RCH * LE_XKP]; /* [panel][row][16] */
-    const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_XKP - 1) / LE_XKP;
-    const struct le_xkpanel *A = j->A;
-    for (int64_t rc = r0; rc < r1; rc += LE_XK_RCH) {
-        const int64_t nr = r1 - rc < LE_XK_RCH ? r1 - rc : LE_XK_RCH;
-        for (int64_t p0 = 0; p0 < npan; p0 += LE_XK_PG) {
-            const int64_t p1 = p0 + LE_XK_PG < npan ? p0 + LE_XK_PG : npan;
-            for (int64_t b0 = 0; b0 < nb; b0 += LE_XK_SEG) {
-                const int64_t ns = nb - b0 < LE_XK_SEG ? nb - b0 : LE_XK_SEG;
-                for (int64_t i = 0; i < nr; i++)
-                    for (int64_t s = 0; s < ns; s++)
-                        le_kx_unpack(T, (const char *)j->W + (rc + i) * j->w_row_bytes, b0 + s,
-                                     &wb[i * LE_XK_SEG + s]);
-                for (int64_t p = p0; p < p1; p++) {
-                    const struct le_xkpanel *P = A + p * nb + b0;
-                    float *pbuf = buf + (p - p0) * LE_XK_RCH * LE_XKP;
-                    int64_t i = 0;
-                    for (; i + LE_XK_RT <= nr; i += LE_XK_RT)
-                        f8(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
-                    for (; i < nr; i++)
-                        f1(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
-                }
-            }
-            le_panel16_store(j, buf, LE_XK_RCH, p0, p1, rc, nr);
-        }
-    }
+LE_X512K_INLINE void le_xk_seg(const int T, void *c, int64_t rc, int64_t nr, int64_t b0, int64_t ns) {
+    const struct le_xk_ctx *x = c;
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t s = 0; s < ns; s++)
+            le_kx_unpack(T, (const char *)x->j->W + (rc + i) * x->j->w_row_bytes, b0 + s, &x->wb[i * LE_XK_SEG + s]);
+}
+
+LE_X512K_INLINE void le_xk_tile_at(const int T, const int R, void *c, int64_t i, int64_t p, int64_t b0, int64_t ns,
+                                   float *buf, int first) {
+    const struct le_xk_ctx *x = c;
+    le_xk_tile_io(T, R, x->wb + i * LE_XK_SEG, ns, x->A + p * x->nb + b0, buf, first);
 }
 
 /* ---- activations: rows of Q8_K (N < LE_KPANEL_MIN_N) or panels ---- */
@@ -884,16 +869,25 @@ LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_
                                            int64_t b0, int64_t ns) {                                          \
         le_kx_prows(T, 1, j, r, w, b0, ns);                                                                    \
     }                                                                                                          \
-    LE_X512K static void le_##name##_xtile8(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
-                                            float *buf, int first) {                                           \
-        le_xk_tile_io(T, LE_XK_RT, w, ns, P, buf, first);                                                      \
+    LE_X512K static void le_##name##_xseg(void *c, int64_t rc, int64_t nr, int64_t b0, int64_t ns) {          \
+        le_xk_seg(T, c, rc, nr, b0, ns);                                                                       \
     }                                                                                                          \
-    LE_X512K static void le_##name##_xtile1(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
-                                            float *buf, int first) {                                           \
-        le_xk_tile_io(T, 1, w, ns, P, buf, first);                                                             \
+    LE_X512K static void le_##name##_xtile8(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf,  \
+                                            int first) {                                                       \
+        le_xk_tile_at(T, LE_XK_RT, c, i, p, b0, ns, buf, first);                                               \
+    }                                                                                                          \
+    LE_X512K static void le_##name##_xtile1(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf,  \
+                                            int first) {                                                       \
+        le_xk_tile_at(T, 1, c, i, p, b0, ns, buf, first);                                                      \
     }                                                                                                          \
     LE_X512K static void le_##name##_xgemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {              \
-        le_xk_gemm(T, le_##name##_xtile8, le_##name##_xtile1, j, r0, r1);                                      \
+        struct le_ksbx wb[LE_XK_RCH * LE_XK_SEG];                                                              \
+        _Alignas(64) float buf[LE_XK_PG * LE_XK_RCH * LE_XKP]; /* [panel][row][16] */                          \
+        struct le_xk_ctx x = {j, j->A, wb, j->K / LE_QK_K};                                                    \
+        const struct le_panel16_loop L = {LE_XK_RCH,        LE_XK_SEG,         LE_XK_RT,        LE_XK_PG,     \
+                                          x.nb,             le_##name##_xseg, le_##name##_xtile8,              \
+                                          le_##name##_xtile1};                                                 \
+        le_panel16_gemm(j, r0, r1, L, &x, buf);                                                                \
     }                                                                                                          \
     LE_AVX2 static void le_gemm_##name(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                 \
         if (j->N < LE_KPANEL_MIN_N)                                                                            \
