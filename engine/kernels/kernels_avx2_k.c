@@ -10,6 +10,11 @@
  * AVX2 vec_dot and the scalar vec_dot agree bit for bit, and no result
  * depends on N, tiling or threads.
  *
+ * Decode (N = 1) skips the unpacking: le_kx_gemv expands each super-block's
+ * quants and scales in registers, per type (the same integers and float
+ * steps, so the same bits as the unpacking path; test_matmul checks it on
+ * blocks of random bytes).
+ *
  * Batches (N >= 4) use panels, as the 32-block kernels do: 8 activation
  * rows quantized to Q8_K once per batch and interleaved (struct
  * le_kpanel), so a broadcast weight dword times one panel vector is one
