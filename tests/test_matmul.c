@@ -6,7 +6,9 @@
  *   applies; for Q8_1 also its F16 block sums s), within 1e-5 of the output
  *   scale.
  * - Bit-identical results for 1, 2 and 3 threads, for one row at a time vs
- *   a batch, and equal to the table's vec_dot element by element.
+ *   a batch, and equal to the table's vec_dot element by element; for the
+ *   K-quants also on blocks of random bytes (every bit pattern), decode
+ *   (N = 1, the fused kernels) against batches and the scalar vec_dot.
  * - llama.cpp's own matmul outputs (../shared/oracle/kernels, README section 4)
  *   for the oracle-a model's blk.0.attn_q and ffn_down; the weights are read
  *   from the GGUF with a minimal parser here (skipped when the oracle is absent).
@@ -202,6 +204,61 @@ static void matmul_should_not_depend_on_threads_or_batching(void **state) {
         le_pool_free(pools[i]);
 }
 
+/* K-quant weights of random bytes (every bit pattern of quants, high bits,
+ * packed scales and minima, not just what the quantizer writes; finite
+ * F16 super-block scales): the decode kernels (N = 1, fused per type) give
+ * exactly the batched kernels' outputs (N = 2: rows of Q8_K; N = 9: panels)
+ * and the scalar reference vec_dot's. */
+static void k_quant_decode_should_equal_batch_for_any_block_bytes(void **state) {
+    (void)state;
+    static const int kt[] = {LE_TYPE_Q2_K, LE_TYPE_Q3_K, LE_TYPE_Q4_K, LE_TYPE_Q5_K, LE_TYPE_Q6_K};
+    static const int64_t batches[] = {2, 9};
+    const int64_t rows = 37, K = 5 * 256, NB = 9;
+    struct le_pool *pool = NULL;
+    assert_int_equal(le_pool_new(&pool, 2), LE_OK);
+    for (size_t ti = 0; ti < sizeof kt / sizeof kt[0]; ti++) {
+        const struct le_type_traits *t = le_type_get(kt[ti]), *ref = le_type_get_ref(kt[ti]);
+        const struct le_type_traits *v = le_type_get(t->vec_dot_type);
+        const size_t rb = le_type_row_size(kt[ti], K), ab = le_type_row_size(t->vec_dot_type, K);
+        unsigned char *W = malloc(rb * (size_t)rows);
+        float *X = malloc((size_t)(NB * K) * 4), *Yb = malloc((size_t)(NB * rows) * 4);
+        float *y1 = malloc((size_t)rows * 4);
+        void *a = malloc(ab), *scratch = malloc(le_matmul_scratch_size(kt[ti], K, NB));
+        assert_true(W && X && Yb && y1 && a && scratch);
+        for (size_t i = 0; i < rb * (size_t)rows; i++)
+            W[i] = (unsigned char)le_test_xorshift(&rng_state);
+        /* the F16 fields (d, then dmin for the types with minima): first
+         * in Q4_K and Q5_K, last in the others */
+        const int q45 = kt[ti] == LE_TYPE_Q4_K || kt[ti] == LE_TYPE_Q5_K;
+        const int nd = kt[ti] == LE_TYPE_Q3_K || kt[ti] == LE_TYPE_Q6_K ? 1 : 2;
+        const size_t bs = t->type_size, dat = q45 ? 0 : bs - 2 * (size_t)nd;
+        for (size_t b = 0; b < rb / bs * (size_t)rows; b++)
+            for (int k = 0; k < nd; k++) {
+                uint16_t h = le_fp32_to_fp16(le_test_normal(&rng_state) * 0.01f);
+                memcpy(W + b * bs + dat + 2 * (size_t)k, &h, 2);
+            }
+        for (int64_t i = 0; i < NB * K; i++)
+            X[i] = le_test_normal(&rng_state) * (i % 97 == 0 ? 20.0f : 1.0f);
+        for (size_t bi = 0; bi < sizeof batches / sizeof batches[0]; bi++) {
+            const int64_t N = batches[bi];
+            assert_int_equal(le_matmul(pool, W, kt[ti], rows, K, X, N, Yb, scratch), LE_OK);
+            for (int64_t n = 0; n < N; n++) {
+                assert_int_equal(le_matmul(pool, W, kt[ti], rows, K, X + n * K, 1, y1, scratch), LE_OK);
+                v->from_float_act(X + n * K, a, K);
+                for (int64_t r = 0; r < rows; r++) {
+                    float s;
+                    ref->vec_dot((int)K, &s, W + r * rb, a);
+                    if (memcmp(&y1[r], &Yb[n * rows + r], 4) != 0 || memcmp(&y1[r], &s, 4) != 0)
+                        fail_msg("%s row %lld: decode %.9g, batch of %lld %.9g, reference %.9g", t->name,
+                                 (long long)r, y1[r], (long long)N, Yb[n * rows + r], s);
+                }
+            }
+        }
+        free(W), free(X), free(Yb), free(y1), free(a), free(scratch);
+    }
+    le_pool_free(pool);
+}
+
 static void matmul_should_reject_bad_arguments(void **state) {
     (void)state;
     float w[64] = {0}, x[64] = {0}, y[4];
@@ -362,6 +419,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matmul_should_match_naive_double_product),
         cmocka_unit_test(matmul_should_not_depend_on_threads_or_batching),
+        cmocka_unit_test(k_quant_decode_should_equal_batch_for_any_block_bytes),
         cmocka_unit_test(matmul_should_reject_bad_arguments),
         cmocka_unit_test(matmul_should_match_llama_cpp_kernels),
     };

@@ -246,7 +246,8 @@ static void mixed_q4_0_file_with_q6_k_embeddings_should_load(void **state) {
 static void logits_should_be_identical_for_1_2_and_3_threads(void **state) {
     (void)state;
     char path[4096];
-    static const int types[] = {LE_TYPE_F32, LE_TYPE_Q8_0, LE_TYPE_Q4_0, LE_TYPE_F16, LE_TYPE_Q4_K, LE_TYPE_Q6_K};
+    static const int types[] = {LE_TYPE_F32,  LE_TYPE_Q8_0, LE_TYPE_Q4_0, LE_TYPE_F16, LE_TYPE_Q2_K,
+                                LE_TYPE_Q3_K, LE_TYPE_Q4_K, LE_TYPE_Q5_K, LE_TYPE_Q6_K};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         struct le_genmodel_cfg cfg = le_type_get(types[t])->blck_size == LE_QK_K_TEST ? kshape.cfg : shapes[1].cfg;
         cfg.wtype = types[t];

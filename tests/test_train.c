@@ -60,17 +60,14 @@ static void gemm_case(struct le_pool *pool, int simd, int form, int64_t N, int64
     float *out = malloc(sizeof(float) * outn), *ref = malloc(sizeof(float) * outn);
     fill(X, N * K, 1), fill(W, M * K, 1), fill(Yd, N * M, 1), fill(out, outn, 1);
     memcpy(ref, out, sizeof(float) * outn);
-    size_t sc = le_tg_gemm_scratch(N, M, K), s2 = le_tg_gemm_scratch(N, K, M), s3 = le_tg_gemm_scratch(M, K, N);
-    sc = (sc > s2 ? sc : s2) > s3 ? (sc > s2 ? sc : s2) : s3;
-    float *scr = aligned_alloc(32, ((sc * 4 + 31) / 32) * 32);
     if (form == 0) {
-        le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, out, M, acc, scr);
+        le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, out, M, acc);
         le_tg_gemm_ref(N, M, K, X, K, 1, W, 1, K, ref, M, acc);
     } else if (form == 1) {
-        le_tg_dyw(pool, simd, out, Yd, W, N, M, K, acc, scr);
+        le_tg_dyw(pool, simd, out, Yd, W, N, M, K, acc);
         le_tg_gemm_ref(N, K, M, Yd, M, 1, W, K, 1, ref, K, acc);
     } else {
-        le_tg_dytx(pool, simd, out, Yd, X, N, M, K, acc, scr);
+        le_tg_dytx(pool, simd, out, Yd, X, N, M, K, acc);
         le_tg_gemm_ref(M, K, N, Yd, 1, M, X, K, 1, ref, K, acc);
     }
     double red = form == 0 ? (double)K : form == 1 ? (double)M : (double)N;
@@ -80,7 +77,7 @@ static void gemm_case(struct le_pool *pool, int simd, int form, int64_t N, int64
                         (long long)K, (long long)i, out[i], ref[i]);
             fail();
         }
-    free(X), free(W), free(Yd), free(out), free(ref), free(scr);
+    free(X), free(W), free(Yd), free(out), free(ref);
 }
 
 static void gemm_should_match_scalar_reference_for_three_forms(void **state) {
@@ -273,7 +270,7 @@ static void attention_gradient_should_match_finite_differences(void **state) {
         static float dq[AN * AC], dk[AN * AKC], dv[AN * AKC];
         static struct attn_ud u;
         fill(q, AN * AC, 1.5), fill(k, AN * AKC, 1.5), fill(v, AN * AKC, 1), fill(u.up, AN * AC, 1);
-        float *scr = malloc(sizeof(float) * le_top_attn_scratch(pool, AT, AD));
+        float *scr = malloc(sizeof(float) * le_top_attn_scratch(pool, AT));
         le_top_attn_fwd(pool, simd, q, k, v, p, out, AB, AT, AH, AG, AD, scr);
         le_top_attn_bwd(pool, simd, q, k, v, p, u.up, dq, dk, dv, AB, AT, AH, AG, AD, scr);
         for (int i = 0; i < AN * AC; i++)

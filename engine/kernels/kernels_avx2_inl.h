@@ -2,8 +2,8 @@
  * kernels_avx2_inl: small inline helpers shared by the SIMD kernel files
  * (kernels_avx2_q.c, kernels_avx2_k.c, kernels_x512_q.c): the target
  * attributes, the 8x8 dword transpose that interleaves 8 activation rows
- * into panels, the accumulator load/store of 8-row panel tiles and the Y
- * store of 16-row panel gemms. Private to engine/kernels; include after
+ * into panels, the accumulator load/store of 8-row panel tiles, and the
+ * blocking loop and Y store of the 16-row panel gemms. Private to engine/kernels; include after
  * le_kernels.h.
  */
 #ifndef LE_KERNELS_AVX2_INL_H
@@ -69,6 +69,59 @@ static inline void le_panel16_store(const struct le_gemm_job *j, const float *bu
             float *y = j->Y + (p * 16 + c) * j->ldy + rc;
             for (int64_t i = 0; i < nr; i++)
                 y[i] = pbuf[i * 16 + c];
+        }
+    }
+}
+
+/* The float accumulators of a 16-row-panel tile of R rows: acc[r] <- row r
+ * of buf (16 floats; zero at the first K segment), and back. */
+#define LE_X512F_INLINE static inline __attribute__((always_inline, target("avx512f")))
+LE_X512F_INLINE void le_panel16_acc_load(__m512 *acc, const int R, const float *buf, int first) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) acc[r] =
+        first ? _mm512_setzero_ps() : _mm512_loadu_ps(buf + r * 16);
+}
+LE_X512F_INLINE void le_panel16_acc_store(const __m512 *acc, const int R, float *buf) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm512_storeu_ps(buf + r * 16, acc[r]);
+}
+
+/* The blocking loop of the 16-row-panel gemms (kernels_x512_q.c, the VNNI
+ * part of kernels_avx2_k.c), one for both: rows [r0, r1) in chunks of rch;
+ * panels (16 activation rows each) in groups of pg, whose partial sums stay
+ * in buf (pg * rch * 16 floats) and go to Y once per chunk and group; the
+ * nb K blocks in segments of seg, each unpacked once per chunk and group
+ * (unpack: rows rc.. of W, nr of them) and passed under every panel of the
+ * group by tiles of rt rows, then single rows (tile_rt, tile_1: rows i.. of
+ * the chunk x panel p, partial sums in buf, zero first when b0 = 0). ctx is
+ * the caller's: its weight buffers and activations. */
+typedef void (*le_panel16_unpack_fn)(void *ctx, int64_t rc, int64_t nr, int64_t b0, int64_t ns);
+typedef void (*le_panel16_tile_fn)(void *ctx, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf, int first);
+struct le_panel16_loop {
+    int64_t rch, seg, rt, pg, nb;
+    le_panel16_unpack_fn unpack;
+    le_panel16_tile_fn tile_rt, tile_1;
+};
+
+static inline __attribute__((always_inline)) void le_panel16_gemm(const struct le_gemm_job *j, int64_t r0, int64_t r1,
+                                                                  const struct le_panel16_loop L, void *ctx,
+                                                                  float *buf) {
+    const int64_t npan = (j->N + 15) / 16;
+    for (int64_t rc = r0; rc < r1; rc += L.rch) {
+        const int64_t nr = r1 - rc < L.rch ? r1 - rc : L.rch;
+        for (int64_t p0 = 0; p0 < npan; p0 += L.pg) {
+            const int64_t p1 = p0 + L.pg < npan ? p0 + L.pg : npan;
+            for (int64_t b0 = 0; b0 < L.nb; b0 += L.seg) {
+                const int64_t ns = L.nb - b0 < L.seg ? L.nb - b0 : L.seg;
+                L.unpack(ctx, rc, nr, b0, ns);
+                for (int64_t p = p0; p < p1; p++) {
+                    float *pbuf = buf + (p - p0) * L.rch * 16;
+                    int64_t i = 0;
+                    for (; i + L.rt <= nr; i += L.rt)
+                        L.tile_rt(ctx, i, p, b0, ns, pbuf + i * 16, b0 == 0);
+                    for (; i < nr; i++)
+                        L.tile_1(ctx, i, p, b0, ns, pbuf + i * 16, b0 == 0);
+                }
+            }
+            le_panel16_store(j, buf, L.rch, p0, p1, rc, nr);
         }
     }
 }

@@ -10,6 +10,11 @@
  * AVX2 vec_dot and the scalar vec_dot agree bit for bit, and no result
  * depends on N, tiling or threads.
  *
+ * Decode (N = 1) skips the unpacking: le_kx_gemv expands each super-block's
+ * quants and scales in registers, per type (the same integers and float
+ * steps, so the same bits as the unpacking path; test_matmul checks it on
+ * blocks of random bytes).
+ *
  * Batches (N >= 4) use panels, as the 32-block kernels do: 8 activation
  * rows quantized to Q8_K once per batch and interleaved (struct
  * le_kpanel), so a broadcast weight dword times one panel vector is one
@@ -243,94 +248,188 @@ LE_AVX2_INLINE void le_kx_tile(const int T, const int C, const struct le_ksbx *w
     }
 }
 
-/* ---- decode (N = 1) ---- */
-
-/* Q4_K rows [r0, r1) against one Q8_K activation row, fused: each
- * super-block's nibbles and 6-bit scales are expanded in registers and
- * multiplied at once, with no trip through a le_ksbx (which cost as much as
- * the dot product at N = 1). The integer sums are exact, so they equal
+/* ---- decode (N = 1) ----
+ *
+ * One weight row against one Q8_K activation row, fused per type: each
+ * super-block's quants and scales are expanded in registers and multiplied
+ * at once, with no trip through a le_ksbx (which cost as much as the dot
+ * product at N = 1). The integer sums are exact, so they equal
  * le_kx_block's whatever the order, and the float steps are le_kx_tile's
  * C = 1 steps in the same order: bit-identical to the unpacking path. */
-LE_AVX2_INLINE void le_kx_gemv_q4(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    const int64_t nb = j->K / LE_QK_K;
-    const le_block_q8_K *y = (const le_block_q8_K *)j->A;
-    for (int64_t r = r0; r < r1; r++) {
-        const le_block_q4_K *x = (const le_block_q4_K *)((const char *)j->W + r * j->w_row_bytes);
-        float a0 = 0.0f;
-        for (int64_t b = 0; b < nb; b++) {
-            if (b + 2 < nb)
-                _mm_prefetch((const char *)(x + b + 2), _MM_HINT_T0);
-            /* the 8 scales and 8 mins of the 12 packed bytes, 4 at a time
-             * (le_kx_scale_min's rule): u[0..1] scales, u[2..3] mins */
-            uint32_t u[4];
-            memcpy(u, x[b].scales, 12);
-            u[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
-            const uint32_t m03 = u[1] & 0x3f3f3f3fu;
-            u[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
-            u[2] = m03;
-            u[0] &= 0x3f3f3f3fu;
-            const __m128i sm = _mm_loadu_si128((const __m128i *)u);
-            const __m256i sc2 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-            __m256i acc = _mm256_setzero_si256();
-            for (int g = 0; g < 4; g++) {
-                const __m256i v = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * g));
-                const __m256i lo = le_kx_bits(v, 0, 0xF), hi = le_kx_bits(v, 4, 0xF);
-                const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g)));
-                const __m256i p1 =
-                    _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * g + 32)));
-                const __m256i s0 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)(4 * g | (4 * g + 1) << 8)));
-                const __m256i s1 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)((4 * g + 2) | (4 * g + 3) << 8)));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, s0));
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, s1));
-            }
-            /* mins x (bsums of each 32): exact int32 */
-            const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y[b].bsums),
-                                              _mm_loadu_si128((const __m128i *)y[b].bsums + 1));
-            __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bs);
-            mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0x4e));
-            mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0xb1));
-            const int32_t msum = _mm_cvtsi128_si32(mp);
-            const float d = _cvtsh_ss(x[b].d), dmin = _cvtsh_ss(x[b].dmin);
-            a0 += (d * y[b].d) * (float)le_kx_hsum1(acc);
-            a0 -= (dmin * y[b].d) * (float)msum;
-        }
-        j->Y[r] = a0;
-    }
+
+/* Prefetches the `lines` cache lines of the next super-block at x. */
+LE_AVX2_INLINE void le_kx_prefetch(const void *x, int lines) {
+    for (int l = 0; l < lines; l++)
+        _mm_prefetch((const char *)x + 64 * l, _MM_HINT_T0);
 }
 
-/* Q6_K rows [r0, r1) against one Q8_K row, fused as le_kx_gemv_q4: 6-bit
- * quants from ql/qh in registers, the 16-element scales spread per 32
- * quants as le_kx_unpack does, the -32 offset taken off through bsums as
- * le_kx_block does; the same exact integer sum, the same float steps. */
-LE_AVX2_INLINE void le_kx_gemv_q6(const struct le_gemm_job *j, int64_t r0, int64_t r1) {
+/* Super-block b of a Q4_K (or Q5_K) row against y: nibbles (and Q5_K's
+ * fifth bits from qh) and the 6-bit scales and mins of the 12 packed bytes;
+ * returns a0 with the two float steps applied. */
+LE_AVX2_INLINE float le_kx_sb_q45(const int T, const char *row, int64_t b, int64_t nb, const le_block_q8_K *y,
+                                  float a0) {
+    const le_block_q4_K *x4 = (const le_block_q4_K *)row + b;
+    const le_block_q5_K *x5 = (const le_block_q5_K *)row + b;
+    const uint8_t *qs = T == LE_KT_Q4 ? x4->qs : x5->qs, *scales = T == LE_KT_Q4 ? x4->scales : x5->scales;
+    if (T == LE_KT_Q4 && b + 2 < nb)
+        _mm_prefetch((const char *)(x4 + 2), _MM_HINT_T0);
+    if (T == LE_KT_Q5 && b + 1 < nb)
+        le_kx_prefetch(x5 + 1, 3); /* 176 bytes */
+    /* the 8 scales and 8 mins, 4 at a time (le_kx_scale_min's rule):
+     * u0, u1 the scales, u2, u3 the mins */
+    uint32_t u0, u1, u2;
+    memcpy(&u0, scales, 4), memcpy(&u1, scales + 4, 4), memcpy(&u2, scales + 8, 4);
+    const uint32_t u3 = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    const uint32_t m03 = u1 & 0x3f3f3f3fu;
+    u1 = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    u2 = m03;
+    u0 &= 0x3f3f3f3fu;
+    const __m128i sm = _mm_setr_epi32((int)u0, (int)u1, (int)u2, (int)u3);
+    const __m256i sc2 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    __m256i acc = _mm256_setzero_si256();
+    _Pragma("GCC unroll 4") for (int g = 0; g < 4; g++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * g));
+        __m256i lo = le_kx_bits(v, 0, 0xF), hi = le_kx_bits(v, 4, 0xF);
+        if (T == LE_KT_Q5) { /* bits 2g (low nibbles) and 2g+1 (high) of qh as bit 4 */
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)x5->qh);
+            lo = _mm256_or_si256(lo, _mm256_slli_epi16(le_kx_bits(qh, 2 * g, 1), 4));
+            hi = _mm256_or_si256(hi, _mm256_slli_epi16(le_kx_bits(qh, 2 * g + 1, 1), 4));
+        }
+        const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * g)));
+        const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * g + 32)));
+        const __m256i s0 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)(4 * g | (4 * g + 1) << 8)));
+        const __m256i s1 = _mm256_shuffle_epi8(sc2, _mm256_set1_epi16((short)((4 * g + 2) | (4 * g + 3) << 8)));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p0, s0));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p1, s1));
+    }
+    /* mins x (bsums of each 32): exact int32 */
+    const __m128i bs =
+        _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums), _mm_loadu_si128((const __m128i *)y->bsums + 1));
+    __m128i mp = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bs);
+    mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0x4e));
+    mp = _mm_add_epi32(mp, _mm_shuffle_epi32(mp, 0xb1));
+    const int32_t msum = _mm_cvtsi128_si32(mp);
+    const float d = _cvtsh_ss(T == LE_KT_Q4 ? x4->d : x5->d), dmin = _cvtsh_ss(T == LE_KT_Q4 ? x4->dmin : x5->dmin);
+    a0 += (d * y->d) * (float)le_kx_hsum1(acc);
+    a0 -= (dmin * y->d) * (float)msum;
+    return a0;
+}
+
+/* The scales of 32 quants v (v < 4 from lo, else from hi: the 16 int16
+ * scales' low and high halves, each in both 128-bit lanes) spread as
+ * le_kx_unpack's scx[v]: sc[2v] in lanes 0-7, sc[2v+1] in lanes 8-15. */
+LE_AVX2_INLINE __m256i le_kx_spread(__m256i lo, __m256i hi, int v) {
+    const int w = v & 3; /* int16 2w, 2w+1 of the half */
+    const char a = (char)(4 * w), b = (char)(4 * w + 2), a1 = (char)(a + 1), b1 = (char)(b + 1);
+    const __m256i pick = _mm256_setr_epi8(a, a1, a, a1, a, a1, a, a1, a, a1, a, a1, a, a1, a, a1, b, b1, b, b1, b,
+                                          b1, b, b1, b, b1, b, b1, b, b1, b, b1);
+    return _mm256_shuffle_epi8(v < 4 ? lo : hi, pick);
+}
+
+/* Super-block b of a Q2_K or Q3_K row against y: the 2-bit quants (and
+ * Q3_K's third bits from hmask), the 16 scales (Q2_K: low nibbles, the
+ * mins the high ones; Q3_K: 6 bits from 12 packed bytes, minus 32) spread
+ * per 32 quants as le_kx_unpack does, Q3_K's offset 4 taken off through
+ * bsums as le_kx_block does. */
+LE_AVX2_INLINE float le_kx_sb_q23(const int T, const char *row, int64_t b, int64_t nb, const le_block_q8_K *y,
+                                  float a0) {
+    const le_block_q2_K *x2 = (const le_block_q2_K *)row + b;
+    const le_block_q3_K *x3 = (const le_block_q3_K *)row + b;
+    const uint8_t *qs = T == LE_KT_Q2 ? x2->qs : x3->qs;
+    __m128i sc8, mn8 = _mm_setzero_si128(); /* 16 scales, 16 mins as bytes */
+    if (T == LE_KT_Q2) {
+        if (b + 1 < nb)
+            le_kx_prefetch(x2 + 1, 2); /* 84 bytes */
+        const __m128i s = _mm_loadu_si128((const __m128i *)x2->scales);
+        sc8 = _mm_and_si128(s, _mm_set1_epi8(0xF));
+        mn8 = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0xF));
+    } else {
+        if (b + 1 < nb)
+            le_kx_prefetch(x3 + 1, 2); /* 110 bytes */
+        /* scale g: bits 0-3 from the low nibble of byte g (g < 8) or the
+         * high one of byte g - 8, bits 4-5 from byte 8 + g % 4 at 2 (g / 4);
+         * minus 32 (le_q3_K_unpack's rule), 4 at a time */
+        uint32_t u0, u1, t;
+        memcpy(&u0, x3->scales, 4), memcpy(&u1, x3->scales + 4, 4), memcpy(&t, x3->scales + 8, 4);
+        const uint32_t s2 = ((u0 >> 4) & 0x0f0f0f0fu) | (((t >> 4) & 0x03030303u) << 4);
+        const uint32_t s3 = ((u1 >> 4) & 0x0f0f0f0fu) | (((t >> 6) & 0x03030303u) << 4);
+        const uint32_t s0 = (u0 & 0x0f0f0f0fu) | ((t & 0x03030303u) << 4);
+        const uint32_t s1 = (u1 & 0x0f0f0f0fu) | (((t >> 2) & 0x03030303u) << 4);
+        sc8 = _mm_sub_epi8(_mm_setr_epi32((int)s0, (int)s1, (int)s2, (int)s3), _mm_set1_epi8(32));
+    }
+    const __m256i sc = _mm256_cvtepi8_epi16(sc8); /* Q2_K's are < 16: signed = unsigned */
+    const __m256i slo = _mm256_permute2x128_si256(sc, sc, 0x00), shi = _mm256_permute2x128_si256(sc, sc, 0x11);
+    __m256i acc = _mm256_setzero_si256();
+    _Pragma("GCC unroll 2") for (int n = 0; n < 2; n++) {
+        const __m256i q2 = _mm256_loadu_si256((const __m256i *)(qs + 32 * n));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            const int v = 4 * n + k;
+            __m256i q = le_kx_bits(q2, 2 * k, 3);
+            if (T == LE_KT_Q3) { /* bit v of hmask as bit 2 */
+                const __m256i hm = _mm256_loadu_si256((const __m256i *)x3->hmask);
+                const __m256i h = _mm256_and_si256(hm, _mm256_set1_epi8((char)(1 << v)));
+                q = _mm256_or_si256(q, v < 2 ? _mm256_slli_epi16(h, 2 - v) : _mm256_srli_epi16(h, v - 2));
+            }
+            const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y->qs + 32 * v)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, le_kx_spread(slo, shi, v)));
+        }
+    }
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    const float d = _cvtsh_ss(T == LE_KT_Q2 ? x2->d : x3->d);
+    if (T == LE_KT_Q3) {
+        acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 2));
+        return a0 + (d * y->d) * (float)le_kx_hsum1(acc);
+    }
+    const int32_t msum = le_kx_hsum1(_mm256_madd_epi16(_mm256_cvtepu8_epi16(mn8), bs));
+    const float dmin = _cvtsh_ss(x2->dmin);
+    a0 += (d * y->d) * (float)le_kx_hsum1(acc);
+    a0 -= (dmin * y->d) * (float)msum;
+    return a0;
+}
+
+/* Super-block b of a Q6_K row against y: 6-bit quants from ql/qh, the
+ * 16-element scales spread per 32 quants as le_kx_unpack does, the -32
+ * offset taken off through bsums as le_kx_block does. */
+LE_AVX2_INLINE float le_kx_sb_q6(const char *row, int64_t b, int64_t nb, const le_block_q8_K *y, float a0) {
+    const le_block_q6_K *x = (const le_block_q6_K *)row + b;
+    if (b + 1 < nb)
+        le_kx_prefetch(x + 1, 4); /* 210 bytes */
+    __m256i acc = _mm256_setzero_si256();
+    _Pragma("GCC unroll 2") for (int n = 0; n < 2; n++) {
+        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n));
+        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * n + 32));
+        const __m256i h = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * n));
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {
+            const int v = 4 * n + k;
+            const __m256i q = _mm256_or_si256(le_kx_bits(k & 1 ? l1 : l0, k < 2 ? 0 : 4, 0xF),
+                                              _mm256_slli_epi16(le_kx_bits(h, 2 * k, 3), 4));
+            const __m256i sv =
+                _mm256_set_m128i(_mm_set1_epi16(x->scales[2 * v + 1]), _mm_set1_epi16(x->scales[2 * v]));
+            const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y->qs + 32 * v)));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sv));
+        }
+    }
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+    const __m256i bs = _mm256_loadu_si256((const __m256i *)y->bsums);
+    acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5));
+    const float d = _cvtsh_ss(x->d);
+    return a0 + (d * y->d) * (float)le_kx_hsum1(acc);
+}
+
+/* Rows [r0, r1) against one Q8_K activation row. */
+LE_AVX2_INLINE void le_kx_gemv(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     const int64_t nb = j->K / LE_QK_K;
     const le_block_q8_K *y = (const le_block_q8_K *)j->A;
     for (int64_t r = r0; r < r1; r++) {
-        const le_block_q6_K *x = (const le_block_q6_K *)((const char *)j->W + r * j->w_row_bytes);
+        const char *row = (const char *)j->W + r * j->w_row_bytes;
         float a0 = 0.0f;
         for (int64_t b = 0; b < nb; b++) {
-            for (int l = 0; l < 4 && b + 1 < nb; l++) /* the next super-block's 210 bytes */
-                _mm_prefetch((const char *)(x + b + 1) + 64 * l, _MM_HINT_T0);
-            __m256i acc = _mm256_setzero_si256();
-            for (int n = 0; n < 2; n++) {
-                const __m256i l0 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * n));
-                const __m256i l1 = _mm256_loadu_si256((const __m256i *)(x[b].ql + 64 * n + 32));
-                const __m256i h = _mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * n));
-                for (int k = 0; k < 4; k++) {
-                    const int v = 4 * n + k;
-                    const __m256i q = _mm256_or_si256(le_kx_bits(k & 1 ? l1 : l0, k < 2 ? 0 : 4, 0xF),
-                                                      _mm256_slli_epi16(le_kx_bits(h, 2 * k, 3), 4));
-                    const __m256i sv = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[2 * v + 1]),
-                                                        _mm_set1_epi16(x[b].scales[2 * v]));
-                    const __m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)(y[b].qs + 32 * v)));
-                    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, sv));
-                }
-            }
-            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[b].scales));
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)y[b].bsums);
-            acc = _mm256_sub_epi32(acc, _mm256_slli_epi32(_mm256_madd_epi16(sc, bs), 5));
-            const float d = _cvtsh_ss(x[b].d);
-            a0 += (d * y[b].d) * (float)le_kx_hsum1(acc);
+            if (T == LE_KT_Q4 || T == LE_KT_Q5)
+                a0 = le_kx_sb_q45(T, row, b, nb, y + b, a0);
+            else if (T == LE_KT_Q6)
+                a0 = le_kx_sb_q6(row, b, nb, y + b, a0);
+            else
+                a0 = le_kx_sb_q23(T, row, b, nb, y + b, a0);
         }
         j->Y[r] = a0;
     }
@@ -339,12 +438,8 @@ LE_AVX2_INLINE void le_kx_gemv_q6(const struct le_gemm_job *j, int64_t r0, int64
 /* ---- gemm ---- */
 
 LE_AVX2_INLINE void le_kx_gemm(const int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
-    if (T == LE_KT_Q4 && j->N == 1) {
-        le_kx_gemv_q4(j, r0, r1);
-        return;
-    }
-    if (T == LE_KT_Q6 && j->N == 1) {
-        le_kx_gemv_q6(j, r0, r1);
+    if (j->N == 1) {
+        le_kx_gemv(T, j, r0, r1);
         return;
     }
     struct le_ksbx buf[LE_KROWS][LE_KSEG];
@@ -608,7 +703,7 @@ LE_AVX2_INLINE void le_kx_act_panel(const float *X, struct le_kpanel *P, int64_t
 #define LE_X512K_INLINE                                                                                         \
     static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LE_XKP 16    /* activation rows per panel */
-_Static_assert(LE_XKP == 16, "le_panel16_store takes 16-row panels");
+_Static_assert(LE_XKP == 16, "le_panel16_gemm takes 16-row panels");
 #define LE_XK_RCH 16 /* weight rows unpacked at a time */
 #define LE_XK_SEG 2  /* super-blocks per segment */
 #define LE_XK_RT 8   /* weight rows per tile */
@@ -709,45 +804,30 @@ LE_X512K_INLINE void le_xk_tile(const int T, const int R, const struct le_ksbx *
 LE_X512K_INLINE void le_xk_tile_io(const int T, const int R, const struct le_ksbx *w, int64_t ns,
                                    const struct le_xkpanel *P, float *buf, int first) {
     __m512 acc[LE_XK_RT];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) acc[r] =
-        first ? _mm512_setzero_ps() : _mm512_loadu_ps(buf + r * LE_XKP);
+    le_panel16_acc_load(acc, R, buf, first);
     le_xk_tile(T, R, w, ns, P, acc);
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm512_storeu_ps(buf + r * LE_XKP, acc[r]);
+    le_panel16_acc_store(acc, R, buf);
 }
 
-typedef void (*le_xk_tile_fn)(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P, float *buf,
-                              int first);
+/* What the tiles and the unpacking of a type's le_xk gemm share. */
+struct le_xk_ctx {
+    const struct le_gemm_job *j;
+    const struct le_xkpanel *A;
+    struct le_ksbx *wb; /* [row][segment] */
+    int64_t nb;
+};
 
-/* Rows [r0, r1) x all N. */
-LE_X512K_INLINE void le_xk_gemm(const int T, le_xk_tile_fn f8, le_xk_tile_fn f1, const struct le_gemm_job *j,
-                                int64_t r0, int64_t r1) {
-    struct le_ksbx wb[LE_XK_RCH * LE_XK_SEG];
-    _Alignas(64) float buf[LE_XK_PG * LE_XK_RCH * LE_XKP]; /* [panel][row][16] */
-    const int64_t nb = j->K / LE_QK_K, npan = (j->N + LE_XKP - 1) / LE_XKP;
-    const struct le_xkpanel *A = j->A;
-    for (int64_t rc = r0; rc < r1; rc += LE_XK_RCH) {
-        const int64_t nr = r1 - rc < LE_XK_RCH ? r1 - rc : LE_XK_RCH;
-        for (int64_t p0 = 0; p0 < npan; p0 += LE_XK_PG) {
-            const int64_t p1 = p0 + LE_XK_PG < npan ? p0 + LE_XK_PG : npan;
-            for (int64_t b0 = 0; b0 < nb; b0 += LE_XK_SEG) {
-                const int64_t ns = nb - b0 < LE_XK_SEG ? nb - b0 : LE_XK_SEG;
-                for (int64_t i = 0; i < nr; i++)
-                    for (int64_t s = 0; s < ns; s++)
-                        le_kx_unpack(T, (const char *)j->W + (rc + i) * j->w_row_bytes, b0 + s,
-                                     &wb[i * LE_XK_SEG + s]);
-                for (int64_t p = p0; p < p1; p++) {
-                    const struct le_xkpanel *P = A + p * nb + b0;
-                    float *pbuf = buf + (p - p0) * LE_XK_RCH * LE_XKP;
-                    int64_t i = 0;
-                    for (; i + LE_XK_RT <= nr; i += LE_XK_RT)
-                        f8(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
-                    for (; i < nr; i++)
-                        f1(wb + i * LE_XK_SEG, ns, P, pbuf + i * LE_XKP, b0 == 0);
-                }
-            }
-            le_panel16_store(j, buf, LE_XK_RCH, p0, p1, rc, nr);
-        }
-    }
+LE_X512K_INLINE void le_xk_seg(const int T, void *c, int64_t rc, int64_t nr, int64_t b0, int64_t ns) {
+    const struct le_xk_ctx *x = c;
+    for (int64_t i = 0; i < nr; i++)
+        for (int64_t s = 0; s < ns; s++)
+            le_kx_unpack(T, (const char *)x->j->W + (rc + i) * x->j->w_row_bytes, b0 + s, &x->wb[i * LE_XK_SEG + s]);
+}
+
+LE_X512K_INLINE void le_xk_tile_at(const int T, const int R, void *c, int64_t i, int64_t p, int64_t b0, int64_t ns,
+                                   float *buf, int first) {
+    const struct le_xk_ctx *x = c;
+    le_xk_tile_io(T, R, x->wb + i * LE_XK_SEG, ns, x->A + p * x->nb + b0, buf, first);
 }
 
 /* ---- activations: rows of Q8_K (N < LE_KPANEL_MIN_N) or panels ---- */
@@ -794,16 +874,25 @@ LE_AVX2 static void le_kx_act_convert(const float *X, void *A, int64_t K, int64_
                                            int64_t b0, int64_t ns) {                                          \
         le_kx_prows(T, 1, j, r, w, b0, ns);                                                                    \
     }                                                                                                          \
-    LE_X512K static void le_##name##_xtile8(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
-                                            float *buf, int first) {                                           \
-        le_xk_tile_io(T, LE_XK_RT, w, ns, P, buf, first);                                                      \
+    LE_X512K static void le_##name##_xseg(void *c, int64_t rc, int64_t nr, int64_t b0, int64_t ns) {          \
+        le_xk_seg(T, c, rc, nr, b0, ns);                                                                       \
     }                                                                                                          \
-    LE_X512K static void le_##name##_xtile1(const struct le_ksbx *w, int64_t ns, const struct le_xkpanel *P,    \
-                                            float *buf, int first) {                                           \
-        le_xk_tile_io(T, 1, w, ns, P, buf, first);                                                             \
+    LE_X512K static void le_##name##_xtile8(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf,  \
+                                            int first) {                                                       \
+        le_xk_tile_at(T, LE_XK_RT, c, i, p, b0, ns, buf, first);                                               \
+    }                                                                                                          \
+    LE_X512K static void le_##name##_xtile1(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf,  \
+                                            int first) {                                                       \
+        le_xk_tile_at(T, 1, c, i, p, b0, ns, buf, first);                                                      \
     }                                                                                                          \
     LE_X512K static void le_##name##_xgemm(const struct le_gemm_job *j, int64_t r0, int64_t r1) {              \
-        le_xk_gemm(T, le_##name##_xtile8, le_##name##_xtile1, j, r0, r1);                                      \
+        struct le_ksbx wb[LE_XK_RCH * LE_XK_SEG];                                                              \
+        _Alignas(64) float buf[LE_XK_PG * LE_XK_RCH * LE_XKP]; /* [panel][row][16] */                          \
+        struct le_xk_ctx x = {j, j->A, wb, j->K / LE_QK_K};                                                    \
+        const struct le_panel16_loop L = {LE_XK_RCH,        LE_XK_SEG,         LE_XK_RT,        LE_XK_PG,     \
+                                          x.nb,             le_##name##_xseg, le_##name##_xtile8,              \
+                                          le_##name##_xtile1};                                                 \
+        le_panel16_gemm(j, r0, r1, L, &x, buf);                                                                \
     }                                                                                                          \
     LE_AVX2 static void le_gemm_##name(const struct le_gemm_job *j, int64_t r0, int64_t r1) {                 \
         if (j->N < LE_KPANEL_MIN_N)                                                                            \

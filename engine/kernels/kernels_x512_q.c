@@ -29,13 +29,13 @@
 #include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
 
-#include "kernels_avx2_inl.h" /* le_tr8x8, le_panel16_store */
+#include "kernels_avx2_inl.h" /* le_tr8x8, le_panel16_gemm */
 
 #define LE_X512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define LE_X512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 #define LE_XQ_PANEL 16 /* activation rows per panel */
-_Static_assert(LE_XQ_PANEL == 16, "le_panel16_store takes 16-row panels");
+_Static_assert(LE_XQ_PANEL == 16, "le_panel16_gemm takes 16-row panels");
 #define LE_XQ_RCH 16   /* weight rows unpacked at a time */
 #define LE_XQ_SEG 32   /* blocks per segment */
 #define LE_XQ_RT 8     /* weight rows per tile */
@@ -160,46 +160,41 @@ LE_X512_INLINE void le_xq_tile(const int R, const uint8_t *wq, const float *wd, 
 LE_X512_INLINE void le_xq_tile_io(const int R, const uint8_t *wq, const float *wd, int64_t ns,
                                   const struct le_xpb *P, float *buf, int first) {
     __m512 acc[LE_XQ_RT];
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) acc[r] =
-        first ? _mm512_setzero_ps() : _mm512_loadu_ps(buf + r * LE_XQ_PANEL);
+    le_panel16_acc_load(acc, R, buf, first);
     le_xq_tile(R, wq, wd, ns, P, acc);
-    _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) _mm512_storeu_ps(buf + r * LE_XQ_PANEL, acc[r]);
+    le_panel16_acc_store(acc, R, buf);
 }
 
-LE_X512 static void le_xq_tile8(const uint8_t *wq, const float *wd, int64_t ns, const struct le_xpb *P, float *buf,
-                                int first) {
-    le_xq_tile_io(LE_XQ_RT, wq, wd, ns, P, buf, first);
+/* What the tiles and the unpacking of le_x512q_gemm share. */
+struct le_xq_ctx {
+    const struct le_gemm_job *j;
+    const struct le_xpb *A;
+    uint8_t *wq;
+    float *wd;
+    int64_t nb;
+    int q8;
+};
+
+LE_X512 static void le_xq_seg(void *c, int64_t rc, int64_t nr, int64_t b0, int64_t ns) {
+    const struct le_xq_ctx *x = c;
+    le_xq_unpack(x->q8, x->j, rc, nr, b0, ns, x->wq, x->wd);
 }
-LE_X512 static void le_xq_tile1(const uint8_t *wq, const float *wd, int64_t ns, const struct le_xpb *P, float *buf,
-                                int first) {
-    le_xq_tile_io(1, wq, wd, ns, P, buf, first);
+LE_X512 static void le_xq_tile8(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf, int first) {
+    const struct le_xq_ctx *x = c;
+    le_xq_tile_io(LE_XQ_RT, x->wq + i * ns * 32, x->wd + i * ns, ns, x->A + p * x->nb + b0, buf, first);
+}
+LE_X512 static void le_xq_tile1(void *c, int64_t i, int64_t p, int64_t b0, int64_t ns, float *buf, int first) {
+    const struct le_xq_ctx *x = c;
+    le_xq_tile_io(1, x->wq + i * ns * 32, x->wd + i * ns, ns, x->A + p * x->nb + b0, buf, first);
 }
 
-/* Rows [r0, r1) x all N. */
+/* Rows [r0, r1) x all N (the blocking: le_panel16_gemm). */
 LE_X512 void le_x512q_gemm(int q8, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     _Alignas(64) uint8_t wq[LE_XQ_RCH * LE_XQ_SEG * 32];
     float wd[LE_XQ_RCH * LE_XQ_SEG];
     _Alignas(64) float buf[LE_XQ_PG * LE_XQ_RCH * LE_XQ_PANEL]; /* [panel][row][16] */
-    const int64_t nb = j->K / LE_QK8_0, npan = (j->N + LE_XQ_PANEL - 1) / LE_XQ_PANEL;
-    const struct le_xpb *A = j->A;
-    for (int64_t rc = r0; rc < r1; rc += LE_XQ_RCH) {
-        const int64_t nr = r1 - rc < LE_XQ_RCH ? r1 - rc : LE_XQ_RCH;
-        for (int64_t p0 = 0; p0 < npan; p0 += LE_XQ_PG) {
-            const int64_t p1 = p0 + LE_XQ_PG < npan ? p0 + LE_XQ_PG : npan;
-            for (int64_t b0 = 0; b0 < nb; b0 += LE_XQ_SEG) {
-                const int64_t ns = nb - b0 < LE_XQ_SEG ? nb - b0 : LE_XQ_SEG;
-                le_xq_unpack(q8, j, rc, nr, b0, ns, wq, wd);
-                for (int64_t p = p0; p < p1; p++) {
-                    const struct le_xpb *P = A + p * nb + b0;
-                    float *pbuf = buf + (p - p0) * LE_XQ_RCH * LE_XQ_PANEL;
-                    int64_t i = 0;
-                    for (; i + LE_XQ_RT <= nr; i += LE_XQ_RT)
-                        le_xq_tile8(wq + i * ns * 32, wd + i * ns, ns, P, pbuf + i * LE_XQ_PANEL, b0 == 0);
-                    for (; i < nr; i++)
-                        le_xq_tile1(wq + i * ns * 32, wd + i * ns, ns, P, pbuf + i * LE_XQ_PANEL, b0 == 0);
-                }
-            }
-            le_panel16_store(j, buf, LE_XQ_RCH, p0, p1, rc, nr);
-        }
-    }
+    struct le_xq_ctx x = {j, j->A, wq, wd, j->K / LE_QK8_0, q8};
+    const struct le_panel16_loop L = {LE_XQ_RCH, LE_XQ_SEG, LE_XQ_RT, LE_XQ_PG, x.nb, le_xq_seg, le_xq_tile8,
+                                      le_xq_tile1};
+    le_panel16_gemm(j, r0, r1, L, &x, buf);
 }

@@ -78,7 +78,7 @@ struct le_gm {
     size_t mm_size;
     /* Hessians: per site (dims D, Q, D, F), double, and the float GEMM's */
     double *Hd[4];
-    float *xtx, *gemm_scr;
+    float *xtx;
 };
 
 static float *le_gm_falloc(size_t n, int *bad) {
@@ -95,7 +95,7 @@ static void le_gm_free(struct le_gm *s) {
             free(s->mats[i].data);
     free(s->mats), free(s->x);
     float *f[] = {s->xn, s->q, s->k, s->v, s->att, s->y, s->h, s->hn, s->gate, s->up, s->act, s->rstd, s->pr,
-                  s->attn_scr, s->cs, s->norm_a, s->norm_f, s->xtx, s->gemm_scr};
+                  s->attn_scr, s->cs, s->norm_a, s->norm_f, s->xtx};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         free(f[i]);
     for (int i = 0; i < 4; i++)
@@ -228,7 +228,7 @@ static int le_gm_mm(struct le_gm *s, const struct le_gm_w *w, const float *X, fl
 
 /* H[site] += X^T X for one window's X (T x n). */
 static void le_gm_accum(struct le_gm *s, int site, const float *X, int64_t n) {
-    le_tg_gemm(s->pool, 1, n, n, s->T, X, 1, n, X, n, 1, s->xtx, n, 0, s->gemm_scr);
+    le_tg_gemm(s->pool, 1, n, n, s->T, X, 1, n, X, n, 1, s->xtx, n, 0);
     double *H = s->Hd[site];
     for (int64_t i = 0; i < n * n; i++)
         H[i] += (double)s->xtx[i];
@@ -400,11 +400,10 @@ static int le_gm_alloc(struct le_gm *s) {
     s->gate = le_gm_falloc((size_t)(T * s->F), &bad), s->up = le_gm_falloc((size_t)(T * s->F), &bad);
     s->act = le_gm_falloc((size_t)(T * s->F), &bad), s->rstd = le_gm_falloc((size_t)T, &bad);
     s->pr = le_gm_falloc((size_t)(s->H * T * T), &bad);
-    s->attn_scr = le_gm_falloc(le_top_attn_scratch(s->pool, T, s->hd), &bad);
+    s->attn_scr = le_gm_falloc(le_top_attn_scratch(s->pool, T), &bad);
     s->cs = le_gm_falloc((size_t)(T * s->hd), &bad);
     s->norm_a = le_gm_falloc((size_t)(s->L * s->D), &bad), s->norm_f = le_gm_falloc((size_t)(s->L * s->D), &bad);
     s->xtx = le_gm_falloc((size_t)(M * M), &bad);
-    s->gemm_scr = le_gm_falloc(le_tg_gemm_scratch(M, M, T), &bad);
     for (int i = 0; i < 4; i++) {
         int64_t n = i == 1 ? s->Q : i == 3 ? s->F : s->D;
         s->Hd[i] = malloc(sizeof(double) * (size_t)(n * n));

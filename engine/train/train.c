@@ -334,8 +334,6 @@ static void *take(struct le_arena *a, int64_t nbytes) {
 }
 #define TAKEF(a, n) ((float *)take((a), mul((a), (n), (int64_t)sizeof(float))))
 
-static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
-
 static void plan(struct le_trainer *t, struct le_arena *a) {
     int64_t N = t->N, C = t->C, KC = t->KC, F = t->F, V = t->V, P = t->n_params;
     t->params = TAKEF(a, P), t->grads = TAKEF(a, P), t->m = TAKEF(a, P), t->v = TAKEF(a, P);
@@ -353,20 +351,8 @@ static void plan(struct le_trainer *t, struct le_arena *a) {
     t->dx = TAKEF(a, mul(a, N, C)), t->dxn = TAKEF(a, mul(a, N, C)), t->dq = TAKEF(a, mul(a, N, C));
     t->dk = TAKEF(a, mul(a, N, KC)), t->dv = TAKEF(a, mul(a, N, KC)), t->datt = TAKEF(a, mul(a, N, C));
     t->dh = TAKEF(a, mul(a, N, F)), t->da = TAKEF(a, mul(a, N, F)), t->db = TAKEF(a, mul(a, N, F));
-    size_t g = 0;
-    int64_t dims[3] = {C, KC, F};
-    for (int i = 0; i < 3; i++) {
-        g = max_sz(g, le_tg_gemm_scratch(N, dims[i], C)); /* forward into dims[i] */
-        g = max_sz(g, le_tg_gemm_scratch(N, C, dims[i])); /* forward from F, input grads */
-        g = max_sz(g, le_tg_gemm_scratch(dims[i], C, N)); /* weight grads */
-        g = max_sz(g, le_tg_gemm_scratch(C, dims[i], N));
-    }
-    g = max_sz(g, le_tg_gemm_scratch(N, V, C));
-    g = max_sz(g, le_tg_gemm_scratch(N, C, V));
-    g = max_sz(g, le_tg_gemm_scratch(V, C, N));
-    t->gemm_scr = TAKEF(a, g > (size_t)INT64_MAX - 16 ? -1 : (int64_t)(g + 16));
     t->rms_scr = TAKEF(a, le_top_rmsnorm_scratch(N, C));
-    t->attn_scr = TAKEF(a, le_top_attn_scratch(t->pool, t->T, t->D));
+    t->attn_scr = TAKEF(a, le_top_attn_scratch(t->pool, t->T));
     t->rope_cs = TAKEF(a, mul(a, t->T, t->D));
     t->tok = take(a, mul(a, N, 4)), t->tgt = take(a, mul(a, N, 4)), t->win = take(a, MUL3(a, t->Bmax, t->T + 1, 4));
 }
@@ -464,7 +450,7 @@ const float *le_trainer_logits(const struct le_trainer *t) { return t->logits; }
 /* Y (N, M) = (acc ? Y : 0) + X (N, K) . W (M, K)^T */
 static void xwt(struct le_trainer *t, float *Y, const float *X, int64_t woff, int64_t N, int64_t K, int64_t M,
                 int acc) {
-    le_tg_gemm(t->pool, t->simd, N, M, K, X, K, 1, t->params + woff, 1, K, Y, M, acc, t->gemm_scr);
+    le_tg_gemm(t->pool, t->simd, N, M, K, X, K, 1, t->params + woff, 1, K, Y, M, acc);
 }
 
 static void forward(struct le_trainer *t, int64_t B) {
@@ -499,37 +485,37 @@ static void forward(struct le_trainer *t, int64_t B) {
 static void backward(struct le_trainer *t, int64_t B) {
     int64_t N = B * t->T, C = t->C, KC = t->KC, F = t->F, V = t->V;
     const float *P = t->params;
-    float *Gr = t->grads, *s = t->gemm_scr;
+    float *Gr = t->grads;
     struct le_pool *pool = t->pool;
     memset(Gr, 0, (size_t)t->n_params * sizeof(float));
     /* t->logits holds dlogits here (le_top_xent wrote them in place). */
-    le_tg_dytx(pool, t->simd, Gr + t->outw, t->logits, t->xf, N, V, C, 0, s);
-    le_tg_dyw(pool, t->simd, t->dxn, t->logits, P + t->outw, N, V, C, 0, s);
+    le_tg_dytx(pool, t->simd, Gr + t->outw, t->logits, t->xf, N, V, C, 0);
+    le_tg_dyw(pool, t->simd, t->dxn, t->logits, P + t->outw, N, V, C, 0);
     memset(t->dx, 0, (size_t)(N * C) * sizeof(float));
     le_top_rmsnorm_bwd(pool, t->x_fin, P + t->outn, t->rsf, t->dxn, t->dx, Gr + t->outn, N, C, t->rms_scr);
     for (int64_t l = t->L - 1; l >= 0; l--) {
         struct le_tact *x = &t->act[l];
         const struct le_tl *y = &t->lay[l];
-        le_tg_dytx(pool, t->simd, Gr + y->w2, t->dx, x->h, N, C, F, 0, s);
-        le_tg_dyw(pool, t->simd, t->dh, t->dx, P + y->w2, N, C, F, 0, s);
+        le_tg_dytx(pool, t->simd, Gr + y->w2, t->dx, x->h, N, C, F, 0);
+        le_tg_dyw(pool, t->simd, t->dh, t->dx, P + y->w2, N, C, F, 0);
         le_top_swiglu_bwd(pool, t->simd, x->a, x->b, t->dh, t->da, t->db, N * F);
-        le_tg_dytx(pool, t->simd, Gr + y->w1, t->da, x->xn2, N, F, C, 0, s);
-        le_tg_dytx(pool, t->simd, Gr + y->w3, t->db, x->xn2, N, F, C, 0, s);
-        le_tg_dyw(pool, t->simd, t->dxn, t->da, P + y->w1, N, F, C, 0, s);
-        le_tg_dyw(pool, t->simd, t->dxn, t->db, P + y->w3, N, F, C, 1, s);
+        le_tg_dytx(pool, t->simd, Gr + y->w1, t->da, x->xn2, N, F, C, 0);
+        le_tg_dytx(pool, t->simd, Gr + y->w3, t->db, x->xn2, N, F, C, 0);
+        le_tg_dyw(pool, t->simd, t->dxn, t->da, P + y->w1, N, F, C, 0);
+        le_tg_dyw(pool, t->simd, t->dxn, t->db, P + y->w3, N, F, C, 1);
         le_top_rmsnorm_bwd(pool, x->x_mid, P + y->fn, x->rs2, t->dxn, t->dx, Gr + y->fn, N, C, t->rms_scr);
-        le_tg_dytx(pool, t->simd, Gr + y->wo, t->dx, x->att, N, C, C, 0, s);
-        le_tg_dyw(pool, t->simd, t->datt, t->dx, P + y->wo, N, C, C, 0, s);
+        le_tg_dytx(pool, t->simd, Gr + y->wo, t->dx, x->att, N, C, C, 0);
+        le_tg_dyw(pool, t->simd, t->datt, t->dx, P + y->wo, N, C, C, 0);
         le_top_attn_bwd(pool, t->simd, x->q, x->k, x->v, x->p, t->datt, t->dq, t->dk, t->dv, B, t->T, t->H,
                         t->G, t->D, t->attn_scr);
         le_top_rope(pool, t->simd, t->dq, N, t->T, t->H, t->D, t->rope_cs, 1);
         le_top_rope(pool, t->simd, t->dk, N, t->T, t->G, t->D, t->rope_cs, 1);
-        le_tg_dytx(pool, t->simd, Gr + y->wq, t->dq, x->xn1, N, C, C, 0, s);
-        le_tg_dytx(pool, t->simd, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0, s);
-        le_tg_dytx(pool, t->simd, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0, s);
-        le_tg_dyw(pool, t->simd, t->dxn, t->dq, P + y->wq, N, C, C, 0, s);
-        le_tg_dyw(pool, t->simd, t->dxn, t->dk, P + y->wk, N, KC, C, 1, s);
-        le_tg_dyw(pool, t->simd, t->dxn, t->dv, P + y->wv, N, KC, C, 1, s);
+        le_tg_dytx(pool, t->simd, Gr + y->wq, t->dq, x->xn1, N, C, C, 0);
+        le_tg_dytx(pool, t->simd, Gr + y->wk, t->dk, x->xn1, N, KC, C, 0);
+        le_tg_dytx(pool, t->simd, Gr + y->wv, t->dv, x->xn1, N, KC, C, 0);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dq, P + y->wq, N, C, C, 0);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dk, P + y->wk, N, KC, C, 1);
+        le_tg_dyw(pool, t->simd, t->dxn, t->dv, P + y->wv, N, KC, C, 1);
         le_top_rmsnorm_bwd(pool, x->x_in, P + y->an, x->rs1, t->dxn, t->dx, Gr + y->an, N, C, t->rms_scr);
     }
     le_top_embed_bwd(pool, Gr + t->emb, t->tok, t->dx, N, C);

@@ -10,25 +10,16 @@
  * thread count, the tiling or the SIMD path (AVX-512, AVX2 and the scalar
  * twin give the same bits). `simd` = 0 picks the scalar twin.
  *
- * The scratch arguments are no longer needed (sgemm packs B per panel and
- * K block on the stack); le_tg_gemm_scratch says 0 and the pointers are
- * ignored. Removing the parameters from the callers (train.c, train_ops.c,
- * gptq_model.c) is left as a follow-up.
+ * No scratch: sgemm packs B per panel and K block on the stack.
  */
 #include "train_ops.h"
 
 #include "le_sgemm.h" /* le_sgemm: the one f32 GEMM */
 
-size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K) {
-    (void)M, (void)N, (void)K;
-    return 0;
-}
-
 void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,
                 const float *A, int64_t rsa, int64_t csa,
                 const float *B, int64_t rsb, int64_t csb,
-                float *C, int64_t ldc, int acc, float *scratch) {
-    (void)scratch;
+                float *C, int64_t ldc, int acc) {
     struct le_sgemm_op op = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .btype = LE_SGEMM_F32,
                              .B = B, .rsb = rsb, .csb = csb, .C = C, .ldc = ldc, .acc = acc};
     le_sgemm(pool, simd ? le_sgemm_best() : LE_SGEMM_SCALAR, &op);
@@ -48,16 +39,16 @@ void le_tg_gemm_ref(int64_t M, int64_t N, int64_t K,
 }
 
 void le_tg_xwt(struct le_pool *pool, int simd, float *Y, const float *X, const float *W,
-               int64_t N, int64_t K, int64_t M, float *scratch) {
-    le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, Y, M, 0, scratch);
+               int64_t N, int64_t K, int64_t M) {
+    le_tg_gemm(pool, simd, N, M, K, X, K, 1, W, 1, K, Y, M, 0);
 }
 
 void le_tg_dyw(struct le_pool *pool, int simd, float *dX, const float *dY, const float *W,
-               int64_t N, int64_t M, int64_t K, int acc, float *scratch) {
-    le_tg_gemm(pool, simd, N, K, M, dY, M, 1, W, K, 1, dX, K, acc, scratch);
+               int64_t N, int64_t M, int64_t K, int acc) {
+    le_tg_gemm(pool, simd, N, K, M, dY, M, 1, W, K, 1, dX, K, acc);
 }
 
 void le_tg_dytx(struct le_pool *pool, int simd, float *dW, const float *dY, const float *X,
-                int64_t N, int64_t M, int64_t K, int acc, float *scratch) {
-    le_tg_gemm(pool, simd, M, K, N, dY, 1, M, X, K, 1, dW, K, acc, scratch);
+                int64_t N, int64_t M, int64_t K, int acc) {
+    le_tg_gemm(pool, simd, M, K, N, dY, 1, M, X, K, 1, dW, K, acc);
 }

@@ -54,7 +54,7 @@ struct le_trainer {
     struct le_tact *act;
     float *x_fin, *xf, *rsf, *logits, *row_loss;
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dh, *da, *db;
-    float *gemm_scr, *rms_scr, *attn_scr, *rope_cs; /* rope_cs: (T, D/2, 2) le_ops_rope_table */
+    float *rms_scr, *attn_scr, *rope_cs; /* rope_cs: (T, D/2, 2) le_ops_rope_table */
     double *blk_sum;         /* per 4096-element block partials */
     int32_t *tok, *tgt, *win; /* (N), (N), (Bmax, T+1) */
     void *arena;             /* one allocation for all of the above */

@@ -160,18 +160,19 @@ struct le_attn_job {
     float scale;
     int simd;
     const struct le_ops *ops;
-    void (*one)(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs); /* forward or backward */
+    void (*one)(struct le_attn_job *j, int64_t b, int64_t g, float *S); /* forward or backward */
     atomic_int_fast64_t next;
 };
 
-static int64_t attn_gemm_scr(int64_t T, int64_t D) {
-    size_t a = le_tg_gemm_scratch(T, T, D), b = le_tg_gemm_scratch(T, D, T);
-    return (int64_t)(a > b ? a : b) + 16;
+/* Floats per thread in the scratch: a T x T scores buffer, rounded up to
+ * 16 floats (threads' buffers start on cache lines of their own). */
+static int64_t attn_thread_scr(int64_t T) {
+    return (T * T + 15) / 16 * 16;
 }
 
-size_t le_top_attn_scratch(struct le_pool *pool, int64_t T, int64_t D) {
+size_t le_top_attn_scratch(struct le_pool *pool, int64_t T) {
     int nth = pool ? le_pool_nthreads(pool) : 1;
-    return (size_t)nth * (size_t)(T * T + attn_gemm_scr(T, D) + 16);
+    return (size_t)nth * (size_t)attn_thread_scr(T);
 }
 
 /* Causal softmax of the scores in row t (in place, scaled, as inference's
@@ -181,7 +182,7 @@ static void attn_softmax_row(const struct le_attn_job *j, float *row, int64_t t)
     memset(row + t + 1, 0, (size_t)(j->T - t - 1) * sizeof(float));
 }
 
-static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *S, float *gs) {
+static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *S) {
     (void)S; /* the forward writes its scores into p */
     int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
     const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
@@ -189,26 +190,25 @@ static void attn_fwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *S, 
         const float *q = j->q + b * T * C + h * D;
         float *P = j->pw + (b * H + h) * T * T;
         /* S (T x T) = Q (T x D) . K^T: B(d, s) = k[s*KC + d] */
-        le_tg_gemm(NULL, j->simd, T, T, D, q, C, 1, k, 1, KC, P, T, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, T, D, q, C, 1, k, 1, KC, P, T, 0);
         for (int64_t t = 0; t < T; t++)
             attn_softmax_row(j, P + t * T, t);
         /* O (T x D) = P . V */
-        le_tg_gemm(NULL, j->simd, T, D, T, P, T, 1, v, KC, 1, j->out + b * T * C + h * D, C, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, P, T, 1, v, KC, 1, j->out + b * T * C + h * D, C, 0);
     }
 }
 
 /* Takes (sequence, kv head) tasks until none is left; each thread has its
- * T x T scores buffer and GEMM scratch in the job's scratch. */
+ * T x T scores buffer in the job's scratch. */
 static void attn_worker(void *arg, int ith, int nth) {
     (void)nth;
     struct le_attn_job *j = arg;
-    float *S = j->scratch + (size_t)ith * (size_t)(j->T * j->T + attn_gemm_scr(j->T, j->D) + 16);
-    float *gs = (float *)(((uintptr_t)(S + j->T * j->T) + 31) & ~(uintptr_t)31);
+    float *S = j->scratch + (size_t)ith * (size_t)attn_thread_scr(j->T);
     for (;;) {
         int64_t task = atomic_fetch_add(&j->next, 1);
         if (task >= j->B * j->G)
             return;
-        j->one(j, task / j->G, task % j->G, S, gs);
+        j->one(j, task / j->G, task % j->G, S);
     }
 }
 
@@ -223,7 +223,7 @@ void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float
     le_pool_run(pool, attn_worker, &j);
 }
 
-static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS, float *gs) {
+static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS) {
     int64_t T = j->T, H = j->H, D = j->D, C = H * D, KC = j->G * D, R = H / j->G;
     const float *k = j->k + b * T * KC + g * D, *v = j->v + b * T * KC + g * D;
     float *dk = j->dk + b * T * KC + g * D, *dv = j->dv + b * T * KC + g * D;
@@ -232,9 +232,9 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
         const float *P = j->p + (b * H + h) * T * T;
         int acc = h > g * R;
         /* dV (T x D) (+)= P^T . dO: A(s, t) = P[t*T + s] */
-        le_tg_gemm(NULL, j->simd, T, D, T, P, 1, T, dO, C, 1, dv, KC, acc, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, P, 1, T, dO, C, 1, dv, KC, acc);
         /* dP (T x T) = dO . V^T */
-        le_tg_gemm(NULL, j->simd, T, T, D, dO, C, 1, v, 1, KC, dS, T, 0, gs);
+        le_tg_gemm(NULL, j->simd, T, T, D, dO, C, 1, v, 1, KC, dS, T, 0);
         for (int64_t t = 0; t < T; t++) {
             const float *pr = P + t * T;
             float *d = dS + t * T;
@@ -244,8 +244,8 @@ static void attn_bwd_one(struct le_attn_job *j, int64_t b, int64_t g, float *dS,
             memset(d + t + 1, 0, (size_t)(T - t - 1) * sizeof(float));
         }
         /* dQ (T x D) = dS . K;  dK (T x D) (+)= dS^T . Q */
-        le_tg_gemm(NULL, j->simd, T, D, T, dS, T, 1, k, KC, 1, j->dq + b * T * C + h * D, C, 0, gs);
-        le_tg_gemm(NULL, j->simd, T, D, T, dS, 1, T, q, C, 1, dk, KC, acc, gs);
+        le_tg_gemm(NULL, j->simd, T, D, T, dS, T, 1, k, KC, 1, j->dq + b * T * C + h * D, C, 0);
+        le_tg_gemm(NULL, j->simd, T, D, T, dS, 1, T, q, C, 1, dk, KC, acc);
     }
 }
 

@@ -31,13 +31,12 @@ struct le_pool;
 /*
  * GEMM: C[M][N] = (acc ? C : 0) + sum_k A(m,k) * B(k,n), where
  * A(m,k) = A[m*rsa + k*csa], B(k,n) = B[k*rsb + n*csb], C row stride ldc.
- * One call of le_sgemm (le_sgemm.h); scratch is unused (le_tg_gemm_scratch is 0).
+ * One call of le_sgemm (le_sgemm.h), which needs no scratch.
  */
-size_t le_tg_gemm_scratch(int64_t M, int64_t N, int64_t K);
 void le_tg_gemm(struct le_pool *pool, int simd, int64_t M, int64_t N, int64_t K,
                 const float *A, int64_t rsa, int64_t csa,
                 const float *B, int64_t rsb, int64_t csb,
-                float *C, int64_t ldc, int acc, float *scratch);
+                float *C, int64_t ldc, int acc);
 /* The scalar reference (naive triple loop, double accumulators), for tests. */
 void le_tg_gemm_ref(int64_t M, int64_t N, int64_t K,
                     const float *A, int64_t rsa, int64_t csa,
@@ -49,11 +48,11 @@ void le_tg_gemm_ref(int64_t M, int64_t N, int64_t K,
  *   dX (+)= dY . W          (input gradient)
  *   dW (+)= dY^T . X        (weight gradient, reduced over all N tokens) */
 void le_tg_xwt(struct le_pool *pool, int simd, float *Y, const float *X, const float *W,
-               int64_t N, int64_t K, int64_t M, float *scratch);
+               int64_t N, int64_t K, int64_t M);
 void le_tg_dyw(struct le_pool *pool, int simd, float *dX, const float *dY, const float *W,
-               int64_t N, int64_t M, int64_t K, int acc, float *scratch);
+               int64_t N, int64_t M, int64_t K, int acc);
 void le_tg_dytx(struct le_pool *pool, int simd, float *dW, const float *dY, const float *X,
-                int64_t N, int64_t M, int64_t K, int acc, float *scratch);
+                int64_t N, int64_t M, int64_t K, int acc);
 
 /* Functions for the block's ops. */
 
@@ -77,7 +76,7 @@ void le_top_rope(struct le_pool *pool, int simd, float *x, int64_t N, int64_t T,
  * q, out: (N, H*D); k, v: (N, G*D); p: (B, H, T, T) softmax rows saved (only
  * s <= t written). scratch: le_top_attn_scratch(...) floats.
  */
-size_t le_top_attn_scratch(struct le_pool *pool, int64_t T, int64_t D);
+size_t le_top_attn_scratch(struct le_pool *pool, int64_t T);
 void le_top_attn_fwd(struct le_pool *pool, int simd, const float *q, const float *k, const float *v,
                      float *p, float *out, int64_t B, int64_t T, int64_t H, int64_t G, int64_t D,
                      float *scratch);
