@@ -57,6 +57,16 @@ LE_GV_INLINE uint16_t le_gv_ld16(const void *p) {
     return v;
 }
 
+/* 8 F16 block scales as floats, lane i from d[i]. */
+LE_GV_INLINE __m256 le_gv_scales8(const uint16_t *const d[8]) {
+    uint64_t lo = 0, hi = 0;
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+        lo |= (uint64_t)le_gv_ld16(d[i]) << 16 * i;
+        hi |= (uint64_t)le_gv_ld16(d[i + 4]) << 16 * i;
+    }
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
 /* Per-block activation terms of one Q8_0 row: dy as float and 8 * sum y. */
 LE_GV_INLINE void le_gv_act_terms(const le_block_q8_0 *y, int64_t nb, float *dy, int32_t *c8) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
@@ -148,11 +158,8 @@ LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t
         /* lanes: rows 0 2 4 6 | 1 3 5 7 */
         __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         s = _mm256_sub_epi32(s, _mm256_set1_epi32(c8[b]));
-        uint64_t e = (uint64_t)le_gv_ld16(&w[0][b].d) | (uint64_t)le_gv_ld16(&w[2][b].d) << 16 |
-                     (uint64_t)le_gv_ld16(&w[4][b].d) << 32 | (uint64_t)le_gv_ld16(&w[6][b].d) << 48;
-        uint64_t o = (uint64_t)le_gv_ld16(&w[1][b].d) | (uint64_t)le_gv_ld16(&w[3][b].d) << 16 |
-                     (uint64_t)le_gv_ld16(&w[5][b].d) << 32 | (uint64_t)le_gv_ld16(&w[7][b].d) << 48;
-        __m256 dx = _mm256_cvtph_ps(_mm_set_epi64x((long long)o, (long long)e));
+        __m256 dx = le_gv_scales8((const uint16_t *const[8]){&w[0][b].d, &w[2][b].d, &w[4][b].d, &w[6][b].d,
+                                                              &w[1][b].d, &w[3][b].d, &w[5][b].d, &w[7][b].d});
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dy[b])), _mm256_cvtepi32_ps(s), acc);
     }
     float t[8];
@@ -183,11 +190,8 @@ LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t
         __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
         __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
-        uint64_t lo = (uint64_t)le_gv_ld16(&w[0][b].d) | (uint64_t)le_gv_ld16(&w[1][b].d) << 16 |
-                      (uint64_t)le_gv_ld16(&w[2][b].d) << 32 | (uint64_t)le_gv_ld16(&w[3][b].d) << 48;
-        uint64_t hi = (uint64_t)le_gv_ld16(&w[4][b].d) | (uint64_t)le_gv_ld16(&w[5][b].d) << 16 |
-                      (uint64_t)le_gv_ld16(&w[6][b].d) << 32 | (uint64_t)le_gv_ld16(&w[7][b].d) << 48;
-        __m256 dx = _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+        __m256 dx = le_gv_scales8((const uint16_t *const[8]){&w[0][b].d, &w[1][b].d, &w[2][b].d, &w[3][b].d,
+                                                              &w[4][b].d, &w[5][b].d, &w[6][b].d, &w[7][b].d});
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dy[b])), _mm256_cvtepi32_ps(s), acc);
     }
     float t[8];
