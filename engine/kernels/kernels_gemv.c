@@ -106,11 +106,12 @@ LE_GV_INLINE __m256i le_gv_dot1(const int V, __m256i a, __m256i b) {
  * kernels' first scheme) leaves the last rows' first lines only a row
  * ahead of their use (F32, K = 768: 3 KB, less than the memory latency at
  * this rate), and a whole group of 8 ahead row by row aliases in L1 when a
- * row is a multiple of 4 KB. A standalone microbenchmark of the access
- * patterns alone (F32 kernel body, 200 MB of rows, 2 threads, interleaved
- * with a plain sequential read, medians of 60 rounds, not kept in the
- * tree): 0.80-0.83 (K = 768) and 0.89-0.90 (K = 2048) of the sequential
- * rate with the linear prefetch, 0.94-1.02 and 0.95-0.98 with this. */
+ * row is a multiple of 4 KB. scripts/bench_gemv_pf.c times the access
+ * patterns alone (200 MB of rows, 2 threads, each round against a plain
+ * sequential read, medians of 60 rounds; quiet machine): 0.80-0.83 (K =
+ * 768) and 0.89-0.90 (K = 2048) of the sequential rate with the linear
+ * prefetch, 0.94-1.02 and 0.95-0.98 with this (under load, with ~30 GB/s
+ * to share, 1.07 and 1.04 against 1.13 and 1.06). */
 #define LE_GV_AHEAD 1536
 struct le_gv_pf {
     const char *base; /* row r + 8 q */
