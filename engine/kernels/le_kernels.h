@@ -329,10 +329,6 @@ struct le_member {
     int ith;
     int64_t base;
     int64_t obase[LE_TEAM_OWN]; /* le_team_take_on's bases, one per counter */
-    /* bytes the member reads first after its next barrier (NULL: none
-     * known): prefetched while it waits there, then cleared */
-    const char *pf;
-    int64_t pf_n;
 };
 void le_team_init(struct le_team *t, int nth);
 void le_team_barrier(struct le_member *me);
@@ -368,11 +364,5 @@ int le_matmul_team(struct le_member *me, int wtype, int64_t K, const float *X, i
  */
 int le_matmul_team_own(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                        const struct le_matmul_out *outs, int n_out, void *scratch);
-/* Sets me->pf, me->pf_n to the first (up to) `bytes` of weights that
- * le_matmul_team_own with these outputs makes this member read first (its
- * own range's start), for its next barrier to prefetch; nothing when the
- * type is unknown or the team too large for own ranges. */
-void le_matmul_team_own_pf(struct le_member *me, int wtype, int64_t K, const struct le_matmul_out *outs,
-                           int n_out, int64_t bytes);
 
 #endif

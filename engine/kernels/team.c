@@ -18,10 +18,7 @@
  * a scheduler quantum per barrier. Results do not depend on it: the work
  * split and the order of every sum are fixed by the phase, not by timing.
  * scripts/bench oversub measures it (eval at 1 and 2 threads, with and
- * without a busy loop on one core). A member that knows what it reads
- * after the barrier (le_member's pf, pf_n: decode sets the next matmul's
- * first rows) prefetches those lines while it polls, one per poll, before
- * the spin proper: the memory is otherwise idle for it there.
+ * without a busy loop on one core).
  *
  * Work inside a phase is taken from one shared counter that is never reset:
  * every member makes exactly one failing take per phase, so after a phase
@@ -49,7 +46,6 @@
 #else
 #define LE_PAUSE() ((void)0)
 #endif
-#define LE_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
 /* ~20-40 us of polling before sleeping: covers the usual imbalance at the
  * end of a phase without burning a time slice when the partner was
@@ -68,9 +64,6 @@ void le_team_init(struct le_team *t, int nth) {
 
 void le_team_barrier(struct le_member *me) {
     struct le_team *t = me->t;
-    const char *pf = me->pf;
-    int64_t pf_n = me->pf_n;
-    me->pf = NULL, me->pf_n = 0;
     if (t->nth == 1)
         return;
     int g = atomic_load_explicit(&t->gen, memory_order_acquire);
@@ -82,13 +75,6 @@ void le_team_barrier(struct le_member *me) {
             syscall(SYS_futex, (int *)&t->gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 #endif
         return;
-    }
-    /* the next phase's first bytes while waiting (a line per poll; not
-     * counted in the spin, bounded by pf_n) */
-    for (; pf && pf_n > 0; pf += 64, pf_n -= 64) {
-        if (atomic_load_explicit(&t->gen, memory_order_acquire) != g)
-            return;
-        LE_PREFETCH(pf);
     }
     for (int i = 0; i < LE_TEAM_SPIN; i++) {
         if (atomic_load_explicit(&t->gen, memory_order_acquire) != g)

@@ -187,26 +187,6 @@ static void le_mm_gemm_ranges(struct le_member *me, const struct le_mm_plan *pl,
     }
 }
 
-void le_matmul_team_own_pf(struct le_member *me, int wtype, int64_t K, const struct le_matmul_out *outs,
-                           int n_out, int64_t bytes) {
-    int nth = me->t->nth;
-    const struct le_type_traits *t = le_type_get(wtype);
-    me->pf = NULL, me->pf_n = 0;
-    if (!t || nth > LE_TEAM_OWN || n_out < 1 || n_out > LE_MM_MAX_OUT || K <= 0 || K % t->blck_size)
-        return;
-    int64_t total = 0, rb = (int64_t)le_type_row_size(wtype, K);
-    for (int i = 0; i < n_out; i++)
-        total += outs[i].rows;
-    int64_t tiles = le_div_up(total, 8), lo = tiles * me->ith / nth * 8; /* as le_mm_gemm_ranges */
-    for (int o = 0, o0 = 0; o < n_out; o0 += (int)outs[o].rows, o++)
-        if (lo < o0 + outs[o].rows) {
-            int64_t n = (o0 + outs[o].rows - lo) * rb; /* to the end of this output */
-            me->pf = (const char *)outs[o].W + (lo - o0) * rb;
-            me->pf_n = n < bytes ? n : bytes;
-            return;
-        }
-}
-
 /* own = 0: le_matmul_team; own = 1: le_matmul_team_own (no prep). */
 static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                           const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,

@@ -429,18 +429,6 @@ static int le_fwd_mm_own(struct le_member *me, const struct le_wmat *const *w, f
     return LE_OK;
 }
 
-/* While a member waits at the barrier ending a decode phase, it prefetches
- * the first LE_FWD_PF_BYTES of its own rows of the next matmul (w, its
- * first group of one type, as le_fwd_mm_own takes them). */
-#define LE_FWD_PF_BYTES 65536
-static void le_fwd_pf_next(struct le_member *me, const struct le_wmat *const *w, int n) {
-    struct le_matmul_out o[4];
-    int k = 0;
-    for (; k < n && k < 4 && w[k]->type == w[0]->type && w[k]->cols == w[0]->cols; k++)
-        o[k] = (struct le_matmul_out){.W = w[k]->data, .rows = w[k]->rows};
-    le_matmul_team_own_pf(me, w[0]->type, w[0]->cols, o, k, LE_FWD_PF_BYTES);
-}
-
 /*
  * Single-token decode (one row, logits wanted): the pass with 5 barriers
  * per layer instead of 9. Every member keeps its own copy of the residual
@@ -450,9 +438,7 @@ static void le_fwd_pf_next(struct le_member *me, const struct le_wmat *const *w,
  * phases: q/k/v | K/V put + attention | Wo | gate/up | down. Each op is
  * the same function on the same values as in le_fwd_layer's hooks (one row
  * there too), so the logits are bit-identical to the general path's, for
- * any thread count. c->x is not written. At each barrier a member that
- * waits prefetches the start of its rows of the next matmul
- * (le_fwd_pf_next).
+ * any thread count. c->x is not written.
  */
 static int le_fwd_decode(struct le_member *me, struct le_fwd_job *j) {
     struct le_ctx *c = j->c;
@@ -473,24 +459,15 @@ static int le_fwd_decode(struct le_member *me, struct le_fwd_job *j) {
         const struct le_wmat *wqkv[3] = {&L->wk, &L->wv, &L->wq}, *wo[1] = {&L->wo}, *wgu[2] = {&L->wgate, &L->wup},
                              *wd[1] = {&L->wdown};
         float *yqkv[3] = {c->kbuf, c->vbuf, c->q}, *yo[1] = {c->xn}, *ygu[2] = {c->hg, c->hu};
-        le_fwd_pf_next(me, wo, 1);
         if ((rc = le_fwd_mm_own(me, wqkv, yqkv, 3, pxn, pa)))
             break;
-        le_fwd_pf_next(me, wo, 1);
         le_fwd_attn(me, j);
-        le_fwd_pf_next(me, wgu, 2);
         if ((rc = le_fwd_mm_own(me, wo, yo, 1, c->att, pa)))
             break;
         ops->add_rmsnorm(px, c->xn, L->ffn_norm, pxn, D, eps);
-        le_fwd_pf_next(me, wd, 1);
         if ((rc = le_fwd_mm_own(me, wgu, ygu, 2, pxn, pa)))
             break;
         ops->swiglu(pxn, c->hg, c->hu, F);
-        if (il + 1 < (int)m->info.n_layers) {
-            const struct le_layer *N = &m->layers[il + 1];
-            le_fwd_pf_next(me, (const struct le_wmat *const[3]){&N->wk, &N->wv, &N->wq}, 3);
-        } else
-            le_fwd_pf_next(me, (const struct le_wmat *const[1]){&m->out}, 1);
         rc = le_fwd_mm_own(me, wd, yo, 1, pxn, pa);
     }
     if (!rc) { /* add + output_norm -> logits */
