@@ -603,6 +603,9 @@ LE_AVX2_INLINE void le_kx_gemm_panels(const int T, le_kx_prows_fn f4, le_kx_prow
     }
 }
 
+/* round to nearest (a constant expression: clang's _mm256_round_ps needs one) */
+#define LE_KX_RN (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
 /* le_q8_K_from_float_ref for one super-block, 8 lanes at a time, with the
  * same result: max = the first element of largest |x|, iscale = -127/max,
  * q = nearest (even) of iscale*x clamped to [-128, 127] (saturating packs),
@@ -632,12 +635,11 @@ LE_AVX2_INLINE void le_kx_q8_K_block(const float *x, le_block_q8_K *y) {
     const float iscale = -127.0f / max;
     const __m256 is = _mm256_set1_ps(iscale);
     const __m256i ones = _mm256_set1_epi16(1);
-    const int rn = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
     for (int j = 0; j < LE_QK_K; j += 32) {
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j)), rn));
-        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 8)), rn));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 16)), rn));
-        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 24)), rn));
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j)), LE_KX_RN));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 8)), LE_KX_RN));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 16)), LE_KX_RN));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(is, _mm256_loadu_ps(x + j + 24)), LE_KX_RN));
         __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
         q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(y->qs + j), q);

@@ -9,11 +9,10 @@
  * kernel must keep up with memory: per block of 8 weight rows the work is
  * the integer dot products, a reduction of the 8 rows into one vector and
  * one float step, and nothing else per block (no stack round trips, no
- * per-row reductions). The 8 rows are contiguous, and so are the next 8:
- * while one group is multiplied, the next is prefetched line by line, which
- * more than doubles the rate from memory on Zen 5 (tool_mmbench, 65536 x
- * 768 Q4_0 at N = 1: 25 -> 65 GFLOPS per core) -- the hardware prefetchers
- * do not follow 8 interleaved 18-byte-stride streams far enough ahead.
+ * per-row reductions). Each of the 8 rows is prefetched a fixed distance
+ * ahead of its loads (le_gv_pf): the hardware prefetchers do not follow 8
+ * interleaved streams far enough ahead (a prefetch of the next 8 rows took
+ * 65536 x 768 Q4_0 at N = 1 from 25 to 65 GFLOPS per core, tool_mmbench).
  *
  * Per-element arithmetic of the quantized kernels is kernels_avx2_q.c's: for each
  * block b in order the exact integer s_b = sum_j w_j y_j, then acc =
@@ -58,6 +57,16 @@ LE_GV_INLINE uint16_t le_gv_ld16(const void *p) {
     return v;
 }
 
+/* 8 F16 block scales as floats, lane i from d[i]. */
+LE_GV_INLINE __m256 le_gv_scales8(const uint16_t *const d[8]) {
+    uint64_t lo = 0, hi = 0;
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+        lo |= (uint64_t)le_gv_ld16(d[i]) << 16 * i;
+        hi |= (uint64_t)le_gv_ld16(d[i + 4]) << 16 * i;
+    }
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+}
+
 /* Per-block activation terms of one Q8_0 row: dy as float and 8 * sum y. */
 LE_GV_INLINE void le_gv_act_terms(const le_block_q8_0 *y, int64_t nb, float *dy, int32_t *c8) {
     const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
@@ -88,6 +97,42 @@ LE_GV_INLINE __m256i le_gv_dot1(const int V, __m256i a, __m256i b) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
+/* Prefetch of the rows' streams: rows r..r+7 are read side by side, each
+ * from its start; row slot i's stream goes on with row i of the next 8
+ * rows, and so on. The prefetch runs LE_GV_AHEAD bytes ahead in every slot
+ * (column byte c of the rows 8 * q further on), one line per row per call,
+ * so every row is the same distance (8 x 1.5 KB of the weights) ahead of
+ * its loads. Prefetching the next 8 rows as one linear stream instead (the
+ * kernels' first scheme) leaves the last rows' first lines only a row
+ * ahead of their use (F32, K = 768: 3 KB, less than the memory latency at
+ * this rate), and a whole group of 8 ahead row by row aliases in L1 when a
+ * row is a multiple of 4 KB. scripts/bench_gemv_pf.c times the access
+ * patterns alone (200 MB of rows, 2 threads, each round against a plain
+ * sequential read, medians of 60 rounds; quiet machine): 0.80-0.83 (K =
+ * 768) and 0.89-0.90 (K = 2048) of the sequential rate with the linear
+ * prefetch, 0.94-1.02 and 0.95-0.98 with this (under load, with ~30 GB/s
+ * to share, 1.07 and 1.04 against 1.13 and 1.06). */
+#define LE_GV_AHEAD 1536
+struct le_gv_pf {
+    const char *base; /* row r + 8 q */
+    int64_t c, rb;
+};
+
+LE_AVX2_INLINE struct le_gv_pf le_gv_pf_init(const struct le_gemm_job *j, int64_t r) {
+    struct le_gv_pf p = {.base = (const char *)j->W + r * (int64_t)j->w_row_bytes, .c = LE_GV_AHEAD,
+                         .rb = (int64_t)j->w_row_bytes};
+    while (p.c >= p.rb)
+        p.c -= p.rb, p.base += 8 * p.rb;
+    return p;
+}
+
+/* One line of each of the 8 row slots, then `step` bytes further on. */
+LE_AVX2_INLINE void le_gv_pf_step(struct le_gv_pf *p, int64_t step) {
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) _mm_prefetch(p->base + i * p->rb + p->c, _MM_HINT_T0);
+    if ((p->c += step) >= p->rb)
+        p->c -= p->rb, p->base += 8 * p->rb;
+}
+
 /* Q4_0: rows r..r+7 (rows >= R repeat row r; their results are dropped). */
 LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t r, int R, const le_block_q8_0 *y,
                                  const float *dy, const int32_t *c8, float *out) {
@@ -97,13 +142,12 @@ LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t
         w[i] = (const le_block_q4_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
-    /* the next 8 rows (contiguous after these) are fetched while these
-     * are reduced: 8 * 18 bytes per block */
-    const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes;
+    /* each row's stream LE_GV_AHEAD bytes ahead (le_gv_f32_8): every 3
+     * blocks (54 bytes, under a line) one prefetch per row */
+    struct le_gv_pf pf = le_gv_pf_init(j, r);
     for (int64_t b = 0; b < nb; b++) {
-        _mm_prefetch(pf + b * 144, _MM_HINT_T0);
-        _mm_prefetch(pf + b * 144 + 64, _MM_HINT_T0);
-        _mm_prefetch(pf + b * 144 + 128, _MM_HINT_T0);
+        if (b % 3 == 0)
+            le_gv_pf_step(&pf, 54);
         const __m256i ylo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y[b].qs));
         const __m256i yhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)));
         __m256i p[4];
@@ -115,11 +159,8 @@ LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t
         /* lanes: rows 0 2 4 6 | 1 3 5 7 */
         __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         s = _mm256_sub_epi32(s, _mm256_set1_epi32(c8[b]));
-        uint64_t e = (uint64_t)le_gv_ld16(&w[0][b].d) | (uint64_t)le_gv_ld16(&w[2][b].d) << 16 |
-                     (uint64_t)le_gv_ld16(&w[4][b].d) << 32 | (uint64_t)le_gv_ld16(&w[6][b].d) << 48;
-        uint64_t o = (uint64_t)le_gv_ld16(&w[1][b].d) | (uint64_t)le_gv_ld16(&w[3][b].d) << 16 |
-                     (uint64_t)le_gv_ld16(&w[5][b].d) << 32 | (uint64_t)le_gv_ld16(&w[7][b].d) << 48;
-        __m256 dx = _mm256_cvtph_ps(_mm_set_epi64x((long long)o, (long long)e));
+        __m256 dx = le_gv_scales8((const uint16_t *const[8]){&w[0][b].d, &w[2][b].d, &w[4][b].d, &w[6][b].d,
+                                                              &w[1][b].d, &w[3][b].d, &w[5][b].d, &w[7][b].d});
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dy[b])), _mm256_cvtepi32_ps(s), acc);
     }
     float t[8];
@@ -138,9 +179,9 @@ LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t
     for (int i = 0; i < 8; i++)
         w[i] = (const le_block_q8_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
     __m256 acc = _mm256_setzero_ps();
-    const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes; /* the next 8 rows: 272 bytes per block */
+    struct le_gv_pf pf = le_gv_pf_init(j, r); /* each row's stream ahead, one prefetch per row per block */
     for (int64_t b = 0; b < nb; b++) {
-        _Pragma("GCC unroll 5") for (int k = 0; k < 5; k++) _mm_prefetch(pf + b * 272 + 64 * k, _MM_HINT_T0);
+        le_gv_pf_step(&pf, 34);
         const __m256i yv = _mm256_loadu_si256((const __m256i *)y[b].qs);
         __m256i p[8];
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
@@ -150,11 +191,8 @@ LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t
         __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
         __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
         __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
-        uint64_t lo = (uint64_t)le_gv_ld16(&w[0][b].d) | (uint64_t)le_gv_ld16(&w[1][b].d) << 16 |
-                      (uint64_t)le_gv_ld16(&w[2][b].d) << 32 | (uint64_t)le_gv_ld16(&w[3][b].d) << 48;
-        uint64_t hi = (uint64_t)le_gv_ld16(&w[4][b].d) | (uint64_t)le_gv_ld16(&w[5][b].d) << 16 |
-                      (uint64_t)le_gv_ld16(&w[6][b].d) << 32 | (uint64_t)le_gv_ld16(&w[7][b].d) << 48;
-        __m256 dx = _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+        __m256 dx = le_gv_scales8((const uint16_t *const[8]){&w[0][b].d, &w[1][b].d, &w[2][b].d, &w[3][b].d,
+                                                              &w[4][b].d, &w[5][b].d, &w[6][b].d, &w[7][b].d});
         acc = _mm256_fmadd_ps(_mm256_mul_ps(dx, _mm256_set1_ps(dy[b])), _mm256_cvtepi32_ps(s), acc);
     }
     float t[8];
@@ -166,18 +204,25 @@ LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t
 /* F32: rows r..r+7 (R valid) against one float row a: one 8-lane
  * accumulator per row over the full groups of 8, the tree ((a0+a1)+(a2+a3))
  * + ((a4+a5)+(a6+a7)) (kernels_avx2.c's le_hsum4 order), then the K % 8
- * tail by fmaf in order. The next 8 rows (8 * 32 bytes per step) are
- * prefetched. */
+ * tail by fmaf in order. Two groups of 8 per step (one cache line of each
+ * row; the same chains, so the same sums), and per step one prefetch per
+ * row slot (le_gv_pf). */
 LE_AVX2_INLINE void le_gv_f32_8(const struct le_gemm_job *j, int64_t r, int R, const float *a, float *out) {
-    const int64_t K = j->K, K8 = K & ~(int64_t)7;
+    const int64_t K = j->K, K8 = K & ~(int64_t)7, rb = (int64_t)j->w_row_bytes;
     const float *w[8];
     for (int i = 0; i < 8; i++)
-        w[i] = (const float *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
-    const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes;
+        w[i] = (const float *)((const char *)j->W + (r + (i < R ? i : 0)) * rb);
+    struct le_gv_pf pf = le_gv_pf_init(j, r);
     __m256 acc[8];
     _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < K8; k += 8) {
-        _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) _mm_prefetch(pf + k * 32 + 64 * q, _MM_HINT_T0);
+    int64_t k = 0;
+    for (; k + 16 <= K8; k += 16) {
+        le_gv_pf_step(&pf, 64);
+        const __m256 a0 = _mm256_loadu_ps(a + k), a1 = _mm256_loadu_ps(a + k + 8);
+        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(w[i] + k), a0, acc[i]);
+        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(w[i] + k + 8), a1, acc[i]);
+    }
+    if (k < K8) {
         const __m256 av = _mm256_loadu_ps(a + k);
         _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(w[i] + k), av, acc[i]);
     }
@@ -188,8 +233,8 @@ LE_AVX2_INLINE void le_gv_f32_8(const struct le_gemm_job *j, int64_t r, int R, c
     }
     for (int i = 0; i < R; i++) {
         float v = t[i];
-        for (int64_t k = K8; k < K; k++)
-            v = fmaf(w[i][k], a[k], v);
+        for (int64_t k2 = K8; k2 < K; k2++)
+            v = fmaf(w[i][k2], a[k2], v);
         out[i] = v;
     }
 }
