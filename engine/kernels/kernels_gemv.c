@@ -9,10 +9,11 @@
  * kernel must keep up with memory: per block of 8 weight rows the work is
  * the integer dot products, a reduction of the 8 rows into one vector and
  * one float step, and nothing else per block (no stack round trips, no
- * per-row reductions). Each of the 8 rows is prefetched a fixed distance
- * ahead of its loads (le_gv_pf): the hardware prefetchers do not follow 8
- * interleaved streams far enough ahead (a prefetch of the next 8 rows took
- * 65536 x 768 Q4_0 at N = 1 from 25 to 65 GFLOPS per core, tool_mmbench).
+ * per-row reductions). The hardware prefetchers do not follow 8 interleaved
+ * streams far enough ahead: the quantized kernels prefetch the next 8 rows
+ * (contiguous) line by line while these are multiplied (65536 x 768 Q4_0 at
+ * N = 1: 25 -> 65 GFLOPS per core, tool_mmbench); F32's rows are 4-16x
+ * longer, and it prefetches each row a fixed distance ahead (le_gv_pf).
  *
  * Per-element arithmetic of the quantized kernels is kernels_avx2_q.c's: for each
  * block b in order the exact integer s_b = sum_j w_j y_j, then acc =
@@ -142,12 +143,15 @@ LE_GV_INLINE void le_gv_q4_0_8(const int V, const struct le_gemm_job *j, int64_t
         w[i] = (const le_block_q4_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
-    /* each row's stream LE_GV_AHEAD bytes ahead (le_gv_f32_8): every 3
-     * blocks (54 bytes, under a line) one prefetch per row */
-    struct le_gv_pf pf = le_gv_pf_init(j, r);
+    /* the next 8 rows (contiguous after these) are fetched while these
+     * are reduced: 8 * 18 bytes per block. (Each row's own stream ahead,
+     * le_gv_pf, as F32 does, was 10-20% slower here at 2 threads: 110M
+     * tg128, quiet, 2026-12-07.) */
+    const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes;
     for (int64_t b = 0; b < nb; b++) {
-        if (b % 3 == 0)
-            le_gv_pf_step(&pf, 54);
+        _mm_prefetch(pf + b * 144, _MM_HINT_T0);
+        _mm_prefetch(pf + b * 144 + 64, _MM_HINT_T0);
+        _mm_prefetch(pf + b * 144 + 128, _MM_HINT_T0);
         const __m256i ylo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)y[b].qs));
         const __m256i yhi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(y[b].qs + 16)));
         __m256i p[4];
@@ -179,9 +183,9 @@ LE_GV_INLINE void le_gv_q8_0_8(const int V, const struct le_gemm_job *j, int64_t
     for (int i = 0; i < 8; i++)
         w[i] = (const le_block_q8_0 *)((const char *)j->W + (r + (i < R ? i : 0)) * j->w_row_bytes);
     __m256 acc = _mm256_setzero_ps();
-    struct le_gv_pf pf = le_gv_pf_init(j, r); /* each row's stream ahead, one prefetch per row per block */
+    const char *pf = (const char *)j->W + (r + 8) * j->w_row_bytes; /* the next 8 rows: 272 bytes per block */
     for (int64_t b = 0; b < nb; b++) {
-        le_gv_pf_step(&pf, 34);
+        _Pragma("GCC unroll 5") for (int k = 0; k < 5; k++) _mm_prefetch(pf + b * 272 + 64 * k, _MM_HINT_T0);
         const __m256i yv = _mm256_loadu_si256((const __m256i *)y[b].qs);
         __m256i p[8];
         _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++) {
