@@ -98,7 +98,9 @@ LE_GV_INLINE __m256i le_gv_dot1(const int V, __m256i a, __m256i b) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), _mm256_set1_epi16(1));
 }
 
-/* Prefetch of the rows' streams: rows r..r+7 are read side by side, each
+/* Prefetch of the rows' streams (F32's; the quantized kernels' rows are
+ * 4-16x shorter and keep the next-8-rows prefetch, which was faster for
+ * them): rows r..r+7 are read side by side, each
  * from its start; row slot i's stream goes on with row i of the next 8
  * rows, and so on. The prefetch runs LE_GV_AHEAD bytes ahead in every slot
  * (column byte c of the rows 8 * q further on), one line per row per call,

@@ -51,12 +51,16 @@ int le_sgemm_best(void) {
 
 /* ---- packing B: dst[k * np + j] = B(k0 + k, n0 + j), 0 for j >= nc ---- */
 
+/* Element i of an F32/F16/BF16 array, as a float. */
+static float le_sg_w1(int bt, const void *W, int64_t i) {
+    if (bt == LE_SGEMM_F32)
+        return ((const float *)W)[i];
+    uint16_t h = ((const uint16_t *)W)[i];
+    return bt == LE_SGEMM_F16 ? le_fp16_to_fp32(h) : le_bf16_to_fp32(h);
+}
+
 static float le_sg_b1(const struct le_sgemm_op *op, int64_t k, int64_t n) {
-    int64_t i = k * op->rsb + n * op->csb;
-    if (op->btype == LE_SGEMM_F32)
-        return ((const float *)op->B)[i];
-    uint16_t h = ((const uint16_t *)op->B)[i];
-    return op->btype == LE_SGEMM_F16 ? le_fp16_to_fp32(h) : le_bf16_to_fp32(h);
+    return le_sg_w1(op->btype, op->B, k * op->rsb + n * op->csb);
 }
 
 static void le_sg_pack_scalar(const struct le_sgemm_op *op, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int np,
@@ -419,13 +423,6 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
 
 #define L8_G 128 /* groups of 8 per K block: 8 lane panels of 128 x 64 floats */
 
-static float le_sg_w1(int bt, const void *W, int64_t i) {
-    if (bt == LE_SGEMM_F32)
-        return ((const float *)W)[i];
-    uint16_t h = ((const uint16_t *)W)[i];
-    return bt == LE_SGEMM_F16 ? le_fp16_to_fp32(h) : le_bf16_to_fp32(h);
-}
-
 XAVX2 static void le_sg_l8_act_avx2(const float *xc, float *a, int64_t G, int64_t g0, int64_t ng8) {
     for (int64_t g = 0; g < ng8; g += 8) {
         __m256i r[8];
@@ -523,7 +520,7 @@ X512 static void le_sg_l8_finish_x512(const struct le_sgemm_l8_op *op, const flo
     for (int64_t m = 0; m < op->M; m++) {
         const float *pm = part + m * 8 * np;
         float *y = op->Y + m * op->ldy + n;
-        if (op->K % 8 || op->K < 8) {
+        if (op->K % 8) { /* called with K >= 8 */
             for (int j = 0; j < nc; j++)
                 y[j] = le_sg_l8_finish1(op, pm, np, m, n + j, j);
             continue;
