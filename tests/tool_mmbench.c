@@ -8,6 +8,10 @@
  * bytes streamed per second by the wall clock.
  *   tool_mmbench --types q4_K,q8_0,f16 --rows 2048 --K 768 --N 512
  *                [--threads 1,2] [--reps 5]
+ * With --weights-file F (f16, f32, bf16 only), W is the last rows x K
+ * elements of F, page-aligned, mapped read-only as a model's weights are
+ * (F's bytes taken as they are: give a file of sane values, such as a
+ * model of that type); the file should be in the page cache.
  * Prints: type rows K N threads gflops_wall gflops_cpu weight_GB_s
  */
 #include "le_err.h"
@@ -20,6 +24,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 static double le_now(clockid_t c) {
     struct timespec ts;
     clock_gettime(c, &ts);
@@ -31,7 +40,7 @@ static int le_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, int reps) {
+static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, int reps, const char *wfile) {
     const struct le_type_traits *t = le_type_get(type);
     if (!t || !t->from_float || K % t->blck_size) {
         fprintf(stderr, "tool_mmbench: type %s cannot be used with K = %lld\n", le_type_name(type), (long long)K);
@@ -39,8 +48,26 @@ static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, i
     }
     size_t rb = le_type_row_size(type, K), ss = le_matmul_scratch_size(type, K, N);
     float *row = malloc((size_t)K * sizeof *row), *X = malloc((size_t)(N * K) * sizeof *X);
-    float *Y = malloc((size_t)(N * rows) * sizeof *Y);
-    char *W = malloc(rb * (size_t)rows);
+    float *Y = aligned_alloc(64, ((size_t)(N * rows) * sizeof(float) + 63) & ~(size_t)63); /* as the model's */
+    char *W = wfile ? NULL : malloc(rb * (size_t)rows), *map = NULL;
+    size_t map_len = 0;
+    if (wfile) {
+        struct stat st;
+        int fd = open(wfile, O_RDONLY);
+        if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < rb * (size_t)rows + 4096 || (type != LE_TYPE_F32 && type != LE_TYPE_F16 && type != LE_TYPE_BF16)) {
+            fprintf(stderr, "tool_mmbench: %s: cannot map %lld rows of %s from it\n", wfile, (long long)rows,
+                    le_type_name(type));
+            return 1;
+        }
+        map_len = (size_t)st.st_size;
+        map = mmap(NULL, map_len, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        if (map == MAP_FAILED) {
+            fprintf(stderr, "tool_mmbench: %s: mmap failed\n", wfile);
+            return 1;
+        }
+        W = map + ((map_len - rb * (size_t)rows) & ~(size_t)4095);
+    }
     void *scratch = malloc(ss ? ss : 1);
     double *gw = malloc((size_t)reps * sizeof *gw), *gc = malloc((size_t)reps * sizeof *gc);
     struct le_pool *pool = NULL;
@@ -54,7 +81,8 @@ static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, i
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             row[k] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
         }
-        t->from_float(row, W + (size_t)r * rb, K);
+        if (!map)
+            t->from_float(row, W + (size_t)r * rb, K);
     }
     for (int64_t i = 0; i < N * K; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -83,12 +111,16 @@ static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, i
     printf("%s\t%lld\t%lld\t%lld\t%d\t%.1f\t%.1f\t%.2f\n", t->name, (long long)rows, (long long)K, (long long)N, nth,
            gw[reps / 2], gc[reps / 2], gbs);
     le_pool_free(pool);
-    free(row), free(X), free(Y), free(W), free(scratch), free(gw), free(gc);
+    if (map)
+        munmap(map, map_len);
+    else
+        free(W);
+    free(row), free(X), free(Y), free(scratch), free(gw), free(gc);
     return 0;
 }
 
 int main(int argc, char **argv) {
-    const char *types = "f32,f16,q8_0,q4_0,q4_K", *threads = "1";
+    const char *types = "f32,f16,q8_0,q4_0,q4_K", *threads = "1", *wfile = NULL;
     int64_t rows = 2048, K = 768, N = 512;
     int reps = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -99,10 +131,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--K")) K = atoll(v);
         else if (!strcmp(a, "--N")) N = atoll(v);
         else if (!strcmp(a, "--reps")) reps = atoi(v);
+        else if (!strcmp(a, "--weights-file")) wfile = v;
         else { fprintf(stderr, "tool_mmbench: unknown option %s\n", a); return 2; }
     }
     if (argc % 2 == 0 || rows < 1 || K < 1 || N < 1 || reps < 1) {
-        fprintf(stderr, "usage: tool_mmbench [--types LIST] [--rows R] [--K K] [--N N] [--threads LIST] [--reps N]\n");
+        fprintf(stderr, "usage: tool_mmbench [--types LIST] [--rows R] [--K K] [--N N] [--threads LIST] [--reps N]\n"
+                        "                    [--weights-file F]\n");
         return 2;
     }
     char tl[256];
@@ -113,7 +147,7 @@ int main(int argc, char **argv) {
         for (const char *p = threads; *p;) {
             int nth = atoi(p);
             if (nth < 1) { fprintf(stderr, "tool_mmbench: bad thread list %s\n", threads); return 2; }
-            if (le_bench_one(type, rows, K, N, nth, reps))
+            if (le_bench_one(type, rows, K, N, nth, reps, wfile))
                 return 1;
             p = strchr(p, ',');
             p = p ? p + 1 : "";

@@ -66,7 +66,7 @@ static float le_sg_b1(const struct le_sgemm_op *op, int64_t k, int64_t n) {
 static void le_sg_pack_scalar(const struct le_sgemm_op *op, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int np,
                               float *dst, int64_t kf, int jf) {
     /* only k >= kf or j >= jf (the rest was packed by a SIMD path) */
-    for (int64_t k = 0; k < kc; k++)
+    for (int64_t k = jf < np ? 0 : kf; k < kc; k++)
         for (int j = k >= kf ? 0 : jf; j < np; j++)
             dst[k * np + j] = j < nc ? le_sg_b1(op, k0 + k, n0 + j) : 0.0f;
 }
@@ -461,7 +461,7 @@ size_t le_sgemm_l8_work_bytes(int64_t M) {
 /* dst[l * L8_LS(gc, np) + g * np + j] = W[n0 + j][8 (g0 + g) + l]; 0 for j >= nc. */
 static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
                                  int np, float *dst, int64_t kf, int jf) {
-    for (int64_t k = 0; k < 8 * gc; k++)
+    for (int64_t k = jf < np ? 0 : kf; k < 8 * gc; k++) /* only k >= kf or j >= jf */
         for (int j = k >= kf ? 0 : jf; j < np; j++)
             dst[(k % 8) * L8_LS(gc, np) + k / 8 * np + j] =
                 j < nc ? le_sg_w1(op->btype, op->W, (n0 + j) * op->ldw + 8 * g0 + k) : 0.0f;
