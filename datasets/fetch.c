@@ -397,7 +397,8 @@ static int dl_attempt(const char *url, const char *part, const struct le_ds_opts
     curl_easy_getinfo(s.c, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_getinfo(s.c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen);
     curl_easy_cleanup(s.c);
-    int close_failed = (fflush(s.f) != 0) | (fsync(fileno(s.f)) != 0);
+    int close_failed = fflush(s.f) != 0; /* each step runs whatever the one before did */
+    close_failed |= fsync(fileno(s.f)) != 0;
     close_failed |= fclose(s.f) != 0;
     *sha_out = s.sha;
     if (s.checked && !s.bad_status) /* body bytes came from this response: they are its version */
