@@ -467,9 +467,10 @@ static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, in
                 j < nc ? le_sg_w1(op->btype, op->W, (n0 + j) * op->ldw + 8 * g0 + k) : 0.0f;
 }
 
-/* 16 rows x 16 k at a time, straight from W (the block was prefetched into
- * L2 while the previous one ran), transposed in registers, each k vector
- * stored into its lane panel. */
+/* 16 rows x 16 k at a time, straight from W, transposed in registers, each
+ * k vector stored into its lane panel. About 60 cycles per 16 x 16 on this
+ * Zen 5 with W in memory: shuffle-bound (64 shuffles, half of them across
+ * 128-bit lanes), not load-bound. */
 X512_INLINE void le_sg_l8_pack16(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
                                  int nc, int np, float *dst) {
     const int64_t kf = 8 * gc & ~(int64_t)15;
@@ -551,24 +552,16 @@ static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, 
                 le_sg_l8_pack_x512(op, g0, gc, n, nc, npk, bp);
             else
                 le_sg_l8_pack_scalar(op, g0, gc, n, nc, npk, bp, 0, 0);
-            /* the next block's weights (this panel's next K block, else the
-             * next panel's first) come into L2 a few lines per tile */
-            struct le_sg_pf pf = {0};
-            const int64_t es = op->btype == LE_SGEMM_F32 ? 4 : 2;
-            if (g0 + gc < G)
-                pf = (struct le_sg_pf){(const char *)op->W + (n * op->ldw + 8 * (g0 + gc)) * es, op->ldw * es, nc,
-                                       8 * (G - g0 - gc < L8_G ? G - g0 - gc : L8_G) * es, 0, 0};
-            else if (n + np < n1)
-                pf = (struct le_sg_pf){(const char *)op->W + (n + np) * op->ldw * es, op->ldw * es,
-                                       n1 - n - np < np ? n1 - n - np : np, 8 * (G < L8_G ? G : L8_G) * es, 0, 0};
-            const int64_t calls = 8 * ((op->M + MR - 1) / MR);
-            const int64_t per = (pf.rows * ((pf.len + 63) / 64) + calls - 1) / calls;
+            /* No software prefetch of the next block's weights: spread over
+             * the tiles (as the training form does) it cost 2-3% at K = 4096
+             * and gained nothing at K = 11008 (tool_mmbench, 7B shapes, 2
+             * threads); the hardware follows the pack's 16 row streams. */
             for (int l = 0; l < 8; l++) /* a lane panel (32 KiB) stays in L1 for every tile */
                 for (int64_t m = 0; m < op->M; m += MR) {
                     const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
-                    le_sg_pf_step(&pf, per);
                     const float *a = op->A + m * op->lda + l * G + g0, *b = bp + l * L8_LS(gc, npk);
-                    if (m + MR < op->M) /* the next tile's X segments: short runs, too short for the hardware */
+                    if (m + MR < op->M) /* the next tile's X segments: short runs, too short for the
+                                         * hardware (without, 6% slower at K = 11008, M = 512) */
                         for (int r = 0; r < MR && m + MR + r < op->M; r++)
                             for (int64_t k = 0; k < gc; k += 16)
                                 __builtin_prefetch(a + (MR + r) * op->lda + k, 0, 3);
