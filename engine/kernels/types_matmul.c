@@ -217,9 +217,9 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
     struct le_gemm_job job[LE_MM_MAX_OUT];
     int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
     /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread, at most
-     * 64; for the gemms with a work buffer (le_sgemm's, 64-row panels, each
-     * prefetching the next panel's weights while it runs) a multiple of
-     * 16, ~4 per thread, up to 1024 rows. */
+     * 64; for the gemms with a work buffer (le_sgemm's, 64-row panels, the
+     * activations re-read per panel, so a chunk's size only sets how often
+     * a member takes work) a multiple of 16, ~4 per thread, up to 1024 rows. */
     const size_t wb = plan.impl && plan.impl->work_bytes ? plan.impl->work_bytes(K, N) : 0;
     void *wk = wb ? aligned_alloc(64, (wb + 63) & ~(size_t)63) : NULL; /* NULL: the gemm's slow way */
     const int64_t gran = wb ? 16 : 8, cmax = wb ? 1024 : 64;
