@@ -239,9 +239,10 @@ static void le_sg_kscalar(int mr, int nc, int np, int64_t kc, const float *a, in
 }
 
 /* ---- prefetching the next B block into L2 while the tiles run ----
- * The weight rows of one block are nc lines of kc elements, 2-22 KiB apart:
- * too many streams for the hardware prefetcher, so the tiles of one block
- * pull in the next block's lines, a few per tile. */
+ * The training form's (the inference form measured faster without it; see
+ * le_sg_l8_rect). The B rows of one block are nc lines of kc elements,
+ * 2-22 KiB apart: the tiles of one block pull in the next block's lines, a
+ * few per tile. */
 
 struct le_sg_pf {
     const char *p;     /* first element of the first source row */
