@@ -54,9 +54,12 @@ static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, i
     if (wfile) {
         struct stat st;
         int fd = open(wfile, O_RDONLY);
-        if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < rb * (size_t)rows + 4096 || (type != LE_TYPE_F32 && type != LE_TYPE_F16 && type != LE_TYPE_BF16)) {
+        const int floaty = type == LE_TYPE_F32 || type == LE_TYPE_F16 || type == LE_TYPE_BF16;
+        if (fd < 0 || fstat(fd, &st) || (size_t)st.st_size < rb * (size_t)rows + 4096 || !floaty) {
             fprintf(stderr, "tool_mmbench: %s: cannot map %lld rows of %s from it\n", wfile, (long long)rows,
                     le_type_name(type));
+            if (fd >= 0)
+                close(fd);
             return 1;
         }
         map_len = (size_t)st.st_size;
@@ -76,13 +79,12 @@ static int le_bench_one(int type, int64_t rows, int64_t K, int64_t N, int nth, i
         return 1;
     }
     uint64_t s = 0x9E3779B97F4A7C15ull;
-    for (int64_t r = 0; r < rows; r++) {
+    for (int64_t r = 0; r < (map ? 0 : rows); r++) { /* a mapped W is the file's */
         for (int64_t k = 0; k < K; k++) {
             s = s * 6364136223846793005ull + 1442695040888963407ull;
             row[k] = (float)((double)(s >> 11) / 9007199254740992.0 - 0.5);
         }
-        if (!map)
-            t->from_float(row, W + (size_t)r * rb, K);
+        t->from_float(row, W + (size_t)r * rb, K);
     }
     for (int64_t i = 0; i < N * K; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
