@@ -519,8 +519,10 @@ static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, in
 /* 16 rows x 16 k at a time, straight from W, transposed in registers, each
  * k vector stored into its lane panel. About 75 cycles per 16 x 16 on this
  * Zen 5 with W and the panel in cache (64 shuffles, half of them across
- * 128-bit lanes); 2-3x that inside a 7B pass, where both the weight loads and
- * the panel stores wait on memory and no prefetch tried shortened it (README). */
+ * 128-bit lanes). Inside a 7B pass it waits on memory unless the tiles of the
+ * block before fetched its weights into L2 (le_sg_pfl): with that, about its
+ * in-cache cost at M = 128, still ~3x at M = 512, where the X and partial
+ * tiles flowing through L2 between two packs evict the panel (README). */
 X512_INLINE void le_sg_l8_pack16(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
                                  int nc, int np, float *dst) {
     const int64_t kf = 8 * gc & ~(int64_t)15;
