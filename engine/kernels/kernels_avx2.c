@@ -20,9 +20,9 @@
  * Workload: prompt processing, N = 64..512 activation rows against weight
  * matrices of 288..32000 rows and K = 288..11008.
  *
- * Batches on a CPU with AVX-512F run on le_sgemm's micro-kernel (sgemm.c,
- * its inference form: the same 8 lane chains per element, one per lane run
- * as an sgemm chain), with the activations converted lane-major for it.
+ * Batches on a CPU with AVX-512F run on le_sgemm's inference form (sgemm.c:
+ * the same 8 lane chains per element, a weight row's 8 lanes side by side
+ * in one vector), over the activations copied into padded rows.
  */
 #include "le_cpu.h" /* le_cpu_has */
 #include "le_kernels.h"
@@ -220,9 +220,9 @@ static void le_gemm_tiles(const struct le_tileset *ts, const struct le_gemm_job 
 
 /* ---- batches on AVX-512: le_sgemm's inference form (sgemm.c) ----
  * The 8-lane contract above is le_sgemm.h's inference form, so batches run
- * on the one f32 micro-kernel (6 x 64, B packed per 64 weight rows and
- * widened once per batch) with bit-identical results; the activations are
- * converted lane-major for it (le_act_l8). */
+ * on its micro-kernel (6 tokens x 8 weight rows, the 8 lanes of each row
+ * side by side; B packed per 64 weight rows and widened once per batch)
+ * with bit-identical results, X read in place from the padded rows. */
 
 static int le_l8_use(int64_t K, int64_t N) {
     return N >= 4 && K >= 8 && le_cpu_has(LE_CPU_AVX512);
@@ -293,7 +293,7 @@ static size_t le_act_row_bytes_pad(int64_t K, int64_t N) {
     return (size_t)le_act_ld(K) * sizeof(float);
 }
 
-static size_t le_act_bytes_f32(int64_t K, int64_t N) { /* batches on le_sgemm: lane-major */
+static size_t le_act_bytes_f32(int64_t K, int64_t N) { /* batches on le_sgemm: padded rows */
     return le_l8_use(K, N) ? le_act_bytes_pad(K, N) : 0;
 }
 static size_t le_act_row_bytes_f32(int64_t K, int64_t N) {
@@ -321,25 +321,13 @@ LE_AVX2_INLINE void le_act_round(const int T, const float *x, float *y, int64_t 
     }
 }
 
-/* Rows [n0, n1) of X, rounded to the weight type: row-major, or lane-major
- * (le_sgemm_l8_act) for the batches that run on le_sgemm. */
+/* Rows [n0, n1) of X, rounded to the weight type, row-major (padded rows:
+ * le_act_ld). */
 LE_AVX2_INLINE void le_act_conv(const int T, const float *X, void *A, int64_t K, int64_t N, int64_t n0,
                                 int64_t n1) {
-    const int l8 = le_l8_use(K, N);
-    _Alignas(32) float t[512];
-    for (int64_t n = n0; n < n1; n++) {
-        const float *x = X + n * K;
-        float *a = (float *)A + n * le_act_ld(K);
-        if (!l8) {
-            le_act_round(T, x, a, K);
-            continue;
-        }
-        for (int64_t k0 = 0; k0 < K; k0 += 512) {
-            const int64_t m = K - k0 < 512 ? K - k0 : 512;
-            le_act_round(T, x + k0, t, m);
-            le_sgemm_l8_act(t, a, K, k0, m);
-        }
-    }
+    (void)N;
+    for (int64_t n = n0; n < n1; n++)
+        le_act_round(T, X + n * K, (float *)A + n * le_act_ld(K), K);
 }
 
 LE_AVX2 static void le_act_f32(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {

@@ -62,14 +62,12 @@ void le_sgemm_ref(const struct le_sgemm_op *op);
  *   P_l = fmaf chain over g = 0..G-1 of W[n][8g + l] * X[m][8g + l], from 0
  *   s = ((P_0 + P_1) + (P_2 + P_3)) + ((P_4 + P_5) + (P_6 + P_7))
  *   s = fmaf(W[n][k], X[m][k], s) for k = K8..K-1;  Y[m][n] = s.
- * Each lane's chain is one sgemm chain, so the same micro-kernels run it: X
- * is held lane-major (le_sgemm_l8_act), B packs W's rows into 8 lane panels,
- * and the 8 partial tiles of a row of tokens wait in a work buffer between
- * K blocks.
+ * The AVX-512 path runs each row's 8 chains side by side in the lanes of
+ * one vector (sgemm.c); X is read in place, row-major.
  */
 struct le_sgemm_l8_op {
     int64_t M, N, K;
-    const float *A; /* X lane-major: row m at A + m * lda (le_sgemm_l8_act) */
+    const float *A; /* X row-major: row m at A + m * lda */
     int64_t lda;
     int btype;
     const void *W; /* N rows of K elements of btype, row n at element n * ldw */
@@ -78,16 +76,11 @@ struct le_sgemm_l8_op {
     int64_t ldy;
 };
 
-/* Part of one row of K floats to the lane-major layout: a[l * G + g] =
- * x[8g + l], the K - K8 tail at a[K8..K). xc holds x[k0 .. k0 + kn), k0 a
- * multiple of 8 (a caller rounding X to F16/BF16 passes it in chunks). */
-void le_sgemm_l8_act(const float *xc, float *a, int64_t K, int64_t k0, int64_t kn);
-
 /* Bytes of the work buffer le_sgemm_l8_rect needs for M rows of X. */
 size_t le_sgemm_l8_work_bytes(int64_t M);
 
 /* le_sgemm_l8_work_bytes(6): the least work buffer (for a stack fallback). */
-#define LE_SGEMM_L8_WORK_MIN ((6 * 8 * 64 + 8 * (128 * 64 + 64)) * 4)
+#define LE_SGEMM_L8_WORK_MIN ((6 * 8 * 64 + 64 * 8 * 64) * 4)
 
 /* Columns [n0, n1) of Y (all M rows) on the calling thread, path `isa`.
  * work: 64-byte aligned, work_bytes >= le_sgemm_l8_work_bytes(6); with

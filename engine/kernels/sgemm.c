@@ -29,7 +29,6 @@
 #include "le_pool.h"  /* le_pool_run, le_pool_nthreads */
 #include "le_types.h" /* le_fp16_to_fp32, le_bf16_to_fp32 */
 #include "le_kernels.h"
-#include "kernels_avx2_inl.h" /* le_tr8x8 */
 
 #include <immintrin.h>
 #include <math.h> /* fmaf */
@@ -39,7 +38,6 @@
 #define MR 6
 #define KC 128
 #define NP_MAX 64
-#define L8_G 128 /* the inference form: groups of 8 per K block (8 lane panels of 128 x 64 floats) */
 
 #define X512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define X512_INLINE static inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
@@ -156,25 +154,9 @@ X512 static void le_sg_pack_x512(const struct le_sgemm_op *op, int64_t k0, int64
 
 /* ---- micro-kernels: c (mr x nc, stride ldc) (+)= a . b over kc ---- */
 
-/* Cache lines the inference form fetches ahead while a tile runs, one per k
- * step (le_sg_l8_rect), in this order: xn runs of xl lines xs bytes apart
- * (the next tile's X segments), cn runs of cl lines (its partial tile), both
- * into L1; then wn lines of runs of wl lines ws bytes apart, from line wq of
- * the run at w (a share of the next block's weight rows), into L2. */
-struct le_sg_pfl {
-    const char *x, *c, *w;
-    int64_t xs, cs, ws, wn;
-    int xn, xl, cn, cl, wl, wq;
-};
-
-/* AVX-512: mr rows x NV zmm columns; msk[v] selects the valid columns; pf
- * (or NULL): lines to prefetch, one per k step. */
+/* AVX-512: mr rows x NV zmm columns; msk[v] selects the valid columns. */
 X512_INLINE void le_sg_k512(const int mr, const int NV, int64_t kc, const float *a, int64_t rsa, int64_t csa,
-                            const float *b, float *c, int64_t ldc, int load, const __mmask16 *msk,
-                            const struct le_sg_pfl *pf) {
-    int pr = 0, pq = 0, wq = pf ? pf->wq : 0; /* run and line in X then C; line in W's run */
-    const char *wr = pf ? pf->w : NULL;
-    int64_t wn = pf ? pf->wn : 0;
+                            const float *b, float *c, int64_t ldc, int load, const __mmask16 *msk) {
     __m512 acc[MR][4];
     _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++)
@@ -184,22 +166,6 @@ X512_INLINE void le_sg_k512(const int mr, const int NV, int64_t kc, const float 
     _Pragma("GCC unroll 2") for (int64_t k = 0; k < kc; k++) {
         __m512 bv[4];
         _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + k * NV * 16 + 16 * v);
-        if (pf) {
-            if (pr < pf->xn) {
-                _mm_prefetch(pf->x + pr * pf->xs + 64 * pq, _MM_HINT_T0);
-                if (++pq == pf->xl)
-                    pq = 0, pr++;
-            } else if (pr < pf->xn + pf->cn) {
-                _mm_prefetch(pf->c + (pr - pf->xn) * pf->cs + 64 * pq, _MM_HINT_T0);
-                if (++pq == pf->cl)
-                    pq = 0, pr++;
-            } else if (wn > 0) {
-                _mm_prefetch(wr + 64 * wq, _MM_HINT_T1);
-                if (++wq == pf->wl)
-                    wq = 0, wr += pf->ws;
-                wn--;
-            }
-        }
         _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
             __m512 x = _mm512_set1_ps(ap[r][k * csa]);
             _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(x, bv[v], acc[r][v]);
@@ -210,28 +176,16 @@ X512_INLINE void le_sg_k512(const int mr, const int NV, int64_t kc, const float 
             _mm512_mask_storeu_ps(c + r * ldc + 16 * v, msk[v], acc[r][v]);
 }
 
-/* le_sg_k512_NV: no prefetch (the training form); le_sg_k512p_NV: with. */
 #define LE_SG_K512_NV(NV)                                                                                         \
     X512 static void le_sg_k512_##NV(int mr, int64_t kc, const float *a, int64_t rsa, int64_t csa, const float *b, \
                                      float *c, int64_t ldc, int load, const __mmask16 *msk) {                    \
         switch (mr) {                                                                                             \
-        case 6: le_sg_k512(6, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                            \
-        case 5: le_sg_k512(5, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                            \
-        case 4: le_sg_k512(4, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                            \
-        case 3: le_sg_k512(3, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                            \
-        case 2: le_sg_k512(2, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                            \
-        default: le_sg_k512(1, NV, kc, a, rsa, csa, b, c, ldc, load, msk, NULL); break;                           \
-        }                                                                                                         \
-    }                                                                                                             \
-    X512 static void le_sg_k512p_##NV(int mr, int64_t kc, const float *a, int64_t rsa, const float *b, float *c, \
-                                      int64_t ldc, int load, const __mmask16 *msk, const struct le_sg_pfl *pf) { \
-        switch (mr) {                                                                                             \
-        case 6: le_sg_k512(6, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                                \
-        case 5: le_sg_k512(5, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                                \
-        case 4: le_sg_k512(4, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                                \
-        case 3: le_sg_k512(3, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                                \
-        case 2: le_sg_k512(2, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                                \
-        default: le_sg_k512(1, NV, kc, a, rsa, 1, b, c, ldc, load, msk, pf); break;                               \
+        case 6: le_sg_k512(6, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 5: le_sg_k512(5, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 4: le_sg_k512(4, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 3: le_sg_k512(3, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        case 2: le_sg_k512(2, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                  \
+        default: le_sg_k512(1, NV, kc, a, rsa, csa, b, c, ldc, load, msk); break;                                 \
         }                                                                                                         \
     }
 LE_SG_K512_NV(1)
@@ -459,135 +413,172 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
 }
 
 /* ---- the inference form: 8 lane chains per element (le_sgemm.h) ----
- * Per column panel and K block of L8_G groups of 8: B packs the panel's
- * weight rows into 8 lane panels (lane l: k = 8g + l, g in the block), each
- * k-major like the training form's; every tile of MR rows of X then runs the
- * micro-kernel once per lane over its lane panel, reading X's lane segment
- * (contiguous in the lane-major layout), its accumulators continuing from
- * the lane's partial tile in the work buffer. After the last block the 8
- * partials of each element go through the fixed tree, then the K tail.
- * While a tile runs, its micro-kernel prefetches, one line per k step, the
- * next tile's X segments and partial tile, then a share of the next block's
- * weight rows into L2 (le_sg_pfl): 5-10% faster on 7B shapes at M = 128 and
- * 512 than the prefetch loop before each tile it replaced, which also left
- * the next block's pack to wait on memory (tool_mmbench, 2 threads). */
+ * The 8 lane chains of a weight row run side by side in one zmm, two rows
+ * to a zmm: an octet of 8 weight rows at group g (k = 8g..8g+7) is 4 zmm,
+ * zmm q = [row q, the 8 k | row q + 4, the same 8 k], and a token's 8
+ * values at those k are broadcast to both halves (X row-major, read in
+ * place). Lane by lane, acc = fma(w, x, acc) is then the chains of rows q
+ * and q + 4, and the pack only widens W's rows and interleaves them 256
+ * bits at a time (the broadcast form this replaced needed a 16 x 16
+ * transpose per 256 weights: 12.7% of a 7B F16 pp128 pass in perf).
+ *
+ * Per column panel of 64 weight rows and K block of L8_G groups, B packs
+ * the panel's octets; each tile of MR tokens then runs the micro-kernel
+ * over the octets in turn (the tile's X, MR rows of the block, stays in
+ * L1; the octet panels stream from L2), its accumulators continuing from
+ * its partial tile in the work buffer. In the last block the micro-kernel
+ * joins each element's 8 lanes by the fixed tree in registers and stores
+ * Y; then the K tail. While a tile runs, its micro-kernel prefetches, one
+ * line per k step, a share of the next tile's X rows and the next call's
+ * partial tile into L1, then a share of the next block's weight rows into
+ * L2 (le_sg_pfl), so that the pack of the next block finds them in cache.
+ */
 
-XAVX2 static void le_sg_l8_act_avx2(const float *xc, float *a, int64_t G, int64_t g0, int64_t ng8) {
-    for (int64_t g = 0; g < ng8; g += 8) {
-        __m256i r[8];
-        for (int i = 0; i < 8; i++)
-            r[i] = _mm256_castps_si256(_mm256_loadu_ps(xc + 8 * (g + i)));
-        le_tr8x8(r); /* r[l] = lane l of groups g..g+8 */
-        for (int l = 0; l < 8; l++)
-            _mm256_storeu_ps(a + l * G + g0 + g, _mm256_castsi256_ps(r[l]));
-    }
-}
+#define L8_G 64 /* groups of 8 per K block: a panel of 64 rows is 128 KiB, a tile's X 12 KiB */
+#define L8_T (4 * MR * 16) /* floats of one partial tile (MR tokens x 4 zmm) */
 
-void le_sgemm_l8_act(const float *xc, float *a, int64_t K, int64_t k0, int64_t kn) {
-    const int64_t G = K / 8, K8 = 8 * G;
-    int64_t full = k0 + kn <= K8 ? kn : K8 > k0 ? K8 - k0 : 0; /* whole groups in this part */
-    int64_t ng8 = le_cpu_avx2() ? full / 64 * 8 : 0, g0 = k0 / 8;
-    if (ng8)
-        le_sg_l8_act_avx2(xc, a, G, g0, ng8);
-    for (int64_t k = 8 * ng8; k < full; k++)
-        a[(k % 8) * G + g0 + k / 8] = xc[k];
-    for (int64_t k = full; k < kn; k++) /* the tail stays in place */
-        a[k0 + k] = xc[k];
-}
-
-/* floats between lane panels: padded by 4 lines so the 8 lanes' stores of
- * one transpose do not all fall into one L1 set */
-#define L8_LS(gc, np) ((gc) * (np) + 64)
-
-_Static_assert((MR * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX)) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
+_Static_assert((MR * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
                "LE_SGEMM_L8_WORK_MIN is le_sgemm_l8_work_bytes(MR)");
+_Static_assert(8 * L8_T == MR * 8 * NP_MAX, "a row of tiles' partials is MR x 8 x 64 floats");
 
 size_t le_sgemm_l8_work_bytes(int64_t M) {
-    /* partial tiles (M x 8 lanes x 64) + the packed block */
-    return ((size_t)M * 8 * NP_MAX + 8 * L8_LS(L8_G, NP_MAX)) * sizeof(float);
+    /* partial tiles (M rounded up to whole tiles x 8 octets x 4 zmm) + the packed block */
+    return ((size_t)((M + MR - 1) / MR * MR) * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float);
 }
 
-/* dst[l * L8_LS(gc, np) + g * np + j] = W[n0 + j][8 (g0 + g) + l]; 0 for j >= nc. */
-static void le_sg_l8_pack_scalar(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
-                                 int np, float *dst, int64_t kf, int jf) {
-    for (int64_t k = jf < np ? 0 : kf; k < 8 * gc; k++) /* only k >= kf or j >= jf */
-        for (int j = k >= kf ? 0 : jf; j < np; j++)
-            dst[(k % 8) * L8_LS(gc, np) + k / 8 * np + j] =
-                j < nc ? le_sg_w1(op->btype, op->W, (n0 + j) * op->ldw + 8 * g0 + k) : 0.0f;
-}
-
-/* 16 rows x 16 k at a time, straight from W, transposed in registers, each
- * k vector stored into its lane panel. About 75 cycles per 16 x 16 on this
- * Zen 5 with W and the panel in cache (64 shuffles, half of them across
- * 128-bit lanes). Inside a 7B pass it waits on memory unless the tiles of the
- * block before fetched its weights into L2 (le_sg_pfl): with that, about its
- * in-cache cost at M = 128, still ~3x at M = 512, where the X and partial
- * tiles flowing through L2 between two packs evict the panel (README). */
-X512_INLINE void le_sg_l8_pack16(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
-                                 int nc, int np, float *dst) {
-    const int64_t kf = 8 * gc & ~(int64_t)15;
-    const int jf = nc & ~15;
-    int64_t off[16]; /* k = 16q + t goes to lane t % 8, group 2q + t / 8 */
-    for (int t = 0; t < 16; t++)
-        off[t] = (t % 8) * L8_LS(gc, np) + (t / 8) * np;
-    for (int j0 = 0; j0 < jf; j0 += 16) {
-        const int64_t src = (n0 + j0) * op->ldw + 8 * g0;
-        for (int64_t k = 0; k < kf; k += 16) {
-            __m512 r[16];
-            _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) r[i] = le_sg_ld16(bt, op->W, src + i * op->ldw + k);
-            le_sg_tr16(r); /* r[t] = the 16 rows at k + t */
-            float *d = dst + k / 8 * np + j0;
-            _Pragma("GCC unroll 16") for (int t = 0; t < 16; t++) _mm512_store_ps(d + off[t], r[t]);
-        }
-    }
-    le_sg_l8_pack_scalar(op, g0, gc, n0, nc, np, dst, kf, jf);
-}
-
-X512 static void le_sg_l8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
-                                    int np, float *dst) {
-    if (op->btype == LE_SGEMM_F16)
-        le_sg_l8_pack16(LE_SGEMM_F16, op, g0, gc, n0, nc, np, dst);
-    else if (op->btype == LE_SGEMM_BF16)
-        le_sg_l8_pack16(LE_SGEMM_BF16, op, g0, gc, n0, nc, np, dst);
-    else
-        le_sg_l8_pack16(LE_SGEMM_F32, op, g0, gc, n0, nc, np, dst);
-}
-
-/* s = tree of the 8 partials of element (m, j), then the K tail. */
-static float le_sg_l8_finish1(const struct le_sgemm_l8_op *op, const float *pm, int np, int64_t m, int64_t n,
-                              int j) {
+/* Element (m, n) of Y by the contract, X row m at x. */
+static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, const float *x, int64_t n) {
     const int64_t K8 = op->K / 8 * 8;
-    float s = 0.0f;
-    if (K8) {
-        const float *p = pm + j;
-        s = ((p[0] + p[np]) + (p[2 * np] + p[3 * np])) + ((p[4 * np] + p[5 * np]) + (p[6 * np] + p[7 * np]));
-    }
-    const float *a = op->A + m * op->lda;
+    float p[8] = {0};
+    for (int64_t k = 0; k < K8; k++)
+        p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], p[k % 8]);
+    float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
     for (int64_t k = K8; k < op->K; k++)
-        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), a[k], s);
+        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
     return s;
 }
 
-X512 static void le_sg_l8_finish_x512(const struct le_sgemm_l8_op *op, const float *part, int64_t n, int nc) {
-    const int np = NP_MAX;
-    for (int64_t m = 0; m < op->M; m++) {
-        const float *pm = part + m * 8 * np;
-        float *y = op->Y + m * op->ldy + n;
-        if (op->K % 8) { /* called with K >= 8 */
-            for (int j = 0; j < nc; j++)
-                y[j] = le_sg_l8_finish1(op, pm, np, m, n + j, j);
+/* Cache lines the inference form fetches ahead while a tile runs, one per k
+ * step, in this order: xn runs of xl lines xs bytes apart (a share of the
+ * next tile's X rows), cn runs of cl lines cs apart (the next call's
+ * partial tile), both into L1; then wn lines of runs of wl lines ws bytes
+ * apart, from line wq of the run at w (a share of the next block's weight
+ * rows), into L2. */
+struct le_sg_pfl {
+    const char *x, *c, *w;
+    int64_t xs, cs, ws, wn;
+    int xn, xl, cn, cl, wl, wq;
+};
+
+/* The tree of le_sgemm.h over one token's octet: a[q] = [row q | row q + 4]
+ * x 8 lanes -> the 8 rows' sums, in row order. */
+X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    /* 128-bit chunk c of a[q]: lanes 4 (c % 2) .. + 3 of row q (c < 2) or q + 4 */
+    __m512 s01 = _mm512_add_ps(_mm512_shuffle_ps(a0, a1, 0x88), _mm512_shuffle_ps(a0, a1, 0xDD));
+    __m512 s23 = _mm512_add_ps(_mm512_shuffle_ps(a2, a3, 0x88), _mm512_shuffle_ps(a2, a3, 0xDD));
+    /* chunk c: [P0 + P1, P2 + P3] (c even) or [P4 + P5, P6 + P7] of rows 0, 1 | of rows 2, 3 */
+    __m512 s = _mm512_add_ps(_mm512_shuffle_ps(s01, s23, 0x88), _mm512_shuffle_ps(s01, s23, 0xDD));
+    /* chunk c: rows 0..3 (c < 2) or 4..7, (P0 + P1) + (P2 + P3) (c even) or (P4 + P5) + (P6 + P7) */
+    return _mm512_castps512_ps256(_mm512_add_ps(_mm512_shuffle_f32x4(s, s, 0x08), _mm512_shuffle_f32x4(s, s, 0x0D)));
+}
+
+/* mr tokens x the octets of a panel (nc rows) over gc groups: a = X at the
+ * block's first k (row stride lda), b = the octet panels (gc x 4 zmm
+ * each), c = the tile's partial tiles (L8_T floats per octet; loaded when
+ * load). y NULL: the accumulators go back to c; else the tree of each
+ * token's rows goes to y (row stride ldy), the valid ones. */
+X512_INLINE void le_sg_d8(const int mr, int nc, int64_t gc, const float *a, int64_t lda, const float *b, float *c,
+                          int load, float *y, int64_t ldy, const struct le_sg_pfl *pf) {
+    int pr = 0, pq = 0, wq = pf->wq; /* run and line in X then C; line in W's run */
+    const char *wr = pf->w;
+    int64_t wn = pf->wn;
+    const float *ap[MR];
+    _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * lda;
+    for (int o = 0; 8 * o < nc; o++, b += gc * 64, c += L8_T) {
+        __m512 acc[MR][4];
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+                acc[r][q] = load ? _mm512_load_ps(c + (4 * r + q) * 16) : _mm512_setzero_ps();
+        _Pragma("GCC unroll 2") for (int64_t g = 0; g < gc; g++) {
+            __m512 w[4];
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
+            if (pr < pf->xn) {
+                _mm_prefetch(pf->x + pr * pf->xs + 64 * pq, _MM_HINT_T0);
+                if (++pq == pf->xl)
+                    pq = 0, pr++;
+            } else if (pr < pf->xn + pf->cn) {
+                _mm_prefetch(pf->c + (pr - pf->xn) * pf->cs + 64 * pq, _MM_HINT_T0);
+                if (++pq == pf->cl)
+                    pq = 0, pr++;
+            } else if (wn > 0) {
+                _mm_prefetch(wr + 64 * wq, _MM_HINT_T1);
+                if (++wq == pf->wl)
+                    wq = 0, wr += pf->ws;
+                wn--;
+            }
+            _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
+                __m512 x = _mm512_broadcast_f32x8(_mm256_loadu_ps(ap[r] + 8 * g));
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], x, acc[r][q]);
+            }
+        }
+        if (!y) {
+            _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) _mm512_store_ps(c + (4 * r + q) * 16, acc[r][q]);
             continue;
         }
-        for (int j = 0; j < nc; j += 16) {
-            __m512 p[8];
-            for (int l = 0; l < 8; l++)
-                p[l] = _mm512_load_ps(pm + l * np + j);
-            __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(p[0], p[1]), _mm512_add_ps(p[2], p[3])),
-                                     _mm512_add_ps(_mm512_add_ps(p[4], p[5]), _mm512_add_ps(p[6], p[7])));
-            int left = nc - j;
-            _mm512_mask_storeu_ps(y + j, left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1), s);
-        }
+        const int left = nc - 8 * o;
+        const __mmask8 ym = left >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << left) - 1);
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
+            _mm256_mask_storeu_ps(y + r * ldy + 8 * o, ym, le_sg_d8_tree(acc[r][0], acc[r][1], acc[r][2], acc[r][3]));
     }
+}
+
+X512 static void le_sg_d8_any(int mr, int nc, int64_t gc, const float *a, int64_t lda, const float *b, float *c,
+                              int load, float *y, int64_t ldy, const struct le_sg_pfl *pf) {
+    switch (mr) {
+    case 6: le_sg_d8(6, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    case 5: le_sg_d8(5, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    case 4: le_sg_d8(4, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    case 3: le_sg_d8(3, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    case 2: le_sg_d8(2, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    default: le_sg_d8(1, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    }
+}
+
+/* The octet panels of rows n0..n0+nc, groups g0..g0+gc: dst[(o gc + g) 64 +
+ * 16 q + i] = W[n0 + 8o + q + 4 (i / 8)][8 (g0 + g) + i % 8]; 0 for rows
+ * >= nc. Two groups per load: 16 k of row q and of row q + 4, widened,
+ * then their low halves and their high halves side by side. */
+X512_INLINE void le_sg_d8_pack(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
+                               int nc, float *dst) {
+    for (int o = 0; o < (nc + 7) / 8; o++)
+        for (int q = 0; q < 4; q++) {
+            const int j0 = 8 * o + q, j1 = j0 + 4;
+            const int64_t s0 = (n0 + j0) * op->ldw + 8 * g0, s1 = (n0 + j1) * op->ldw + 8 * g0;
+            float *d = dst + o * gc * 64 + 16 * q;
+            int64_t g = 0;
+            for (; g + 2 <= gc; g += 2) {
+                __m512 r0 = j0 < nc ? le_sg_ld16(bt, op->W, s0 + 8 * g) : _mm512_setzero_ps();
+                __m512 r1 = j1 < nc ? le_sg_ld16(bt, op->W, s1 + 8 * g) : _mm512_setzero_ps();
+                _mm512_store_ps(d + g * 64, _mm512_shuffle_f32x4(r0, r1, 0x44));
+                _mm512_store_ps(d + (g + 1) * 64, _mm512_shuffle_f32x4(r0, r1, 0xEE));
+            }
+            for (; g < gc; g++)
+                for (int i = 0; i < 16; i++) {
+                    const int j = i < 8 ? j0 : j1;
+                    d[g * 64 + i] = j < nc ? le_sg_w1(bt, op->W, (n0 + j) * op->ldw + 8 * (g0 + g) + i % 8) : 0.0f;
+                }
+        }
+}
+
+X512 static void le_sg_d8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
+                                    float *dst) {
+    if (op->btype == LE_SGEMM_F16)
+        le_sg_d8_pack(LE_SGEMM_F16, op, g0, gc, n0, nc, dst);
+    else if (op->btype == LE_SGEMM_BF16)
+        le_sg_d8_pack(LE_SGEMM_BF16, op, g0, gc, n0, nc, dst);
+    else
+        le_sg_d8_pack(LE_SGEMM_F32, op, g0, gc, n0, nc, dst);
 }
 
 /* The lines covering bytes from p in each run of a run set stride bytes
@@ -602,105 +593,77 @@ static const char *le_sg_pf_line(const void *p) {
     return (const char *)((uintptr_t)p & ~(uintptr_t)63);
 }
 
-static void le_sg_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work) {
-    const int64_t G = op->K / 8, es = op->btype == LE_SGEMM_F32 ? 4 : 2, tiles = (op->M + MR - 1) / MR;
-    const int np = isa == LE_SGEMM_AVX512 ? 64 : 16;
-    float *part = work, *bp = part + op->M * 8 * NP_MAX;
-    const __mmask16 all[4] = {0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
-    for (int64_t n = n0; n < n1; n += np) {
-        const int nc = n1 - n < np ? (int)(n1 - n) : np;
-        const int npk = isa == LE_SGEMM_AVX512 ? (nc + 15) / 16 * 16 : np, nv = npk / 16;
+/* Columns [n0, n1) of Y, all M rows (AVX-512, K >= 8). */
+static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, float *work) {
+    const int64_t G = op->K / 8, K8 = 8 * G, es = op->btype == LE_SGEMM_F32 ? 4 : 2, tiles = (op->M + MR - 1) / MR;
+    float *part = work, *bp = part + tiles * MR * 8 * NP_MAX;
+    for (int64_t n = n0; n < n1; n += NP_MAX) {
+        const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
         for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
             const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
-            if (isa == LE_SGEMM_AVX512)
-                le_sg_l8_pack_x512(op, g0, gc, n, nc, npk, bp);
-            else
-                le_sg_l8_pack_scalar(op, g0, gc, n, nc, npk, bp, 0, 0);
-            /* The next block (or the next panel's first): the tiles of this
-             * one fetch its weight rows into L2, a share each, so that its
-             * pack reads them from cache (le_sg_k512's prefetch slots). */
+            le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
+            /* the next block (or the next panel's first): the tiles of this
+             * one fetch its weight rows into L2, a share each */
             int64_t ng0 = g0 + L8_G, nn = n;
             if (ng0 >= G) {
                 ng0 = 0;
-                nn = n + np;
+                nn = n + NP_MAX;
             }
             const int more = nn < n1;
             const int64_t ngc = G - ng0 < L8_G ? G - ng0 : L8_G;
             const char *wl = NULL; /* its first row's first line */
-            int64_t wstride = op->ldw * es, wlen = 1, wlines = 0, wper = 0, call = 0;
+            int64_t wstride = op->ldw * es, wlen = 1, wlines = 0, wper = 0;
             if (more) {
                 const char *w = (const char *)op->W + (nn * op->ldw + 8 * ng0) * es;
                 wl = le_sg_pf_line(w);
                 wlen = le_sg_pf_len(w, 8 * ngc * es, wstride);
-                wlines = (n1 - nn < np ? n1 - nn : np) * wlen;
-                wper = (wlines + 8 * tiles - 1) / (8 * tiles);
+                wlines = (n1 - nn < NP_MAX ? n1 - nn : NP_MAX) * wlen;
+                wper = (wlines + tiles - 1) / tiles;
             }
-            for (int l = 0; l < 8; l++) /* a lane panel (32 KiB) stays in L1 for every tile */
-                for (int64_t m = 0; m < op->M; m += MR, call++) {
-                    const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
-                    const float *a = op->A + m * op->lda + l * G + g0, *b = bp + l * L8_LS(gc, npk);
-                    float *c = part + (m * 8 + l) * NP_MAX;
-                    const int64_t ldc = 8 * NP_MAX;
-                    if (isa == LE_SGEMM_AVX512) {
-                        /* the tile after this one, in this block or the next: its X
-                         * segments are short runs, too short for the hardware (6%
-                         * slower without at K = 11008, M = 512), and its partial tile */
-                        struct le_sg_pfl pf = {0};
-                        int64_t mn = m + MR, gn = g0, gcn = gc;
-                        int ln = l;
-                        if (mn >= op->M) {
-                            mn = 0;
-                            ln++;
-                        }
-                        if (ln == 8) {
-                            ln = 0;
-                            gn = more ? ng0 : -1;
-                            gcn = ngc;
-                        }
-                        if (gn >= 0) {
-                            const int rows = op->M - mn < MR ? (int)(op->M - mn) : MR;
-                            const float *xa = op->A + mn * op->lda + ln * G + gn;
-                            pf.x = le_sg_pf_line(xa);
-                            pf.xs = 4 * op->lda;
-                            pf.xn = rows;
-                            pf.xl = le_sg_pf_len(xa, 4 * gcn, pf.xs);
-                            pf.c = (const char *)(part + (mn * 8 + ln) * NP_MAX);
-                            pf.cs = 4 * ldc;
-                            pf.cn = rows;
-                            pf.cl = nv;
-                        }
-                        const int64_t w0 = call * wper;
-                        if (w0 < wlines) {
-                            pf.w = wl + w0 / wlen * wstride;
-                            pf.ws = wstride;
-                            pf.wl = (int)wlen;
-                            pf.wq = (int)(w0 % wlen);
-                            pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
-                        }
-                        switch (nv) {
-                        case 4: le_sg_k512p_4(mr, gc, a, op->lda, b, c, ldc, g0 > 0, all, &pf); break;
-                        case 3: le_sg_k512p_3(mr, gc, a, op->lda, b, c, ldc, g0 > 0, all, &pf); break;
-                        case 2: le_sg_k512p_2(mr, gc, a, op->lda, b, c, ldc, g0 > 0, all, &pf); break;
-                        default: le_sg_k512p_1(mr, gc, a, op->lda, b, c, ldc, g0 > 0, all, &pf); break;
-                        }
-                        continue;
-                    }
-                    if (m + MR < op->M) /* the next tile's X segments (above) */
-                        for (int r = 0; r < MR && m + MR + r < op->M; r++)
-                            for (int64_t k = 0; k < gc; k += 16)
-                                __builtin_prefetch(a + (MR + r) * op->lda + k, 0, 3);
-                    if (isa == LE_SGEMM_SCALAR)
-                        le_sg_kscalar(mr, npk, npk, gc, a, op->lda, 1, b, c, ldc, g0 > 0);
-                    else
-                        le_sg_k256_any(mr, gc, a, op->lda, 1, b, c, ldc, g0 > 0);
+            for (int64_t m = 0, t = 0; m < op->M; m += MR, t++) {
+                const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
+                struct le_sg_pfl pf = {0};
+                /* the next tile: the next tokens of this block, else the
+                 * first of the next block; its X rows, and its partial
+                 * tiles unless it starts a panel */
+                int64_t mn = m + MR, gn = g0, gcn = gc;
+                if (mn >= op->M) {
+                    mn = 0;
+                    gn = more ? ng0 : -1;
+                    gcn = ngc;
                 }
+                if (gn >= 0) {
+                    const float *xa = op->A + mn * op->lda + 8 * gn;
+                    pf.x = le_sg_pf_line(xa);
+                    pf.xs = 4 * op->lda;
+                    pf.xn = op->M - mn < MR ? (int)(op->M - mn) : MR;
+                    pf.xl = le_sg_pf_len(xa, 32 * gcn, pf.xs);
+                    if (gn > 0) { /* (in this panel) */
+                        pf.c = (const char *)(part + mn * 8 * NP_MAX);
+                        pf.cn = 1;
+                        pf.cl = (nc + 7) / 8 * L8_T * 4 / 64;
+                    }
+                }
+                const int64_t w0 = t * wper;
+                if (w0 < wlines) {
+                    pf.w = wl + w0 / wlen * wstride;
+                    pf.ws = wstride;
+                    pf.wl = (int)wlen;
+                    pf.wq = (int)(w0 % wlen);
+                    pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
+                }
+                le_sg_d8_any(mr, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp, part + m * 8 * NP_MAX, g0 > 0,
+                             g0 + gc == G ? op->Y + m * op->ldy + n : NULL, op->ldy, &pf);
+            }
         }
-        if (isa == LE_SGEMM_AVX512 && G > 0)
-            le_sg_l8_finish_x512(op, part, n, nc);
-        else
+        if (K8 < op->K) /* the K tail, after the tree */
             for (int64_t m = 0; m < op->M; m++)
-                for (int j = 0; j < nc; j++)
-                    op->Y[m * op->ldy + n + j] = le_sg_l8_finish1(op, part + m * 8 * NP_MAX, NP_MAX, m, n + j, j);
+                for (int j = 0; j < nc; j++) {
+                    float s = op->Y[m * op->ldy + n + j];
+                    for (int64_t k = K8; k < op->K; k++)
+                        s = fmaf(le_sg_w1(op->btype, op->W, (n + j) * op->ldw + k), op->A[m * op->lda + k], s);
+                    op->Y[m * op->ldy + n + j] = s;
+                }
     }
 }
 
@@ -710,7 +673,13 @@ void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int6
         return;
     if (isa > le_sgemm_best())
         isa = le_sgemm_best();
-    /* rows of X in chunks whose partial tiles fit the work buffer */
+    if (isa != LE_SGEMM_AVX512 || op->K < 8) { /* the contract in plain C */
+        for (int64_t m = 0; m < op->M; m++)
+            for (int64_t n = n0; n < n1; n++)
+                op->Y[m * op->ldy + n] = le_sg_l8_elem(op, op->A + m * op->lda, n);
+        return;
+    }
+    /* tokens in chunks whose partial tiles fit the work buffer */
     const size_t per = MR * 8 * NP_MAX * sizeof(float), fixed = le_sgemm_l8_work_bytes(0);
     int64_t mc = work_bytes >= fixed + per ? (int64_t)((work_bytes - fixed) / per) * MR : MR;
     for (int64_t m = 0; m < op->M; m += mc) {
@@ -718,21 +687,12 @@ void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int6
         sub.M = op->M - m < mc ? op->M - m : mc;
         sub.A = op->A + m * op->lda;
         sub.Y = op->Y + m * op->ldy;
-        le_sg_l8_rect(isa, &sub, n0, n1, work);
+        le_sg_d8_rect(&sub, n0, n1, work);
     }
 }
 
 void le_sgemm_l8_ref(const struct le_sgemm_l8_op *op, const float *X, int64_t ldx) {
-    const int64_t K8 = op->K / 8 * 8;
     for (int64_t m = 0; m < op->M; m++)
-        for (int64_t n = 0; n < op->N; n++) {
-            const float *x = X + m * ldx;
-            float p[8] = {0};
-            for (int64_t k = 0; k < K8; k++)
-                p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], p[k % 8]);
-            float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-            for (int64_t k = K8; k < op->K; k++)
-                s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
-            op->Y[m * op->ldy + n] = s;
-        }
+        for (int64_t n = 0; n < op->N; n++)
+            op->Y[m * op->ldy + n] = le_sg_l8_elem(op, X + m * ldx, n);
 }
