@@ -429,9 +429,10 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
  * its partial tile in the work buffer. In the last block the micro-kernel
  * joins each element's 8 lanes by the fixed tree in registers and stores
  * Y; then the K tail. While a tile runs, its micro-kernel prefetches, one
- * line per k step, a share of the next tile's X rows and the next call's
- * partial tile into L1, then a share of the next block's weight rows into
- * L2 (le_sg_pfl), so that the pack of the next block finds them in cache.
+ * line per k step, the next tile's X rows and partial tiles into L1, then a
+ * share of the next block's weight rows into L2 (le_sg_pfl), so that the
+ * pack of the next block finds most of them in cache (README: it still
+ * waits ~2x its in-cache time at 7B pp128).
  */
 
 #define L8_G 64 /* groups of 8 per K block: a panel of 64 rows is 128 KiB, a tile's X 12 KiB */
@@ -459,9 +460,9 @@ static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, const float *x, int6
 }
 
 /* Cache lines the inference form fetches ahead while a tile runs, one per k
- * step, in this order: xn runs of xl lines xs bytes apart (a share of the
- * next tile's X rows), cn runs of cl lines cs apart (the next call's
- * partial tile), both into L1; then wn lines of runs of wl lines ws bytes
+ * step, in this order: xn runs of xl lines xs bytes apart (the next
+ * tile's X rows), cn runs of cl lines cs apart (its partial tiles), both
+ * into L1; then wn lines of runs of wl lines ws bytes
  * apart, from line wq of the run at w (a share of the next block's weight
  * rows), into L2. */
 struct le_sg_pfl {
