@@ -448,15 +448,19 @@ size_t le_sgemm_l8_work_bytes(int64_t M) {
 }
 
 /* Element (m, n) of Y by the contract, X row m at x. */
+/* s after the K tail of element (m, n): the chain over k = K8..K-1. */
+static float le_sg_l8_tail(const struct le_sgemm_l8_op *op, const float *x, int64_t n, float s) {
+    for (int64_t k = op->K / 8 * 8; k < op->K; k++)
+        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
+    return s;
+}
+
 static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, const float *x, int64_t n) {
     const int64_t K8 = op->K / 8 * 8;
     float p[8] = {0};
     for (int64_t k = 0; k < K8; k++)
         p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], p[k % 8]);
-    float s = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
-    for (int64_t k = K8; k < op->K; k++)
-        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
-    return s;
+    return le_sg_l8_tail(op, x, n, ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
 }
 
 /* Cache lines the inference form fetches ahead while a tile runs, one per k
@@ -660,10 +664,8 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
         if (K8 < op->K) /* the K tail, after the tree */
             for (int64_t m = 0; m < op->M; m++)
                 for (int j = 0; j < nc; j++) {
-                    float s = op->Y[m * op->ldy + n + j];
-                    for (int64_t k = K8; k < op->K; k++)
-                        s = fmaf(le_sg_w1(op->btype, op->W, (n + j) * op->ldw + k), op->A[m * op->lda + k], s);
-                    op->Y[m * op->ldy + n + j] = s;
+                    float *y = op->Y + m * op->ldy + n + j;
+                    *y = le_sg_l8_tail(op, op->A + m * op->lda, n + j, *y);
                 }
     }
 }
