@@ -180,11 +180,14 @@ static void sgemm_should_not_depend_on_threads_or_rectangles(void **state) {
 }
 
 /* The inference form against le_sgemm_l8_ref: X row-major (row stride
- * K + 3), copied into A with another row stride. */
+ * K + 3), copied into A with another row stride. Shapes with full 64-row
+ * panels and at least 6 tokens take the path whose first tile packs the
+ * block (6 x 64, 7 x 65, 25 x 200, 12 x 128: one or more K blocks, a K
+ * tail); the others, and the narrow column ranges, pack first. */
 static void sgemm_l8_paths_should_equal_their_contract_bit_for_bit(void **state) {
     (void)state;
     static const int64_t sh[][3] = {{1, 1, 8}, {6, 64, 512}, {7, 65, 1029}, {13, 17, 300}, {5, 130, 31},
-                                    {25, 200, 1100}, {4, 16, 7}, {3, 1, 40}, {9, 70, 8}};
+                                    {25, 200, 1100}, {4, 16, 7}, {3, 1, 40}, {9, 70, 8}, {12, 128, 520}};
     const int best = le_sgemm_best();
     for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++)
         for (int bt = 0; bt < 3; bt++) {

@@ -80,6 +80,19 @@ X512_INLINE __m512 le_sg_ld16(int bt, const void *B, int64_t i) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* 8 values of W at i0 (row q) and 8 at i1 (row q + 4), widened: [i0.. | i1..]. */
+X512_INLINE __m512 le_sg_ld8x2(int bt, const void *W, int64_t i0, int64_t i1) {
+    if (bt == LE_SGEMM_F32)
+        return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps((const float *)W + i0)),
+                                  _mm256_loadu_ps((const float *)W + i1), 1);
+    const uint16_t *h = W;
+    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(h + i0))),
+                                        _mm_loadu_si128((const __m128i *)(h + i1)), 1);
+    if (bt == LE_SGEMM_F16)
+        return _mm512_cvtph_ps(v);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+}
+
 X512_INLINE void le_sg_pf_b(int bt, const void *B, int64_t i) {
     __builtin_prefetch((const char *)B + i * (bt == LE_SGEMM_F32 ? 4 : 2), 0, 3);
 }
@@ -422,17 +435,21 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
  * bits at a time (the broadcast form this replaced needed a 16 x 16
  * transpose per 256 weights: 12.7% of a 7B F16 pp128 pass in perf).
  *
- * Per column panel of 64 weight rows and K block of L8_G groups, B packs
- * the panel's octets; each tile of MR tokens then runs the micro-kernel
+ * Per column panel of 64 weight rows and K block of L8_G groups, the
+ * panel's octets are packed; each tile of MR tokens runs the micro-kernel
  * over the octets in turn (the tile's X, MR rows of the block, stays in
  * L1; the octet panels stream from L2), its accumulators continuing from
- * its partial tile in the work buffer. In the last block the micro-kernel
- * joins each element's 8 lanes by the fixed tree in registers and stores
- * Y; then the K tail. While a tile runs, its micro-kernel prefetches, one
- * line per k step, the next tile's X rows and partial tiles into L1, then a
- * share of the next block's weight rows into L2 (le_sg_pfl), so that the
- * pack of the next block finds most of them in cache (README: it still
- * waits ~2x its in-cache time at 7B pp128).
+ * its partial tile in the work buffer. The block's first tile packs as it
+ * goes (a full panel and a full tile: it reads each octet's weights from
+ * W's rows, widens and interleaves them, stores them into the packed
+ * panel and uses them), so the pack's loads, conversions and stores
+ * overlap that tile's FMAs instead of running alone before the tiles;
+ * partial panels, and batches under MR tokens, are packed first. In the
+ * last block the micro-kernel joins each element's 8 lanes by the fixed
+ * tree in registers and stores Y; then the K tail. While a tile runs, its
+ * micro-kernel prefetches, one line per k step, the next tile's X rows and
+ * partial tiles into L1, then a share of the next block's weight rows into
+ * L2 (le_sg_pfl), for the next block's first tile (or pack).
  */
 
 #define L8_G 64 /* groups of 8 per K block: a panel of 64 rows is 128 KiB, a tile's X 12 KiB */
@@ -491,22 +508,33 @@ X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
  * block's first k (row stride lda), b = the octet panels (gc x 4 zmm
  * each), c = the tile's partial tiles (L8_T floats per octet; loaded when
  * load). y NULL: the accumulators go back to c; else the tree of each
- * token's rows goes to y (row stride ldy), the valid ones. */
-X512_INLINE void le_sg_d8(const int mr, int nc, int64_t gc, const float *a, int64_t lda, const float *b, float *c,
-                          int load, float *y, int64_t ldy, const struct le_sg_pfl *pf) {
+ * token's rows goes to y (row stride ldy), the valid ones. src: the
+ * weights come from W (type bt, row stride ldw elements, at the panel's
+ * first row and the block's first k; all nc rows valid) and are stored
+ * into b as le_sg_d8_pack lays them out. */
+X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int64_t gc, const float *a, int64_t lda,
+                          float *b, float *c, int load, float *y, int64_t ldy, const struct le_sg_pfl *pf,
+                          const void *W, int64_t ldw) {
     int pr = 0, pq = 0, wq = pf->wq; /* run and line in X then C; line in W's run */
     const char *wr = pf->w;
     int64_t wn = pf->wn;
     const float *ap[MR];
     _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * lda;
     for (int o = 0; 8 * o < nc; o++, b += gc * 64, c += L8_T) {
+        const char *wo = src ? (const char *)W + o * 8 * ldw * (bt == LE_SGEMM_F32 ? 4 : 2) : NULL;
         __m512 acc[MR][4];
         _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
             _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
                 acc[r][q] = load ? _mm512_load_ps(c + (4 * r + q) * 16) : _mm512_setzero_ps();
         _Pragma("GCC unroll 2") for (int64_t g = 0; g < gc; g++) {
             __m512 w[4];
-            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
+            if (src) /* the block's first tile: pack as it goes */
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+                    w[q] = le_sg_ld8x2(bt, wo, q * ldw + 8 * g, (q + 4) * ldw + 8 * g);
+                    _mm512_store_ps(b + g * 64 + 16 * q, w[q]);
+                }
+            else
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
             if (pr < pf->xn) {
                 _mm_prefetch(pf->x + pr * pf->xs + 64 * pq, _MM_HINT_T0);
                 if (++pq == pf->xl)
@@ -538,16 +566,28 @@ X512_INLINE void le_sg_d8(const int mr, int nc, int64_t gc, const float *a, int6
     }
 }
 
-X512 static void le_sg_d8_any(int mr, int nc, int64_t gc, const float *a, int64_t lda, const float *b, float *c,
+X512 static void le_sg_d8_any(int mr, int nc, int64_t gc, const float *a, int64_t lda, float *b, float *c,
                               int load, float *y, int64_t ldy, const struct le_sg_pfl *pf) {
     switch (mr) {
-    case 6: le_sg_d8(6, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
-    case 5: le_sg_d8(5, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
-    case 4: le_sg_d8(4, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
-    case 3: le_sg_d8(3, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
-    case 2: le_sg_d8(2, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
-    default: le_sg_d8(1, nc, gc, a, lda, b, c, load, y, ldy, pf); break;
+    case 6: le_sg_d8(6, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
+    case 5: le_sg_d8(5, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
+    case 4: le_sg_d8(4, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
+    case 3: le_sg_d8(3, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
+    case 2: le_sg_d8(2, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
+    default: le_sg_d8(1, 0, 0, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;
     }
+}
+
+/* A full tile (MR tokens) of a full panel that packs the block into b as
+ * it runs: W at the panel's first row and the block's first k. */
+X512 static void le_sg_d8_first(int bt, int64_t gc, const float *a, int64_t lda, float *b, float *c, int load,
+                                float *y, int64_t ldy, const struct le_sg_pfl *pf, const void *W, int64_t ldw) {
+    if (bt == LE_SGEMM_F16)
+        le_sg_d8(MR, 1, LE_SGEMM_F16, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
+    else if (bt == LE_SGEMM_BF16)
+        le_sg_d8(MR, 1, LE_SGEMM_BF16, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
+    else
+        le_sg_d8(MR, 1, LE_SGEMM_F32, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
 }
 
 /* The octet panels of rows n0..n0+nc, groups g0..g0+gc: dst[(o gc + g) 64 +
@@ -606,7 +646,10 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
         const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
         for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
             const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
-            le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
+            /* a full panel with a full first tile: that tile packs the block */
+            const int fuse = nc == NP_MAX && op->M >= MR;
+            if (!fuse)
+                le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
             /* the next block (or the next panel's first): the tiles of this
              * one fetch its weight rows into L2, a share each */
             int64_t ng0 = g0 + L8_G, nn = n;
@@ -657,8 +700,13 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
                     pf.wq = (int)(w0 % wlen);
                     pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
                 }
-                le_sg_d8_any(mr, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp, part + m * 8 * NP_MAX, g0 > 0,
-                             g0 + gc == G ? op->Y + m * op->ldy + n : NULL, op->ldy, &pf);
+                if (fuse && t == 0)
+                    le_sg_d8_first(op->btype, gc, op->A + 8 * g0, op->lda, bp, part, g0 > 0,
+                                   g0 + gc == G ? op->Y + n : NULL, op->ldy, &pf,
+                                   (const char *)op->W + (n * op->ldw + 8 * g0) * es, op->ldw);
+                else
+                    le_sg_d8_any(mr, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp, part + m * 8 * NP_MAX,
+                                 g0 > 0, g0 + gc == G ? op->Y + m * op->ldy + n : NULL, op->ldy, &pf);
             }
         }
         if (K8 < op->K) /* the K tail, after the tree */
