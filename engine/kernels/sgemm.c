@@ -70,14 +70,18 @@ static void le_sg_pack_scalar(const struct le_sgemm_op *op, int64_t k0, int64_t 
             dst[k * np + j] = j < nc ? le_sg_b1(op, k0 + k, n0 + j) : 0.0f;
 }
 
+/* 16 F16 or BF16 values, widened. */
+X512_INLINE __m512 le_sg_wd16(int bt, __m256i h) {
+    if (bt == LE_SGEMM_F16)
+        return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
 /* 16 values of row n at k..k+16 (B(k.., n) contiguous: rsb == 1), widened. */
 X512_INLINE __m512 le_sg_ld16(int bt, const void *B, int64_t i) {
     if (bt == LE_SGEMM_F32)
         return _mm512_loadu_ps((const float *)B + i);
-    __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)B + i));
-    if (bt == LE_SGEMM_F16)
-        return _mm512_cvtph_ps(h);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return le_sg_wd16(bt, _mm256_loadu_si256((const __m256i *)((const uint16_t *)B + i)));
 }
 
 /* 8 values of W at i0 (row q) and 8 at i1 (row q + 4), widened: [i0.. | i1..]. */
@@ -86,11 +90,8 @@ X512_INLINE __m512 le_sg_ld8x2(int bt, const void *W, int64_t i0, int64_t i1) {
         return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps((const float *)W + i0)),
                                   _mm256_loadu_ps((const float *)W + i1), 1);
     const uint16_t *h = W;
-    __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(h + i0))),
-                                        _mm_loadu_si128((const __m128i *)(h + i1)), 1);
-    if (bt == LE_SGEMM_F16)
-        return _mm512_cvtph_ps(v);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+    return le_sg_wd16(bt, _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(h + i0))),
+                                                  _mm_loadu_si128((const __m128i *)(h + i1)), 1));
 }
 
 X512_INLINE void le_sg_pf_b(int bt, const void *B, int64_t i) {
@@ -464,7 +465,6 @@ size_t le_sgemm_l8_work_bytes(int64_t M) {
     return ((size_t)((M + MR - 1) / MR * MR) * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float);
 }
 
-/* Element (m, n) of Y by the contract, X row m at x. */
 /* s after the K tail of element (m, n): the chain over k = K8..K-1. */
 static float le_sg_l8_tail(const struct le_sgemm_l8_op *op, const float *x, int64_t n, float s) {
     for (int64_t k = op->K / 8 * 8; k < op->K; k++)
@@ -472,6 +472,7 @@ static float le_sg_l8_tail(const struct le_sgemm_l8_op *op, const float *x, int6
     return s;
 }
 
+/* Element (m, n) of Y by the contract, X row m at x. */
 static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, const float *x, int64_t n) {
     const int64_t K8 = op->K / 8 * 8;
     float p[8] = {0};
