@@ -189,6 +189,31 @@ static void le_mm_gemm_ranges(struct le_member *me, const struct le_mm_plan *pl,
     }
 }
 
+/* The chunks of the gemms with a work buffer (le_sgemm's: 64-row panels,
+ * the activations re-read per panel, so a chunk's size only sets how often
+ * a member takes work and how often a panel starts without its weights
+ * fetched ahead): the outputs' rows laid end to end, each chunk about the
+ * rows left over 2 x nth (guided), at most 1024, at least 64 (16 when the
+ * matrix is small), in multiples of that -- big chunks while there is much
+ * left, small ones at the end, so members finish together even when one
+ * runs slower (a busy sibling hyperthread on the host). bnd[i], bnd[i + 1]:
+ * chunk i's rows; returns the count. */
+#define LE_MM_GUIDED_MAX 256
+static int le_mm_guided(int64_t total, int nth, int64_t *bnd) {
+    const int64_t gran = total >= 512 * (int64_t)nth ? 64 : 16;
+    int n = 0;
+    bnd[0] = 0;
+    for (int64_t r = 0; r < total; n++) {
+        int64_t left = total - r, s = le_div_up(le_div_up(left, 2 * (int64_t)nth), gran) * gran;
+        s = s > 1024 ? 1024 : s;
+        if (s > left || n == LE_MM_GUIDED_MAX - 1)
+            s = left;
+        r += s;
+        bnd[n + 1] = r;
+    }
+    return n;
+}
+
 /* own = 0: le_matmul_team; own = 1: le_matmul_team_own (no prep). */
 static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const float *X, int64_t N,
                           const struct le_matmul_out *outs, int n_out, void *scratch, le_mm_prep_fn prep,
@@ -215,41 +240,41 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
         return LE_OK;
 
     struct le_gemm_job job[LE_MM_MAX_OUT];
-    int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
-    /* Chunks: a multiple of 8 rows (whole tiles), ~8 per thread, at most
-     * 64; for the gemms with a work buffer (le_sgemm's, 64-row panels, the
-     * activations re-read per panel, so a chunk's size only sets how often
-     * a member takes work) a multiple of 16, ~4 per thread, up to 1024 rows. */
     const size_t wb = plan.impl && plan.impl->work_bytes ? plan.impl->work_bytes(K, N) : 0;
     void *wk = wb ? aligned_alloc(64, (wb + 63) & ~(size_t)63) : NULL; /* NULL: the gemm's slow way */
-    const int64_t gran = wb ? 16 : 8, cmax = wb ? 1024 : 64;
-    int64_t chunk = le_div_up(total_rows, (wb ? 4 : 8) * me->t->nth);
-    chunk = (chunk + gran - 1) / gran * gran;
-    chunk = chunk > cmax ? cmax : chunk;
-    first[0] = 0;
-    for (int i = 0; i < n_out; i++) {
+    for (int i = 0; i < n_out; i++)
         job[i] = (struct le_gemm_job){.W = outs[i].W, .w_row_bytes = le_type_row_size(wtype, K), .A = A,
                                       .a_row_bytes = plan.a_row_bytes, .K = K, .N = N, .Y = outs[i].Y,
                                       .ldy = outs[i].rows,
                                       .vec_dot = plan.vec_dot, .work = wk, .work_bytes = wk ? wb : 0};
-        first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
-    }
     if (own && me->t->nth <= LE_TEAM_OWN) {
         le_mm_gemm_ranges(me, &plan, job, outs, n_out, total_rows);
-        free(wk);
-        le_team_barrier(me);
-        return LE_OK;
-    }
-    int o = 0;
-    for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
-        while (c >= first[o + 1]) /* a member's chunks come in increasing order */
-            o++;
-        int64_t r0 = (c - first[o]) * chunk;
-        int64_t r1 = r0 + chunk < outs[o].rows ? r0 + chunk : outs[o].rows;
-        if (plan.impl)
-            plan.impl->gemm(&job[o], r0, r1);
-        else
-            le_ref_gemm(&job[o], r0, r1);
+    } else if (wb) {
+        int64_t bnd[LE_MM_GUIDED_MAX + 1];
+        int nch = le_mm_guided(total_rows, me->t->nth, bnd);
+        for (int64_t c; (c = le_team_take(me, nch)) >= 0;)
+            le_mm_gemm_span(&plan, job, outs, n_out, bnd[c], bnd[c + 1]);
+    } else {
+        /* chunks of a multiple of 8 rows (whole tiles), ~8 per thread, at
+         * most 64, per output */
+        int64_t first[LE_MM_MAX_OUT + 1]; /* chunk index where each output starts */
+        int64_t chunk = le_div_up(total_rows, 8 * me->t->nth);
+        chunk = (chunk + 7) / 8 * 8;
+        chunk = chunk > 64 ? 64 : chunk;
+        first[0] = 0;
+        for (int i = 0; i < n_out; i++)
+            first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
+        int o = 0;
+        for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
+            while (c >= first[o + 1]) /* a member's chunks come in increasing order */
+                o++;
+            int64_t r0 = (c - first[o]) * chunk;
+            int64_t r1 = r0 + chunk < outs[o].rows ? r0 + chunk : outs[o].rows;
+            if (plan.impl)
+                plan.impl->gemm(&job[o], r0, r1);
+            else
+                le_ref_gemm(&job[o], r0, r1);
+        }
     }
     free(wk);
     le_team_barrier(me);
