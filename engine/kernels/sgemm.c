@@ -516,9 +516,14 @@ X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
 X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int64_t gc, const float *a, int64_t lda,
                           float *b, float *c, int load, float *y, int64_t ldy, const struct le_sg_pfl *pf,
                           const void *W, int64_t ldw) {
-    int pr = 0, pq = 0, wq = pf->wq; /* run and line in X then C; line in W's run */
-    const char *wr = pf->w;
-    int64_t wn = pf->wn;
+    /* Prefetch cursors, one line per k step: p0 over X's runs then C's
+     * (into L1; l0 lines left in the run, r0 runs after it, s0 the run set:
+     * 0 X, 1 C, 2 done), then p1 over W's lines (into L2; l1 left in the
+     * run, wr after it). The step's common case is one test, the prefetch
+     * and two updates; the next run is set up once per run. */
+    const char *p0 = pf->x, *b0 = pf->x, *b1 = pf->w, *p1 = pf->w ? pf->w + 64 * pf->wq : NULL;
+    int l0 = pf->xn > 0 ? pf->xl : 0, r0 = pf->xn > 0 ? pf->xn - 1 : 0, s0 = 0, len0 = pf->xl;
+    int64_t st0 = pf->xs, l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, wr = pf->wn - l1;
     const float *ap[MR];
     _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * lda;
     for (int o = 0; 8 * o < nc; o++, b += gc * 64, c += L8_T) {
@@ -536,19 +541,29 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int
                 }
             else
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
-            if (pr < pf->xn) {
-                _mm_prefetch(pf->x + pr * pf->xs + 64 * pq, _MM_HINT_T0);
-                if (++pq == pf->xl)
-                    pq = 0, pr++;
-            } else if (pr < pf->xn + pf->cn) {
-                _mm_prefetch(pf->c + (pr - pf->xn) * pf->cs + 64 * pq, _MM_HINT_T0);
-                if (++pq == pf->cl)
-                    pq = 0, pr++;
-            } else if (wn > 0) {
-                _mm_prefetch(wr + 64 * wq, _MM_HINT_T1);
-                if (++wq == pf->wl)
-                    wq = 0, wr += pf->ws;
-                wn--;
+            if (__builtin_expect(l0 > 0, 1)) {
+                _mm_prefetch(p0, _MM_HINT_T0);
+                p0 += 64, l0--;
+            } else if (s0 < 2) { /* the next run of X or C */
+                if (r0 > 0)
+                    b0 += st0, r0--, l0 = len0;
+                else if (s0 == 0 && pf->cn > 0)
+                    s0 = 1, b0 = pf->c, st0 = pf->cs, len0 = pf->cl, l0 = len0, r0 = pf->cn - 1;
+                else
+                    s0 = 2;
+                if (l0 > 0) {
+                    _mm_prefetch(b0, _MM_HINT_T0);
+                    p0 = b0 + 64, l0--;
+                }
+            } else if (l1 > 0) {
+                _mm_prefetch(p1, _MM_HINT_T1);
+                p1 += 64, l1--;
+            } else if (wr > 0) { /* W's next run */
+                b1 += pf->ws;
+                l1 = wr < pf->wl ? wr : pf->wl;
+                wr -= l1;
+                _mm_prefetch(b1, _MM_HINT_T1);
+                p1 = b1 + 64, l1--;
             }
             _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
                 __m512 x = _mm512_broadcast_f32x8(_mm256_loadu_ps(ap[r] + 8 * g));
