@@ -660,10 +660,10 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
     float *part = work, *bp = part + tiles * MR * 8 * NP_MAX;
     for (int64_t n = n0; n < n1; n += NP_MAX) {
         const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
+        /* a full panel with a full first tile: that tile packs each block */
+        const int fuse = nc == NP_MAX && op->M >= MR;
         for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
             const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
-            /* a full panel with a full first tile: that tile packs the block */
-            const int fuse = nc == NP_MAX && op->M >= MR;
             if (!fuse)
                 le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
             /* the next block (or the next panel's first): the tiles of this

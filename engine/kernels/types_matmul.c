@@ -265,15 +265,13 @@ static int le_mm_team_run(struct le_member *me, int wtype, int64_t K, const floa
         for (int i = 0; i < n_out; i++)
             first[i + 1] = first[i] + le_div_up(outs[i].rows, chunk);
         int o = 0;
+        int64_t o0 = 0; /* rows of the outputs before o */
         for (int64_t c; (c = le_team_take(me, first[n_out])) >= 0;) {
             while (c >= first[o + 1]) /* a member's chunks come in increasing order */
-                o++;
+                o0 += outs[o++].rows;
             int64_t r0 = (c - first[o]) * chunk;
             int64_t r1 = r0 + chunk < outs[o].rows ? r0 + chunk : outs[o].rows;
-            if (plan.impl)
-                plan.impl->gemm(&job[o], r0, r1);
-            else
-                le_ref_gemm(&job[o], r0, r1);
+            le_mm_gemm_span(&plan, job, outs, n_out, o0 + r0, o0 + r1);
         }
     }
     free(wk);
