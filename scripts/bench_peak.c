@@ -90,17 +90,22 @@ __attribute__((target("avx2,fma"))) static double run256(double seconds, float *
 
 #define TP_G 512 /* k steps of 8 per tile pass: the panel is 4 x 16 floats x TP_G = 128 KiB */
 
-__attribute__((target("avx512f,avx512dq"))) static double tile512(double seconds, float *sink) {
-    float *b = aligned_alloc(64, (size_t)TP_G * 64 * sizeof(float));
-    float *x = aligned_alloc(64, (size_t)6 * 8 * TP_G / 8 * sizeof(float) + 64);
-    if (!b || !x) {
-        free(b), free(x);
+/* The tile probe's panel b (TP_G x 64 floats) and X (6 rows of TP_G floats); 0 when out of memory. */
+static int tile_data(float **b, float **x) {
+    *b = aligned_alloc(64, (size_t)TP_G * 64 * sizeof(float));
+    *x = aligned_alloc(64, (size_t)6 * TP_G * sizeof(float));
+    if (!*b || !*x) {
+        free(*b), free(*x);
         return 0;
     }
     for (long i = 0; i < (long)TP_G * 64; i++)
-        b[i] = 1e-3f * (float)(i % 7);
+        (*b)[i] = 1e-3f * (float)(i % 7);
     for (long i = 0; i < 6L * TP_G; i++)
-        x[i] = 1e-3f * (float)(i % 5);
+        (*x)[i] = 1e-3f * (float)(i % 5);
+    return 1;
+}
+
+__attribute__((target("avx512f,avx512dq"))) static double tile512(const float *b, const float *x, double seconds, float *sink) {
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
         for (int q = 0; q < 4; q++)
@@ -127,22 +132,11 @@ __attribute__((target("avx512f,avx512dq"))) static double tile512(double seconds
         for (int q = 0; q < 4; q++)
             s += _mm512_reduce_add_ps(acc[r][q]);
     *sink += s;
-    free(b), free(x);
     return (double)n * 24 * 32 / t * 1e-9;
 }
 
 /* AVX2: 3 x 4 accumulators (16 registers), the same panel and X. */
-__attribute__((target("avx2,fma"))) static double tile256(double seconds, float *sink) {
-    float *b = aligned_alloc(64, (size_t)TP_G * 64 * sizeof(float));
-    float *x = aligned_alloc(64, (size_t)6 * 8 * TP_G / 8 * sizeof(float) + 64);
-    if (!b || !x) {
-        free(b), free(x);
-        return 0;
-    }
-    for (long i = 0; i < (long)TP_G * 64; i++)
-        b[i] = 1e-3f * (float)(i % 7);
-    for (long i = 0; i < 6L * TP_G; i++)
-        x[i] = 1e-3f * (float)(i % 5);
+__attribute__((target("avx2,fma"))) static double tile256(const float *b, const float *x, double seconds, float *sink) {
     __m256 acc[3][4];
     for (int r = 0; r < 3; r++)
         for (int q = 0; q < 4; q++)
@@ -173,7 +167,6 @@ __attribute__((target("avx2,fma"))) static double tile256(double seconds, float 
                 s += l[i];
         }
     *sink += s;
-    free(b), free(x);
     return (double)n * 12 * 16 / t * 1e-9;
 }
 
@@ -188,8 +181,12 @@ static void *worker(void *p) {
     const int x512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
     pthread_barrier_wait(a->bar);
     a->gflops = x512 ? run512(a->seconds, &a->sink) : run256(a->seconds, &a->sink);
+    float *b, *x;
+    const int ok = tile_data(&b, &x);
     pthread_barrier_wait(a->bar);
-    a->tile = x512 ? tile512(a->seconds, &a->sink) : tile256(a->seconds, &a->sink);
+    a->tile = !ok ? 0 : x512 ? tile512(b, x, a->seconds, &a->sink) : tile256(b, x, a->seconds, &a->sink);
+    if (ok)
+        free(b), free(x);
     return NULL;
 }
 
