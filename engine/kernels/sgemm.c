@@ -522,7 +522,7 @@ X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
  * token's rows goes to y (row stride ldy), the valid ones. src: the
  * weights come from W (type bt, row stride ldw elements, at the panel's
  * first row and the block's first k; all nc rows valid) and are stored
- * into b as le_sg_d8_pack (p16: le_sg_d8_pack16) lays them out. */
+ * into b as le_sg_d8_pack lays them out. */
 X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, const int p16, int nc, int64_t gc, const float *a,
                           int64_t lda, float *b, float *c, int load, float *y, int64_t ldy, const struct le_sg_pfl *pf,
                           const void *W, int64_t ldw) {
@@ -637,51 +637,41 @@ X512 static void le_sg_d8_first(int bt, int64_t gc, const float *a, int64_t lda,
 
 /* The octet panels of rows n0..n0+nc, groups g0..g0+gc: dst[(o gc + g) 64 +
  * 16 q + i] = W[n0 + 8o + q + 4 (i / 8)][8 (g0 + g) + i % 8]; 0 for rows
- * >= nc. Two groups per load: 16 k of row q and of row q + 4, widened,
- * then their low halves and their high halves side by side. */
-X512_INLINE void le_sg_d8_pack(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
-                               int nc, float *dst) {
+ * >= nc. Widened to floats, or (p16: F16) the bits as they are, 2 bytes
+ * each. Two groups per load: 16 k of row q and of row q + 4, then their
+ * low halves and their high halves side by side. */
+X512_INLINE void le_sg_d8_pack(const int bt, const int p16, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc,
+                               int64_t n0, int nc, void *dst) {
+    const uint16_t *wh = op->W;
     for (int o = 0; o < (nc + 7) / 8; o++)
         for (int q = 0; q < 4; q++) {
             const int j0 = 8 * o + q, j1 = j0 + 4;
             const int64_t s0 = (n0 + j0) * op->ldw + 8 * g0, s1 = (n0 + j1) * op->ldw + 8 * g0;
-            float *d = dst + o * gc * 64 + 16 * q;
+            const int64_t d0 = o * gc * 64 + 16 * q;
             int64_t g = 0;
-            for (; g + 2 <= gc; g += 2) {
-                __m512 r0 = j0 < nc ? le_sg_ld16(bt, op->W, s0 + 8 * g) : _mm512_setzero_ps();
-                __m512 r1 = j1 < nc ? le_sg_ld16(bt, op->W, s1 + 8 * g) : _mm512_setzero_ps();
-                _mm512_store_ps(d + g * 64, _mm512_shuffle_f32x4(r0, r1, 0x44));
-                _mm512_store_ps(d + (g + 1) * 64, _mm512_shuffle_f32x4(r0, r1, 0xEE));
-            }
-            for (; g < gc; g++)
-                for (int i = 0; i < 16; i++) {
-                    const int j = i < 8 ? j0 : j1;
-                    d[g * 64 + i] = j < nc ? le_sg_w1(bt, op->W, (n0 + j) * op->ldw + 8 * (g0 + g) + i % 8) : 0.0f;
+            for (; g + 2 <= gc; g += 2)
+                if (p16) {
+                    uint16_t *d = (uint16_t *)dst + d0;
+                    const __m256i z = _mm256_setzero_si256();
+                    __m256i r0 = j0 < nc ? _mm256_loadu_si256((const __m256i *)(wh + s0 + 8 * g)) : z;
+                    __m256i r1 = j1 < nc ? _mm256_loadu_si256((const __m256i *)(wh + s1 + 8 * g)) : z;
+                    _mm256_store_si256((__m256i *)(d + g * 64), _mm256_permute2x128_si256(r0, r1, 0x20));
+                    _mm256_store_si256((__m256i *)(d + (g + 1) * 64), _mm256_permute2x128_si256(r0, r1, 0x31));
+                } else {
+                    float *d = (float *)dst + d0;
+                    __m512 r0 = j0 < nc ? le_sg_ld16(bt, op->W, s0 + 8 * g) : _mm512_setzero_ps();
+                    __m512 r1 = j1 < nc ? le_sg_ld16(bt, op->W, s1 + 8 * g) : _mm512_setzero_ps();
+                    _mm512_store_ps(d + g * 64, _mm512_shuffle_f32x4(r0, r1, 0x44));
+                    _mm512_store_ps(d + (g + 1) * 64, _mm512_shuffle_f32x4(r0, r1, 0xEE));
                 }
-        }
-}
-
-/* le_sg_d8_pack for F16 into a panel of the F16 bits (p16): the same
- * places, 2 bytes each. */
-X512_INLINE void le_sg_d8_pack16(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
-                                 uint16_t *dst) {
-    const uint16_t *W = op->W;
-    for (int o = 0; o < (nc + 7) / 8; o++)
-        for (int q = 0; q < 4; q++) {
-            const int j0 = 8 * o + q, j1 = j0 + 4;
-            const int64_t s0 = (n0 + j0) * op->ldw + 8 * g0, s1 = (n0 + j1) * op->ldw + 8 * g0;
-            uint16_t *d = dst + o * gc * 64 + 16 * q;
-            int64_t g = 0;
-            for (; g + 2 <= gc; g += 2) {
-                __m256i r0 = j0 < nc ? _mm256_loadu_si256((const __m256i *)(W + s0 + 8 * g)) : _mm256_setzero_si256();
-                __m256i r1 = j1 < nc ? _mm256_loadu_si256((const __m256i *)(W + s1 + 8 * g)) : _mm256_setzero_si256();
-                _mm256_store_si256((__m256i *)(d + g * 64), _mm256_permute2x128_si256(r0, r1, 0x20));
-                _mm256_store_si256((__m256i *)(d + (g + 1) * 64), _mm256_permute2x128_si256(r0, r1, 0x31));
-            }
             for (; g < gc; g++)
                 for (int i = 0; i < 16; i++) {
                     const int j = i < 8 ? j0 : j1;
-                    d[g * 64 + i] = j < nc ? W[(n0 + j) * op->ldw + 8 * (g0 + g) + i % 8] : 0;
+                    const int64_t e = (n0 + j) * op->ldw + 8 * (g0 + g) + i % 8;
+                    if (p16)
+                        ((uint16_t *)dst)[d0 + g * 64 + i] = j < nc ? wh[e] : 0;
+                    else
+                        ((float *)dst)[d0 + g * 64 + i] = j < nc ? le_sg_w1(bt, op->W, e) : 0.0f;
                 }
         }
 }
@@ -689,11 +679,11 @@ X512_INLINE void le_sg_d8_pack16(const struct le_sgemm_l8_op *op, int64_t g0, in
 X512 static void le_sg_d8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
                                     float *dst) {
     if (op->btype == LE_SGEMM_F16)
-        le_sg_d8_pack16(op, g0, gc, n0, nc, (uint16_t *)dst);
+        le_sg_d8_pack(LE_SGEMM_F16, 1, op, g0, gc, n0, nc, dst);
     else if (op->btype == LE_SGEMM_BF16)
-        le_sg_d8_pack(LE_SGEMM_BF16, op, g0, gc, n0, nc, dst);
+        le_sg_d8_pack(LE_SGEMM_BF16, 0, op, g0, gc, n0, nc, dst);
     else
-        le_sg_d8_pack(LE_SGEMM_F32, op, g0, gc, n0, nc, dst);
+        le_sg_d8_pack(LE_SGEMM_F32, 0, op, g0, gc, n0, nc, dst);
 }
 
 /* The lines covering bytes from p in each run of a run set stride bytes
