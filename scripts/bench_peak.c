@@ -43,52 +43,56 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#define ITERS 100000L /* one timing slice: 1.2M FMAs per chain set */
+/* One slice of a probe: a fixed amount of work from fresh accumulators,
+ * their sum returned (so the work is kept). Each slice starts with
+ * PROBE_OPAQUE, an empty volatile asm, so the compiler cannot take it for a
+ * pure function and call it once for the whole loop of timed(). */
+#define PROBE_OPAQUE() __asm__ volatile("" ::: "memory")
+typedef float (*probe_slice)(const float *b, const float *x);
 
-__attribute__((target("avx512f,avx512dq"))) static double run512(double seconds, float *sink) {
-    __m512 a[12];
-    for (int j = 0; j < 12; j++)
-        a[j] = _mm512_set1_ps(1.0f + 1e-7f * (float)j);
-    const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-8f);
+/* Slices of f until SECONDS have passed: GFLOPS at flops per slice. */
+static double timed(probe_slice f, double flops, const float *b, const float *x, double seconds, float *sink) {
     long n = 0;
     const double t0 = now();
     double t;
     do {
-        for (long i = 0; i < ITERS; i++)
-            _Pragma("GCC unroll 12") for (int j = 0; j < 12; j++) a[j] = _mm512_fmadd_ps(a[j], x, y);
-        n += ITERS;
+        *sink += f(b, x);
+        n++;
     } while ((t = now() - t0) < seconds);
-    float s = 0;
-    for (int j = 0; j < 12; j++)
-        s += _mm512_reduce_add_ps(a[j]);
-    *sink += s;
-    return (double)n * 12 * 32 / t * 1e-9;
+    return (double)n * flops / t * 1e-9;
 }
 
-__attribute__((target("avx2,fma"))) static double run256(double seconds, float *sink) {
-    __m256 a[12];
-    for (int j = 0; j < 12; j++)
-        a[j] = _mm256_set1_ps(1.0f + 1e-7f * (float)j);
-    const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-8f);
-    long n = 0;
-    const double t0 = now();
-    double t;
-    do {
-        for (long i = 0; i < ITERS; i++)
-            _Pragma("GCC unroll 12") for (int j = 0; j < 12; j++) a[j] = _mm256_fmadd_ps(a[j], x, y);
-        n += ITERS;
-    } while ((t = now() - t0) < seconds);
+__attribute__((target("avx2"))) static float hsum256(__m256 v) {
     float l[8], s = 0;
-    for (int j = 0; j < 12; j++) {
-        _mm256_storeu_ps(l, a[j]);
-        for (int i = 0; i < 8; i++)
-            s += l[i];
-    }
-    *sink += s;
-    return (double)n * 12 * 16 / t * 1e-9;
+    _mm256_storeu_ps(l, v);
+    for (int i = 0; i < 8; i++)
+        s += l[i];
+    return s;
 }
+
+#define ITERS 100000L /* FMA probe: one slice is 1.2M FMAs per chain set */
+
+/* The FMA probe's slice for one ISA: 12 chains of ITERS fused multiply-adds. */
+#define FMA_SLICE(NAME, TARGET, V, SET1, FMADD, HSUM)                                                                  \
+    __attribute__((target(TARGET))) static float NAME(const float *b, const float *x) {                               \
+        (void)b, (void)x;                                                                                              \
+        PROBE_OPAQUE();                                                                                                \
+        V a[12];                                                                                                       \
+        for (int j = 0; j < 12; j++)                                                                                   \
+            a[j] = SET1(1.0f + 1e-7f * (float)j);                                                                      \
+        const V m = SET1(0.9999999f), c = SET1(1e-8f);                                                                 \
+        for (long i = 0; i < ITERS; i++)                                                                               \
+            _Pragma("GCC unroll 12") for (int j = 0; j < 12; j++) a[j] = FMADD(a[j], m, c);                            \
+        float s = 0;                                                                                                   \
+        for (int j = 0; j < 12; j++)                                                                                   \
+            s += HSUM(a[j]);                                                                                           \
+        return s;                                                                                                      \
+    }
+FMA_SLICE(fma512, "avx512f,avx512dq", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_reduce_add_ps)
+FMA_SLICE(fma256, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, hsum256)
 
 #define TP_G 512 /* k steps of 8 per tile pass: the panel is 4 x 16 floats x TP_G = 128 KiB */
+#define TP_PASSES 16 /* tile probe: passes over the panel per slice */
 
 /* The tile probe's panel b (TP_G x 64 floats) and X (6 rows of TP_G floats); 0 when out of memory. */
 static int tile_data(float **b, float **x) {
@@ -105,69 +109,51 @@ static int tile_data(float **b, float **x) {
     return 1;
 }
 
-__attribute__((target("avx512f,avx512dq"))) static double tile512(const float *b, const float *x, double seconds, float *sink) {
+__attribute__((target("avx512f,avx512dq"))) static float tile512(const float *b, const float *x) {
+    PROBE_OPAQUE();
     __m512 acc[6][4];
     for (int r = 0; r < 6; r++)
         for (int q = 0; q < 4; q++)
             acc[r][q] = _mm512_setzero_ps();
-    long n = 0;
-    const double t0 = now();
-    double t;
-    do {
-        for (int pass = 0; pass < 16; pass++) {
-            _Pragma("GCC unroll 2") for (long g = 0; g < TP_G; g++) {
-                __m512 w[4];
-                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
-                _Pragma("GCC unroll 6") for (int r = 0; r < 6; r++) {
-                    /* X rows of the tile: 8 floats each per step, rows TP_G floats apart */
-                    const __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + (long)r * TP_G + (g % (TP_G / 8)) * 8));
-                    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], v, acc[r][q]);
-                }
+    for (int pass = 0; pass < TP_PASSES; pass++) {
+        _Pragma("GCC unroll 2") for (long g = 0; g < TP_G; g++) {
+            __m512 w[4];
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
+            _Pragma("GCC unroll 6") for (int r = 0; r < 6; r++) {
+                /* X rows of the tile: 8 floats each per step, rows TP_G floats apart */
+                const __m512 v = _mm512_broadcast_f32x8(_mm256_loadu_ps(x + (long)r * TP_G + (g % (TP_G / 8)) * 8));
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], v, acc[r][q]);
             }
         }
-        n += 16L * TP_G;
-    } while ((t = now() - t0) < seconds);
+    }
     float s = 0;
     for (int r = 0; r < 6; r++)
         for (int q = 0; q < 4; q++)
             s += _mm512_reduce_add_ps(acc[r][q]);
-    *sink += s;
-    return (double)n * 24 * 32 / t * 1e-9;
+    return s;
 }
 
 /* AVX2: 3 x 4 accumulators (16 registers), the same panel and X. */
-__attribute__((target("avx2,fma"))) static double tile256(const float *b, const float *x, double seconds, float *sink) {
+__attribute__((target("avx2,fma"))) static float tile256(const float *b, const float *x) {
+    PROBE_OPAQUE();
     __m256 acc[3][4];
     for (int r = 0; r < 3; r++)
         for (int q = 0; q < 4; q++)
             acc[r][q] = _mm256_setzero_ps();
-    long n = 0;
-    const double t0 = now();
-    double t;
-    do {
-        for (int pass = 0; pass < 16; pass++) {
-            for (long g = 0; g < TP_G; g++) {
-                __m256 w[4];
-                for (int q = 0; q < 4; q++)
-                    w[q] = _mm256_load_ps(b + g * 64 + 16 * q);
-                for (int r = 0; r < 3; r++) {
-                    const __m256 v = _mm256_broadcast_ss(x + (long)r * TP_G + (g % (TP_G / 8)) * 8);
-                    for (int q = 0; q < 4; q++)
-                        acc[r][q] = _mm256_fmadd_ps(w[q], v, acc[r][q]);
-                }
+    for (int pass = 0; pass < TP_PASSES; pass++)
+        _Pragma("GCC unroll 2") for (long g = 0; g < TP_G; g++) {
+            __m256 w[4];
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm256_load_ps(b + g * 64 + 16 * q);
+            _Pragma("GCC unroll 3") for (int r = 0; r < 3; r++) {
+                const __m256 v = _mm256_broadcast_ss(x + (long)r * TP_G + (g % (TP_G / 8)) * 8);
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm256_fmadd_ps(w[q], v, acc[r][q]);
             }
         }
-        n += 16L * TP_G;
-    } while ((t = now() - t0) < seconds);
-    float l[8], s = 0;
+    float s = 0;
     for (int r = 0; r < 3; r++)
-        for (int q = 0; q < 4; q++) {
-            _mm256_storeu_ps(l, acc[r][q]);
-            for (int i = 0; i < 8; i++)
-                s += l[i];
-        }
-    *sink += s;
-    return (double)n * 12 * 16 / t * 1e-9;
+        for (int q = 0; q < 4; q++)
+            s += hsum256(acc[r][q]);
+    return s;
 }
 
 static void *worker(void *p) {
@@ -179,12 +165,15 @@ static void *worker(void *p) {
         pthread_setaffinity_np(pthread_self(), sizeof set, &set); /* best effort */
     }
     const int x512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    const int lanes = x512 ? 16 : 8; /* floats per vector */
     pthread_barrier_wait(a->bar);
-    a->gflops = x512 ? run512(a->seconds, &a->sink) : run256(a->seconds, &a->sink);
+    a->gflops = timed(x512 ? fma512 : fma256, 2.0 * lanes * 12 * ITERS, NULL, NULL, a->seconds, &a->sink);
     float *b, *x;
     const int ok = tile_data(&b, &x);
     pthread_barrier_wait(a->bar);
-    a->tile = !ok ? 0 : x512 ? tile512(b, x, a->seconds, &a->sink) : tile256(b, x, a->seconds, &a->sink);
+    if (ok) /* 6 x 4 (AVX-512) or 3 x 4 (AVX2) FMAs per k step */
+        a->tile = timed(x512 ? tile512 : tile256, 2.0 * lanes * (x512 ? 24 : 12) * TP_G * TP_PASSES, b, x,
+                        a->seconds, &a->sink);
     if (ok)
         free(b), free(x);
     return NULL;
