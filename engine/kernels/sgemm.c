@@ -523,10 +523,11 @@ X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
  * weights come from W (type bt, row stride ldw elements, at the panel's
  * first row and the block's first k; all nc rows valid) and are stored
  * into b as le_sg_d8_pack lays them out. */
-X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, const int p16, int nc, int64_t gc, const float *a,
-                          int64_t lda, float *b, float *c, int load, float *y, int64_t ldy, const struct le_sg_pfl *pf,
+X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int64_t gc, const float *a, int64_t lda,
+                          float *b, float *c, int load, float *y, int64_t ldy, const struct le_sg_pfl *pf,
                           const void *W, int64_t ldw) {
-    uint16_t *bh = (uint16_t *)b; /* p16: the panel holds the F16 bits */
+    const int p16 = bt == LE_SGEMM_F16; /* the panel holds the F16 bits */
+    uint16_t *bh = (uint16_t *)b;
     /* Prefetch cursors, one line per k step: p0 over X's runs then C's
      * (into L1; l0 lines left in the run, r0 runs after it, s0 the run set:
      * 0 X, 1 C, 2 done), then p1 over W's lines (into L2; l1 left in the
@@ -537,7 +538,8 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, const int p
     int64_t st0 = pf->xs, l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, wr = pf->wn - l1;
     const float *ap[MR];
     _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * lda;
-    for (int o = 0; 8 * o < nc; o++, b += p16 ? 0 : gc * 64, bh += p16 ? gc * 64 : 0, c += L8_T) {
+    for (int o = 0; 8 * o < nc; o++, c += L8_T) {
+        const int64_t ob = (int64_t)o * gc * 64; /* the octet's panel, in elements */
         const char *wo = src ? (const char *)W + o * 8 * ldw * (bt == LE_SGEMM_F32 ? 4 : 2) : NULL;
         __m512 acc[MR][4];
         _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)
@@ -551,19 +553,19 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, const int p
                     const __m256i v = _mm256_inserti128_si256(
                         _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(h + q * ldw + 8 * g))),
                         _mm_loadu_si128((const __m128i *)(h + (q + 4) * ldw + 8 * g)), 1);
-                    _mm256_store_si256((__m256i *)(bh + g * 64 + 16 * q), v);
+                    _mm256_store_si256((__m256i *)(bh + ob + g * 64 + 16 * q), v);
                     w[q] = _mm512_cvtph_ps(v);
                 }
             else if (src) /* widened */
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
                     w[q] = le_sg_ld8x2(bt, wo, q * ldw + 8 * g, (q + 4) * ldw + 8 * g);
-                    _mm512_store_ps(b + g * 64 + 16 * q, w[q]);
+                    _mm512_store_ps(b + ob + g * 64 + 16 * q, w[q]);
                 }
             else if (p16)
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
-                    w[q] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + g * 64 + 16 * q)));
+                    w[q] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + ob + g * 64 + 16 * q)));
             else
-                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + g * 64 + 16 * q);
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + ob + g * 64 + 16 * q);
             if (__builtin_expect(l0 > 0, 1)) {
                 _mm_prefetch(p0, _MM_HINT_T0);
                 p0 += 64, l0--;
@@ -605,21 +607,21 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, const int p
     }
 }
 
-X512 static void le_sg_d8_any(int mr, int p16, int nc, int64_t gc, const float *a, int64_t lda, float *b, float *c,
+X512 static void le_sg_d8_any(int mr, int bt, int nc, int64_t gc, const float *a, int64_t lda, float *b, float *c,
                               int load, float *y, int64_t ldy, const struct le_sg_pfl *pf) {
 #define LE_SG_D8_MR(P)                                                                                                 \
     switch (mr) {                                                                                                      \
-    case 6: le_sg_d8(6, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                              \
-    case 5: le_sg_d8(5, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                              \
-    case 4: le_sg_d8(4, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                              \
-    case 3: le_sg_d8(3, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                              \
-    case 2: le_sg_d8(2, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                              \
-    default: le_sg_d8(1, 0, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                             \
+    case 6: le_sg_d8(6, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                 \
+    case 5: le_sg_d8(5, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                 \
+    case 4: le_sg_d8(4, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                 \
+    case 3: le_sg_d8(3, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                 \
+    case 2: le_sg_d8(2, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                 \
+    default: le_sg_d8(1, 0, P, nc, gc, a, lda, b, c, load, y, ldy, pf, NULL, 0); break;                                \
     }
-    if (p16)
-        LE_SG_D8_MR(1)
+    if (bt == LE_SGEMM_F16) /* (only F16 panels differ: le_sg_d8's p16) */
+        LE_SG_D8_MR(LE_SGEMM_F16)
     else
-        LE_SG_D8_MR(0)
+        LE_SG_D8_MR(LE_SGEMM_F32)
 #undef LE_SG_D8_MR
 }
 
@@ -628,11 +630,11 @@ X512 static void le_sg_d8_any(int mr, int p16, int nc, int64_t gc, const float *
 X512 static void le_sg_d8_first(int bt, int64_t gc, const float *a, int64_t lda, float *b, float *c, int load,
                                 float *y, int64_t ldy, const struct le_sg_pfl *pf, const void *W, int64_t ldw) {
     if (bt == LE_SGEMM_F16)
-        le_sg_d8(MR, 1, LE_SGEMM_F16, 1, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
+        le_sg_d8(MR, 1, LE_SGEMM_F16, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
     else if (bt == LE_SGEMM_BF16)
-        le_sg_d8(MR, 1, LE_SGEMM_BF16, 0, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
+        le_sg_d8(MR, 1, LE_SGEMM_BF16, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
     else
-        le_sg_d8(MR, 1, LE_SGEMM_F32, 0, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
+        le_sg_d8(MR, 1, LE_SGEMM_F32, NP_MAX, gc, a, lda, b, c, load, y, ldy, pf, W, ldw);
 }
 
 /* The octet panels of rows n0..n0+nc, groups g0..g0+gc: dst[(o gc + g) 64 +
@@ -640,8 +642,9 @@ X512 static void le_sg_d8_first(int bt, int64_t gc, const float *a, int64_t lda,
  * >= nc. Widened to floats, or (p16: F16) the bits as they are, 2 bytes
  * each. Two groups per load: 16 k of row q and of row q + 4, then their
  * low halves and their high halves side by side. */
-X512_INLINE void le_sg_d8_pack(const int bt, const int p16, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc,
-                               int64_t n0, int nc, void *dst) {
+X512_INLINE void le_sg_d8_pack(const int bt, const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0,
+                               int nc, void *dst) {
+    const int p16 = bt == LE_SGEMM_F16;
     const uint16_t *wh = op->W;
     for (int o = 0; o < (nc + 7) / 8; o++)
         for (int q = 0; q < 4; q++) {
@@ -679,11 +682,11 @@ X512_INLINE void le_sg_d8_pack(const int bt, const int p16, const struct le_sgem
 X512 static void le_sg_d8_pack_x512(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
                                     float *dst) {
     if (op->btype == LE_SGEMM_F16)
-        le_sg_d8_pack(LE_SGEMM_F16, 1, op, g0, gc, n0, nc, dst);
+        le_sg_d8_pack(LE_SGEMM_F16, op, g0, gc, n0, nc, dst);
     else if (op->btype == LE_SGEMM_BF16)
-        le_sg_d8_pack(LE_SGEMM_BF16, 0, op, g0, gc, n0, nc, dst);
+        le_sg_d8_pack(LE_SGEMM_BF16, op, g0, gc, n0, nc, dst);
     else
-        le_sg_d8_pack(LE_SGEMM_F32, 0, op, g0, gc, n0, nc, dst);
+        le_sg_d8_pack(LE_SGEMM_F32, op, g0, gc, n0, nc, dst);
 }
 
 /* The lines covering bytes from p in each run of a run set stride bytes
@@ -765,7 +768,7 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
                                    g0 + gc == G ? op->Y + n : NULL, op->ldy, &pf,
                                    (const char *)op->W + (n * op->ldw + 8 * g0) * es, op->ldw);
                 else
-                    le_sg_d8_any(mr, op->btype == LE_SGEMM_F16, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp,
+                    le_sg_d8_any(mr, op->btype, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp,
                                  part + m * 8 * NP_MAX,
                                  g0 > 0, g0 + gc == G ? op->Y + m * op->ldy + n : NULL, op->ldy, &pf);
             }
