@@ -171,11 +171,11 @@ static void *worker(void *p) {
     float *b, *x;
     const int ok = tile_data(&b, &x);
     pthread_barrier_wait(a->bar);
-    if (ok) /* 6 x 4 (AVX-512) or 3 x 4 (AVX2) FMAs per k step */
+    if (ok) { /* 6 x 4 (AVX-512) or 3 x 4 (AVX2) FMAs per k step */
         a->tile = timed(x512 ? tile512 : tile256, 2.0 * lanes * (x512 ? 24 : 12) * TP_G * TP_PASSES, b, x,
                         a->seconds, &a->sink);
-    if (ok)
         free(b), free(x);
+    }
     return NULL;
 }
 
