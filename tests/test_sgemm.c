@@ -180,19 +180,25 @@ static void sgemm_should_not_depend_on_threads_or_rectangles(void **state) {
 }
 
 /* The inference form against le_sgemm_l8_ref: X row-major (row stride
- * K + 3), copied into A with another row stride. Shapes with full 64-row
- * panels and at least 6 tokens take the path whose first tile packs the
- * block (6 x 64, 7 x 65, 25 x 200, 12 x 128: one or more K blocks, a K
- * tail); the others, and the narrow column ranges, pack first. */
+ * K + 3), copied into A with another row stride, or (xpairs, F16) into
+ * pairs of rows. Shapes with full 64-row panels and at least a tile of
+ * tokens (6 row-major, 12 in pairs) take the path whose first tile packs
+ * the block (6 x 64, 7 x 65, 25 x 200, 12 x 128, 30 x 128: one or more K
+ * blocks, a K tail, an odd last pair); the others, and the narrow column
+ * ranges, pack first. The least work buffer splits 25 and 30 tokens into
+ * chunks of 12. */
 static void sgemm_l8_paths_should_equal_their_contract_bit_for_bit(void **state) {
     (void)state;
     static const int64_t sh[][3] = {{1, 1, 8}, {6, 64, 512}, {7, 65, 1029}, {13, 17, 300}, {5, 130, 31},
-                                    {25, 200, 1100}, {4, 16, 7}, {3, 1, 40}, {9, 70, 8}, {12, 128, 520}};
+                                    {25, 200, 1100}, {4, 16, 7}, {3, 1, 40}, {9, 70, 8}, {12, 128, 520},
+                                    {30, 128, 1036}};
     const int best = le_sgemm_best();
     for (size_t si = 0; si < sizeof sh / sizeof sh[0]; si++)
-        for (int bt = 0; bt < 3; bt++) {
+        for (int v = 0; v < 4; v++) { /* the three types row-major, then F16 with X in pairs */
+            const int xpairs = v == 3, bt = xpairs ? LE_SGEMM_F16 : v;
             const int64_t M = sh[si][0], N = sh[si][1], K = sh[si][2], ldx = K + 3, lda = K + 21;
-            float *X = malloc((size_t)(M * ldx) * sizeof(float)), *A = malloc((size_t)(M * lda) * sizeof(float));
+            float *X = malloc((size_t)(M * ldx) * sizeof(float));
+            float *A = malloc((size_t)((M + 1) * lda) * sizeof(float));
             const size_t es = bt == LE_SGEMM_F32 ? 4 : 2;
             void *W = malloc((size_t)(N * (K + 1)) * es);
             for (int64_t i = 0; i < M * ldx; i++)
@@ -204,11 +210,17 @@ static void sgemm_l8_paths_should_equal_their_contract_bit_for_bit(void **state)
                 else
                     ((uint16_t *)W)[i] = bt == LE_SGEMM_F16 ? le_fp32_to_fp16(v) : le_fp32_to_bf16(v);
             }
+            const int64_t K8 = K / 8 * 8;
+            for (int64_t i = 0; i < (M + 1) * lda; i++)
+                A[i] = 1e30f; /* a missing second row of a pair must not matter */
             for (int64_t m = 0; m < M; m++)
-                memcpy(A + m * lda, X + m * ldx, (size_t)K * sizeof(float));
+                for (int64_t k = 0; k < K; k++)
+                    A[!xpairs ? m * lda + k
+                              : m / 2 * 2 * lda + (k < K8 ? 16 * (k / 8) + k % 8 : 2 * K8 + (k - K8)) + 8 * (m % 2)] =
+                        X[m * ldx + k];
             const size_t ysz = (size_t)(M * N) * sizeof(float);
             float *R = malloc(ysz), *Y = malloc(ysz);
-            struct le_sgemm_l8_op op = {.M = M, .N = N, .K = K, .A = A, .lda = lda, .btype = bt, .W = W,
+            struct le_sgemm_l8_op op = {.M = M, .N = N, .K = K, .A = A, .lda = lda, .xpairs = xpairs, .btype = bt, .W = W,
                                         .ldw = K + 1, .Y = R, .ldy = N};
             le_sgemm_l8_ref(&op, X, ldx);
             /* the contract is le_kernels.h's: lane l sums k = l mod 8 */
@@ -234,8 +246,8 @@ static void sgemm_l8_paths_should_equal_their_contract_bit_for_bit(void **state)
                     for (int64_t n = 0; n < N; n += nc)
                         le_sgemm_l8_rect(isa, &op, n, n + nc < N ? n + nc : N, work, wb);
                     if (memcmp(Y, R, ysz) != 0)
-                        fail_msg("l8 isa %d btype %d small %d shape %lld %lld %lld differs", isa, bt, small,
-                                 (long long)M, (long long)N, (long long)K);
+                        fail_msg("l8 isa %d btype %d pairs %d small %d shape %lld %lld %lld differs", isa, bt, xpairs,
+                                 small, (long long)M, (long long)N, (long long)K);
                 }
             op.Y = R;
             free(work), free(X), free(A), free(W), free(R), free(Y);

@@ -222,7 +222,9 @@ static void le_gemm_tiles(const struct le_tileset *ts, const struct le_gemm_job 
  * The 8-lane contract above is le_sgemm.h's inference form, so batches run
  * on its micro-kernel (6 tokens x 8 weight rows, the 8 lanes of each row
  * side by side; B packed per 64 weight rows and widened once per batch)
- * with bit-identical results, X read in place from the padded rows. */
+ * with bit-identical results, X read in place from the padded rows; F16
+ * weights on its pair form (12 tokens x 4 weight rows, X converted into
+ * pairs of rows by le_act_f16). */
 
 static int le_l8_use(int64_t K, int64_t N) {
     return N >= 4 && K >= 8 && le_cpu_has(LE_CPU_AVX512);
@@ -238,7 +240,9 @@ __attribute__((noinline)) static void le_l8_gemm_small(const struct le_sgemm_l8_
 static void le_l8_gemm(int T, const struct le_gemm_job *j, int64_t r0, int64_t r1) {
     const int bt = T == LE_K_F32 ? LE_SGEMM_F32 : T == LE_K_F16 ? LE_SGEMM_F16 : LE_SGEMM_BF16;
     const struct le_sgemm_l8_op op = {.M = j->N, .N = r1, .K = j->K, .A = j->A,
-                                      .lda = (int64_t)(j->a_row_bytes / sizeof(float)), .btype = bt, .W = j->W,
+                                      .lda = (int64_t)(j->a_row_bytes / sizeof(float)),
+                                      .xpairs = T == LE_K_F16, /* le_act_f16's pairs */
+                                      .btype = bt, .W = j->W,
                                       .ldw = (int64_t)(j->w_row_bytes / (T == LE_K_F32 ? 4 : 2)), .Y = j->Y,
                                       .ldy = j->ldy};
     if (j->work && j->work_bytes >= LE_SGEMM_L8_WORK_MIN)
@@ -333,8 +337,40 @@ LE_AVX2_INLINE void le_act_conv(const int T, const float *X, void *A, int64_t K,
 LE_AVX2 static void le_act_f32(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
     le_act_conv(LE_K_F32, X, A, K, N, n0, n1);
 }
-LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
-    le_act_conv(LE_K_F16, X, A, K, N, n0, n1);
+/* F16 batches on AVX-512 take X in pairs of rows (le_sgemm.h's xpairs):
+ * conversion units of 2 rows, the pair's rows interleaved by groups of 8,
+ * a missing second row (N odd) zero. */
+static int64_t le_act_unit_f16(int64_t N) {
+    return le_l8_use(8, N) ? 2 : 1;
+}
+static size_t le_act_bytes_f16(int64_t K, int64_t N) {
+    return le_act_bytes_pad(K, le_l8_use(K, N) ? (N + 1) / 2 * 2 : N);
+}
+LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, int64_t u0, int64_t u1) {
+    const int64_t unit = le_act_unit_f16(N);
+    if (!le_l8_use(K, N)) {
+        le_act_conv(LE_K_F16, X, A, K, N, u0 * unit, u1 * unit < N ? u1 * unit : N);
+        return;
+    }
+    const int64_t ld = le_act_ld(K), K8 = K / 8 * 8;
+    for (int64_t p = u0; p < u1; p++) {
+        float *y = (float *)A + 2 * p * ld;
+        for (int h = 0; h < 2; h++) {
+            const int64_t n = 2 * p + h;
+            const float *x = X + n * K;
+            if (n >= N) {
+                for (int64_t k = 0; k < K8; k += 8)
+                    _mm256_storeu_ps(y + 2 * k + 8 * h, _mm256_setzero_ps());
+                for (int64_t k = K8; k < K; k++)
+                    y[2 * K8 + 8 * h + (k - K8)] = 0.0f;
+                continue;
+            }
+            for (int64_t k = 0; k < K8; k += 8) /* le_act_round's F16 rounding */
+                _mm256_storeu_ps(y + 2 * k + 8 * h, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + k), 0)));
+            for (int64_t k = K8; k < K; k++)
+                y[2 * K8 + 8 * h + (k - K8)] = le_h2f(le_fp32_to_fp16(x[k]));
+        }
+    }
 }
 LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, int64_t n0, int64_t n1) {
     le_act_conv(LE_K_BF16, X, A, K, N, n0, n1);
@@ -342,7 +378,7 @@ LE_AVX2 static void le_act_bf16(const float *X, void *A, int64_t K, int64_t N, i
 
 const struct le_gemm_impl le_gemm_avx2_f32 = {le_act_bytes_f32,     le_act_unit_1, le_act_f32,
                                               le_act_row_bytes_f32, le_gemm_f32,   le_l8_work_bytes};
-const struct le_gemm_impl le_gemm_avx2_f16 = {le_act_bytes_pad,     le_act_unit_1, le_act_f16,
+const struct le_gemm_impl le_gemm_avx2_f16 = {le_act_bytes_f16,     le_act_unit_f16, le_act_f16,
                                               le_act_row_bytes_pad, le_gemm_f16,   le_l8_work_bytes};
 const struct le_gemm_impl le_gemm_avx2_bf16 = {le_act_bytes_pad,     le_act_unit_1, le_act_bf16,
                                                le_act_row_bytes_pad, le_gemm_bf16, le_l8_work_bytes};

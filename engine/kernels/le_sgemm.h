@@ -63,12 +63,18 @@ void le_sgemm_ref(const struct le_sgemm_op *op);
  *   s = ((P_0 + P_1) + (P_2 + P_3)) + ((P_4 + P_5) + (P_6 + P_7))
  *   s = fmaf(W[n][k], X[m][k], s) for k = K8..K-1;  Y[m][n] = s.
  * The AVX-512 path runs each row's 8 chains side by side in the lanes of
- * one vector (sgemm.c); X is read in place, row-major.
+ * one vector (sgemm.c); X is read in place, row-major or (xpairs) in pairs
+ * of rows, which F16 weights run fastest on:
+ *   rows 2p and 2p + 1 share the 2 lda floats at A + 2p lda, interleaved
+ *   by groups of 8: X[m][k] at 16 (k / 8) + 8 (m % 2) + k % 8 for k < K8
+ *   and at 2 K8 + 8 (m % 2) + (k - K8) for the tail; lda >= 8 ceil(K / 8).
+ *   With M odd the last pair's second half is read but unused.
  */
 struct le_sgemm_l8_op {
     int64_t M, N, K;
-    const float *A; /* X row-major: row m at A + m * lda */
+    const float *A; /* X: row m at A + m * lda (row-major), or in pairs (xpairs) */
     int64_t lda;
+    int xpairs; /* 1: A in pairs of rows (above); the fast path for F16, plain C for F32/BF16 */
     int btype;
     const void *W; /* N rows of K elements of btype, row n at element n * ldw */
     int64_t ldw;
@@ -79,17 +85,18 @@ struct le_sgemm_l8_op {
 /* Bytes of the work buffer le_sgemm_l8_rect needs for M rows of X. */
 size_t le_sgemm_l8_work_bytes(int64_t M);
 
-/* le_sgemm_l8_work_bytes(6): the least work buffer (for a stack fallback). */
-#define LE_SGEMM_L8_WORK_MIN ((6 * 8 * 64 + 64 * 8 * 64) * 4)
+/* le_sgemm_l8_work_bytes(12): the least work buffer (for a stack fallback). */
+#define LE_SGEMM_L8_WORK_MIN ((12 * 8 * 64 + 64 * 8 * 64) * 4)
 
 /* Columns [n0, n1) of Y (all M rows) on the calling thread, path `isa`.
- * work: 64-byte aligned, work_bytes >= le_sgemm_l8_work_bytes(6); with
- * less than le_sgemm_l8_work_bytes(M) the rows go in chunks (same bits,
- * each chunk packs W again). */
+ * work: 64-byte aligned, work_bytes >= LE_SGEMM_L8_WORK_MIN (less: the
+ * plain-C contract); with less than le_sgemm_l8_work_bytes(M) the rows go
+ * in chunks of 12 (same bits, each chunk packs W again). */
 void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work,
                       size_t work_bytes);
 
-/* The inference contract in plain C, for tests (X row-major, row stride ldx). */
+/* The inference contract in plain C, for tests (X row-major, row stride ldx;
+ * op's A and xpairs are not read). */
 void le_sgemm_l8_ref(const struct le_sgemm_l8_op *op, const float *X, int64_t ldx);
 
 #endif

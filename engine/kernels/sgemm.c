@@ -465,29 +465,41 @@ void le_sgemm_ref(const struct le_sgemm_op *op) {
 #define L8_G 64 /* groups of 8 per K block: a panel of 64 rows is 128 KiB (64 KiB p16), a tile's X 12 KiB */
 #define L8_T (4 * MR * 16) /* floats of one partial tile (MR tokens x 4 zmm) */
 
-_Static_assert((MR * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
-               "LE_SGEMM_L8_WORK_MIN is le_sgemm_l8_work_bytes(MR)");
+#define Q4_MR (2 * MR) /* tokens of a tile of the pair form (MR pairs) */
+
+_Static_assert((Q4_MR * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float) == LE_SGEMM_L8_WORK_MIN,
+               "LE_SGEMM_L8_WORK_MIN is le_sgemm_l8_work_bytes(Q4_MR)");
 _Static_assert(8 * L8_T == MR * 8 * NP_MAX, "a row of tiles' partials is MR x 8 x 64 floats");
+_Static_assert(16 * L8_T == Q4_MR * 8 * NP_MAX, "a pair tile's partials are 16 quads' L8_T");
 
 size_t le_sgemm_l8_work_bytes(int64_t M) {
-    /* partial tiles (M rounded up to whole tiles x 8 octets x 4 zmm) + the packed block */
-    return ((size_t)((M + MR - 1) / MR * MR) * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float);
+    /* partial tiles (M rounded up to whole pair tiles, which covers whole
+     * tiles: x 8 octets x 4 zmm) + the packed block */
+    return ((size_t)((M + Q4_MR - 1) / Q4_MR * Q4_MR) * 8 * NP_MAX + NP_MAX * 8 * L8_G) * sizeof(float);
+}
+
+/* X[m][k] in the op's layout (le_sgemm.h). */
+static float le_sg_l8_x(const struct le_sgemm_l8_op *op, int64_t m, int64_t k) {
+    if (!op->xpairs)
+        return op->A[m * op->lda + k];
+    const int64_t K8 = op->K / 8 * 8;
+    return op->A[m / 2 * 2 * op->lda + (k < K8 ? 16 * (k / 8) + k % 8 : 2 * K8 + (k - K8)) + 8 * (m % 2)];
 }
 
 /* s after the K tail of element (m, n): the chain over k = K8..K-1. */
-static float le_sg_l8_tail(const struct le_sgemm_l8_op *op, const float *x, int64_t n, float s) {
+static float le_sg_l8_tail(const struct le_sgemm_l8_op *op, int64_t m, int64_t n, float s) {
     for (int64_t k = op->K / 8 * 8; k < op->K; k++)
-        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], s);
+        s = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), le_sg_l8_x(op, m, k), s);
     return s;
 }
 
-/* Element (m, n) of Y by the contract, X row m at x. */
-static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, const float *x, int64_t n) {
+/* Element (m, n) of Y by the contract. */
+static float le_sg_l8_elem(const struct le_sgemm_l8_op *op, int64_t m, int64_t n) {
     const int64_t K8 = op->K / 8 * 8;
     float p[8] = {0};
     for (int64_t k = 0; k < K8; k++)
-        p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), x[k], p[k % 8]);
-    return le_sg_l8_tail(op, x, n, ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
+        p[k % 8] = fmaf(le_sg_w1(op->btype, op->W, n * op->ldw + k), le_sg_l8_x(op, m, k), p[k % 8]);
+    return le_sg_l8_tail(op, m, n, ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7])));
 }
 
 /* Cache lines the inference form fetches ahead while a tile runs, one per k
@@ -777,7 +789,224 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
             for (int64_t m = 0; m < op->M; m++)
                 for (int j = 0; j < nc; j++) {
                     float *y = op->Y + m * op->ldy + n + j;
-                    *y = le_sg_l8_tail(op, op->A + m * op->lda, n + j, *y);
+                    *y = le_sg_l8_tail(op, m, n + j, *y);
+                }
+    }
+}
+
+/* ---- the pair form: F16 weights, X in pairs of rows ----
+ * The octet form above broadcasts each token's 8 values to both halves of
+ * a zmm (vbroadcastf32x8: a shuffle-unit op next to the 4 vcvtph2ps per k
+ * step that widen the F16 panel), and the two compete: one core's F16 loop
+ * ran 179-197 GFLOPS against 210-212 with X loaded plainly. Here the halves
+ * hold two tokens instead of two weight rows: X comes in pairs (le_sgemm.h,
+ * written so by the activation conversion), one plain load gives zmm
+ * [token 2p, the 8 k | token 2p + 1, the same 8 k], and each weight row's
+ * 8 values are stored twice in the panel, so one vcvtph2ps gives [row q |
+ * row q]. A quad of 4 weight rows at group g is 4 x 32 bytes (the octet's
+ * size: the panel streams the same bytes per FMA from L2), a tile is MR
+ * pairs (12 tokens) x a quad per k step (24 FMAs, 4 conversions, 6 plain
+ * loads, no shuffles), acc = fma(w, x, acc) runs the chains of (row q,
+ * token 2p) and (row q, token 2p + 1), and the octet form's tree joins
+ * each zmm quad into the quad's 4 rows for both tokens: the same bits.
+ * Blocking, prefetching and the fused first tile are the octet form's.
+ * Measured against the octet form (2026-12-08, tool_mmbench with W from
+ * the 7B F16 file, 2 threads, alternating, medians of 3): 11008 x 4096
+ * +4.9% (N = 128) and +3.9% (N = 512), 4096 x 11008 +2.6% / +3.9%,
+ * 4096 x 4096 +1.3% / +0.8%. */
+
+/* np pairs (the last one's second token unused when odd) x the quads of a
+ * panel (nc rows) over gc groups: a = the first pair at the block's first
+ * k (pair stride lda floats), b = the quad panels (gc x 64 F16 bits each,
+ * each row's 8 twice), c = the tile's partials (L8_T floats per quad, 4 np
+ * zmm used), y, ldy, pf as in le_sg_d8; src: the weights come from W's
+ * rows (F16, row stride ldw, at the panel's first row and the block's
+ * first k; all nc rows valid) and are stored into b as le_sg_q4_pack lays
+ * them out. */
+X512_INLINE void le_sg_q4(const int np, const int src, int nc, int64_t gc, const float *a, int64_t lda, uint16_t *bh,
+                          float *c, int load, float *y, int64_t ldy, int odd, const struct le_sg_pfl *pf,
+                          const uint16_t *W, int64_t ldw) {
+    const char *p0 = pf->x, *b0 = pf->x, *b1 = pf->w, *p1 = pf->w ? pf->w + 64 * pf->wq : NULL;
+    int l0 = pf->xn > 0 ? pf->xl : 0, r0 = pf->xn > 0 ? pf->xn - 1 : 0, s0 = 0, len0 = pf->xl;
+    int64_t st0 = pf->xs, l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, wr = pf->wn - l1;
+    const float *ap[MR];
+    _Pragma("GCC unroll 6") for (int r = 0; r < np; r++) ap[r] = a + r * lda;
+    for (int u = 0; 4 * u < nc; u++, c += L8_T) {
+        const int64_t ob = (int64_t)u * gc * 64; /* the quad's panel, in F16 */
+        const uint16_t *wo = src ? W + u * 4 * ldw : NULL;
+        __m512 acc[MR][4];
+        _Pragma("GCC unroll 6") for (int r = 0; r < np; r++)
+            _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+                acc[r][q] = load ? _mm512_load_ps(c + (4 * r + q) * 16) : _mm512_setzero_ps();
+        _Pragma("GCC unroll 2") for (int64_t g = 0; g < gc; g++) {
+            __m512 w[4];
+            if (src) /* the block's first tile: pack as it goes */
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+                    const __m256i v =
+                        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wo + q * ldw + 8 * g)));
+                    _mm256_store_si256((__m256i *)(bh + ob + g * 64 + 16 * q), v);
+                    w[q] = _mm512_cvtph_ps(v);
+                }
+            else
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+                    w[q] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + ob + g * 64 + 16 * q)));
+            if (__builtin_expect(l0 > 0, 1)) { /* the prefetch step of le_sg_d8 */
+                _mm_prefetch(p0, _MM_HINT_T0);
+                p0 += 64, l0--;
+            } else if (s0 < 2) {
+                if (r0 > 0)
+                    b0 += st0, r0--, l0 = len0;
+                else if (s0 == 0 && pf->cn > 0)
+                    s0 = 1, b0 = pf->c, st0 = pf->cs, len0 = pf->cl, l0 = len0, r0 = pf->cn - 1;
+                else
+                    s0 = 2;
+                if (l0 > 0) {
+                    _mm_prefetch(b0, _MM_HINT_T0);
+                    p0 = b0 + 64, l0--;
+                }
+            } else if (l1 > 0) {
+                _mm_prefetch(p1, _MM_HINT_T1);
+                p1 += 64, l1--;
+            } else if (wr > 0) {
+                b1 += pf->ws;
+                l1 = wr < pf->wl ? wr : pf->wl;
+                wr -= l1;
+                _mm_prefetch(b1, _MM_HINT_T1);
+                p1 = b1 + 64, l1--;
+            }
+            _Pragma("GCC unroll 6") for (int r = 0; r < np; r++) {
+                __m512 x = _mm512_loadu_ps(ap[r] + 16 * g);
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], x, acc[r][q]);
+            }
+        }
+        if (!y) {
+            _Pragma("GCC unroll 6") for (int r = 0; r < np; r++)
+                _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) _mm512_store_ps(c + (4 * r + q) * 16, acc[r][q]);
+            continue;
+        }
+        /* the tree's lanes 0..3: rows 4u.. of token 2r; 4..7: of token 2r + 1 */
+        const int left = nc - 4 * u;
+        const __mmask8 ym = left >= 4 ? (__mmask8)0xF : (__mmask8)((1u << left) - 1);
+        _Pragma("GCC unroll 6") for (int r = 0; r < np; r++) {
+            const __m256 t = le_sg_d8_tree(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+            _mm_mask_storeu_ps(y + 2 * r * ldy + 4 * u, ym, _mm256_castps256_ps128(t));
+            if (!(odd && r == np - 1))
+                _mm_mask_storeu_ps(y + (2 * r + 1) * ldy + 4 * u, ym, _mm256_extractf128_ps(t, 1));
+        }
+    }
+}
+
+X512 static void le_sg_q4_any(int np, int nc, int64_t gc, const float *a, int64_t lda, uint16_t *b, float *c, int load,
+                              float *y, int64_t ldy, int odd, const struct le_sg_pfl *pf) {
+    switch (np) {
+    case 6: le_sg_q4(6, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    case 5: le_sg_q4(5, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    case 4: le_sg_q4(4, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    case 3: le_sg_q4(3, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    case 2: le_sg_q4(2, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    default: le_sg_q4(1, 0, nc, gc, a, lda, b, c, load, y, ldy, odd, pf, NULL, 0); break;
+    }
+}
+
+/* A full tile (MR pairs) of a full panel that packs the block into b. */
+X512 static void le_sg_q4_first(int64_t gc, const float *a, int64_t lda, uint16_t *b, float *c, int load, float *y,
+                                int64_t ldy, const struct le_sg_pfl *pf, const uint16_t *W, int64_t ldw) {
+    le_sg_q4(MR, 1, NP_MAX, gc, a, lda, b, c, load, y, ldy, 0, pf, W, ldw);
+}
+
+/* The quad panels of rows n0..n0+nc, groups g0..g0+gc, F16 bits:
+ * dst[(u gc + g) 64 + 16 q + i] = W[n0 + 4u + q][8 (g0 + g) + i % 8]; 0
+ * for rows >= nc. */
+X512 static void le_sg_q4_pack(const struct le_sgemm_l8_op *op, int64_t g0, int64_t gc, int64_t n0, int nc,
+                               uint16_t *dst) {
+    const uint16_t *wh = op->W;
+    for (int u = 0; u < (nc + 3) / 4; u++)
+        for (int q = 0; q < 4; q++) {
+            const int j = 4 * u + q;
+            const uint16_t *s = wh + (n0 + j) * op->ldw + 8 * g0;
+            uint16_t *d = dst + u * gc * 64 + 16 * q;
+            for (int64_t g = 0; g < gc; g++)
+                _mm256_store_si256((__m256i *)(d + g * 64),
+                                   j < nc ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(s + 8 * g)))
+                                          : _mm256_setzero_si256());
+        }
+}
+
+/* Columns [n0, n1) of Y, all M rows, the pair form (AVX-512, F16, K >= 8,
+ * X in pairs); le_sg_d8_rect's blocks and prefetches with tiles of MR
+ * pairs and panels of quads. */
+static void le_sg_q4_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, float *work) {
+    const int64_t G = op->K / 8, K8 = 8 * G, tiles = (op->M + Q4_MR - 1) / Q4_MR;
+    float *part = work;
+    uint16_t *bp = (uint16_t *)(part + tiles * Q4_MR * 8 * NP_MAX);
+    for (int64_t n = n0; n < n1; n += NP_MAX) {
+        const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
+        const int fuse = nc == NP_MAX && op->M >= Q4_MR;
+        for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
+            const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
+            if (!fuse)
+                le_sg_q4_pack(op, g0, gc, n, nc, bp);
+            int64_t ng0 = g0 + L8_G, nn = n;
+            if (ng0 >= G) {
+                ng0 = 0;
+                nn = n + NP_MAX;
+            }
+            const int more = nn < n1;
+            const int64_t ngc = G - ng0 < L8_G ? G - ng0 : L8_G;
+            const char *wl = NULL;
+            int64_t wstride = op->ldw * 2, wlen = 1, wlines = 0, wper = 0;
+            if (more) {
+                const char *w = (const char *)op->W + (nn * op->ldw + 8 * ng0) * 2;
+                wl = le_sg_pf_line(w);
+                wlen = le_sg_pf_len(w, 16 * ngc, wstride);
+                wlines = (n1 - nn < NP_MAX ? n1 - nn : NP_MAX) * wlen;
+                wper = (wlines + tiles - 1) / tiles;
+            }
+            for (int64_t m = 0, t = 0; m < op->M; m += Q4_MR, t++) {
+                const int mr = op->M - m < Q4_MR ? (int)(op->M - m) : Q4_MR;
+                struct le_sg_pfl pf = {0};
+                int64_t mn = m + Q4_MR, gn = g0, gcn = gc;
+                if (mn >= op->M) {
+                    mn = 0;
+                    gn = more ? ng0 : -1;
+                    gcn = ngc;
+                }
+                if (gn >= 0) { /* the next tile's pairs and partials */
+                    const float *xa = op->A + mn * op->lda + 16 * gn;
+                    const int mrn = op->M - mn < Q4_MR ? (int)(op->M - mn) : Q4_MR;
+                    pf.x = le_sg_pf_line(xa);
+                    pf.xs = 2 * op->lda * (int64_t)sizeof(float);
+                    pf.xn = (mrn + 1) / 2;
+                    pf.xl = le_sg_pf_len(xa, 64 * gcn, pf.xs);
+                    if (gn > 0) {
+                        pf.c = (const char *)(part + mn * 8 * NP_MAX);
+                        pf.cn = 1;
+                        pf.cl = (nc + 3) / 4 * L8_T * 4 / 64;
+                    }
+                }
+                const int64_t w0 = t * wper;
+                if (w0 < wlines) {
+                    pf.w = wl + w0 / wlen * wstride;
+                    pf.ws = wstride;
+                    pf.wl = (int)wlen;
+                    pf.wq = (int)(w0 % wlen);
+                    pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
+                }
+                const float *a = op->A + m * op->lda + 16 * g0;
+                float *y = g0 + gc == G ? op->Y + m * op->ldy + n : NULL;
+                if (fuse && t == 0)
+                    le_sg_q4_first(gc, a, 2 * op->lda, bp, part, g0 > 0, y, op->ldy, &pf,
+                                   (const uint16_t *)op->W + n * op->ldw + 8 * g0, op->ldw);
+                else
+                    le_sg_q4_any((mr + 1) / 2, nc, gc, a, 2 * op->lda, bp, part + m * 8 * NP_MAX, g0 > 0, y,
+                                 op->ldy, mr & 1, &pf);
+            }
+        }
+        if (K8 < op->K) /* the K tail, after the tree */
+            for (int64_t m = 0; m < op->M; m++)
+                for (int j = 0; j < nc; j++) {
+                    float *y = op->Y + m * op->ldy + n + j;
+                    *y = le_sg_l8_tail(op, m, n + j, *y);
                 }
     }
 }
@@ -788,26 +1017,33 @@ void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int6
         return;
     if (isa > le_sgemm_best())
         isa = le_sgemm_best();
-    if (isa != LE_SGEMM_AVX512 || op->K < 8) { /* the contract in plain C */
+    const int pairs = op->xpairs != 0;
+    if (isa != LE_SGEMM_AVX512 || op->K < 8 || work_bytes < LE_SGEMM_L8_WORK_MIN ||
+        (pairs && op->btype != LE_SGEMM_F16)) { /* the contract in plain C */
         for (int64_t m = 0; m < op->M; m++)
             for (int64_t n = n0; n < n1; n++)
-                op->Y[m * op->ldy + n] = le_sg_l8_elem(op, op->A + m * op->lda, n);
+                op->Y[m * op->ldy + n] = le_sg_l8_elem(op, m, n);
         return;
     }
-    /* tokens in chunks whose partial tiles fit the work buffer */
-    const size_t per = MR * 8 * NP_MAX * sizeof(float), fixed = le_sgemm_l8_work_bytes(0);
-    int64_t mc = work_bytes >= fixed + per ? (int64_t)((work_bytes - fixed) / per) * MR : MR;
+    /* tokens in chunks of whole pair tiles whose partials fit the work buffer */
+    const size_t per = Q4_MR * 8 * NP_MAX * sizeof(float), fixed = le_sgemm_l8_work_bytes(0);
+    const int64_t mc = (int64_t)((work_bytes - fixed) / per) * Q4_MR;
     for (int64_t m = 0; m < op->M; m += mc) {
         struct le_sgemm_l8_op sub = *op;
         sub.M = op->M - m < mc ? op->M - m : mc;
-        sub.A = op->A + m * op->lda;
+        sub.A = op->A + m * op->lda; /* (m even: a pair's start) */
         sub.Y = op->Y + m * op->ldy;
-        le_sg_d8_rect(&sub, n0, n1, work);
+        if (pairs)
+            le_sg_q4_rect(&sub, n0, n1, work);
+        else
+            le_sg_d8_rect(&sub, n0, n1, work);
     }
 }
 
 void le_sgemm_l8_ref(const struct le_sgemm_l8_op *op, const float *X, int64_t ldx) {
-    for (int64_t m = 0; m < op->M; m++)
-        for (int64_t n = 0; n < op->N; n++)
-            op->Y[m * op->ldy + n] = le_sg_l8_elem(op, X + m * ldx, n);
+    struct le_sgemm_l8_op o = *op;
+    o.A = X, o.lda = ldx, o.xpairs = 0;
+    for (int64_t m = 0; m < o.M; m++)
+        for (int64_t n = 0; n < o.N; n++)
+            o.Y[m * o.ldy + n] = le_sg_l8_elem(&o, m, n);
 }
