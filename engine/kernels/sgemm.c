@@ -514,6 +514,53 @@ struct le_sg_pfl {
     int xn, xl, cn, cl, wl, wq;
 };
 
+/* The cursors over a le_sg_pfl, one line per k step: p0 over X's runs then
+ * C's (into L1; l0 lines left in the run, r0 runs after it, s0 the run set:
+ * 0 X, 1 C, 2 done), then p1 over W's lines (into L2; l1 left in the run,
+ * wr after it). The step's common case is one test, the prefetch and two
+ * updates; the next run is set up once per run. (Inlined into the
+ * micro-kernels, a local cursor lives in registers.) */
+struct le_sg_pfc {
+    const char *p0, *b0, *b1, *p1;
+    int l0, r0, s0, len0;
+    int64_t st0, l1, wr;
+};
+
+X512_INLINE struct le_sg_pfc le_sg_pfc_start(const struct le_sg_pfl *pf) {
+    struct le_sg_pfc k;
+    k.p0 = k.b0 = pf->x, k.b1 = pf->w, k.p1 = pf->w ? pf->w + 64 * pf->wq : NULL;
+    k.l0 = pf->xn > 0 ? pf->xl : 0, k.r0 = pf->xn > 0 ? pf->xn - 1 : 0, k.s0 = 0, k.len0 = pf->xl;
+    k.st0 = pf->xs, k.l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, k.wr = pf->wn - k.l1;
+    return k;
+}
+
+X512_INLINE void le_sg_pfc_step(struct le_sg_pfc *k, const struct le_sg_pfl *pf) {
+    if (__builtin_expect(k->l0 > 0, 1)) {
+        _mm_prefetch(k->p0, _MM_HINT_T0);
+        k->p0 += 64, k->l0--;
+    } else if (k->s0 < 2) { /* the next run of X or C */
+        if (k->r0 > 0)
+            k->b0 += k->st0, k->r0--, k->l0 = k->len0;
+        else if (k->s0 == 0 && pf->cn > 0)
+            k->s0 = 1, k->b0 = pf->c, k->st0 = pf->cs, k->len0 = pf->cl, k->l0 = k->len0, k->r0 = pf->cn - 1;
+        else
+            k->s0 = 2;
+        if (k->l0 > 0) {
+            _mm_prefetch(k->b0, _MM_HINT_T0);
+            k->p0 = k->b0 + 64, k->l0--;
+        }
+    } else if (k->l1 > 0) {
+        _mm_prefetch(k->p1, _MM_HINT_T1);
+        k->p1 += 64, k->l1--;
+    } else if (k->wr > 0) { /* W's next run */
+        k->b1 += pf->ws;
+        k->l1 = k->wr < pf->wl ? k->wr : pf->wl;
+        k->wr -= k->l1;
+        _mm_prefetch(k->b1, _MM_HINT_T1);
+        k->p1 = k->b1 + 64, k->l1--;
+    }
+}
+
 /* The tree of le_sgemm.h over one token's octet: a[q] = [row q | row q + 4]
  * x 8 lanes -> the 8 rows' sums, in row order. */
 X512_INLINE __m256 le_sg_d8_tree(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
@@ -540,14 +587,7 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int
                           const void *W, int64_t ldw) {
     const int p16 = bt == LE_SGEMM_F16; /* the panel holds the F16 bits */
     uint16_t *bh = (uint16_t *)b;
-    /* Prefetch cursors, one line per k step: p0 over X's runs then C's
-     * (into L1; l0 lines left in the run, r0 runs after it, s0 the run set:
-     * 0 X, 1 C, 2 done), then p1 over W's lines (into L2; l1 left in the
-     * run, wr after it). The step's common case is one test, the prefetch
-     * and two updates; the next run is set up once per run. */
-    const char *p0 = pf->x, *b0 = pf->x, *b1 = pf->w, *p1 = pf->w ? pf->w + 64 * pf->wq : NULL;
-    int l0 = pf->xn > 0 ? pf->xl : 0, r0 = pf->xn > 0 ? pf->xn - 1 : 0, s0 = 0, len0 = pf->xl;
-    int64_t st0 = pf->xs, l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, wr = pf->wn - l1;
+    struct le_sg_pfc pk = le_sg_pfc_start(pf);
     const float *ap[MR];
     _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) ap[r] = a + r * lda;
     for (int o = 0; 8 * o < nc; o++, c += L8_T) {
@@ -578,30 +618,7 @@ X512_INLINE void le_sg_d8(const int mr, const int src, const int bt, int nc, int
                     w[q] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + ob + g * 64 + 16 * q)));
             else
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) w[q] = _mm512_load_ps(b + ob + g * 64 + 16 * q);
-            if (__builtin_expect(l0 > 0, 1)) {
-                _mm_prefetch(p0, _MM_HINT_T0);
-                p0 += 64, l0--;
-            } else if (s0 < 2) { /* the next run of X or C */
-                if (r0 > 0)
-                    b0 += st0, r0--, l0 = len0;
-                else if (s0 == 0 && pf->cn > 0)
-                    s0 = 1, b0 = pf->c, st0 = pf->cs, len0 = pf->cl, l0 = len0, r0 = pf->cn - 1;
-                else
-                    s0 = 2;
-                if (l0 > 0) {
-                    _mm_prefetch(b0, _MM_HINT_T0);
-                    p0 = b0 + 64, l0--;
-                }
-            } else if (l1 > 0) {
-                _mm_prefetch(p1, _MM_HINT_T1);
-                p1 += 64, l1--;
-            } else if (wr > 0) { /* W's next run */
-                b1 += pf->ws;
-                l1 = wr < pf->wl ? wr : pf->wl;
-                wr -= l1;
-                _mm_prefetch(b1, _MM_HINT_T1);
-                p1 = b1 + 64, l1--;
-            }
+            le_sg_pfc_step(&pk, pf);
             _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {
                 __m512 x = _mm512_broadcast_f32x8(_mm256_loadu_ps(ap[r] + 8 * g));
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], x, acc[r][q]);
@@ -713,86 +730,6 @@ static const char *le_sg_pf_line(const void *p) {
     return (const char *)((uintptr_t)p & ~(uintptr_t)63);
 }
 
-/* Columns [n0, n1) of Y, all M rows (AVX-512, K >= 8). */
-static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, float *work) {
-    const int64_t G = op->K / 8, K8 = 8 * G, es = op->btype == LE_SGEMM_F32 ? 4 : 2, tiles = (op->M + MR - 1) / MR;
-    float *part = work, *bp = part + tiles * MR * 8 * NP_MAX;
-    for (int64_t n = n0; n < n1; n += NP_MAX) {
-        const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
-        /* a full panel with a full first tile: that tile packs each block */
-        const int fuse = nc == NP_MAX && op->M >= MR;
-        for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
-            const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
-            if (!fuse)
-                le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
-            /* the next block (or the next panel's first): the tiles of this
-             * one fetch its weight rows into L2, a share each */
-            int64_t ng0 = g0 + L8_G, nn = n;
-            if (ng0 >= G) {
-                ng0 = 0;
-                nn = n + NP_MAX;
-            }
-            const int more = nn < n1;
-            const int64_t ngc = G - ng0 < L8_G ? G - ng0 : L8_G;
-            const char *wl = NULL; /* its first row's first line */
-            int64_t wstride = op->ldw * es, wlen = 1, wlines = 0, wper = 0;
-            if (more) {
-                const char *w = (const char *)op->W + (nn * op->ldw + 8 * ng0) * es;
-                wl = le_sg_pf_line(w);
-                wlen = le_sg_pf_len(w, 8 * ngc * es, wstride);
-                wlines = (n1 - nn < NP_MAX ? n1 - nn : NP_MAX) * wlen;
-                wper = (wlines + tiles - 1) / tiles;
-            }
-            for (int64_t m = 0, t = 0; m < op->M; m += MR, t++) {
-                const int mr = op->M - m < MR ? (int)(op->M - m) : MR;
-                struct le_sg_pfl pf = {0};
-                /* the next tile: the next tokens of this block, else the
-                 * first of the next block; its X rows, and its partial
-                 * tiles unless it starts a panel */
-                int64_t mn = m + MR, gn = g0, gcn = gc;
-                if (mn >= op->M) {
-                    mn = 0;
-                    gn = more ? ng0 : -1;
-                    gcn = ngc;
-                }
-                if (gn >= 0) {
-                    const float *xa = op->A + mn * op->lda + 8 * gn;
-                    pf.x = le_sg_pf_line(xa);
-                    pf.xs = 4 * op->lda;
-                    pf.xn = op->M - mn < MR ? (int)(op->M - mn) : MR;
-                    pf.xl = le_sg_pf_len(xa, 32 * gcn, pf.xs);
-                    if (gn > 0) { /* (in this panel) */
-                        pf.c = (const char *)(part + mn * 8 * NP_MAX);
-                        pf.cn = 1;
-                        pf.cl = (nc + 7) / 8 * L8_T * 4 / 64;
-                    }
-                }
-                const int64_t w0 = t * wper;
-                if (w0 < wlines) {
-                    pf.w = wl + w0 / wlen * wstride;
-                    pf.ws = wstride;
-                    pf.wl = (int)wlen;
-                    pf.wq = (int)(w0 % wlen);
-                    pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
-                }
-                if (fuse && t == 0)
-                    le_sg_d8_first(op->btype, gc, op->A + 8 * g0, op->lda, bp, part, g0 > 0,
-                                   g0 + gc == G ? op->Y + n : NULL, op->ldy, &pf,
-                                   (const char *)op->W + (n * op->ldw + 8 * g0) * es, op->ldw);
-                else
-                    le_sg_d8_any(mr, op->btype, nc, gc, op->A + m * op->lda + 8 * g0, op->lda, bp,
-                                 part + m * 8 * NP_MAX,
-                                 g0 > 0, g0 + gc == G ? op->Y + m * op->ldy + n : NULL, op->ldy, &pf);
-            }
-        }
-        if (K8 < op->K) /* the K tail, after the tree */
-            for (int64_t m = 0; m < op->M; m++)
-                for (int j = 0; j < nc; j++) {
-                    float *y = op->Y + m * op->ldy + n + j;
-                    *y = le_sg_l8_tail(op, m, n + j, *y);
-                }
-    }
-}
 
 /* ---- the pair form: F16 weights, X in pairs of rows ----
  * The octet form above broadcasts each token's 8 values to both halves of
@@ -826,9 +763,7 @@ static void le_sg_d8_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
 X512_INLINE void le_sg_q4(const int np, const int src, int nc, int64_t gc, const float *a, int64_t lda, uint16_t *bh,
                           float *c, int load, float *y, int64_t ldy, int odd, const struct le_sg_pfl *pf,
                           const uint16_t *W, int64_t ldw) {
-    const char *p0 = pf->x, *b0 = pf->x, *b1 = pf->w, *p1 = pf->w ? pf->w + 64 * pf->wq : NULL;
-    int l0 = pf->xn > 0 ? pf->xl : 0, r0 = pf->xn > 0 ? pf->xn - 1 : 0, s0 = 0, len0 = pf->xl;
-    int64_t st0 = pf->xs, l1 = pf->wn < pf->wl - pf->wq ? pf->wn : pf->wl - pf->wq, wr = pf->wn - l1;
+    struct le_sg_pfc pk = le_sg_pfc_start(pf);
     const float *ap[MR];
     _Pragma("GCC unroll 6") for (int r = 0; r < np; r++) ap[r] = a + r * lda;
     for (int u = 0; 4 * u < nc; u++, c += L8_T) {
@@ -850,30 +785,7 @@ X512_INLINE void le_sg_q4(const int np, const int src, int nc, int64_t gc, const
             else
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
                     w[q] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(bh + ob + g * 64 + 16 * q)));
-            if (__builtin_expect(l0 > 0, 1)) { /* the prefetch step of le_sg_d8 */
-                _mm_prefetch(p0, _MM_HINT_T0);
-                p0 += 64, l0--;
-            } else if (s0 < 2) {
-                if (r0 > 0)
-                    b0 += st0, r0--, l0 = len0;
-                else if (s0 == 0 && pf->cn > 0)
-                    s0 = 1, b0 = pf->c, st0 = pf->cs, len0 = pf->cl, l0 = len0, r0 = pf->cn - 1;
-                else
-                    s0 = 2;
-                if (l0 > 0) {
-                    _mm_prefetch(b0, _MM_HINT_T0);
-                    p0 = b0 + 64, l0--;
-                }
-            } else if (l1 > 0) {
-                _mm_prefetch(p1, _MM_HINT_T1);
-                p1 += 64, l1--;
-            } else if (wr > 0) {
-                b1 += pf->ws;
-                l1 = wr < pf->wl ? wr : pf->wl;
-                wr -= l1;
-                _mm_prefetch(b1, _MM_HINT_T1);
-                p1 = b1 + 64, l1--;
-            }
+            le_sg_pfc_step(&pk, pf);
             _Pragma("GCC unroll 6") for (int r = 0; r < np; r++) {
                 __m512 x = _mm512_loadu_ps(ap[r] + 16 * g);
                 _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) acc[r][q] = _mm512_fmadd_ps(w[q], x, acc[r][q]);
@@ -932,20 +844,27 @@ X512 static void le_sg_q4_pack(const struct le_sgemm_l8_op *op, int64_t g0, int6
         }
 }
 
-/* Columns [n0, n1) of Y, all M rows, the pair form (AVX-512, F16, K >= 8,
- * X in pairs); le_sg_d8_rect's blocks and prefetches with tiles of MR
- * pairs and panels of quads. */
-static void le_sg_q4_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, float *work) {
-    const int64_t G = op->K / 8, K8 = 8 * G, tiles = (op->M + Q4_MR - 1) / Q4_MR;
-    float *part = work;
-    uint16_t *bp = (uint16_t *)(part + tiles * Q4_MR * 8 * NP_MAX);
+/* Columns [n0, n1) of Y, all M rows (AVX-512, K >= 8): the octet form, or
+ * (pairs: F16, X in pairs) the pair form. Per column panel and K block,
+ * the tiles in token order; each prefetches the next tile's X and partial
+ * tiles and a share of the next block's weight rows. */
+static void le_sg_l8_blocks(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, float *work, const int pairs) {
+    const int T = pairs ? Q4_MR : MR; /* tokens per tile */
+    const int64_t G = op->K / 8, K8 = 8 * G, es = op->btype == LE_SGEMM_F32 ? 4 : 2, tiles = (op->M + T - 1) / T;
+    const int64_t xg = pairs ? 16 : 8, xs = (pairs ? 2 : 1) * op->lda; /* X: floats per group, per row unit */
+    float *part = work, *bp = part + tiles * T * 8 * NP_MAX;
     for (int64_t n = n0; n < n1; n += NP_MAX) {
         const int nc = n1 - n < NP_MAX ? (int)(n1 - n) : NP_MAX;
-        const int fuse = nc == NP_MAX && op->M >= Q4_MR;
+        /* a full panel with a full first tile: that tile packs each block */
+        const int fuse = nc == NP_MAX && op->M >= T;
         for (int64_t g0 = 0; g0 < G; g0 += L8_G) {
             const int64_t gc = G - g0 < L8_G ? G - g0 : L8_G;
-            if (!fuse)
-                le_sg_q4_pack(op, g0, gc, n, nc, bp);
+            if (!fuse && pairs)
+                le_sg_q4_pack(op, g0, gc, n, nc, (uint16_t *)bp);
+            else if (!fuse)
+                le_sg_d8_pack_x512(op, g0, gc, n, nc, bp);
+            /* the next block (or the next panel's first): the tiles of this
+             * one fetch its weight rows into L2, a share each */
             int64_t ng0 = g0 + L8_G, nn = n;
             if (ng0 >= G) {
                 ng0 = 0;
@@ -953,35 +872,38 @@ static void le_sg_q4_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
             }
             const int more = nn < n1;
             const int64_t ngc = G - ng0 < L8_G ? G - ng0 : L8_G;
-            const char *wl = NULL;
-            int64_t wstride = op->ldw * 2, wlen = 1, wlines = 0, wper = 0;
+            const char *wl = NULL; /* its first row's first line */
+            int64_t wstride = op->ldw * es, wlen = 1, wlines = 0, wper = 0;
             if (more) {
-                const char *w = (const char *)op->W + (nn * op->ldw + 8 * ng0) * 2;
+                const char *w = (const char *)op->W + (nn * op->ldw + 8 * ng0) * es;
                 wl = le_sg_pf_line(w);
-                wlen = le_sg_pf_len(w, 16 * ngc, wstride);
+                wlen = le_sg_pf_len(w, 8 * ngc * es, wstride);
                 wlines = (n1 - nn < NP_MAX ? n1 - nn : NP_MAX) * wlen;
                 wper = (wlines + tiles - 1) / tiles;
             }
-            for (int64_t m = 0, t = 0; m < op->M; m += Q4_MR, t++) {
-                const int mr = op->M - m < Q4_MR ? (int)(op->M - m) : Q4_MR;
+            for (int64_t m = 0, t = 0; m < op->M; m += T, t++) {
+                const int mr = op->M - m < T ? (int)(op->M - m) : T;
                 struct le_sg_pfl pf = {0};
-                int64_t mn = m + Q4_MR, gn = g0, gcn = gc;
+                /* the next tile: the next tokens of this block, else the
+                 * first of the next block; its X rows (or pairs), and its
+                 * partial tiles unless it starts a panel */
+                int64_t mn = m + T, gn = g0, gcn = gc;
                 if (mn >= op->M) {
                     mn = 0;
                     gn = more ? ng0 : -1;
                     gcn = ngc;
                 }
-                if (gn >= 0) { /* the next tile's pairs and partials */
-                    const float *xa = op->A + mn * op->lda + 16 * gn;
-                    const int mrn = op->M - mn < Q4_MR ? (int)(op->M - mn) : Q4_MR;
+                if (gn >= 0) {
+                    const float *xa = op->A + mn * op->lda + xg * gn;
+                    const int mrn = op->M - mn < T ? (int)(op->M - mn) : T;
                     pf.x = le_sg_pf_line(xa);
-                    pf.xs = 2 * op->lda * (int64_t)sizeof(float);
-                    pf.xn = (mrn + 1) / 2;
-                    pf.xl = le_sg_pf_len(xa, 64 * gcn, pf.xs);
-                    if (gn > 0) {
+                    pf.xs = xs * (int64_t)sizeof(float);
+                    pf.xn = pairs ? (mrn + 1) / 2 : mrn;
+                    pf.xl = le_sg_pf_len(xa, xg * 4 * gcn, pf.xs);
+                    if (gn > 0) { /* (in this panel) */
                         pf.c = (const char *)(part + mn * 8 * NP_MAX);
                         pf.cn = 1;
-                        pf.cl = (nc + 3) / 4 * L8_T * 4 / 64;
+                        pf.cl = (pairs ? (nc + 3) / 4 : (nc + 7) / 8) * L8_T * 4 / 64;
                     }
                 }
                 const int64_t w0 = t * wper;
@@ -992,14 +914,18 @@ static void le_sg_q4_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
                     pf.wq = (int)(w0 % wlen);
                     pf.wn = wlines - w0 < wper ? wlines - w0 : wper;
                 }
-                const float *a = op->A + m * op->lda + 16 * g0;
-                float *y = g0 + gc == G ? op->Y + m * op->ldy + n : NULL;
-                if (fuse && t == 0)
-                    le_sg_q4_first(gc, a, 2 * op->lda, bp, part, g0 > 0, y, op->ldy, &pf,
-                                   (const uint16_t *)op->W + n * op->ldw + 8 * g0, op->ldw);
+                const float *a = op->A + m * op->lda + xg * g0;
+                float *y = g0 + gc == G ? op->Y + m * op->ldy + n : NULL, *c = part + m * 8 * NP_MAX;
+                const char *wf = (const char *)op->W + (n * op->ldw + 8 * g0) * es; /* (fused) */
+                if (fuse && t == 0 && pairs)
+                    le_sg_q4_first(gc, a, xs, (uint16_t *)bp, c, g0 > 0, y, op->ldy, &pf, (const uint16_t *)wf,
+                                   op->ldw);
+                else if (fuse && t == 0)
+                    le_sg_d8_first(op->btype, gc, a, xs, bp, c, g0 > 0, y, op->ldy, &pf, wf, op->ldw);
+                else if (pairs)
+                    le_sg_q4_any((mr + 1) / 2, nc, gc, a, xs, (uint16_t *)bp, c, g0 > 0, y, op->ldy, mr & 1, &pf);
                 else
-                    le_sg_q4_any((mr + 1) / 2, nc, gc, a, 2 * op->lda, bp, part + m * 8 * NP_MAX, g0 > 0, y,
-                                 op->ldy, mr & 1, &pf);
+                    le_sg_d8_any(mr, op->btype, nc, gc, a, xs, bp, c, g0 > 0, y, op->ldy, &pf);
             }
         }
         if (K8 < op->K) /* the K tail, after the tree */
@@ -1010,6 +936,7 @@ static void le_sg_q4_rect(const struct le_sgemm_l8_op *op, int64_t n0, int64_t n
                 }
     }
 }
+
 
 void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int64_t n1, void *work,
                       size_t work_bytes) {
@@ -1033,10 +960,7 @@ void le_sgemm_l8_rect(int isa, const struct le_sgemm_l8_op *op, int64_t n0, int6
         sub.M = op->M - m < mc ? op->M - m : mc;
         sub.A = op->A + m * op->lda; /* (m even: a pair's start) */
         sub.Y = op->Y + m * op->ldy;
-        if (pairs)
-            le_sg_q4_rect(&sub, n0, n1, work);
-        else
-            le_sg_d8_rect(&sub, n0, n1, work);
+        le_sg_l8_blocks(&sub, n0, n1, work, pairs);
     }
 }
 
