@@ -357,18 +357,15 @@ LE_AVX2 static void le_act_f16(const float *X, void *A, int64_t K, int64_t N, in
         float *y = (float *)A + 2 * p * ld;
         for (int h = 0; h < 2; h++) {
             const int64_t n = 2 * p + h;
-            const float *x = X + n * K;
             if (n >= N) {
                 for (int64_t k = 0; k < K8; k += 8)
-                    _mm256_storeu_ps(y + 2 * k + 8 * h, _mm256_setzero_ps());
-                for (int64_t k = K8; k < K; k++)
-                    y[2 * K8 + 8 * h + (k - K8)] = 0.0f;
+                    memset(y + 2 * k + 8 * h, 0, 8 * sizeof(float));
+                memset(y + 2 * K8 + 8 * h, 0, (size_t)(K - K8) * sizeof(float));
                 continue;
             }
-            for (int64_t k = 0; k < K8; k += 8) /* le_act_round's F16 rounding */
-                _mm256_storeu_ps(y + 2 * k + 8 * h, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + k), 0)));
-            for (int64_t k = K8; k < K; k++)
-                y[2 * K8 + 8 * h + (k - K8)] = le_h2f(le_fp32_to_fp16(x[k]));
+            for (int64_t k = 0; k < K8; k += 8) /* group by group, then the tail */
+                le_act_round(LE_K_F16, X + n * K + k, y + 2 * k + 8 * h, 8);
+            le_act_round(LE_K_F16, X + n * K + K8, y + 2 * K8 + 8 * h, K - K8);
         }
     }
 }
